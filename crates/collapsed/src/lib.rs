@@ -1,0 +1,1 @@
+//! Folded stacks, perf script text and py-spy raw output for stackconv

@@ -1,0 +1,1 @@
+//! SVG flame graphs, icicles and differential flame graphs for stackconv, rendered by inferno

@@ -1,0 +1,514 @@
+//! The profile: tables, value columns, samples and meta data.
+
+use crate::strings::{StringId, StringTable};
+use crate::tables::{
+    Frame, FrameId, FrameKind, FrameTable, StackId, StackNode, StackTable, Thread, ThreadId,
+    ThreadTable,
+};
+
+/// What one value column measures: a kind and a unit, as in pprof's
+/// `ValueType` (`samples`/`count`, `cpu`/`nanoseconds`,
+/// `off-cpu`/`nanoseconds`, `alloc_space`/`bytes`, ...).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ValueType {
+    /// What is measured, e.g. `cpu-clock`, `samples`, `inuse_space`.
+    pub kind: String,
+    /// Its unit, e.g. `nanoseconds`, `count`, `bytes`.
+    pub unit: String,
+}
+
+impl ValueType {
+    /// A value type from its kind and unit.
+    pub fn new(kind: impl Into<String>, unit: impl Into<String>) -> Self {
+        ValueType {
+            kind: kind.into(),
+            unit: unit.into(),
+        }
+    }
+}
+
+/// Something dropped or not resolved on the way in, counted for the report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Loss {
+    /// What was lost, e.g. `lost records`, `unresolved addresses in /usr/bin/app (file missing)`.
+    pub what: String,
+    /// How many.
+    pub count: u64,
+}
+
+/// Where a profile came from and what was lost on the way.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Meta {
+    /// The input format's name (`perf.data`, `perf script`, `folded`, ...).
+    pub source_format: String,
+    /// Event names the input carried (perf events, pprof sample types).
+    pub events: Vec<String>,
+    /// Wall-clock start of the recording, nanoseconds since the Unix epoch.
+    pub start_time_ns: Option<u64>,
+    /// Duration of the recording in nanoseconds.
+    pub duration_ns: Option<u64>,
+    /// Sampling period, when the input states one (pprof `period`).
+    pub period: Option<(ValueType, i64)>,
+    /// What was dropped or not resolved, counted.
+    pub losses: Vec<Loss>,
+    /// Other observations worth telling the user (files missing, build id
+    /// mismatches, ...).
+    pub warnings: Vec<String>,
+}
+
+impl Meta {
+    /// Add `count` to the loss named `what`.
+    pub fn add_loss(&mut self, what: &str, count: u64) {
+        if count == 0 {
+            return;
+        }
+        match self.losses.iter_mut().find(|l| l.what == what) {
+            Some(l) => l.count = l.count.saturating_add(count),
+            None => self.losses.push(Loss {
+                what: what.to_string(),
+                count,
+            }),
+        }
+    }
+}
+
+/// The samples, as columns of equal length.
+#[derive(Clone, Debug, Default)]
+pub struct Samples {
+    /// The leaf of each sample's stack; `None` for an empty stack.
+    pub stacks: Vec<Option<StackId>>,
+    /// The thread of each sample.
+    pub threads: Vec<ThreadId>,
+    /// Timestamps in nanoseconds, when the input had them for every sample.
+    pub times: Option<Vec<u64>>,
+    /// One column per value type, each as long as `stacks`.
+    pub values: Vec<Vec<i64>>,
+}
+
+impl Samples {
+    /// How many samples there are.
+    pub fn len(&self) -> usize {
+        self.stacks.len()
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.stacks.is_empty()
+    }
+}
+
+/// One sample, borrowed from a [`Profile`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SampleRef {
+    /// The sample's index.
+    pub index: usize,
+    /// Its stack.
+    pub stack: Option<StackId>,
+    /// Its thread.
+    pub thread: ThreadId,
+    /// Its timestamp, if the profile has them.
+    pub time: Option<u64>,
+    /// Its values, one per value type.
+    pub values: Vec<i64>,
+}
+
+/// A profile: interned tables, value columns, samples and meta data.
+///
+/// Build one with the `intern_*` methods and [`Profile::push_sample`]; read
+/// it through the public tables and [`Profile::samples`].
+#[derive(Clone, Debug, Default)]
+pub struct Profile {
+    /// Every name.
+    pub strings: StringTable,
+    /// Every frame.
+    pub frames: FrameTable,
+    /// Every stack, as a prefix tree.
+    pub stacks: StackTable,
+    /// Every thread.
+    pub threads: ThreadTable,
+    /// What each value column measures.
+    pub value_types: Vec<ValueType>,
+    /// The samples.
+    pub samples: Samples,
+    /// Where the profile came from and what was lost.
+    pub meta: Meta,
+}
+
+impl Profile {
+    /// An empty profile with these value columns.
+    pub fn new(value_types: Vec<ValueType>) -> Self {
+        let columns = value_types.len();
+        Profile {
+            value_types,
+            samples: Samples {
+                values: vec![Vec::new(); columns],
+                ..Samples::default()
+            },
+            ..Profile::default()
+        }
+    }
+
+    /// An empty profile with the same value types and meta data as `self`
+    /// (tables and samples empty).
+    pub fn empty_like(&self) -> Self {
+        let mut p = Profile::new(self.value_types.clone());
+        p.meta = self.meta.clone();
+        p
+    }
+
+    /// Intern a string.
+    pub fn intern_str(&mut self, s: &str) -> StringId {
+        self.strings.intern(s)
+    }
+
+    /// The string behind `id`.
+    pub fn str(&self, id: StringId) -> &str {
+        self.strings.get(id)
+    }
+
+    /// Intern a frame.
+    pub fn intern_frame(&mut self, frame: Frame) -> FrameId {
+        self.frames.intern(frame)
+    }
+
+    /// Intern a frame that has only a name and a kind.
+    pub fn intern_frame_named(&mut self, name: &str, kind: FrameKind) -> FrameId {
+        let name = self.strings.intern(name);
+        self.frames.intern(Frame {
+            name,
+            kind,
+            ..Frame::default()
+        })
+    }
+
+    /// Intern the stack `frame` called from `parent`.
+    pub fn intern_stack(&mut self, parent: Option<StackId>, frame: FrameId) -> StackId {
+        self.stacks.intern(StackNode { parent, frame })
+    }
+
+    /// Intern a whole stack given root first; `None` for no frames.
+    pub fn intern_stack_frames(
+        &mut self,
+        root_first: impl IntoIterator<Item = FrameId>,
+    ) -> Option<StackId> {
+        root_first
+            .into_iter()
+            .fold(None, |parent, frame| Some(self.intern_stack(parent, frame)))
+    }
+
+    /// Intern a thread.
+    pub fn intern_thread(&mut self, thread: Thread) -> ThreadId {
+        self.threads.intern(thread)
+    }
+
+    /// Intern a thread from its ids and names.
+    pub fn intern_thread_named(
+        &mut self,
+        pid: Option<u32>,
+        tid: Option<u32>,
+        process_name: &str,
+        thread_name: &str,
+    ) -> ThreadId {
+        let process_name = self.strings.intern(process_name);
+        let thread_name = self.strings.intern(thread_name);
+        self.threads.intern(Thread {
+            pid,
+            tid,
+            process_name,
+            thread_name,
+        })
+    }
+
+    /// Append a sample. `values` has one entry per value type (missing
+    /// entries are 0, extra ones ignored). A sample without a time makes the
+    /// profile lose its time column.
+    pub fn push_sample(
+        &mut self,
+        stack: Option<StackId>,
+        thread: ThreadId,
+        time: Option<u64>,
+        values: &[i64],
+    ) {
+        let n = self.samples.stacks.len();
+        match (&mut self.samples.times, time) {
+            (Some(times), Some(t)) => times.push(t),
+            (Some(_), None) => self.samples.times = None,
+            (None, Some(t)) if n == 0 => self.samples.times = Some(vec![t]),
+            (None, _) => {}
+        }
+        self.samples.stacks.push(stack);
+        self.samples.threads.push(thread);
+        for (i, column) in self.samples.values.iter_mut().enumerate() {
+            column.push(values.get(i).copied().unwrap_or(0));
+        }
+    }
+
+    /// Sample `index`, borrowed.
+    pub fn sample(&self, index: usize) -> Option<SampleRef> {
+        Some(SampleRef {
+            index,
+            stack: *self.samples.stacks.get(index)?,
+            thread: *self.samples.threads.get(index)?,
+            time: self
+                .samples
+                .times
+                .as_ref()
+                .and_then(|t| t.get(index).copied()),
+            values: self
+                .samples
+                .values
+                .iter()
+                .map(|c| c.get(index).copied().unwrap_or(0))
+                .collect(),
+        })
+    }
+
+    /// Every sample in order.
+    pub fn iter_samples(&self) -> impl Iterator<Item = SampleRef> + '_ {
+        (0..self.samples.len()).filter_map(|i| self.sample(i))
+    }
+
+    /// The value of column `column` of sample `index` (0 when out of range).
+    pub fn value(&self, column: usize, index: usize) -> i64 {
+        self.samples
+            .values
+            .get(column)
+            .and_then(|c| c.get(index))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The total of value column `column` (0 when out of range).
+    pub fn total(&self, column: usize) -> i64 {
+        self.samples
+            .values
+            .get(column)
+            .map(|c| c.iter().fold(0i64, |a, &v| a.saturating_add(v)))
+            .unwrap_or(0)
+    }
+
+    /// The total of every value column.
+    pub fn totals(&self) -> Vec<i64> {
+        (0..self.value_types.len()).map(|c| self.total(c)).collect()
+    }
+
+    /// The index of the value column whose kind is `kind`.
+    pub fn value_index(&self, kind: &str) -> Option<usize> {
+        self.value_types.iter().position(|v| v.kind == kind)
+    }
+
+    /// The frame behind `id`.
+    pub fn frame(&self, id: FrameId) -> &Frame {
+        self.frames.get(id)
+    }
+
+    /// The display name of frame `id`.
+    pub fn frame_name(&self, id: FrameId) -> &str {
+        self.strings.get(self.frames.get(id).name)
+    }
+
+    /// The frame ids of `stack`, root first (empty for `None`).
+    pub fn stack_frames(&self, stack: Option<StackId>) -> Vec<FrameId> {
+        stack.map(|s| self.stacks.frames(s)).unwrap_or_default()
+    }
+
+    /// The display names of `stack`, root first.
+    pub fn stack_names(&self, stack: Option<StackId>) -> Vec<&str> {
+        self.stack_frames(stack)
+            .into_iter()
+            .map(|f| self.frame_name(f))
+            .collect()
+    }
+
+    /// Copy frame `id` of `other` into this profile (its strings too).
+    pub fn import_frame(&mut self, other: &Profile, id: FrameId) -> FrameId {
+        let f = other.frame(id);
+        let frame = Frame {
+            name: self.strings.intern(other.str(f.name)),
+            module: self.strings.intern(other.str(f.module)),
+            file: self.strings.intern(other.str(f.file)),
+            line: f.line,
+            kind: f.kind,
+        };
+        self.frames.intern(frame)
+    }
+
+    /// Copy thread `id` of `other` into this profile.
+    pub fn import_thread(&mut self, other: &Profile, id: ThreadId) -> ThreadId {
+        let t = other.threads.get(id);
+        let thread = Thread {
+            pid: t.pid,
+            tid: t.tid,
+            process_name: self.strings.intern(other.str(t.process_name)),
+            thread_name: self.strings.intern(other.str(t.thread_name)),
+        };
+        self.threads.intern(thread)
+    }
+
+    /// A copy of this profile with every sample's stack rewritten by `f`,
+    /// which gets the frames root first and returns the new frames root
+    /// first (frames of `self`). Each distinct stack is rewritten once.
+    /// Threads, times, values and meta are kept, so every total is kept.
+    pub fn map_stacks(&self, mut f: impl FnMut(&Profile, &[FrameId]) -> Vec<FrameId>) -> Profile {
+        let mut out = self.empty_like();
+        let mut frame_map: Vec<Option<FrameId>> = vec![None; self.frames.len()];
+        let mut stack_map: Vec<Option<Option<StackId>>> = vec![None; self.stacks.len()];
+        let mut thread_map: Vec<Option<ThreadId>> = vec![None; self.threads.len()];
+        let empty_stack = {
+            let frames = f(self, &[]);
+            out.intern_mapped(self, &frames, &mut frame_map)
+        };
+        for i in 0..self.samples.len() {
+            let stack = match self.samples.stacks.get(i).copied().flatten() {
+                None => empty_stack,
+                Some(s) => match stack_map.get(s.index()).copied().flatten() {
+                    Some(mapped) => mapped,
+                    None => {
+                        let frames = f(self, &self.stacks.frames(s));
+                        let mapped = out.intern_mapped(self, &frames, &mut frame_map);
+                        if let Some(slot) = stack_map.get_mut(s.index()) {
+                            *slot = Some(mapped);
+                        }
+                        mapped
+                    }
+                },
+            };
+            let Some(&thread) = self.samples.threads.get(i) else {
+                continue;
+            };
+            let thread = match thread_map.get(thread.index()).copied().flatten() {
+                Some(t) => t,
+                None => {
+                    let t = out.import_thread(self, thread);
+                    if let Some(slot) = thread_map.get_mut(thread.index()) {
+                        *slot = Some(t);
+                    }
+                    t
+                }
+            };
+            let time = self.samples.times.as_ref().and_then(|t| t.get(i).copied());
+            out.push_sample_from(self, i, stack, thread, time);
+        }
+        out
+    }
+
+    fn intern_mapped(
+        &mut self,
+        other: &Profile,
+        frames: &[FrameId],
+        frame_map: &mut [Option<FrameId>],
+    ) -> Option<StackId> {
+        let mut parent = None;
+        for &fr in frames {
+            let mapped = match frame_map.get(fr.index()).copied().flatten() {
+                Some(m) => m,
+                None => {
+                    let m = self.import_frame(other, fr);
+                    if let Some(slot) = frame_map.get_mut(fr.index()) {
+                        *slot = Some(m);
+                    }
+                    m
+                }
+            };
+            parent = Some(self.intern_stack(parent, mapped));
+        }
+        parent
+    }
+
+    /// Append sample `index` of `other` (same value types) with a new stack
+    /// and thread of this profile.
+    fn push_sample_from(
+        &mut self,
+        other: &Profile,
+        index: usize,
+        stack: Option<StackId>,
+        thread: ThreadId,
+        time: Option<u64>,
+    ) {
+        let values: Vec<i64> = (0..other.value_types.len())
+            .map(|c| other.value(c, index))
+            .collect();
+        self.push_sample(stack, thread, time, &values);
+    }
+
+    /// A copy keeping only the samples for which `keep` is true; the
+    /// dropped totals are returned beside it, one per value column, so that
+    /// kept + dropped = input.
+    pub fn filter_samples(&self, mut keep: impl FnMut(&Profile, usize) -> bool) -> (Profile, Vec<i64>) {
+        let mut dropped = vec![0i64; self.value_types.len()];
+        let mut out = self.clone();
+        let mut kept = Samples {
+            values: vec![Vec::new(); self.value_types.len()],
+            times: self.samples.times.as_ref().map(|_| Vec::new()),
+            ..Samples::default()
+        };
+        for i in 0..self.samples.len() {
+            if keep(self, i) {
+                if let (Some(&s), Some(&t)) = (self.samples.stacks.get(i), self.samples.threads.get(i)) {
+                    kept.stacks.push(s);
+                    kept.threads.push(t);
+                }
+                if let (Some(k), Some(t)) = (kept.times.as_mut(), self.samples.times.as_ref()) {
+                    k.push(t.get(i).copied().unwrap_or(0));
+                }
+                for (c, col) in kept.values.iter_mut().enumerate() {
+                    col.push(self.value(c, i));
+                }
+            } else {
+                for (c, d) in dropped.iter_mut().enumerate() {
+                    *d = d.saturating_add(self.value(c, i));
+                }
+            }
+        }
+        out.samples = kept;
+        (out, dropped)
+    }
+
+    /// Aggregate samples with equal (stack, thread): one sample each, values
+    /// summed, in order of first appearance; timestamps are dropped.
+    /// Totals are kept.
+    pub fn fold(&self) -> Profile {
+        let mut out = self.clone();
+        out.samples = Samples {
+            values: vec![Vec::new(); self.value_types.len()],
+            ..Samples::default()
+        };
+        let mut index: std::collections::HashMap<(Option<StackId>, ThreadId), usize> =
+            std::collections::HashMap::new();
+        for i in 0..self.samples.len() {
+            let (Some(&stack), Some(&thread)) =
+                (self.samples.stacks.get(i), self.samples.threads.get(i))
+            else {
+                continue;
+            };
+            match index.get(&(stack, thread)) {
+                Some(&row) => {
+                    for (c, col) in out.samples.values.iter_mut().enumerate() {
+                        if let Some(v) = col.get_mut(row) {
+                            *v = v.saturating_add(self.value(c, i));
+                        }
+                    }
+                }
+                None => {
+                    index.insert((stack, thread), out.samples.stacks.len());
+                    out.samples.stacks.push(stack);
+                    out.samples.threads.push(thread);
+                    for (c, col) in out.samples.values.iter_mut().enumerate() {
+                        col.push(self.value(c, i));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether the samples carry timestamps.
+    pub fn has_times(&self) -> bool {
+        self.samples.times.is_some()
+    }
+
+    /// Frames of a given kind, convenience for writers.
+    pub fn frame_kind(&self, id: FrameId) -> FrameKind {
+        self.frames.get(id).kind
+    }
+}

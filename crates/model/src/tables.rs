@@ -1,0 +1,236 @@
+//! Interned tables: frames, stacks (a prefix tree) and threads.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use crate::strings::StringId;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(u32);
+
+        impl $name {
+            /// The index of this entry in its table.
+            pub fn index(self) -> usize {
+                self.0 as usize
+            }
+        }
+    };
+}
+
+id_type!(
+    /// The id of a [`Frame`] in a [`FrameTable`]. Only the table mints ids.
+    FrameId
+);
+id_type!(
+    /// The id of a [`StackNode`] in a [`StackTable`]: a whole stack, from
+    /// the root to this node. Only the table mints ids.
+    StackId
+);
+id_type!(
+    /// The id of a [`Thread`] in a [`ThreadTable`]. Only the table mints ids.
+    ThreadId
+);
+
+/// What kind of code a frame is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum FrameKind {
+    /// Native user-space code (ELF symbols).
+    Native,
+    /// Kernel code.
+    Kernel,
+    /// A Python function (py-spy frames, `py::` perf-map entries).
+    Python,
+    /// JIT-compiled code named by a perf map or jitdump (not Python).
+    Jit,
+    /// A frame inlined into its caller (from DWARF or pprof inline lines).
+    Inline,
+    /// Unknown: no symbol, or the input did not say.
+    #[default]
+    Unknown,
+}
+
+impl FrameKind {
+    /// A short lowercase name (`native`, `kernel`, `python`, `jit`,
+    /// `inline`, `unknown`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FrameKind::Native => "native",
+            FrameKind::Kernel => "kernel",
+            FrameKind::Python => "python",
+            FrameKind::Jit => "jit",
+            FrameKind::Inline => "inline",
+            FrameKind::Unknown => "unknown",
+        }
+    }
+}
+
+/// One frame of a stack.
+///
+/// `name` is the frame's display name as the source tool shows it (for a
+/// perf-map Python frame `py::func:/app/file.py`, for py-spy
+/// `func (file.py:12)`), so that folded output round-trips exactly; `file`,
+/// `line` and `module` carry what is known separately. Absent strings are
+/// [`StringId::EMPTY`]; an absent line is 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Frame {
+    /// The display name.
+    pub name: StringId,
+    /// The binary or module the code belongs to (path or base name).
+    pub module: StringId,
+    /// The source file.
+    pub file: StringId,
+    /// The source line, 0 when unknown.
+    pub line: u32,
+    /// What kind of code this is.
+    pub kind: FrameKind,
+}
+
+/// A row of the stack prefix tree: a frame and the stack it was called from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StackNode {
+    /// The caller's stack, `None` for a root frame.
+    pub parent: Option<StackId>,
+    /// This frame.
+    pub frame: FrameId,
+}
+
+/// A process and thread a sample was taken in.
+///
+/// Inputs that know no threads (folded text) use [`Thread::default`]: no
+/// pid, no tid, no names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Thread {
+    /// Process id.
+    pub pid: Option<u32>,
+    /// Thread id.
+    pub tid: Option<u32>,
+    /// The process's name (the comm of its main thread, or the command).
+    pub process_name: StringId,
+    /// The thread's name (its comm, as `perf script` prints it).
+    pub thread_name: StringId,
+}
+
+/// An interning table: a vector of values and an index from value to id.
+#[derive(Clone, Debug)]
+struct Interner<T: Hash + Eq + Copy> {
+    items: Vec<T>,
+    index: HashMap<T, u32>,
+}
+
+impl<T: Hash + Eq + Copy> Default for Interner<T> {
+    fn default() -> Self {
+        Interner {
+            items: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+}
+
+impl<T: Hash + Eq + Copy> Interner<T> {
+    fn intern(&mut self, item: T) -> u32 {
+        if let Some(&id) = self.index.get(&item) {
+            return id;
+        }
+        #[allow(clippy::expect_used)]
+        let id = u32::try_from(self.items.len()).expect("more than 2^32 table entries");
+        self.items.push(item);
+        self.index.insert(item, id);
+        id
+    }
+}
+
+macro_rules! table {
+    ($(#[$doc:meta])* $name:ident, $item:ty, $id:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, Default)]
+        pub struct $name(Interner<$item>);
+
+        impl $name {
+            /// The id of `item`, adding it if it is new.
+            ///
+            /// # Panics
+            ///
+            /// When the table already holds `u32::MAX` entries.
+            pub fn intern(&mut self, item: $item) -> $id {
+                $id(self.0.intern(item))
+            }
+
+            /// The id of `item` if the table holds it.
+            pub fn lookup(&self, item: &$item) -> Option<$id> {
+                self.0.index.get(item).map(|&i| $id(i))
+            }
+
+            /// The entry behind `id`.
+            ///
+            /// # Panics
+            ///
+            /// When `id` comes from another, larger table.
+            pub fn get(&self, id: $id) -> &$item {
+                #[allow(clippy::indexing_slicing)]
+                &self.0.items[id.index()]
+            }
+
+            /// How many entries the table holds.
+            pub fn len(&self) -> usize {
+                self.0.items.len()
+            }
+
+            /// Whether the table is empty.
+            pub fn is_empty(&self) -> bool {
+                self.0.items.is_empty()
+            }
+
+            /// All entries in id order.
+            pub fn iter(&self) -> impl Iterator<Item = ($id, &$item)> {
+                self.0.items.iter().enumerate().map(|(i, t)| ($id(i as u32), t))
+            }
+        }
+    };
+}
+
+table!(
+    /// Interned frames.
+    FrameTable,
+    Frame,
+    FrameId
+);
+table!(
+    /// The stack prefix tree. A parent always has a smaller id than its
+    /// children, so walking ids in order visits callers first.
+    StackTable,
+    StackNode,
+    StackId
+);
+table!(
+    /// Interned threads.
+    ThreadTable,
+    Thread,
+    ThreadId
+);
+
+impl StackTable {
+    /// The frames of `stack`, from the root to the leaf.
+    pub fn frames(&self, stack: StackId) -> Vec<FrameId> {
+        let mut out: Vec<FrameId> = self.frames_leaf_first(stack).collect();
+        out.reverse();
+        out
+    }
+
+    /// The frames of `stack`, from the leaf to the root.
+    pub fn frames_leaf_first(&self, stack: StackId) -> impl Iterator<Item = FrameId> + '_ {
+        let mut next = Some(stack);
+        std::iter::from_fn(move || {
+            let node = self.get(next?);
+            next = node.parent;
+            Some(node.frame)
+        })
+    }
+
+    /// How many frames `stack` has.
+    pub fn depth(&self, stack: StackId) -> usize {
+        self.frames_leaf_first(stack).count()
+    }
+}

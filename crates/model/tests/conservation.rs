@@ -1,0 +1,95 @@
+//! Conservation: every operation keeps the total of every value column.
+
+use proptest::prelude::*;
+use stackconv_model::{merge, FrameKind, Profile, ValueType};
+
+/// A random profile: up to 200 samples over stacks of up to 6 frames drawn
+/// from 8 names, 3 threads, two value columns.
+fn arb_profile() -> impl Strategy<Value = Profile> {
+    let sample = (
+        prop::collection::vec(0u8..8, 0..6),
+        0u32..3,
+        -5i64..1000,
+        0i64..10,
+        any::<u32>(),
+    );
+    (prop::collection::vec(sample, 0..200), any::<bool>()).prop_map(|(samples, timed)| {
+        let mut p = Profile::new(vec![
+            ValueType::new("cpu", "nanoseconds"),
+            ValueType::new("samples", "count"),
+        ]);
+        for (frames, tid, v0, v1, time) in samples {
+            let ids: Vec<_> = frames
+                .iter()
+                .map(|f| p.intern_frame_named(&format!("f{f}"), FrameKind::Native))
+                .collect();
+            let stack = p.intern_stack_frames(ids);
+            let thread = p.intern_thread_named(Some(1), Some(tid), "app", &format!("t{tid}"));
+            p.push_sample(stack, thread, timed.then_some(u64::from(time)), &[v0, v1]);
+        }
+        p
+    })
+}
+
+proptest! {
+    #[test]
+    fn fold_keeps_totals(p in arb_profile()) {
+        let folded = p.fold();
+        prop_assert_eq!(folded.totals(), p.totals());
+        prop_assert!(folded.samples.len() <= p.samples.len());
+    }
+
+    #[test]
+    fn fold_is_idempotent(p in arb_profile()) {
+        let once = p.fold();
+        let twice = once.fold();
+        prop_assert_eq!(once.samples.len(), twice.samples.len());
+        prop_assert_eq!(once.totals(), twice.totals());
+    }
+
+    #[test]
+    fn merge_sums_totals(a in arb_profile(), b in arb_profile()) {
+        let m = merge(&[a.clone(), b.clone()]).unwrap();
+        let want: Vec<i64> = a.totals().iter().zip(b.totals()).map(|(x, y)| x + y).collect();
+        prop_assert_eq!(m.totals(), want);
+        prop_assert_eq!(m.samples.len(), a.samples.len() + b.samples.len());
+    }
+
+    #[test]
+    fn merge_keeps_stacks(a in arb_profile()) {
+        let m = merge(std::slice::from_ref(&a)).unwrap();
+        for i in 0..a.samples.len() {
+            let sa = a.sample(i).unwrap();
+            let sm = m.sample(i).unwrap();
+            prop_assert_eq!(a.stack_names(sa.stack), m.stack_names(sm.stack));
+            prop_assert_eq!(sa.values, sm.values);
+        }
+    }
+
+    #[test]
+    fn map_stacks_keeps_totals(p in arb_profile()) {
+        let reversed = p.map_stacks(|_, frames| frames.iter().rev().copied().collect());
+        prop_assert_eq!(reversed.totals(), p.totals());
+        prop_assert_eq!(reversed.samples.len(), p.samples.len());
+    }
+
+    #[test]
+    fn filter_splits_totals(p in arb_profile(), keep_tid in 0u32..3) {
+        let (kept, dropped) = p.filter_samples(|p, i| {
+            p.threads.get(p.samples.threads[i]).tid == Some(keep_tid)
+        });
+        let sum: Vec<i64> = kept.totals().iter().zip(&dropped).map(|(k, d)| k + d).collect();
+        prop_assert_eq!(sum, p.totals());
+    }
+
+    #[test]
+    fn interning_is_stable(names in prop::collection::vec("[a-z]{0,4}", 0..50)) {
+        let mut p = Profile::new(vec![]);
+        let first: Vec<_> = names.iter().map(|n| p.intern_str(n)).collect();
+        let again: Vec<_> = names.iter().map(|n| p.intern_str(n)).collect();
+        prop_assert_eq!(&first, &again);
+        for (n, id) in names.iter().zip(first) {
+            prop_assert_eq!(p.str(id), n.as_str());
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! perf.data, perf map and jitdump reader with DWARF unwinding and symbolization for stackconv

@@ -1,0 +1,1 @@
+//! pprof profile.proto reader and writer for stackconv

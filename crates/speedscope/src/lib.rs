@@ -1,0 +1,1 @@
+//! speedscope JSON reader and writer for stackconv

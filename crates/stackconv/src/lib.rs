@@ -1,0 +1,1 @@
+//! Read any profile format into one sample model and write it to any other
