@@ -46,7 +46,9 @@ mod strings;
 mod tables;
 
 pub use ops::{merge, MergeError};
-pub use profile::{Loss, Meta, Profile, SampleRef, Samples, ValueType};
+pub mod naming;
+
+pub use profile::{Label, Loss, Meta, Module, Profile, SampleRef, Samples, ValueType};
 pub use strings::{StringId, StringTable};
 pub use tables::{
     Frame, FrameId, FrameKind, FrameTable, StackId, StackNode, StackTable, Thread, ThreadId,

@@ -106,8 +106,7 @@ pub fn merge(profiles: &[Profile]) -> Result<Profile, MergeError> {
         }
         let mut values = vec![0i64; out.value_types.len()];
         for i in 0..p.samples.len() {
-            let (Some(&stack), Some(&thread)) =
-                (p.samples.stacks.get(i), p.samples.threads.get(i))
+            let (Some(&stack), Some(&thread)) = (p.samples.stacks.get(i), p.samples.threads.get(i))
             else {
                 continue;
             };

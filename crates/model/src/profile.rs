@@ -54,6 +54,40 @@ pub struct Meta {
     /// Other observations worth telling the user (files missing, build id
     /// mismatches, ...).
     pub warnings: Vec<String>,
+    /// The value column that single-value outputs (SVG, folded, top) show
+    /// unless the user names another: 0 for perf (the first event), pprof's
+    /// `default_sample_type` (or its last sample type).
+    pub default_value: usize,
+    /// Whether folded-style outputs put each sample's thread name (its
+    /// comm) as the root frame, as `inferno-collapse-perf` does for perf
+    /// input. Readers of perf data set it; readers whose stacks already carry
+    /// their root frames (folded, py-spy) leave it false.
+    pub comm_root: bool,
+    /// Binaries the samples ran in, with their build ids, for outputs that
+    /// carry mappings (pprof).
+    pub modules: Vec<Module>,
+}
+
+/// A binary or library that samples ran in.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Module {
+    /// Its path as recorded.
+    pub path: String,
+    /// Its build id (GNU build id bytes), when known.
+    pub build_id: Option<Vec<u8>>,
+}
+
+/// A pprof-style label on a sample: a key and a string or a number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Label {
+    /// The key.
+    pub key: StringId,
+    /// The string value, [`StringId::EMPTY`] for a numeric label.
+    pub str: StringId,
+    /// The numeric value (0 for a string label).
+    pub num: i64,
+    /// The numeric value's unit, [`StringId::EMPTY`] when unstated.
+    pub num_unit: StringId,
 }
 
 impl Meta {
@@ -83,6 +117,11 @@ pub struct Samples {
     pub times: Option<Vec<u64>>,
     /// One column per value type, each as long as `stacks`.
     pub values: Vec<Vec<i64>>,
+    /// Labels of each sample (pprof), when the input had any; kept by
+    /// [`Profile::map_stacks`] and [`Profile::filter_samples`], dropped by
+    /// [`Profile::fold`]. Push samples first, then set this column to the
+    /// same length.
+    pub labels: Option<Vec<Vec<Label>>>,
 }
 
 impl Samples {
@@ -389,6 +428,23 @@ impl Profile {
             let time = self.samples.times.as_ref().and_then(|t| t.get(i).copied());
             out.push_sample_from(self, i, stack, thread, time);
         }
+        // Label string ids refer to `self`'s table: re-intern them.
+        if let Some(labels) = &self.samples.labels {
+            let mapped = labels
+                .iter()
+                .map(|set| {
+                    set.iter()
+                        .map(|l| Label {
+                            key: out.strings.intern(self.str(l.key)),
+                            str: out.strings.intern(self.str(l.str)),
+                            num: l.num,
+                            num_unit: out.strings.intern(self.str(l.num_unit)),
+                        })
+                        .collect()
+                })
+                .collect();
+            out.samples.labels = Some(mapped);
+        }
         out
     }
 
@@ -434,7 +490,10 @@ impl Profile {
     /// A copy keeping only the samples for which `keep` is true; the
     /// dropped totals are returned beside it, one per value column, so that
     /// kept + dropped = input.
-    pub fn filter_samples(&self, mut keep: impl FnMut(&Profile, usize) -> bool) -> (Profile, Vec<i64>) {
+    pub fn filter_samples(
+        &self,
+        mut keep: impl FnMut(&Profile, usize) -> bool,
+    ) -> (Profile, Vec<i64>) {
         let mut dropped = vec![0i64; self.value_types.len()];
         let mut out = self.clone();
         let mut kept = Samples {
@@ -442,9 +501,14 @@ impl Profile {
             times: self.samples.times.as_ref().map(|_| Vec::new()),
             ..Samples::default()
         };
+        let mut kept_mask = Vec::with_capacity(self.samples.len());
         for i in 0..self.samples.len() {
-            if keep(self, i) {
-                if let (Some(&s), Some(&t)) = (self.samples.stacks.get(i), self.samples.threads.get(i)) {
+            let k = keep(self, i);
+            kept_mask.push(k);
+            if k {
+                if let (Some(&s), Some(&t)) =
+                    (self.samples.stacks.get(i), self.samples.threads.get(i))
+                {
                     kept.stacks.push(s);
                     kept.threads.push(t);
                 }
@@ -459,6 +523,15 @@ impl Profile {
                     *d = d.saturating_add(self.value(c, i));
                 }
             }
+        }
+        if let Some(labels) = &self.samples.labels {
+            let kept_labels = labels
+                .iter()
+                .zip(&kept_mask)
+                .filter(|(_, &k)| k)
+                .map(|(l, _)| l.clone())
+                .collect();
+            kept.labels = Some(kept_labels);
         }
         out.samples = kept;
         (out, dropped)
