@@ -1,2 +1,396 @@
 //! Frame naming rules shared by the readers of perf data (`perf script`
 //! text and perf.data), so that both name frames as inferno-collapse-perf does.
+//!
+//! The rules follow `inferno` 0.12.8, `src/collapse/perf.rs`
+//! (`on_stack_line`, `with_module_fallback`, `tidy_generic`, `tidy_java`),
+//! `src/collapse/common.rs` (`fix_partially_demangled_rust_symbol`) and
+//! `src/collapse/matcher.rs` (`is_kernel`). For one frame of a sample,
+//! inferno-collapse-perf does, in this order:
+//!
+//! 1. drop a trailing `+0x<hex>` symbol offset ([`strip_symbol_offset`]);
+//! 2. drop the whole frame when the symbol then starts with `(`
+//!    ([`is_skipped_symbol`]);
+//! 3. repair a partially demangled Rust symbol (trailing `::h<16 hex>`
+//!    hash, `$LT$`-style escapes);
+//! 4. split Java inlining chains on `->` (a `perf script` text artefact);
+//! 5. name an unsymbolized frame (`[unknown]`) after its module's base
+//!    name ([`unknown_frame_name`]);
+//! 6. tidy: `;` becomes `:`, and the argument list (the first top-level
+//!    `(` that is neither a Go method `.(` nor `(anonymous namespace)`) is
+//!    cut off;
+//! 7. when the comm starts with `java`, drop a leading `L` of a
+//!    `L<pkg>/<class>` name ([`tidy_java_symbol`]).
+//!
+//! [`tidy_perf_symbol`] does steps 1, 3 and 6 for one symbol; readers call it
+//! for every symbolized frame and [`unknown_frame_name`] for every frame
+//! without a symbol.
+//!
+//! ```
+//! use stackconv_model::naming::{tidy_perf_symbol, unknown_frame_name};
+//!
+//! assert_eq!(tidy_perf_symbol("std::vector<int>::push_back(int const&)+0x1f"),
+//!            "std::vector<int>::push_back");
+//! assert_eq!(tidy_perf_symbol("net/http.(*Client).Do"), "net/http.(*Client).Do");
+//! assert_eq!(unknown_frame_name(Some("/usr/lib/x86_64-linux-gnu/libc.so.6")), "[libc.so.6]");
+//! assert_eq!(unknown_frame_name(None), "[unknown]");
+//! ```
+
+use std::borrow::Cow;
+
+/// The prefix Python (3.12+, `-X perf`) gives its perf-map entries:
+/// `py::func:/path/file.py`.
+pub const PYTHON_PERF_MAP_PREFIX: &str = "py::";
+
+/// The name perf and inferno give a frame with neither symbol nor module.
+pub const UNKNOWN: &str = "[unknown]";
+
+/// Length of the `h<16 hex digits>` hash of a legacy Rust symbol.
+const RUST_HASH_LENGTH: usize = 17;
+
+/// Tidy one symbol name as inferno-collapse-perf does: drop a `+0x..`
+/// offset, repair a partially demangled Rust symbol, turn `;` into `:` and
+/// cut the argument list.
+///
+/// Argument lists are cut at the first `(` outside `<>`, `{}`, `[]` and
+/// `()`, except a Go method's `.(` and C++'s `(anonymous namespace)`.
+/// Java `->` inlining chains are not split here (that is a `perf script`
+/// text artefact); the name is treated as one function.
+///
+/// ```
+/// use stackconv_model::naming::tidy_perf_symbol;
+/// assert_eq!(tidy_perf_symbol("main"), "main");
+/// assert_eq!(tidy_perf_symbol("foo<Vec::<usize>>(Vec<usize>)"), "foo<Vec::<usize>>");
+/// assert_eq!(tidy_perf_symbol("(anonymous namespace)::bar()"), "(anonymous namespace)::bar");
+/// assert_eq!(tidy_perf_symbol("a;b"), "a:b");
+/// assert_eq!(
+///     tidy_perf_symbol("std::sys::unix::fs::File::open::hb90e1c1c787080f0"),
+///     "std::sys::unix::fs::File::open"
+/// );
+/// ```
+pub fn tidy_perf_symbol(name: &str) -> Cow<'_, str> {
+    let name = strip_symbol_offset(name);
+    match fix_partially_demangled_rust_symbol(name) {
+        Cow::Borrowed(b) => tidy_generic(b),
+        Cow::Owned(o) => Cow::Owned(tidy_generic(&o).into_owned()),
+    }
+}
+
+/// The name of a frame without a symbol, as inferno-collapse-perf names
+/// perf's `[unknown]` frames: `[<base name of the module>]` when the module
+/// is known (the part after its last `/`), else `[unknown]`.
+///
+/// `None`, an empty module and perf's own `[unknown]` module all mean
+/// "module not known". The result is tidied like a symbol (`;` becomes `:`).
+///
+/// ```
+/// use stackconv_model::naming::unknown_frame_name;
+/// assert_eq!(unknown_frame_name(Some("[unknown]")), "[unknown]");
+/// assert_eq!(unknown_frame_name(Some("/tmp/perf-42.map")), "[perf-42.map]");
+/// assert_eq!(unknown_frame_name(Some("[kernel.kallsyms]")), "[[kernel.kallsyms]]");
+/// ```
+pub fn unknown_frame_name(module: Option<&str>) -> String {
+    match module {
+        None | Some("") | Some(UNKNOWN) => UNKNOWN.to_string(),
+        Some(module) => {
+            let base = module.rsplit('/').next().unwrap_or(module);
+            let name = format!("[{base}]");
+            tidy_generic(&name).into_owned()
+        }
+    }
+}
+
+/// Drop a trailing `+0x<hex>` symbol offset (as `perf script -F +symoff`
+/// prints it). Like inferno, only the last `+0x` counts, and it is dropped
+/// only when every character after it is a hex digit.
+///
+/// ```
+/// use stackconv_model::naming::strip_symbol_offset;
+/// assert_eq!(strip_symbol_offset("main+0x1a"), "main");
+/// assert_eq!(strip_symbol_offset("a+0xzz"), "a+0xzz");
+/// ```
+pub fn strip_symbol_offset(name: &str) -> &str {
+    if let Some(at) = name.rfind("+0x") {
+        let (head, tail) = name.split_at(at);
+        if tail
+            .get(3..)
+            .is_some_and(|hex| hex.chars().all(|c| c.is_ascii_hexdigit()))
+        {
+            return head;
+        }
+    }
+    name
+}
+
+/// Whether inferno-collapse-perf drops this frame altogether: its symbol,
+/// after [`strip_symbol_offset`], starts with `(` (stackcollapse-perf.pl
+/// skips such "process name" frames).
+pub fn is_skipped_symbol(name: &str) -> bool {
+    strip_symbol_offset(name).starts_with('(')
+}
+
+/// Whether a module path is kernel code for inferno's `_[k]` annotation:
+/// it starts with `[` (`[kernel.kallsyms]`, `[nf_conntrack]`), ends with
+/// `.ko`, or ends in a `vmlinux[-version]` name; `[unknown]` is not kernel.
+///
+/// ```
+/// use stackconv_model::naming::is_kernel_module;
+/// assert!(is_kernel_module("[kernel.kallsyms]"));
+/// assert!(is_kernel_module("/usr/lib/debug/boot/vmlinux-6.8.0"));
+/// assert!(!is_kernel_module("[unknown]"));
+/// assert!(!is_kernel_module("/usr/lib/libc.so.6"));
+/// ```
+pub fn is_kernel_module(module: &str) -> bool {
+    let vmlinux = module.rfind("vmlinux").is_some_and(|at| {
+        module.get(at..).is_some_and(|rest| {
+            rest.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+        })
+    });
+    (module.starts_with('[') || module.ends_with(".ko") || vmlinux) && module != UNKNOWN
+}
+
+/// Whether a module path is JIT code for inferno's `_[j]` annotation: a
+/// perf map `/tmp/perf-<pid>.map` or a jitdump-injected `.../jitted-*.so`.
+///
+/// ```
+/// use stackconv_model::naming::is_jit_module;
+/// assert!(is_jit_module("/tmp/perf-123.map"));
+/// assert!(is_jit_module("/root/.debug/jit/x/jitted-123-4.so"));
+/// assert!(!is_jit_module("/tmp/other/perf-123.map.txt"));
+/// ```
+pub fn is_jit_module(module: &str) -> bool {
+    (module.starts_with("/tmp/perf-") && module.ends_with(".map"))
+        || (module.contains("/jitted-") && module.ends_with(".so"))
+}
+
+/// Whether a perf-map symbol is a Python function (`py::func:/path/file.py`).
+pub fn is_python_perf_symbol(name: &str) -> bool {
+    name.starts_with(PYTHON_PERF_MAP_PREFIX)
+}
+
+/// The source file of a Python perf-map symbol: the part after its last `:`
+/// (`py::handle:/app/webapi.py` gives `/app/webapi.py`); `None` when the
+/// name is not a Python perf-map symbol or has no file part.
+///
+/// ```
+/// use stackconv_model::naming::python_perf_file;
+/// assert_eq!(python_perf_file("py::handle:/app/webapi.py"), Some("/app/webapi.py"));
+/// assert_eq!(python_perf_file("main"), None);
+/// ```
+pub fn python_perf_file(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix(PYTHON_PERF_MAP_PREFIX)?;
+    let (_, file) = rest.rsplit_once(':')?;
+    (!file.is_empty()).then_some(file)
+}
+
+/// inferno's Java tidy, applied when the sample's comm starts with `java`:
+/// drop the leading `L` of a `Lpkg/Class;...` name.
+///
+/// ```
+/// use stackconv_model::naming::tidy_java_symbol;
+/// assert_eq!(tidy_java_symbol("Lorg/mozilla/Foo:.call", "java"), "org/mozilla/Foo:.call");
+/// assert_eq!(tidy_java_symbol("Lorg/mozilla/Foo:.call", "python3"), "Lorg/mozilla/Foo:.call");
+/// ```
+pub fn tidy_java_symbol<'a>(name: &'a str, comm: &str) -> &'a str {
+    if comm.starts_with("java") && name.contains('/') {
+        if let Some(rest) = name.strip_prefix('L') {
+            return rest;
+        }
+    }
+    name
+}
+
+/// inferno's `tidy_generic`: `;` becomes `:`, and the parameter list is cut.
+fn tidy_generic(func: &str) -> Cow<'_, str> {
+    let func: Cow<'_, str> = if func.contains(';') {
+        Cow::Owned(func.replace(';', ":"))
+    } else {
+        Cow::Borrowed(func)
+    };
+    let mut depth: i64 = 0;
+    let mut last_dot_end: Option<usize> = None;
+    let mut cut = None;
+    for (idx, c) in func.char_indices() {
+        match c {
+            '<' | '{' | '[' => depth += 1,
+            '>' | '}' | ']' | ')' => depth -= 1,
+            '(' => {
+                if depth == 0 {
+                    let is_go_method = last_dot_end == Some(idx);
+                    let is_anonymous_namespace = func
+                        .get(idx..)
+                        .is_some_and(|s| s.starts_with("(anonymous namespace)"));
+                    if !is_go_method && !is_anonymous_namespace {
+                        cut = Some(idx);
+                        break;
+                    }
+                }
+                depth += 1;
+            }
+            '.' => last_dot_end = Some(idx + 1),
+            _ => {}
+        }
+    }
+    match (cut, func) {
+        (None, f) => f,
+        (Some(at), Cow::Borrowed(b)) => Cow::Borrowed(b.get(..at).unwrap_or(b)),
+        (Some(at), Cow::Owned(mut o)) => {
+            o.truncate(at);
+            Cow::Owned(o)
+        }
+    }
+}
+
+/// inferno's `fix_partially_demangled_rust_symbol` (after rustc-demangle's
+/// legacy demangler): a symbol ending in a `h<16 hex>` Rust hash loses the
+/// hash and has its `..` and `$XX$` escapes decoded.
+fn fix_partially_demangled_rust_symbol(symbol: &str) -> Cow<'_, str> {
+    let Some(split) = symbol.len().checked_sub(RUST_HASH_LENGTH) else {
+        return Cow::Borrowed(symbol);
+    };
+    let (Some(head), Some(hash)) = (symbol.get(..split), symbol.get(split..)) else {
+        return Cow::Borrowed(symbol);
+    };
+    let is_hash = hash
+        .strip_prefix('h')
+        .is_some_and(|h| h.chars().all(|c| c.is_ascii_hexdigit()));
+    if !is_hash {
+        return Cow::Borrowed(symbol);
+    }
+    let mut rest = head.strip_suffix("::").unwrap_or(head);
+    if rest.starts_with("_$") {
+        rest = rest.get(1..).unwrap_or(rest);
+    }
+    const ESCAPES: [(&str, &str); 20] = [
+        ("$SP$", "@"),
+        ("$BP$", "*"),
+        ("$RF$", "&"),
+        ("$LT$", "<"),
+        ("$GT$", ">"),
+        ("$LP$", "("),
+        ("$RP$", ")"),
+        ("$C$", ","),
+        ("$u7e$", "~"),
+        ("$u20$", " "),
+        ("$u27$", "'"),
+        ("$u3d$", "="),
+        ("$u5b$", "["),
+        ("$u5d$", "]"),
+        ("$u7b$", "{"),
+        ("$u7d$", "}"),
+        ("$u3b$", ";"),
+        ("$u2b$", "+"),
+        ("$u21$", "!"),
+        ("$u22$", "\""),
+    ];
+    let mut out = String::with_capacity(rest.len());
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('.') {
+            if let Some(after2) = after.strip_prefix('.') {
+                out.push_str("::");
+                rest = after2;
+            } else {
+                out.push('.');
+                rest = after;
+            }
+        } else if rest.starts_with('$') {
+            match ESCAPES.iter().find(|(pat, _)| rest.starts_with(pat)) {
+                Some((pat, rep)) => {
+                    out.push_str(rep);
+                    rest = rest.get(pat.len()..).unwrap_or("");
+                }
+                None => {
+                    out.push_str(rest);
+                    break;
+                }
+            }
+        } else {
+            let idx = rest.find(['$', '.']).unwrap_or(rest.len());
+            let (word, tail) = rest.split_at(idx);
+            out.push_str(word);
+            rest = tail;
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Expectations from inferno 0.12.8's own unit tests
+    // (src/collapse/perf.rs `test_tidy_generic`, src/collapse/common.rs).
+    #[test]
+    fn tidy_generic_cases() {
+        let cases = [
+            (
+                "go/build.(*importReader).readByte",
+                "go/build.(*importReader).readByte",
+            ),
+            ("foo<Vec::<usize>>(Vec<usize>)", "foo<Vec::<usize>>"),
+            (".run()V", ".run"),
+            ("base(BasicType) const", "base"),
+            (
+                "std::function<void (int, int)>::operator(int, int)",
+                "std::function<void (int, int)>::operator",
+            ),
+            (
+                "{lambda(int, int)#2}::operator()",
+                "{lambda(int, int)#2}::operator",
+            ),
+            (
+                "(anonymous namespace)::myBar()",
+                "(anonymous namespace)::myBar",
+            ),
+            ("[(foo)]::bar()", "[(foo)]::bar"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(tidy_perf_symbol(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn rust_symbols() {
+        let cases = [
+            (
+                "_$LT$std..fs..ReadDir$u20$as$u20$core..iter..traits..iterator..Iterator$GT$::next::hc14f1750ca79129b",
+                "<std::fs::ReadDir as core::iter::traits::iterator::Iterator>::next",
+            ),
+            (
+                "rg::search_parallel::_$u7b$$u7b$closure$u7d$$u7d$::_$u7b$$u7b$closure$u7d$$u7d$::h6e849b55a66fcd85",
+                "rg::search_parallel::_{{closure}}::_{{closure}}",
+            ),
+            (
+                "_$LT$$RF$std..fs..File$u20$as$u20$std..io..Read$GT$::read::h5d84059cf335c8e6",
+                "<&std::fs::File as std::io::Read>::read",
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(fix_partially_demangled_rust_symbol(input), want);
+        }
+        for same in [
+            "_ZN4testE",
+            "_ZN3std2rt19lang_start_internal17h540c897fe52ba9c5E",
+            "<rg::search::SearchWorker<W>>::search_impl",
+            "é",
+        ] {
+            assert_eq!(fix_partially_demangled_rust_symbol(same), same);
+        }
+    }
+
+    #[test]
+    fn offsets_and_skips() {
+        assert_eq!(strip_symbol_offset("f+0x"), "f");
+        assert_eq!(strip_symbol_offset("f+0x10+0x2"), "f+0x10");
+        assert!(is_skipped_symbol("(foo)+0x1"));
+        assert!(!is_skipped_symbol("foo"));
+        assert_eq!(tidy_perf_symbol("py::run:/app/x.py"), "py::run:/app/x.py");
+    }
+
+    #[test]
+    fn unknown_names() {
+        assert_eq!(unknown_frame_name(Some("")), "[unknown]");
+        assert_eq!(unknown_frame_name(Some("libc.so.6")), "[libc.so.6]");
+        assert_eq!(unknown_frame_name(Some("/a/b;c")), "[b:c]");
+    }
+}
