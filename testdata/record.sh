@@ -95,10 +95,23 @@ goldens() {
   local name=$1
   shift
   local src=$OUT/$name.perf-script
-  inferno-collapse-perf "$@" "$src" >"$OUT/$name.folded"
-  inferno-collapse-perf "$@" --pid "$src" >"$OUT/$name.pid.folded"
-  inferno-collapse-perf "$@" --tid "$src" >"$OUT/$name.tid.folded"
-  inferno-collapse-perf "$@" --all "$src" >"$OUT/$name.all.folded"
+  collapse "$name" "$src" "$OUT/$name.folded" "$@"
+  collapse "$name" "$src" "$OUT/$name.pid.folded" "$@" --pid
+  collapse "$name" "$src" "$OUT/$name.tid.folded" "$@" --tid
+  collapse "$name" "$src" "$OUT/$name.all.folded" "$@" --all
+}
+
+# collapse NAME SRC DEST [inferno args...]: inferno-collapse-perf, its
+# warnings (e.g. "Weird stack line" for tracepoint fields it cannot parse)
+# counted in $STAGE/inferno.log rather than flooding the terminal.
+collapse() {
+  local name=$1 src=$2 dest=$3 n
+  shift 3
+  inferno-collapse-perf "$@" "$src" >"$dest" 2>"$STAGE/inferno.log"
+  n=$(grep -c WARN "$STAGE/inferno.log" || true)
+  if [ "$n" -gt 0 ]; then
+    log "inferno-collapse-perf $* $(basename "$src"): $n warnings"
+  fi
 }
 
 # script NAME [perf script args...]: $OUT/NAME.data -> $OUT/NAME.perf-script
@@ -236,6 +249,123 @@ EOF
   rm -f "$STAGE/$name.kips"
 }
 
+# noinline NAME: when NAME.perf-script shows inlined frames (perf reads them
+# from DWARF: the recorded program's own, or that of system libraries and
+# libpython, which we commit without DWARF), also write
+# NAME.noinline.perf-script (`perf script --no-inline`) and its goldens: the
+# reference for a reader that has only symbol tables.
+noinline() {
+  local name=$1
+  rm -f "$OUT/$name.noinline".*
+  if grep -q '(inlined)$' "$OUT/$name.perf-script"; then
+    script_to "$name" "$name.noinline" --no-inline
+    goldens "$name.noinline"
+  fi
+}
+
+# script_to NAME OUTNAME [perf script args...]: like script, other file name.
+script_to() {
+  local name=$1 outname=$2
+  shift 2
+  (cd "$STAGE" && perf script -i "$OUT/$name.data" "$@" 2>/dev/null) \
+    >"$OUT/$outname.perf-script"
+}
+
+# pids NAME: the pids of NAME's samples.
+pids() {
+  (cd "$STAGE" && perf script -i "$OUT/$1.data" -F pid 2>/dev/null) | tr -d ' ' | sort -un
+}
+
+# pid_of NAME: the first pid of NAME's samples.
+pid_of() {
+  (cd "$STAGE" && perf script -i "$OUT/$1.data" -F pid 2>/dev/null) | head -n1 | tr -d ' '
+}
+
+# put_maps NAME: copy the perf maps (/tmp/perf-PID.map) and jitdumps
+# (jit-PID.dump in the staging folder or /tmp) of NAME's processes to maps/.
+put_maps() {
+  local name=$1 pid f
+  for pid in $(pids "$name"); do
+    if [ -f "/tmp/perf-$pid.map" ]; then
+      cp "/tmp/perf-$pid.map" "$MAPS/perf-$pid.map"
+      chmod 644 "$MAPS/perf-$pid.map"
+    fi
+    for f in "$STAGE/jit-$pid.dump" "/tmp/jit-$pid.dump"; do
+      if [ -f "$f" ]; then
+        put_file "$f" "$MAPS/jit-$pid.dump"
+        chmod 644 "$MAPS/jit-$pid.dump"*
+      fi
+    done
+  done
+}
+
+# clean_maps NAME: delete NAME's perf maps and jitdumps from /tmp and the
+# staging folder, so a later process with the same pid cannot pick them up.
+clean_maps() {
+  local name=$1 pid
+  for pid in $(pids "$name"); do
+    rm -f "/tmp/perf-$pid.map" "/tmp/jit-$pid.dump" "$STAGE/jit-$pid.dump"
+  done
+}
+
+# old_maps NAME: remove the maps a previous run of NAME committed.
+old_maps() {
+  local name=$1 pid
+  [ -f "$OUT/$name.data" ] || return 0
+  for pid in $(pids "$name"); do
+    rm -f "$MAPS/perf-$pid.map" "$MAPS/jit-$pid.dump" "$MAPS/jit-$pid.dump.xz"
+  done
+}
+
+# depth NAME: how deep NAME.perf-script's stacks go (Python recordings).
+depth() {
+  "$HOSTPY" - "$OUT/$1.perf-script" <<'PYEOF'
+import re, sys
+boot = re.compile(r"\bpy::Thread\._bootstrap(_inner)?:")
+run = re.compile(r"\bpy::Thread\.run:")
+head = re.compile(r"^\S.*?\s\d+\.\d+:\s+(?:\d+\s+)?([\w:.-]+):")
+samples = []
+cur = None
+for line in open(sys.argv[1], errors="replace"):
+    if not line.strip():
+        cur = None
+        continue
+    if line[0] not in " \t":
+        m = head.match(line)
+        cur = {"event": m.group(1) if m else "?", "frames": []}
+        samples.append(cur)
+    elif cur is not None:
+        cur["frames"].append(line.strip())
+
+
+def stats(ss, label):
+    n = len(ss)
+    if n == 0:
+        return
+    user = [[f for f in s["frames"] if "([kernel.kallsyms])" not in f] for s in ss]
+    py = [[f for f in u if " py::" in f] for u in user]
+    nb = sum(1 for s in ss if any(boot.search(f) for f in s["frames"]))
+    nr = sum(1 for s in ss if any(run.search(f) for f in s["frames"]))
+    npy = sum(1 for p in py if p)
+    print(f"[{label}]")
+    print(f"samples: {n}")
+    print(f"samples with a py::Thread._bootstrap/_bootstrap_inner frame: {nb}")
+    print(f"samples with a py::Thread.run frame: {nr}")
+    print(f"samples with any py:: frame: {npy}")
+    print(f"mean user (non-kernel) frames per sample: {sum(map(len, user)) / n:.2f}")
+    print(f"max user frames in a sample: {max(map(len, user))}")
+    print(f"mean py:: frames per sample: {sum(map(len, py)) / n:.2f}")
+    print(f"max py:: frames in a sample: {max(map(len, py))}")
+
+
+name = sys.argv[1].rsplit("/", 1)[-1]
+print(f"# stack depth in {name} (perf script default output; inlined frames count)")
+stats(samples, "all events")
+for ev in sorted({s["event"] for s in samples}):
+    stats([s for s in samples if s["event"] == ev], ev)
+PYEOF
+}
+
 # ---------------------------------------------------------------- sections
 
 # c-fp: frame-pointer call graphs of a C program calling into libc (qsort,
@@ -257,6 +387,70 @@ sec_c_fp() {
   put_dsos c-fp
   trim_kallsyms c-fp
   manifest c-fp "perf record -g -F 999 -o c-fp.data ./cfp 500" "testdata/src/cfp.c (gcc -O2 -g -fno-omit-frame-pointer), 0.5 s"
+}
+
+# py_common NAME: everything after `rec` for a Python recording.
+py_common() {
+  local name=$1
+  script "$name"
+  goldens "$name"
+  noinline "$name"
+  put_dsos "$name"
+  put_maps "$name"
+  trim_kallsyms "$name"
+}
+
+# py-fp: Python 3.12 `-X perf` (it writes the perf map /tmp/perf-PID.map),
+# frame-pointer call graphs. The pyenv build has no frame pointers, so most
+# stacks are broken ([unknown] frames) and few reach a py:: trampoline: what a
+# user of a stock Python gets. Workload: testdata/python/webapi.py, 1 s,
+# 4 worker threads (lock contention, sleeps, JSON, hashing).
+sec_py_fp() {
+  log py-fp
+  pythons
+  cp "$TD/python/webapi.py" "$STAGE/webapi.py"
+  old_maps py-fp
+  rm -f "$OUT/py-fp".*
+  LD_LIBRARY_PATH=$PY312/lib rec py-fp -g -F 499 \
+    "$PY312/bin/python3.12" -X perf webapi.py 1 4
+  py_common py-fp
+  clean_maps py-fp
+  manifest py-fp "LD_LIBRARY_PATH=/opt/python3.12/lib perf record -g -F 499 -o py-fp.data /opt/python3.12/bin/python3.12 -X perf webapi.py 1 4" \
+    "testdata/python/webapi.py, 1 s, 4 threads; perf map maps/perf-$(pid_of py-fp).map"
+}
+
+# py-dwarf: the same workload unwound with DWARF (16 KB user stack copies),
+# cpu-clock at 99 Hz plus sched:sched_switch (off-CPU). -F 99 applies to the
+# tracepoint too, so its samples carry varying periods (as a user typing this
+# command gets). perf's DWARF unwinder stops at the first perf-map trampoline
+# (py::...) frame: see py-dwarf.perf-depth.txt. 0.25 s keeps the file < 2 MB.
+sec_py_dwarf() {
+  log py-dwarf
+  pythons
+  cp "$TD/python/webapi.py" "$STAGE/webapi.py"
+  old_maps py-dwarf
+  rm -f "$OUT/py-dwarf".*
+  LD_LIBRARY_PATH=$PY312/lib rec py-dwarf --call-graph dwarf,16384 -F 99 \
+    -e cpu-clock -e sched:sched_switch \
+    "$PY312/bin/python3.12" -X perf webapi.py 0.25 4
+  py_common py-dwarf
+  # The default perf script output puts the tracepoint's fields
+  # (prev_comm=... ==> next_comm=...) on sched_switch header lines, which
+  # inferno-collapse-perf cannot parse ("Weird stack line"): its goldens of
+  # py-dwarf.perf-script are wrong in ways a careful reader should not copy.
+  # The -F variant has no trace field; inferno reads it well. Goldens: the
+  # four of the default event filter (inferno's first encountered event) and
+  # one per event.
+  script_to py-dwarf py-dwarf.F -F "$F_FIELDS"
+  goldens py-dwarf.F
+  collapse py-dwarf "$OUT/py-dwarf.F.perf-script" "$OUT/py-dwarf.F.cpu-clock.folded" --event-filter cpu-clock
+  # inferno names a tracepoint event by the part before its first colon, so
+  # its filter for sched:sched_switch is "sched".
+  collapse py-dwarf "$OUT/py-dwarf.F.perf-script" "$OUT/py-dwarf.F.sched_switch.folded" --event-filter sched
+  depth py-dwarf >"$OUT/py-dwarf.perf-depth.txt"
+  clean_maps py-dwarf
+  manifest py-dwarf "LD_LIBRARY_PATH=/opt/python3.12/lib perf record --call-graph dwarf,16384 -F 99 -e cpu-clock -e sched:sched_switch -o py-dwarf.data /opt/python3.12/bin/python3.12 -X perf webapi.py 0.25 4" \
+    "testdata/python/webapi.py, 0.25 s, 4 threads; perf map maps/perf-$(pid_of py-dwarf).map"
 }
 
 # ---------------------------------------------------------------- main
