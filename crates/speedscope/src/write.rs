@@ -1,0 +1,377 @@
+//! The writer: a model profile to a speedscope file.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use serde::ser::{Error as _, SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+use stackconv_model::{FrameId, Profile, StackId, ThreadId};
+
+use crate::error::Error;
+use crate::SCHEMA_URL;
+
+/// Options for [`write`](crate::write).
+#[non_exhaustive]
+#[derive(Clone, Debug, Default)]
+pub struct WriteOptions {
+    /// The file-level `name` speedscope shows in its title bar; `None`
+    /// leaves it out (speedscope then shows the first profile's name).
+    pub name: Option<String>,
+    /// The value column whose values become the weights; `None` means the
+    /// profile's [`Meta::default_value`](stackconv_model::Meta::default_value).
+    pub value: Option<usize>,
+}
+
+/// A (stack, weight) entry of a speedscope profile.
+type Row = (Option<StackId>, i64);
+
+/// One speedscope profile to write: a thread and its (stack, weight) rows.
+struct ThreadOut {
+    name: String,
+    rows: Vec<Row>,
+}
+
+/// Everything the serializer needs, computed before the first byte is
+/// written so that errors leave no half-written output behind.
+struct Plan<'a> {
+    p: &'a Profile,
+    unit: &'static str,
+    /// Model frame index -> speedscope frame index.
+    frame_map: Vec<Option<u32>>,
+    /// The model frames written, in speedscope order.
+    frames: Vec<FrameId>,
+    threads: Vec<ThreadOut>,
+    name: Option<&'a str>,
+}
+
+/// The speedscope unit for a model unit.
+fn unit_name(unit: &str) -> &'static str {
+    match unit {
+        "nanoseconds" => "nanoseconds",
+        "microseconds" => "microseconds",
+        "milliseconds" => "milliseconds",
+        "seconds" => "seconds",
+        "bytes" => "bytes",
+        _ => "none",
+    }
+}
+
+/// A thread's profile name: `comm pid/tid`, or what part of it is known,
+/// or `all` when the thread carries nothing.
+pub(crate) fn thread_label(p: &Profile, t: ThreadId) -> String {
+    let t = p.threads.get(t);
+    let mut name = p.str(t.thread_name).to_string();
+    if name.is_empty() {
+        name = p.str(t.process_name).to_string();
+    }
+    let ids = match (t.pid, t.tid) {
+        (Some(pid), Some(tid)) => format!("{pid}/{tid}"),
+        (Some(pid), None) => pid.to_string(),
+        (None, Some(tid)) => format!("tid {tid}"),
+        (None, None) => String::new(),
+    };
+    match (name.is_empty(), ids.is_empty()) {
+        (true, true) => "all".to_string(),
+        (true, false) => ids,
+        (false, true) => name,
+        (false, false) => format!("{name} {ids}"),
+    }
+}
+
+impl<'a> Plan<'a> {
+    fn new(p: &'a Profile, opts: &'a WriteOptions) -> Result<Self, Error> {
+        let column = opts.value.unwrap_or(p.meta.default_value);
+        let no_such = Error::NoSuchValue {
+            column,
+            columns: p.value_types.len(),
+        };
+        let Some(vt) = p.value_types.get(column) else {
+            return Err(no_such);
+        };
+        let Some(values) = p.samples.values.get(column) else {
+            return Err(no_such);
+        };
+
+        // Sample order: by time within each thread when the profile has
+        // times (a stable sort keeps input order for equal times), else
+        // input order, folded below.
+        let mut order: Vec<usize> = (0..p.samples.len()).collect();
+        if let Some(times) = &p.samples.times {
+            if !times.is_sorted() {
+                order.sort_by_key(|&i| times.get(i).copied().unwrap_or(u64::MAX));
+            }
+        }
+
+        let mut thread_slot: HashMap<ThreadId, usize> = HashMap::new();
+        let mut threads: Vec<(ThreadId, Vec<Row>)> = Vec::new();
+        // (thread slot, stack) -> row, for folding.
+        let mut folded: HashMap<(usize, Option<StackId>), usize> = HashMap::new();
+        let mut used_stacks = vec![false; p.stacks.len()];
+        for i in order {
+            let (Some(&stack), Some(&thread)) = (p.samples.stacks.get(i), p.samples.threads.get(i))
+            else {
+                continue;
+            };
+            let value = values.get(i).copied().unwrap_or(0);
+            if value < 0 {
+                return Err(Error::NegativeValue {
+                    sample: i,
+                    column: vt.kind.clone(),
+                    value,
+                });
+            }
+            let slot = *thread_slot.entry(thread).or_insert_with(|| {
+                threads.push((thread, Vec::new()));
+                threads.len() - 1
+            });
+            let Some((_, rows)) = threads.get_mut(slot) else {
+                continue;
+            };
+            if let Some(s) = stack {
+                if let Some(u) = used_stacks.get_mut(s.index()) {
+                    *u = true;
+                }
+            }
+            if p.has_times() {
+                rows.push((stack, value));
+            } else {
+                match folded.get(&(slot, stack)) {
+                    Some(&row) => {
+                        if let Some(r) = rows.get_mut(row) {
+                            r.1 = r.1.saturating_add(value);
+                        }
+                    }
+                    None => {
+                        folded.insert((slot, stack), rows.len());
+                        rows.push((stack, value));
+                    }
+                }
+            }
+        }
+        drop(folded);
+
+        // A used stack uses its parents; parents have smaller ids than
+        // their children, so one pass from the top marks every ancestor.
+        let mut used_frames = vec![false; p.frames.len()];
+        for (id, node) in p.stacks.iter().collect::<Vec<_>>().into_iter().rev() {
+            if !used_stacks.get(id.index()).copied().unwrap_or(false) {
+                continue;
+            }
+            if let Some(u) = used_frames.get_mut(node.frame.index()) {
+                *u = true;
+            }
+            if let Some(parent) = node.parent {
+                if let Some(u) = used_stacks.get_mut(parent.index()) {
+                    *u = true;
+                }
+            }
+        }
+        let mut frame_map = vec![None; p.frames.len()];
+        let mut frames = Vec::new();
+        for (id, _) in p.frames.iter() {
+            if used_frames.get(id.index()).copied().unwrap_or(false) {
+                if let Some(slot) = frame_map.get_mut(id.index()) {
+                    *slot = u32::try_from(frames.len()).ok();
+                }
+                frames.push(id);
+            }
+        }
+
+        threads.sort_by_key(|(t, _)| *t);
+        let mut threads: Vec<ThreadOut> = threads
+            .into_iter()
+            .map(|(t, rows)| ThreadOut {
+                name: thread_label(p, t),
+                rows,
+            })
+            .collect();
+        if threads.is_empty() {
+            // speedscope needs at least one profile to open a file.
+            threads.push(ThreadOut {
+                name: "all".to_string(),
+                rows: Vec::new(),
+            });
+        }
+        Ok(Plan {
+            p,
+            unit: unit_name(&vt.unit),
+            frame_map,
+            frames,
+            threads,
+            name: opts.name.as_deref(),
+        })
+    }
+}
+
+impl Serialize for Plan<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("$schema", SCHEMA_URL)?;
+        m.serialize_entry("exporter", "stackconv")?;
+        if let Some(name) = self.name {
+            m.serialize_entry("name", name)?;
+        }
+        m.serialize_entry("activeProfileIndex", &0)?;
+        m.serialize_entry("shared", &SharedOut(self))?;
+        m.serialize_entry("profiles", &ProfilesOut(self))?;
+        m.end()
+    }
+}
+
+struct SharedOut<'a, 'p>(&'a Plan<'p>);
+
+impl Serialize for SharedOut<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(1))?;
+        m.serialize_entry("frames", &FramesOut(self.0))?;
+        m.end()
+    }
+}
+
+struct FramesOut<'a, 'p>(&'a Plan<'p>);
+
+impl Serialize for FramesOut<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let p = self.0.p;
+        let mut seq = s.serialize_seq(Some(self.0.frames.len()))?;
+        for &id in &self.0.frames {
+            let f = p.frame(id);
+            seq.serialize_element(&FrameOut {
+                name: p.str(f.name),
+                file: p.str(f.file),
+                line: f.line,
+            })?;
+        }
+        seq.end()
+    }
+}
+
+struct FrameOut<'a> {
+    name: &'a str,
+    file: &'a str,
+    line: u32,
+}
+
+impl Serialize for FrameOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("name", self.name)?;
+        if !self.file.is_empty() {
+            m.serialize_entry("file", self.file)?;
+        }
+        if self.line != 0 {
+            m.serialize_entry("line", &self.line)?;
+        }
+        m.end()
+    }
+}
+
+struct ProfilesOut<'a, 'p>(&'a Plan<'p>);
+
+impl Serialize for ProfilesOut<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.threads.len()))?;
+        for t in &self.0.threads {
+            seq.serialize_element(&ThreadProfileOut { plan: self.0, t })?;
+        }
+        seq.end()
+    }
+}
+
+struct ThreadProfileOut<'a, 'p> {
+    plan: &'a Plan<'p>,
+    t: &'a ThreadOut,
+}
+
+impl Serialize for ThreadProfileOut<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let total = self
+            .t
+            .rows
+            .iter()
+            .fold(0i64, |a, &(_, w)| a.saturating_add(w));
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("type", "sampled")?;
+        m.serialize_entry("name", &self.t.name)?;
+        m.serialize_entry("unit", self.plan.unit)?;
+        // speedscope takes endValue - startValue as the profile's total
+        // weight; the weights are consecutive, starting at 0.
+        m.serialize_entry("startValue", &0)?;
+        m.serialize_entry("endValue", &total)?;
+        m.serialize_entry(
+            "samples",
+            &StacksOut {
+                plan: self.plan,
+                rows: &self.t.rows,
+            },
+        )?;
+        m.serialize_entry("weights", &WeightsOut(&self.t.rows))?;
+        m.end()
+    }
+}
+
+struct StacksOut<'a, 'p> {
+    plan: &'a Plan<'p>,
+    rows: &'a [Row],
+}
+
+impl Serialize for StacksOut<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let p = self.plan.p;
+        let mut seq = s.serialize_seq(Some(self.rows.len()))?;
+        let mut buf: Vec<u32> = Vec::new();
+        for &(stack, _) in self.rows {
+            buf.clear();
+            if let Some(stack) = stack {
+                for f in p.stacks.frames_leaf_first(stack) {
+                    let idx = self
+                        .plan
+                        .frame_map
+                        .get(f.index())
+                        .copied()
+                        .flatten()
+                        .ok_or_else(|| S::Error::custom("frame missing from shared.frames"))?;
+                    buf.push(idx);
+                }
+            }
+            buf.reverse();
+            seq.serialize_element(&buf)?;
+        }
+        seq.end()
+    }
+}
+
+struct WeightsOut<'a>(&'a [Row]);
+
+impl Serialize for WeightsOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|&(_, w)| w))
+    }
+}
+
+/// Write `p` as a speedscope file to `out`.
+///
+/// One sampled profile per thread (named `comm pid/tid`, or `all` for a
+/// profile without thread information), weights from one value column:
+/// `opts.value`, or else the profile's default column. The unit is the
+/// column's when speedscope knows it (`nanoseconds`, `bytes`, ...) and
+/// `none` otherwise (counts). When the samples carry timestamps each sample
+/// is written in time order, so speedscope's time-order view shows the
+/// recording as it happened; otherwise equal stacks of a thread are folded
+/// into one entry, in order of first appearance. `shared.frames` holds each
+/// model frame used once: its display name, and its file and line when
+/// known. The output goes through a buffer; nothing is written when the
+/// column is missing or a value is negative.
+///
+/// # Errors
+///
+/// [`Error::NoSuchValue`] when the column does not exist,
+/// [`Error::NegativeValue`] when a sample's value in it is negative,
+/// [`Error::Io`] when writing fails.
+pub fn write(p: &Profile, opts: &WriteOptions, out: impl Write) -> Result<(), Error> {
+    let plan = Plan::new(p, opts)?;
+    let mut w = std::io::BufWriter::new(out);
+    serde_json::to_writer(&mut w, &plan).map_err(|e| Error::Io(e.into()))?;
+    w.flush()?;
+    Ok(())
+}
