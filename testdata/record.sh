@@ -87,6 +87,21 @@ pythons() {
     rm -rf "$PY313"
     cp -a "$root/versions/3.13.0" "$PY313"
   fi
+  # pyenv links the interpreter with RUNPATH $root/versions/X/lib: rewrite
+  # that string in place (NUL-padded, same length) so the copy loads its own
+  # libpython from /opt without LD_LIBRARY_PATH.
+  "$HOSTPY" - "$root" <<'PYEOF'
+import sys
+root = sys.argv[1]
+for ver, short in (("3.12.1", "3.12"), ("3.13.0", "3.13")):
+    exe = f"/opt/python{short}/bin/python{short}"
+    old = f"{root}/versions/{ver}/lib".encode()
+    new = f"/opt/python{short}/lib".encode()
+    data = open(exe, "rb").read()
+    if old in data and len(new) <= len(old):
+        data = data.replace(old, new + b"\0" * (len(old) - len(new)))
+        open(exe, "wb").write(data)
+PYEOF
 }
 
 # goldens NAME [extra inferno args...]: the four inferno outputs of
@@ -119,8 +134,15 @@ collapse() {
 script() {
   local name=$1
   shift
-  (cd "$STAGE" && perf script -i "$OUT/$name.data" "$@" 2>/dev/null) \
+  (cd "$STAGE" && clean_env perf script -i "$OUT/$name.data" "$@" 2>/dev/null) \
     >"$OUT/$name.perf-script"
+}
+
+# clean_env CMD...: run CMD with a minimal environment. DWARF recordings copy
+# the top of the user stack, where the environment strings live: without
+# this they would carry HOME, PATH and whatever else the shell exports.
+clean_env() {
+  env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$STAGE" LANG=C.UTF-8 "$@"
 }
 
 # rec NAME PERF-RECORD-ARGS...: `perf record -o NAME.data ARGS` run in the
@@ -130,7 +152,7 @@ rec() {
   local name=$1
   shift
   rm -f "$STAGE/$name.data" "$STAGE/$name.data.old" "$OUT/$name.data"
-  (cd "$STAGE" && perf record -q -o "$name.data" "$@" >/dev/null)
+  (cd "$STAGE" && clean_env perf record -q -o "$name.data" "$@" >/dev/null)
   mv "$STAGE/$name.data" "$OUT/$name.data"
   chmod 644 "$OUT/$name.data"
 }
@@ -222,7 +244,7 @@ put_dsos() {
 # hit, plus the symbol after each and _text/_stext/_etext -> NAME.kallsyms.
 trim_kallsyms() {
   local name=$1
-  (cd "$STAGE" && perf script -i "$OUT/$name.data" -F ip,dso 2>/dev/null) |
+  (cd "$STAGE" && clean_env perf script -i "$OUT/$name.data" -F ip,dso 2>/dev/null) |
     awk '/kernel\.kallsyms/ { print $1 }' | sort -u >"$STAGE/$name.kips"
   "$HOSTPY" - "$STAGE/$name.kips" /proc/kallsyms >"$OUT/$name.kallsyms" <<'EOF'
 import bisect, sys
@@ -267,18 +289,18 @@ noinline() {
 script_to() {
   local name=$1 outname=$2
   shift 2
-  (cd "$STAGE" && perf script -i "$OUT/$name.data" "$@" 2>/dev/null) \
+  (cd "$STAGE" && clean_env perf script -i "$OUT/$name.data" "$@" 2>/dev/null) \
     >"$OUT/$outname.perf-script"
 }
 
 # pids NAME: the pids of NAME's samples.
 pids() {
-  (cd "$STAGE" && perf script -i "$OUT/$1.data" -F pid 2>/dev/null) | tr -d ' ' | sort -un
+  (cd "$STAGE" && clean_env perf script -i "$OUT/$1.data" -F pid 2>/dev/null) | tr -d ' ' | sort -un
 }
 
 # pid_of NAME: the first pid of NAME's samples.
 pid_of() {
-  (cd "$STAGE" && perf script -i "$OUT/$1.data" -F pid 2>/dev/null) | head -n1 | tr -d ' '
+  (cd "$STAGE" && clean_env perf script -i "$OUT/$1.data" -F pid 2>/dev/null) | head -n1 | tr -d ' '
 }
 
 # put_maps NAME: copy the perf maps (/tmp/perf-PID.map) and jitdumps
@@ -380,7 +402,7 @@ sec_c_fp() {
   rm -f "$OUT/c-fp".*
   rec c-fp -g -F 999 ./cfp 500
   script c-fp
-  (cd "$STAGE" && perf script -i "$OUT/c-fp.data" -F "$F_FIELDS" 2>/dev/null) \
+  (cd "$STAGE" && clean_env perf script -i "$OUT/c-fp.data" -F "$F_FIELDS" 2>/dev/null) \
     >"$OUT/c-fp.F.perf-script"
   goldens c-fp
   goldens c-fp.F
@@ -411,11 +433,11 @@ sec_py_fp() {
   cp "$TD/python/webapi.py" "$STAGE/webapi.py"
   old_maps py-fp
   rm -f "$OUT/py-fp".*
-  LD_LIBRARY_PATH=$PY312/lib rec py-fp -g -F 499 \
+  rec py-fp -g -F 499 \
     "$PY312/bin/python3.12" -X perf webapi.py 1 4
   py_common py-fp
   clean_maps py-fp
-  manifest py-fp "LD_LIBRARY_PATH=/opt/python3.12/lib perf record -g -F 499 -o py-fp.data /opt/python3.12/bin/python3.12 -X perf webapi.py 1 4" \
+  manifest py-fp "perf record -g -F 499 -o py-fp.data /opt/python3.12/bin/python3.12 -X perf webapi.py 1 4" \
     "testdata/python/webapi.py, 1 s, 4 threads; perf map maps/perf-$(pid_of py-fp).map"
 }
 
@@ -430,7 +452,7 @@ sec_py_dwarf() {
   cp "$TD/python/webapi.py" "$STAGE/webapi.py"
   old_maps py-dwarf
   rm -f "$OUT/py-dwarf".*
-  LD_LIBRARY_PATH=$PY312/lib rec py-dwarf --call-graph dwarf,16384 -F 99 \
+  rec py-dwarf --call-graph dwarf,16384 -F 99 \
     -e cpu-clock -e sched:sched_switch \
     "$PY312/bin/python3.12" -X perf webapi.py 0.25 4
   py_common py-dwarf
@@ -449,7 +471,7 @@ sec_py_dwarf() {
   collapse py-dwarf "$OUT/py-dwarf.F.perf-script" "$OUT/py-dwarf.F.sched_switch.folded" --event-filter sched
   depth py-dwarf >"$OUT/py-dwarf.perf-depth.txt"
   clean_maps py-dwarf
-  manifest py-dwarf "LD_LIBRARY_PATH=/opt/python3.12/lib perf record --call-graph dwarf,16384 -F 99 -e cpu-clock -e sched:sched_switch -o py-dwarf.data /opt/python3.12/bin/python3.12 -X perf webapi.py 0.25 4" \
+  manifest py-dwarf "perf record --call-graph dwarf,16384 -F 99 -e cpu-clock -e sched:sched_switch -o py-dwarf.data /opt/python3.12/bin/python3.12 -X perf webapi.py 0.25 4" \
     "testdata/python/webapi.py, 0.25 s, 4 threads; perf map maps/perf-$(pid_of py-dwarf).map"
 }
 
