@@ -200,6 +200,33 @@ pub fn tidy_java_symbol<'a>(name: &'a str, comm: &str) -> &'a str {
     name
 }
 
+/// Step 6 alone (inferno's `tidy_generic`): `;` becomes `:` and the
+/// argument list is cut, with no offset stripping or Rust repair. For
+/// readers that apply the steps one by one (the `perf script` reader splits
+/// Java `->` chains between steps 3 and 6).
+///
+/// ```
+/// use stackconv_model::naming::tidy_symbol_text;
+/// assert_eq!(tidy_symbol_text("f(int)+0x1"), "f");
+/// assert_eq!(tidy_symbol_text("g+0x1"), "g+0x1");
+/// ```
+pub fn tidy_symbol_text(name: &str) -> Cow<'_, str> {
+    tidy_generic(name)
+}
+
+/// Step 3 alone (inferno's `fix_partially_demangled_rust_symbol`): a
+/// symbol ending in a legacy Rust hash `::h<16 hex>` loses it and has its
+/// `..` and `$LT$`-style escapes decoded; other symbols are unchanged.
+///
+/// ```
+/// use stackconv_model::naming::fix_rust_symbol;
+/// assert_eq!(fix_rust_symbol("a..b::h0123456789abcdef"), "a::b");
+/// assert_eq!(fix_rust_symbol("main"), "main");
+/// ```
+pub fn fix_rust_symbol(name: &str) -> Cow<'_, str> {
+    fix_partially_demangled_rust_symbol(name)
+}
+
 /// inferno's `tidy_generic`: `;` becomes `:`, and the parameter list is cut.
 fn tidy_generic(func: &str) -> Cow<'_, str> {
     let func: Cow<'_, str> = if func.contains(';') {
