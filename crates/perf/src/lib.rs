@@ -1,3 +1,88 @@
-//! perf.data, perf map and jitdump reader with DWARF unwinding and symbolization for stackconv
+//! perf.data reader for stackconv: file mode, pipe mode and
+//! zstd-compressed records, several events, frame-pointer and
+//! `--call-graph dwarf` callchains (unwound with framehop), symbolized
+//! through ELF symbols, DWARF, kallsyms, perf maps and jitdump, with
+//! off-CPU time from `sched:sched_switch`.
+//!
+//! The input is validated before `linux-perf-data` parses it: section
+//! tables, feature sections and every record size are checked against the
+//! input, so a damaged file gives an [`Error`] naming the byte offset, never
+//! a panic or an allocation the file only claims to need.
+//!
+//! Stacks come out root first without the comm root frame
+//! (`meta.comm_root` is set: writers add it), frames named as
+//! `perf script | inferno-collapse-perf` names them.
+//!
+//! # Example
+//!
+//! ```
+//! use stackconv_perf::{looks_like, read, Error, ReadOptions};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // A perf.data cut short after its magic is refused with an offset.
+//! let bytes = b"PERFILE2\x68\0\0\0\0\0\0\0";
+//! assert!(looks_like(bytes));
+//! let err = read(bytes, &ReadOptions::default()).unwrap_err();
+//! assert!(matches!(err, Error::Truncated { .. }));
+//! assert_eq!(err.offset(), Some(0));
+//! # let _ = read(b"PERFILE2", &ReadOptions::default()).err();
+//! # Ok(())
+//! # }
+//! ```
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
+mod container;
+mod error;
+mod reader;
 pub mod symbolize;
+mod unwind;
+
+use std::io::Read;
+
+pub use error::Error;
+pub use stackconv_model::Profile;
+pub use symbolize::SymbolOptions;
+
+/// How to read a perf.data input.
+#[non_exhaustive]
+#[derive(Clone, Debug, Default)]
+pub struct ReadOptions {
+    /// Where symbols, kallsyms and perf maps come from.
+    pub symbols: SymbolOptions,
+    /// Add an `off-cpu` value column (nanoseconds) even when the recording
+    /// has no `sched:sched_switch` samples (it is added whenever it has).
+    pub off_cpu: bool,
+}
+
+/// Read a perf.data file (file mode or pipe mode bytes) into a profile.
+///
+/// # Errors
+///
+/// When the input is not perf.data, is truncated (the error names the
+/// offset of the first structure cut), or a size or field is invalid. A
+/// truncated or malformed feature section is not an error: it is skipped
+/// and reported in `meta.warnings`, as perf does.
+pub fn read(data: &[u8], opts: &ReadOptions) -> Result<Profile, Error> {
+    let container = container::parse(data)?;
+    reader::read_container(container, opts)
+}
+
+/// Read a perf.data stream (`perf record -o -`, or a file) from `input`.
+///
+/// The stream is read to its end first (its records are sorted by time
+/// within perf's rounds anyway), then read as by [`read`].
+///
+/// # Errors
+///
+/// As [`read`], and [`Error::Io`] when reading fails.
+pub fn read_pipe(mut input: impl Read, opts: &ReadOptions) -> Result<Profile, Error> {
+    let mut data = Vec::new();
+    input.read_to_end(&mut data).map_err(Error::Io)?;
+    read(&data, opts)
+}
+
+/// Whether `prefix` (the first bytes of an input, 8 or more) is perf.data,
+/// in file or pipe mode.
+pub fn looks_like(prefix: &[u8]) -> bool {
+    container::looks_like(prefix)
+}

@@ -1,0 +1,793 @@
+//! The perf.data container, validated before linux-perf-data sees it.
+//!
+//! linux-perf-data 0.13 trusts the sizes a file states: it allocates every
+//! feature section's claimed size, reads every feature section eagerly (one
+//! truncated section refuses the whole file), does not check that a record
+//! ends inside the data section, and in pipe mode takes a truncated record
+//! for a clean end. So this module reads the container itself: the file
+//! header and its section tables (or the pipe header), the attributes, the
+//! feature sections we use (EVENT_DESC names, BUILD_ID), and every record
+//! header of the data section, each checked against the input's length.
+//! Compressed records (`perf record -z`) are decompressed here with a
+//! bound on their output.
+//!
+//! What comes out is a canonical pipe-mode stream (`PERFILE2` header,
+//! one `PERF_RECORD_HEADER_ATTR` per event, then the data records, all
+//! uncompressed and all in bounds) that linux-perf-data parses with
+//! `parse_pipe`, and the metadata read on the way.
+
+use crate::error::Error;
+
+const FILE_HEADER_SIZE: u64 = 104;
+const PIPE_HEADER_SIZE: u64 = 16;
+const RECORD_HEADER_SIZE: u64 = 8;
+/// `PERF_ATTR_SIZE_VER0`: the smallest `perf_event_attr`.
+const ATTR_SIZE_MIN: u64 = 64;
+/// Larger than any `perf_event_attr` a kernel has defined (136 bytes in 6.x).
+const ATTR_SIZE_MAX: u64 = 4096;
+/// Bound on what one compressed record may decompress to, and on the
+/// decompressed bytes carried over to the next compressed record. perf
+/// compresses at most one ring-buffer chunk (`mmap_len`, 512 KiB by
+/// default) per record.
+const DECOMPRESSED_MAX: usize = 64 << 20;
+
+/// Feature ids (`enum HEADER_FEAT` in perf's `util/header.h`).
+const FEAT_BUILD_ID: u64 = 2;
+const FEAT_EVENT_DESC: u64 = 12;
+
+/// Record types (`enum perf_event_type`, `enum perf_user_event_type`).
+pub(crate) mod rtype {
+    pub const MMAP2: u32 = 10;
+    pub const KERNEL_LAST: u32 = 21;
+    pub const HEADER_ATTR: u32 = 64;
+    pub const HEADER_EVENT_TYPE: u32 = 65;
+    pub const HEADER_TRACING_DATA: u32 = 66;
+    pub const HEADER_BUILD_ID: u32 = 67;
+    pub const FINISHED_ROUND: u32 = 68;
+    pub const AUXTRACE: u32 = 71;
+    pub const EVENT_UPDATE: u32 = 78;
+    pub const HEADER_FEATURE: u32 = 80;
+    pub const COMPRESSED: u32 = 81;
+    pub const COMPRESSED2: u32 = 83;
+    pub const USER_LAST: u32 = 83;
+}
+
+/// `PERF_RECORD_MISC_MMAP_BUILD_ID`: an MMAP2 record carries a build id.
+const MISC_MMAP_BUILD_ID: u16 = 1 << 14;
+/// `PERF_RECORD_MISC_BUILD_ID_SIZE`: a build-id event states its size.
+const MISC_BUILD_ID_SIZE: u16 = 1 << 15;
+/// `PERF_EVENT_UPDATE__NAME`.
+const EVENT_UPDATE_NAME: u64 = 2;
+
+/// One event (attribute) of the recording.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct EventInfo {
+    /// The raw `perf_event_attr` bytes (its own `size` long).
+    pub attr: Vec<u8>,
+    /// The sample ids that belong to this event.
+    pub ids: Vec<u64>,
+    /// The event's name (EVENT_DESC or EVENT_UPDATE), when recorded.
+    pub name: Option<String>,
+}
+
+/// The validated container.
+#[derive(Debug, Default)]
+pub(crate) struct Container {
+    /// A pipe-mode stream for `PerfFileReader::parse_pipe`.
+    pub stream: Vec<u8>,
+    /// The events in the order of the stream's HEADER_ATTR records.
+    pub events: Vec<EventInfo>,
+    /// (path as recorded, build id) from the BUILD_ID feature or
+    /// HEADER_BUILD_ID records.
+    pub build_ids: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Problems that did not stop reading.
+    pub warnings: Vec<String>,
+    /// Records of a type this reader does not know, skipped.
+    pub unknown_records: u64,
+    /// Records dropped because their content was malformed.
+    pub malformed_records: u64,
+    /// Whether the input was in pipe mode.
+    pub pipe: bool,
+    /// Whether the records were compressed (`perf record -z`).
+    pub compressed: bool,
+}
+
+/// Endian-aware bounds-checked reads.
+#[derive(Clone, Copy)]
+struct Bytes<'a> {
+    data: &'a [u8],
+    be: bool,
+}
+
+impl<'a> Bytes<'a> {
+    fn len(&self) -> u64 {
+        self.data.len() as u64
+    }
+
+    fn slice(&self, offset: u64, len: u64) -> Option<&'a [u8]> {
+        let start = usize::try_from(offset).ok()?;
+        let len = usize::try_from(len).ok()?;
+        self.data.get(start..start.checked_add(len)?)
+    }
+
+    fn array<const N: usize>(&self, offset: u64) -> Option<[u8; N]> {
+        self.slice(offset, N as u64)?.try_into().ok()
+    }
+
+    fn u16(&self, offset: u64) -> Option<u16> {
+        let a = self.array::<2>(offset)?;
+        Some(if self.be {
+            u16::from_be_bytes(a)
+        } else {
+            u16::from_le_bytes(a)
+        })
+    }
+
+    fn u32(&self, offset: u64) -> Option<u32> {
+        let a = self.array::<4>(offset)?;
+        Some(if self.be {
+            u32::from_be_bytes(a)
+        } else {
+            u32::from_le_bytes(a)
+        })
+    }
+
+    fn u64(&self, offset: u64) -> Option<u64> {
+        let a = self.array::<8>(offset)?;
+        Some(if self.be {
+            u64::from_be_bytes(a)
+        } else {
+            u64::from_le_bytes(a)
+        })
+    }
+}
+
+/// Whether `prefix` starts like a perf.data file or pipe stream.
+pub(crate) fn looks_like(prefix: &[u8]) -> bool {
+    prefix.starts_with(b"PERFILE2") || prefix.starts_with(b"2ELIFREP")
+}
+
+/// Read and validate the container of a perf.data file or pipe stream.
+pub(crate) fn parse(data: &[u8]) -> Result<Container, Error> {
+    let len = data.len() as u64;
+    let magic = data.get(..8).ok_or(Error::Truncated {
+        offset: 0,
+        what: "perf.data header",
+        needed: PIPE_HEADER_SIZE,
+        len,
+    })?;
+    let be = match magic {
+        b"PERFILE2" => false,
+        b"2ELIFREP" => true,
+        _ => return Err(Error::NotPerfData),
+    };
+    let b = Bytes { data, be };
+    let header_size = b.u64(8).ok_or(Error::Truncated {
+        offset: 0,
+        what: "perf.data header",
+        needed: PIPE_HEADER_SIZE,
+        len,
+    })?;
+    let mut w = Walker::new(b);
+    if header_size == PIPE_HEADER_SIZE {
+        w.c.pipe = true;
+        w.walk(PIPE_HEADER_SIZE, len)?;
+    } else {
+        w.file_mode(header_size)?;
+    }
+    w.finish()
+}
+
+struct Walker<'a> {
+    b: Bytes<'a>,
+    c: Container,
+    /// The data records, uncompressed, in input order.
+    records: Vec<u8>,
+    /// EVENT_DESC entries (attr, ids, name), when the recording has them.
+    event_desc: Vec<EventInfo>,
+    /// Names from EVENT_UPDATE records, by sample id.
+    update_names: Vec<(u64, String)>,
+    decoder: Option<zstd::stream::raw::Decoder<'static>>,
+    /// Decompressed bytes of a record split across compressed records.
+    pending: Vec<u8>,
+    /// Where the compressed record that left `pending` starts.
+    pending_offset: u64,
+}
+
+impl<'a> Walker<'a> {
+    fn new(b: Bytes<'a>) -> Self {
+        Walker {
+            b,
+            c: Container::default(),
+            records: Vec::new(),
+            event_desc: Vec::new(),
+            update_names: Vec::new(),
+            decoder: None,
+            pending: Vec::new(),
+            pending_offset: 0,
+        }
+    }
+
+    fn truncated(&self, offset: u64, what: &'static str, needed: u64) -> Error {
+        Error::Truncated {
+            offset,
+            what,
+            needed,
+            len: self.b.len(),
+        }
+    }
+
+    /// A `perf_file_section` (offset, size) at `at`, checked to lie in the file.
+    fn section(&self, at: u64, what: &'static str) -> Result<(u64, u64), Error> {
+        let offset = self
+            .b
+            .u64(at)
+            .ok_or_else(|| self.truncated(at, what, 16))?;
+        let size = self
+            .b
+            .u64(at + 8)
+            .ok_or_else(|| self.truncated(at, what, 16))?;
+        match offset.checked_add(size) {
+            Some(end) if end <= self.b.len() => Ok((offset, size)),
+            Some(_) => Err(self.truncated(offset, what, size)),
+            None => Err(Error::Invalid {
+                offset: at,
+                what,
+                detail: format!("offset {offset} + size {size} overflows"),
+            }),
+        }
+    }
+
+    fn file_mode(&mut self, header_size: u64) -> Result<(), Error> {
+        let len = self.b.len();
+        if len < FILE_HEADER_SIZE {
+            return Err(self.truncated(0, "perf.data file header", FILE_HEADER_SIZE));
+        }
+        if header_size < FILE_HEADER_SIZE || header_size > len {
+            return Err(Error::Invalid {
+                offset: 8,
+                what: "header size",
+                detail: format!("{header_size} (expected 104 or more, within the file)"),
+            });
+        }
+        let attr_size = self.b.u64(16).unwrap_or(0);
+        if !(ATTR_SIZE_MIN + 16..=ATTR_SIZE_MAX + 16).contains(&attr_size) {
+            return Err(Error::Invalid {
+                offset: 16,
+                what: "attribute size",
+                detail: format!("{attr_size} (expected 80 to 4112)"),
+            });
+        }
+        // The data section first: a file cut short is reported at the
+        // first record it cuts.
+        let data_offset = self.b.u64(40).unwrap_or(0);
+        let data_size = self.b.u64(48).unwrap_or(0);
+        let data_end = data_offset.checked_add(data_size).ok_or(Error::Invalid {
+            offset: 40,
+            what: "data section",
+            detail: format!("offset {data_offset} + size {data_size} overflows"),
+        })?;
+        if data_offset < header_size {
+            return Err(Error::Invalid {
+                offset: 40,
+                what: "data section",
+                detail: format!("starts at {data_offset}, inside the header"),
+            });
+        }
+        let (attr_offset, attr_bytes) = self.section(24, "attribute section")?;
+        self.attrs_from_section(attr_offset, attr_bytes, attr_size)?;
+        if data_end > len {
+            // Find the first record the end of the file cuts, for the error.
+            self.walk(data_offset, len)?;
+            return Err(self.truncated(data_offset, "data section", data_size));
+        }
+        self.features(data_end);
+        self.walk(data_offset, data_end)
+    }
+
+    fn attrs_from_section(&mut self, offset: u64, size: u64, attr_size: u64) -> Result<(), Error> {
+        let count = size / attr_size;
+        if size % attr_size != 0 {
+            self.c.warnings.push(format!(
+                "attribute section at byte {offset}: size {size} is not a multiple of {attr_size}"
+            ));
+        }
+        for i in 0..count {
+            let at = offset + i * attr_size;
+            let attr = self.attr_at(at, attr_size - 16)?;
+            let (ids_offset, ids_size) = self.section(at + attr_size - 16, "event id section")?;
+            let ids = self.ids(ids_offset, ids_size / 8);
+            self.c.events.push(EventInfo {
+                attr,
+                ids,
+                name: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// The `perf_event_attr` at `at`, at most `room` bytes long.
+    fn attr_at(&self, at: u64, room: u64) -> Result<Vec<u8>, Error> {
+        let size = u64::from(
+            self.b
+                .u32(at + 4)
+                .ok_or_else(|| self.truncated(at, "perf_event_attr", ATTR_SIZE_MIN))?,
+        );
+        if size < ATTR_SIZE_MIN || size > room {
+            return Err(Error::Invalid {
+                offset: at + 4,
+                what: "perf_event_attr size",
+                detail: format!("{size} (expected 64 to {room})"),
+            });
+        }
+        self.b
+            .slice(at, size)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| self.truncated(at, "perf_event_attr", size))
+    }
+
+    /// `count` u64 ids at `at` (the caller checked they lie in the input).
+    fn ids(&self, at: u64, count: u64) -> Vec<u64> {
+        (0..count).map_while(|i| self.b.u64(at + i * 8)).collect()
+    }
+
+    /// The feature sections we use; a section that does not lie in the
+    /// file is skipped with a warning, as perf does.
+    fn features(&mut self, table: u64) {
+        let mut index = 0u64;
+        for word in 0..4u64 {
+            let bits = self.b.u64(72 + word * 8).unwrap_or(0);
+            for bit in 0..64u64 {
+                if bits & (1 << bit) == 0 {
+                    continue;
+                }
+                let feature = word * 64 + bit;
+                let at = table + index * 16;
+                index += 1;
+                let (offset, size) = match self.section(at, "feature section") {
+                    Ok(s) => s,
+                    Err(e) => {
+                        self.c
+                            .warnings
+                            .push(format!("feature {feature} skipped: {e}"));
+                        continue;
+                    }
+                };
+                let Some(body) = self.b.slice(offset, size) else {
+                    continue;
+                };
+                match feature {
+                    FEAT_EVENT_DESC => match parse_event_desc(body, self.b.be) {
+                        Some(events) => self.event_desc = events,
+                        None => self.c.warnings.push(format!(
+                            "EVENT_DESC feature at byte {offset} is malformed; event names unknown"
+                        )),
+                    },
+                    FEAT_BUILD_ID => self.build_id_section(body, offset),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// A sequence of `build_id_event` records (the BUILD_ID feature).
+    fn build_id_section(&mut self, body: &[u8], offset: u64) {
+        let b = Bytes {
+            data: body,
+            be: self.b.be,
+        };
+        let mut at = 0u64;
+        while at + RECORD_HEADER_SIZE <= b.len() {
+            let misc = b.u16(at + 4).unwrap_or(0);
+            let size = u64::from(b.u16(at + 6).unwrap_or(0));
+            if size < RECORD_HEADER_SIZE + 4 + 24 || at + size > b.len() {
+                self.c.warnings.push(format!(
+                    "build id entry at byte {}: size {size} is malformed; later build ids skipped",
+                    offset + at
+                ));
+                return;
+            }
+            if let Some(rec) = b.slice(at, size) {
+                self.build_id_event(rec, misc);
+            }
+            at += size;
+        }
+    }
+
+    /// One `build_id_event`: header, pid, build_id[24], filename.
+    fn build_id_event(&mut self, rec: &[u8], misc: u16) {
+        let Some(id) = rec.get(12..36) else { return };
+        let id_len = if misc & MISC_BUILD_ID_SIZE != 0 {
+            usize::from(id.get(20).copied().unwrap_or(20)).min(20)
+        } else {
+            20
+        };
+        let name = rec.get(36..).unwrap_or_default();
+        let name = name.split(|&c| c == 0).next().unwrap_or_default();
+        if let Some(id) = id.get(..id_len) {
+            if !name.is_empty() {
+                self.c.build_ids.push((name.to_vec(), id.to_vec()));
+            }
+        }
+    }
+
+    /// Walk the records in `[start, end)` of the input.
+    fn walk(&mut self, start: u64, end: u64) -> Result<(), Error> {
+        let mut at = start;
+        while at < end {
+            if at + RECORD_HEADER_SIZE > end {
+                return Err(self.record_past_end(at, RECORD_HEADER_SIZE, end));
+            }
+            let size = u64::from(self.b.u16(at + 6).unwrap_or(0));
+            if size < RECORD_HEADER_SIZE {
+                return Err(Error::Invalid {
+                    offset: at,
+                    what: "record size",
+                    detail: format!("{size} (a record is at least 8 bytes)"),
+                });
+            }
+            if at + size > end {
+                return Err(self.record_past_end(at, size, end));
+            }
+            let rec = self
+                .b
+                .slice(at, size)
+                .ok_or_else(|| self.record_past_end(at, size, end))?;
+            let extra = self.record(rec, at, end)?;
+            at += size + extra;
+        }
+        Ok(())
+    }
+
+    fn record_past_end(&self, at: u64, size: u64, end: u64) -> Error {
+        if end >= self.b.len() {
+            self.truncated(at, "record", size)
+        } else {
+            Error::RecordTooLong {
+                offset: at,
+                size,
+                end,
+            }
+        }
+    }
+
+    /// Handle one record (`rec` includes its header) found at input offset
+    /// `at`; returns how many bytes of payload follow it in the input
+    /// (AUXTRACE data, pipe-mode tracing data).
+    fn record(&mut self, rec: &[u8], at: u64, end: u64) -> Result<u64, Error> {
+        let r = Bytes {
+            data: rec,
+            be: self.b.be,
+        };
+        let ty = r.u32(0).unwrap_or(0);
+        let misc = r.u16(4).unwrap_or(0);
+        let body = rec.get(8..).unwrap_or_default();
+        match ty {
+            rtype::HEADER_ATTR => {
+                let attr = Bytes {
+                    data: body,
+                    be: self.b.be,
+                };
+                let size = u64::from(attr.u32(4).unwrap_or(0));
+                if size < ATTR_SIZE_MIN || size > attr.len() {
+                    return Err(Error::Invalid {
+                        offset: at + 12,
+                        what: "perf_event_attr size",
+                        detail: format!("{size} (expected 64 to {})", attr.len()),
+                    });
+                }
+                let ids = (size..attr.len())
+                    .step_by(8)
+                    .filter_map(|o| attr.u64(o))
+                    .collect();
+                self.c.events.push(EventInfo {
+                    attr: body.get(..size as usize).unwrap_or_default().to_vec(),
+                    ids,
+                    name: None,
+                });
+            }
+            rtype::HEADER_FEATURE => {
+                let feature = r.u64(8).unwrap_or(0);
+                let data = rec.get(16..).unwrap_or_default();
+                match feature {
+                    FEAT_EVENT_DESC => match parse_event_desc(data, self.b.be) {
+                        Some(events) => self.event_desc = events,
+                        None => self.c.warnings.push(format!(
+                            "EVENT_DESC record at byte {at} is malformed; event names unknown"
+                        )),
+                    },
+                    FEAT_BUILD_ID => self.build_id_section(data, at + 16),
+                    _ => {}
+                }
+            }
+            rtype::HEADER_BUILD_ID => self.build_id_event(rec, misc),
+            rtype::EVENT_UPDATE => {
+                if r.u64(8) == Some(EVENT_UPDATE_NAME) {
+                    let id = r.u64(16).unwrap_or(0);
+                    let name = rec.get(24..).unwrap_or_default();
+                    let name = name.split(|&c| c == 0).next().unwrap_or_default();
+                    self.update_names
+                        .push((id, String::from_utf8_lossy(name).into_owned()));
+                }
+            }
+            rtype::HEADER_TRACING_DATA => {
+                // `struct perf_record_header_tracing_data { header; u32 size; }`,
+                // then the tracing data, padded to 8 bytes (perf's
+                // `perf_event__process_tracing_data`).
+                let size = u64::from(r.u32(8).unwrap_or(0));
+                let padded = size.div_ceil(8) * 8;
+                return self.payload(at, rec.len() as u64, padded, end);
+            }
+            rtype::AUXTRACE => {
+                // `struct perf_record_auxtrace`: the trace data follows the
+                // record. We do not use it: skip it.
+                let size = r.u64(8).unwrap_or(0);
+                return self.payload(at, rec.len() as u64, size, end);
+            }
+            rtype::COMPRESSED | rtype::COMPRESSED2 => {
+                let data = if ty == rtype::COMPRESSED {
+                    body
+                } else {
+                    // COMPRESSED2: u64 data_size, then the data and padding.
+                    let n = r.u64(8).unwrap_or(u64::MAX);
+                    body.get(8..)
+                        .and_then(|d| d.get(..usize::try_from(n).ok()?))
+                        .ok_or(Error::Invalid {
+                            offset: at + 8,
+                            what: "compressed record data size",
+                            detail: format!("{n} exceeds the record"),
+                        })?
+                };
+                self.decompress(data, at)?;
+            }
+            rtype::HEADER_EVENT_TYPE => {}
+            rtype::MMAP2 if misc & MISC_MMAP_BUILD_ID != 0 => {
+                // linux-perf-event-reader asserts build_id_size <= 20.
+                let id_len = body.get(32).copied().unwrap_or(u8::MAX);
+                if id_len > 20 {
+                    self.c.malformed_records += 1;
+                    self.c.warnings.push(format!(
+                        "MMAP2 record at byte {at}: build id size {id_len} (at most 20); record skipped"
+                    ));
+                } else {
+                    self.records.extend_from_slice(rec);
+                }
+            }
+            1..=rtype::KERNEL_LAST | rtype::FINISHED_ROUND..=rtype::USER_LAST => {
+                self.records.extend_from_slice(rec);
+            }
+            _ => self.c.unknown_records += 1,
+        }
+        Ok(0)
+    }
+
+    /// Skip `size` bytes of payload that follow the record at `at` (of
+    /// `rec_len` bytes) in the input.
+    fn payload(&self, at: u64, rec_len: u64, size: u64, end: u64) -> Result<u64, Error> {
+        let total = rec_len.checked_add(size).ok_or(Error::Invalid {
+            offset: at + 8,
+            what: "payload size",
+            detail: format!("{size} overflows"),
+        })?;
+        if at.checked_add(total).is_none_or(|e| e > end) {
+            return Err(self.record_past_end(at, total, end));
+        }
+        Ok(size)
+    }
+
+    /// Decompress one compressed record's zstd data and walk the records
+    /// it holds (a record may continue in the next compressed record).
+    fn decompress(&mut self, mut input: &[u8], at: u64) -> Result<(), Error> {
+        use zstd::stream::raw::{Decoder, InBuffer, Operation, OutBuffer};
+        self.c.compressed = true;
+        if self.decoder.is_none() {
+            self.decoder = Some(Decoder::new().map_err(Error::Io)?);
+        }
+        let Some(decoder) = self.decoder.as_mut() else {
+            return Ok(());
+        };
+        let start_len = self.pending.len();
+        let mut chunk = vec![0u8; 256 * 1024];
+        loop {
+            let mut inb = InBuffer::around(input);
+            let mut outb = OutBuffer::around(&mut chunk[..]);
+            decoder.run(&mut inb, &mut outb).map_err(|e| Error::Invalid {
+                offset: at,
+                what: "compressed record",
+                detail: format!("zstd: {e}"),
+            })?;
+            let consumed = inb.pos();
+            let produced = outb.pos();
+            self.pending
+                .extend_from_slice(chunk.get(..produced).unwrap_or_default());
+            if self.pending.len() - start_len > DECOMPRESSED_MAX
+                || self.pending.len() > 2 * DECOMPRESSED_MAX
+            {
+                return Err(Error::Invalid {
+                    offset: at,
+                    what: "compressed record",
+                    detail: format!("decompresses to more than {DECOMPRESSED_MAX} bytes"),
+                });
+            }
+            input = input.get(consumed..).unwrap_or_default();
+            if input.is_empty() && produced < chunk.len() {
+                break;
+            }
+            if consumed == 0 && produced == 0 {
+                break;
+            }
+        }
+        if start_len == 0 {
+            self.pending_offset = at;
+        }
+        // Walk the complete records; keep the tail for the next one.
+        let pending = std::mem::take(&mut self.pending);
+        let p = Bytes {
+            data: &pending,
+            be: self.b.be,
+        };
+        let mut pos = 0u64;
+        while pos + RECORD_HEADER_SIZE <= p.len() {
+            let size = u64::from(p.u16(pos + 6).unwrap_or(0));
+            if size < RECORD_HEADER_SIZE {
+                return Err(Error::Invalid {
+                    offset: self.pending_offset,
+                    what: "record inside compressed data",
+                    detail: format!("size {size} (a record is at least 8 bytes)"),
+                });
+            }
+            let Some(rec) = p.slice(pos, size) else { break };
+            let ty = p.u32(pos).unwrap_or(0);
+            if matches!(
+                ty,
+                rtype::COMPRESSED
+                    | rtype::COMPRESSED2
+                    | rtype::AUXTRACE
+                    | rtype::HEADER_TRACING_DATA
+            ) {
+                return Err(Error::Invalid {
+                    offset: self.pending_offset,
+                    what: "record inside compressed data",
+                    detail: format!("type {ty} cannot be nested"),
+                });
+            }
+            self.record(rec, self.pending_offset, u64::MAX)?;
+            pos += size;
+        }
+        self.pending = pending.get(pos as usize..).unwrap_or_default().to_vec();
+        self.pending_offset = at;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Container, Error> {
+        if !self.pending.is_empty() {
+            self.c.warnings.push(format!(
+                "compressed data ends inside a record ({} bytes after the compressed record at byte {}); dropped",
+                self.pending.len(),
+                self.pending_offset
+            ));
+            self.c.malformed_records += 1;
+        }
+        if self.c.events.is_empty() {
+            // Only EVENT_DESC (no attribute section entries): use its attrs.
+            self.c.events = std::mem::take(&mut self.event_desc);
+        }
+        if self.c.events.is_empty() {
+            return Err(Error::Invalid {
+                offset: 0,
+                what: "event list",
+                detail: "the recording describes no event (no perf_event_attr)".into(),
+            });
+        }
+        // Names: EVENT_DESC entry with the same ids, else with the same
+        // index when the counts agree; EVENT_UPDATE names by id.
+        let same_count = self.event_desc.len() == self.c.events.len();
+        for (i, ev) in self.c.events.iter_mut().enumerate() {
+            if ev.name.is_some() {
+                continue;
+            }
+            let by_ids = self
+                .event_desc
+                .iter()
+                .find(|d| !d.ids.is_empty() && d.ids == ev.ids);
+            let by_index = same_count.then(|| self.event_desc.get(i)).flatten();
+            ev.name = by_ids.or(by_index).and_then(|d| d.name.clone());
+            if ev.name.is_none() {
+                ev.name = self
+                    .update_names
+                    .iter()
+                    .find(|(id, _)| ev.ids.contains(id))
+                    .map(|(_, n)| n.clone());
+            }
+        }
+        // The canonical pipe stream.
+        let be = self.b.be;
+        let mut out = Vec::with_capacity(self.records.len() + 4096);
+        out.extend_from_slice(if be { b"2ELIFREP" } else { b"PERFILE2" });
+        put_u64(&mut out, PIPE_HEADER_SIZE, be);
+        for (i, ev) in self.c.events.iter_mut().enumerate() {
+            // One record holds at most 65535 bytes.
+            let room = (usize::from(u16::MAX) - 8 - ev.attr.len()) / 8;
+            if ev.ids.len() > room {
+                self.c.warnings.push(format!(
+                    "event {i}: {} sample ids, only the first {room} kept",
+                    ev.ids.len()
+                ));
+                ev.ids.truncate(room);
+            }
+            let size = 8 + ev.attr.len() + 8 * ev.ids.len();
+            put_u32(&mut out, rtype::HEADER_ATTR, be);
+            put_u16(&mut out, 0, be);
+            put_u16(&mut out, u16::try_from(size).unwrap_or(u16::MAX), be);
+            out.extend_from_slice(&ev.attr);
+            for &id in &ev.ids {
+                put_u64(&mut out, id, be);
+            }
+        }
+        out.extend_from_slice(&self.records);
+        self.c.stream = out;
+        Ok(self.c)
+    }
+}
+
+fn put_u16(out: &mut Vec<u8>, v: u16, be: bool) {
+    out.extend_from_slice(&if be { v.to_be_bytes() } else { v.to_le_bytes() });
+}
+
+fn put_u32(out: &mut Vec<u8>, v: u32, be: bool) {
+    out.extend_from_slice(&if be { v.to_be_bytes() } else { v.to_le_bytes() });
+}
+
+fn put_u64(out: &mut Vec<u8>, v: u64, be: bool) {
+    out.extend_from_slice(&if be { v.to_be_bytes() } else { v.to_le_bytes() });
+}
+
+/// The EVENT_DESC feature: `u32 nr; u32 attr_size; { attr; u32 nr_ids;
+/// perf_header_string name; u64 ids[nr_ids]; }[nr]`. `None` when any part
+/// runs past the section.
+fn parse_event_desc(data: &[u8], be: bool) -> Option<Vec<EventInfo>> {
+    let b = Bytes { data, be };
+    let nr = u64::from(b.u32(0)?);
+    let attr_size = u64::from(b.u32(4)?);
+    if !(ATTR_SIZE_MIN..=ATTR_SIZE_MAX).contains(&attr_size) {
+        return None;
+    }
+    // Every entry takes at least attr_size + 8 bytes: bound nr first.
+    if nr.checked_mul(attr_size + 8)? > b.len() {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut at = 8u64;
+    for _ in 0..nr {
+        let size = u64::from(b.u32(at + 4)?);
+        if size < ATTR_SIZE_MIN || size > attr_size {
+            return None;
+        }
+        let attr = b.slice(at, size)?.to_vec();
+        at += attr_size;
+        let nr_ids = u64::from(b.u32(at)?);
+        let str_len = u64::from(b.u32(at + 4)?);
+        let name = b.slice(at + 8, str_len)?;
+        let name = name.split(|&c| c == 0).next().unwrap_or_default();
+        at += 8 + str_len;
+        let ids_bytes = b.slice(at, nr_ids.checked_mul(8)?)?;
+        let ids = ids_bytes
+            .chunks_exact(8)
+            .filter_map(|c| {
+                let a: [u8; 8] = c.try_into().ok()?;
+                Some(if be {
+                    u64::from_be_bytes(a)
+                } else {
+                    u64::from_le_bytes(a)
+                })
+            })
+            .collect();
+        at += nr_ids * 8;
+        out.push(EventInfo {
+            attr,
+            ids,
+            name: Some(String::from_utf8_lossy(name).into_owned()),
+        });
+    }
+    Some(out)
+}

@@ -1,0 +1,62 @@
+//! The error type of the perf.data reader.
+
+/// Why a perf.data input could not be read. Every variant names the byte
+/// offset in the input where the problem was found and what was expected.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input does not start with the `PERFILE2` magic.
+    #[error("perf.data: byte 0: no PERFILE2 magic, not a perf.data file")]
+    NotPerfData,
+    /// The input ends inside a structure.
+    #[error("perf.data: byte {offset}: {what} truncated: needs {needed} bytes, the input ends at byte {len}")]
+    Truncated {
+        /// Where the truncated structure starts.
+        offset: u64,
+        /// What was being read.
+        what: &'static str,
+        /// How many bytes it needs.
+        needed: u64,
+        /// The input's length.
+        len: u64,
+    },
+    /// A record's size runs past the end of its section (or of the input).
+    #[error("perf.data: record at byte {offset}: size {size} runs past the end of the data at byte {end}")]
+    RecordTooLong {
+        /// Where the record starts.
+        offset: u64,
+        /// Its claimed size in bytes.
+        size: u64,
+        /// Where the data section (or the input) ends.
+        end: u64,
+    },
+    /// A field holds a value the format does not allow.
+    #[error("perf.data: byte {offset}: bad {what}: {detail}")]
+    Invalid {
+        /// Where the field is.
+        offset: u64,
+        /// Which field or structure.
+        what: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+    /// Reading the input failed.
+    #[error("perf.data: reading the input failed")]
+    Io(#[source] std::io::Error),
+    /// linux-perf-data refused the (already validated) record stream.
+    #[error("perf.data: the record stream could not be read")]
+    Parse(#[source] linux_perf_data::Error),
+}
+
+impl Error {
+    /// The byte offset the error names, when it names one.
+    pub fn offset(&self) -> Option<u64> {
+        match self {
+            Error::NotPerfData => Some(0),
+            Error::Truncated { offset, .. }
+            | Error::RecordTooLong { offset, .. }
+            | Error::Invalid { offset, .. } => Some(*offset),
+            Error::Io(_) | Error::Parse(_) => None,
+        }
+    }
+}

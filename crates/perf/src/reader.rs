@@ -1,0 +1,939 @@
+//! From records to a [`Profile`]: threads, mappings, callchains, DWARF
+//! unwinding, symbolization, value columns and off-CPU time.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use framehop::x86_64::UnwindRegsX86_64;
+use framehop::FrameAddress;
+use linux_perf_data::linux_perf_event_reader::{
+    constants, CpuMode, EventRecord, Mmap2FileId, PerfEventType, RawEventRecord, ReadFormat,
+    RecordParseInfo, RecordType, SampleFormat, SampleRecord,
+};
+use linux_perf_data::{AttributeDescription, PerfFileReader, PerfFileRecord};
+use stackconv_model::naming::{tidy_java_symbol, unknown_frame_name};
+use stackconv_model::{
+    Frame, FrameId, FrameKind, Module, Profile, StackId, StringId, Thread, ThreadId, ValueType,
+};
+
+use crate::container::Container;
+use crate::error::Error;
+use crate::symbolize::{SymFrame, Symbolizer, Unresolved};
+use crate::unwind::{self, ProcessUnwinder};
+use crate::ReadOptions;
+
+/// The module name perf gives kernel code.
+const KERNEL_MODULE: &str = "[kernel.kallsyms]";
+
+/// `PERF_RECORD_MISC_SWITCH_OUT`.
+const MISC_SWITCH_OUT: u16 = 1 << 13;
+/// Record types handled beyond what linux-perf-event-reader parses.
+const RECORD_LOST_SAMPLES: u32 = 13;
+const RECORD_SWITCH: u32 = 14;
+const RECORD_SWITCH_CPU_WIDE: u32 = 15;
+
+/// `sched:sched_switch` raw field offsets (`format` of the tracepoint since
+/// Linux 4.x: common header 8 bytes, `prev_comm[16]`, `prev_pid`,
+/// `prev_prio`, `prev_state` (long), `next_comm[16]`, `next_pid`).
+const SCHED_SWITCH_NEXT_PID: usize = 56;
+
+/// What a perf event's samples weigh.
+#[derive(Clone, Debug)]
+struct EventColumn {
+    /// Index of its value column.
+    column: usize,
+    /// Whether this is `sched:sched_switch` (off-CPU switch-outs).
+    sched_switch: bool,
+    /// The attribute's fixed sample period, for samples without PERIOD.
+    fixed_period: u64,
+}
+
+/// A mapping of a process.
+#[derive(Clone, Debug)]
+struct Mapping {
+    start: u64,
+    end: u64,
+    pgoff: u64,
+    /// Index into `Reader::paths`.
+    path: u32,
+    kind: MapKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MapKind {
+    /// A file: symbolized through the symbolizer.
+    File,
+    /// Anonymous memory: JIT code named by perf maps / jitdump.
+    Anon,
+}
+
+#[derive(Default)]
+struct Process {
+    /// Sorted by start, not overlapping.
+    maps: Vec<Mapping>,
+    unwinder: Option<Box<ProcessUnwinder>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum AddrKey {
+    Kernel(u64),
+    File(u32, u64),
+    Jit(u32, u64),
+    /// A user address outside every mapping.
+    NoMap,
+}
+
+/// An off-CPU interval waiting for its thread's switch-in.
+struct SwitchOut {
+    time: u64,
+    stack: Option<StackId>,
+    thread: ThreadId,
+}
+
+struct Reader<'o> {
+    opts: &'o ReadOptions,
+    profile: Profile,
+    sym: Symbolizer,
+    events: Vec<EventColumn>,
+    off_cpu_column: Option<usize>,
+    samples_column: usize,
+    columns: usize,
+    /// Interned mapping paths.
+    paths: Vec<Arc<[u8]>>,
+    path_index: HashMap<Arc<[u8]>, u32>,
+    /// Build ids by path index.
+    build_ids: HashMap<u32, Vec<u8>>,
+    /// Paths that samples hit.
+    hit_paths: Vec<bool>,
+    processes: HashMap<i32, Process>,
+    /// Thread comm by tid, and the pid it belongs to.
+    comms: HashMap<i32, (i32, StringId)>,
+    threads: HashMap<(i32, i32, StringId), ThreadId>,
+    addr_cache: HashMap<AddrKey, Rc<[FrameId]>>,
+    /// Jitdump paths by pid (module name of their frames).
+    jitdumps: HashMap<u32, String>,
+    pending_off_cpu: HashMap<i32, SwitchOut>,
+    first_time: Option<u64>,
+    last_time: Option<u64>,
+    lost: u64,
+    malformed: u64,
+    unknown_records: u64,
+    unwound_samples: u64,
+    scratch: Vec<FrameId>,
+    values: Vec<i64>,
+}
+
+/// Read a validated container into a profile.
+pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile, Error> {
+    let PerfFileReader {
+        mut perf_file,
+        mut record_iter,
+    } = PerfFileReader::parse_pipe(Cursor::new(&c.stream[..])).map_err(Error::Parse)?;
+    let attrs: Vec<AttributeDescription> = perf_file.event_attributes().to_vec();
+
+    // Value columns: one per event, then off-CPU, then samples.
+    let mut value_types = Vec::new();
+    let mut events = Vec::new();
+    let mut has_sched_switch = false;
+    for (i, attr) in attrs.iter().enumerate() {
+        let name = c
+            .events
+            .get(i)
+            .and_then(|e| e.name.clone())
+            .unwrap_or_else(|| default_event_name(&attr.attr.type_, i));
+        let (kind, unit) = column_of(&name, &attr.attr.type_);
+        let sched_switch = kind == "sched:sched_switch";
+        has_sched_switch |= sched_switch;
+        let fixed_period = match attr.attr.sampling_policy {
+            linux_perf_data::linux_perf_event_reader::SamplingPolicy::Period(p) => p.get(),
+            _ => 1,
+        };
+        events.push(EventColumn {
+            column: value_types.len(),
+            sched_switch,
+            fixed_period,
+        });
+        value_types.push(ValueType::new(kind, unit));
+    }
+    let off_cpu_column = (opts.off_cpu || has_sched_switch).then(|| {
+        value_types.push(ValueType::new("off-cpu", "nanoseconds"));
+        value_types.len() - 1
+    });
+    value_types.push(ValueType::new("samples", "count"));
+    let samples_column = value_types.len() - 1;
+    let columns = value_types.len();
+
+    let mut profile = Profile::new(value_types);
+    profile.meta.source_format = "perf.data".to_string();
+    profile.meta.comm_root = true;
+    profile.meta.default_value = 0;
+    profile.meta.events = attrs
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            c.events
+                .get(i)
+                .and_then(|e| e.name.clone())
+                .unwrap_or_else(|| default_event_name(&a.attr.type_, i))
+        })
+        .collect();
+    profile.meta.warnings.extend(c.warnings.iter().cloned());
+
+    let mut r = Reader {
+        opts,
+        profile,
+        sym: Symbolizer::new(opts.symbols.clone()),
+        events,
+        off_cpu_column,
+        samples_column,
+        columns,
+        paths: Vec::new(),
+        path_index: HashMap::new(),
+        build_ids: HashMap::new(),
+        hit_paths: Vec::new(),
+        processes: HashMap::new(),
+        comms: HashMap::new(),
+        threads: HashMap::new(),
+        addr_cache: HashMap::new(),
+        jitdumps: HashMap::new(),
+        pending_off_cpu: HashMap::new(),
+        first_time: None,
+        last_time: None,
+        lost: 0,
+        malformed: c.malformed_records,
+        unknown_records: c.unknown_records,
+        unwound_samples: 0,
+        scratch: Vec::new(),
+        values: vec![0; columns],
+    };
+    for (path, id) in &c.build_ids {
+        r.sym.add_build_id(path, id);
+        let p = r.path_id(path);
+        r.build_ids.insert(p, id.clone());
+    }
+
+    loop {
+        let record = match record_iter.next_record(&mut perf_file) {
+            Ok(Some(record)) => record,
+            Ok(None) => break,
+            Err(e) => return Err(Error::Parse(e)),
+        };
+        match record {
+            PerfFileRecord::EventRecord { attr_index, record } => {
+                r.event_record(attr_index, &record);
+            }
+            PerfFileRecord::UserRecord(_) => {}
+        }
+    }
+    Ok(r.finish())
+}
+
+/// perf's name for an event without a recorded name.
+fn default_event_name(ty: &PerfEventType, index: usize) -> String {
+    use linux_perf_data::linux_perf_event_reader::{HardwareEventId, SoftwareCounterType};
+    match ty {
+        PerfEventType::Software(s) => match s {
+            SoftwareCounterType::CpuClock => "cpu-clock".into(),
+            SoftwareCounterType::TaskClock => "task-clock".into(),
+            SoftwareCounterType::PageFaults => "page-faults".into(),
+            SoftwareCounterType::ContextSwitches => "context-switches".into(),
+            SoftwareCounterType::CpuMigrations => "cpu-migrations".into(),
+            SoftwareCounterType::PageFaultsMin => "minor-faults".into(),
+            SoftwareCounterType::PageFaultsMaj => "major-faults".into(),
+            _ => format!("event{index}"),
+        },
+        PerfEventType::Hardware(h, _) => match h {
+            HardwareEventId::CpuCycles => "cycles".into(),
+            HardwareEventId::Instructions => "instructions".into(),
+            HardwareEventId::CacheReferences => "cache-references".into(),
+            HardwareEventId::CacheMisses => "cache-misses".into(),
+            HardwareEventId::BranchInstructions => "branches".into(),
+            HardwareEventId::BranchMisses => "branch-misses".into(),
+            _ => format!("event{index}"),
+        },
+        PerfEventType::Tracepoint(id) => format!("tracepoint:{id}"),
+        _ => format!("event{index}"),
+    }
+}
+
+/// The value column (kind, unit) of an event: its name without perf's
+/// modifiers (`cpu-clock:ppp` -> `cpu-clock`; a tracepoint keeps
+/// `subsystem:name`); nanoseconds for the clock events.
+fn column_of(name: &str, ty: &PerfEventType) -> (String, &'static str) {
+    use linux_perf_data::linux_perf_event_reader::SoftwareCounterType;
+    let parts = if matches!(ty, PerfEventType::Tracepoint(_)) {
+        2
+    } else {
+        1
+    };
+    let kind: String = name.splitn(parts + 1, ':').take(parts).collect::<Vec<_>>().join(":");
+    let unit = match ty {
+        PerfEventType::Software(SoftwareCounterType::CpuClock | SoftwareCounterType::TaskClock) => {
+            "nanoseconds"
+        }
+        _ => "count",
+    };
+    (kind, unit)
+}
+
+/// Whether linux-perf-event-reader can parse this sample without
+/// overflowing: it multiplies the callchain length by 8 unchecked. Walks
+/// the sample the way it does, up to the callchain.
+fn sample_is_sane(data: &[u8], pi: &RecordParseInfo) -> bool {
+    let be = matches!(
+        pi.endian,
+        linux_perf_data::linux_perf_event_reader::Endianness::BigEndian
+    );
+    let u64_at = |at: usize| -> Option<u64> {
+        let a: [u8; 8] = data.get(at..at.checked_add(8)?)?.try_into().ok()?;
+        Some(if be {
+            u64::from_be_bytes(a)
+        } else {
+            u64::from_le_bytes(a)
+        })
+    };
+    let f = pi.sample_format;
+    let mut at = 0usize;
+    for flag in [
+        SampleFormat::IDENTIFIER,
+        SampleFormat::IP,
+        SampleFormat::TID,
+        SampleFormat::TIME,
+        SampleFormat::ADDR,
+        SampleFormat::ID,
+        SampleFormat::STREAM_ID,
+        SampleFormat::CPU,
+        SampleFormat::PERIOD,
+    ] {
+        if f.contains(flag) {
+            at += 8;
+        }
+    }
+    if f.contains(SampleFormat::READ) {
+        let rf = pi.read_format;
+        let extra = 8 * (usize::from(rf.contains(ReadFormat::TOTAL_TIME_ENABLED))
+            + usize::from(rf.contains(ReadFormat::TOTAL_TIME_RUNNING)));
+        if rf.contains(ReadFormat::GROUP) {
+            at += 8 + extra + 8 * usize::from(rf.contains(ReadFormat::ID));
+        } else {
+            let Some(nr) = u64_at(at) else { return false };
+            let per = 8 + 8 * u64::from(rf.contains(ReadFormat::ID));
+            let Some(bytes) = nr
+                .checked_mul(per)
+                .and_then(|b| usize::try_from(b).ok())
+            else {
+                return false;
+            };
+            at = match at
+                .checked_add(8 + extra)
+                .and_then(|a| a.checked_add(bytes))
+            {
+                Some(a) => a,
+                None => return false,
+            };
+        }
+    }
+    if f.contains(SampleFormat::CALLCHAIN) {
+        let Some(nr) = u64_at(at) else { return false };
+        let remaining = data.len().saturating_sub(at + 8) as u64;
+        if nr > remaining / 8 {
+            return false;
+        }
+    }
+    true
+}
+
+impl Reader<'_> {
+    fn path_id(&mut self, path: &[u8]) -> u32 {
+        if let Some(&id) = self.path_index.get(path) {
+            return id;
+        }
+        let id = u32::try_from(self.paths.len()).unwrap_or(u32::MAX);
+        let arc: Arc<[u8]> = Arc::from(path);
+        self.paths.push(arc.clone());
+        self.path_index.insert(arc, id);
+        self.hit_paths.push(false);
+        id
+    }
+
+    fn path_str(&self, id: u32) -> String {
+        self.paths
+            .get(id as usize)
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .unwrap_or_default()
+    }
+
+    fn event_record(&mut self, attr_index: usize, record: &RawEventRecord) {
+        let ty = record.record_type;
+        if ty == RecordType::SAMPLE && !sample_is_sane(&record.data.as_slice(), &record.parse_info)
+        {
+            self.malformed += 1;
+            return;
+        }
+        match ty.0 {
+            RECORD_LOST_SAMPLES => {
+                let d = record.data.as_slice();
+                let lost = d
+                    .get(..8)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map(u64::from_le_bytes)
+                    .unwrap_or(0);
+                self.lost = self.lost.saturating_add(lost);
+                return;
+            }
+            RECORD_SWITCH | RECORD_SWITCH_CPU_WIDE => {
+                if record.misc & MISC_SWITCH_OUT == 0 {
+                    if let Ok(common) = record.common_data() {
+                        if let (Some(tid), Some(t)) = (common.tid, common.timestamp) {
+                            self.switch_in(tid, t);
+                        }
+                    }
+                }
+                return;
+            }
+            _ => {}
+        }
+        let parsed = match record.parse() {
+            Ok(p) => p,
+            Err(_) => {
+                self.malformed += 1;
+                return;
+            }
+        };
+        match parsed {
+            EventRecord::Sample(s) => self.sample(attr_index, &s),
+            EventRecord::Comm(c) => {
+                let name = String::from_utf8_lossy(&c.name.as_slice()).into_owned();
+                let id = self.profile.intern_str(&name);
+                self.comms.insert(c.tid, (c.pid, id));
+            }
+            EventRecord::Fork(f) => {
+                if let Some(&(_, comm)) = self.comms.get(&f.ptid) {
+                    self.comms.insert(f.tid, (f.pid, comm));
+                } else if let Some(&(_, comm)) = self.comms.get(&f.ppid) {
+                    self.comms.insert(f.tid, (f.pid, comm));
+                }
+                if f.pid != f.ppid && !self.processes.contains_key(&f.pid) {
+                    let maps = self
+                        .processes
+                        .get(&f.ppid)
+                        .map(|p| p.maps.clone())
+                        .unwrap_or_default();
+                    self.processes.insert(
+                        f.pid,
+                        Process {
+                            maps,
+                            unwinder: None,
+                        },
+                    );
+                }
+            }
+            EventRecord::Exit(_) => {}
+            EventRecord::Mmap(m) => {
+                let path = m.path.as_slice();
+                if m.is_executable {
+                    self.mmap(m.pid, m.cpu_mode, m.address, m.length, m.page_offset, &path);
+                }
+            }
+            EventRecord::Mmap2(m) => {
+                let path = m.path.as_slice();
+                if let Mmap2FileId::BuildId(id) = &m.file_id {
+                    if !id.is_empty() {
+                        self.sym.add_build_id(&path, id);
+                        let p = self.path_id(&path);
+                        self.build_ids.insert(p, id.clone());
+                    }
+                }
+                // PROT_EXEC = 4.
+                if m.protection & 4 != 0 || m.protection == 0 {
+                    self.mmap(m.pid, m.cpu_mode, m.address, m.length, m.page_offset, &path);
+                }
+            }
+            EventRecord::Lost(l) => self.lost = self.lost.saturating_add(l.count),
+            _ => {}
+        }
+    }
+
+    fn mmap(&mut self, pid: i32, mode: CpuMode, start: u64, len: u64, pgoff: u64, path: &[u8]) {
+        if matches!(mode, CpuMode::Kernel | CpuMode::GuestKernel) || pid == -1 {
+            // Kernel and module maps: kernel addresses go to kallsyms.
+            return;
+        }
+        let Some(end) = start.checked_add(len) else {
+            return;
+        };
+        if is_jitdump(path) {
+            if let Ok(pid) = u32::try_from(pid) {
+                self.sym.add_jitdump(pid, path);
+                self.jitdumps
+                    .insert(pid, String::from_utf8_lossy(path).into_owned());
+            }
+        }
+        let kind = if is_anon(path) {
+            MapKind::Anon
+        } else {
+            MapKind::File
+        };
+        let path = self.path_id(path);
+        let proc = self.processes.entry(pid).or_default();
+        // Replace what the new mapping overlaps (perf's
+        // maps__fixup_overlappings): trim or split the old ones.
+        let mut kept = Vec::with_capacity(proc.maps.len() + 2);
+        let mut removed = Vec::new();
+        for m in proc.maps.drain(..) {
+            if m.end <= start || m.start >= end {
+                kept.push(m);
+                continue;
+            }
+            removed.push(m.start);
+            if m.start < start {
+                kept.push(Mapping {
+                    end: start,
+                    ..m.clone()
+                });
+            }
+            if m.end > end {
+                kept.push(Mapping {
+                    start: end,
+                    pgoff: m.pgoff.wrapping_add(end - m.start),
+                    ..m
+                });
+            }
+        }
+        kept.push(Mapping {
+            start,
+            end,
+            pgoff,
+            path,
+            kind,
+        });
+        kept.sort_by_key(|m| m.start);
+        proc.maps = kept;
+        if let Some(u) = proc.unwinder.as_mut() {
+            for s in removed {
+                u.remove(s);
+            }
+        }
+    }
+
+    fn find_map(&self, pid: i32, addr: u64) -> Option<&Mapping> {
+        let maps = &self.processes.get(&pid)?.maps;
+        let i = maps.partition_point(|m| m.start <= addr);
+        let m = maps.get(i.checked_sub(1)?)?;
+        (addr < m.end).then_some(m)
+    }
+
+    /// The frames (innermost first) of one address.
+    fn frames_of(&mut self, pid: i32, addr: u64, kernel: bool) -> Rc<[FrameId]> {
+        let key = if kernel {
+            AddrKey::Kernel(addr)
+        } else {
+            match self.find_map(pid, addr) {
+                Some(m) if m.kind == MapKind::File => {
+                    AddrKey::File(m.path, addr.wrapping_sub(m.start).wrapping_add(m.pgoff))
+                }
+                Some(_) => AddrKey::Jit(u32::try_from(pid).unwrap_or(0), addr),
+                None => AddrKey::NoMap,
+            }
+        };
+        if let Some(f) = self.addr_cache.get(&key) {
+            return f.clone();
+        }
+        let frames: Rc<[FrameId]> = match key {
+            AddrKey::Kernel(a) => {
+                let r = self.sym.symbolize_kernel(a);
+                self.intern_sym(r, KERNEL_MODULE, FrameKind::Kernel)
+            }
+            AddrKey::File(path, offset) => {
+                if let Some(h) = self.hit_paths.get_mut(path as usize) {
+                    *h = true;
+                }
+                let p = self.paths.get(path as usize).cloned().unwrap_or_else(|| Arc::from(&b""[..]));
+                let r = self.sym.symbolize_file(&p, offset);
+                let module = self.path_str(path);
+                self.intern_sym(r, &module, FrameKind::Native)
+            }
+            AddrKey::Jit(pid, a) => {
+                let r = self.sym.symbolize_jit(pid, a);
+                let module = self
+                    .jitdumps
+                    .get(&pid)
+                    .cloned()
+                    .unwrap_or_else(|| format!("/tmp/perf-{pid}.map"));
+                self.intern_sym(r, &module, FrameKind::Jit)
+            }
+            AddrKey::NoMap => {
+                let f = self.profile.intern_frame_named(
+                    stackconv_model::naming::UNKNOWN,
+                    FrameKind::Unknown,
+                );
+                Rc::from(vec![f])
+            }
+        };
+        self.addr_cache.insert(key, frames.clone());
+        frames
+    }
+
+    fn intern_sym(
+        &mut self,
+        r: Result<Arc<[SymFrame]>, Unresolved>,
+        module: &str,
+        _default: FrameKind,
+    ) -> Rc<[FrameId]> {
+        let module_id = self.profile.intern_str(module);
+        match r {
+            Ok(frames) if !frames.is_empty() => frames
+                .iter()
+                .map(|f| {
+                    let frame = Frame {
+                        name: self.profile.intern_str(&f.name),
+                        module: module_id,
+                        file: f
+                            .file
+                            .as_deref()
+                            .map(|s| self.profile.intern_str(s))
+                            .unwrap_or(StringId::EMPTY),
+                        line: f.line,
+                        kind: f.kind,
+                    };
+                    self.profile.intern_frame(frame)
+                })
+                .collect(),
+            _ => {
+                let name = unknown_frame_name(Some(module));
+                let frame = Frame {
+                    name: self.profile.intern_str(&name),
+                    module: module_id,
+                    kind: FrameKind::Unknown,
+                    ..Frame::default()
+                };
+                Rc::from(vec![self.profile.intern_frame(frame)])
+            }
+        }
+    }
+
+    fn thread_of(&mut self, pid: i32, tid: i32) -> ThreadId {
+        let comm = self.comms.get(&tid).map(|&(_, c)| c).unwrap_or_else(|| {
+            let name = format!(":{tid}");
+            self.profile.intern_str(&name)
+        });
+        if let Some(&t) = self.threads.get(&(pid, tid, comm)) {
+            return t;
+        }
+        let process_name = self
+            .comms
+            .get(&pid)
+            .map(|&(_, c)| c)
+            .unwrap_or(comm);
+        let t = self.profile.intern_thread(Thread {
+            pid: u32::try_from(pid).ok(),
+            tid: u32::try_from(tid).ok(),
+            process_name,
+            thread_name: comm,
+        });
+        self.threads.insert((pid, tid, comm), t);
+        t
+    }
+
+    fn sample(&mut self, attr_index: usize, s: &SampleRecord) {
+        let Some(ev) = self.events.get(attr_index).cloned() else {
+            self.malformed += 1;
+            return;
+        };
+        let pid = s.pid.unwrap_or(-1);
+        let tid = s.tid.unwrap_or(pid);
+        if let Some(t) = s.timestamp {
+            self.first_time = Some(self.first_time.map_or(t, |f| f.min(t)));
+            self.last_time = Some(self.last_time.map_or(t, |l| l.max(t)));
+            // A sample of a thread means it runs: an off-CPU interval ends.
+            if !ev.sched_switch {
+                self.switch_in(tid, t);
+            }
+        }
+        let thread = self.thread_of(pid, tid);
+
+        let mut frames = std::mem::take(&mut self.scratch);
+        frames.clear();
+        let sample_kernel = matches!(s.cpu_mode, CpuMode::Kernel | CpuMode::GuestKernel);
+        let mut user_ip_seen = false;
+        if let Some(chain) = &s.callchain {
+            let mut kernel = sample_kernel;
+            for i in 0..chain.len() {
+                let Some(addr) = chain.get(i) else { break };
+                if addr >= constants::PERF_CONTEXT_MAX {
+                    match addr {
+                        constants::PERF_CONTEXT_KERNEL | constants::PERF_CONTEXT_GUEST_KERNEL => {
+                            kernel = true;
+                        }
+                        constants::PERF_CONTEXT_USER | constants::PERF_CONTEXT_GUEST_USER => {
+                            kernel = false;
+                        }
+                        _ => {}
+                    }
+                    continue;
+                }
+                if !kernel {
+                    user_ip_seen = true;
+                }
+                let fs = self.frames_of(pid, addr, kernel);
+                frames.extend_from_slice(&fs);
+            }
+        } else if let Some(ip) = s.ip {
+            let fs = self.frames_of(pid, ip, sample_kernel);
+            user_ip_seen = !sample_kernel;
+            frames.extend_from_slice(&fs);
+        }
+        // --call-graph dwarf: unwind the user stack from the registers.
+        if let (Some(regs), Some((stack, dyn_size))) = (&s.user_regs, &s.user_stack) {
+            let ip = regs.get(unwind::REG_IP);
+            let sp = regs.get(unwind::REG_SP);
+            let bp = regs.get(unwind::REG_BP).unwrap_or(0);
+            if let (Some(ip), Some(sp)) = (ip, sp) {
+                let stack = stack.as_slice();
+                let valid = usize::try_from(*dyn_size)
+                    .unwrap_or(usize::MAX)
+                    .min(stack.len());
+                let stack = stack.get(..valid).unwrap_or_default();
+                let addrs = self.unwind_user(pid, ip, sp, bp, stack);
+                self.unwound_samples += 1;
+                // The callchain's own user part (if any) is the same ip.
+                let skip = usize::from(user_ip_seen);
+                for (i, &(addr, _is_ra)) in addrs.iter().enumerate().skip(skip) {
+                    let _ = i;
+                    let fs = self.frames_of(pid, addr, false);
+                    frames.extend_from_slice(&fs);
+                }
+            }
+        }
+
+        let comm = self.profile.threads.get(thread).thread_name;
+        if self.profile.str(comm).starts_with("java") {
+            // inferno's Java tidy depends on the comm: rare, done per sample.
+            let comm_s = self.profile.str(comm).to_string();
+            for f in frames.iter_mut() {
+                let frame = *self.profile.frame(*f);
+                let name = self.profile.str(frame.name).to_string();
+                let tidied = tidy_java_symbol(&name, &comm_s);
+                if tidied != name {
+                    let tidied = tidied.to_string();
+                    let new = Frame {
+                        name: self.profile.intern_str(&tidied),
+                        ..frame
+                    };
+                    *f = self.profile.intern_frame(new);
+                }
+            }
+        }
+
+        let mut stack: Option<StackId> = None;
+        for &f in frames.iter().rev() {
+            stack = Some(self.profile.intern_stack(stack, f));
+        }
+        self.scratch = frames;
+
+        let weight = if ev.sched_switch {
+            1
+        } else {
+            s.period.unwrap_or(ev.fixed_period)
+        };
+        let mut values = std::mem::take(&mut self.values);
+        values.clear();
+        values.resize(self.columns, 0);
+        if let Some(v) = values.get_mut(ev.column) {
+            *v = i64::try_from(weight).unwrap_or(i64::MAX);
+        }
+        if let Some(v) = values.get_mut(self.samples_column) {
+            *v = 1;
+        }
+        self.profile.push_sample(stack, thread, s.timestamp, &values);
+        self.values = values;
+
+        if ev.sched_switch {
+            if let (Some(t), Some(_)) = (s.timestamp, self.off_cpu_column) {
+                self.pending_off_cpu.insert(
+                    tid,
+                    SwitchOut {
+                        time: t,
+                        stack,
+                        thread,
+                    },
+                );
+                // In a system-wide recording, next_pid switches in now.
+                if let Some(raw) = &s.raw {
+                    let raw = raw.as_slice();
+                    if let Some(b) = raw.get(SCHED_SWITCH_NEXT_PID..SCHED_SWITCH_NEXT_PID + 4) {
+                        if let Ok(a) = <[u8; 4]>::try_from(b) {
+                            let next = i32::from_le_bytes(a);
+                            if next != tid && next > 0 {
+                                self.switch_in(next, t);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Charge the off-CPU interval of `tid` that ends at `time`.
+    fn switch_in(&mut self, tid: i32, time: u64) {
+        let Some(col) = self.off_cpu_column else {
+            return;
+        };
+        let Some(out) = self.pending_off_cpu.remove(&tid) else {
+            return;
+        };
+        let Some(dt) = time.checked_sub(out.time) else {
+            return;
+        };
+        let mut values = vec![0i64; self.columns];
+        if let Some(v) = values.get_mut(col) {
+            *v = i64::try_from(dt).unwrap_or(i64::MAX);
+        }
+        self.profile
+            .push_sample(out.stack, out.thread, Some(out.time), &values);
+    }
+
+    /// Unwind the user stack of a `--call-graph dwarf` sample: the
+    /// instruction pointer, then return addresses, outermost last.
+    fn unwind_user(
+        &mut self,
+        pid: i32,
+        ip: u64,
+        sp: u64,
+        bp: u64,
+        stack: &[u8],
+    ) -> Vec<(u64, bool)> {
+        let mut out = Vec::new();
+        let mut read_stack = |addr: u64| -> Result<u64, ()> {
+            let off = addr.checked_sub(sp).ok_or(())?;
+            let off = usize::try_from(off).map_err(|_| ())?;
+            let b = stack.get(off..off.checked_add(8).ok_or(())?).ok_or(())?;
+            let a: [u8; 8] = b.try_into().map_err(|_| ())?;
+            Ok(u64::from_le_bytes(a))
+        };
+        let mut regs = UnwindRegsX86_64::new(ip, sp, bp);
+        let mut address = FrameAddress::from_instruction_pointer(ip);
+        let upid = u32::try_from(pid).unwrap_or(0);
+        let mut unwinder = self
+            .processes
+            .get_mut(&pid)
+            .and_then(|p| p.unwinder.take())
+            .unwrap_or_else(|| Box::new(ProcessUnwinder::new()));
+        for _ in 0..unwind::MAX_FRAMES {
+            let addr = address.address();
+            out.push((addr, address.is_return_address()));
+            let lookup = address.address_for_lookup();
+            // Make sure the module of this address is known to framehop.
+            let map = self.find_map(pid, lookup).cloned();
+            let mut next = None;
+            match map {
+                Some(m) if m.kind == MapKind::File => {
+                    if unwinder.tried.insert(m.start) {
+                        let path = self.paths.get(m.path as usize).cloned();
+                        if let Some(path) = path {
+                            if let Ok(bytes) = self.sym.file_bytes(&path) {
+                                let name = String::from_utf8_lossy(&path).into_owned();
+                                if let Some(module) =
+                                    unwind::module_for(&name, bytes, m.start, m.end, m.pgoff)
+                                {
+                                    unwinder.add(module);
+                                }
+                            }
+                        }
+                    }
+                }
+                Some(_) | None => {
+                    // JIT code: the Python 3.12 perf trampoline rule.
+                    if let Some((start, size, name)) = self.sym.jit_entry(upid, addr) {
+                        if name.starts_with(stackconv_model::naming::PYTHON_PERF_MAP_PREFIX) {
+                            if let Some((ra, caller_sp)) = unwind::trampoline_step(
+                                address,
+                                start,
+                                size,
+                                regs.sp(),
+                                &mut read_stack,
+                            ) {
+                                regs.set_sp(caller_sp);
+                                next = Some(ra);
+                            }
+                        }
+                    }
+                }
+            }
+            let ra = match next {
+                Some(ra) => Some(ra),
+                None => unwinder.step(address, &mut regs, &mut read_stack),
+            };
+            match ra.and_then(FrameAddress::from_return_address) {
+                Some(a) => address = a,
+                None => break,
+            }
+        }
+        if let Some(p) = self.processes.get_mut(&pid) {
+            p.unwinder = Some(unwinder);
+        }
+        out
+    }
+
+    fn finish(mut self) -> Profile {
+        // Off-CPU intervals still open at the end of the recording are
+        // dropped: their length is unknown.
+        let open = self.pending_off_cpu.len() as u64;
+        if open > 0 && self.off_cpu_column.is_some() {
+            self.profile.meta.warnings.push(format!(
+                "{open} threads were still switched out at the end of the recording; their last off-CPU interval is not counted"
+            ));
+        }
+        let meta = &mut self.profile.meta;
+        meta.add_loss("lost samples (PERF_RECORD_LOST)", self.lost);
+        meta.add_loss("malformed records skipped", self.malformed);
+        meta.add_loss("records of unknown type skipped", self.unknown_records);
+        if let (Some(f), Some(l)) = (self.first_time, self.last_time) {
+            meta.duration_ns = Some(l - f);
+        }
+        let (losses, warnings) = self.sym.report();
+        for l in losses {
+            meta.add_loss(&l.what, l.count);
+        }
+        meta.warnings.extend(warnings);
+        for (i, hit) in self.hit_paths.iter().enumerate() {
+            if !hit {
+                continue;
+            }
+            let Ok(id) = u32::try_from(i) else { continue };
+            let path = self
+                .paths
+                .get(i)
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .unwrap_or_default();
+            self.profile.meta.modules.push(Module {
+                path,
+                build_id: self.build_ids.get(&id).cloned(),
+            });
+        }
+        let _ = self.opts;
+        self.profile
+    }
+}
+
+/// Anonymous memory, as perf's `is_anon_memory` / `is_no_dso_memory`:
+/// perf names its code through `/tmp/perf-PID.map`.
+fn is_anon(path: &[u8]) -> bool {
+    path.is_empty()
+        || path.starts_with(b"//anon")
+        || path.starts_with(b"[anon:")
+        || path.starts_with(b"/dev/zero")
+        || path.starts_with(b"/anon_hugepage")
+        || path.starts_with(b"/memfd:")
+        || path == b"[heap]"
+        || path == b"[stack]"
+        || is_jitdump(path)
+}
+
+/// A jitdump file mapped by a JIT (`.../jit-PID.dump`).
+fn is_jitdump(path: &[u8]) -> bool {
+    let base = path.rsplit(|&c| c == b'/').next().unwrap_or(path);
+    base.starts_with(b"jit-") && base.ends_with(b".dump")
+}

@@ -1,0 +1,201 @@
+//! User-stack unwinding for `--call-graph dwarf` recordings, with framehop.
+//!
+//! A sample of such a recording carries the user registers and a copy of
+//! the top of the user stack. framehop unwinds it with the DWARF CFI
+//! (`.eh_frame`, `.debug_frame`) of the mapped files and falls back to the
+//! frame-pointer chain where a module has none. The reader drives it one
+//! frame at a time so that it can apply the Python 3.12 perf-trampoline
+//! rule ([`trampoline_step`]) between frames.
+
+use std::collections::HashSet;
+use std::ops::{Deref, Range};
+
+use framehop::x86_64::{CacheX86_64, UnwindRegsX86_64, UnwinderX86_64};
+use framehop::{ExplicitModuleSectionInfo, FrameAddress, Module, Unwinder};
+use object::{Object, ObjectSection, ObjectSegment};
+
+use crate::symbolize::FileBytes;
+
+/// perf's x86_64 register numbers (`arch/x86/include/uapi/asm/perf_regs.h`).
+pub(crate) const REG_BP: u64 = 6;
+pub(crate) const REG_SP: u64 = 7;
+pub(crate) const REG_IP: u64 = 8;
+
+/// The deepest user stack we unwind (perf's `kernel.perf_event_max_stack`
+/// default is 127; a DWARF unwind can legitimately go deeper).
+pub(crate) const MAX_FRAMES: usize = 1024;
+
+/// A byte range of a mapped file, handed to framehop as section data.
+pub(crate) struct SectionData {
+    file: FileBytes,
+    range: Range<usize>,
+}
+
+impl Deref for SectionData {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        let bytes: &[u8] = (*self.file).as_ref();
+        bytes.get(self.range.clone()).unwrap_or_default()
+    }
+}
+
+/// The unwinder of one process: the modules added so far and a rule cache.
+pub(crate) struct ProcessUnwinder {
+    pub unwinder: UnwinderX86_64<SectionData>,
+    pub cache: CacheX86_64,
+    /// Start addresses of the mappings whose module was added (or that
+    /// have no usable file: they are not tried again).
+    pub tried: HashSet<u64>,
+}
+
+impl ProcessUnwinder {
+    pub(crate) fn new() -> Self {
+        ProcessUnwinder {
+            unwinder: UnwinderX86_64::new(),
+            cache: CacheX86_64::new(),
+            tried: HashSet::new(),
+        }
+    }
+
+    /// Add the module of a mapping.
+    pub(crate) fn add(&mut self, module: Module<SectionData>) {
+        self.unwinder.add_module(module);
+    }
+
+    /// Forget the module of the mapping at `start` (it was replaced).
+    pub(crate) fn remove(&mut self, start: u64) {
+        if self.tried.remove(&start) {
+            self.unwinder.remove_module(start);
+        }
+    }
+
+    /// Unwind one frame with framehop: `Some(return address)` of the
+    /// caller, `None` at the end of the stack or when unwinding fails.
+    pub(crate) fn step(
+        &mut self,
+        address: FrameAddress,
+        regs: &mut UnwindRegsX86_64,
+        read_stack: &mut impl FnMut(u64) -> Result<u64, ()>,
+    ) -> Option<u64> {
+        match self
+            .unwinder
+            .unwind_frame(address, regs, &mut self.cache, read_stack)
+        {
+            Ok(Some(ra)) if ra != 0 => Some(ra),
+            _ => None,
+        }
+    }
+}
+
+/// A framehop module for a file mapped at `start..end` from file offset
+/// `pgoff`: its `.text`, `.eh_frame`(`_hdr`), `.debug_frame` and `.got`,
+/// located through the ELF load segment that holds `pgoff`.
+pub(crate) fn module_for(
+    name: &str,
+    file: FileBytes,
+    start: u64,
+    end: u64,
+    pgoff: u64,
+) -> Option<Module<SectionData>> {
+    let bytes: &[u8] = (*file).as_ref();
+    let obj = object::File::parse(bytes).ok()?;
+    // The stated address of file offset `pgoff`, from the load segment
+    // that contains it: avma = svma + bias.
+    let svma_of_pgoff = obj
+        .segments()
+        .find_map(|seg| {
+            let (off, size) = seg.file_range();
+            (off <= pgoff && pgoff < off.checked_add(size)?)
+                .then(|| seg.address().checked_add(pgoff - off))
+                .flatten()
+        })
+        .unwrap_or(pgoff);
+    let bias = start.wrapping_sub(svma_of_pgoff);
+    let section = |name: &str| -> (Option<Range<u64>>, Option<SectionData>) {
+        let Some(s) = obj.section_by_name(name) else {
+            return (None, None);
+        };
+        let svma = s.address()..s.address().saturating_add(s.size());
+        let data = s.file_range().and_then(|(off, size)| {
+            let off = usize::try_from(off).ok()?;
+            let size = usize::try_from(size).ok()?;
+            let range = off..off.checked_add(size)?;
+            bytes.get(range.clone())?;
+            Some(SectionData {
+                file: file.clone(),
+                range,
+            })
+        });
+        (Some(svma), data)
+    };
+    let (text_svma, text) = section(".text");
+    let (eh_frame_svma, eh_frame) = section(".eh_frame");
+    let (eh_frame_hdr_svma, eh_frame_hdr) = section(".eh_frame_hdr");
+    let (_, debug_frame) = section(".debug_frame");
+    let (got_svma, _) = section(".got");
+    let info = ExplicitModuleSectionInfo {
+        base_svma: 0,
+        text_svma,
+        text,
+        got_svma,
+        eh_frame_svma,
+        eh_frame,
+        eh_frame_hdr_svma,
+        eh_frame_hdr,
+        debug_frame,
+        stubs_svma: None,
+        stub_helper_svma: None,
+        unwind_info: None,
+        text_segment_svma: None,
+        text_segment: None,
+    };
+    Some(Module::new(name.to_string(), start..end, bias, info))
+}
+
+/// The size of CPython 3.12's perf trampoline (`Python/asm_trampoline.S`,
+/// x86_64): `sub $8,%rsp` (4 bytes), `call *%rcx` (2), `add $8,%rsp` (4),
+/// `ret` (1).
+pub(crate) const PY_TRAMPOLINE_SIZE: u64 = 11;
+/// Offset of the return address of its `call *%rcx`.
+const PY_TRAMPOLINE_RETURN: u64 = 6;
+
+/// One unwinding step through a CPython 3.12 perf trampoline, which has
+/// no CFI and keeps no frame pointer, so neither framehop's CFI nor its
+/// frame-pointer fallback gets through it.
+///
+/// The trampoline's code bytes are not in perf.data, so its shape is
+/// checked by layout: the perf-map entry is a `py::` entry exactly 11 bytes
+/// long, and a caller frame's return address is the one right after the
+/// `call` (offset 6); a sampled instruction pointer may be at any of the
+/// four instruction boundaries. Then the stack holds, at the return
+/// address after the call, `[sp]` = the trampoline's own 8-byte slot and
+/// `[sp+8]` = its return address, and the caller's sp is `sp+16`.
+///
+/// Returns (return address, caller's sp), or `None` when `address` is not
+/// at a known point of such a trampoline.
+pub(crate) fn trampoline_step(
+    address: FrameAddress,
+    entry_start: u64,
+    entry_size: u64,
+    sp: u64,
+    read_stack: &mut impl FnMut(u64) -> Result<u64, ()>,
+) -> Option<(u64, u64)> {
+    if entry_size != PY_TRAMPOLINE_SIZE {
+        return None;
+    }
+    let offset = address.address().checked_sub(entry_start)?;
+    // How far above sp the return address is.
+    let ra_slot = match (address.is_return_address(), offset) {
+        (true, PY_TRAMPOLINE_RETURN) => 8,
+        (true, _) => return None,
+        // Before `sub` and at `ret`: the return address is at [sp].
+        (false, 0 | 10) => 0,
+        // After `sub`: one slot below it.
+        (false, 4 | PY_TRAMPOLINE_RETURN) => 8,
+        (false, _) => return None,
+    };
+    let ra = read_stack(sp.checked_add(ra_slot)?).ok()?;
+    let caller_sp = sp.checked_add(ra_slot + 8)?;
+    (ra != 0).then_some((ra, caller_sp))
+}
