@@ -7,9 +7,9 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The input is not well-formed JSON, does not have the shape of a
-    /// speedscope file (a required field is missing or has the wrong type),
-    /// or nests deeper than the JSON parser's recursion limit (128).
+    /// The input is not well-formed JSON or does not have the shape of a
+    /// speedscope file (a required field is missing or has the wrong type,
+    /// as a nesting bomb where a number is expected).
     #[error("speedscope: JSON at line {line} column {column}: {source}")]
     Json {
         /// 1-based line of the problem.

@@ -48,10 +48,15 @@
 //! unknown otherwise. The profile's `meta.source_format` is `speedscope`
 //! and `meta.comm_root` false.
 //!
-//! Bad input gives an [`Error`], never a panic: JSON nested deeper than 128
-//! levels (serde_json's recursion limit), frame indexes outside
-//! `shared.frames`, negative or NaN weights, events out of time order,
-//! closes that do not match the innermost open frame, frames left open.
+//! Bad input gives an [`Error`], never a panic: malformed JSON or a field
+//! of the wrong type (with its line and column), frame indexes outside
+//! `shared.frames`, negative or too large weights, events out of time
+//! order, closes that do not match the innermost open frame, frames left
+//! open. Nesting bombs cannot recurse: serde_json keeps its recursion
+//! limit (128 levels) and the file's structures are a few levels deep, so
+//! a deep value where the reader expects one is a type error, and a deep
+//! value in a field it does not read is skipped without recursion. Memory
+//! grows with the input (samples, weights and events are read whole).
 //!
 //! # Example
 //!

@@ -268,8 +268,8 @@ impl ProfileReader<'_> {
 ///
 /// # Errors
 ///
-/// [`Error::Json`] for malformed JSON, a missing or mistyped field, or
-/// nesting deeper than 128 levels; the other variants for values that do
+/// [`Error::Json`] for malformed JSON or a missing or mistyped field; the
+/// other variants for values that do
 /// not fit together (a frame index outside `shared.frames`, a negative or
 /// NaN weight, an unmatched close event, ...), each naming the profile and
 /// the sample or event.
