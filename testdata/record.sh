@@ -230,6 +230,7 @@ put_dsos() {
   grep -o '([^()]*)$' "$OUT/$name.perf-script" | tr -d '()' | sort -u |
     while read -r dso; do
       case $dso in
+        "[vdso]") put_vdso "$name"; continue ;;
         /tmp/perf-*.map | /tmp/jit-*.dump | *jitted-*.so | \[*\]) continue ;;
       esac
       [ -f "$dso" ] || continue
@@ -240,12 +241,34 @@ put_dsos() {
     done
 }
 
+# put_vdso NAME: the [vdso] image NAME recorded (from perf's build-id cache,
+# $STAGE/.debug, filled by perf record) -> debug/.build-id/xx/rest (the
+# layout of perf's cache; no .debug suffix: it is the whole image).
+put_vdso() {
+  local name=$1 id path
+  perf buildid-list -i "$OUT/$name.data" 2>/dev/null | while read -r id path; do
+    if [ "$path" = "[vdso]" ] && [ -f "$STAGE/.debug/[vdso]/$id/vdso" ]; then
+      mkdir -p "$DBG/.build-id/${id:0:2}"
+      cp "$STAGE/.debug/[vdso]/$id/vdso" "$DBG/.build-id/${id:0:2}/${id:2}"
+    fi
+  done
+}
+
 # trim_kallsyms NAME: /proc/kallsyms trimmed to the symbols NAME's samples
 # hit, plus the symbol after each and _text/_stext/_etext -> NAME.kallsyms.
 trim_kallsyms() {
   local name=$1
-  (cd "$STAGE" && clean_env perf script -i "$OUT/$name.data" -F ip,dso 2>/dev/null) |
-    awk '/kernel\.kallsyms/ { print $1 }' | sort -u >"$STAGE/$name.kips"
+  (cd "$STAGE" && clean_env perf script -i "$OUT/$name.data" -F ip,dso 2>/dev/null) \
+    >"$STAGE/$name.ipdso"
+  trim_kallsyms_from "$name" "$STAGE/$name.ipdso"
+  rm -f "$STAGE/$name.ipdso"
+}
+
+# trim_kallsyms_from NAME FILE: as trim_kallsyms, from `perf script -F ip,dso`
+# output already in FILE.
+trim_kallsyms_from() {
+  local name=$1
+  awk '/kernel\.kallsyms/ { print $1 }' "$2" | sort -u >"$STAGE/$name.kips"
   "$HOSTPY" - "$STAGE/$name.kips" /proc/kallsyms >"$OUT/$name.kallsyms" <<'EOF'
 import bisect, sys
 ips = [int(l, 16) for l in open(sys.argv[1]) if l.strip()]
@@ -397,8 +420,7 @@ PYEOF
 # Also the reference for the `-F` perf script variant.
 sec_c_fp() {
   log c-fp
-  cp "$TD/src/cfp.c" "$STAGE/cfp.c"
-  (cd "$STAGE" && gcc -O2 -g -fno-omit-frame-pointer -o cfp cfp.c)
+  build_cfp
   rm -f "$OUT/c-fp".*
   rec c-fp -g -F 999 ./cfp 500
   script c-fp
@@ -475,6 +497,194 @@ sec_py_dwarf() {
     "testdata/python/webapi.py, 0.25 s, 4 threads; perf map maps/perf-$(pid_of py-dwarf).map"
 }
 
+# build_cfp [OUT [CFLAGS...]]: build testdata/src/cfp.c in the staging folder
+# (deterministic: the same source and flags give the same build id).
+build_cfp() {
+  local out=${1:-cfp}
+  shift || true
+  cp "$TD/src/cfp.c" "$STAGE/cfp.c"
+  (cd "$STAGE" && gcc -O2 -g -fno-omit-frame-pointer "$@" -o "$out" cfp.c)
+}
+
+# native_common NAME: everything after `rec` for a native recording:
+# perf script, the four goldens, --no-inline variant, binaries, kallsyms.
+native_common() {
+  local name=$1
+  script "$name"
+  goldens "$name"
+  noinline "$name"
+  put_dsos "$name"
+  trim_kallsyms "$name"
+}
+
+# c-dwarf: cfp unwound with DWARF (8 KB stack copies): full stacks through
+# libc (which has no frame pointers), inlined frames from cfp's and libc's
+# DWARF (see c-dwarf.noinline.* for the symbol-table-only view).
+sec_c_dwarf() {
+  log c-dwarf
+  build_cfp
+  rm -f "$OUT/c-dwarf".*
+  rec c-dwarf --call-graph dwarf,8192 -F 499 ./cfp 300
+  native_common c-dwarf
+  manifest c-dwarf "perf record --call-graph dwarf,8192 -F 499 -o c-dwarf.data ./cfp 300" \
+    "testdata/src/cfp.c, 0.3 s"
+}
+
+# rust-v0: a Rust program whose symbols use v0 mangling (_R...), with
+# generics, trait impls, closures, const generics and .llvm.NNN suffixes;
+# frame pointers forced (the precompiled std has none).
+sec_rust_v0() {
+  log rust-v0
+  cp "$TD/src/rustv0.rs" "$STAGE/rustv0.rs"
+  (cd "$STAGE" && rustc -O -C force-frame-pointers=yes \
+    -C symbol-mangling-version=v0 -C debuginfo=1 -o rustv0 rustv0.rs)
+  rm -f "$OUT/rust-v0".*
+  rec rust-v0 -g -F 999 ./rustv0 400
+  native_common rust-v0
+  manifest rust-v0 "perf record -g -F 999 -o rust-v0.data ./rustv0 400" \
+    "testdata/src/rustv0.rs ($(rustc --version | cut -d' ' -f1-2), -O -C force-frame-pointers=yes -C symbol-mangling-version=v0 -C debuginfo=1), 0.4 s"
+}
+
+# cpp: a C++ program (namespaces, templates, overloads, a lambda in
+# std::sort, std::map) whose names perf script prints demangled (template
+# arguments kept, function parameter lists dropped).
+sec_cpp() {
+  log cpp
+  cp "$TD/src/cppdemo.cpp" "$STAGE/cppdemo.cpp"
+  (cd "$STAGE" && g++ -O2 -g -fno-omit-frame-pointer -o cppdemo cppdemo.cpp)
+  rm -f "$OUT/cpp".*
+  rec cpp -g -F 999 ./cppdemo 400
+  native_common cpp
+  manifest cpp "perf record -g -F 999 -o cpp.data ./cppdemo 400" \
+    "testdata/src/cppdemo.cpp (g++ -O2 -g -fno-omit-frame-pointer), 0.4 s"
+}
+
+# c-pipe: pipe mode (`perf record -o -`): no header sections, attributes
+# and build ids as records in the stream. perf script reads it from stdin.
+sec_c_pipe() {
+  log c-pipe
+  build_cfp
+  rm -f "$OUT/c-pipe".*
+  (cd "$STAGE" && clean_env perf record -q -o - -g -F 999 ./cfp 300 >c-pipe.data)
+  mv "$STAGE/c-pipe.data" "$OUT/c-pipe.data"
+  chmod 644 "$OUT/c-pipe.data"
+  (cd "$STAGE" && clean_env perf script -i - <"$OUT/c-pipe.data" 2>/dev/null) \
+    >"$OUT/c-pipe.perf-script"
+  goldens c-pipe
+  put_dsos c-pipe
+  # kallsyms from the pipe: perf script -i - as above
+  (cd "$STAGE" && clean_env perf script -i - -F ip,dso <"$OUT/c-pipe.data" 2>/dev/null) \
+    >"$STAGE/c-pipe.ipdso"
+  trim_kallsyms_from c-pipe "$STAGE/c-pipe.ipdso"
+  rm -f "$STAGE/c-pipe.ipdso"
+  manifest c-pipe "perf record -o - -g -F 999 ./cfp 300 > c-pipe.data" "testdata/src/cfp.c, 0.3 s"
+}
+
+# c-zstd: records compressed with zstd (-z): PERF_RECORD_COMPRESSED.
+sec_c_zstd() {
+  log c-zstd
+  build_cfp
+  rm -f "$OUT/c-zstd".*
+  rec c-zstd -z -g -F 999 ./cfp 300
+  native_common c-zstd
+  manifest c-zstd "perf record -z -g -F 999 -o c-zstd.data ./cfp 300" "testdata/src/cfp.c, 0.3 s"
+}
+
+# c-2ev: two events, cpu-clock (default 4000 Hz: period 250000 ns) and
+# sched:sched_switch (tracepoint, period 1); cfp in "sleep" mode sleeps 1 ms
+# a round, so the switches show off-CPU stacks (do_nanosleep ...).
+# Goldens: X.folded etc. with inferno's default event filter (the first event
+# it meets), c-2ev.ev2.folded with the other one. inferno names a tracepoint
+# by the part before its first colon ("sched"). inferno cannot parse the
+# tracepoint fields (prev_comm=... ==> ...) that default perf script prints on
+# sched_switch header lines ("Weird stack line"), so the goldens of
+# c-2ev.perf-script are inferno's mistakes; c-2ev.F.perf-script (-F without
+# the trace field) and its goldens (c-2ev.F.*, c-2ev.F.ev2.folded) are right.
+sec_c_2ev() {
+  log c-2ev
+  build_cfp
+  rm -f "$OUT/c-2ev".*
+  rec c-2ev -g -e cpu-clock -e sched:sched_switch ./cfp 300 sleep
+  native_common c-2ev
+  script_to c-2ev c-2ev.F -F "$F_FIELDS"
+  goldens c-2ev.F
+  local first second
+  first=$(awk '/^[^ \t]/ { print $NF; exit }' "$OUT/c-2ev.F.perf-script" | cut -d: -f1)
+  if [ "$first" = sched ]; then second=cpu-clock; else second=sched; fi
+  collapse c-2ev "$OUT/c-2ev.perf-script" "$OUT/c-2ev.ev2.folded" --event-filter "$second"
+  collapse c-2ev "$OUT/c-2ev.F.perf-script" "$OUT/c-2ev.F.ev2.folded" --event-filter "$second"
+  echo "first event (inferno default filter): $first; ev2 filter: $second" >"$OUT/c-2ev.events.txt"
+  manifest c-2ev "perf record -g -e cpu-clock -e sched:sched_switch -o c-2ev.data ./cfp 300 sleep" \
+    "testdata/src/cfp.c sleep mode, 0.3 s; first event in time: $first"
+}
+
+# c-debug: a stripped binary (cfpstrip: strip --strip-all, only .dynsym left;
+# no .gnu_debuglink) whose symbols and DWARF live in a separate debug file
+# found by build id: debug/.build-id/xx/rest.debug. For perf script the file
+# is put in /usr/lib/debug/.build-id for the time of the recording.
+sec_c_debug() {
+  log c-debug
+  build_cfp cfpstrip -DCFP_VARIANT=3
+  (cd "$STAGE" && objcopy --only-keep-debug cfpstrip cfpstrip.debug && strip --strip-all cfpstrip)
+  local id sys
+  id=$(build_id "$STAGE/cfpstrip")
+  sys=/usr/lib/debug/.build-id/${id:0:2}/${id:2}.debug
+  mkdir -p "$(dirname "$sys")"
+  cp "$STAGE/cfpstrip.debug" "$sys"
+  trap 'rm -f "$sys"' EXIT
+  rm -f "$OUT/c-debug".*
+  rec c-debug -g -F 999 ./cfpstrip 300
+  native_common c-debug
+  rm -f "$sys"
+  trap - EXIT
+  mkdir -p "$DBG/.build-id/${id:0:2}"
+  put_file "$STAGE/cfpstrip.debug" "$DBG/.build-id/${id:0:2}/${id:2}.debug"
+  manifest c-debug "perf record -g -F 999 -o c-debug.data ./cfpstrip 300" \
+    "testdata/src/cfp.c -DCFP_VARIANT=3, stripped; debug file debug/.build-id/${id:0:2}/${id:2}.debug; 0.3 s"
+}
+
+# c-mismatch: recorded with one build of cfpmm (-DCFP_VARIANT=4); the
+# committed bin-mismatch/cfpmm is another build (-DCFP_VARIANT=5, other build
+# id, nearly the same layout). A symbolizer must refuse it (and say so). The
+# goldens are perf script's names with the right binary, at recording time.
+sec_c_mismatch() {
+  log c-mismatch
+  build_cfp cfpmm -DCFP_VARIANT=4
+  rm -f "$OUT/c-mismatch".*
+  rec c-mismatch -g -F 999 ./cfpmm 300
+  script c-mismatch
+  goldens c-mismatch
+  noinline c-mismatch
+  put_dsos c-mismatch
+  rm -f "$BIN/cfpmm" "$BIN/cfpmm.xz"
+  trim_kallsyms c-mismatch
+  local recorded
+  recorded=$(build_id "$STAGE/cfpmm")
+  build_cfp cfpmm.other -DCFP_VARIANT=5
+  mkdir -p "$OUT/bin-mismatch"
+  put_file "$STAGE/cfpmm.other" "$OUT/bin-mismatch/cfpmm"
+  manifest c-mismatch "perf record -g -F 999 -o c-mismatch.data ./cfpmm 300" \
+    "testdata/src/cfp.c -DCFP_VARIANT=4 (build id $recorded); bin-mismatch/cfpmm is -DCFP_VARIANT=5 (build id $(build_id "$STAGE/cfpmm.other")); 0.3 s"
+}
+
+# c-diff: before/after runs of the same cfp binary as c-fp: before spends
+# twice the time sorting (mode "sort"), after is the plain mode. Goldens
+# c-before.*, c-after.*, and inferno-diff-folded of the two default .folded:
+# c-diff.folded, and normalised (-n) c-diff.norm.folded.
+sec_c_diff() {
+  log c-diff
+  build_cfp
+  rm -f "$OUT/c-before".* "$OUT/c-after".* "$OUT/c-diff".*
+  rec c-before -g -F 999 ./cfp 400 sort
+  native_common c-before
+  rec c-after -g -F 999 ./cfp 400 all
+  native_common c-after
+  inferno-diff-folded "$OUT/c-before.folded" "$OUT/c-after.folded" >"$OUT/c-diff.folded"
+  inferno-diff-folded -n "$OUT/c-before.folded" "$OUT/c-after.folded" >"$OUT/c-diff.norm.folded"
+  manifest c-before "perf record -g -F 999 -o c-before.data ./cfp 400 sort" "testdata/src/cfp.c sort mode, 0.4 s"
+  manifest c-after "perf record -g -F 999 -o c-after.data ./cfp 400 all" "testdata/src/cfp.c, 0.4 s"
+}
+
 # ---------------------------------------------------------------- main
 
 run_section() {
@@ -507,8 +717,35 @@ main() {
   for s in "${sections[@]}"; do
     run_section "$s"
   done
+  chmod -R a+rX,go-w "$OUT"
   # every committed file must stay small
   find "$OUT" -type f -size +2100k -printf 'too big: %p %s\n' >&2
+  check_buildids
+}
+
+# check_buildids: every binary in bin/ must have the build id that the
+# recordings naming it recorded (one build per base name across recordings).
+check_buildids() {
+  local data id path base file have
+  for data in "$OUT"/*.data; do
+    [ "$(basename "$data")" = c-pipe.data ] && continue
+    perf buildid-list -i "$data" 2>/dev/null | while read -r id path; do
+      base=$(basename "$path")
+      file=$BIN/$base
+      [ -f "$file" ] || file=$BIN/$base.xz
+      [ -f "$file" ] || continue
+      if [ "${file%.xz}" != "$file" ]; then
+        xz -dc "$file" >"$STAGE/check.elf"
+        have=$(build_id "$STAGE/check.elf")
+        rm -f "$STAGE/check.elf"
+      else
+        have=$(build_id "$file")
+      fi
+      if [ "$have" != "$id" ]; then
+        echo "build id mismatch: $(basename "$data") recorded $path $id, bin has $have" >&2
+      fi
+    done
+  done
 }
 
 main "$@"

@@ -16,7 +16,12 @@
  * Usage: cfp [milliseconds] [mode]
  *   mode "all" (default) runs every kind of work in turn;
  *   mode "sort" spends more time sorting, "fib" more in the recursion
- *   (used for the before/after recordings).
+ *   (used for the before/after recordings); "sleep" also sleeps 1 ms per
+ *   round (off-CPU time for the sched:sched_switch recording).
+ * The result goes to stderr, so stdout stays clean for `perf record -o -`.
+ * Building with -DCFP_VARIANT=n (n > 1) lengthens burn()'s loop a little:
+ * another build id for the same code (stripped-binary and build-id mismatch
+ * recordings).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +31,9 @@
 #include <fcntl.h>
 
 #define N 4096
+#ifndef CFP_VARIANT
+#define CFP_VARIANT 1
+#endif
 
 static volatile unsigned long sink;
 
@@ -112,7 +120,7 @@ __attribute__((noinline)) static void work_kernel(int fd)
 __attribute__((noinline)) static void burn(unsigned seed)
 {
     unsigned long x = seed;
-    for (int i = 0; i < 20000; i++)
+    for (int i = 0; i < 20000 + 100 * (CFP_VARIANT - 1); i++)
         x = mix(x + i);
     sink += x;
 }
@@ -130,6 +138,7 @@ int main(int argc, char **argv)
     const char *mode = argc > 2 ? argv[2] : "all";
     int sort_heavy = strcmp(mode, "sort") == 0;
     int fib_heavy = strcmp(mode, "fib") == 0;
+    int sleepy = strcmp(mode, "sleep") == 0;
     double end = now_ms() + ms;
     unsigned seed = 1;
     int fd = open("/dev/null", O_WRONLY);
@@ -144,8 +153,12 @@ int main(int argc, char **argv)
         if (fd >= 0)
             work_kernel(fd);
         burn(seed);
+        if (sleepy) {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
         seed++;
     }
-    printf("%lu\n", (unsigned long)sink);
+    fprintf(stderr, "%lu\n", (unsigned long)sink);
     return 0;
 }
