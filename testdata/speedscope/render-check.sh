@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Manual acceptance check (not run by CI): open our speedscope output in
+# speedscope's own page, served from localhost out of the `speedscope` npm
+# package, in headless Chromium, and take a screenshot to look at.
+#
+#   bash testdata/speedscope/render-check.sh [INPUT] [OUT.png]
+#
+# INPUT (default testdata/pyspy/webapi.speedscope.json) is converted with
+# target/debug/stackconv when it exists and writes the file, else with this
+# crate's example
+# (`cargo run -p stackconv-speedscope --example to_speedscope`), which reads
+# speedscope files and folded stacks. The screenshot goes to OUT.png
+# (default /tmp/stackconv-speedscope-check.png). Needs npm, python3, chromium.
+set -euo pipefail
+SPEEDSCOPE_VERSION=1.25.0
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+input=${1:-$repo/testdata/pyspy/webapi.speedscope.json}
+png=${2:-/tmp/stackconv-speedscope-check.png}
+port=${PORT:-8765}
+
+work=$(mktemp -d /tmp/stackconv-render.XXXXXX)
+server=
+cleanup() {
+    [[ -n $server ]] && kill "$server" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+(cd "$work" && npm pack --silent "speedscope@$SPEEDSCOPE_VERSION" >/dev/null)
+tar -xzf "$work/speedscope-$SPEEDSCOPE_VERSION.tgz" -C "$work"
+site=$work/package/dist/release
+test -f "$site/index.html"
+
+out=$site/out.speedscope.json
+if [[ -x $repo/target/debug/stackconv ]]; then
+    "$repo/target/debug/stackconv" "$input" -o "$out" || true
+fi
+if [[ ! -s $out ]]; then
+    (cd "$repo" && cargo run -q -p stackconv-speedscope --example to_speedscope -- "$input" "$out")
+fi
+test -s "$out"
+
+python3 -m http.server "$port" --bind 127.0.0.1 --directory "$site" >"$work/http.log" 2>&1 &
+server=$!
+for _ in $(seq 50); do
+    curl -sf "http://127.0.0.1:$port/index.html" >/dev/null && break
+    sleep 0.1
+done
+
+url="http://127.0.0.1:$port/index.html#profileURL=http://127.0.0.1:$port/out.speedscope.json"
+chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
+    --disable-component-update --disable-sync --disable-quic --no-first-run \
+    --user-data-dir="$work/chrome" --screenshot="$png" --window-size=1400,900 \
+    --enable-logging=stderr --v=0 \
+    --virtual-time-budget=10000 "$url" 2>"$work/chrome.log" || { cat "$work/chrome.log" >&2; exit 1; }
+# speedscope reports import failures on the JS console.
+grep -i 'CONSOLE' "$work/chrome.log" >&2 || true
+grep -q 'GET /out.speedscope.json HTTP/1.1" 200' "$work/http.log" || { echo "speedscope never fetched the profile" >&2; cat "$work/http.log" >&2; exit 1; }
+echo "screenshot: $png (url: $url)"
