@@ -48,6 +48,21 @@ mod tables;
 pub use ops::{merge, MergeError};
 pub mod naming;
 
+// Operations on profiles (filters, stack transforms, views, idle, diff, top).
+pub mod diff;
+pub mod filter;
+pub mod idle;
+pub mod top;
+pub mod transform;
+pub mod view;
+
+pub use diff::{diff, Diff, DiffRow};
+pub use filter::{filter, Filtered, IdleFilter, SampleFilter, TimeRange};
+pub use idle::{classify, Wait};
+pub use top::{top, TopRow};
+pub use transform::{transform, Granularity, StackTransform, Transformed};
+pub use view::{apply_view, View};
+
 pub use profile::{Label, Loss, Meta, Module, Profile, SampleRef, Samples, ValueType};
 pub use strings::{StringId, StringTable};
 pub use tables::{
