@@ -229,7 +229,8 @@ impl<'a> Walker<'a> {
             .ok_or_else(|| self.truncated(at, what, 16))?;
         match offset.checked_add(size) {
             Some(end) if end <= self.b.len() => Ok((offset, size)),
-            Some(_) => Err(self.truncated(offset, what, size)),
+            // A section starting past the end is reported where the input ends.
+            Some(_) => Err(self.truncated(offset.min(self.b.len()), what, size)),
             None => Err(Error::Invalid {
                 offset: at,
                 what,
@@ -279,7 +280,7 @@ impl<'a> Walker<'a> {
         if data_end > len {
             // Find the first record the end of the file cuts, for the error.
             self.walk(data_offset, len)?;
-            return Err(self.truncated(data_offset, "data section", data_size));
+            return Err(self.truncated(data_offset.min(len), "data section", data_size));
         }
         self.features(data_end);
         self.walk(data_offset, data_end)
