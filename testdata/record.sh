@@ -685,6 +685,45 @@ sec_c_diff() {
   manifest c-after "perf record -g -F 999 -o c-after.data ./cfp 400 all" "testdata/src/cfp.c, 0.4 s"
 }
 
+# py313-jit: Python 3.13 `-X perf_jit`: the interpreter writes a jitdump,
+# /tmp/jit-PID.dump (code loads + unwinding info of its trampolines) and maps
+# it, so perf.data has an MMAP2 of it; no perf map. -k 1 (CLOCK_MONOTONIC) is
+# what `perf inject --jit` needs. perf script without inject cannot name the
+# trampolines: `[unknown] (/tmp/perf-PID.map)` (py313-jit.perf-script, its
+# goldens: the golden of what perf alone shows). `perf inject --jit` turns the
+# dump into /tmp/jitted-PID-N.so files and a new perf.data; its perf script
+# (py313-jit.injected.perf-script) and goldens are the reference for the
+# names (py::func:file), and the depth files compare both.
+sec_py313_jit() {
+  log py313-jit
+  pythons
+  cp "$TD/python/webapi.py" "$STAGE/webapi.py"
+  old_maps py313-jit
+  rm -f "$OUT/py313-jit".*
+  rec py313-jit -k 1 --call-graph dwarf,16384 -F 199 \
+    "$PY313/bin/python3.13" -X perf_jit webapi.py 0.3 4
+  py_common py313-jit
+  depth py313-jit >"$OUT/py313-jit.perf-depth.txt"
+  local pid
+  pid=$(pid_of py313-jit)
+  rm -f "$STAGE/py313-jit.injected.data"
+  (cd "$STAGE" && clean_env perf inject --jit -i "$OUT/py313-jit.data" \
+    -o py313-jit.injected.data)
+  (cd "$STAGE" && clean_env perf script -i py313-jit.injected.data 2>/dev/null) \
+    >"$OUT/py313-jit.injected.perf-script"
+  goldens py313-jit.injected
+  if grep -q '(inlined)$' "$OUT/py313-jit.injected.perf-script"; then
+    (cd "$STAGE" && clean_env perf script -i py313-jit.injected.data --no-inline 2>/dev/null) \
+      >"$OUT/py313-jit.injected.noinline.perf-script"
+    goldens py313-jit.injected.noinline
+  fi
+  depth py313-jit.injected >"$OUT/py313-jit.injected.perf-depth.txt"
+  rm -f "$STAGE/py313-jit.injected.data" /tmp/jitted-"$pid"-*.so
+  clean_maps py313-jit
+  manifest py313-jit "perf record -k 1 --call-graph dwarf,16384 -F 199 -o py313-jit.data /opt/python3.13/bin/python3.13 -X perf_jit webapi.py 0.3 4" \
+    "testdata/python/webapi.py, 0.3 s, 4 threads; jitdump maps/jit-$pid.dump"
+}
+
 # ---------------------------------------------------------------- main
 
 run_section() {
