@@ -1,0 +1,110 @@
+//! The error type of stackconv-pprof.
+
+/// Why a pprof profile could not be read or written.
+///
+/// Byte offsets count in the inflated (decompressed) profile.proto bytes.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The gzip stream is corrupt or truncated.
+    #[error("pprof: gzip stream after {inflated} inflated bytes: {source}")]
+    Gzip {
+        /// How many bytes were inflated before the error.
+        inflated: u64,
+        /// What flate2 reported.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The inflated profile is larger than [`crate::ReadOptions::max_inflated_bytes`].
+    #[error("pprof: inflated profile exceeds the limit of {limit} bytes (a gzip bomb?)")]
+    TooLarge {
+        /// The limit in force.
+        limit: u64,
+    },
+    /// A protobuf field of the top-level `Profile` message is malformed or
+    /// runs past the end of the data.
+    #[error("pprof: byte {offset}: {what}")]
+    Malformed {
+        /// Where the field starts.
+        offset: u64,
+        /// What was wrong.
+        what: String,
+    },
+    /// A nested message (sample, location, ...) failed to decode.
+    #[error("pprof: byte {offset}: {message} message: {source}")]
+    Decode {
+        /// Where the message's bytes start.
+        offset: u64,
+        /// Which message (`Sample`, `Location`, ...).
+        message: &'static str,
+        /// What prost reported.
+        #[source]
+        source: prost::DecodeError,
+    },
+    /// A string index is negative or past the end of the string table.
+    #[error("pprof: {field} refers to string {index}, but the string table has {len} strings")]
+    StringIndex {
+        /// Which field held the index (e.g. `Function 3 name`).
+        field: String,
+        /// The index.
+        index: i64,
+        /// How many strings there are.
+        len: usize,
+    },
+    /// A sample refers to a location id that no location has.
+    #[error("pprof: sample {sample} refers to location id {id}, which does not exist")]
+    LocationId {
+        /// The sample's index (0-based, in file order).
+        sample: u64,
+        /// The missing id.
+        id: u64,
+    },
+    /// A location's line refers to a function id that no function has.
+    #[error("pprof: location {location} refers to function id {id}, which does not exist")]
+    FunctionId {
+        /// The location's id.
+        location: u64,
+        /// The missing id.
+        id: u64,
+    },
+    /// A location refers to a mapping id that no mapping has.
+    #[error("pprof: location {location} refers to mapping id {id}, which does not exist")]
+    MappingId {
+        /// The location's id.
+        location: u64,
+        /// The missing id.
+        id: u64,
+    },
+    /// A mapping, location or function has id 0 or the id of an earlier one.
+    #[error("pprof: {table} id {id} is zero or used twice")]
+    BadId {
+        /// `mapping`, `location` or `function`.
+        table: &'static str,
+        /// The id.
+        id: u64,
+    },
+    /// A sample has a different number of values than the profile has
+    /// sample types (pprof rejects such profiles too).
+    #[error(
+        "pprof: sample {sample} has {values} values, but the profile has {types} sample types"
+    )]
+    ValueCount {
+        /// The sample's index.
+        sample: u64,
+        /// How many values it has.
+        values: usize,
+        /// How many sample types there are.
+        types: usize,
+    },
+    /// Expanding the samples' stacks would take more frames than the input
+    /// size justifies (a stack bomb: deep stacks of locations with many
+    /// lines).
+    #[error("pprof: stacks expand to more than {limit} frames in all")]
+    TooManyFrames {
+        /// The limit in force, derived from the input size.
+        limit: u64,
+    },
+    /// Writing failed.
+    #[error("pprof: write: {0}")]
+    Io(#[from] std::io::Error),
+}
