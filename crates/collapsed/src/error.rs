@@ -1,0 +1,91 @@
+//! The one error type of this crate.
+
+/// Why an input could not be read. Every variant names the 1-based line
+/// where reading stopped and what was expected there.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A NUL byte: the input is binary, not text.
+    #[error("{format}: line {line}: expected text, found a NUL byte (binary input?)")]
+    Binary {
+        /// The format being read (`folded`, `perf script`, `py-spy raw`).
+        format: &'static str,
+        /// The line, 1-based.
+        line: u64,
+    },
+    /// A folded-style line without a count after the stack.
+    #[error(
+        "{format}: line {line}: expected `frame;frame;... count`, found no count after the stack"
+    )]
+    MissingCount {
+        /// The format being read.
+        format: &'static str,
+        /// The line, 1-based.
+        line: u64,
+    },
+    /// A folded-style count that is not a non-negative integer below 2^63.
+    #[error("{format}: line {line}: expected a sample count (an integer from 0 to 2^63-1), found {found:?}")]
+    BadCount {
+        /// The format being read.
+        format: &'static str,
+        /// The line, 1-based.
+        line: u64,
+        /// The text found where the count should be (cut to 80 bytes).
+        found: String,
+    },
+    /// A folded-style line whose stack is empty.
+    #[error(
+        "{format}: line {line}: expected at least one frame before the count, found an empty stack"
+    )]
+    EmptyStack {
+        /// The format being read.
+        format: &'static str,
+        /// The line, 1-based.
+        line: u64,
+    },
+    /// A differential folded line without its two counts.
+    #[error("folded: line {line}: expected `frame;frame;... before after` (two counts)")]
+    MissingDiffCount {
+        /// The line, 1-based.
+        line: u64,
+    },
+    /// A `perf script` line that should start a sample but does not.
+    #[error("perf script: line {line}: expected a sample header `comm pid[/tid] [cpu] time: [period] event:`, found {found:?}")]
+    BadHeader {
+        /// The line, 1-based.
+        line: u64,
+        /// The line's text (cut to 80 bytes).
+        found: String,
+    },
+    /// A `perf script` line inside a sample that is not a frame.
+    #[error(
+        "perf script: line {line}: expected a frame `address symbol (module)`, found {found:?}"
+    )]
+    BadFrame {
+        /// The line, 1-based.
+        line: u64,
+        /// The line's text (cut to 80 bytes).
+        found: String,
+    },
+    /// The input ends inside a sample: a header whose frames are missing.
+    #[error("perf script: line {line}: expected the frames of the sample whose header is on this line, found the end of the input (truncated record)")]
+    Truncated {
+        /// The line of the sample header, 1-based.
+        line: u64,
+    },
+}
+
+/// `text` cut to at most 80 bytes (on a character boundary), for messages.
+pub(crate) fn excerpt(text: &str) -> String {
+    const MAX: usize = 80;
+    if text.len() <= MAX {
+        return text.to_string();
+    }
+    let mut end = MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut s = text.get(..end).unwrap_or("").to_string();
+    s.push('…');
+    s
+}

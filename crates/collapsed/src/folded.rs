@@ -1,0 +1,399 @@
+//! Folded ("collapsed") stacks: one line per stack, `frame;frame;... count`,
+//! root first, the format of `stackcollapse-*.pl` and `inferno-collapse-*`.
+//!
+//! ```
+//! use stackconv_collapsed::folded;
+//!
+//! let p = folded::read(b"main;work 3\nmain;idle 2\nmain;work 4\n")?;
+//! assert_eq!(p.total(0), 9);
+//! let mut out = Vec::new();
+//! folded::write(&p, &folded::WriteOptions::default(), &mut out)?;
+//! assert_eq!(String::from_utf8_lossy(&out), "main;idle 2\nmain;work 7\n");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+use stackconv_model::{FrameId, FrameKind, Profile, StackId, ThreadId, ValueType};
+
+use crate::lines::{head, lines};
+use crate::Error;
+
+const FORMAT: &str = "folded";
+
+/// How many bytes of input the `looks_like` functions read.
+pub(crate) const SNIFF_BYTES: usize = 8 * 1024;
+
+/// Read folded text: `frame;frame;... count` lines, root first. Frames are
+/// kept exactly as written; blank lines are skipped.
+///
+/// The profile has one value column, `samples`/`count`, no thread
+/// information (every sample has [`stackconv_model::Thread::default`]) and
+/// `meta.comm_root = false`. Frame kinds are guessed from the text: a
+/// `_[k]` suffix is kernel, `_[j]` JIT, `_[i]` inlined, `func (file:line)`
+/// and `py::` frames are Python, `[unknown]` is unknown, the rest native.
+///
+/// # Errors
+///
+/// [`Error::MissingCount`], [`Error::BadCount`] or [`Error::EmptyStack`]
+/// for a malformed line, [`Error::Binary`] for binary input; each names the
+/// line.
+pub fn read(input: &[u8]) -> Result<Profile, Error> {
+    let mut b = FoldedBuilder::new(FORMAT, 1);
+    for line in lines(input, FORMAT) {
+        let line = line?;
+        if line.text.trim().is_empty() {
+            continue;
+        }
+        let (stack, count) = split_count(&line.text, FORMAT, line.number)?;
+        b.push(stack, &[count], line.number)?;
+    }
+    Ok(b.finish())
+}
+
+/// Read differential folded text, `frame;frame;... before after` lines (as
+/// `inferno-diff-folded` and `difffolded.pl` write them), into the
+/// profiles before and after. Each has one `samples`/`count` column.
+///
+/// ```
+/// use stackconv_collapsed::folded;
+/// let (before, after) = folded::read_diff(b"main;a 3 5\nmain;b 2 0\n")?;
+/// assert_eq!((before.total(0), after.total(0)), (5, 5));
+/// # Ok::<(), stackconv_collapsed::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`read`], and [`Error::MissingDiffCount`] for a line without two
+/// counts.
+pub fn read_diff(input: &[u8]) -> Result<(Profile, Profile), Error> {
+    let mut before = FoldedBuilder::new(FORMAT, 1);
+    let mut after = FoldedBuilder::new(FORMAT, 1);
+    for line in lines(input, FORMAT) {
+        let line = line?;
+        if line.text.trim().is_empty() {
+            continue;
+        }
+        let (rest, count_after) = split_count(&line.text, FORMAT, line.number)?;
+        let (stack, count_before) = rest
+            .rsplit_once(' ')
+            .ok_or(Error::MissingDiffCount { line: line.number })?;
+        let count_before = parse_count(count_before, FORMAT, line.number)?;
+        before.push(stack, &[count_before], line.number)?;
+        after.push(stack, &[count_after], line.number)?;
+    }
+    Ok((before.finish(), after.finish()))
+}
+
+/// Whether `input` looks like folded text: its first kilobytes are
+/// non-empty lines of `frames count`. Returns false for py-spy raw output
+/// (which is folded too, but [`crate::pyspy::looks_like`] claims it) and
+/// for `perf script` text.
+///
+/// ```
+/// use stackconv_collapsed::folded;
+/// assert!(folded::looks_like(b"main;work 3\n"));
+/// assert!(!folded::looks_like(b"main;work\n"));
+/// ```
+pub fn looks_like(input: &[u8]) -> bool {
+    folded_shape(input) && !crate::pyspy::looks_like(input)
+}
+
+/// Whether the first kilobytes of `input` are all `stack count` lines (at
+/// least one).
+pub(crate) fn folded_shape(input: &[u8]) -> bool {
+    let window = head(input, SNIFF_BYTES);
+    let mut seen = false;
+    for line in lines(window, FORMAT) {
+        let Ok(line) = line else { return false };
+        if line.text.trim().is_empty() {
+            continue;
+        }
+        if split_count(&line.text, FORMAT, line.number).is_err() {
+            return false;
+        }
+        seen = true;
+    }
+    seen
+}
+
+/// Split a folded line into its stack text and count.
+pub(crate) fn split_count<'a>(
+    text: &'a str,
+    format: &'static str,
+    line: u64,
+) -> Result<(&'a str, i64), Error> {
+    let text = text.trim_end();
+    let (stack, count) = text
+        .rsplit_once(' ')
+        .ok_or(Error::MissingCount { format, line })?;
+    let count = parse_count(count, format, line)?;
+    if stack.is_empty() {
+        return Err(Error::EmptyStack { format, line });
+    }
+    Ok((stack, count))
+}
+
+fn parse_count(text: &str, format: &'static str, line: u64) -> Result<i64, Error> {
+    let bad = || Error::BadCount {
+        format,
+        line,
+        found: crate::error::excerpt(text),
+    };
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(if text.is_empty() {
+            Error::MissingCount { format, line }
+        } else {
+            bad()
+        });
+    }
+    text.parse::<i64>().map_err(|_| bad())
+}
+
+/// Guess a folded frame's kind from its text.
+fn frame_kind(name: &str) -> FrameKind {
+    if name.ends_with("_[k]") {
+        FrameKind::Kernel
+    } else if name.ends_with("_[j]") {
+        FrameKind::Jit
+    } else if name.ends_with("_[i]") {
+        FrameKind::Inline
+    } else if name.starts_with("py::") || crate::pyspy::is_python_frame(name) {
+        FrameKind::Python
+    } else if name == "[unknown]" {
+        FrameKind::Unknown
+    } else {
+        FrameKind::Native
+    }
+}
+
+/// Builds a profile from folded-style lines; shared with the py-spy reader.
+pub(crate) struct FoldedBuilder {
+    pub(crate) profile: Profile,
+    frames: HashMap<String, FrameId>,
+    thread: ThreadId,
+    scratch: Vec<FrameId>,
+}
+
+impl FoldedBuilder {
+    pub(crate) fn new(format: &'static str, _columns: usize) -> Self {
+        let mut profile = Profile::new(vec![ValueType::new("samples", "count")]);
+        profile.meta.source_format = format.to_string();
+        profile.meta.comm_root = false;
+        profile.meta.default_value = 0;
+        let thread = profile.intern_thread(Default::default());
+        FoldedBuilder {
+            profile,
+            frames: HashMap::new(),
+            thread,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Intern the frames of `stack` (`;`-separated, root first) with
+    /// `kind_of` deciding each frame's kind and file/line.
+    pub(crate) fn intern_stack(
+        &mut self,
+        stack: &str,
+        mut make: impl FnMut(&mut Profile, &str) -> FrameId,
+    ) -> Option<StackId> {
+        self.scratch.clear();
+        for name in stack.split(';') {
+            let id = match self.frames.get(name) {
+                Some(&id) => id,
+                None => {
+                    let id = make(&mut self.profile, name);
+                    self.frames.insert(name.to_string(), id);
+                    id
+                }
+            };
+            self.scratch.push(id);
+        }
+        let mut parent = None;
+        for &f in &self.scratch {
+            parent = Some(self.profile.intern_stack(parent, f));
+        }
+        parent
+    }
+
+    /// Push one sample of a plain folded line.
+    fn push(&mut self, stack: &str, values: &[i64], _line: u64) -> Result<(), Error> {
+        let s = self.intern_stack(stack, |p, name| {
+            p.intern_frame_named(name, frame_kind(name))
+        });
+        let thread = self.thread;
+        self.profile.push_sample(s, thread, None, values);
+        Ok(())
+    }
+
+    /// Push one sample with an explicit thread.
+    pub(crate) fn push_with_thread(
+        &mut self,
+        stack: Option<StackId>,
+        thread: ThreadId,
+        values: &[i64],
+    ) {
+        self.profile.push_sample(stack, thread, None, values);
+    }
+
+    pub(crate) fn finish(self) -> Profile {
+        self.profile
+    }
+}
+
+/// Which root frame [`write`] puts above each stack.
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RootFrame {
+    /// The thread's comm when the profile's `meta.comm_root` says so (perf
+    /// sources, as inferno-collapse-perf), else none.
+    #[default]
+    Auto,
+    /// No root frame: the stacks as they are.
+    None,
+    /// The thread's comm (its name; spaces become `_`, as inferno does).
+    Comm,
+    /// `comm-pid` (inferno-collapse-perf `--pid`); `?` for an unknown pid.
+    CommPid,
+    /// `comm-pid/tid` (inferno-collapse-perf `--tid`); `?` for unknown ids.
+    CommPidTid,
+}
+
+/// Options of [`write`].
+#[non_exhaustive]
+#[derive(Default, Clone, Debug)]
+pub struct WriteOptions {
+    /// The root frame of each stack.
+    pub root: RootFrame,
+    /// Annotate frames as inferno-collapse-perf `--all` does: kernel frames
+    /// end in `_[k]`, JIT frames and perf-map Python frames (Python frames
+    /// with a module) in `_[j]`; inlined frames stay plain.
+    pub annotate: bool,
+    /// The value column to write; `None` means the profile's
+    /// `meta.default_value`.
+    pub value: Option<usize>,
+}
+
+/// Write `p` as folded text, exactly as inferno-collapse-perf writes its
+/// output: one line per distinct stack, `frame;frame;... weight`, sorted by
+/// the stack text in byte order, equal stacks merged (across threads too,
+/// once the root frame is chosen), lines of weight 0 skipped.
+///
+/// A sample without frames writes nothing, as inferno-collapse-perf does
+/// for an event without stack lines (its weight is not in the output).
+///
+/// # Errors
+///
+/// An [`io::ErrorKind::InvalidInput`] error when the chosen value column
+/// does not exist, and any error of `out`.
+pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Result<()> {
+    let column = opts.value.unwrap_or(p.meta.default_value);
+    let values = p.samples.values.get(column).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "folded: no value column {column} (the profile has {})",
+                p.samples.values.len()
+            ),
+        )
+    })?;
+    let root = match opts.root {
+        RootFrame::Auto if p.meta.comm_root => RootFrame::Comm,
+        RootFrame::Auto => RootFrame::None,
+        r => r,
+    };
+    // Fold by (stack, thread) first: that is cheap, and names are built once
+    // per distinct pair.
+    let mut by_pair: HashMap<(StackId, ThreadId), i64> = HashMap::new();
+    for (i, (&stack, &thread)) in p.samples.stacks.iter().zip(&p.samples.threads).enumerate() {
+        let Some(stack) = stack else { continue };
+        let v = values.get(i).copied().unwrap_or(0);
+        let e = by_pair.entry((stack, thread)).or_insert(0);
+        *e = e.saturating_add(v);
+    }
+    let mut names: HashMap<FrameId, String> = HashMap::new();
+    let mut lines: HashMap<String, i64> = HashMap::new();
+    let mut frames = Vec::new();
+    for ((stack, thread), v) in by_pair {
+        let mut text = root_text(p, thread, root);
+        frames.clear();
+        frames.extend(p.stacks.frames_leaf_first(stack));
+        for &f in frames.iter().rev() {
+            if !text.is_empty() {
+                text.push(';');
+            }
+            let name = names
+                .entry(f)
+                .or_insert_with(|| frame_text(p, f, opts.annotate));
+            text.push_str(name);
+        }
+        let e = lines.entry(text).or_insert(0);
+        *e = e.saturating_add(v);
+    }
+    let mut sorted: Vec<(String, i64)> = lines.into_iter().filter(|&(_, v)| v != 0).collect();
+    sorted.sort_unstable();
+    let mut w = io::BufWriter::new(out);
+    for (text, v) in sorted {
+        writeln!(w, "{text} {v}")?;
+    }
+    w.flush()
+}
+
+/// The root frame text of `thread` for `root` (empty for none).
+fn root_text(p: &Profile, thread: ThreadId, root: RootFrame) -> String {
+    if matches!(root, RootFrame::None | RootFrame::Auto) {
+        return String::new();
+    }
+    let t = p.threads.get(thread);
+    let comm = if t.thread_name.is_empty() {
+        p.str(t.process_name)
+    } else {
+        p.str(t.thread_name)
+    };
+    let mut s = comm.replace(' ', "_");
+    let id = |v: Option<u32>| v.map_or_else(|| "?".to_string(), |v| v.to_string());
+    match root {
+        RootFrame::CommPid => {
+            s.push('-');
+            s.push_str(&id(t.pid));
+        }
+        RootFrame::CommPidTid => {
+            s.push('-');
+            s.push_str(&id(t.pid));
+            s.push('/');
+            s.push_str(&id(t.tid));
+        }
+        _ => {}
+    }
+    s
+}
+
+/// A frame's folded text, annotated as inferno `--all` when asked.
+///
+/// inferno decides by the module: `_[k]` when it is kernel code
+/// ([`stackconv_model::naming::is_kernel_module`], so `[vdso]` frames too),
+/// else `_[j]` for a perf map or jitted `.so`; we also honour the frame kind
+/// (kernel; JIT; Python with a module, i.e. from a perf map). Inlined
+/// frames stay plain, as perf script prints `(inlined)` in place of their
+/// module.
+fn frame_text(p: &Profile, f: FrameId, annotate: bool) -> String {
+    use stackconv_model::naming::{is_jit_module, is_kernel_module};
+    let frame = p.frame(f);
+    let mut name = p.str(frame.name).to_string();
+    if !annotate || frame.kind == FrameKind::Inline {
+        return name;
+    }
+    let module = p.str(frame.module);
+    let kernel = frame.kind == FrameKind::Kernel || is_kernel_module(module);
+    let jit = frame.kind == FrameKind::Jit
+        || (frame.kind == FrameKind::Python && !module.is_empty())
+        || is_jit_module(module);
+    if kernel {
+        if !name.ends_with("_[k]") {
+            name.push_str("_[k]");
+        }
+    } else if jit && !name.contains("_[j]") {
+        name.push_str("_[j]");
+    }
+    name
+}
