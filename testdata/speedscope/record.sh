@@ -2,8 +2,12 @@
 # Records the speedscope test data: the file-format JSON schema as shipped in
 # the `speedscope` npm package (tests validate our output against it).
 #
-#   bash testdata/speedscope/record.sh            # schema only
-#   PYSPY=1 bash testdata/speedscope/record.sh    # also a py-spy speedscope recording
+#   bash testdata/speedscope/record.sh
+#
+# py-spy's own speedscope output, which the speedscope tests also read, is
+# recorded by testdata/pyspy/record.sh (testdata/pyspy/webapi.speedscope.json).
+# testdata/speedscope/render-check.sh is the manual check that speedscope's
+# page opens our output.
 #
 # Pinned version; bump it here and re-run to update the committed schema.
 set -euo pipefail
@@ -19,15 +23,3 @@ tar -xzf "$work/speedscope-$SPEEDSCOPE_VERSION.tgz" -C "$work"
 cp "$work/package/dist/release/file-format-schema.json" "$here/file-format-schema.json"
 echo "schema from speedscope@$SPEEDSCOPE_VERSION -> $here/file-format-schema.json"
 
-if [[ "${PYSPY:-0}" == 1 ]]; then
-    # py-spy's own speedscope output of the web-API workload (1 s, 50 Hz,
-    # 4 threads). Run from the neutral staging folder so no workspace paths
-    # leak into frame file names.
-    py=/opt/python3.12/bin/python3
-    [[ -x $py ]] || py=$(pyenv root)/versions/3.12.1/bin/python3
-    cp "$here/../python/webapi.py" "$stage/webapi.py"
-    (cd "$stage" && py-spy record --format speedscope -d 1 -r 50 \
-        -o "$stage/pyspy-webapi.speedscope.json" -- "$py" webapi.py 1 4)
-    cp "$stage/pyspy-webapi.speedscope.json" "$here/pyspy-webapi.speedscope.json"
-    echo "py-spy $(py-spy --version) -> $here/pyspy-webapi.speedscope.json"
-fi

@@ -8,7 +8,7 @@
 //!
 //! # Writing
 //!
-//! [`write`] puts one sampled profile per model thread into the file,
+//! [`write()`] puts one sampled profile per model thread into the file,
 //! named `comm pid/tid` (or what of it the thread knows; `all` for a
 //! profile without thread information). The weights are one value column:
 //! [`WriteOptions::value`], or else the profile's
@@ -27,7 +27,7 @@
 //!
 //! # Reading
 //!
-//! [`read`] takes sampled and evented profiles. Each speedscope profile
+//! [`read()`] takes sampled and evented profiles. Each speedscope profile
 //! becomes a model thread whose `thread_name` is the profile's name (no
 //! pid or tid). Units become value columns: `none` a `samples`/`count`
 //! column, `bytes` a `space`/`bytes` column, and every time unit a
@@ -100,7 +100,8 @@ pub const SCHEMA_URL: &str = "https://www.speedscope.app/file-format-schema.json
 
 /// Whether `prefix` (the first bytes of an input, a few KiB are plenty)
 /// looks like a speedscope file: a JSON object that names speedscope's
-/// schema, or has both a `"shared"` and a `"profiles"` key.
+/// schema, or has both a `"shared"` and a `"profiles"` key. Only the first
+/// MiB is searched, so passing a whole large input is cheap too.
 ///
 /// ```
 /// use stackconv_speedscope::looks_like;
@@ -118,9 +119,13 @@ pub fn looks_like(prefix: &[u8]) -> bool {
     if !body.starts_with(b"{") {
         return false;
     }
+    let body = body.get(..LOOKS_LIKE_LIMIT).unwrap_or(body);
     contains(body, b"speedscope.app/file-format-schema")
         || (contains(body, b"\"shared\"") && contains(body, b"\"profiles\""))
 }
+
+/// How many bytes [`looks_like`] searches.
+const LOOKS_LIKE_LIMIT: usize = 1 << 20;
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)

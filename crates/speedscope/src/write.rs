@@ -10,7 +10,7 @@ use stackconv_model::{FrameId, Profile, StackId, ThreadId};
 use crate::error::Error;
 use crate::SCHEMA_URL;
 
-/// Options for [`write`](crate::write).
+/// Options for [`write()`](crate::write()).
 #[non_exhaustive]
 #[derive(Clone, Debug, Default)]
 pub struct WriteOptions {

@@ -257,4 +257,11 @@ fn looks_like_detects_only_speedscope() {
     assert!(!looks_like(b"{\"nodes\":[],\"samples\":[]}"));
     assert!(!looks_like(b"a;b;c 1\n"));
     assert!(!looks_like(b"\x1f\x8b\x08\x00"));
+    // Only the first MiB is searched.
+    let mut late = b"{\"pad\":\"".to_vec();
+    late.resize(2 << 20, b'x');
+    late.extend_from_slice(b"\",\"shared\":{},\"profiles\":[]}");
+    assert!(!looks_like(&late));
+    late.drain(10..(3 << 19));
+    assert!(looks_like(&late));
 }
