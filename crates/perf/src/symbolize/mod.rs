@@ -8,10 +8,25 @@
 //! does. Whatever cannot be resolved is counted per file and reason and
 //! handed out by [`Symbolizer::report`].
 
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use stackconv_model::naming::{python_perf_file, tidy_perf_symbol, PYTHON_PERF_MAP_PREFIX};
 use stackconv_model::{FrameKind, Loss};
+
+mod elf;
+mod jit;
+mod kallsyms;
+mod locate;
+mod names;
+
+use elf::ElfSymbols;
+use jit::{JitEntry, JitTable};
+use kallsyms::Kallsyms;
+use locate::{
+    base_name, build_id_rel_path, bytes_to_path, hex, read_file, read_file_or_xz, under_root,
+};
 
 /// Where the symbolizer looks for files, kallsyms and perf maps.
 #[derive(Clone, Debug)]
@@ -73,25 +88,140 @@ pub enum Unresolved {
     NoPerfMap,
 }
 
-/// Symbolizes addresses; caches files, symbol tables and results.
-#[derive(Debug)]
-pub struct Symbolizer {
-    opts: SymbolOptions,
-}
-
 /// The bytes of a file, memory-mapped or read.
 pub type FileBytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+/// Most frames (inlined plus the function) reported for one address.
+const MAX_INLINE_DEPTH: usize = 64;
+/// Most malformed perf-map lines named one by one in warnings, per file.
+const MAX_BAD_LINES_NAMED: usize = 5;
+
+impl Unresolved {
+    /// A short lowercase reason (`file missing`, `build id mismatch`,
+    /// `no symbol`, `no perf map`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unresolved::FileMissing => "file missing",
+            Unresolved::BuildIdMismatch => "build id mismatch",
+            Unresolved::NoSymbol => "no symbol",
+            Unresolved::NoPerfMap => "no perf map",
+        }
+    }
+}
+
+type Frames = Result<Arc<[SymFrame]>, Unresolved>;
+
+/// Unresolved lookups of one source, per reason: (lookups, distinct
+/// addresses).
+#[derive(Debug, Default)]
+struct Misses(BTreeMap<&'static str, (u64, u64)>);
+
+impl Misses {
+    fn count(&mut self, why: Unresolved, first_time: bool) {
+        let e = self.0.entry(why.as_str()).or_default();
+        e.0 = e.0.saturating_add(1);
+        if first_time {
+            e.1 = e.1.saturating_add(1);
+        }
+    }
+}
+
+/// A file that was found and parsed.
+struct Loaded {
+    binary: Option<FileBytes>,
+    symbols: ElfSymbols,
+}
+
+/// One recorded path: where it was found, its symbols, its results.
+struct FileSlot {
+    path: Vec<u8>,
+    state: Option<Result<Arc<Loaded>, Unresolved>>,
+    results: HashMap<u64, Frames>,
+    misses: Misses,
+    /// Candidates refused for their build id: (path, build id found).
+    mismatches: Vec<(PathBuf, Option<Vec<u8>>)>,
+}
+
+/// The JIT symbols of one process.
+struct JitSlot {
+    /// `None` when the process has neither perf map nor jitdump.
+    table: Option<JitTable>,
+    results: HashMap<u64, Frames>,
+    misses: Misses,
+    /// Where the table came from (for messages and the module name).
+    sources: Vec<PathBuf>,
+}
+
+/// Symbolizes addresses; caches files, symbol tables and results.
+///
+/// ```
+/// use stackconv_perf::symbolize::{SymbolOptions, Symbolizer, Unresolved};
+///
+/// let mut opts = SymbolOptions::default();
+/// opts.no_system_paths = true;
+/// let mut s = Symbolizer::new(opts);
+/// assert_eq!(s.symbolize_file(b"/no/such/app", 0x1234).unwrap_err(), Unresolved::FileMissing);
+/// let (losses, _warnings) = s.report();
+/// assert_eq!(losses[0].count, 1);
+/// ```
+pub struct Symbolizer {
+    opts: SymbolOptions,
+    build_ids: HashMap<Vec<u8>, Vec<u8>>,
+    file_ids: HashMap<Vec<u8>, usize>,
+    files: Vec<FileSlot>,
+    kernel: Option<Result<Kallsyms, Unresolved>>,
+    kernel_path: Option<PathBuf>,
+    kernel_results: HashMap<u64, Frames>,
+    kernel_misses: Misses,
+    jitdumps: HashMap<u32, Vec<Vec<u8>>>,
+    jits: HashMap<u32, JitSlot>,
+    warnings: Vec<String>,
+}
+
+impl std::fmt::Debug for Symbolizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Symbolizer")
+            .field("opts", &self.opts)
+            .field("files", &self.files.len())
+            .field("jit_processes", &self.jits.len())
+            .finish()
+    }
+}
 
 impl Symbolizer {
     /// A symbolizer with these options. Nothing is read until asked.
     pub fn new(opts: SymbolOptions) -> Self {
-        Symbolizer { opts }
+        Symbolizer {
+            opts,
+            build_ids: HashMap::new(),
+            file_ids: HashMap::new(),
+            files: Vec::new(),
+            kernel: None,
+            kernel_path: None,
+            kernel_results: HashMap::new(),
+            kernel_misses: Misses::default(),
+            jitdumps: HashMap::new(),
+            jits: HashMap::new(),
+            warnings: Vec::new(),
+        }
     }
 
     /// Register build ids from the perf.data header / MMAP2 records: path as
-    /// recorded -> build id bytes.
+    /// recorded -> build id bytes. A file already loaded under another
+    /// build id is looked up again.
     pub fn add_build_id(&mut self, path: &[u8], build_id: &[u8]) {
-        let _ = (path, build_id, &self.opts);
+        let build_id = trim_build_id(build_id);
+        if build_id.is_empty() {
+            return;
+        }
+        let old = self.build_ids.insert(path.to_vec(), build_id.to_vec());
+        if old.as_deref().is_some_and(|o| o != build_id) {
+            if let Some(slot) = self.file_ids.get(path).and_then(|&i| self.files.get_mut(i)) {
+                slot.state = None;
+                slot.results.clear();
+                slot.mismatches.clear();
+            }
+        }
     }
 
     /// A user-space address in a file-backed mapping: `path` as in the MMAP
@@ -106,60 +236,571 @@ impl Symbolizer {
         path: &[u8],
         file_offset: u64,
     ) -> Result<Arc<[SymFrame]>, Unresolved> {
-        let _ = (path, file_offset);
-        Err(Unresolved::FileMissing)
+        let id = self.slot(path);
+        let loaded = self.load(id);
+        let inline = self.opts.inline;
+        let Some(slot) = self.files.get_mut(id) else {
+            return Err(Unresolved::FileMissing);
+        };
+        if let Some(r) = slot.results.get(&file_offset) {
+            let r = r.clone();
+            if let Err(why) = r {
+                slot.misses.count(why, false);
+            }
+            return r;
+        }
+        let r = match loaded {
+            Ok(l) => file_frames(&l.symbols, file_offset, inline),
+            Err(why) => Err(why),
+        };
+        if let Err(why) = r {
+            slot.misses.count(why, true);
+        }
+        slot.results.insert(file_offset, r.clone());
+        r
     }
 
-    /// A kernel address, through kallsyms.
+    /// A kernel address, through kallsyms (`opts.kallsyms`, else
+    /// `/proc/kallsyms` unless `no_system_paths`). The name is the function
+    /// without its `[module]`, as `perf script` prints it.
     ///
     /// # Errors
     ///
-    /// [`Unresolved::FileMissing`] without a kallsyms file,
-    /// [`Unresolved::NoSymbol`] below its first symbol.
+    /// [`Unresolved::FileMissing`] without a usable kallsyms file,
+    /// [`Unresolved::NoSymbol`] outside its symbols.
     pub fn symbolize_kernel(&mut self, addr: u64) -> Result<Arc<[SymFrame]>, Unresolved> {
-        let _ = addr;
-        Err(Unresolved::FileMissing)
+        if let Some(r) = self.kernel_results.get(&addr) {
+            let r = r.clone();
+            if let Err(why) = r {
+                self.kernel_misses.count(why, false);
+            }
+            return r;
+        }
+        let r = match self.kallsyms() {
+            Ok(k) => match k.find(addr) {
+                Some(sym) => Ok(Arc::from(vec![SymFrame {
+                    name: tidy_perf_symbol(&sym.name).into_owned(),
+                    kind: FrameKind::Kernel,
+                    file: None,
+                    line: 0,
+                }])),
+                None => Err(Unresolved::NoSymbol),
+            },
+            Err(why) => Err(why),
+        };
+        if let Err(why) = r {
+            self.kernel_misses.count(why, true);
+        }
+        self.kernel_results.insert(addr, r.clone());
+        r
+    }
+
+    /// The module of a kernel address: `Some("[nf_tables]")` for a module
+    /// symbol, `None` for the kernel image or an unknown address.
+    pub fn kernel_module(&mut self, addr: u64) -> Option<Arc<str>> {
+        self.kallsyms().ok()?.find(addr)?.module.clone()
     }
 
     /// An address in a JIT region of process `pid`: `perf-PID.map` (in
     /// `perf_map_dir`, default `/tmp` unless `no_system_paths`) or a jitdump
-    /// registered with [`Self::add_jitdump`].
+    /// registered with [`Self::add_jitdump`]. `py::` entries are Python
+    /// frames (file = the text after the last `:`), others JIT frames.
     ///
     /// # Errors
     ///
     /// [`Unresolved::NoPerfMap`] when the process has neither,
     /// [`Unresolved::NoSymbol`] when no entry covers `addr`.
     pub fn symbolize_jit(&mut self, pid: u32, addr: u64) -> Result<Arc<[SymFrame]>, Unresolved> {
-        let _ = (pid, addr);
-        Err(Unresolved::NoPerfMap)
+        self.jit_slot(pid);
+        let Some(slot) = self.jits.get_mut(&pid) else {
+            return Err(Unresolved::NoPerfMap);
+        };
+        if let Some(r) = slot.results.get(&addr) {
+            let r = r.clone();
+            if let Err(why) = r {
+                slot.misses.count(why, false);
+            }
+            return r;
+        }
+        let r = match &slot.table {
+            None => Err(Unresolved::NoPerfMap),
+            Some(t) => match t.find(addr) {
+                Some(e) => Ok(Arc::from(vec![jit_frame(e)])),
+                None => Err(Unresolved::NoSymbol),
+            },
+        };
+        if let Err(why) = r {
+            slot.misses.count(why, true);
+        }
+        slot.results.insert(addr, r.clone());
+        r
     }
 
     /// Register a jitdump file (`jit-PID.dump`, seen in an MMAP record) for
-    /// process `pid`. It is read when first needed.
+    /// process `pid`. It is read when first needed: from `perf_map_dir`
+    /// (by base name) when given, else under `symfs`, else at the recorded
+    /// path unless `no_system_paths`.
     pub fn add_jitdump(&mut self, pid: u32, path: &[u8]) {
-        let _ = (pid, path);
+        let list = self.jitdumps.entry(pid).or_default();
+        if !list.iter().any(|p| p == path) {
+            list.push(path.to_vec());
+            // Read again with the new file next time.
+            self.jits.remove(&pid);
+        }
     }
 
     /// The perf-map/jitdump entry containing `addr`: (start, size, name).
     pub fn jit_entry(&mut self, pid: u32, addr: u64) -> Option<(u64, u64, Arc<str>)> {
-        let _ = (pid, addr);
-        None
+        self.jit_slot(pid);
+        let e = self.jits.get(&pid)?.table.as_ref()?.find(addr)?;
+        Some((e.start, e.size, e.name.clone()))
     }
 
     /// The bytes of the file used for `path` (found by build id, under symfs
-    /// or at the recorded path), e.g. for unwind info.
+    /// or at the recorded path), e.g. for unwind info. A separate debug file
+    /// alone does not count: it has no code or unwind tables.
     ///
     /// # Errors
     ///
     /// [`Unresolved::FileMissing`] or [`Unresolved::BuildIdMismatch`].
     pub fn file_bytes(&mut self, path: &[u8]) -> Result<FileBytes, Unresolved> {
-        let _ = path;
-        Err(Unresolved::FileMissing)
+        let id = self.slot(path);
+        let loaded = self.load(id)?;
+        loaded.binary.clone().ok_or(Unresolved::FileMissing)
     }
 
-    /// What could not be resolved, per file and reason (with address and
-    /// lookup counts), as model losses and warnings.
+    /// What could not be resolved, per file and reason, as model losses
+    /// (count = lookups that failed; the text gives the distinct addresses)
+    /// and warnings (files refused for their build id, malformed perf-map
+    /// lines, missing perf maps, unreadable kallsyms or jitdumps).
     pub fn report(&self) -> (Vec<Loss>, Vec<String>) {
-        (Vec::new(), Vec::new())
+        let mut losses = Vec::new();
+        let mut warnings = self.warnings.clone();
+        let mut add = |place: &str, misses: &Misses| {
+            for (why, &(lookups, distinct)) in &misses.0 {
+                losses.push(Loss {
+                    what: format!("unresolved addresses in {place} ({why}; {distinct} distinct)"),
+                    count: lookups,
+                });
+            }
+        };
+        for slot in &self.files {
+            add(&String::from_utf8_lossy(&slot.path), &slot.misses);
+        }
+        add("[kernel.kallsyms]", &self.kernel_misses);
+        let mut pids: Vec<_> = self.jits.keys().copied().collect();
+        pids.sort_unstable();
+        for pid in pids {
+            if let Some(slot) = self.jits.get(&pid) {
+                add(&format!("JIT code of pid {pid}"), &slot.misses);
+            }
+        }
+        for slot in &self.files {
+            if slot.mismatches.is_empty() {
+                continue;
+            }
+            let want = self
+                .build_ids
+                .get(&slot.path)
+                .map(|b| hex(b))
+                .unwrap_or_default();
+            let mut msg = format!(
+                "{}: build id {want} wanted; not used: ",
+                String::from_utf8_lossy(&slot.path)
+            );
+            for (i, (p, found)) in slot.mismatches.iter().enumerate() {
+                if i > 0 {
+                    msg.push_str(", ");
+                }
+                let found = found.as_deref().map_or_else(|| "none".to_string(), hex);
+                msg.push_str(&format!("{} (build id {found})", p.display()));
+            }
+            warnings.push(msg);
+        }
+        for slot in &self.files {
+            if matches!(slot.state, Some(Err(Unresolved::FileMissing))) {
+                warnings.push(format!(
+                    "{}: file not found",
+                    String::from_utf8_lossy(&slot.path)
+                ));
+            }
+        }
+        (losses, warnings)
     }
+
+    // ---- internals ----
+
+    fn slot(&mut self, path: &[u8]) -> usize {
+        if let Some(&id) = self.file_ids.get(path) {
+            return id;
+        }
+        let id = self.files.len();
+        self.files.push(FileSlot {
+            path: path.to_vec(),
+            state: None,
+            results: HashMap::new(),
+            misses: Misses::default(),
+            mismatches: Vec::new(),
+        });
+        self.file_ids.insert(path.to_vec(), id);
+        id
+    }
+
+    fn load(&mut self, id: usize) -> Result<Arc<Loaded>, Unresolved> {
+        let Some(slot) = self.files.get(id) else {
+            return Err(Unresolved::FileMissing);
+        };
+        if let Some(state) = &slot.state {
+            return state.clone();
+        }
+        let path = slot.path.clone();
+        let (state, mismatches) = self.locate_and_parse(&path);
+        if let Some(slot) = self.files.get_mut(id) {
+            slot.state = Some(state.clone());
+            slot.mismatches = mismatches;
+        }
+        state
+    }
+
+    /// Find the binary and its debug file, parse them.
+    #[allow(clippy::type_complexity)]
+    fn locate_and_parse(
+        &self,
+        path: &[u8],
+    ) -> (
+        Result<Arc<Loaded>, Unresolved>,
+        Vec<(PathBuf, Option<Vec<u8>>)>,
+    ) {
+        let mut mismatches = Vec::new();
+        if path.starts_with(b"[") || path.starts_with(b"//anon") || path.is_empty() {
+            return (Err(Unresolved::FileMissing), mismatches);
+        }
+        let want = self.build_ids.get(path).map(Vec::as_slice);
+        let mut binary: Option<FileBytes> = None;
+        for (cand, xz_ok) in self.binary_candidates(path, want) {
+            let bytes = if xz_ok {
+                read_file_or_xz(&cand)
+            } else {
+                read_file(&cand)
+            };
+            let Some(bytes) = bytes else { continue };
+            if let Some(want) = want {
+                let found = elf::build_id((*bytes).as_ref());
+                if !build_id_matches(want, found.as_deref()) {
+                    mismatches.push((cand, found));
+                    continue;
+                }
+            }
+            binary = Some(bytes);
+            break;
+        }
+        let mut debug: Option<FileBytes> = None;
+        if let Some(want) = want {
+            for (cand, xz_ok) in self.debug_candidates(want) {
+                let bytes = if xz_ok {
+                    read_file_or_xz(&cand)
+                } else {
+                    read_file(&cand)
+                };
+                let Some(bytes) = bytes else { continue };
+                let found = elf::build_id((*bytes).as_ref());
+                if build_id_matches(want, found.as_deref()) {
+                    debug = Some(bytes);
+                    break;
+                }
+            }
+        }
+        if binary.is_none() && debug.is_none() {
+            let why = if mismatches.is_empty() {
+                Unresolved::FileMissing
+            } else {
+                Unresolved::BuildIdMismatch
+            };
+            return (Err(why), mismatches);
+        }
+        let symbols = ElfSymbols::load(
+            binary.as_ref().map(|b| (**b).as_ref()),
+            debug.as_ref().map(|b| (**b).as_ref()),
+            true,
+        );
+        match symbols {
+            Some(symbols) => (Ok(Arc::new(Loaded { binary, symbols })), mismatches),
+            // Found, but not an ELF file we can read: nothing to name.
+            None => (Err(Unresolved::NoSymbol), mismatches),
+        }
+    }
+
+    /// Where the binary may be, in order; `true` when an `.xz` copy counts.
+    fn binary_candidates(&self, path: &[u8], want: Option<&[u8]>) -> Vec<(PathBuf, bool)> {
+        let mut out = Vec::new();
+        let base = bytes_to_path(base_name(path));
+        for dir in &self.opts.symbol_dirs {
+            out.push((dir.join(&base), true));
+            if let Some(rel) = want.and_then(build_id_rel_path) {
+                out.push((dir.join(rel), true));
+            }
+        }
+        if !self.opts.no_system_paths {
+            if let (Some(rel), Some(home)) = (want.and_then(build_id_rel_path), home_dir()) {
+                out.push((home.join(".debug").join(rel).join("elf"), false));
+            }
+        }
+        match &self.opts.symfs {
+            Some(root) => out.push((under_root(root, path), false)),
+            None if !self.opts.no_system_paths => out.push((bytes_to_path(path), false)),
+            None => {}
+        }
+        out
+    }
+
+    /// Where a separate debug file may be (by build id), in order.
+    fn debug_candidates(&self, want: &[u8]) -> Vec<(PathBuf, bool)> {
+        let mut out = Vec::new();
+        let Some(rel) = build_id_rel_path(want) else {
+            return out;
+        };
+        let mut dbg = rel.clone().into_os_string();
+        dbg.push(".debug");
+        let dbg = PathBuf::from(dbg);
+        for dir in &self.opts.symbol_dirs {
+            out.push((dir.join(&dbg), true));
+        }
+        if !self.opts.no_system_paths {
+            out.push((Path::new("/usr/lib/debug").join(&dbg), false));
+            if let Some(home) = home_dir() {
+                out.push((home.join(".debug").join(&rel).join("debug"), false));
+            }
+        }
+        out
+    }
+
+    fn kallsyms(&mut self) -> Result<&Kallsyms, Unresolved> {
+        if self.kernel.is_none() {
+            let path = match &self.opts.kallsyms {
+                Some(p) => Some(p.clone()),
+                None if !self.opts.no_system_paths => Some(PathBuf::from("/proc/kallsyms")),
+                None => None,
+            };
+            let loaded = match &path {
+                None => Err(Unresolved::FileMissing),
+                Some(p) => match std::fs::read(p) {
+                    Ok(text) => {
+                        let (k, bad) = Kallsyms::parse(&text);
+                        if bad > 0 {
+                            self.warnings
+                                .push(format!("{}: {bad} malformed lines skipped", p.display()));
+                        }
+                        if k.len() == 0 {
+                            self.warnings
+                                .push(format!("{}: no usable kernel symbols", p.display()));
+                            Err(Unresolved::FileMissing)
+                        } else {
+                            Ok(k)
+                        }
+                    }
+                    Err(e) => {
+                        self.warnings.push(format!("{}: {e}", p.display()));
+                        Err(Unresolved::FileMissing)
+                    }
+                },
+            };
+            self.kernel_path = path;
+            self.kernel = Some(loaded);
+        }
+        match &self.kernel {
+            Some(Ok(k)) => Ok(k),
+            Some(Err(why)) => Err(*why),
+            None => Err(Unresolved::FileMissing),
+        }
+    }
+
+    /// Load (once) the JIT table of `pid`.
+    fn jit_slot(&mut self, pid: u32) {
+        if self.jits.contains_key(&pid) {
+            return;
+        }
+        let mut entries: Vec<JitEntry> = Vec::new();
+        let mut sources = Vec::new();
+        let mut found_any = false;
+        let map_dir = match &self.opts.perf_map_dir {
+            Some(d) => Some(d.clone()),
+            None if !self.opts.no_system_paths => Some(PathBuf::from("/tmp")),
+            None => None,
+        };
+        let map_path = map_dir.map(|d| d.join(format!("perf-{pid}.map")));
+        if let Some(p) = &map_path {
+            if let Some(bytes) = read_file(p) {
+                found_any = true;
+                let (mut e, bad) = jit::parse_perf_map((*bytes).as_ref());
+                if !bad.is_empty() {
+                    let named: Vec<String> = bad
+                        .iter()
+                        .take(MAX_BAD_LINES_NAMED)
+                        .map(u64::to_string)
+                        .collect();
+                    let more = if bad.len() > MAX_BAD_LINES_NAMED {
+                        ", ..."
+                    } else {
+                        ""
+                    };
+                    self.warnings.push(format!(
+                        "{}: {} malformed lines skipped (line {}{more})",
+                        p.display(),
+                        bad.len(),
+                        named.join(", ")
+                    ));
+                }
+                entries.append(&mut e);
+                sources.push(p.clone());
+            }
+        }
+        let dumps = self.jitdumps.get(&pid).cloned().unwrap_or_default();
+        for recorded in dumps {
+            let Some((p, bytes)) = self.find_jitdump(&recorded) else {
+                self.warnings.push(format!(
+                    "{}: jitdump not found",
+                    String::from_utf8_lossy(&recorded)
+                ));
+                continue;
+            };
+            found_any = true;
+            let d = jit::parse_jitdump((*bytes).as_ref());
+            if let Some(problem) = d.problem {
+                self.warnings.push(format!("{}: {problem}", p.display()));
+            }
+            entries.extend(d.entries);
+            sources.push(p);
+        }
+        if !found_any {
+            let place =
+                map_path.map_or_else(|| format!("perf-{pid}.map"), |p| p.display().to_string());
+            self.warnings
+                .push(format!("pid {pid}: no perf map ({place}) or jitdump"));
+        }
+        self.jits.insert(
+            pid,
+            JitSlot {
+                table: found_any.then(|| JitTable::new(entries)),
+                results: HashMap::new(),
+                misses: Misses::default(),
+                sources,
+            },
+        );
+    }
+
+    fn find_jitdump(&self, recorded: &[u8]) -> Option<(PathBuf, FileBytes)> {
+        let mut cands = Vec::new();
+        if let Some(d) = &self.opts.perf_map_dir {
+            cands.push(d.join(bytes_to_path(base_name(recorded))));
+        }
+        match &self.opts.symfs {
+            Some(root) => cands.push(under_root(root, recorded)),
+            None if !self.opts.no_system_paths => cands.push(bytes_to_path(recorded)),
+            None => {}
+        }
+        cands
+            .into_iter()
+            .find_map(|p| read_file(&p).map(|b| (p, b)))
+    }
+
+    /// The files a process's JIT symbols came from (perf map first).
+    pub fn jit_sources(&mut self, pid: u32) -> Vec<PathBuf> {
+        self.jit_slot(pid);
+        self.jits
+            .get(&pid)
+            .map(|s| s.sources.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// Frames for a file offset: inlined frames from DWARF (when asked), then
+/// the function from the symbol table, as perf names it.
+fn file_frames(symbols: &ElfSymbols, offset: u64, inline: bool) -> Frames {
+    let sym = symbols.find(offset).ok_or(Unresolved::NoSymbol)?;
+    let mut frames = Vec::new();
+    let mut file = None;
+    let mut line = 0;
+    if let (Some(ctx), Some(svma)) = (&symbols.dwarf, symbols.offset_to_svma(offset)) {
+        if inline {
+            let mut dwarf_frames: Vec<(Option<String>, Option<String>, u32)> = Vec::new();
+            if let Ok(mut iter) = ctx.find_frames(svma).skip_all_loads() {
+                while let Ok(Some(f)) = iter.next() {
+                    if dwarf_frames.len() >= MAX_INLINE_DEPTH {
+                        break;
+                    }
+                    let name = f
+                        .function
+                        .as_ref()
+                        .and_then(|n| n.demangle().ok())
+                        .map(|n| tidy_perf_symbol(&n).into_owned());
+                    let (lf, ll) = f
+                        .location
+                        .map(|l| (l.file.map(str::to_string), l.line.unwrap_or(0)))
+                        .unwrap_or((None, 0));
+                    dwarf_frames.push((name, lf, ll));
+                }
+            }
+            if let Some((_, lf, ll)) = dwarf_frames.pop() {
+                file = lf;
+                line = ll;
+            }
+            for (name, lf, ll) in dwarf_frames {
+                frames.push(SymFrame {
+                    name: name.unwrap_or_else(|| stackconv_model::naming::UNKNOWN.to_string()),
+                    kind: FrameKind::Inline,
+                    file: lf,
+                    line: ll,
+                });
+            }
+        } else if let Ok(Some(loc)) = ctx.find_location(svma) {
+            file = loc.file.map(str::to_string);
+            line = loc.line.unwrap_or(0);
+        }
+    }
+    frames.push(SymFrame {
+        name: names::display_name(&sym.name),
+        kind: FrameKind::Native,
+        file,
+        line,
+    });
+    Ok(Arc::from(frames))
+}
+
+fn jit_frame(e: &JitEntry) -> SymFrame {
+    let name = tidy_perf_symbol(&e.name).into_owned();
+    if e.name.starts_with(PYTHON_PERF_MAP_PREFIX) {
+        SymFrame {
+            file: python_perf_file(&e.name).map(str::to_string),
+            name,
+            kind: FrameKind::Python,
+            line: 0,
+        }
+    } else {
+        SymFrame {
+            name,
+            kind: FrameKind::Jit,
+            file: None,
+            line: 0,
+        }
+    }
+}
+
+/// perf.data stores build ids zero-padded to 20 bytes; MMAP2 gives the
+/// length. Trailing zero bytes are padding.
+fn trim_build_id(id: &[u8]) -> &[u8] {
+    let len = id
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |i| i.saturating_add(1));
+    id.get(..len).unwrap_or(id)
+}
+
+fn build_id_matches(want: &[u8], found: Option<&[u8]>) -> bool {
+    found.is_some_and(|f| trim_build_id(f) == trim_build_id(want))
+}
+
+fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
 }

@@ -1,0 +1,234 @@
+//! Kernel symbols from a kallsyms file, as perf 6.1 loads them
+//! (tools/lib/symbol/kallsyms.c `kallsyms__parse`; tools/perf/util/symbol.c
+//! `map__process_kallsym_symbol`, `symbols__fixup_duplicate`,
+//! `symbols__fixup_end(.., is_kallsyms = true)`).
+
+use std::sync::Arc;
+
+const PAGE: u64 = 4096;
+
+/// One kernel symbol after perf's fixups.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct KSym {
+    pub start: u64,
+    pub end: u64,
+    /// The function name, without the module.
+    pub name: Arc<str>,
+    /// `[module]` for a module symbol.
+    pub module: Option<Arc<str>>,
+}
+
+struct Parsed {
+    start: u64,
+    weak: bool,
+    global: bool,
+    name: String,
+    module: Option<String>,
+}
+
+/// The parsed table: sorted, duplicates resolved, ends fixed.
+#[derive(Debug, Default)]
+pub(crate) struct Kallsyms {
+    syms: Vec<KSym>,
+}
+
+impl Kallsyms {
+    /// Parse a kallsyms file: `ADDR TYPE NAME[\t[MODULE]]` lines. Only
+    /// text, weak, data and bss symbols (`T W D B`, either case) are kept,
+    /// as perf's `symbol_type__filter`. Malformed lines are skipped and
+    /// counted in the second value.
+    pub(crate) fn parse(text: &[u8]) -> (Self, u64) {
+        let mut bad = 0u64;
+        let mut raw: Vec<Parsed> = Vec::new();
+        for line in text.split(|&b| b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.is_empty() {
+                continue;
+            }
+            match parse_line(line) {
+                Some(Some(p)) => raw.push(p),
+                Some(None) => {}
+                None => bad += 1,
+            }
+        }
+        if !raw.is_empty() && raw.iter().all(|p| p.start == 0) {
+            // kptr_restrict: every address reads as zero; nothing usable.
+            return (Kallsyms::default(), bad);
+        }
+        raw.sort_by_key(|p| p.start);
+        // symbols__fixup_end(is_kallsyms) runs before
+        // symbols__fixup_duplicate: an empty symbol ends at the next one,
+        // except across a kernel/module boundary, where it ends at the next
+        // page boundary after a page; the last one a page past its page.
+        // So in a group of equal addresses only the last entry gets a size.
+        let mut ends: Vec<u64> = Vec::with_capacity(raw.len());
+        for (i, p) in raw.iter().enumerate() {
+            let end = match raw.get(i.wrapping_add(1)) {
+                Some(next) if p.module.is_some() == next.module.is_some() => next.start,
+                Some(_) => round_up(p.start.saturating_add(PAGE)),
+                None => round_up(p.start).saturating_add(PAGE),
+            };
+            ends.push(end);
+        }
+        let mut syms: Vec<KSym> = Vec::with_capacity(raw.len());
+        let mut kept: Option<(Parsed, u64)> = None;
+        for (p, end) in raw.into_iter().zip(ends) {
+            kept = match kept {
+                Some((last, last_end)) if last.start == p.start => {
+                    if choose_a(&last, last_end, &p, end) {
+                        Some((last, last_end))
+                    } else {
+                        Some((p, end))
+                    }
+                }
+                Some((last, last_end)) => {
+                    syms.push(ksym(last, last_end));
+                    Some((p, end))
+                }
+                None => Some((p, end)),
+            };
+        }
+        if let Some((last, last_end)) = kept {
+            syms.push(ksym(last, last_end));
+        }
+        (Kallsyms { syms }, bad)
+    }
+
+    /// The symbol covering `addr`.
+    pub(crate) fn find(&self, addr: u64) -> Option<&KSym> {
+        let idx = self.syms.partition_point(|s| s.start <= addr);
+        let s = self.syms.get(idx.checked_sub(1)?)?;
+        (addr < s.end || (addr == s.start && s.start == s.end)).then_some(s)
+    }
+
+    /// Number of symbols.
+    pub(crate) fn len(&self) -> usize {
+        self.syms.len()
+    }
+}
+
+fn ksym(p: Parsed, end: u64) -> KSym {
+    KSym {
+        start: p.start,
+        end,
+        name: p.name.into(),
+        module: p.module.map(Into::into),
+    }
+}
+
+fn round_up(x: u64) -> u64 {
+    x.checked_next_multiple_of(PAGE)
+        .unwrap_or(u64::MAX - (PAGE - 1))
+}
+
+/// `Some(Some(sym))` kept, `Some(None)` well-formed but filtered, `None`
+/// malformed.
+fn parse_line(line: &[u8]) -> Option<Option<Parsed>> {
+    let line = std::str::from_utf8(line).ok()?;
+    let (addr, rest) = line.split_once(' ')?;
+    let start = u64::from_str_radix(addr, 16).ok()?;
+    let (typ, name) = rest.split_once(' ')?;
+    let mut typ_chars = typ.chars();
+    let t = typ_chars.next()?;
+    if typ_chars.next().is_some() {
+        return None;
+    }
+    let (name, module) = match name.split_once('\t') {
+        Some((n, m)) => (n, Some(m.trim().to_string())),
+        None => (name.trim_end(), None),
+    };
+    if name.is_empty() {
+        return None;
+    }
+    if !matches!(t.to_ascii_uppercase(), 'T' | 'W' | 'D' | 'B') {
+        return Some(None);
+    }
+    Some(Some(Parsed {
+        start,
+        weak: t == 'W',
+        global: t.is_ascii_uppercase() && t != 'W',
+        name: name.to_string(),
+        module,
+    }))
+}
+
+/// perf's `choose_best_symbol` for kallsyms entries: sized (after the end
+/// fixup), non-weak, global, fewer leading underscores, longer name, then
+/// not a `SyS` alias.
+fn choose_a(a: &Parsed, a_end: u64, b: &Parsed, b_end: u64) -> bool {
+    let (a_sized, b_sized) = (a_end > a.start, b_end > b.start);
+    if a_sized != b_sized {
+        return a_sized;
+    }
+    if b.weak && !a.weak {
+        return true;
+    }
+    if a.weak && !b.weak {
+        return false;
+    }
+    if a.global && !b.global {
+        return true;
+    }
+    if b.global && !a.global {
+        return false;
+    }
+    let au = a.name.bytes().take_while(|&c| c == b'_').count();
+    let bu = b.name.bytes().take_while(|&c| c == b'_').count();
+    if bu != au {
+        return bu > au;
+    }
+    if a.name.len() != b.name.len() {
+        return a.name.len() > b.name.len();
+    }
+    !(a.name.starts_with("SyS") || a.name.starts_with("compat_SyS"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_filters_and_fixes_up() {
+        let text = b"\
+ffffffff81000000 T _stext
+ffffffff81000000 T startup_64
+ffffffff81000100 t local_fn
+ffffffff81000180 r some_rodata
+ffffffff81000200 W weak_fn
+ffffffff81000200 t strong_local
+ffffffff81000400 T a_long_global_name
+ffffffff81000400 t __x
+garbage line
+ffffffffc0000000 t nft_do_chain\t[nf_tables]
+ffffffffc0000100 T nft_other\t[nf_tables]
+";
+        let (k, bad) = Kallsyms::parse(text);
+        assert_eq!(bad, 1);
+        assert_eq!(k.len(), 6);
+        let name = |a| k.find(a).map(|s| s.name.to_string());
+        // same address: the last listed is the one the end fixup sized,
+        // whatever the binding or name rules would say
+        assert_eq!(name(0xffffffff81000000), Some("startup_64".into()));
+        assert_eq!(name(0xffffffff81000200), Some("strong_local".into()));
+        assert_eq!(name(0xffffffff81000400), Some("__x".into()));
+        // `r` is filtered, so local_fn extends to the next kept symbol
+        assert_eq!(name(0xffffffff810001ff), Some("local_fn".into()));
+        assert_eq!(name(0xffffffff810003ff), Some("strong_local".into()));
+        // kernel -> module boundary: a page, rounded up
+        assert_eq!(name(0xffffffff81001fff), Some("__x".into()));
+        assert_eq!(name(0xffffffff81002000), None);
+        let m = k.find(0xffffffffc0000010).unwrap();
+        assert_eq!(&*m.name, "nft_do_chain");
+        assert_eq!(m.module.as_deref(), Some("[nf_tables]"));
+        // last: rounded up page plus one
+        assert_eq!(name(0xffffffffc0001fff), Some("nft_other".into()));
+        assert_eq!(name(0xffffffffc0002000), None);
+        assert_eq!(name(0x1000), None);
+    }
+
+    #[test]
+    fn restricted_kallsyms_is_empty() {
+        let (k, _) = Kallsyms::parse(b"0000000000000000 T a\n0000000000000000 T b\n");
+        assert_eq!(k.len(), 0);
+    }
+}
