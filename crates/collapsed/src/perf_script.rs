@@ -358,15 +358,24 @@ fn parse_frame_lenient(line: &str) -> Option<FrameLine<'_>> {
     })
 }
 
-/// perf's `-F +srcline` continuation: `  file.c:42` (or `  ??:0`) under a
-/// frame.
+/// perf's `-F +srcline` continuation under a frame: `  file.c:42`,
+/// `  ??:0`, `  file.c:42 (discriminator 2)`, or `  module[addr]` when perf
+/// has no line for the address (`  [kernel.kallsyms][ffffffff816a8411]`).
 fn is_srcline(line: &str) -> bool {
-    let t = line.trim();
-    line.starts_with("  ")
-        && !t.contains(' ')
-        && t.rsplit_once(':').is_some_and(|(f, l)| {
-            !f.is_empty() && !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit())
-        })
+    let Some(t) = line.strip_prefix("  ") else {
+        return false;
+    };
+    let t = t.trim();
+    let (loc, rest) = t.split_once(' ').unwrap_or((t, ""));
+    let file_line = loc.rsplit_once(':').is_some_and(|(f, l)| {
+        !f.is_empty() && !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit())
+    });
+    let module_addr = loc
+        .strip_suffix(']')
+        .and_then(|l| l.rsplit_once('['))
+        .is_some_and(|(m, a)| !m.is_empty() && is_hex(a));
+    (file_line && (rest.is_empty() || rest.starts_with("(discriminator ")))
+        || (module_addr && rest.is_empty())
 }
 
 /// A sample being read.
@@ -423,14 +432,14 @@ impl Reader {
             if let Some(f) = parse_frame_strict(text) {
                 return self.frame(&f);
             }
+            if is_srcline(text) {
+                return Ok(());
+            }
             if !text.starts_with('\t') {
                 if let Some(h) = parse_header(text) {
                     self.end_sample();
                     return self.header(&h, number);
                 }
-            }
-            if is_srcline(text) {
-                return Ok(());
             }
             if !self.modules_seen {
                 if let Some(f) = parse_frame_lenient(text) {

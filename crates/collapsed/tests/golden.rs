@@ -35,15 +35,36 @@ fn trace_fields(text: &str) -> (bool, bool) {
     (first.unwrap_or(false), any)
 }
 
-fn perf_scripts() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(perf_dir())
-        .expect("testdata/perf exists")
+/// The format variants made by tests/data/record.sh from c-fp.data.
+fn variant_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
+}
+
+fn list_perf_scripts(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("test data folder exists")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "perf-script"))
         .collect();
     files.sort();
-    assert!(!files.is_empty(), "no testdata/perf/*.perf-script");
     files
+}
+
+/// Every perf script file with goldens: testdata/perf/*.perf-script and the
+/// variants in tests/data (but c-fp.nodso, which inferno cannot read).
+fn perf_scripts() -> Vec<PathBuf> {
+    let mut files = list_perf_scripts(&perf_dir());
+    assert!(!files.is_empty(), "no testdata/perf/*.perf-script");
+    files.extend(
+        list_perf_scripts(&variant_dir())
+            .into_iter()
+            .filter(|p| !p.ends_with("c-fp.nodso.perf-script")),
+    );
+    files
+}
+
+fn golden_path(script: &Path, file: &str) -> PathBuf {
+    script.parent().expect("a folder").join(file)
 }
 
 fn stem(path: &Path) -> String {
@@ -159,14 +180,14 @@ fn perf_script_matches_inferno_goldens() {
                 continue;
             }
         };
-        let plain = perf_dir().join(format!("{name}.folded"));
+        let plain = golden_path(&path, &format!("{name}.folded"));
         if !plain.exists() {
             failures.push(format!("{}: golden missing", plain.display()));
             continue;
         }
         let (first_has_fields, any_has_fields) = trace_fields(&String::from_utf8_lossy(&input));
         for (i, (file, root, annotate, value)) in variants(&name, &p).into_iter().enumerate() {
-            let golden = perf_dir().join(&file);
+            let golden = golden_path(&path, &file);
             if !golden.exists() {
                 continue;
             }
@@ -202,7 +223,7 @@ fn perf_script_total_equals_golden_total() {
             continue;
         }
         let p = perf_script::read(&input).expect("parse");
-        let golden = perf_dir().join(format!("{name}.folded"));
+        let golden = golden_path(&path, &format!("{name}.folded"));
         let want = folded_total(&std::fs::read_to_string(&golden).expect("golden"));
         if p.total(0) != want {
             failures.push(format!(
@@ -210,11 +231,12 @@ fn perf_script_total_equals_golden_total() {
                 p.total(0)
             ));
         }
-        // The samples column counts every sample header.
+        // The samples column counts every sample header (the lines that
+        // are not frames, comments or srclines: `time: `).
         let headers = std::fs::read_to_string(&path)
             .expect("read")
             .lines()
-            .filter(|l| !l.starts_with(['\t', '#']) && !l.trim().is_empty())
+            .filter(|l| !l.starts_with(['\t', '#']) && l.contains(": "))
             .count();
         let samples = p.value_index("samples").map(|c| p.total(c));
         if samples != i64::try_from(headers).ok() {
@@ -261,4 +283,35 @@ fn perf_script_threads_and_events() {
     assert_eq!(p.str(t.thread_name), "cfp");
     assert_eq!(t.pid, t.tid);
     assert!(t.pid.is_some());
+}
+
+/// `-F` without `dso`: frames have no module, so inferno reads none of them
+/// (no goldens); the samples and weights are c-fp's, and the stacks are
+/// c-fp's with every `[module]` frame an `[unknown]` one.
+#[test]
+fn perf_script_without_modules() {
+    let p = perf_script::read(
+        &std::fs::read(variant_dir().join("c-fp.nodso.perf-script")).expect("read"),
+    )
+    .expect("parse");
+    let golden = std::fs::read_to_string(perf_dir().join("c-fp.folded")).expect("golden");
+    let mut want: BTreeMap<String, i64> = BTreeMap::new();
+    for line in golden.lines() {
+        let (stack, n) = line.rsplit_once(' ').expect("count");
+        let stack: Vec<&str> = stack
+            .split(';')
+            .map(|f| {
+                if f.starts_with('[') && f.ends_with(']') {
+                    "[unknown]"
+                } else {
+                    f
+                }
+            })
+            .collect();
+        *want.entry(stack.join(";")).or_default() += n.parse::<i64>().expect("number");
+    }
+    let want: String = want.iter().map(|(s, n)| format!("{s} {n}\n")).collect();
+    let got = write_folded(&p, RootFrame::Auto, false, None);
+    compare(Path::new("c-fp.folded (modules as [unknown])"), &want, &got)
+        .unwrap_or_else(|e| panic!("{e}"));
 }
