@@ -430,6 +430,11 @@ sec_c_fp() {
   goldens c-fp.F
   put_dsos c-fp
   trim_kallsyms c-fp
+  # c-fp.pipe.data (the same recording turned into pipe mode by perf inject)
+  # is made by testdata/perf-pipe-twin.sh; remake it from the new c-fp.data.
+  if [ -f "$TD/perf-pipe-twin.sh" ]; then
+    sh "$TD/perf-pipe-twin.sh"
+  fi
   manifest c-fp "perf record -g -F 999 -o c-fp.data ./cfp 500" "testdata/src/cfp.c (gcc -O2 -g -fno-omit-frame-pointer), 0.5 s"
 }
 
