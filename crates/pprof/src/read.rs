@@ -23,7 +23,7 @@ pub(crate) const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// per sample, in many samples); generous for real profiles.
 const FRAMES_PER_INPUT_BYTE: u64 = 64;
 /// Frames any input may expand to regardless of its size.
-const FRAMES_BASE: u64 = 1 << 22;
+const FRAMES_BASE: u64 = 1 << 20;
 
 /// Inflate `data` if it is gzipped (concatenated members too, as Go's
 /// reader does), never beyond `limit` bytes.
@@ -248,7 +248,7 @@ struct PruneMark {
 }
 
 /// The labels keys that make model threads; see the crate docs.
-fn thread_from_labels(p: &Profile, labels: &[Label]) -> Thread {
+pub(crate) fn thread_from_labels(p: &Profile, labels: &[Label]) -> Thread {
     let mut t = Thread::default();
     let mut thread_str = StringId::EMPTY;
     let num_of = |l: &Label| -> Option<u32> {
@@ -280,7 +280,11 @@ fn thread_from_labels(p: &Profile, labels: &[Label]) -> Thread {
 
 fn frame_kind_for(name: &str, module: &str) -> FrameKind {
     let base = module.rsplit('/').next().unwrap_or(module);
-    if module.starts_with("[kernel") || module == "[vmlinux]" || module.starts_with("[vdso") {
+    if name.starts_with('[') && name.ends_with(']') {
+        // `[unknown]`, `[libc.so.6]`: unsymbolized, as perf tools name them.
+        FrameKind::Unknown
+    } else if module.starts_with("[kernel") || module == "[vmlinux]" || module.starts_with("[vdso")
+    {
         if module.starts_with("[vdso") {
             FrameKind::Native
         } else {
@@ -544,9 +548,21 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
             cut = if mark.prune { i.saturating_add(1) } else { i };
             break;
         }
+        // Check the frame budget before building anything: a location
+        // gives one frame per kept line (at least one).
+        let kept = kept_locs.get(cut..).unwrap_or_default();
+        for &li in kept {
+            let lines = locs.get(li).map(|l| l.lines_len).unwrap_or(0);
+            let keep_from = marks.get(li).map(|m| m.keep_from).unwrap_or(0);
+            let n = lines.saturating_sub(keep_from).max(1);
+            frames_used = frames_used.saturating_add(offset(n));
+        }
+        if frames_used > frame_limit {
+            return Err(Error::TooManyFrames { limit: frame_limit });
+        }
         // Stack, root first.
         let mut stack: Option<StackId> = None;
-        for &li in kept_locs.get(cut..).unwrap_or_default().iter().rev() {
+        for &li in kept.iter().rev() {
             let (start, len) = match loc_frames.get(li).copied().flatten() {
                 Some(r) => r,
                 None => {
@@ -606,10 +622,6 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
                     r
                 }
             };
-            frames_used = frames_used.saturating_add(offset(len));
-            if frames_used > frame_limit {
-                return Err(Error::TooManyFrames { limit: frame_limit });
-            }
             for &fr in frames_flat
                 .get(start..start.saturating_add(len))
                 .unwrap_or_default()
@@ -641,6 +653,11 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
                     num_unit: unit,
                 });
             }
+        }
+        // pprof drops samples whose values are all zero when it loads a
+        // profile (profile/merge.go, isZeroSample); so do we.
+        if sample.value.iter().all(|&v| v == 0) {
+            continue;
         }
         any_labels |= !labels.is_empty();
         let thread = thread_from_labels(&p, &labels);

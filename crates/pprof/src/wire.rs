@@ -113,12 +113,14 @@ pub(crate) fn next_field<'a>(
             *pos = end;
             Value::Bytes(buf.get(start..end).unwrap_or_default())
         }
-        wt => return Err(WireError::Bad(
-            offset,
-            format!(
+        wt => {
+            return Err(WireError::Bad(
+                offset,
+                format!(
                 "field {number}: unsupported wire type {wt} (groups are not used by profile.proto)"
             ),
-        )),
+            ))
+        }
     };
     Ok(Some(Field {
         number,

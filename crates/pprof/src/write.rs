@@ -232,40 +232,34 @@ impl<'p> Builder<'p> {
         }
     }
 
-    /// The sample's own labels, then its thread's (`pid`, `thread` numeric;
-    /// `thread_name`, `process_name` strings) unless it has those keys.
+    /// The sample's own labels, then its thread's (`pid` and `thread`
+    /// numeric; `thread_name`, `process_name` strings) where the own labels
+    /// do not already say them (as the reader derives threads).
     fn labels(&mut self, own: &[Label], thread: ThreadId) -> Vec<proto::Label> {
         let mut out: Vec<proto::Label> = own.iter().map(|l| self.label(l)).collect();
         let t = *self.p.threads.get(thread);
-        let has = |key: &str| own.iter().any(|l| self.p.str(l.key) == key);
-        let mut extra: Vec<(&str, Option<i64>, Option<StringId>)> = Vec::new();
-        if let Some(pid) = t.pid.filter(|_| !has("pid")) {
-            extra.push(("pid", Some(i64::from(pid)), None));
-        }
-        if let Some(tid) = t.tid.filter(|_| !has("thread")) {
-            extra.push(("thread", Some(i64::from(tid)), None));
-        }
-        if !t.thread_name.is_empty() && !has("thread_name") {
-            extra.push(("thread_name", None, Some(t.thread_name)));
-        }
-        if !t.process_name.is_empty() && !has("process_name") {
-            extra.push(("process_name", None, Some(t.process_name)));
-        }
-        for (key, num, s) in extra {
-            let key = self.string(key);
-            out.push(match (num, s) {
-                (Some(n), _) => proto::Label {
-                    key,
-                    num: n,
-                    ..proto::Label::default()
-                },
-                (None, Some(s)) => proto::Label {
-                    key,
-                    str: self.string(self.p.str(s)),
-                    ..proto::Label::default()
-                },
-                (None, None) => continue,
+        let said = crate::read::thread_from_labels(self.p, own);
+        let mut push = |b: &mut Self, key: &str, num: i64, s: Option<StringId>| {
+            let key = b.string(key);
+            let str = s.map(|s| b.string(b.p.str(s))).unwrap_or(0);
+            out.push(proto::Label {
+                key,
+                str,
+                num: if s.is_some() { 0 } else { num },
+                num_unit: 0,
             });
+        };
+        if let Some(pid) = t.pid.filter(|_| said.pid.is_none()) {
+            push(self, "pid", i64::from(pid), None);
+        }
+        if let Some(tid) = t.tid.filter(|_| said.tid.is_none()) {
+            push(self, "thread", i64::from(tid), None);
+        }
+        if !t.thread_name.is_empty() && said.thread_name.is_empty() {
+            push(self, "thread_name", 0, Some(t.thread_name));
+        }
+        if !t.process_name.is_empty() && said.process_name.is_empty() {
+            push(self, "process_name", 0, Some(t.process_name));
         }
         out
     }
