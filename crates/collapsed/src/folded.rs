@@ -97,12 +97,12 @@ pub fn read_diff(input: &[u8]) -> Result<(Profile, Profile), Error> {
 /// assert!(!folded::looks_like(b"main;work\n"));
 /// ```
 pub fn looks_like(input: &[u8]) -> bool {
-    folded_shape(input) && !crate::pyspy::looks_like(input)
+    folded_shape(input, false) && !crate::pyspy::looks_like(input)
 }
 
 /// Whether the first kilobytes of `input` are all `stack count` lines (at
-/// least one).
-pub(crate) fn folded_shape(input: &[u8]) -> bool {
+/// least one); with `allow_empty`, ` count` lines too.
+pub(crate) fn folded_shape(input: &[u8], allow_empty: bool) -> bool {
     let window = head(input, SNIFF_BYTES);
     let mut seen = false;
     for line in lines(window, FORMAT) {
@@ -110,7 +110,12 @@ pub(crate) fn folded_shape(input: &[u8]) -> bool {
         if line.text.trim().is_empty() {
             continue;
         }
-        if split_count(&line.text, FORMAT, line.number).is_err() {
+        let shape = if allow_empty {
+            split_count_allow_empty(&line.text, FORMAT, line.number).map(|_| ())
+        } else {
+            split_count(&line.text, FORMAT, line.number).map(|_| ())
+        };
+        if shape.is_err() {
             return false;
         }
         seen = true;
@@ -124,14 +129,25 @@ pub(crate) fn split_count<'a>(
     format: &'static str,
     line: u64,
 ) -> Result<(&'a str, i64), Error> {
+    let (stack, count) = split_count_allow_empty(text, format, line)?;
+    if stack.is_empty() {
+        return Err(Error::EmptyStack { format, line });
+    }
+    Ok((stack, count))
+}
+
+/// As [`split_count`], but an empty stack (` 1`) is fine: py-spy writes one
+/// for a sample of a thread with no frames.
+pub(crate) fn split_count_allow_empty<'a>(
+    text: &'a str,
+    format: &'static str,
+    line: u64,
+) -> Result<(&'a str, i64), Error> {
     let text = text.trim_end();
     let (stack, count) = text
         .rsplit_once(' ')
         .ok_or(Error::MissingCount { format, line })?;
     let count = parse_count(count, format, line)?;
-    if stack.is_empty() {
-        return Err(Error::EmptyStack { format, line });
-    }
     Ok((stack, count))
 }
 
@@ -172,7 +188,9 @@ fn frame_kind(name: &str) -> FrameKind {
 pub(crate) struct FoldedBuilder {
     pub(crate) profile: Profile,
     frames: HashMap<String, FrameId>,
-    thread: ThreadId,
+    /// The thread of samples without thread information, interned on first
+    /// use.
+    thread: Option<ThreadId>,
     scratch: Vec<FrameId>,
 }
 
@@ -182,11 +200,10 @@ impl FoldedBuilder {
         profile.meta.source_format = format.to_string();
         profile.meta.comm_root = false;
         profile.meta.default_value = 0;
-        let thread = profile.intern_thread(Default::default());
         FoldedBuilder {
             profile,
             frames: HashMap::new(),
-            thread,
+            thread: None,
             scratch: Vec::new(),
         }
     }
@@ -222,7 +239,14 @@ impl FoldedBuilder {
         let s = self.intern_stack(stack, |p, name| {
             p.intern_frame_named(name, frame_kind(name))
         });
-        let thread = self.thread;
+        let thread = match self.thread {
+            Some(t) => t,
+            None => {
+                let t = self.profile.intern_thread(Default::default());
+                self.thread = Some(t);
+                t
+            }
+        };
         self.profile.push_sample(s, thread, None, values);
         Ok(())
     }
@@ -242,7 +266,7 @@ impl FoldedBuilder {
     }
 }
 
-/// Which root frame [`write`] puts above each stack.
+/// Which root frame [`write()`] puts above each stack.
 #[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RootFrame {
     /// The thread's comm when the profile's `meta.comm_root` says so (perf
@@ -259,7 +283,7 @@ pub enum RootFrame {
     CommPidTid,
 }
 
-/// Options of [`write`].
+/// Options of [`write()`].
 #[non_exhaustive]
 #[derive(Default, Clone, Debug)]
 pub struct WriteOptions {
@@ -315,13 +339,16 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
     let mut lines: HashMap<String, i64> = HashMap::new();
     let mut frames = Vec::new();
     for ((stack, thread), v) in by_pair {
-        let mut text = root_text(p, thread, root);
+        let root_frame = root_text(p, thread, root);
+        let mut first = root_frame.is_none();
+        let mut text = root_frame.unwrap_or_default();
         frames.clear();
         frames.extend(p.stacks.frames_leaf_first(stack));
         for &f in frames.iter().rev() {
-            if !text.is_empty() {
+            if !first {
                 text.push(';');
             }
+            first = false;
             let name = names
                 .entry(f)
                 .or_insert_with(|| frame_text(p, f, opts.annotate));
@@ -339,10 +366,12 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
     w.flush()
 }
 
-/// The root frame text of `thread` for `root` (empty for none).
-fn root_text(p: &Profile, thread: ThreadId, root: RootFrame) -> String {
+/// The root frame text of `thread` for `root`: none for
+/// [`RootFrame::None`], and for [`RootFrame::Comm`] when the thread has no
+/// name.
+fn root_text(p: &Profile, thread: ThreadId, root: RootFrame) -> Option<String> {
     if matches!(root, RootFrame::None | RootFrame::Auto) {
-        return String::new();
+        return None;
     }
     let t = p.threads.get(thread);
     let comm = if t.thread_name.is_empty() {
@@ -350,6 +379,9 @@ fn root_text(p: &Profile, thread: ThreadId, root: RootFrame) -> String {
     } else {
         p.str(t.thread_name)
     };
+    if comm.is_empty() && root == RootFrame::Comm {
+        return None;
+    }
     let mut s = comm.replace(' ', "_");
     let id = |v: Option<u32>| v.map_or_else(|| "?".to_string(), |v| v.to_string());
     match root {
@@ -365,7 +397,7 @@ fn root_text(p: &Profile, thread: ThreadId, root: RootFrame) -> String {
         }
         _ => {}
     }
-    s
+    Some(s)
 }
 
 /// A frame's folded text, annotated as inferno `--all` when asked.

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 use stackconv_model::{Frame, FrameKind, Profile, Thread, ThreadId};
 
-use crate::folded::{folded_shape, split_count, FoldedBuilder, SNIFF_BYTES};
+use crate::folded::{folded_shape, split_count_allow_empty, FoldedBuilder, SNIFF_BYTES};
 use crate::lines::{head, lines};
 use crate::Error;
 
@@ -38,6 +38,9 @@ const FORMAT: &str = "py-spy raw";
 /// thread comes from its root frames: pid and command line from
 /// `process PID:"cmd"`, tid and name from `thread (TID): name` (a hex
 /// Python thread id that does not fit 32 bits leaves the tid unknown).
+/// A line with an empty stack (` 1`: py-spy writes one for a sample of a
+/// thread without frames) is a sample whose one frame has an empty name,
+/// so that it is kept and written back as it was.
 /// One value column `samples`/`count`; `meta.comm_root = false`,
 /// `meta.source_format = "py-spy raw"`.
 ///
@@ -53,7 +56,7 @@ pub fn read(input: &[u8]) -> Result<Profile, Error> {
         if line.text.trim().is_empty() {
             continue;
         }
-        let (stack, count) = split_count(&line.text, FORMAT, line.number)?;
+        let (stack, count) = split_count_allow_empty(&line.text, FORMAT, line.number)?;
         let thread = thread_of(stack);
         let s = b.intern_stack(stack, |p, name| {
             let frame = parse_frame(p, name);
@@ -88,13 +91,13 @@ pub fn read(input: &[u8]) -> Result<Profile, Error> {
 /// assert!(!pyspy::looks_like(b"main;work 1\n"));
 /// ```
 pub fn looks_like(input: &[u8]) -> bool {
-    if !folded_shape(input) {
+    if !folded_shape(input, true) {
         return false;
     }
     let window = head(input, SNIFF_BYTES);
     for line in lines(window, FORMAT) {
         let Ok(line) = line else { return false };
-        let Ok((stack, _)) = split_count(&line.text, FORMAT, line.number) else {
+        let Ok((stack, _)) = split_count_allow_empty(&line.text, FORMAT, line.number) else {
             continue;
         };
         if stack
