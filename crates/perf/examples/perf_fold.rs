@@ -17,9 +17,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut annotate = false;
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--symbol-dir" => symbols.symbol_dirs.push(PathBuf::from(args.next().ok_or("DIR")?)),
+            "--symbol-dir" => symbols
+                .symbol_dirs
+                .push(PathBuf::from(args.next().ok_or("DIR")?)),
             "--kallsyms" => symbols.kallsyms = Some(PathBuf::from(args.next().ok_or("FILE")?)),
-            "--perf-map-dir" => symbols.perf_map_dir = Some(PathBuf::from(args.next().ok_or("DIR")?)),
+            "--perf-map-dir" => {
+                symbols.perf_map_dir = Some(PathBuf::from(args.next().ok_or("DIR")?))
+            }
             "--column" => column = args.next().ok_or("N")?.parse()?,
             "--all" => annotate = true,
             "--system" => symbols.no_system_paths = false,

@@ -219,10 +219,7 @@ impl<'a> Walker<'a> {
 
     /// A `perf_file_section` (offset, size) at `at`, checked to lie in the file.
     fn section(&self, at: u64, what: &'static str) -> Result<(u64, u64), Error> {
-        let offset = self
-            .b
-            .u64(at)
-            .ok_or_else(|| self.truncated(at, what, 16))?;
+        let offset = self.b.u64(at).ok_or_else(|| self.truncated(at, what, 16))?;
         let size = self
             .b
             .u64(at + 8)
@@ -406,7 +403,9 @@ impl<'a> Walker<'a> {
         let name = rec.get(36..).unwrap_or_default();
         let name = name.split(|&c| c == 0).next().unwrap_or_default();
         if let Some(id) = id.get(..id_len) {
-            if !name.is_empty() {
+            // perf writes zero ids for files it could not read (and for
+            // every file of a `-z` recording, as perf 6.1 does).
+            if !name.is_empty() && id.iter().any(|&b| b != 0) {
                 self.c.build_ids.push((name.to_vec(), id.to_vec()));
             }
         }
@@ -592,11 +591,13 @@ impl<'a> Walker<'a> {
         loop {
             let mut inb = InBuffer::around(input);
             let mut outb = OutBuffer::around(&mut chunk[..]);
-            decoder.run(&mut inb, &mut outb).map_err(|e| Error::Invalid {
-                offset: at,
-                what: "compressed record",
-                detail: format!("zstd: {e}"),
-            })?;
+            decoder
+                .run(&mut inb, &mut outb)
+                .map_err(|e| Error::Invalid {
+                    offset: at,
+                    what: "compressed record",
+                    detail: format!("zstd: {e}"),
+                })?;
             let consumed = inb.pos();
             let produced = outb.pos();
             self.pending

@@ -268,7 +268,11 @@ fn column_of(name: &str, ty: &PerfEventType) -> (String, &'static str) {
     } else {
         1
     };
-    let kind: String = name.splitn(parts + 1, ':').take(parts).collect::<Vec<_>>().join(":");
+    let kind: String = name
+        .splitn(parts + 1, ':')
+        .take(parts)
+        .collect::<Vec<_>>()
+        .join(":");
     let unit = match ty {
         PerfEventType::Software(SoftwareCounterType::CpuClock | SoftwareCounterType::TaskClock) => {
             "nanoseconds"
@@ -313,23 +317,18 @@ fn sample_is_sane(data: &[u8], pi: &RecordParseInfo) -> bool {
     }
     if f.contains(SampleFormat::READ) {
         let rf = pi.read_format;
-        let extra = 8 * (usize::from(rf.contains(ReadFormat::TOTAL_TIME_ENABLED))
-            + usize::from(rf.contains(ReadFormat::TOTAL_TIME_RUNNING)));
+        let extra = 8
+            * (usize::from(rf.contains(ReadFormat::TOTAL_TIME_ENABLED))
+                + usize::from(rf.contains(ReadFormat::TOTAL_TIME_RUNNING)));
         if rf.contains(ReadFormat::GROUP) {
             at += 8 + extra + 8 * usize::from(rf.contains(ReadFormat::ID));
         } else {
             let Some(nr) = u64_at(at) else { return false };
             let per = 8 + 8 * u64::from(rf.contains(ReadFormat::ID));
-            let Some(bytes) = nr
-                .checked_mul(per)
-                .and_then(|b| usize::try_from(b).ok())
-            else {
+            let Some(bytes) = nr.checked_mul(per).and_then(|b| usize::try_from(b).ok()) else {
                 return false;
             };
-            at = match at
-                .checked_add(8 + extra)
-                .and_then(|a| a.checked_add(bytes))
-            {
+            at = match at.checked_add(8 + extra).and_then(|a| a.checked_add(bytes)) {
                 Some(a) => a,
                 None => return false,
             };
@@ -440,7 +439,7 @@ impl Reader<'_> {
             EventRecord::Mmap2(m) => {
                 let path = m.path.as_slice();
                 if let Mmap2FileId::BuildId(id) = &m.file_id {
-                    if !id.is_empty() {
+                    if id.iter().any(|&b| b != 0) {
                         self.sym.add_build_id(&path, id);
                         let p = self.path_id(&path);
                         self.build_ids.insert(p, id.clone());
@@ -550,7 +549,11 @@ impl Reader<'_> {
                 if let Some(h) = self.hit_paths.get_mut(path as usize) {
                     *h = true;
                 }
-                let p = self.paths.get(path as usize).cloned().unwrap_or_else(|| Arc::from(&b""[..]));
+                let p = self
+                    .paths
+                    .get(path as usize)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::from(&b""[..]));
                 let r = self.sym.symbolize_file(&p, offset);
                 let module = self.path_str(path);
                 self.intern_sym(r, &module, FrameKind::Native)
@@ -565,10 +568,9 @@ impl Reader<'_> {
                 self.intern_sym(r, &module, FrameKind::Jit)
             }
             AddrKey::NoMap => {
-                let f = self.profile.intern_frame_named(
-                    stackconv_model::naming::UNKNOWN,
-                    FrameKind::Unknown,
-                );
+                let f = self
+                    .profile
+                    .intern_frame_named(stackconv_model::naming::UNKNOWN, FrameKind::Unknown);
                 Rc::from(vec![f])
             }
         };
@@ -622,11 +624,7 @@ impl Reader<'_> {
         if let Some(&t) = self.threads.get(&(pid, tid, comm)) {
             return t;
         }
-        let process_name = self
-            .comms
-            .get(&pid)
-            .map(|&(_, c)| c)
-            .unwrap_or(comm);
+        let process_name = self.comms.get(&pid).map(|&(_, c)| c).unwrap_or(comm);
         let t = self.profile.intern_thread(Thread {
             pid: u32::try_from(pid).ok(),
             tid: u32::try_from(tid).ok(),
@@ -677,13 +675,15 @@ impl Reader<'_> {
                 if !kernel {
                     user_ip_seen = true;
                 }
+                // perf (6.1) expands inlined frames only for DWARF-unwound
+                // entries, not for callchain entries: keep the function.
                 let fs = self.frames_of(pid, addr, kernel);
-                frames.extend_from_slice(&fs);
+                frames.extend(fs.last().copied());
             }
         } else if let Some(ip) = s.ip {
             let fs = self.frames_of(pid, ip, sample_kernel);
             user_ip_seen = !sample_kernel;
-            frames.extend_from_slice(&fs);
+            frames.extend(fs.last().copied());
         }
         // --call-graph dwarf: unwind the user stack from the registers.
         if let (Some(regs), Some((stack, dyn_size))) = (&s.user_regs, &s.user_stack) {
@@ -733,11 +733,11 @@ impl Reader<'_> {
         }
         self.scratch = frames;
 
-        let weight = if ev.sched_switch {
-            1
-        } else {
-            s.period.unwrap_or(ev.fixed_period)
-        };
+        // The sample's period, as perf script prints it (and
+        // inferno-collapse-perf sums it): nanoseconds for the clock events,
+        // event counts otherwise (1 for a tracepoint hit, more when perf
+        // sampled a tracepoint by frequency).
+        let weight = s.period.unwrap_or(ev.fixed_period);
         let mut values = std::mem::take(&mut self.values);
         values.clear();
         values.resize(self.columns, 0);
@@ -747,7 +747,8 @@ impl Reader<'_> {
         if let Some(v) = values.get_mut(self.samples_column) {
             *v = 1;
         }
-        self.profile.push_sample(stack, thread, s.timestamp, &values);
+        self.profile
+            .push_sample(stack, thread, s.timestamp, &values);
         self.values = values;
 
         if ev.sched_switch {

@@ -52,9 +52,17 @@ fn truncated_everywhere() {
     for cut in cuts {
         match read(&full[..cut], &opts()) {
             Err(e) => {
-                let offset = e.offset().unwrap_or_else(|| panic!("cut {cut}: no offset: {e}"));
-                assert!(offset <= cut as u64, "cut {cut}: offset {offset} past the end: {e}");
-                assert!(cut < data_end, "cut {cut} after the data section refused: {e}");
+                let offset = e
+                    .offset()
+                    .unwrap_or_else(|| panic!("cut {cut}: no offset: {e}"));
+                assert!(
+                    offset <= cut as u64,
+                    "cut {cut}: offset {offset} past the end: {e}"
+                );
+                assert!(
+                    cut < data_end,
+                    "cut {cut} after the data section refused: {e}"
+                );
                 errors += 1;
             }
             Ok(p) => {
@@ -200,8 +208,16 @@ fn mmap2_build_id_too_long() {
     d[at + 4..at + 6].copy_from_slice(&misc.to_le_bytes());
     d[at + 8 + 32] = 200;
     let p = read(&d, &opts()).unwrap();
-    assert!(p.meta.warnings.iter().any(|w| w.contains("build id size 200")));
-    assert!(p.meta.losses.iter().any(|l| l.what.contains("malformed") && l.count == 1));
+    assert!(p
+        .meta
+        .warnings
+        .iter()
+        .any(|w| w.contains("build id size 200")));
+    assert!(p
+        .meta
+        .losses
+        .iter()
+        .any(|l| l.what.contains("malformed") && l.count == 1));
 }
 
 /// Random damage anywhere: an error with an offset inside the input, or a
@@ -238,7 +254,10 @@ fn random_byte_damage() {
 
 #[test]
 fn not_perf_data() {
-    assert!(matches!(read(b"", &opts()), Err(Error::Truncated { offset: 0, .. })));
+    assert!(matches!(
+        read(b"", &opts()),
+        Err(Error::Truncated { offset: 0, .. })
+    ));
     assert!(matches!(
         read(b"hello world, not perf", &opts()),
         Err(Error::NotPerfData)

@@ -41,11 +41,25 @@ pub fn data(name: &str) -> Vec<u8> {
 /// inferno-collapse-perf does; `annotate` adds `_[k]` / `_[j]` as its
 /// `--all`.
 pub fn fold(p: &Profile, column: usize, annotate: bool) -> BTreeMap<String, i64> {
+    fold_by(p, column, annotate, false)
+}
+
+/// As [`fold`], but each sample of the column weighs 1 (its `samples`
+/// value), for goldens that inferno made without the period.
+pub fn fold_counts(p: &Profile, column: usize, annotate: bool) -> BTreeMap<String, i64> {
+    fold_by(p, column, annotate, true)
+}
+
+fn fold_by(p: &Profile, column: usize, annotate: bool, counts: bool) -> BTreeMap<String, i64> {
+    let samples = p.value_index("samples").unwrap();
     let mut out = BTreeMap::new();
     for s in p.iter_samples() {
-        let w = s.values[column];
+        let mut w = s.values[column];
         if w == 0 {
             continue;
+        }
+        if counts {
+            w = s.values[samples];
         }
         let thread = p.threads.get(s.thread);
         let mut line = p.str(thread.thread_name).to_string();
