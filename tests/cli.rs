@@ -1,1 +1,276 @@
-//! End-to-end tests of the stackconv command.
+//! End-to-end tests of the stackconv command on the recordings in
+//! testdata/, compared with the outputs the reference tools made when they
+//! were recorded (testdata/record.sh).
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn testdata(rel: &str) -> PathBuf {
+    root().join("testdata").join(rel)
+}
+
+fn stackconv() -> Command {
+    Command::cargo_bin("stackconv").expect("the stackconv binary")
+}
+
+/// Lines sorted, trailing whitespace and empty lines dropped.
+fn sorted_lines(text: &str) -> Vec<String> {
+    let mut v: Vec<String> = text
+        .lines()
+        .map(|l| l.trim_end().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The total weight of folded text (last number of each line).
+fn folded_total(text: &str) -> u64 {
+    text.lines()
+        .filter_map(|l| l.rsplit_once(' '))
+        .map(|(_, n)| n.trim().parse::<u64>().expect("a count"))
+        .sum()
+}
+
+fn assert_same_lines(ours: &str, golden: &str, what: &str) {
+    let (a, b) = (sorted_lines(ours), sorted_lines(golden));
+    if a != b {
+        let first = a
+            .iter()
+            .zip(&b)
+            .position(|(x, y)| x != y)
+            .unwrap_or(a.len().min(b.len()));
+        panic!(
+            "{what}: output differs from the reference at sorted line {}:\n  ours:      {:?}\n  reference: {:?}\n({} vs {} lines)",
+            first + 1,
+            a.get(first),
+            b.get(first),
+            a.len(),
+            b.len()
+        );
+    }
+}
+
+fn run_to_string(args: &[&std::ffi::OsStr]) -> String {
+    let out = stackconv().args(args).output().expect("run stackconv");
+    assert!(
+        out.status.success(),
+        "stackconv {:?} failed: {}",
+        args,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// `perf script` texts of testdata/perf, converted to folded by the
+/// command, equal inferno-collapse-perf's output of them: plain,
+/// --per-process (--pid), --per-thread (--tid) and --annotate (--all).
+/// The recordings with tracepoints are left to the collapsed crate's golden
+/// test, which knows where inferno misreads their trace fields.
+#[test]
+fn perf_script_to_folded_matches_inferno() {
+    let dir = testdata("perf");
+    let mut checked = 0;
+    let entries: Vec<PathBuf> = ["c-fp", "c-fp.F", "cpp", "rust-v0", "py-fp", "c-dwarf"]
+        .iter()
+        .map(|n| dir.join(format!("{n}.perf-script")))
+        .collect();
+    for script in entries {
+        let stem = script.file_stem().unwrap().to_str().unwrap().to_string();
+        for (variant, flag) in [
+            ("folded", None),
+            ("pid.folded", Some("--per-process")),
+            ("tid.folded", Some("--per-thread")),
+            ("all.folded", Some("--annotate")),
+        ] {
+            let golden = dir.join(format!("{stem}.{variant}"));
+            if !golden.exists() {
+                assert_ne!(variant, "folded", "{} has no golden", script.display());
+                continue;
+            }
+            let mut args: Vec<&std::ffi::OsStr> = vec![
+                script.as_os_str(),
+                "-o".as_ref(),
+                "-".as_ref(),
+                "--to".as_ref(),
+                "folded".as_ref(),
+            ];
+            if let Some(f) = flag {
+                args.push(f.as_ref());
+            }
+            let ours = run_to_string(&args);
+            let reference = std::fs::read_to_string(&golden).unwrap();
+            assert_same_lines(&ours, &reference, &golden.display().to_string());
+            assert_eq!(folded_total(&ours), folded_total(&reference));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "checked {checked} goldens");
+}
+
+fn write_temp(dir: &Path, name: &str, content: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, content).unwrap();
+    p
+}
+
+/// The `total_samples` attribute of an inferno SVG.
+fn svg_total(svg: &str) -> u64 {
+    let at = svg.find("total_samples=\"").expect("total_samples") + 15;
+    svg[at..at + svg[at..].find('"').unwrap()].parse().unwrap()
+}
+
+#[test]
+fn folded_svg_and_merge_keep_the_total() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write_temp(dir.path(), "a.folded", b"main;parse;lex 7\nmain;eval 5\n");
+    let b = write_temp(dir.path(), "b.folded", b"main;eval 3\nmain;gc 2\n");
+    // folded -> folded keeps lines and total
+    let out = run_to_string(&[
+        a.as_os_str(),
+        "-o".as_ref(),
+        "-".as_ref(),
+        "--to".as_ref(),
+        "folded".as_ref(),
+    ]);
+    assert_eq!(out, "main;eval 5\nmain;parse;lex 7\n");
+    // merge: totals add, equal stacks merge
+    let out = run_to_string(&[
+        a.as_os_str(),
+        b.as_os_str(),
+        "-o".as_ref(),
+        "-".as_ref(),
+        "--to".as_ref(),
+        "folded".as_ref(),
+    ]);
+    assert_eq!(out, "main;eval 8\nmain;gc 2\nmain;parse;lex 7\n");
+    // SVG: the drawn total is the input total
+    let svg_path = dir.path().join("all.svg");
+    stackconv()
+        .args([
+            a.as_os_str(),
+            b.as_os_str(),
+            "-o".as_ref(),
+            svg_path.as_os_str(),
+        ])
+        .assert()
+        .success();
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    assert_eq!(svg_total(&svg), 17);
+    assert!(
+        svg.contains("<title>eval (8 samples"),
+        "merged frame in the SVG"
+    );
+}
+
+/// Run stackconv expecting exit 1; return stderr.
+fn expect_failure(args: &[&std::ffi::OsStr]) -> String {
+    let out = stackconv().args(args).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stackconv {:?}: expected exit 1, stderr: {}",
+        args,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+fn bad_input_names_file_and_line_and_leaves_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.svg");
+    let cases: Vec<(&str, Vec<u8>, Vec<&str>)> = vec![
+        (
+            "bad.folded",
+            b"main;a 3\nmain;b 4\nmain;c x7\n".to_vec(),
+            vec!["bad.folded", "line 3"],
+        ),
+        (
+            "truncated.perf-script",
+            b"app 123 [000] 1.000000: 1000000 cpu-clock:\n\tffffffff81000000 do_syscall_64+0x1 ([kernel.kallsyms])\n\t4005d6 main+0x6 (/usr/bin/app)\n\napp 123 [000] 1.001000: 1000000 cpu-clock:\n\t4005d6 main+0x6 (/usr/bin/app\n".to_vec(),
+            vec!["truncated.perf-script", "line 6"],
+        ),
+        (
+            "binary.txt",
+            vec![0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0xff, 0xfe, 0, 3],
+            vec!["binary.txt", "byte"],
+        ),
+    ];
+    for (name, content, expect) in cases {
+        let input = write_temp(dir.path(), name, &content);
+        let err = expect_failure(&[input.as_os_str(), "-o".as_ref(), out.as_os_str()]);
+        for e in expect {
+            assert!(
+                err.contains(e),
+                "{name}: error {err:?} should mention {e:?}"
+            );
+        }
+        assert!(!out.exists(), "{name}: a failed run left {}", out.display());
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{name}: temporary files left behind");
+    }
+    // a missing file
+    let missing = dir.path().join("missing.folded");
+    let err = expect_failure(&[missing.as_os_str(), "-o".as_ref(), out.as_os_str()]);
+    assert!(err.contains("missing.folded"), "{err}");
+    assert!(!out.exists());
+    // an unwritable output (a directory that does not exist)
+    let good = write_temp(dir.path(), "good.folded", b"a;b 1\n");
+    let nowhere = dir.path().join("no/such/dir/out.svg");
+    let err = expect_failure(&[good.as_os_str(), "-o".as_ref(), nowhere.as_os_str()]);
+    assert!(err.contains("no/such/dir/out.svg"), "{err}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = stackconv().output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_temp(dir.path(), "good.folded", b"a;b 1\n");
+    let out = stackconv()
+        .args([good.as_os_str(), "-o".as_ref(), "x.png".as_ref()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--to"));
+    let out = stackconv().args(["--no-such-flag"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn info_reports_the_figures() {
+    let script = testdata("perf/c-fp.perf-script");
+    let folded = testdata("perf/c-fp.folded");
+    let out = run_to_string(&["info".as_ref(), script.as_os_str()]);
+    let reference = std::fs::read_to_string(folded).unwrap();
+    assert!(out.contains("format:          perf script"), "{out}");
+    // the weight of the first event equals inferno's total
+    let total = folded_total(&reference);
+    assert!(
+        out.contains(&format!("weight:          {total} ")),
+        "info should report the total weight {total}:\n{out}"
+    );
+    assert!(out.contains("threads:"), "{out}");
+    assert!(out.contains("events:"), "{out}");
+}
+
+#[test]
+fn stdin_and_stdout() {
+    let out = stackconv()
+        .args(["-", "-o", "-", "--to", "folded"])
+        .write_stdin("x;y 2\nx;y 3\n")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "x;y 5\n");
+}

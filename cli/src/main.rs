@@ -1,1 +1,83 @@
-fn main() {}
+//! The `stackconv` command: argument parsing, then the facade does the work.
+
+mod args;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version to stdout with exit 0 and usage
+            // errors to stderr with exit 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(msg)) => {
+            eprintln!("stackconv: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Run(e)) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("stackconv: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// What ended a run: bad usage (exit 2) or bad input / I/O (exit 1).
+enum Failure {
+    Usage(String),
+    Run(stackconv::Error),
+}
+
+impl From<stackconv::Error> for Failure {
+    fn from(e: stackconv::Error) -> Self {
+        Failure::Run(e)
+    }
+}
+
+fn is_broken_pipe(e: &stackconv::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            if io.kind() == io::ErrorKind::BrokenPipe {
+                return true;
+            }
+        }
+        source = err.source();
+    }
+    false
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Some(Command::Info(a)) => {
+            let opts = a.input.read_options();
+            let mut out = io::stdout().lock();
+            for (n, path) in a.inputs.iter().enumerate() {
+                let profile = stackconv::read_path(path, &opts)?;
+                if a.inputs.len() > 1 {
+                    if n > 0 {
+                        writeln!(out).map_err(stackconv::Error::Io)?;
+                    }
+                    writeln!(out, "{}:", path.display()).map_err(stackconv::Error::Io)?;
+                }
+                write!(out, "{}", stackconv::Summary::of(&profile))
+                    .map_err(stackconv::Error::Io)?;
+            }
+            Ok(())
+        }
+        None => args::convert(cli.convert),
+    }
+}

@@ -1,1 +1,424 @@
-//! Read any profile format into one sample model and write it to any other
+//! stackconv: read any supported profile into one sample model, write it
+//! to any supported output.
+//!
+//! This is the crate a library user depends on. It detects the input format
+//! from the content (never from the file name), calls the reader of the
+//! format crate, and writes a [`Profile`] as a flame graph SVG, folded text,
+//! speedscope JSON or pprof.
+//!
+//! | input | detected by |
+//! |---|---|
+//! | perf.data (file or pipe mode) | `PERFILE2` magic |
+//! | pprof (gzipped or plain profile.proto) | gzip magic / protobuf shape |
+//! | speedscope JSON | its `$schema` |
+//! | `perf script` text | event header lines and indented frame lines |
+//! | py-spy raw | folded lines whose frames read `func (file:line)` |
+//! | folded | `a;b;c 12` lines |
+//!
+//! # Example
+//!
+//! ```
+//! use stackconv::{read_bytes, write, OutputFormat, ReadOptions, WriteOptions};
+//!
+//! let profile = read_bytes(b"main;work 3\nmain;idle 1\n", &ReadOptions::default())?;
+//! assert_eq!(profile.total(0), 4);
+//!
+//! let mut folded = Vec::new();
+//! write(&profile, OutputFormat::Folded, &WriteOptions::default(), &mut folded)?;
+//! assert_eq!(String::from_utf8(folded).unwrap(), "main;idle 1\nmain;work 3\n");
+//! # Ok::<(), stackconv::Error>(())
+//! ```
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
+
+mod info;
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+pub use info::Summary;
+pub use stackconv_collapsed as collapsed;
+pub use stackconv_flamegraph as flamegraph;
+pub use stackconv_model as model;
+pub use stackconv_model::Profile;
+pub use stackconv_perf as perf;
+pub use stackconv_pprof as pprof;
+pub use stackconv_speedscope as speedscope;
+
+/// An input format stackconv reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InputFormat {
+    /// `perf record` output, file or pipe mode.
+    PerfData,
+    /// `perf script` text.
+    PerfScript,
+    /// py-spy `--format raw`.
+    PySpy,
+    /// Folded stacks.
+    Folded,
+    /// pprof profile.proto, gzipped or plain.
+    Pprof,
+    /// speedscope JSON.
+    Speedscope,
+}
+
+impl fmt::Display for InputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InputFormat::PerfData => "perf.data",
+            InputFormat::PerfScript => "perf script",
+            InputFormat::PySpy => "py-spy raw",
+            InputFormat::Folded => "folded",
+            InputFormat::Pprof => "pprof",
+            InputFormat::Speedscope => "speedscope",
+        })
+    }
+}
+
+/// An output format stackconv writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OutputFormat {
+    /// SVG flame graph (inferno).
+    Svg,
+    /// Folded stacks, as inferno-collapse-perf writes them.
+    Folded,
+    /// speedscope JSON.
+    Speedscope,
+    /// gzipped pprof profile.proto.
+    Pprof,
+}
+
+impl OutputFormat {
+    /// The format an output path's extension names: `.svg`; `.folded`,
+    /// `.txt`; `.json`, `.speedscope.json`; `.pb.gz`, `.pb`, `.pprof`.
+    ///
+    /// ```
+    /// use stackconv::OutputFormat;
+    /// assert_eq!(OutputFormat::from_path("out.pb.gz".as_ref()), Some(OutputFormat::Pprof));
+    /// assert_eq!(OutputFormat::from_path("x.speedscope.json".as_ref()), Some(OutputFormat::Speedscope));
+    /// assert_eq!(OutputFormat::from_path("x.png".as_ref()), None);
+    /// ```
+    pub fn from_path(path: &Path) -> Option<OutputFormat> {
+        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+        let ends = |s: &str| name.ends_with(s);
+        if ends(".svg") {
+            Some(OutputFormat::Svg)
+        } else if ends(".folded") || ends(".txt") || ends(".collapsed") {
+            Some(OutputFormat::Folded)
+        } else if ends(".json") {
+            Some(OutputFormat::Speedscope)
+        } else if ends(".pb.gz") || ends(".pb") || ends(".pprof") || ends(".prof") {
+            Some(OutputFormat::Pprof)
+        } else {
+            None
+        }
+    }
+
+    /// The format named by `--to`: `svg`, `folded`, `speedscope`, `pprof`.
+    pub fn from_name(name: &str) -> Option<OutputFormat> {
+        match name {
+            "svg" | "flamegraph" => Some(OutputFormat::Svg),
+            "folded" | "collapsed" => Some(OutputFormat::Folded),
+            "speedscope" | "json" => Some(OutputFormat::Speedscope),
+            "pprof" | "pb" => Some(OutputFormat::Pprof),
+            _ => None,
+        }
+    }
+
+    /// Whether this output shows samples in time order (and so must not be
+    /// folded before writing).
+    pub fn keeps_time_order(self) -> bool {
+        matches!(self, OutputFormat::Speedscope)
+    }
+}
+
+/// Why reading or writing failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The content matched no format stackconv reads.
+    #[error("not a profile stackconv reads (perf.data, perf script, py-spy raw, folded, pprof, speedscope){}", binary_note(*.binary_at))]
+    UnknownFormat {
+        /// The offset of the first NUL byte when the input looks binary.
+        binary_at: Option<usize>,
+    },
+    /// perf.data.
+    #[error(transparent)]
+    Perf(#[from] stackconv_perf::Error),
+    /// Folded, perf script or py-spy text.
+    #[error(transparent)]
+    Collapsed(#[from] stackconv_collapsed::Error),
+    /// pprof.
+    #[error(transparent)]
+    Pprof(#[from] stackconv_pprof::Error),
+    /// speedscope.
+    #[error(transparent)]
+    Speedscope(#[from] stackconv_speedscope::Error),
+    /// The flame graph.
+    #[error(transparent)]
+    Flamegraph(#[from] stackconv_flamegraph::Error),
+    /// Reading or writing failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// An error about one file.
+    #[error("{}: {source}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: Box<Error>,
+    },
+}
+
+fn binary_note(at: Option<usize>) -> String {
+    at.map(|o| format!(": binary data (a NUL byte at byte {o})"))
+        .unwrap_or_default()
+}
+
+impl Error {
+    fn in_file(self, path: &Path) -> Error {
+        Error::File {
+            path: path.to_path_buf(),
+            source: Box::new(self),
+        }
+    }
+}
+
+/// How to read inputs.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct ReadOptions {
+    /// Symbolization and perf.data options.
+    pub perf: stackconv_perf::ReadOptions,
+    /// pprof options.
+    pub pprof: stackconv_pprof::ReadOptions,
+    /// Skip detection and read this format.
+    pub format: Option<InputFormat>,
+}
+
+/// Detect the format of `data` from its content.
+///
+/// ```
+/// use stackconv::{detect, InputFormat};
+/// assert_eq!(detect(b"a;b 1\n"), Some(InputFormat::Folded));
+/// assert_eq!(detect(b"PERFILE2"), Some(InputFormat::PerfData));
+/// assert_eq!(detect(b"\x00\x01\x02"), None);
+/// ```
+pub fn detect(data: &[u8]) -> Option<InputFormat> {
+    if stackconv_perf::looks_like(data) {
+        Some(InputFormat::PerfData)
+    } else if stackconv_speedscope::looks_like(data) {
+        Some(InputFormat::Speedscope)
+    } else if stackconv_pprof::looks_like(data) {
+        Some(InputFormat::Pprof)
+    } else if stackconv_collapsed::perf_script::looks_like(data) {
+        Some(InputFormat::PerfScript)
+    } else if stackconv_collapsed::pyspy::looks_like(data) {
+        Some(InputFormat::PySpy)
+    } else if stackconv_collapsed::folded::looks_like(data) {
+        Some(InputFormat::Folded)
+    } else {
+        None
+    }
+}
+
+/// Read a profile from bytes, detecting its format.
+///
+/// # Errors
+///
+/// [`Error::UnknownFormat`] when no format matches, or the reader's error.
+pub fn read_bytes(data: &[u8], opts: &ReadOptions) -> Result<Profile, Error> {
+    let format = match opts.format.or_else(|| detect(data)) {
+        Some(f) => f,
+        // Text that matches no shape as a whole: read it as folded, the
+        // simplest text format, whose reader names the first bad line
+        // (a user's folded file with one broken line gets "line N: ..."
+        // rather than "unknown format").
+        None if memchr_nul(data).is_none() && !data.is_empty() => InputFormat::Folded,
+        None => {
+            return Err(Error::UnknownFormat {
+                binary_at: memchr_nul(data),
+            })
+        }
+    };
+    Ok(match format {
+        InputFormat::PerfData => stackconv_perf::read(data, &opts.perf)?,
+        InputFormat::PerfScript => stackconv_collapsed::perf_script::read(data)?,
+        InputFormat::PySpy => stackconv_collapsed::pyspy::read(data)?,
+        InputFormat::Folded => stackconv_collapsed::folded::read(data)?,
+        InputFormat::Pprof => stackconv_pprof::read(data, &opts.pprof)?,
+        InputFormat::Speedscope => stackconv_speedscope::read(data)?,
+    })
+}
+
+fn memchr_nul(data: &[u8]) -> Option<usize> {
+    data.iter().take(64 * 1024).position(|&b| b == 0)
+}
+
+/// Read a profile from a file, or from standard input when `path` is `-`.
+/// Errors name the file.
+///
+/// # Errors
+///
+/// [`Error::File`] wrapping what went wrong.
+pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<Profile, Error> {
+    read_path_inner(path, opts).map_err(|e| e.in_file(path))
+}
+
+fn read_path_inner(path: &Path, opts: &ReadOptions) -> Result<Profile, Error> {
+    if path.as_os_str() == "-" {
+        let mut data = Vec::new();
+        io::stdin().lock().read_to_end(&mut data)?;
+        return read_bytes(&data, opts);
+    }
+    let file = File::open(path)?;
+    let data = map_file(&file)?;
+    read_bytes(&data, opts)
+}
+
+/// The bytes of a file: memory-mapped when possible, read otherwise.
+enum FileBytes {
+    Mapped(memmap2::Mmap),
+    Read(Vec<u8>),
+}
+
+impl std::ops::Deref for FileBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            FileBytes::Mapped(m) => m,
+            FileBytes::Read(v) => v,
+        }
+    }
+}
+
+fn map_file(file: &File) -> io::Result<FileBytes> {
+    let len = file.metadata()?.len();
+    if len > 0 {
+        #[allow(unsafe_code)]
+        // SAFETY: the map is read-only and lives only while this input is
+        // parsed; profiles are not rewritten while stackconv reads them (a
+        // file truncated under us could fault, as with any mmap reader such as
+        // ripgrep; the read fallback covers files that cannot be mapped).
+        let mapped = unsafe { memmap2::Mmap::map(file) };
+        if let Ok(m) = mapped {
+            return Ok(FileBytes::Mapped(m));
+        }
+    }
+    let mut data = Vec::new();
+    let mut f = file;
+    f.read_to_end(&mut data)?;
+    Ok(FileBytes::Read(data))
+}
+
+/// How to write outputs.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct WriteOptions {
+    /// Folded output (also the text the SVG is drawn from).
+    pub folded: stackconv_collapsed::folded::WriteOptions,
+    /// SVG output.
+    pub svg: stackconv_flamegraph::SvgOptions,
+    /// speedscope output.
+    pub speedscope: stackconv_speedscope::WriteOptions,
+}
+
+/// Write `profile` as `format` to `out`.
+///
+/// # Errors
+///
+/// The writer's error, or [`Error::Io`].
+pub fn write(
+    profile: &Profile,
+    format: OutputFormat,
+    opts: &WriteOptions,
+    out: impl Write,
+) -> Result<(), Error> {
+    let mut out = io::BufWriter::with_capacity(256 * 1024, out);
+    match format {
+        OutputFormat::Folded => {
+            stackconv_collapsed::folded::write(profile, &opts.folded, &mut out)?
+        }
+        OutputFormat::Svg => {
+            let mut folded = Vec::new();
+            stackconv_collapsed::folded::write(profile, &opts.folded, &mut folded)?;
+            let mut svg = opts.svg.clone();
+            let column = opts.folded.value.unwrap_or(profile.meta.default_value);
+            if let Some(vt) = profile.value_types.get(column) {
+                if svg.count_name == stackconv_flamegraph::SvgOptions::default().count_name {
+                    svg.count_name = count_name(&vt.unit);
+                }
+                if svg.subtitle.is_none() {
+                    svg.subtitle = Some(format!(
+                        "{}: {} {} in all",
+                        vt.kind,
+                        profile.total(column),
+                        vt.unit
+                    ));
+                }
+            }
+            stackconv_flamegraph::write_svg(profile, &folded, &svg, &mut out)?;
+        }
+        OutputFormat::Speedscope => {
+            stackconv_speedscope::write(profile, &opts.speedscope, &mut out)?
+        }
+        OutputFormat::Pprof => stackconv_pprof::write(profile, &mut out)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn count_name(unit: &str) -> String {
+    match unit {
+        "count" | "" => "samples".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Write `profile` to the file `path` (standard output for `-`): into a
+/// temporary file beside it, renamed into place when complete, so a failed
+/// run leaves no half-written file.
+///
+/// # Errors
+///
+/// [`Error::File`] naming the output file.
+pub fn write_path(
+    profile: &Profile,
+    format: OutputFormat,
+    opts: &WriteOptions,
+    path: &Path,
+) -> Result<(), Error> {
+    if path.as_os_str() == "-" {
+        let stdout = io::stdout();
+        return write(profile, format, opts, stdout.lock());
+    }
+    write_atomically(path, |out| write(profile, format, opts, out)).map_err(|e| e.in_file(path))
+}
+
+/// Run `f` on a temporary file beside `path` and rename it into place when
+/// `f` succeeds; remove it when it fails.
+///
+/// # Errors
+///
+/// What `f` returns, or the I/O error of creating or renaming the file.
+pub fn write_atomically(
+    path: &Path,
+    f: impl FnOnce(&mut File) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".stackconv-")
+        .suffix(".tmp")
+        .tempfile_in(&dir)?;
+    f(tmp.as_file_mut())?;
+    tmp.as_file_mut().flush()?;
+    tmp.persist(path).map_err(|e| Error::Io(e.error))?;
+    Ok(())
+}
