@@ -274,3 +274,120 @@ fn stdin_and_stdout() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "x;y 5\n");
 }
+
+/// `stackconv diff` equals `inferno-diff-folded` (and with `-n`) on the
+/// before/after recordings.
+#[test]
+fn diff_matches_inferno_diff_folded() {
+    let before = testdata("perf/c-before.folded");
+    let after = testdata("perf/c-after.folded");
+    for (flag, golden) in [
+        (None, "perf/c-diff.folded"),
+        (Some("--normalize"), "perf/c-diff.norm.folded"),
+    ] {
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "diff".as_ref(),
+            before.as_os_str(),
+            after.as_os_str(),
+            "-o".as_ref(),
+            "-".as_ref(),
+            "--to".as_ref(),
+            "folded".as_ref(),
+        ];
+        if let Some(f) = flag {
+            args.push(f.as_ref());
+        }
+        let ours = run_to_string(&args);
+        let reference = std::fs::read_to_string(testdata(golden)).unwrap();
+        assert_same_lines(&ours, &reference, golden);
+    }
+    // the differential SVG draws the after total
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("d.svg");
+    stackconv()
+        .args([
+            "diff".as_ref(),
+            before.as_os_str(),
+            after.as_os_str(),
+            "-o".as_ref(),
+            svg.as_os_str(),
+        ])
+        .assert()
+        .success();
+    let after_total = folded_total(&std::fs::read_to_string(&after).unwrap());
+    assert_eq!(
+        svg_total(&std::fs::read_to_string(&svg).unwrap()),
+        after_total
+    );
+}
+
+/// A bad regex is a usage error naming the option; a filter matching
+/// nothing is a warning, not an error.
+#[test]
+fn filters_report_and_bad_regex_is_usage() {
+    let script = testdata("perf/c-fp.perf-script");
+    let out = stackconv()
+        .args([
+            script.as_os_str(),
+            "-o".as_ref(),
+            "-".as_ref(),
+            "--to".as_ref(),
+            "folded".as_ref(),
+            "--focus".as_ref(),
+            "(".as_ref(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--focus"));
+    // --focus keeps exactly the weight of the stacks containing the frame
+    let reference = std::fs::read_to_string(testdata("perf/c-fp.folded")).unwrap();
+    let want: u64 = reference
+        .lines()
+        .filter(|l| {
+            l.split(' ')
+                .next()
+                .unwrap()
+                .split(';')
+                .any(|f| f.contains("cmp_int"))
+        })
+        .map(|l| l.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap())
+        .sum();
+    assert!(want > 0);
+    let out = stackconv()
+        .args([
+            script.as_os_str(),
+            "-o".as_ref(),
+            "-".as_ref(),
+            "--to".as_ref(),
+            "folded".as_ref(),
+            "--focus".as_ref(),
+            "cmp_int".as_ref(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let folded = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(folded_total(&folded), want);
+    let total = folded_total(&reference);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("dropped {} of {total}", total - want)),
+        "{stderr}"
+    );
+    // nothing matches: empty output, a warning, exit 0
+    let out = stackconv()
+        .args([
+            script.as_os_str(),
+            "-o".as_ref(),
+            "-".as_ref(),
+            "--to".as_ref(),
+            "folded".as_ref(),
+            "--focus".as_ref(),
+            "no_such_function_xyz".as_ref(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("warning"));
+}

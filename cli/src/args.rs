@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use stackconv::collapsed::folded::RootFrame;
+use stackconv::regex::Regex;
 use stackconv::{OutputFormat, Profile};
 
 use crate::Failure;
@@ -25,6 +26,11 @@ pub enum Command {
     /// Show what a profile holds: format, events, samples, weight, threads,
     /// time span, lost records, unresolved addresses.
     Info(InfoArgs),
+    /// Compare two profiles: a differential flame graph (red slower, blue
+    /// faster), the two-column folded form, or a pprof delta.
+    Diff(crate::commands::DiffArgs),
+    /// Functions by self and cumulative weight, like `go tool pprof -top`.
+    Top(crate::commands::TopArgs),
 }
 
 #[derive(Args, Debug)]
@@ -79,6 +85,145 @@ impl InputArgs {
     }
 }
 
+fn parse_regex(s: &str) -> Result<Regex, String> {
+    Regex::new(s).map_err(|e| e.to_string())
+}
+
+fn parse_rename(s: &str) -> Result<(Regex, String), String> {
+    let (re, repl) = s
+        .split_once('=')
+        .ok_or_else(|| "expected RE=REPLACEMENT".to_string())?;
+    Ok((parse_regex(re)?, repl.to_string()))
+}
+
+/// Which samples to keep and how to rewrite stacks.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ProcessArgs {
+    /// Keep samples of these process ids (repeatable).
+    #[arg(long, value_name = "PID", help_heading = "Samples")]
+    pub pid: Vec<u32>,
+    /// Keep samples of these thread ids (repeatable).
+    #[arg(long, value_name = "TID", help_heading = "Samples")]
+    pub tid: Vec<u32>,
+    /// Keep samples whose process name matches.
+    #[arg(long, value_name = "RE", value_parser = parse_regex, help_heading = "Samples")]
+    pub comm: Option<Regex>,
+    /// Keep samples whose thread name matches.
+    #[arg(long, value_name = "RE", value_parser = parse_regex, help_heading = "Samples")]
+    pub thread: Option<Regex>,
+    /// Keep samples of this event (a perf event or a pprof sample type),
+    /// and show its weight.
+    #[arg(long, value_name = "NAME", help_heading = "Samples")]
+    pub event: Option<String>,
+    /// Keep samples in this time range, seconds from the first sample
+    /// (`10..20`, `10s..20s`, `..5`).
+    #[arg(long, value_name = "START..END", help_heading = "Samples")]
+    pub time: Option<String>,
+    /// Drop idle samples (waiting on a lock, the GIL, I/O, a sleep).
+    #[arg(long, help_heading = "Samples")]
+    pub no_idle: bool,
+    /// Keep only idle samples.
+    #[arg(long, conflicts_with = "no_idle", help_heading = "Samples")]
+    pub only_idle: bool,
+    /// More frames that mark a sample idle (repeatable).
+    #[arg(long, value_name = "RE", value_parser = parse_regex, help_heading = "Samples")]
+    pub idle_frames: Vec<Regex>,
+    /// Keep samples with a frame matching RE (function or file name).
+    #[arg(long, value_name = "RE", value_parser = parse_regex, help_heading = "Stacks")]
+    pub focus: Option<Regex>,
+    /// Drop samples with a frame matching RE.
+    #[arg(long, value_name = "RE", value_parser = parse_regex, help_heading = "Stacks")]
+    pub ignore: Option<Regex>,
+    /// Remove frames matching RE.
+    #[arg(long, value_name = "RE", value_parser = parse_regex, help_heading = "Stacks")]
+    pub hide: Option<Regex>,
+    /// Keep only frames matching RE.
+    #[arg(long, value_name = "RE", value_parser = parse_regex, help_heading = "Stacks")]
+    pub show: Option<Regex>,
+    /// Drop frames above the first frame matching RE.
+    #[arg(long, value_name = "RE", value_parser = parse_regex, help_heading = "Stacks")]
+    pub show_from: Option<Regex>,
+    /// Cut stacks below the frame matching RE.
+    #[arg(long, value_name = "RE", value_parser = parse_regex, help_heading = "Stacks")]
+    pub prune_from: Option<Regex>,
+    /// Rename frames: RE=REPLACEMENT (repeatable; `$1` refers to groups).
+    #[arg(long, value_name = "RE=REPL", value_parser = parse_rename, help_heading = "Stacks")]
+    pub rename: Vec<(Regex, String)>,
+    /// Collapse direct recursion into one frame.
+    #[arg(long, help_heading = "Stacks")]
+    pub collapse_recursion: bool,
+    /// Remove kernel frames.
+    #[arg(long, help_heading = "Stacks")]
+    pub no_kernel: bool,
+    /// mixed (as recorded), python (interpreter frames between Python
+    /// frames folded away) or native.
+    #[arg(long, value_name = "VIEW", help_heading = "Stacks")]
+    pub view: Option<String>,
+    /// function, file, line or address (as recorded).
+    #[arg(long, value_name = "G", help_heading = "Stacks")]
+    pub granularity: Option<String>,
+    /// Which value column single-value outputs show (e.g. `samples`,
+    /// `cpu-clock`, `off-cpu`, a pprof sample type).
+    #[arg(long, value_name = "NAME", help_heading = "Output")]
+    pub value: Option<String>,
+}
+
+impl ProcessArgs {
+    pub fn options(&self) -> Result<stackconv::ProcessOptions, Failure> {
+        use stackconv::model::{IdleFilter, SampleFilter, StackTransform};
+        let mut f = SampleFilter::default();
+        f.pids = self.pid.clone();
+        f.tids = self.tid.clone();
+        f.comm = self.comm.clone();
+        f.thread = self.thread.clone();
+        f.event = self.event.clone();
+        if let Some(t) = &self.time {
+            f.time = Some(t.parse().map_err(
+                |e: stackconv::model::filter::ParseTimeRangeError| {
+                    usage(format!("--time: {}", e.0))
+                },
+            )?);
+        }
+        f.idle = if self.no_idle {
+            IdleFilter::NoIdle
+        } else if self.only_idle {
+            IdleFilter::OnlyIdle
+        } else {
+            IdleFilter::All
+        };
+        f.idle_frames = self.idle_frames.clone();
+        let mut t = StackTransform::default();
+        t.focus = self.focus.clone();
+        t.ignore = self.ignore.clone();
+        t.hide = self.hide.clone();
+        t.show = self.show.clone();
+        t.show_from = self.show_from.clone();
+        t.prune_from = self.prune_from.clone();
+        t.rename = self.rename.clone();
+        t.collapse_recursion = self.collapse_recursion;
+        t.no_kernel = self.no_kernel;
+        if let Some(v) = &self.view {
+            t.view = v.parse().map_err(|_| {
+                usage(format!(
+                    "--view: unknown view {v:?} (mixed, python, native)"
+                ))
+            })?;
+        }
+        if let Some(g) = &self.granularity {
+            t.granularity = g.parse().map_err(|_| {
+                usage(format!(
+                    "--granularity: unknown granularity {g:?} (function, file, line, address)"
+                ))
+            })?;
+        }
+        let mut o = stackconv::ProcessOptions::default();
+        o.filter = f;
+        o.transform = t;
+        o.value = self.value.clone();
+        Ok(o)
+    }
+}
+
 /// `stackconv IN... -o OUT`.
 #[derive(Args, Debug, Default)]
 pub struct ConvertArgs {
@@ -102,10 +247,8 @@ pub struct ConvertArgs {
     /// Mark kernel frames `_[k]` and JIT frames `_[j]` in folded output.
     #[arg(long)]
     pub annotate: bool,
-    /// Which value column single-value outputs show (e.g. `samples`,
-    /// `cpu-clock`, `off-cpu`, a pprof sample type); alias --event.
-    #[arg(long, visible_alias = "event", value_name = "NAME")]
-    pub value: Option<String>,
+    #[command(flatten)]
+    pub process: ProcessArgs,
     /// SVG title.
     #[arg(long)]
     pub title: Option<String>,
@@ -123,8 +266,51 @@ pub struct ConvertArgs {
     pub quiet: bool,
 }
 
-fn usage(msg: impl Into<String>) -> Failure {
+pub fn usage(msg: impl Into<String>) -> Failure {
     Failure::Usage(msg.into())
+}
+
+/// A missing value column is a usage error (exit 2).
+pub fn value_usage(e: stackconv::Error) -> Failure {
+    match e {
+        stackconv::Error::NoSuchValue { .. } => Failure::Usage(format!("--value: {e}")),
+        other => Failure::Run(other),
+    }
+}
+
+/// Say how much the filters dropped, and their warnings, unless quiet.
+pub fn report_dropped(
+    profile: &Profile,
+    input: &[i64],
+    dropped: &[i64],
+    warnings: &[String],
+    quiet: bool,
+) {
+    if quiet {
+        return;
+    }
+    for w in warnings {
+        eprintln!("stackconv: warning: {w}");
+    }
+    let column = profile.meta.default_value;
+    let (Some(&d), Some(&total), Some(vt)) = (
+        dropped.get(column),
+        input.get(column),
+        profile.value_types.get(column),
+    ) else {
+        return;
+    };
+    if d != 0 {
+        let pct = if total != 0 {
+            100.0 * d as f64 / total as f64
+        } else {
+            0.0
+        };
+        eprintln!(
+            "stackconv: note: dropped {d} of {total} {} of {} ({pct:.1}%)",
+            vt.unit, vt.kind
+        );
+    }
 }
 
 /// Print what was lost on the way, unless quiet.
@@ -162,27 +348,23 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     for path in &a.inputs {
         profiles.push(stackconv::read_path(path, &read_opts)?);
     }
-    let mut profile = if profiles.len() == 1 {
+    let profile = if profiles.len() == 1 {
         profiles.pop().unwrap_or_default()
     } else {
         stackconv::model::merge(&profiles).map_err(|e| usage(e.to_string()))?
     };
     drop(profiles);
-    if let Some(name) = &a.value {
-        let column = profile.value_index(name).ok_or_else(|| {
-            let names: Vec<&str> = profile
-                .value_types
-                .iter()
-                .map(|v| v.kind.as_str())
-                .collect();
-            usage(format!(
-                "--value: no value column {name:?} (the input has: {})",
-                names.join(", ")
-            ))
-        })?;
-        profile.meta.default_value = column;
-    }
+    let input_totals = profile.totals();
+    let processed = stackconv::process(profile, &a.process.options()?).map_err(value_usage)?;
+    let mut profile = processed.profile;
     report(&profile, a.quiet);
+    report_dropped(
+        &profile,
+        &input_totals,
+        &processed.dropped,
+        &processed.warnings,
+        a.quiet,
+    );
     if !format.keeps_time_order() {
         profile = profile.fold();
     }

@@ -1,6 +1,7 @@
 //! The `stackconv` command: argument parsing, then the facade does the work.
 
 mod args;
+mod commands;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -78,6 +79,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+        Some(Command::Diff(a)) => commands::diff(a),
+        Some(Command::Top(a)) => commands::top(a),
         None => args::convert(cli.convert),
     }
 }

@@ -31,6 +31,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 mod info;
+mod process;
 
 use std::fmt;
 use std::fs::File;
@@ -38,6 +39,8 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 pub use info::Summary;
+pub use process::{as_folded, process, value_column, ProcessOptions, Processed};
+pub use regex;
 pub use stackconv_collapsed as collapsed;
 pub use stackconv_flamegraph as flamegraph;
 pub use stackconv_model as model;
@@ -160,6 +163,14 @@ pub enum Error {
     /// The flame graph.
     #[error(transparent)]
     Flamegraph(#[from] stackconv_flamegraph::Error),
+    /// A value column was asked for that the profile does not have.
+    #[error("no value column {name:?} (the profile has: {})", have.join(", "))]
+    NoSuchValue {
+        /// The name asked for.
+        name: String,
+        /// The columns there are.
+        have: Vec<String>,
+    },
     /// Reading or writing failed.
     #[error("{0}")]
     Io(#[from] io::Error),

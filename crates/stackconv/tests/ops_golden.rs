@@ -5,9 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
+use regex::Regex;
 use stackconv::model::diff::diff;
 use stackconv::model::filter::{filter, IdleFilter, SampleFilter};
 use stackconv::model::idle::classify;
+use stackconv::model::top::{format_percentage, top_with, TopOptions};
+use stackconv::model::transform::{transform, StackTransform};
 use stackconv::model::view::{apply_view, is_interpreter_module, View};
 use stackconv::model::{FrameId, FrameKind, StackId};
 use stackconv::{read_path, Profile, ReadOptions};
@@ -236,4 +239,175 @@ fn idle_share_agrees_with_py_spy() {
 
 fn add(a: &[i64], b: &[i64]) -> Vec<i64> {
     a.iter().zip(b).map(|(x, y)| x + y).collect()
+}
+
+/// One row of `go tool pprof -top`.
+#[derive(Debug, PartialEq)]
+struct PprofRow {
+    flat: i64,
+    flat_pct: String,
+    sum_pct: String,
+    cum: i64,
+    cum_pct: String,
+    name: String,
+}
+
+/// A value as `-top` prints it with an exact unit (`-unit=ns`, `-unit=B`)
+/// or a count: digits and a unit suffix.
+fn parse_value(s: &str) -> i64 {
+    let digits: String = s
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '-')
+        .collect();
+    digits.parse().unwrap_or_else(|_| panic!("value {s:?}"))
+}
+
+/// The rows and the total (`... of T total`) of a `-top` output.
+fn parse_top(text: &str) -> (Vec<PprofRow>, i64) {
+    let mut total = None;
+    let mut rows = Vec::new();
+    let mut in_rows = false;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("Showing nodes accounting for ") {
+            let t = rest.rsplit(" of ").next().unwrap_or("");
+            total = Some(parse_value(t.trim_end_matches(" total")));
+            continue;
+        }
+        if line.trim_start().starts_with("flat  flat%") {
+            in_rows = true;
+            continue;
+        }
+        if !in_rows {
+            continue;
+        }
+        // %10s %s %s %10s %s  %s%s; percentages may be "  100%".
+        let mut fields: Vec<&str> = Vec::new();
+        let mut rest = line;
+        for _ in 0..5 {
+            rest = rest.trim_start();
+            let end = rest.find(' ').unwrap_or(rest.len());
+            fields.push(&rest[..end]);
+            rest = &rest[end..];
+        }
+        let name = rest.trim_start();
+        let name = name
+            .strip_suffix(" (partial-inline)")
+            .or_else(|| name.strip_suffix(" (inline)"))
+            .unwrap_or(name);
+        rows.push(PprofRow {
+            flat: parse_value(fields[0]),
+            flat_pct: fields[1].to_string(),
+            sum_pct: fields[2].to_string(),
+            cum: parse_value(fields[3]),
+            cum_pct: fields[4].to_string(),
+            name: name.to_string(),
+        });
+    }
+    (rows, total.expect("a total line"))
+}
+
+/// Undo the shell quoting (`printf %q`) of an EXPECTED command argument.
+fn shell_unquote(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(n) = chars.next() {
+                out.push(n);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn top_and_stack_filters_equal_go_tool_pprof() {
+    let expected = read_text("go/EXPECTED");
+    let mut checked = 0;
+    for line in expected.lines() {
+        let Some((file, command)) = line.split_once('\t') else {
+            continue;
+        };
+        if !file.ends_with(".top.txt") {
+            continue;
+        }
+        let args: Vec<&str> = command.split_whitespace().collect();
+        let input = args.last().expect("input");
+        let p = read(&format!("go/{input}"));
+        let mut column = p.meta.default_value;
+        let mut t = StackTransform::default();
+        for a in &args {
+            let Some((flag, value)) = a.split_once('=') else {
+                continue;
+            };
+            let re = || Some(Regex::new(&shell_unquote(value)).expect("regex"));
+            match flag {
+                "-sample_index" => column = value.parse().expect("index"),
+                "-focus" => t.focus = re(),
+                "-ignore" => t.ignore = re(),
+                "-hide" => t.hide = re(),
+                "-show" => t.show = re(),
+                "-show_from" => t.show_from = re(),
+                "-prune_from" => t.prune_from = re(),
+                _ => {}
+            }
+        }
+        let out = transform(&p, &t);
+        let mut o = TopOptions::default();
+        o.column = column;
+        // pprof takes the percentages' total before the filters.
+        o.total = Some(p.total(column));
+        let ours = top_with(&out.profile, &o);
+        let (want, want_total) = parse_top(&read_text(&format!("go/{file}")));
+        assert_eq!(ours.total, want_total, "{file}: total");
+        let got: Vec<PprofRow> = ours
+            .rows
+            .iter()
+            .map(|r| PprofRow {
+                flat: r.flat,
+                flat_pct: format_percentage(r.flat_pct).trim().to_string(),
+                sum_pct: format_percentage(r.sum_pct).trim().to_string(),
+                cum: r.cum,
+                cum_pct: format_percentage(r.cum_pct).trim().to_string(),
+                name: r.name.clone(),
+            })
+            .collect();
+        if file.starts_with("dropframes") {
+            // pprof tells unsymbolized locations apart by address (two
+            // `[server]` rows); the model has no addresses, so they are one
+            // function here. Compare the others without sum% (which the
+            // merged row shifts), and the merged weight.
+            let unknown = |r: &&PprofRow| r.name.starts_with('[');
+            let strip = |rows: &[PprofRow]| -> Vec<(i64, String, i64, String, String)> {
+                rows.iter()
+                    .filter(|r| !unknown(r))
+                    .map(|r| {
+                        (
+                            r.flat,
+                            r.flat_pct.clone(),
+                            r.cum,
+                            r.cum_pct.clone(),
+                            r.name.clone(),
+                        )
+                    })
+                    .collect()
+            };
+            assert_eq!(strip(&got), strip(&want), "{file}");
+            let sum =
+                |rows: &[PprofRow]| -> i64 { rows.iter().filter(unknown).map(|r| r.flat).sum() };
+            assert_eq!(sum(&got), sum(&want), "{file}: unsymbolized weight");
+            assert_eq!(got.iter().filter(unknown).count(), 1, "{file}");
+            assert_eq!(want.iter().filter(unknown).count(), 2, "{file}");
+            checked += 1;
+            continue;
+        }
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(g, w, "{file}: row {}", i + 1);
+        }
+        assert_eq!(got.len(), want.len(), "{file}: rows");
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} -top outputs in EXPECTED");
 }

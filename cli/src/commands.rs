@@ -1,0 +1,272 @@
+//! The `diff` and `top` commands.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+use stackconv::collapsed::folded::{self, RootFrame};
+use stackconv::model::top::{format_percentage, top_with, TopOptions};
+use stackconv::{OutputFormat, Profile};
+
+use crate::args::{report, report_dropped, usage, value_usage, InputArgs, ProcessArgs};
+use crate::Failure;
+
+/// `stackconv diff BEFORE AFTER -o OUT`.
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// The profile before the change.
+    pub before: PathBuf,
+    /// The profile after the change.
+    pub after: PathBuf,
+    /// Output: `.svg` differential flame graph (red slower, blue faster),
+    /// `.folded` two-column form (`stack before after`), `.pb.gz` pprof
+    /// delta (after - before).
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
+    /// Output format: svg, folded, pprof (default: from the extension).
+    #[arg(long, value_name = "FORMAT")]
+    pub to: Option<String>,
+    /// Scale the before weights to the after total.
+    #[arg(short, long)]
+    pub normalize: bool,
+    /// Put `comm-pid` as the root frame.
+    #[arg(long)]
+    pub per_process: bool,
+    /// Put `comm-pid/tid` as the root frame.
+    #[arg(long, conflicts_with = "per_process")]
+    pub per_thread: bool,
+    /// SVG title.
+    #[arg(long)]
+    pub title: Option<String>,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub process: ProcessArgs,
+    /// Do not report dropped or unresolved data on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `stackconv top IN...`.
+#[derive(Args, Debug)]
+pub struct TopArgs {
+    /// Input files; several are merged.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// How many functions to list.
+    #[arg(short = 'n', long, default_value_t = 20)]
+    pub count: usize,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub process: ProcessArgs,
+    /// Do not report dropped or unresolved data on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+fn read_all(paths: &[PathBuf], input: &InputArgs) -> Result<Profile, Failure> {
+    let opts = input.read_options();
+    let mut profiles = Vec::with_capacity(paths.len());
+    for p in paths {
+        profiles.push(stackconv::read_path(p, &opts)?);
+    }
+    if profiles.len() == 1 {
+        Ok(profiles.pop().unwrap_or_default())
+    } else {
+        stackconv::model::merge(&profiles).map_err(|e| usage(e.to_string()))
+    }
+}
+
+/// Read, filter and transform one input of a diff; then put its root
+/// frames into its stacks, as its folded file would show them.
+fn diff_side(path: &PathBuf, a: &DiffArgs, root: RootFrame) -> Result<Profile, Failure> {
+    let p = read_all(std::slice::from_ref(path), &a.input)?;
+    let totals = p.totals();
+    let processed = stackconv::process(p, &a.process.options()?).map_err(value_usage)?;
+    report(&processed.profile, a.quiet);
+    report_dropped(
+        &processed.profile,
+        &totals,
+        &processed.dropped,
+        &processed.warnings,
+        a.quiet,
+    );
+    let mut wopts = folded::WriteOptions::default();
+    wopts.root = root;
+    stackconv::as_folded(&processed.profile.fold(), &wopts).map_err(|e| match e {
+        stackconv::Error::File { .. } => Failure::Run(e),
+        other => Failure::Run(stackconv::Error::File {
+            path: path.clone(),
+            source: Box::new(other),
+        }),
+    })
+}
+
+pub fn diff(a: DiffArgs) -> Result<(), Failure> {
+    let format = match &a.to {
+        Some(name) => OutputFormat::from_name(name)
+            .ok_or_else(|| usage(format!("--to: unknown format {name:?} (svg, folded, pprof)")))?,
+        None => OutputFormat::from_path(&a.output).ok_or_else(|| {
+            usage(format!(
+                "-o {}: cannot tell the format from the extension (.svg, .folded, .pb.gz); use --to",
+                a.output.display()
+            ))
+        })?,
+    };
+    if format == OutputFormat::Speedscope {
+        return Err(usage("diff writes svg, folded or pprof, not speedscope"));
+    }
+    let root = if a.per_thread {
+        RootFrame::CommPidTid
+    } else if a.per_process {
+        RootFrame::CommPid
+    } else {
+        RootFrame::Auto
+    };
+    let before = diff_side(&a.before, &a, root)?;
+    let after = diff_side(&a.after, &a, root)?;
+    let d = stackconv::model::diff(&before, &after, a.normalize);
+    let mut text = Vec::new();
+    for row in &d.rows {
+        writeln!(text, "{} {} {}", row.folded, row.before, row.after)
+            .map_err(stackconv::Error::Io)?;
+    }
+    let out = a.output.clone();
+    let result = match format {
+        OutputFormat::Folded => {
+            write_out(&out, |w| w.write_all(&text).map_err(stackconv::Error::Io))
+        }
+        OutputFormat::Svg => {
+            let mut svg = stackconv::flamegraph::SvgOptions::default();
+            svg.differential = true;
+            svg.title = a
+                .title
+                .clone()
+                .unwrap_or_else(|| "Differential Flame Graph".to_string());
+            svg.subtitle = Some(format!(
+                "{} {} before, {} after{}",
+                d.before_total,
+                d.value_type.unit,
+                d.after_total,
+                if a.normalize {
+                    " (before normalised)"
+                } else {
+                    ""
+                }
+            ));
+            svg.count_name = match d.value_type.unit.as_str() {
+                "count" | "" => "samples".to_string(),
+                u => u.to_string(),
+            };
+            let profile = d.to_profile();
+            write_out(&out, |w| {
+                stackconv::flamegraph::write_svg(&profile, &text, &svg, w)
+                    .map_err(stackconv::Error::from)
+            })
+        }
+        OutputFormat::Pprof => {
+            let delta = d.delta_profile();
+            write_out(&out, |w| {
+                stackconv::pprof::write(&delta, w).map_err(stackconv::Error::from)
+            })
+        }
+        _ => Err(stackconv::Error::Io(std::io::Error::other(
+            "unsupported diff output",
+        ))),
+    };
+    result.map_err(Failure::Run)
+}
+
+fn write_out(
+    path: &PathBuf,
+    f: impl FnOnce(&mut dyn Write) -> Result<(), stackconv::Error>,
+) -> Result<(), stackconv::Error> {
+    if path.as_os_str() == "-" {
+        let stdout = std::io::stdout();
+        let mut lock = stdout.lock();
+        return f(&mut lock);
+    }
+    stackconv::write_atomically(path, |file| {
+        let mut w = std::io::BufWriter::new(file);
+        f(&mut w)?;
+        w.flush()?;
+        Ok(())
+    })
+    .map_err(|e| stackconv::Error::File {
+        path: path.clone(),
+        source: Box::new(e),
+    })
+}
+
+pub fn top(a: TopArgs) -> Result<(), Failure> {
+    let p = read_all(&a.inputs, &a.input)?;
+    let totals = p.totals();
+    let processed = stackconv::process(p, &a.process.options()?).map_err(value_usage)?;
+    let p = processed.profile;
+    report(&p, a.quiet);
+    report_dropped(
+        &p,
+        &totals,
+        &processed.dropped,
+        &processed.warnings,
+        a.quiet,
+    );
+    let column = p.meta.default_value;
+    let mut o = TopOptions::default();
+    o.column = column;
+    // Percentages of the input's total, as pprof computes them before
+    // -focus and friends drop samples.
+    o.total = totals.get(column).copied();
+    let t = top_with(&p, &o);
+    let unit = p
+        .value_types
+        .get(column)
+        .map(|v| v.unit.as_str())
+        .unwrap_or("");
+    let kind = p
+        .value_types
+        .get(column)
+        .map(|v| v.kind.as_str())
+        .unwrap_or("");
+    let shown: i64 = t.rows.iter().take(a.count).map(|r| r.flat).sum();
+    let mut out = std::io::stdout().lock();
+    let mut emit = || -> std::io::Result<()> {
+        writeln!(
+            out,
+            "Showing top {} of {} functions, {} {unit} of {kind} ({} of {} total)",
+            a.count.min(t.rows.len()),
+            t.rows.len(),
+            shown,
+            format_percentage(pct(shown, t.total)).trim(),
+            t.total
+        )?;
+        writeln!(
+            out,
+            "{:>14} {:>6} {:>6} {:>14} {:>6}  function",
+            "flat", "flat%", "sum%", "cum", "cum%"
+        )?;
+        for r in t.rows.iter().take(a.count) {
+            writeln!(
+                out,
+                "{:>14} {:>6} {:>6} {:>14} {:>6}  {}",
+                r.flat,
+                format_percentage(r.flat_pct),
+                format_percentage(r.sum_pct),
+                r.cum,
+                format_percentage(r.cum_pct),
+                r.name
+            )?;
+        }
+        Ok(())
+    };
+    emit().map_err(|e| Failure::Run(stackconv::Error::Io(e)))
+}
+
+fn pct(part: i64, total: i64) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        100.0 * part as f64 / total as f64
+    }
+}

@@ -1,0 +1,115 @@
+//! Filters, stack transforms and diffs, composed in the order a user
+//! expects: samples are chosen first, then stacks are rewritten.
+
+use stackconv_collapsed::folded;
+use stackconv_model::{filter, transform, Profile, SampleFilter, StackTransform};
+
+use crate::Error;
+
+/// What to do to a profile between reading and writing.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct ProcessOptions {
+    /// Which samples to keep.
+    pub filter: SampleFilter,
+    /// How to rewrite stacks.
+    pub transform: StackTransform,
+    /// The value column single-value outputs show, by kind (`--value`).
+    pub value: Option<String>,
+}
+
+/// The result of [`process`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Processed {
+    /// The profile.
+    pub profile: Profile,
+    /// Weight dropped by filters and transforms, one entry per value column
+    /// of `profile`: kept + dropped = input.
+    pub dropped: Vec<i64>,
+    /// Filters that matched nothing, options that could not apply.
+    pub warnings: Vec<String>,
+}
+
+/// Filter samples, then transform stacks, then choose the shown column.
+///
+/// ```
+/// use stackconv::{process, read_bytes, ProcessOptions, ReadOptions};
+/// use stackconv::model::StackTransform;
+///
+/// let p = read_bytes(b"main;handle;parse 3\nmain;gc 1\n", &ReadOptions::default())?;
+/// let mut opts = ProcessOptions::default();
+/// let mut t = StackTransform::default();
+/// t.focus = Some(regex::Regex::new("handle").unwrap());
+/// opts.transform = t;
+/// let out = process(p, &opts)?;
+/// assert_eq!(out.profile.total(0), 3);
+/// assert_eq!(out.dropped, vec![1]);
+/// # Ok::<(), stackconv::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::NoSuchValue`] when `opts.value` names no value column.
+pub fn process(profile: Profile, opts: &ProcessOptions) -> Result<Processed, Error> {
+    let mut warnings = Vec::new();
+    let mut dropped = vec![0i64; profile.value_types.len()];
+    let mut profile = profile;
+    if !opts.filter.is_empty() {
+        let f = filter(&profile, &opts.filter);
+        add(&mut dropped, &f.dropped);
+        warnings.extend(f.warnings);
+        profile = f.profile;
+    }
+    if !opts.transform.is_identity() {
+        let t = transform(&profile, &opts.transform);
+        add(&mut dropped, &t.dropped);
+        warnings.extend(t.warnings);
+        profile = t.profile;
+    }
+    if let Some(name) = &opts.value {
+        profile.meta.default_value = value_column(&profile, name)?;
+    }
+    Ok(Processed {
+        profile,
+        dropped,
+        warnings,
+    })
+}
+
+fn add(into: &mut [i64], more: &[i64]) {
+    for (a, b) in into.iter_mut().zip(more) {
+        *a = a.saturating_add(*b);
+    }
+}
+
+/// The index of the value column `name` (its kind).
+///
+/// # Errors
+///
+/// [`Error::NoSuchValue`] listing the columns there are.
+pub fn value_column(profile: &Profile, name: &str) -> Result<usize, Error> {
+    profile.value_index(name).ok_or_else(|| Error::NoSuchValue {
+        name: name.to_string(),
+        have: profile.value_types.iter().map(|v| v.kind.clone()).collect(),
+    })
+}
+
+/// The profile as folded text would show it, read back: root frames (the
+/// comm, or `comm-pid`, `comm-pid/tid`) become real frames of the stacks,
+/// one value column (the shown one). Diffs align such stacks, as
+/// `inferno-diff-folded` aligns folded files.
+///
+/// # Errors
+///
+/// Only if the folded writer and reader disagree, which is a bug.
+pub fn as_folded(profile: &Profile, opts: &folded::WriteOptions) -> Result<Profile, Error> {
+    let mut text = Vec::new();
+    folded::write(profile, opts, &mut text)?;
+    let mut p = folded::read(&text)?;
+    let column = opts.value.unwrap_or(profile.meta.default_value);
+    if let (Some(vt), Some(slot)) = (profile.value_types.get(column), p.value_types.get_mut(0)) {
+        *slot = vt.clone();
+    }
+    Ok(p)
+}
