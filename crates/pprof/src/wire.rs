@@ -23,7 +23,8 @@ pub(crate) struct Field<'a> {
     pub number: u64,
     /// Byte offset of the field's key in the buffer.
     pub offset: usize,
-    /// Byte offset of the payload (for `Bytes`, of its first byte).
+    /// Byte offset of the payload (for `Bytes`, of its first byte, after
+    /// the length).
     pub payload_offset: usize,
     /// The payload.
     pub value: Value<'a>,
@@ -87,7 +88,7 @@ pub(crate) fn next_field<'a>(
     if number == 0 {
         return Err(WireError::Bad(offset, "field number 0".into()));
     }
-    let payload_offset = *pos;
+    let mut payload_offset = *pos;
     let value = match key & 7 {
         0 => Value::Varint(varint(buf, pos)?),
         1 | 5 => {
@@ -111,6 +112,7 @@ pub(crate) fn next_field<'a>(
                     "a length-delimited field (its length runs past the end)",
                 ))?;
             *pos = end;
+            payload_offset = start;
             Value::Bytes(buf.get(start..end).unwrap_or_default())
         }
         wt => {

@@ -44,9 +44,9 @@ pub fn parse_value(s: &str) -> Option<i64> {
 /// inlined frames end in ` (inline)`. Stacks are summed.
 pub fn parse_traces(text: &str) -> Traces {
     let mut out = Traces::new();
-    let mut blocks = text.split(SEPARATOR).skip(1);
+    let blocks = text.split(SEPARATOR).skip(1);
     // The last piece after the final separator is empty.
-    while let Some(block) = blocks.next() {
+    for block in blocks {
         let mut value = None;
         let mut stack: Vec<TraceFrame> = Vec::new();
         for line in block.lines().filter(|l| !l.is_empty()) {
