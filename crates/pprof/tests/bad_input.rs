@@ -252,6 +252,11 @@ fn the_valid_base_case_reads() {
 fn missing_location_id() {
     let mut m = valid();
     m.sample[0].location_id.push(99);
+    // The same through gzip.
+    assert!(matches!(
+        read(&gzip(&m.encode_to_vec()), &opts()),
+        Err(Error::LocationId { sample: 0, id: 99 })
+    ));
     match read_msg(&m) {
         Err(e @ Error::LocationId { sample: 0, id: 99 }) => {
             assert!(e.to_string().contains("location id 99"), "{e}")
