@@ -24,7 +24,8 @@ pub struct Summary {
     pub format: String,
     /// Event names.
     pub events: Vec<String>,
-    /// Sample rows (after any folding the reader did).
+    /// Samples: the total of the `samples` count column when the profile
+    /// has one, else the number of sample rows.
     pub samples: usize,
     /// Distinct stacks.
     pub distinct_stacks: usize,
@@ -72,7 +73,12 @@ impl Summary {
         Summary {
             format: p.meta.source_format.clone(),
             events: p.meta.events.clone(),
-            samples: p.samples.len(),
+            // The `samples` column counts samples even where the reader
+            // folded equal ones into one row.
+            samples: p
+                .value_index("samples")
+                .and_then(|c| usize::try_from(p.total(c)).ok())
+                .unwrap_or(p.samples.len()),
             distinct_stacks: distinct.len(),
             totals: p
                 .value_types
