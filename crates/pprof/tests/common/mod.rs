@@ -198,3 +198,203 @@ pub fn diff_traces(ours: &Traces, theirs: &Traces) -> Option<String> {
     }
     None
 }
+
+/// `-top` computed from traces: flat = weight at the leaf frame, cum =
+/// weight of stacks containing the name.
+pub fn top_from_traces(traces: &Traces) -> Top {
+    let mut top = Top::default();
+    for (stack, &v) in traces {
+        top.total += v;
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, (name, _)) in stack.iter().enumerate() {
+            let e = top.rows.entry(name.clone()).or_insert((0, 0));
+            if i == 0 {
+                e.0 += v;
+            }
+            if seen.insert(name.clone()) {
+                e.1 += v;
+            }
+        }
+    }
+    top.rows.retain(|_, (flat, cum)| *flat != 0 || *cum != 0);
+    top
+}
+
+/// A profile's samples by everything the model knows about them: frames
+/// (name, file, line, module, kind) root first, thread (pid, tid, process,
+/// thread name), labels (as text, sorted) when `with_labels`; values summed.
+pub type Snapshot = BTreeMap<
+    (
+        Vec<(String, String, u32, String, FrameKind)>,
+        (Option<u32>, Option<u32>, String, String),
+        Vec<String>,
+    ),
+    Vec<i64>,
+>;
+
+pub fn snapshot(p: &Profile, with_labels: bool) -> Snapshot {
+    let mut out = Snapshot::new();
+    for s in p.iter_samples() {
+        let frames = p
+            .stack_frames(s.stack)
+            .into_iter()
+            .map(|f| {
+                let fr = p.frame(f);
+                (
+                    p.str(fr.name).to_string(),
+                    p.str(fr.file).to_string(),
+                    fr.line,
+                    p.str(fr.module).to_string(),
+                    fr.kind,
+                )
+            })
+            .collect();
+        let t = p.threads.get(s.thread);
+        let thread = (
+            t.pid,
+            t.tid,
+            p.str(t.process_name).to_string(),
+            p.str(t.thread_name).to_string(),
+        );
+        let mut labels: Vec<String> = Vec::new();
+        if with_labels {
+            if let Some(l) = p.samples.labels.as_ref().and_then(|l| l.get(s.index)) {
+                labels = l
+                    .iter()
+                    .map(|l| {
+                        if l.str.is_empty() {
+                            format!("{}={}{}", p.str(l.key), l.num, p.str(l.num_unit))
+                        } else {
+                            format!("{}={:?}", p.str(l.key), p.str(l.str))
+                        }
+                    })
+                    .collect();
+                labels.sort();
+            }
+        }
+        let e = out
+            .entry((frames, thread, labels))
+            .or_insert_with(|| vec![0; p.value_types.len()]);
+        for (a, b) in e.iter_mut().zip(&s.values) {
+            *a += b;
+        }
+    }
+    out
+}
+
+/// A profile as a perf reader would make it: two value columns, modules
+/// with build ids, native, inline, kernel, Python, JIT and unknown frames,
+/// two threads, and an empty stack.
+pub fn synthetic() -> Profile {
+    use stackconv_model::{Frame, Module, ValueType};
+    let mut p = Profile::new(vec![
+        ValueType::new("cpu-clock", "nanoseconds"),
+        ValueType::new("samples", "count"),
+    ]);
+    p.meta.source_format = "perf.data".to_string();
+    p.meta.modules = vec![
+        Module {
+            path: "/usr/bin/app".into(),
+            build_id: Some(vec![0xde, 0xad, 0xbe, 0xef, 0x01]),
+        },
+        Module {
+            path: "/usr/lib/x86_64-linux-gnu/libc.so.6".into(),
+            build_id: Some(vec![0x12, 0x34]),
+        },
+        Module {
+            path: "[kernel.kallsyms]".into(),
+            build_id: None,
+        },
+    ];
+    let mut frame = |p: &mut Profile, name: &str, module: &str, file: &str, line: u32, kind| {
+        let f = Frame {
+            name: p.intern_str(name),
+            module: p.intern_str(module),
+            file: p.intern_str(file),
+            line,
+            kind,
+        };
+        p.intern_frame(f)
+    };
+    let app = "/usr/bin/app";
+    let libc = "/usr/lib/x86_64-linux-gnu/libc.so.6";
+    let main = frame(&mut p, "main", app, "/src/app.c", 10, FrameKind::Native);
+    let work = frame(&mut p, "work", app, "/src/app.c", 20, FrameKind::Native);
+    let helper = frame(&mut p, "helper", app, "/src/util.h", 5, FrameKind::Inline);
+    let tiny = frame(&mut p, "tiny", app, "/src/util.h", 7, FrameKind::Inline);
+    let memcpy = frame(
+        &mut p,
+        "__memcpy_avx_unaligned",
+        libc,
+        "",
+        0,
+        FrameKind::Native,
+    );
+    let unknown = frame(&mut p, "[unknown]", "", "", 0, FrameKind::Unknown);
+    let libc_unknown = frame(&mut p, "[libc.so.6]", libc, "", 0, FrameKind::Unknown);
+    let syscall = frame(
+        &mut p,
+        "do_syscall_64",
+        "[kernel.kallsyms]",
+        "",
+        0,
+        FrameKind::Kernel,
+    );
+    let futex = frame(
+        &mut p,
+        "futex_wait",
+        "[kernel.kallsyms]",
+        "",
+        0,
+        FrameKind::Kernel,
+    );
+    let py = frame(
+        &mut p,
+        "py::handler:/app/server.py",
+        "/tmp/perf-100.map",
+        "/app/server.py",
+        0,
+        FrameKind::Python,
+    );
+    let jit = frame(
+        &mut p,
+        "jitted_stub",
+        "/tmp/perf-100.map",
+        "",
+        0,
+        FrameKind::Jit,
+    );
+    let cpp = frame(
+        &mut p,
+        "std::vector<int>::push_back",
+        app,
+        "/usr/include/c++/12/bits/stl_vector.h",
+        1280,
+        FrameKind::Native,
+    );
+    let t1 = p.intern_thread_named(Some(100), Some(100), "app", "app");
+    let t2 = p.intern_thread_named(Some(100), Some(101), "app", "worker");
+    let stacks: Vec<(
+        Vec<stackconv_model::FrameId>,
+        stackconv_model::ThreadId,
+        i64,
+    )> = vec![
+        (vec![main, work], t1, 3),
+        (vec![main, work, helper], t1, 2),
+        (vec![main, work, helper, tiny], t1, 1),
+        (vec![main, work, helper, tiny, memcpy], t2, 4),
+        (vec![main, work, memcpy, syscall, futex], t2, 5),
+        (vec![main, unknown, libc_unknown], t2, 6),
+        (vec![main, py, jit], t1, 7),
+        (vec![main, cpp, cpp], t1, 8),
+        (vec![main, work], t1, 9),
+        (vec![main, work], t2, 10),
+    ];
+    for (frames, thread, n) in stacks {
+        let s = p.intern_stack_frames(frames);
+        p.push_sample(s, thread, None, &[n * 1_000_000, n]);
+    }
+    // An empty stack.
+    p.push_sample(None, t1, None, &[11_000_000, 11]);
+    p
+}
