@@ -12,7 +12,7 @@ use stackconv_model::Profile;
 /// use stackconv::{read_bytes, ReadOptions, Summary};
 /// let p = read_bytes(b"main;work 3\nmain;idle 1\n", &ReadOptions::default())?;
 /// let s = Summary::of(&p);
-/// assert_eq!(s.samples, 2);
+/// assert_eq!(s.samples, 4); // folded counts are samples
 /// assert_eq!(s.totals[0].2, 4);
 /// assert!(s.to_string().contains("weight"));
 /// # Ok::<(), stackconv::Error>(())
