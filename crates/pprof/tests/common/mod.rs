@@ -306,7 +306,7 @@ pub fn synthetic() -> Profile {
             build_id: None,
         },
     ];
-    let mut frame = |p: &mut Profile, name: &str, module: &str, file: &str, line: u32, kind| {
+    let frame = |p: &mut Profile, name: &str, module: &str, file: &str, line: u32, kind| {
         let f = Frame {
             name: p.intern_str(name),
             module: p.intern_str(module),
