@@ -13,6 +13,8 @@
 //!   by |cum| descending (`Nodes.Sort(FlatNameOrder)`);
 //! - percentages are of the total, the sum of the absolute values of the
 //!   column (`computeTotal`); *sum%* is the running sum of flat%;
+//! - samples of zero weight in the column are skipped, so functions seen
+//!   only in them are not listed (`graph.New`);
 //! - `-top` hides functions whose |cum| is below `nodefraction` (0.005) of
 //!   the total ([`TopOptions::node_fraction`]; [`top`] hides nothing).
 //!
@@ -137,6 +139,11 @@ pub fn top_with(p: &Profile, o: &TopOptions) -> Top {
     for i in 0..p.samples.len() {
         let v = p.value(o.column, i);
         abs_total = abs_total.saturating_add(v.saturating_abs());
+        if v == 0 {
+            // graph.New skips samples of zero weight: their functions are
+            // not listed.
+            continue;
+        }
         let Some(stack) = p.samples.stacks.get(i).copied().flatten() else {
             continue;
         };

@@ -3,6 +3,7 @@
 //! `inferno-diff-folded` (with and without `-n`) and `go tool pprof -top`
 //! with `-focus/-ignore/-hide/-show`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use regex::Regex;
@@ -410,4 +411,106 @@ fn top_and_stack_filters_equal_go_tool_pprof() {
         checked += 1;
     }
     assert!(checked >= 10, "only {checked} -top outputs in EXPECTED");
+}
+
+/// The traces of a `go tool pprof -traces` output: root-first stack text
+/// (frames joined by `;`, `(inline)` labels dropped) -> summed value.
+fn parse_traces(text: &str) -> BTreeMap<String, i64> {
+    let mut out = BTreeMap::new();
+    let mut blocks: Vec<Vec<&str>> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("-----------+") {
+            blocks.push(Vec::new());
+        } else if let Some(b) = blocks.last_mut() {
+            b.push(line);
+        }
+    }
+    for block in blocks {
+        let mut value = None;
+        let mut frames: Vec<String> = Vec::new();
+        for line in block {
+            let first = line.split_whitespace().next().unwrap_or("");
+            if value.is_none() && first.ends_with(':') {
+                continue; // a label line: "%10s:  %s"
+            }
+            let name = if value.is_none() {
+                value = Some(parse_value(first));
+                line.trim_start()[first.len()..].trim()
+            } else {
+                line.trim()
+            };
+            let name = name.strip_suffix(" (inline)").unwrap_or(name);
+            frames.push(name.to_string());
+        }
+        // The output ends with a separator: an empty last block.
+        let Some(value) = value else { continue };
+        frames.reverse();
+        *out.entry(frames.join(";")).or_insert(0) += value;
+    }
+    out
+}
+
+/// Our transform's stacks the same way (samples without frames skipped, as
+/// `-traces` does).
+fn our_traces(p: &Profile, column: usize) -> BTreeMap<String, i64> {
+    let mut out = BTreeMap::new();
+    for s in p.iter_samples() {
+        if s.stack.is_none() {
+            continue;
+        }
+        *out.entry(p.stack_names(s.stack).join(";")).or_insert(0) += s.values[column];
+    }
+    out
+}
+
+#[test]
+fn stack_filters_give_go_tool_pprof_traces() {
+    let expected = read_text("go/EXPECTED");
+    let mut checked = 0;
+    for line in expected.lines() {
+        let Some((file, command)) = line.split_once('\t') else {
+            continue;
+        };
+        if !file.ends_with(".traces.txt") {
+            continue;
+        }
+        let args: Vec<&str> = command.split_whitespace().collect();
+        let input = args.last().expect("input");
+        let p = read(&format!("go/{input}"));
+        let mut column = p.meta.default_value;
+        let mut t = StackTransform::default();
+        for a in &args {
+            let Some((flag, value)) = a.split_once('=') else {
+                continue;
+            };
+            let re = || Some(Regex::new(&shell_unquote(value)).expect("regex"));
+            match flag {
+                "-sample_index" => column = value.parse().expect("index"),
+                "-focus" => t.focus = re(),
+                "-ignore" => t.ignore = re(),
+                "-hide" => t.hide = re(),
+                "-show" => t.show = re(),
+                "-show_from" => t.show_from = re(),
+                "-prune_from" => t.prune_from = re(),
+                _ => {}
+            }
+        }
+        let out = transform(&p, &t);
+        let got = our_traces(&out.profile, column);
+        let want = parse_traces(&read_text(&format!("go/{file}")));
+        if got != want {
+            let only_got = got.iter().find(|(k, v)| want.get(*k) != Some(v));
+            let only_want = want.iter().find(|(k, v)| got.get(*k) != Some(v));
+            panic!(
+                "{file}: first stack differing in ours: {only_got:?}; in pprof's: {only_want:?}"
+            );
+        }
+        assert_eq!(
+            add(&out.profile.totals(), &out.dropped),
+            p.totals(),
+            "{file}: kept + dropped"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} -traces outputs in EXPECTED");
 }
