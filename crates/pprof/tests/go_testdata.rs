@@ -190,3 +190,36 @@ fn looks_like_profiles_and_not_text() {
         assert!(!stackconv_pprof::looks_like(&data), "{name}");
     }
 }
+
+#[test]
+fn looks_like_claims_no_other_test_file() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let root = testdata().join("..");
+    let mut files = Vec::new();
+    walk(&root, &mut files);
+    let mut checked = 0;
+    for path in files {
+        let name = path.to_string_lossy();
+        if name.ends_with(".pb.gz") || name.ends_with(".pb") || name.ends_with(".pprof") {
+            continue;
+        }
+        let mut head = Vec::new();
+        let f = std::fs::File::open(&path).expect("open");
+        std::io::Read::read_to_end(&mut std::io::Read::take(f, 1 << 16), &mut head).expect("read");
+        assert!(
+            !stackconv_pprof::looks_like(&head),
+            "{name} claimed as pprof"
+        );
+        checked += 1;
+    }
+    assert!(checked > 20, "{checked} files checked");
+}
