@@ -391,3 +391,111 @@ fn filters_report_and_bad_regex_is_usage() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("warning"));
 }
+
+/// The symbol options every perf.data test uses: only files in testdata.
+fn perf_symbol_args(kallsyms: &str) -> Vec<std::ffi::OsString> {
+    let perf = testdata("perf");
+    vec![
+        "--symbol-dir".into(),
+        perf.join("bin").into(),
+        "--symbol-dir".into(),
+        perf.join("debug").into(),
+        "--kallsyms".into(),
+        perf.join(kallsyms).into(),
+        "--perf-map-dir".into(),
+        perf.join("maps").into(),
+        "--no-system-paths".into(),
+    ]
+}
+
+/// perf.data read natively equals `perf script | inferno-collapse-perf`
+/// on the frame-pointer recording, in file mode and in pipe mode on stdin.
+#[test]
+fn perf_data_file_and_pipe_mode_match_inferno() {
+    for (data, kallsyms, golden) in [
+        ("perf/c-fp.data", "c-fp.kallsyms", "perf/c-fp.folded"),
+        ("perf/c-pipe.data", "c-pipe.kallsyms", "perf/c-pipe.folded"),
+    ] {
+        let mut cmd = stackconv();
+        cmd.args(["-", "-o", "-", "--to", "folded"])
+            .args(perf_symbol_args(kallsyms))
+            .pipe_stdin(testdata(data))
+            .unwrap();
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ours = String::from_utf8(out.stdout).unwrap();
+        let reference = std::fs::read_to_string(testdata(golden)).unwrap();
+        assert_same_lines(&ours, &reference, golden);
+        let file_mode = stackconv()
+            .arg(testdata(data))
+            .args(["-o", "-", "--to", "folded"])
+            .args(perf_symbol_args(kallsyms))
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(file_mode.stdout).unwrap(),
+            ours,
+            "{data}: pipe and file mode differ"
+        );
+    }
+}
+
+/// The Python 3.12 `-X perf` DWARF recording: the SVG shows Python
+/// function names from the perf map in the same stacks as native frames
+/// (the lock wait down to the futex), coloured apart.
+#[test]
+fn python_dwarf_recording_shows_python_and_native_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("py.svg");
+    let out = stackconv()
+        .arg(testdata("perf/py-dwarf.data"))
+        .args(perf_symbol_args("py-dwarf.kallsyms"))
+        .args(["--event", "sched:sched_switch", "-o"])
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    for name in [
+        "py::worker:",
+        "py::Thread._bootstrap:",
+        "lock_PyThread_acquire_lock",
+        "futex_wait",
+    ] {
+        assert!(svg.contains(name), "the SVG should show {name}");
+    }
+    let fill = |name: &str| {
+        let at = svg.find(&format!("<title>{name}")).unwrap();
+        let rest = &svg[at..];
+        let f = rest.find("fill=\"").unwrap() + 6;
+        rest[f..f + rest[f..].find('"').unwrap()].to_string()
+    };
+    assert_ne!(fill("py::worker:"), fill("lock_PyThread_acquire_lock"));
+}
+
+#[test]
+fn info_on_perf_data_reports_events_and_losses() {
+    let out = stackconv()
+        .arg("info")
+        .arg(testdata("perf/py-dwarf.data"))
+        .args(perf_symbol_args("py-dwarf.kallsyms"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("format:          perf.data"), "{text}");
+    assert!(
+        text.contains("events:          cpu-clock, sched:sched_switch"),
+        "{text}"
+    );
+    assert!(text.contains("of off-cpu"), "{text}");
+    assert!(text.contains("lost:"), "{text}");
+}
