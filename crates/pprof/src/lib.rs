@@ -2,7 +2,7 @@
 //!
 //! [`read`] turns a gzipped or plain profile.proto (what `go tool pprof`,
 //! Go's `runtime/pprof` and `/debug/pprof/*` endpoints produce) into a
-//! [`Profile`]; [`write`] turns any [`Profile`] into a gzipped
+//! [`Profile`]; [`write()`] turns any [`Profile`] into a gzipped
 //! profile.proto that `go tool pprof` shows with the same totals and
 //! stacks. The messages are plain Rust structs deriving `prost::Message`,
 //! so no `protoc` is needed to build.
