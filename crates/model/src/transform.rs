@@ -8,7 +8,10 @@
 //! matches a regular expression when its function name, its file name or
 //! its module (pprof: the mapping's file) matches; the expression is not
 //! anchored. Here the function name is the frame's display name
-//! (`py::f:/app/a.py`, `f (a.py:12)`, `std::vector<int>::push_back`).
+//! (`py::f:/app/a.py`, `f (a.py:12)`, `std::vector<int>::push_back`); for a
+//! Python frame the function (`f`) and file (`/app/a.py`, `a.py`) inside
+//! its display name count as its function and file names too, so
+//! `--focus '^handle_request$'` works on py-spy and perf names alike.
 //!
 //! # Order of the steps
 //!
@@ -420,11 +423,21 @@ fn frame_matches(work: &Profile, f: Frame, t: &StackTransform) -> Matches {
     let name = work.str(f.name);
     let file = work.str(f.file);
     let module = work.str(f.module);
+    // A Python frame's name carries its file (`f (a.py:3)`,
+    // `py::f:/app/a.py`): its function and file count on their own too.
+    let py = if f.kind == FrameKind::Python {
+        python_name(name)
+    } else {
+        None
+    };
     let any = |re: &Option<Regex>| {
         re.as_ref().is_some_and(|re| {
             re.is_match(name)
                 || (!file.is_empty() && re.is_match(file))
                 || (!module.is_empty() && re.is_match(module))
+                || py.is_some_and(|py| {
+                    re.is_match(py.func) || (!py.file.is_empty() && re.is_match(py.file))
+                })
         })
     };
     Matches {
@@ -435,10 +448,10 @@ fn frame_matches(work: &Profile, f: Frame, t: &StackTransform) -> Matches {
         show_from: any(&t.show_from),
         // profile.PruneFrom: the function name only, argument list cut off
         // (simplifyFunc).
-        prune_from: t
-            .prune_from
-            .as_ref()
-            .is_some_and(|re| !name.is_empty() && re.is_match(simplify_func(name))),
+        prune_from: t.prune_from.as_ref().is_some_and(|re| {
+            (!name.is_empty() && re.is_match(simplify_func(name)))
+                || py.is_some_and(|py| re.is_match(py.func))
+        }),
     }
 }
 

@@ -493,3 +493,43 @@ fn top_as_pprof() {
     assert_eq!(t.rows.len(), 3);
     assert_eq!(t.rows[0].flat_pct, 30.0);
 }
+
+#[test]
+fn python_frames_match_on_their_bare_function_and_file() {
+    let p = profile(&[
+        (
+            "py:worker (app.py:10);py:handle_request (app.py:20);py:parse (lib.py:3)",
+            2,
+        ),
+        (
+            "py:py::worker:/srv/app.py;py:py::handle_request:/srv/app.py;py:py::render:/srv/tpl.py",
+            3,
+        ),
+        ("py:worker (app.py:10);py:idle (app.py:30)", 4),
+    ]);
+    let mut t = StackTransform::default();
+    t.focus = re("^handle_request$");
+    let out = transform(&p, &t);
+    assert_eq!(out.profile.total(0), 5);
+    assert_eq!(out.dropped, [4, 1]);
+    let mut t = StackTransform::default();
+    t.prune_from = re("^handle_request$");
+    assert_eq!(
+        folded(&transform(&p, &t).profile),
+        map(&[
+            ("worker (app.py:10);handle_request (app.py:20)", 2),
+            ("py::worker:/srv/app.py;py::handle_request:/srv/app.py", 3),
+            ("worker (app.py:10);idle (app.py:30)", 4)
+        ])
+    );
+    let mut t = StackTransform::default();
+    t.hide = re(r"^(lib|/srv/tpl)\.py$");
+    assert_eq!(
+        folded(&transform(&p, &t).profile),
+        map(&[
+            ("worker (app.py:10);handle_request (app.py:20)", 2),
+            ("py::worker:/srv/app.py;py::handle_request:/srv/app.py", 3),
+            ("worker (app.py:10);idle (app.py:30)", 4)
+        ])
+    );
+}
