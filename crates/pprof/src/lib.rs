@@ -53,11 +53,17 @@
 //!
 //! # Bad input
 //!
-//! Inflating stops with [`Error::TooLarge`] past
-//! [`ReadOptions::max_inflated_bytes`]; samples are decoded one at a time,
-//! so memory stays within a small multiple of the inflated size; ids and
-//! string indexes are checked; stacks may not expand beyond a budget
-//! proportional to the input.
+//! Inflating streams and stops with [`Error::TooLarge`] past
+//! [`ReadOptions::max_inflated_bytes`]. Samples are decoded one at a time
+//! and folded as they come, so memory and work stay linear in the
+//! inflated size (for adversarial input made only of tiny location
+//! messages, up to a few tens of bytes per input byte: lower the limit for
+//! untrusted input). Names are compared, simplified and matched against
+//! `drop_frames` once per distinct string. Ids and string indexes are
+//! checked ([`Error::LocationId`], [`Error::StringIndex`], ...); nested
+//! protobuf groups hit prost's recursion limit; stacks may not expand
+//! beyond a frame budget proportional to the input
+//! ([`Error::TooManyFrames`]).
 //!
 //! # Example
 //!
@@ -140,6 +146,10 @@ pub fn read(data: &[u8], opts: &ReadOptions) -> Result<Profile, Error> {
 /// profile: gzip whose inflated start is a plausible profile.proto, or a
 /// plain protobuf whose complete fields are all `Profile` fields of the
 /// right wire types (strict, so that text files are never claimed).
+///
+/// At least two fields must be complete in the (inflated) prefix; for
+/// gzip, give a prefix of 1 KiB or more, since the first deflate block's
+/// tables come before any data.
 ///
 /// ```
 /// assert!(!stackconv_pprof::looks_like(b"main;work 12\n"));

@@ -368,40 +368,44 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
     // Mappings: module names and meta.modules.
     let mapping_index = id_index(t.mappings.iter().map(|m| m.id), "mapping")?;
     let mut mapping_file = Vec::with_capacity(t.mappings.len());
+    let mut seen_modules: std::collections::HashSet<(StringId, StringId)> =
+        std::collections::HashSet::new();
     for m in &t.mappings {
         let file = strings.id(&mut p, m.filename, || format!("Mapping {} filename", m.id))?;
-        let build_id = strings.text(m.build_id, || format!("Mapping {} build_id", m.id))?;
+        let build_id = strings.id(&mut p, m.build_id, || format!("Mapping {} build_id", m.id))?;
         mapping_file.push(file);
-        let path = p.str(file).to_string();
-        if path.is_empty() {
+        if file.is_empty() || !seen_modules.insert((file, build_id)) {
             continue;
         }
-        let module = Module {
-            path,
-            build_id: (!build_id.is_empty()).then(|| parse_build_id(&build_id)),
-        };
-        if !p.meta.modules.contains(&module) {
-            p.meta.modules.push(module);
-        }
+        p.meta.modules.push(Module {
+            path: p.str(file).to_string(),
+            build_id: (!build_id.is_empty()).then(|| parse_build_id(p.str(build_id))),
+        });
     }
 
     // Functions: display names as pprof shows them.
     let function_index = id_index(t.functions.iter().map(|f| f.id), "function")?;
     let mut fn_name = Vec::with_capacity(t.functions.len());
     let mut fn_file = Vec::with_capacity(t.functions.len());
-    let mut name_memo: HashMap<(i64, i64), StringId> = HashMap::new();
+    // Ids of the model's string table are equal exactly when the strings
+    // are, so names are compared (and simplified) once per string.
+    let mut simplified: HashMap<StringId, StringId> = HashMap::new();
     for f in &t.functions {
-        let key = (f.name, f.system_name);
-        let id = match name_memo.get(&key) {
-            Some(&id) => id,
-            None => {
-                let name = strings.text(f.name, || format!("Function {} name", f.id))?;
-                let system =
-                    strings.text(f.system_name, || format!("Function {} system_name", f.id))?;
-                let shown = display_name(&name, &system);
-                let id = p.intern_str(&shown);
-                name_memo.insert(key, id);
-                id
+        let name = strings.id(&mut p, f.name, || format!("Function {} name", f.id))?;
+        let system = strings.id(&mut p, f.system_name, || {
+            format!("Function {} system_name", f.id)
+        })?;
+        let id = if !name.is_empty() && name != system {
+            name
+        } else {
+            match simplified.get(&system) {
+                Some(&id) => id,
+                None => {
+                    let shown = display_name("", p.str(system)).into_owned();
+                    let id = p.intern_str(&shown);
+                    simplified.insert(system, id);
+                    id
+                }
             }
         };
         fn_name.push(id);
@@ -485,6 +489,14 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
         }
     }
 
+    // `[module]` names, once per module.
+    let mut objfile_names: HashMap<StringId, StringId> = HashMap::new();
+    let mut objfile_name = |p: &mut Profile, module: StringId| -> StringId {
+        *objfile_names.entry(module).or_insert_with(|| {
+            let name = objfile_frame_name(p.str(module));
+            p.intern_str(&name)
+        })
+    };
     // Frames of each location, root first, made on first use.
     let mut loc_frames: Vec<Option<(usize, usize)>> = vec![None; locs.len()];
     let mut frames_flat: Vec<FrameId> = Vec::new();
@@ -576,8 +588,7 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
                     let keep_from = marks.get(li).map(|m| m.keep_from).unwrap_or(0);
                     let lines = lines.get(keep_from..).unwrap_or_default();
                     if lines.is_empty() {
-                        let name = objfile_frame_name(p.str(module));
-                        let name = p.intern_str(&name);
+                        let name = objfile_name(&mut p, module);
                         frames_flat.push(p.intern_frame(Frame {
                             name,
                             module,
@@ -595,10 +606,7 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
                             .unwrap_or(StringId::EMPTY);
                         let name = match name {
                             Some(n) if !n.is_empty() => n,
-                            _ => {
-                                let shown = objfile_frame_name(p.str(module));
-                                p.intern_str(&shown)
-                            }
+                            _ => objfile_name(&mut p, module),
                         };
                         let kind = if i != last {
                             FrameKind::Inline
