@@ -499,3 +499,30 @@ fn info_on_perf_data_reports_events_and_losses() {
     assert!(text.contains("of off-cpu"), "{text}");
     assert!(text.contains("lost:"), "{text}");
 }
+
+/// `waits` on the Python DWARF recording: the off-CPU time is charged to
+/// lock waits under `Condition.wait`, blocked in the futex system call.
+#[test]
+fn waits_shows_lock_waits_in_the_python_recording() {
+    let out = stackconv()
+        .arg("waits")
+        .arg(testdata("perf/py-dwarf.data"))
+        .args(perf_symbol_args("py-dwarf.kallsyms"))
+        .args(["--view", "python", "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("Waiting: "), "{text}");
+    assert!(text.contains("of off-cpu"), "{text}");
+    let lock_rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" lock ") && l.contains("py::Condition.wait:"))
+        .collect();
+    assert!(!lock_rows.is_empty(), "{text}");
+    assert!(lock_rows.iter().any(|l| l.contains("futex")), "{text}");
+}

@@ -31,6 +31,9 @@ pub enum Command {
     Diff(crate::commands::DiffArgs),
     /// Functions by self and cumulative weight, like `go tool pprof -top`.
     Top(crate::commands::TopArgs),
+    /// Where threads wait: off-CPU time or idle samples by the frames that
+    /// blocked (futex, lock acquire) and their Python callers.
+    Waits(crate::commands::WaitsArgs),
 }
 
 #[derive(Args, Debug)]

@@ -270,3 +270,67 @@ fn pct(part: i64, total: i64) -> f64 {
         100.0 * part as f64 / total as f64
     }
 }
+
+/// `stackconv waits IN...`.
+#[derive(Args, Debug)]
+pub struct WaitsArgs {
+    /// Input files; several are merged.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// How many places to list.
+    #[arg(short = 'n', long, default_value_t = 20)]
+    pub count: usize,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub process: ProcessArgs,
+    /// Do not report dropped or unresolved data on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+pub fn waits(a: WaitsArgs) -> Result<(), Failure> {
+    let p = read_all(&a.inputs, &a.input)?;
+    let totals = p.totals();
+    let processed = stackconv::process(p, &a.process.options()?).map_err(value_usage)?;
+    let p = processed.profile;
+    report(&p, a.quiet);
+    report_dropped(
+        &p,
+        &totals,
+        &processed.dropped,
+        &processed.warnings,
+        a.quiet,
+    );
+    let (rows, total, column) = stackconv::waits(&p, &a.process.idle_frames);
+    let all = p.total(column);
+    let vt = p.value_types.get(column);
+    let unit = vt.map(|v| v.unit.as_str()).unwrap_or("");
+    let kind = vt.map(|v| v.kind.as_str()).unwrap_or("");
+    let mut out = std::io::stdout().lock();
+    let mut emit = || -> std::io::Result<()> {
+        writeln!(
+            out,
+            "Waiting: {total} of {all} {unit} of {kind} ({})",
+            format_percentage(pct(total, all)).trim()
+        )?;
+        writeln!(
+            out,
+            "{:>14} {:>6}  {:<6} where (Python callers | native frames, innermost last)",
+            "weight", "%", "wait"
+        )?;
+        for r in rows.iter().take(a.count) {
+            writeln!(
+                out,
+                "{:>14} {:>6}  {:<6} {} | {}",
+                r.weight,
+                format_percentage(pct(r.weight, total)),
+                r.wait.map_or("-", |w| w.as_str()),
+                r.python.join(" > "),
+                r.native.join(" > ")
+            )?;
+        }
+        Ok(())
+    };
+    emit().map_err(|e| Failure::Run(stackconv::Error::Io(e)))
+}

@@ -81,6 +81,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Some(Command::Diff(a)) => commands::diff(a),
         Some(Command::Top(a)) => commands::top(a),
+        Some(Command::Waits(a)) => commands::waits(a),
         None => args::convert(cli.convert),
     }
 }
