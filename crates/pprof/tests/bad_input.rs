@@ -434,3 +434,37 @@ fn stack_bomb_is_an_error() {
         other => panic!("{other:?}"),
     }
 }
+
+mod arbitrary {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Arbitrary bytes: an error or a profile whose every sample has one
+        /// value per column, never a panic.
+        #[test]
+        fn arbitrary_bytes(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+            if let Ok(p) = read(&data, &opts()) {
+                for column in &p.samples.values {
+                    prop_assert_eq!(column.len(), p.samples.len());
+                }
+            }
+        }
+
+        /// A valid profile with a few bytes replaced.
+        #[test]
+        fn mutated_profile(edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6)) {
+            let mut bytes = valid().encode_to_vec();
+            for (at, b) in edits {
+                let i = at.index(bytes.len());
+                bytes[i] = b;
+            }
+            if let Ok(p) = read(&bytes, &opts()) {
+                // Each sample costs at least two bytes.
+                prop_assert!(p.samples.len() <= bytes.len() / 2);
+            }
+        }
+    }
+}
