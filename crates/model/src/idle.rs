@@ -308,26 +308,34 @@ fn bare_name(name: &str) -> &str {
 
 /// Classify one stack (frames root first); `extra` are user regexes.
 pub fn classify_frames(p: &Profile, frames: &[FrameId], extra: &[Regex]) -> Option<Wait> {
+    classify_site(p, frames, extra).map(|(w, _)| w)
+}
+
+/// The wait of one stack and the index (in `frames`) of the outermost
+/// frame that matched it.
+fn classify_site(p: &Profile, frames: &[FrameId], extra: &[Regex]) -> Option<(Wait, usize)> {
     let c = compiled();
     let innermost_py = frames.iter().rposition(|&f| is_python_frame(p, f));
-    let region = frames.get(innermost_py.unwrap_or(0)..).unwrap_or(&[]);
-    let mut best: Option<Wait> = None;
-    let mut consider = |w: Wait| {
-        if best.is_none_or(|b| w.rank() > b.rank()) {
-            best = Some(w);
+    let start = innermost_py.unwrap_or(0);
+    let region = frames.get(start..).unwrap_or(&[]);
+    let mut best: Option<(Wait, usize)> = None;
+    let mut consider = |w: Wait, at: usize| {
+        if best.is_none_or(|(b, _)| w.rank() > b.rank()) {
+            best = Some((w, at));
         }
     };
     for (i, &f) in region.iter().enumerate() {
+        let at = start.saturating_add(i);
         let name = p.str(p.frame(f).name);
         if extra.iter().any(|re| re.is_match(name)) {
-            consider(Wait::Other);
+            consider(Wait::Other, at);
         }
         if i == 0 && innermost_py.is_some() {
             if let Some(py) = python_name(name) {
                 let text = format!("{} ({})", py.func, py.file);
                 for (w, re) in &c.python {
                     if re.is_match(&text) {
-                        consider(*w);
+                        consider(*w, at);
                     }
                 }
             }
@@ -336,11 +344,122 @@ pub fn classify_frames(p: &Profile, frames: &[FrameId], extra: &[Regex]) -> Opti
         let bare = bare_name(name);
         for (w, re) in &c.native {
             if re.is_match(bare) {
-                consider(*w);
+                consider(*w, at);
             }
         }
     }
     best
+}
+
+/// Where idle samples wait: one row per (wait, blocking frame, caller).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WaitSite {
+    /// What is waited for.
+    pub wait: Wait,
+    /// The outermost frame that made the sample idle (its display name),
+    /// e.g. `lock_PyThread_acquire_lock`, `Condition.wait (threading.py:355)`;
+    /// for perf's idle task its thread name.
+    pub blocked_in: String,
+    /// Who waits: the nearest Python frame above `blocked_in` (the Python
+    /// function that called a native wait, or the Python caller of a Python
+    /// wait such as `Condition.wait`), else the frame that called
+    /// `blocked_in`; empty when there is none.
+    pub caller: String,
+    /// The weight of these samples in the column asked for.
+    pub weight: i64,
+    /// How many samples.
+    pub samples: u64,
+}
+
+/// The idle samples of `p` grouped by where they wait, heaviest first (then
+/// by wait, blocking frame and caller), weights from value column
+/// `column`; for `stackconv waits`.
+///
+/// ```
+/// use stackconv_model::idle::{wait_sites, Wait};
+/// use stackconv_model::{FrameKind, Profile, ValueType};
+///
+/// let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
+/// let t = p.intern_thread(Default::default());
+/// let names = ["py::worker:/app/w.py", "py::load:/app/w.py"];
+/// let mut frames: Vec<_> = names.iter().map(|n| p.intern_frame_named(n, FrameKind::Python)).collect();
+/// frames.push(p.intern_frame_named("PyThread_acquire_lock_timed", FrameKind::Native));
+/// frames.push(p.intern_frame_named("futex_wait", FrameKind::Kernel));
+/// let s = p.intern_stack_frames(frames);
+/// p.push_sample(s, t, None, &[3]);
+/// let sites = wait_sites(&p, 0, &[]);
+/// assert_eq!(sites.len(), 1);
+/// assert_eq!((sites[0].wait, sites[0].blocked_in.as_str()), (Wait::Lock, "PyThread_acquire_lock_timed"));
+/// assert_eq!((sites[0].caller.as_str(), sites[0].weight), ("py::load:/app/w.py", 3));
+/// ```
+pub fn wait_sites(p: &Profile, column: usize, extra: &[Regex]) -> Vec<WaitSite> {
+    use std::collections::HashMap;
+    let mut by_stack: HashMap<Option<StackId>, Option<(Wait, String, String)>> = HashMap::new();
+    let mut rows: HashMap<(Wait, String, String), (i64, u64)> = HashMap::new();
+    for i in 0..p.samples.len() {
+        let Some(&thread) = p.samples.threads.get(i) else {
+            continue;
+        };
+        let key = if is_idle_task(p, thread) {
+            let t = p.threads.get(thread);
+            let name = p.str(t.thread_name);
+            Some((
+                Wait::Other,
+                if name.is_empty() { "[idle task]" } else { name }.to_string(),
+                String::new(),
+            ))
+        } else {
+            let stack = p.samples.stacks.get(i).copied().flatten();
+            by_stack
+                .entry(stack)
+                .or_insert_with(|| {
+                    let frames = p.stack_frames(stack);
+                    let (wait, at) = classify_site(p, &frames, extra)?;
+                    let name = |k: usize| {
+                        frames
+                            .get(k)
+                            .map(|&f| p.frame_name(f).to_string())
+                            .unwrap_or_default()
+                    };
+                    let python_above = |end: usize| {
+                        frames
+                            .get(..end)
+                            .and_then(|f| f.iter().rposition(|&f| is_python_frame(p, f)))
+                    };
+                    // A native wait: the Python function that called it. A
+                    // Python wait (Condition.wait): its Python caller, not
+                    // the interpreter frames in between.
+                    let caller = python_above(at)
+                        .or_else(|| at.checked_sub(1))
+                        .map(name)
+                        .unwrap_or_default();
+                    Some((wait, name(at), caller))
+                })
+                .clone()
+        };
+        let Some(key) = key else { continue };
+        let row = rows.entry(key).or_insert((0, 0));
+        row.0 = row.0.saturating_add(p.value(column, i));
+        row.1 = row.1.saturating_add(1);
+    }
+    let mut out: Vec<WaitSite> = rows
+        .into_iter()
+        .map(|((wait, blocked_in, caller), (weight, samples))| WaitSite {
+            wait,
+            blocked_in,
+            caller,
+            weight,
+            samples,
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.weight
+            .cmp(&a.weight)
+            .then_with(|| a.wait.cmp(&b.wait))
+            .then_with(|| a.blocked_in.cmp(&b.blocked_in))
+            .then_with(|| a.caller.cmp(&b.caller))
+    });
+    out
 }
 
 /// Classify every sample of `p`: `Some(wait)` for an idle sample. Each

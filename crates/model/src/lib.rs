@@ -58,7 +58,7 @@ pub mod view;
 
 pub use diff::{diff, Diff, DiffRow};
 pub use filter::{filter, Filtered, IdleFilter, SampleFilter, TimeRange};
-pub use idle::{classify, Wait};
+pub use idle::{classify, wait_sites, Wait, WaitSite};
 pub use top::{top, TopRow};
 pub use transform::{transform, Granularity, StackTransform, Transformed};
 pub use view::{apply_view, View};

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use regex::Regex;
 use stackconv::model::diff::diff;
 use stackconv::model::filter::{filter, IdleFilter, SampleFilter};
-use stackconv::model::idle::classify;
+use stackconv::model::idle::{classify, wait_sites, Wait};
 use stackconv::model::top::{format_percentage, top_with, TopOptions};
 use stackconv::model::transform::{transform, StackTransform};
 use stackconv::model::view::{apply_view, is_interpreter_module, View};
@@ -513,4 +513,28 @@ fn stack_filters_give_go_tool_pprof_traces() {
         checked += 1;
     }
     assert!(checked >= 10, "only {checked} -traces outputs in EXPECTED");
+}
+
+#[test]
+fn wait_sites_of_the_dwarf_recording() {
+    let p = read_perf("py-dwarf");
+    let sched = p.value_index("sched:sched_switch").expect("sched column");
+    let sites = wait_sites(&p, sched, &[]);
+    let idle: i64 = classify(&p, &[])
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| w.is_some())
+        .map(|(i, _)| p.value(sched, i))
+        .sum();
+    assert_eq!(sites.iter().map(|s| s.weight).sum::<i64>(), idle);
+    let has = |wait: Wait, blocked: &str, caller: &str| {
+        sites.iter().any(|s| {
+            s.wait == wait && s.blocked_in.starts_with(blocked) && s.caller.starts_with(caller)
+        })
+    };
+    // webapi.py: slow_query sleeps (time.sleep), workers wait for the
+    // queue (Queue.get -> Condition.wait).
+    assert!(has(Wait::Sleep, "time_sleep", "py::Repository.slow_query:"));
+    assert!(has(Wait::Lock, "py::Condition.wait:", "py::Queue.get:"));
+    assert!(sites.windows(2).all(|w| w[0].weight >= w[1].weight));
 }
