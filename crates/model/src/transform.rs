@@ -552,6 +552,9 @@ fn granular_frame(work: &mut Profile, f: Frame, g: Granularity) -> FrameId {
                 file.to_string()
             } else if let Some(py) = py.filter(|py| !py.file.is_empty()) {
                 py.file.to_string()
+            } else if module.starts_with('[') {
+                // `[kernel.kallsyms]`, `[vdso]`: already a bracketed name.
+                module.to_string()
             } else if !module.is_empty() {
                 format!("[{}]", module.rsplit('/').next().unwrap_or(module))
             } else {

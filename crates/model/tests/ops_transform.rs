@@ -343,6 +343,13 @@ fn granularity_of_frames_with_file_and_line() {
     assert_eq!(rows, 2);
     let (m, _) = with(Granularity::File);
     assert_eq!(m, map(&[("/src/work.c", 3), ("[libz.so.1]", 4)]));
+    let k = profile(&[("main;k:do_syscall_64", 1)]);
+    let mut tr = StackTransform::default();
+    tr.granularity = Granularity::File;
+    assert_eq!(
+        folded(&transform(&k, &tr).profile),
+        map(&[("main;[kernel.kallsyms]", 1)])
+    );
     let (m, _) = with(Granularity::Line);
     assert_eq!(
         m,
