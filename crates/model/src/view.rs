@@ -25,7 +25,7 @@
 //! use stackconv_model::{Frame, FrameKind, Profile, ValueType};
 //!
 //! let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
-//! let mut native = |p: &mut Profile, name: &str, module: &str| {
+//! let native = |p: &mut Profile, name: &str, module: &str| {
 //!     let frame = Frame {
 //!         name: p.intern_str(name),
 //!         module: p.intern_str(module),
