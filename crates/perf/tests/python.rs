@@ -39,10 +39,9 @@ fn depth(p: &Profile, column: Option<usize>) -> Depth {
         d.samples += 1;
         let frames = p.stack_frames(s.stack);
         let names: Vec<&str> = frames.iter().map(|&f| p.frame_name(f)).collect();
-        if names
-            .iter()
-            .any(|n| n.starts_with("py::Thread._bootstrap:") || n.starts_with("py::Thread._bootstrap_inner:"))
-        {
+        if names.iter().any(|n| {
+            n.starts_with("py::Thread._bootstrap:") || n.starts_with("py::Thread._bootstrap_inner:")
+        }) {
             d.bootstrap += 1;
         }
         d.user_frames += frames
@@ -110,7 +109,10 @@ fn python_dwarf_stacks_reach_thread_entry() {
             d.py_frames as f64 / d.samples as f64,
         );
         assert_eq!(d.samples as f64, perf_samples);
-        assert!(mean > perf_user, "{section}: mean depth {mean} <= perf's {perf_user}");
+        assert!(
+            mean > perf_user,
+            "{section}: mean depth {mean} <= perf's {perf_user}"
+        );
         if section == "sched:sched_switch" {
             // Worker threads caught where they block: measured 78.5% when
             // this test was written (the rest are main-thread and
@@ -140,7 +142,10 @@ fn lock_wait_stacks() {
         })
         .map(|(_, v)| v)
         .sum();
-    assert!(waits > 0, "no worker -> acquire -> PyThread_acquire_lock_timed -> futex stack");
+    assert!(
+        waits > 0,
+        "no worker -> acquire -> PyThread_acquire_lock_timed -> futex stack"
+    );
     // Python frames are Python frames, from the perf map.
     let py = p
         .frames
@@ -150,7 +155,11 @@ fn lock_wait_stacks() {
         .unwrap();
     assert_eq!(py.kind, FrameKind::Python);
     assert!(p.str(py.file).ends_with("webapi.py"));
-    assert!(p.str(py.module).starts_with("/tmp/perf-"), "{}", p.str(py.module));
+    assert!(
+        p.str(py.module).starts_with("/tmp/perf-"),
+        "{}",
+        p.str(py.module)
+    );
 }
 
 /// Below the first Python frame (from the leaf), the stacks are perf's:
@@ -160,7 +169,11 @@ fn python_dwarf_leaf_side_agrees_with_perf() {
     let p = read_name("py-dwarf");
     for (kind, golden, counts) in [
         ("cpu-clock", "py-dwarf.F.cpu-clock.folded", true),
-        ("sched:sched_switch", "py-dwarf.F.sched_switch.folded", false),
+        (
+            "sched:sched_switch",
+            "py-dwarf.F.sched_switch.folded",
+            false,
+        ),
     ] {
         let col = p.value_index(kind).unwrap();
         let ours = if counts {
@@ -172,13 +185,19 @@ fn python_dwarf_leaf_side_agrees_with_perf() {
         for (line, w) in ours {
             let (comm, frames) = line.split_once(';').unwrap_or((&line, ""));
             let frames: Vec<&str> = frames.split(';').collect();
-            let start = frames.iter().rposition(|f| f.starts_with("py::")).unwrap_or(0);
+            let start = frames
+                .iter()
+                .rposition(|f| f.starts_with("py::"))
+                .unwrap_or(0);
             let kept = frames[start..].join(";");
             *cut.entry(format!("{comm};{kept}")).or_default() += w;
         }
         let golden = common::golden(golden);
         let (a, ours_total, golden_total) = common::agreement(&cut, &golden);
-        println!("py-dwarf {kind}: leaf side (cut at the innermost py:: frame) agreement {:.1}%", a * 100.0);
+        println!(
+            "py-dwarf {kind}: leaf side (cut at the innermost py:: frame) agreement {:.1}%",
+            a * 100.0
+        );
         // Not a bar: the committed libpython has no DWARF (perf showed its
         // inlined frames) and libc's alias names differ; printed only.
         let _ = a;
