@@ -1,6 +1,9 @@
 //! The reader: a speedscope file to a model profile.
 
-use serde::Deserialize;
+use std::collections::HashMap;
+
+use serde::de::{DeserializeSeed, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use stackconv_model::{Frame, FrameId, FrameKind, Profile, StackId, ThreadId, ValueType};
 
 use crate::error::Error;
@@ -41,7 +44,7 @@ struct ProfileIn {
     #[serde(rename = "endValue", default)]
     end_value: Option<f64>,
     #[serde(default)]
-    samples: Vec<Vec<f64>>,
+    samples: FlatStacks,
     #[serde(default)]
     weights: Vec<f64>,
     #[serde(default)]
@@ -54,6 +57,89 @@ struct EventIn {
     kind: String,
     at: f64,
     frame: f64,
+}
+
+/// The `samples` of a sampled profile, flat: the frame indexes of every
+/// sample end to end (no allocation per sample). An index that is not an
+/// integer in `0..u32::MAX` is stored as `u32::MAX` and kept in `bad` by
+/// its position, for the error message.
+#[derive(Default)]
+struct FlatStacks {
+    idx: Vec<u32>,
+    ends: Vec<usize>,
+    bad: HashMap<usize, f64>,
+}
+
+impl FlatStacks {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Each sample's frame indexes with the position of the first one.
+    fn iter(&self) -> impl Iterator<Item = (usize, &[u32])> {
+        let mut begin = 0;
+        self.ends.iter().map(move |&end| {
+            let start = begin;
+            begin = end;
+            (start, self.idx.get(start..end).unwrap_or_default())
+        })
+    }
+
+    /// The index at flat position `pos` as the input wrote it.
+    fn original(&self, pos: usize, idx: u32) -> f64 {
+        self.bad.get(&pos).copied().unwrap_or(f64::from(idx))
+    }
+}
+
+impl<'de> Deserialize<'de> for FlatStacks {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Outer;
+        impl<'de> Visitor<'de> for Outer {
+            type Value = FlatStacks;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an array of stacks (arrays of frame indexes)")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FlatStacks, A::Error> {
+                let mut out = FlatStacks::default();
+                while seq.next_element_seed(Stack(&mut out))?.is_some() {}
+                Ok(out)
+            }
+        }
+        d.deserialize_seq(Outer)
+    }
+}
+
+/// One stack, appended to a [`FlatStacks`].
+struct Stack<'a>(&'a mut FlatStacks);
+
+impl<'de> DeserializeSeed<'de> for Stack<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Stack<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a stack (an array of frame indexes)")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(v) = seq.next_element::<f64>()? {
+            let idx = to_index(v, usize::MAX)
+                .and_then(|i| u32::try_from(i).ok())
+                .filter(|&i| i != u32::MAX);
+            match idx {
+                Some(i) => self.0.idx.push(i),
+                None => {
+                    self.0.bad.insert(self.0.idx.len(), v);
+                    self.0.idx.push(u32::MAX);
+                }
+            }
+        }
+        self.0.ends.push(self.0.idx.len());
+        Ok(())
+    }
 }
 
 /// The model value column for a speedscope unit, and the factor that
@@ -150,7 +236,9 @@ impl ProfileReader<'_> {
         // speedscope lays samples end to end from startValue, each as wide
         // as its weight: that is each sample's time.
         let mut at = start;
-        for (sample, (stack, &weight)) in pr.samples.iter().zip(&pr.weights).enumerate() {
+        // Equal index lists are equal stacks: intern each list once.
+        let mut cache: HashMap<&[u32], Option<StackId>> = HashMap::new();
+        for (sample, ((pos, stack), &weight)) in pr.samples.iter().zip(&pr.weights).enumerate() {
             let bad_weight = || Error::BadWeight {
                 profile: self.index,
                 name: self.name.to_string(),
@@ -161,20 +249,28 @@ impl ProfileReader<'_> {
                 return Err(bad_weight());
             }
             let value = to_weight(weight * self.scale).ok_or_else(bad_weight)?;
-            let mut leaf = None;
-            for &idx in stack {
-                let frame = to_index(idx, self.frames.len())
-                    .and_then(|i| self.frames.get(i))
-                    .copied()
-                    .ok_or_else(|| Error::SampleFrameIndex {
-                        profile: self.index,
-                        name: self.name.to_string(),
-                        sample,
-                        index: idx,
-                        frames: self.frames.len(),
-                    })?;
-                leaf = Some(self.out.intern_stack(leaf, frame));
-            }
+            let leaf = match cache.get(stack) {
+                Some(&leaf) => leaf,
+                None => {
+                    let mut leaf = None;
+                    for (k, &idx) in stack.iter().enumerate() {
+                        let frame = usize::try_from(idx)
+                            .ok()
+                            .and_then(|i| self.frames.get(i))
+                            .copied()
+                            .ok_or_else(|| Error::SampleFrameIndex {
+                                profile: self.index,
+                                name: self.name.to_string(),
+                                sample,
+                                index: pr.samples.original(pos.saturating_add(k), idx),
+                                frames: self.frames.len(),
+                            })?;
+                        leaf = Some(self.out.intern_stack(leaf, frame));
+                    }
+                    cache.insert(stack, leaf);
+                    leaf
+                }
+            };
             let time = to_time(at * self.scale);
             self.push(leaf, value, time);
             at += weight;
@@ -184,7 +280,8 @@ impl ProfileReader<'_> {
 
     fn evented(&mut self, pr: &ProfileIn) -> Result<(), Error> {
         let start = pr.start_value.unwrap_or(0.0);
-        let mut last = start;
+        // Events before startValue are no error: start from the first.
+        let mut last = pr.events.first().map_or(start, |e| e.at).min(start);
         // The open frames, innermost last, with the stack each opens.
         let mut open: Vec<(usize, StackId)> = Vec::new();
         for (event, ev) in pr.events.iter().enumerate() {
