@@ -65,6 +65,16 @@ fn evented_becomes_time_with_each_exact_stack() {
 }
 
 #[test]
+fn evented_events_may_start_before_start_value() {
+    let data = file(
+        r#"{"type":"evented","name":"ev","unit":"nanoseconds","startValue":5,"endValue":9,
+            "events":[{"type":"O","frame":0,"at":1},{"type":"C","frame":0,"at":9}]}"#,
+    );
+    let p = read(&data).unwrap();
+    assert_eq!(folded(&p), vec![("a".to_string(), 8)]);
+}
+
+#[test]
 fn several_profiles_and_units_get_columns() {
     let data = file(
         r#"{"type":"sampled","name":"t1","unit":"none","startValue":0,"endValue":3,"samples":[[0,1],[0]],"weights":[2,1]},
@@ -137,10 +147,16 @@ fn frame_index_out_of_range_names_profile_and_sample() {
         e.to_string(),
         "speedscope: profile 0 (\"sp\"): sample 1: frame index 3 is not in shared.frames (3 frames)"
     );
-    for bad in ["-1", "1.5", "1e300"] {
-        let e = err(&sampled(&format!("[[{bad}]]"), "[1]"));
+    for (bad, shown) in [
+        ("-1", -1.0),
+        ("1.5", 1.5),
+        ("1e300", 1e300),
+        ("4294967295", 4294967295.0),
+        ("4294967296", 4294967296.0),
+    ] {
+        let e = err(&sampled(&format!("[[0],[1,{bad}]]"), "[1,1]"));
         assert!(
-            matches!(e, Error::SampleFrameIndex { sample: 0, .. }),
+            matches!(e, Error::SampleFrameIndex { sample: 1, index, .. } if index == shown),
             "{bad}: {e}"
         );
     }
