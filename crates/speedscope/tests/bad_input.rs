@@ -281,3 +281,24 @@ fn looks_like_detects_only_speedscope() {
     late.drain(10..(3 << 19));
     assert!(looks_like(&late));
 }
+
+#[test]
+fn every_truncation_is_a_json_error() {
+    // Every proper prefix of a file is an unfinished JSON object.
+    let full = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/pyspy/webapi.speedscope.json"),
+    )
+    .unwrap();
+    let full = &full[..full.iter().rposition(|&b| b == b'}').unwrap() + 1];
+    assert!(read(full).is_ok());
+    for cut in (0..full.len())
+        .step_by(97)
+        .chain(full.len() - 20..full.len())
+    {
+        match read(&full[..cut]) {
+            Err(Error::Json { source, .. }) => assert!(source.is_eof(), "cut {cut}: {source}"),
+            other => panic!("cut {cut}: {:?}", other.map(|p| p.samples.len())),
+        }
+    }
+}
