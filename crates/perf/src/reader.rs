@@ -20,7 +20,7 @@ use stackconv_model::{
 
 use crate::container::Container;
 use crate::error::Error;
-use crate::symbolize::{SymFrame, Symbolizer, Unresolved};
+use crate::symbolize::{SymFrame, SymbolOptions, Symbolizer, Unresolved};
 use crate::unwind::{self, ProcessUnwinder};
 use crate::ReadOptions;
 
@@ -79,7 +79,8 @@ struct Process {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum AddrKey {
     Kernel(u64),
-    File(u32, u64),
+    /// (path, file offset, with inlined frames).
+    File(u32, u64, bool),
     Jit(u32, u64),
     /// A user address outside every mapping.
     NoMap,
@@ -96,6 +97,13 @@ struct Reader<'o> {
     opts: &'o ReadOptions,
     profile: Profile,
     sym: Symbolizer,
+    /// A symbolizer without inlined frames, for callchain entries when
+    /// `sym` expands them: perf 6.1 expands inlined frames only for
+    /// DWARF-unwound entries and names callchain entries by their ELF
+    /// symbol (`sym` names an outlined function by its DWARF name when the
+    /// two differ, as perf does for the DWARF-unwound ones). Made when
+    /// first needed.
+    sym_outer: Option<Symbolizer>,
     events: Vec<EventColumn>,
     off_cpu_column: Option<usize>,
     samples_column: usize,
@@ -185,6 +193,7 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
         opts,
         profile,
         sym: Symbolizer::new(opts.symbols.clone()),
+        sym_outer: None,
         events,
         off_cpu_column,
         samples_column,
@@ -441,6 +450,9 @@ impl Reader<'_> {
                 if let Mmap2FileId::BuildId(id) = &m.file_id {
                     if id.iter().any(|&b| b != 0) {
                         self.sym.add_build_id(&path, id);
+                        if let Some(o) = self.sym_outer.as_mut() {
+                            o.add_build_id(&path, id);
+                        }
                         let p = self.path_id(&path);
                         self.build_ids.insert(p, id.clone());
                     }
@@ -525,13 +537,37 @@ impl Reader<'_> {
     }
 
     /// The frames (innermost first) of one address.
-    fn frames_of(&mut self, pid: i32, addr: u64, kernel: bool) -> Rc<[FrameId]> {
+    /// The symbolizer for callchain entries (see `sym_outer`).
+    fn outer_sym(&mut self) -> &mut Symbolizer {
+        if !self.opts.symbols.inline {
+            return &mut self.sym;
+        }
+        if self.sym_outer.is_none() {
+            let mut opts = self.opts.symbols.clone();
+            opts.inline = false;
+            let mut sym = Symbolizer::new(opts);
+            for (&path, id) in &self.build_ids {
+                if let Some(p) = self.paths.get(path as usize) {
+                    sym.add_build_id(p, id);
+                }
+            }
+            self.sym_outer = Some(sym);
+        }
+        self.sym_outer
+            .get_or_insert_with(|| Symbolizer::new(SymbolOptions::default()))
+    }
+
+    /// The frames (innermost first) of one address; `inline`: with the
+    /// inlined frames (DWARF-unwound entries) or only the function
+    /// (callchain entries).
+    fn frames_of(&mut self, pid: i32, addr: u64, kernel: bool, inline: bool) -> Rc<[FrameId]> {
         let key = if kernel {
             AddrKey::Kernel(addr)
         } else {
             match self.find_map(pid, addr) {
                 Some(m) if m.kind == MapKind::File => {
-                    AddrKey::File(m.path, addr.wrapping_sub(m.start).wrapping_add(m.pgoff))
+                    let offset = addr.wrapping_sub(m.start).wrapping_add(m.pgoff);
+                    AddrKey::File(m.path, offset, inline)
                 }
                 Some(_) => AddrKey::Jit(u32::try_from(pid).unwrap_or(0), addr),
                 None => AddrKey::NoMap,
@@ -545,7 +581,7 @@ impl Reader<'_> {
                 let r = self.sym.symbolize_kernel(a);
                 self.intern_sym(r, KERNEL_MODULE, FrameKind::Kernel)
             }
-            AddrKey::File(path, offset) => {
+            AddrKey::File(path, offset, inline) => {
                 if let Some(h) = self.hit_paths.get_mut(path as usize) {
                     *h = true;
                 }
@@ -554,7 +590,11 @@ impl Reader<'_> {
                     .get(path as usize)
                     .cloned()
                     .unwrap_or_else(|| Arc::from(&b""[..]));
-                let r = self.sym.symbolize_file(&p, offset);
+                let r = if inline {
+                    self.sym.symbolize_file(&p, offset)
+                } else {
+                    self.outer_sym().symbolize_file(&p, offset)
+                };
                 let module = self.path_str(path);
                 self.intern_sym(r, &module, FrameKind::Native)
             }
@@ -676,14 +716,14 @@ impl Reader<'_> {
                     user_ip_seen = true;
                 }
                 // perf (6.1) expands inlined frames only for DWARF-unwound
-                // entries, not for callchain entries: keep the function.
-                let fs = self.frames_of(pid, addr, kernel);
-                frames.extend(fs.last().copied());
+                // entries, not for callchain entries.
+                let fs = self.frames_of(pid, addr, kernel, false);
+                frames.extend_from_slice(&fs);
             }
         } else if let Some(ip) = s.ip {
-            let fs = self.frames_of(pid, ip, sample_kernel);
+            let fs = self.frames_of(pid, ip, sample_kernel, false);
             user_ip_seen = !sample_kernel;
-            frames.extend(fs.last().copied());
+            frames.extend_from_slice(&fs);
         }
         // --call-graph dwarf: unwind the user stack from the registers.
         if let (Some(regs), Some((stack, dyn_size))) = (&s.user_regs, &s.user_stack) {
@@ -702,7 +742,7 @@ impl Reader<'_> {
                 let skip = usize::from(user_ip_seen);
                 for (i, &(addr, _is_ra)) in addrs.iter().enumerate().skip(skip) {
                     let _ = i;
-                    let fs = self.frames_of(pid, addr, false);
+                    let fs = self.frames_of(pid, addr, false, true);
                     frames.extend_from_slice(&fs);
                 }
             }
@@ -894,11 +934,18 @@ impl Reader<'_> {
         if let (Some(f), Some(l)) = (self.first_time, self.last_time) {
             meta.duration_ns = Some(l - f);
         }
-        let (losses, warnings) = self.sym.report();
-        for l in losses {
-            meta.add_loss(&l.what, l.count);
+        let mut reports = vec![self.sym.report()];
+        reports.extend(self.sym_outer.as_ref().map(Symbolizer::report));
+        for (losses, warnings) in reports {
+            for l in losses {
+                meta.add_loss(&l.what, l.count);
+            }
+            for w in warnings {
+                if !meta.warnings.contains(&w) {
+                    meta.warnings.push(w);
+                }
+            }
         }
-        meta.warnings.extend(warnings);
         for (i, hit) in self.hit_paths.iter().enumerate() {
             if !hit {
                 continue;
