@@ -95,12 +95,18 @@ impl<'a> Plan<'a> {
         // Sample order: by time within each thread when the profile has
         // times (a stable sort keeps input order for equal times), else
         // input order, folded below.
-        let mut order: Vec<usize> = (0..p.samples.len()).collect();
-        if let Some(times) = &p.samples.times {
-            if !times.is_sorted() {
+        let sorted: Option<Vec<usize>> = match &p.samples.times {
+            Some(times) if !times.is_sorted() => {
+                let mut order: Vec<usize> = (0..p.samples.len()).collect();
                 order.sort_by_key(|&i| times.get(i).copied().unwrap_or(u64::MAX));
+                Some(order)
             }
-        }
+            _ => None,
+        };
+        let order: Box<dyn Iterator<Item = usize>> = match &sorted {
+            Some(order) => Box::new(order.iter().copied()),
+            None => Box::new(0..p.samples.len()),
+        };
 
         let mut thread_slot: HashMap<ThreadId, usize> = HashMap::new();
         let mut threads: Vec<(ThreadId, Vec<Row>)> = Vec::new();
