@@ -3,7 +3,11 @@
 # speedscope's own page, served from localhost out of the `speedscope` npm
 # package, in headless Chromium, and take a screenshot to look at.
 #
-#   bash testdata/speedscope/render-check.sh [INPUT] [OUT.png]
+#   bash testdata/speedscope/render-check.sh [INPUT [OUT.png [CLI OPTIONS...]]]
+#
+# e.g. a perf.data recording of the Python workload, one profile per thread:
+#   bash testdata/speedscope/render-check.sh testdata/perf/py-fp.data /tmp/py-fp.png \
+#       --perf-map-dir testdata/perf/maps --kallsyms testdata/perf/py-fp.kallsyms
 #
 # INPUT (default testdata/pyspy/webapi.speedscope.json) is converted with
 # target/debug/stackconv when it exists and writes the file, else with this
@@ -14,8 +18,10 @@
 set -euo pipefail
 SPEEDSCOPE_VERSION=1.25.0
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-input=${1:-$repo/testdata/pyspy/webapi.speedscope.json}
+input=$(realpath "${1:-$repo/testdata/pyspy/webapi.speedscope.json}")
 png=${2:-/tmp/stackconv-speedscope-check.png}
+shift 2 2>/dev/null || shift $#
+cli_options=("$@")
 port=${PORT:-8765}
 
 work=$(mktemp -d /tmp/stackconv-render.XXXXXX)
@@ -33,7 +39,7 @@ test -f "$site/index.html"
 
 out=$site/out.speedscope.json
 if [[ -x $repo/target/debug/stackconv ]]; then
-    "$repo/target/debug/stackconv" "$input" -o "$out" || true
+    "$repo/target/debug/stackconv" "$input" "${cli_options[@]}" -o "$out" || true
 fi
 if [[ ! -s $out ]]; then
     (cd "$repo" && cargo run -q -p stackconv-speedscope --example to_speedscope -- "$input" "$out")
