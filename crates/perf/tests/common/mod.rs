@@ -71,7 +71,9 @@ fn fold_by(p: &Profile, column: usize, annotate: bool, counts: bool) -> BTreeMap
                 let module = p.str(frame.module);
                 if is_kernel_module(module) {
                     line.push_str("_[k]");
-                } else if is_jit_module(module) {
+                } else if is_jit_module(module)
+                    || matches!(frame.kind, FrameKind::Jit | FrameKind::Python)
+                {
                     line.push_str("_[j]");
                 }
             }
