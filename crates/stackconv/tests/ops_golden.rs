@@ -242,6 +242,9 @@ fn add(a: &[i64], b: &[i64]) -> Vec<i64> {
     a.iter().zip(b).map(|(x, y)| x + y).collect()
 }
 
+/// A `-top` row without sum%: flat, flat%, cum, cum%, name.
+type RowNoSum = (i64, String, i64, String, String);
+
 /// One row of `go tool pprof -top`.
 #[derive(Debug, PartialEq)]
 struct PprofRow {
@@ -381,7 +384,7 @@ fn top_and_stack_filters_equal_go_tool_pprof() {
             // function here. Compare the others without sum% (which the
             // merged row shifts), and the merged weight.
             let unknown = |r: &&PprofRow| r.name.starts_with('[');
-            let strip = |rows: &[PprofRow]| -> Vec<(i64, String, i64, String, String)> {
+            let strip = |rows: &[PprofRow]| -> Vec<RowNoSum> {
                 rows.iter()
                     .filter(|r| !unknown(r))
                     .map(|r| {
