@@ -54,6 +54,7 @@ rec() {
     -o "$STAGE/$name" "$@" -- "$PY" "${WORKLOAD[@]}" >/dev/null 2>"$STAGE/$name.log") ||
     { cat "$STAGE/$name.log" >&2; return 1; }
   cp "$STAGE/$name" "$OUT/$name"
+  rm -f "$STAGE/$name" "$STAGE/$name.log"
 }
 
 rec plain.raw raw

@@ -411,7 +411,10 @@ struct Reader {
     event_periods: Vec<(bool, bool)>,
     threads: Vec<(Option<u32>, Option<u32>, String)>,
     thread_index: HashMap<(Option<u32>, Option<u32>, String), usize>,
-    frame_cache: HashMap<(String, Option<String>, bool), Vec<FrameId>>,
+    /// Samples whose period perf script shows but inferno does not read.
+    periods_ignored: u64,
+    frame_cache: HashMap<String, Vec<FrameId>>,
+    key: String,
     /// Whether any frame line was seen (call chains or one-line frames).
     frames_seen: bool,
     /// Whether any frame carried a `(module)`.
@@ -487,6 +490,9 @@ impl Reader {
             flag.0 |= h.inferno_period.is_some();
             flag.1 |= h.inferno_period.is_none();
         }
+        if h.period.is_some() && h.inferno_period.is_none() {
+            self.periods_ignored = self.periods_ignored.saturating_add(1);
+        }
         let weight = h
             .inferno_period
             .map_or(1, |p| i64::try_from(p).unwrap_or(i64::MAX));
@@ -520,18 +526,19 @@ impl Reader {
             return Ok(());
         };
         pending.frame_lines += 1;
-        let key = (
-            f.key.to_string(),
-            f.module.map(str::to_string),
-            pending.java,
-        );
-        if let Some(ids) = self.frame_cache.get(&key) {
+        // The cache key: whether the comm is java's, whether a module was
+        // printed, and the text after the address (symbol and module).
+        self.key.clear();
+        self.key.push(if pending.java { 'j' } else { '-' });
+        self.key.push(if f.module.is_some() { 'm' } else { '-' });
+        self.key.push_str(f.key);
+        if let Some(ids) = self.frame_cache.get(self.key.as_str()) {
             pending.frames.extend_from_slice(ids);
             return Ok(());
         }
         let ids = frames_of(&mut self.profile, f.sym, f.module, pending.java);
         pending.frames.extend_from_slice(&ids);
-        self.frame_cache.insert(key, ids);
+        self.frame_cache.insert(self.key.clone(), ids);
         Ok(())
     }
 
@@ -621,6 +628,13 @@ impl Reader {
         p.meta.events = self.events;
         p.meta.comm_root = true;
         p.meta.default_value = 0;
+        if self.periods_ignored > 0 {
+            p.meta.warnings.push(format!(
+                "perf script: {} samples show a period that inferno-collapse-perf does not read \
+                 (event names padded to equal width, or no time field); they weigh 1, as there",
+                self.periods_ignored
+            ));
+        }
         if p.has_times() && first <= last {
             p.meta.duration_ns = Some(last - first);
         }

@@ -269,6 +269,11 @@ fn perf_script_threads_and_events() {
     );
     assert!(p.meta.comm_root);
     assert_eq!(p.meta.source_format, "perf script");
+    assert_eq!(p.meta.warnings.len(), 1, "{:?}", p.meta.warnings);
+    assert!(p.meta.warnings[0].starts_with(&format!(
+        "perf script: {} samples show a period",
+        p.samples.len()
+    )));
     assert!(p.has_times());
     let by_event: BTreeMap<usize, usize> =
         (0..p.samples.len()).fold(BTreeMap::new(), |mut m, i| {
