@@ -152,3 +152,11 @@ fn idle_recording_has_more_samples() {
         off.total(0)
     );
 }
+
+#[test]
+fn speedscope_json_is_none_of_these_formats() {
+    let json = read("webapi.speedscope.json");
+    assert!(!pyspy::looks_like(&json));
+    assert!(!folded::looks_like(&json));
+    assert!(!perf_script::looks_like(&json));
+}
