@@ -175,7 +175,11 @@ fn perf_script_matches_inferno_goldens() {
         let input = std::fs::read(&path).expect("read perf script");
         assert!(perf_script::looks_like(&input), "{}", path.display());
         assert!(!folded::looks_like(&input), "{}", path.display());
-        assert!(!stackconv_collapsed::pyspy::looks_like(&input), "{}", path.display());
+        assert!(
+            !stackconv_collapsed::pyspy::looks_like(&input),
+            "{}",
+            path.display()
+        );
         let p = match perf_script::read(&input) {
             Ok(p) => p,
             Err(e) => {
