@@ -472,10 +472,12 @@ impl Symbolizer {
         Vec<(PathBuf, Option<Vec<u8>>)>,
     ) {
         let mut mismatches = Vec::new();
-        if path.starts_with(b"[") || path.starts_with(b"//anon") || path.is_empty() {
+        let want = self.build_ids.get(path).map(Vec::as_slice);
+        // `[vdso]` and friends exist only as build-id cache entries.
+        let special = path.starts_with(b"[") || path.starts_with(b"//anon");
+        if path.is_empty() || (special && want.is_none()) {
             return (Err(Unresolved::FileMissing), mismatches);
         }
-        let want = self.build_ids.get(path).map(Vec::as_slice);
         let mut binary: Option<FileBytes> = None;
         for (cand, xz_ok) in self.binary_candidates(path, want) {
             let bytes = if xz_ok {
@@ -494,8 +496,14 @@ impl Symbolizer {
             binary = Some(bytes);
             break;
         }
+        // Without a recorded build id, perf reads the binary's own to find
+        // its debug file (dso__load: filename__read_build_id).
+        let own_id = match (want, &binary) {
+            (None, Some(b)) => elf::build_id((**b).as_ref()),
+            _ => None,
+        };
         let mut debug: Option<FileBytes> = None;
-        if let Some(want) = want {
+        if let Some(want) = want.or(own_id.as_deref()) {
             for (cand, xz_ok) in self.debug_candidates(want) {
                 let bytes = if xz_ok {
                     read_file_or_xz(&cand)
@@ -533,17 +541,26 @@ impl Symbolizer {
     /// Where the binary may be, in order; `true` when an `.xz` copy counts.
     fn binary_candidates(&self, path: &[u8], want: Option<&[u8]>) -> Vec<(PathBuf, bool)> {
         let mut out = Vec::new();
+        let special = path.starts_with(b"[") || path.starts_with(b"//anon");
         let base = bytes_to_path(base_name(path));
         for dir in &self.opts.symbol_dirs {
-            out.push((dir.join(&base), true));
+            if !special {
+                out.push((dir.join(&base), true));
+            }
             if let Some(rel) = want.and_then(build_id_rel_path) {
                 out.push((dir.join(rel), true));
             }
         }
         if !self.opts.no_system_paths {
             if let (Some(rel), Some(home)) = (want.and_then(build_id_rel_path), home_dir()) {
-                out.push((home.join(".debug").join(rel).join("elf"), false));
+                // perf's build-id cache: `elf`, or `vdso` for the vDSO.
+                let entry = home.join(".debug").join(rel);
+                out.push((entry.join("elf"), false));
+                out.push((entry.join("vdso"), false));
             }
+        }
+        if special {
+            return out;
         }
         match &self.opts.symfs {
             Some(root) => out.push((under_root(root, path), false)),
@@ -728,11 +745,14 @@ fn file_frames(symbols: &ElfSymbols, offset: u64, inline: bool) -> Frames {
                     if dwarf_frames.len() >= MAX_INLINE_DEPTH {
                         break;
                     }
+                    // perf 6.1 names inlined frames from `addr2line -f`
+                    // output (the linkage name where DWARF has one),
+                    // demangled its own way (no parameters).
                     let name = f
                         .function
                         .as_ref()
-                        .and_then(|n| n.demangle().ok())
-                        .map(|n| tidy_perf_symbol(&n).into_owned());
+                        .and_then(|n| n.raw_name().ok())
+                        .map(|n| names::display_name(&n));
                     let (lf, ll) = f
                         .location
                         .map(|l| (l.file.map(str::to_string), l.line.unwrap_or(0)))
@@ -740,17 +760,37 @@ fn file_frames(symbols: &ElfSymbols, offset: u64, inline: bool) -> Frames {
                     dwarf_frames.push((name, lf, ll));
                 }
             }
-            if let Some((_, lf, ll)) = dwarf_frames.pop() {
-                file = lf;
-                line = ll;
-            }
+            // perf (util/srcline.c `new_inline_sym`): the outermost DWARF
+            // function is the symbol's frame when the names agree; when
+            // they differ (an alias such as `__libc_start_main_impl` for
+            // `__libc_start_main@@GLIBC_2.34`) perf prints the DWARF name as
+            // one more inlined frame and no symbol frame.
+            let outer = dwarf_frames.pop();
             for (name, lf, ll) in dwarf_frames {
                 frames.push(SymFrame {
-                    name: name.unwrap_or_else(|| stackconv_model::naming::UNKNOWN.to_string()),
+                    name: name.unwrap_or_else(|| "??".to_string()),
                     kind: FrameKind::Inline,
                     file: lf,
                     line: ll,
                 });
+            }
+            if let Some((name, lf, ll)) = outer {
+                let elf_name = names::display_name(&sym.name);
+                match name {
+                    Some(n) if n != elf_name => {
+                        frames.push(SymFrame {
+                            name: n,
+                            kind: FrameKind::Inline,
+                            file: lf,
+                            line: ll,
+                        });
+                        return Ok(Arc::from(frames));
+                    }
+                    _ => {
+                        file = lf;
+                        line = ll;
+                    }
+                }
             }
         } else if let Ok(Some(loc)) = ctx.find_location(svma) {
             file = loc.file.map(str::to_string);
