@@ -302,7 +302,11 @@ pub fn waits(a: WaitsArgs) -> Result<(), Failure> {
         &processed.warnings,
         a.quiet,
     );
-    let (rows, total, column) = stackconv::waits(&p, &a.process.idle_frames);
+    // Off-CPU time when the recording has it (every interval is a wait;
+    // those not classified idle are preemptions), else the shown column.
+    let column = p.value_index("off-cpu").unwrap_or(p.meta.default_value);
+    let sites = stackconv::model::idle::wait_sites(&p, column, &a.process.idle_frames);
+    let total: i64 = sites.iter().map(|s| s.weight).sum();
     let all = p.total(column);
     let vt = p.value_types.get(column);
     let unit = vt.map(|v| v.unit.as_str()).unwrap_or("");
@@ -316,18 +320,19 @@ pub fn waits(a: WaitsArgs) -> Result<(), Failure> {
         )?;
         writeln!(
             out,
-            "{:>14} {:>6}  {:<6} where (Python callers | native frames, innermost last)",
-            "weight", "%", "wait"
+            "{:>14} {:>6} {:>8}  {:<6} caller > blocked in",
+            "weight", "%", "samples", "wait"
         )?;
-        for r in rows.iter().take(a.count) {
+        for s in sites.iter().take(a.count) {
             writeln!(
                 out,
-                "{:>14} {:>6}  {:<6} {} | {}",
-                r.weight,
-                format_percentage(pct(r.weight, total)),
-                r.wait.map_or("-", |w| w.as_str()),
-                r.python.join(" > "),
-                r.native.join(" > ")
+                "{:>14} {:>6} {:>8}  {:<6} {} > {}",
+                s.weight,
+                format_percentage(pct(s.weight, total)),
+                s.samples,
+                s.wait.as_str(),
+                if s.caller.is_empty() { "-" } else { &s.caller },
+                s.blocked_in
             )?;
         }
         Ok(())

@@ -546,8 +546,8 @@ impl Profile {
             values: vec![Vec::new(); self.value_types.len()],
             ..Samples::default()
         };
-        let mut index: std::collections::HashMap<(Option<StackId>, ThreadId), usize> =
-            std::collections::HashMap::new();
+        let mut index: rustc_hash::FxHashMap<(Option<StackId>, ThreadId), usize> =
+            rustc_hash::FxHashMap::default();
         for i in 0..self.samples.len() {
             let (Some(&stack), Some(&thread)) =
                 (self.samples.stacks.get(i), self.samples.threads.get(i))

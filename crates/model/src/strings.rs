@@ -1,6 +1,6 @@
 //! The string table: every name stored once.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 /// The id of a string in a [`StringTable`]. Only the table mints ids.
@@ -51,7 +51,7 @@ impl StringTable {
     /// A table holding only the empty string.
     pub fn new() -> Self {
         let empty: Arc<str> = Arc::from("");
-        let mut index = HashMap::new();
+        let mut index = HashMap::default();
         index.insert(empty.clone(), StringId::EMPTY);
         StringTable {
             strings: vec![empty],

@@ -1,6 +1,6 @@
 //! Interned tables: frames, stacks (a prefix tree) and threads.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::hash::Hash;
 
 use crate::strings::StringId;
@@ -124,7 +124,7 @@ impl<T: Hash + Eq + Copy> Default for Interner<T> {
     fn default() -> Self {
         Interner {
             items: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
         }
     }
 }

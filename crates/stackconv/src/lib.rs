@@ -32,7 +32,6 @@
 
 mod info;
 mod process;
-mod waits;
 
 use std::fmt;
 use std::fs::File;
@@ -49,7 +48,6 @@ pub use stackconv_model::Profile;
 pub use stackconv_perf as perf;
 pub use stackconv_pprof as pprof;
 pub use stackconv_speedscope as speedscope;
-pub use waits::{waits, WaitRow};
 
 /// An input format stackconv reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
