@@ -137,7 +137,20 @@ fn go_tool_pprof_shows_our_synthetic_profile() {
     // The default column is the first (cpu-clock), as in the model.
     let default_text = pprof(&["-traces", "-unit=ns"], &file);
     if std::env::var_os("STACKCONV_SHOW").is_some() {
-        eprintln!("{default_text}\n{}", pprof(&["-raw"], &file));
+        eprintln!(
+            "{default_text}\n{}\n{}",
+            pprof(
+                &[
+                    "-top",
+                    "-nodecount=100000",
+                    "-nodefraction=0",
+                    "-edgefraction=0",
+                    "-unit=ns"
+                ],
+                &file
+            ),
+            pprof(&["-raw"], &file)
+        );
     }
     let default = parse_traces(&default_text);
     assert_eq!(default, traces_with_comm(&p, 0));
