@@ -136,9 +136,9 @@ fn check_script(
     for (path, id) in build_ids(&td.join(format!("{name}.data"))) {
         s.add_build_id(&path, &id);
     }
-    let script = std::fs::read_to_string(td.join(format!("{script}.perf-script"))).unwrap();
+    let text = std::fs::read_to_string(td.join(format!("{script}.perf-script"))).unwrap();
     let mut t = Tally::default();
-    for f in frames(&script) {
+    for f in frames(&text) {
         if f.module == "[unknown]" {
             continue;
         }

@@ -180,12 +180,6 @@ impl ElfSymbols {
             (rel < l.filesz).then(|| l.vaddr.wrapping_add(rel))
         })
     }
-
-    /// Number of symbols (tests, debugging).
-    #[cfg(test)]
-    pub(crate) fn symbols(&self) -> &[Sym] {
-        &self.syms
-    }
 }
 
 fn loads(file: &object::File<'_>) -> Vec<Load> {

@@ -135,7 +135,7 @@ struct Loaded {
 /// One recorded path: where it was found, its symbols, its results.
 struct FileSlot {
     path: Vec<u8>,
-    state: Option<Result<Arc<Loaded>, Unresolved>>,
+    state: Option<Result<Box<Loaded>, Unresolved>>,
     results: HashMap<u64, Frames>,
     misses: Misses,
     /// Candidates refused for their build id: (path, build id found).
@@ -237,7 +237,7 @@ impl Symbolizer {
         file_offset: u64,
     ) -> Result<Arc<[SymFrame]>, Unresolved> {
         let id = self.slot(path);
-        let loaded = self.load(id);
+        self.load(id);
         let inline = self.opts.inline;
         let Some(slot) = self.files.get_mut(id) else {
             return Err(Unresolved::FileMissing);
@@ -249,9 +249,10 @@ impl Symbolizer {
             }
             return r;
         }
-        let r = match loaded {
-            Ok(l) => file_frames(&l.symbols, file_offset, inline),
-            Err(why) => Err(why),
+        let r = match &slot.state {
+            Some(Ok(l)) => file_frames(&l.symbols, file_offset, inline),
+            Some(Err(why)) => Err(*why),
+            None => Err(Unresolved::FileMissing),
         };
         if let Err(why) = r {
             slot.misses.count(why, true);
@@ -365,8 +366,12 @@ impl Symbolizer {
     /// [`Unresolved::FileMissing`] or [`Unresolved::BuildIdMismatch`].
     pub fn file_bytes(&mut self, path: &[u8]) -> Result<FileBytes, Unresolved> {
         let id = self.slot(path);
-        let loaded = self.load(id)?;
-        loaded.binary.clone().ok_or(Unresolved::FileMissing)
+        self.load(id);
+        match self.files.get(id).and_then(|s| s.state.as_ref()) {
+            Some(Ok(l)) => l.binary.clone().ok_or(Unresolved::FileMissing),
+            Some(Err(why)) => Err(*why),
+            None => Err(Unresolved::FileMissing),
+        }
     }
 
     /// What could not be resolved, per file and reason, as model losses
@@ -446,20 +451,20 @@ impl Symbolizer {
         id
     }
 
-    fn load(&mut self, id: usize) -> Result<Arc<Loaded>, Unresolved> {
+    /// Locate and parse the file of slot `id`, once.
+    fn load(&mut self, id: usize) {
         let Some(slot) = self.files.get(id) else {
-            return Err(Unresolved::FileMissing);
+            return;
         };
-        if let Some(state) = &slot.state {
-            return state.clone();
+        if slot.state.is_some() {
+            return;
         }
         let path = slot.path.clone();
         let (state, mismatches) = self.locate_and_parse(&path);
         if let Some(slot) = self.files.get_mut(id) {
-            slot.state = Some(state.clone());
+            slot.state = Some(state);
             slot.mismatches = mismatches;
         }
-        state
     }
 
     /// Find the binary and its debug file, parse them.
@@ -468,7 +473,7 @@ impl Symbolizer {
         &self,
         path: &[u8],
     ) -> (
-        Result<Arc<Loaded>, Unresolved>,
+        Result<Box<Loaded>, Unresolved>,
         Vec<(PathBuf, Option<Vec<u8>>)>,
     ) {
         let mut mismatches = Vec::new();
@@ -532,7 +537,7 @@ impl Symbolizer {
             true,
         );
         match symbols {
-            Some(symbols) => (Ok(Arc::new(Loaded { binary, symbols })), mismatches),
+            Some(symbols) => (Ok(Box::new(Loaded { binary, symbols })), mismatches),
             // Found, but not an ELF file we can read: nothing to name.
             None => (Err(Unresolved::NoSymbol), mismatches),
         }
@@ -843,4 +848,23 @@ fn home_dir() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
         .map(PathBuf::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbolizer_is_send() {
+        fn send<T: Send>() {}
+        send::<Symbolizer>();
+    }
+
+    #[test]
+    fn build_ids_compare_without_padding() {
+        assert_eq!(trim_build_id(&[1, 2, 0, 0]), &[1, 2]);
+        assert!(build_id_matches(&[1, 2, 0, 0, 0], Some(&[1, 2])));
+        assert!(!build_id_matches(&[1, 2], Some(&[1, 3])));
+        assert!(!build_id_matches(&[1, 2], None));
+    }
 }
