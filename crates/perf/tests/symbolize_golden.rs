@@ -368,3 +368,79 @@ fn symbolize_mismatched_build_id_is_refused_and_reported() {
         "{t:?}"
     );
 }
+
+/// The frames of each sample of a `perf script` file: (symbol, module).
+fn samples(text: &str) -> Vec<Vec<(u64, String, String)>> {
+    let mut out = Vec::new();
+    let mut cur: Vec<(u64, String, String)> = Vec::new();
+    for line in text.lines() {
+        if !line.starts_with(|c: char| c.is_whitespace()) {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            continue;
+        }
+        let line = line.trim();
+        let Some((addr, rest)) = line.split_once(' ') else {
+            continue;
+        };
+        let (Ok(addr), Some(open)) = (u64::from_str_radix(addr, 16), rest.rfind(" (")) else {
+            continue;
+        };
+        cur.push((
+            addr,
+            rest[..open].to_string(),
+            rest[open + 2..].trim_end_matches(')').to_string(),
+        ));
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+#[test]
+fn symbolize_jitdump_like_perf_inject() {
+    // Python 3.13 -X perf_jit wrote maps/jit-3924.dump; plain `perf script`
+    // shows its code as `[unknown] (/tmp/perf-3924.map)`, and after
+    // `perf inject --jit` the same frames carry the jitdump names.
+    let td = testdata();
+    let mut opts = SymbolOptions::default();
+    opts.no_system_paths = true;
+    opts.perf_map_dir = Some(td.join("maps"));
+    let mut s = Symbolizer::new(opts);
+    s.add_jitdump(3924, b"/tmp/stackconv-record/jit-3924.dump");
+    let plain =
+        samples(&std::fs::read_to_string(td.join("py313-jit.noinline.perf-script")).unwrap());
+    let injected = samples(
+        &std::fs::read_to_string(td.join("py313-jit.injected.noinline.perf-script")).unwrap(),
+    );
+    assert_eq!(plain.len(), injected.len());
+    let (mut agree, mut differ) = (0, Vec::new());
+    // Without the jitted code's unwind tables perf's DWARF unwinding stops
+    // at the first JIT frame, so only the frames up to it line up.
+    for (p, i) in plain.iter().zip(&injected) {
+        for ((addr, _, module), (_, sym, imod)) in p.iter().zip(i) {
+            if module != "/tmp/perf-3924.map" {
+                continue;
+            }
+            assert!(imod.contains("jitted-"), "{imod}");
+            let want = tidy_perf_symbol(strip_symbol_offset(sym)).into_owned();
+            match s.symbolize_jit(3924, *addr) {
+                Ok(f) if f.len() == 1 && f[0].name == want => agree += 1,
+                other => differ.push(format!("{addr:x} {want}: {other:?}")),
+            }
+            break;
+        }
+    }
+    eprintln!("jitdump: {agree} frames agree, {} differ", differ.len());
+    assert!(agree > 30, "{agree}");
+    assert!(differ.is_empty(), "{:?}", &differ[..differ.len().min(20)]);
+    assert_eq!(s.jit_entry(3924, 0), None);
+    assert_eq!(s.symbolize_jit(3924, 0).unwrap_err(), Unresolved::NoSymbol);
+    assert_eq!(s.symbolize_jit(1, 0).unwrap_err(), Unresolved::NoPerfMap);
+    assert_eq!(
+        s.jit_sources(3924),
+        vec![td.join("maps").join("jit-3924.dump")]
+    );
+}
