@@ -444,3 +444,37 @@ fn symbolize_jitdump_like_perf_inject() {
         vec![td.join("maps").join("jit-3924.dump")]
     );
 }
+
+#[test]
+fn symbolize_inline_per_lookup_shares_one_symbolizer() {
+    // c-dwarf at 0x27304 in libc: with inlines perf names it after DWARF
+    // (`__libc_start_main_impl`, not committed here); without, by the ELF
+    // symbol perf picks among the aliases at that address.
+    let td = testdata();
+    let mut opts = SymbolOptions::default();
+    opts.no_system_paths = true;
+    opts.symbol_dirs = vec![td.join("bin"), td.join("debug")];
+    let mut s = Symbolizer::new(opts);
+    for (path, id) in build_ids(&td.join("c-dwarf.data")) {
+        s.add_build_id(&path, &id);
+    }
+    let text = std::fs::read_to_string(td.join("c-dwarf.noinline.perf-script")).unwrap();
+    let mut checked = 0;
+    for f in frames(&text) {
+        if f.module != "/tmp/stackconv-record/cfp" {
+            continue;
+        }
+        let want = tidy_perf_symbol(strip_symbol_offset(&f.symbol)).into_owned();
+        let outer = s
+            .symbolize_file_inline(f.module.as_bytes(), f.addr, false)
+            .unwrap();
+        assert_eq!(outer.len(), 1);
+        assert_eq!(outer[0].name, want);
+        let inner = s
+            .symbolize_file_inline(f.module.as_bytes(), f.addr, true)
+            .unwrap();
+        assert!(!inner.is_empty());
+        checked += 1;
+    }
+    assert!(checked > 100, "{checked}");
+}

@@ -136,7 +136,8 @@ struct Loaded {
 struct FileSlot {
     path: Vec<u8>,
     state: Option<Result<Box<Loaded>, Unresolved>>,
-    results: HashMap<u64, Frames>,
+    /// Keyed by (offset, with inlined frames).
+    results: HashMap<(u64, bool), Frames>,
     misses: Misses,
     /// Candidates refused for their build id: (path, build id found).
     mismatches: Vec<(PathBuf, Option<Vec<u8>>)>,
@@ -236,13 +237,30 @@ impl Symbolizer {
         path: &[u8],
         file_offset: u64,
     ) -> Result<Arc<[SymFrame]>, Unresolved> {
+        self.symbolize_file_inline(path, file_offset, self.opts.inline)
+    }
+
+    /// [`Self::symbolize_file`] with inlined frames on or off for this
+    /// lookup, whatever `opts.inline` says. perf 6.1 prints inlined frames
+    /// for DWARF-unwound entries only, and names frame-pointer callchain
+    /// entries by their ELF symbol: a reader asks with `inline = false` for
+    /// those. Both kinds share the file, its symbols and the caches.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::symbolize_file`].
+    pub fn symbolize_file_inline(
+        &mut self,
+        path: &[u8],
+        file_offset: u64,
+        inline: bool,
+    ) -> Result<Arc<[SymFrame]>, Unresolved> {
         let id = self.slot(path);
         self.load(id);
-        let inline = self.opts.inline;
         let Some(slot) = self.files.get_mut(id) else {
             return Err(Unresolved::FileMissing);
         };
-        if let Some(r) = slot.results.get(&file_offset) {
+        if let Some(r) = slot.results.get(&(file_offset, inline)) {
             let r = r.clone();
             if let Err(why) = r {
                 slot.misses.count(why, false);
@@ -255,9 +273,11 @@ impl Symbolizer {
             None => Err(Unresolved::FileMissing),
         };
         if let Err(why) = r {
-            slot.misses.count(why, true);
+            // One distinct address, whether asked with or without inlines.
+            let first = !slot.results.contains_key(&(file_offset, !inline));
+            slot.misses.count(why, first);
         }
-        slot.results.insert(file_offset, r.clone());
+        slot.results.insert((file_offset, inline), r.clone());
         r
     }
 
