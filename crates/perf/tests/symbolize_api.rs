@@ -265,3 +265,64 @@ fn symbolize_corrupted_elf_never_panics() {
         "cmp_int"
     );
 }
+
+#[test]
+fn symbolize_compressed_dwarf_from_a_fresh_build() {
+    // Built here (when a C compiler is around) with zlib-compressed debug
+    // sections; the expected line comes from the DWARF line table through
+    // binutils' addr2line when present, else only its presence is checked.
+    let dir = scratch("symbolize_gz");
+    let src = testdata().join("../src/cfp.c");
+    let out = dir.join("cfpgz");
+    let built = std::process::Command::new("cc")
+        .args(["-O1", "-g", "-gz=zlib", "-fno-omit-frame-pointer", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .status();
+    if !built.is_ok_and(|s| s.success()) {
+        eprintln!("no C compiler: skipped");
+        return;
+    }
+    use object::{Object, ObjectSegment, ObjectSymbol};
+    let data = std::fs::read(&out).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    let main = file
+        .symbols()
+        .find(|s| s.name() == Ok("main"))
+        .unwrap()
+        .address();
+    let seg = file
+        .segments()
+        .find(|s| s.address() <= main && main < s.address() + s.size())
+        .unwrap();
+    let offset = main - seg.address() + seg.file_range().0;
+    let mut o = hermetic();
+    o.symbol_dirs = vec![dir.clone()];
+    o.inline = false;
+    let mut s = Symbolizer::new(o);
+    let f = s.symbolize_file(b"/somewhere/cfpgz", offset).unwrap();
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].name, "main");
+    assert!(
+        f[0].file.as_deref().is_some_and(|p| p.ends_with("cfp.c")),
+        "{f:?}"
+    );
+    if let Ok(a2l) = std::process::Command::new("addr2line")
+        .arg("-e")
+        .arg(&out)
+        .arg(format!("{main:x}"))
+        .output()
+    {
+        let text = String::from_utf8_lossy(&a2l.stdout);
+        let line: u32 = text
+            .trim()
+            .rsplit(':')
+            .next()
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(0);
+        if line > 0 {
+            assert_eq!(f[0].line, line, "{text}");
+        }
+    }
+}

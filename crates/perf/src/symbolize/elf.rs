@@ -34,6 +34,8 @@ const PAGE: u64 = 4096;
 /// Largest decompressed debug section we accept (a crafted header can claim
 /// any size).
 const MAX_SECTION_BYTES: u64 = 1 << 30;
+/// Largest compression ratio we believe for a debug section.
+const MAX_COMPRESSION_RATIO: u64 = 2048;
 
 /// The DWARF reader type: sections copied out of the (possibly mapped) file.
 pub(crate) type DwarfReader = gimli::EndianArcSlice<gimli::RunTimeEndian>;
@@ -466,8 +468,14 @@ fn section_bytes<'d>(file: &object::File<'d>, name: &str) -> Cow<'d, [u8]> {
     let Ok(compressed) = section.compressed_data() else {
         return Cow::Borrowed(&[]);
     };
+    // The header's size is what the decompressor allocates: refuse sizes
+    // no real debug section compresses to (zlib tops out near 1:1032).
+    let plausible = u64::try_from(compressed.data.len())
+        .unwrap_or(u64::MAX)
+        .saturating_mul(MAX_COMPRESSION_RATIO)
+        .min(MAX_SECTION_BYTES);
     if compressed.format != object::CompressionFormat::None
-        && compressed.uncompressed_size > MAX_SECTION_BYTES
+        && compressed.uncompressed_size > plausible
     {
         return Cow::Borrowed(&[]);
     }
