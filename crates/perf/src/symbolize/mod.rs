@@ -4,9 +4,31 @@
 //! A [`Symbolizer`] finds each file once (by build id first, then by its
 //! recorded path), parses its symbol table once, and caches every
 //! `(file, offset)` result, so each distinct address is symbolized once.
-//! Names follow what `perf script` prints, tidied as inferno-collapse-perf
-//! does. Whatever cannot be resolved is counted per file and reason and
-//! handed out by [`Symbolizer::report`].
+//! Names follow what `perf script` (6.1) prints, tidied as
+//! inferno-collapse-perf does. Whatever cannot be resolved is counted per
+//! file and reason and handed out by [`Symbolizer::report`].
+//!
+//! The rules, from tools/perf/util/symbol.c and symbol-elf.c:
+//!
+//! - files: by build id first (in each symbol dir: the recorded base name
+//!   or `NAME.xz`, `.build-id/xx/rest`; then `~/.debug/.build-id/xx/rest/elf`),
+//!   then the recorded path (under `symfs`); a candidate whose build id
+//!   differs is refused and reported. A separate debug file
+//!   (`.build-id/xx/rest.debug` in a symbol dir, or `/usr/lib/debug`) is
+//!   found by the recorded build id, or by the binary's own when none was
+//!   recorded, and supplies `.symtab` and DWARF;
+//! - symbols: `.symtab` (else `.dynsym`): functions, objects and labels in
+//!   text/data sections, moved to file offsets through PT_LOAD; unsized
+//!   symbols extend to the next one (`symbols__fixup_end`), then of several
+//!   at one address perf's `choose_best_symbol` keeps one (sized, non-weak,
+//!   global, fewer leading underscores, longer name);
+//! - PLT stubs: `name@plt`, one per `.rela.plt` entry after the PLT header;
+//! - inlined frames (when asked): from DWARF, innermost first; the
+//!   outermost is the symbol's frame unless DWARF names it otherwise, then
+//!   perf prints the DWARF name as one more inlined frame. perf 6.1 does
+//!   this for DWARF-unwound entries only: see
+//!   [`Symbolizer::symbolize_file_inline`];
+//! - demangling as perf without `-v`: no parameter lists.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
