@@ -151,6 +151,14 @@ pub struct SampleRef {
     pub values: Vec<i64>,
 }
 
+/// The last stack interned through [`Profile::intern_stack_cached`]: its
+/// frames and their stack nodes, root first.
+#[derive(Clone, Debug, Default)]
+pub struct StackCache {
+    frames: Vec<FrameId>,
+    nodes: Vec<StackId>,
+}
+
 /// A profile: interned tables, value columns, samples and meta data.
 ///
 /// Build one with the `intern_*` methods and [`Profile::push_sample`]; read
@@ -233,6 +241,51 @@ impl Profile {
         root_first
             .into_iter()
             .fold(None, |parent, frame| Some(self.intern_stack(parent, frame)))
+    }
+
+    /// Intern a whole stack given root first, reusing the part it shares
+    /// with the previous stack interned through the same `cache`.
+    ///
+    /// Consecutive samples of one thread mostly share their outer frames;
+    /// comparing frame ids is far cheaper than a hash lookup per frame, so
+    /// readers keep one [`StackCache`] per thread. The result is the same as
+    /// [`Profile::intern_stack_frames`].
+    ///
+    /// ```
+    /// use stackconv_model::{FrameKind, Profile, StackCache};
+    /// let mut p = Profile::new(vec![]);
+    /// let (a, b, c) = (
+    ///     p.intern_frame_named("a", FrameKind::Native),
+    ///     p.intern_frame_named("b", FrameKind::Native),
+    ///     p.intern_frame_named("c", FrameKind::Native),
+    /// );
+    /// let mut cache = StackCache::default();
+    /// let s1 = p.intern_stack_cached(&mut cache, &[a, b]);
+    /// let s2 = p.intern_stack_cached(&mut cache, &[a, b, c]);
+    /// assert_eq!(s1, p.intern_stack_frames([a, b]));
+    /// assert_eq!(s2, p.intern_stack_frames([a, b, c]));
+    /// ```
+    pub fn intern_stack_cached(
+        &mut self,
+        cache: &mut StackCache,
+        root_first: &[FrameId],
+    ) -> Option<StackId> {
+        let shared = cache
+            .frames
+            .iter()
+            .zip(root_first)
+            .take_while(|(a, b)| a == b)
+            .count();
+        cache.frames.truncate(shared);
+        cache.nodes.truncate(shared);
+        let mut parent = cache.nodes.last().copied();
+        for &frame in root_first.get(shared..).unwrap_or(&[]) {
+            let node = self.intern_stack(parent, frame);
+            cache.frames.push(frame);
+            cache.nodes.push(node);
+            parent = Some(node);
+        }
+        parent
     }
 
     /// Intern a thread.

@@ -93,3 +93,22 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// The cached interning gives the same stack ids as the plain one,
+    /// whatever the order of stacks.
+    #[test]
+    fn cached_interning_equals_plain(stacks in prop::collection::vec(prop::collection::vec(0u8..5, 0..8), 0..40)) {
+        let mut p = Profile::new(vec![]);
+        let mut cache = stackconv_model::StackCache::default();
+        for names in stacks {
+            let ids: Vec<_> = names
+                .iter()
+                .map(|n| p.intern_frame_named(&format!("f{n}"), FrameKind::Native))
+                .collect();
+            let cached = p.intern_stack_cached(&mut cache, &ids);
+            let plain = p.intern_stack_frames(ids.iter().copied());
+            prop_assert_eq!(cached, plain);
+        }
+    }
+}
