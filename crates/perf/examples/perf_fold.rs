@@ -33,7 +33,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut opts = ReadOptions::default();
     opts.symbols = symbols;
     let data = std::fs::read(&file)?;
+    let t0 = std::time::Instant::now();
     let p = read(&data, &opts)?;
+    eprintln!("read: {:.2?}", t0.elapsed());
     let mut out: BTreeMap<String, i64> = BTreeMap::new();
     for s in p.iter_samples() {
         let w = s.values.get(column).copied().unwrap_or(0);
@@ -60,6 +62,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (k, v) in out {
         println!("{k} {v}");
     }
+    eprintln!(
+        "samples {}, stack nodes {}, frames {}, threads {}",
+        p.samples.len(),
+        p.stacks.len(),
+        p.frames.len(),
+        p.threads.len()
+    );
     eprintln!("value types: {:?}", p.value_types);
     eprintln!("losses: {:?}", p.meta.losses);
     for w in &p.meta.warnings {

@@ -70,11 +70,23 @@ pub(crate) struct EventInfo {
     pub name: Option<String>,
 }
 
+/// A piece of the canonical stream's records: a range of the input (the
+/// records as they are, not copied) or bytes made here (decompressed).
+#[derive(Debug)]
+enum Segment {
+    Input(std::ops::Range<usize>),
+    Owned(Vec<u8>),
+}
+
 /// The validated container.
 #[derive(Debug, Default)]
-pub(crate) struct Container {
-    /// A pipe-mode stream for `PerfFileReader::parse_pipe`.
-    pub stream: Vec<u8>,
+pub(crate) struct Container<'a> {
+    /// The input.
+    input: &'a [u8],
+    /// The pipe header and the HEADER_ATTR records of the stream.
+    header: Vec<u8>,
+    /// The data records of the stream.
+    segments: Vec<Segment>,
     /// The events in the order of the stream's HEADER_ATTR records.
     pub events: Vec<EventInfo>,
     /// (path as recorded, build id) from the BUILD_ID feature or
@@ -147,8 +159,42 @@ pub(crate) fn looks_like(prefix: &[u8]) -> bool {
     prefix.starts_with(b"PERFILE2") || prefix.starts_with(b"2ELIFREP")
 }
 
+impl Container<'_> {
+    /// The canonical pipe-mode stream, for `PerfFileReader::parse_pipe`.
+    pub(crate) fn stream(&self) -> impl std::io::Read + '_ {
+        let mut parts: Vec<&[u8]> = vec![&self.header];
+        for seg in &self.segments {
+            parts.push(match seg {
+                Segment::Input(r) => self.input.get(r.clone()).unwrap_or_default(),
+                Segment::Owned(v) => v,
+            });
+        }
+        StreamReader { parts, index: 0 }
+    }
+}
+
+/// Reads a list of byte slices one after the other.
+struct StreamReader<'a> {
+    parts: Vec<&'a [u8]>,
+    index: usize,
+}
+
+impl std::io::Read for StreamReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while let Some(part) = self.parts.get_mut(self.index) {
+            if part.is_empty() {
+                self.index += 1;
+                continue;
+            }
+            let n = part.read(buf)?;
+            return Ok(n);
+        }
+        Ok(0)
+    }
+}
+
 /// Read and validate the container of a perf.data file or pipe stream.
-pub(crate) fn parse(data: &[u8]) -> Result<Container, Error> {
+pub(crate) fn parse(data: &[u8]) -> Result<Container<'_>, Error> {
     let len = data.len() as u64;
     let magic = data.get(..8).ok_or(Error::Truncated {
         offset: 0,
@@ -180,9 +226,7 @@ pub(crate) fn parse(data: &[u8]) -> Result<Container, Error> {
 
 struct Walker<'a> {
     b: Bytes<'a>,
-    c: Container,
-    /// The data records, uncompressed, in input order.
-    records: Vec<u8>,
+    c: Container<'a>,
     /// EVENT_DESC entries (attr, ids, name), when the recording has them.
     event_desc: Vec<EventInfo>,
     /// Names from EVENT_UPDATE records, by sample id.
@@ -198,8 +242,10 @@ impl<'a> Walker<'a> {
     fn new(b: Bytes<'a>) -> Self {
         Walker {
             b,
-            c: Container::default(),
-            records: Vec::new(),
+            c: Container {
+                input: b.data,
+                ..Container::default()
+            },
             event_desc: Vec::new(),
             update_names: Vec::new(),
             decoder: None,
@@ -433,7 +479,7 @@ impl<'a> Walker<'a> {
                 .b
                 .slice(at, size)
                 .ok_or_else(|| self.record_past_end(at, size, end))?;
-            let extra = self.record(rec, at, end)?;
+            let extra = self.record(rec, at, end, true)?;
             at += size + extra;
         }
         Ok(())
@@ -451,10 +497,33 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// Pass a record on to the stream: `rec` lies at input offset `at`
+    /// when `in_input`, else it was decompressed.
+    fn forward(&mut self, rec: &[u8], at: u64, in_input: bool) {
+        if in_input {
+            let start = usize::try_from(at).unwrap_or(usize::MAX);
+            let end = start.saturating_add(rec.len());
+            if let Some(Segment::Input(r)) = self.c.segments.last_mut() {
+                if r.end == start {
+                    r.end = end;
+                    return;
+                }
+            }
+            self.c.segments.push(Segment::Input(start..end));
+        } else {
+            if let Some(Segment::Owned(v)) = self.c.segments.last_mut() {
+                v.extend_from_slice(rec);
+                return;
+            }
+            self.c.segments.push(Segment::Owned(rec.to_vec()));
+        }
+    }
+
     /// Handle one record (`rec` includes its header) found at input offset
-    /// `at`; returns how many bytes of payload follow it in the input
+    /// `at` (when `in_input`; else decompressed from the compressed record
+    /// at `at`); returns how many bytes of payload follow it in the input
     /// (AUXTRACE data, pipe-mode tracing data).
-    fn record(&mut self, rec: &[u8], at: u64, end: u64) -> Result<u64, Error> {
+    fn record(&mut self, rec: &[u8], at: u64, end: u64, in_input: bool) -> Result<u64, Error> {
         let r = Bytes {
             data: rec,
             be: self.b.be,
@@ -550,11 +619,11 @@ impl<'a> Walker<'a> {
                         "MMAP2 record at byte {at}: build id size {id_len} (at most 20); record skipped"
                     ));
                 } else {
-                    self.records.extend_from_slice(rec);
+                    self.forward(rec, at, in_input);
                 }
             }
             1..=rtype::KERNEL_LAST | rtype::FINISHED_ROUND..=rtype::USER_LAST => {
-                self.records.extend_from_slice(rec);
+                self.forward(rec, at, in_input);
             }
             _ => self.c.unknown_records += 1,
         }
@@ -653,7 +722,7 @@ impl<'a> Walker<'a> {
                     detail: format!("type {ty} cannot be nested"),
                 });
             }
-            self.record(rec, self.pending_offset, u64::MAX)?;
+            self.record(rec, self.pending_offset, u64::MAX, false)?;
             pos += size;
         }
         self.pending = pending.get(pos as usize..).unwrap_or_default().to_vec();
@@ -661,7 +730,7 @@ impl<'a> Walker<'a> {
         Ok(())
     }
 
-    fn finish(mut self) -> Result<Container, Error> {
+    fn finish(mut self) -> Result<Container<'a>, Error> {
         if !self.pending.is_empty() {
             self.c.warnings.push(format!(
                 "compressed data ends inside a record ({} bytes after the compressed record at byte {}); dropped",
@@ -704,7 +773,7 @@ impl<'a> Walker<'a> {
         }
         // The canonical pipe stream.
         let be = self.b.be;
-        let mut out = Vec::with_capacity(self.records.len() + 4096);
+        let mut out = Vec::with_capacity(4096);
         out.extend_from_slice(if be { b"2ELIFREP" } else { b"PERFILE2" });
         put_u64(&mut out, PIPE_HEADER_SIZE, be);
         for (i, ev) in self.c.events.iter_mut().enumerate() {
@@ -726,8 +795,7 @@ impl<'a> Walker<'a> {
                 put_u64(&mut out, id, be);
             }
         }
-        out.extend_from_slice(&self.records);
-        self.c.stream = out;
+        self.c.header = out;
         Ok(self.c)
     }
 }

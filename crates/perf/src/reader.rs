@@ -2,7 +2,6 @@
 //! unwinding, symbolization, value columns and off-CPU time.
 
 use std::collections::HashMap;
-use std::io::Cursor;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -73,7 +72,77 @@ enum MapKind {
 struct Process {
     /// Sorted by start, not overlapping.
     maps: Vec<Mapping>,
+    /// Bumped by every mapping change: part of the stack cache key.
+    generation: u32,
     unwinder: Option<Box<ProcessUnwinder>>,
+}
+
+/// Most entries of the (caller stack, address) cache.
+const STACK_CACHE_MAX: usize = 1 << 20;
+
+/// One address of a sample's stack.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    addr: u64,
+    kernel: bool,
+    /// With inlined frames (a DWARF-unwound entry).
+    inline: bool,
+}
+
+/// Key of the stack cache: the caller's stack and one address (of a
+/// process, as its mappings were at a generation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct StackKey {
+    parent: Option<StackId>,
+    pid: i32,
+    generation: u32,
+    addr: u64,
+    kernel: bool,
+    inline: bool,
+}
+
+/// A hash map with the Fx hash (rustc's): the reader's caches are keyed by
+/// small integers it made, not by attacker-chosen strings.
+type FxHashMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
+
+/// The Fx hash: multiply-rotate over words.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            if let Some(dst) = word.get_mut(..chunk.len()) {
+                dst.copy_from_slice(chunk);
+            }
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn write_i32(&mut self, i: i32) {
+        self.add(u64::from(i as u32));
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -119,7 +188,7 @@ struct Reader<'o> {
     /// Thread comm by tid, and the pid it belongs to.
     comms: HashMap<i32, (i32, StringId)>,
     threads: HashMap<(i32, i32, StringId), ThreadId>,
-    addr_cache: HashMap<AddrKey, Rc<[FrameId]>>,
+    addr_cache: FxHashMap<AddrKey, Rc<[FrameId]>>,
     /// Jitdump paths by pid (module name of their frames).
     jitdumps: HashMap<u32, String>,
     pending_off_cpu: HashMap<i32, SwitchOut>,
@@ -129,7 +198,9 @@ struct Reader<'o> {
     malformed: u64,
     unknown_records: u64,
     unwound_samples: u64,
-    scratch: Vec<FrameId>,
+    scratch: Vec<Entry>,
+    /// (caller stack, address) -> stack, see [`Reader::intern_entries`].
+    stack_cache: FxHashMap<StackKey, Option<StackId>>,
     values: Vec<i64>,
 }
 
@@ -138,7 +209,7 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
     let PerfFileReader {
         mut perf_file,
         mut record_iter,
-    } = PerfFileReader::parse_pipe(Cursor::new(&c.stream[..])).map_err(Error::Parse)?;
+    } = PerfFileReader::parse_pipe(c.stream()).map_err(Error::Parse)?;
     let attrs: Vec<AttributeDescription> = perf_file.event_attributes().to_vec();
 
     // Value columns: one per event, then off-CPU, then samples.
@@ -205,7 +276,7 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
         processes: HashMap::new(),
         comms: HashMap::new(),
         threads: HashMap::new(),
-        addr_cache: HashMap::new(),
+        addr_cache: FxHashMap::default(),
         jitdumps: HashMap::new(),
         pending_off_cpu: HashMap::new(),
         first_time: None,
@@ -215,6 +286,7 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
         unknown_records: c.unknown_records,
         unwound_samples: 0,
         scratch: Vec::new(),
+        stack_cache: FxHashMap::default(),
         values: vec![0; columns],
     };
     for (path, id) in &c.build_ids {
@@ -433,6 +505,7 @@ impl Reader<'_> {
                         f.pid,
                         Process {
                             maps,
+                            generation: 0,
                             unwinder: None,
                         },
                     );
@@ -522,6 +595,7 @@ impl Reader<'_> {
         });
         kept.sort_by_key(|m| m.start);
         proc.maps = kept;
+        proc.generation = proc.generation.wrapping_add(1);
         if let Some(u) = proc.unwinder.as_mut() {
             for s in removed {
                 u.remove(s);
@@ -685,15 +759,17 @@ impl Reader<'_> {
         if let Some(t) = s.timestamp {
             self.first_time = Some(self.first_time.map_or(t, |f| f.min(t)));
             self.last_time = Some(self.last_time.map_or(t, |l| l.max(t)));
-            // A sample of a thread means it runs: an off-CPU interval ends.
-            if !ev.sched_switch {
-                self.switch_in(tid, t);
-            }
+            // A sample of a thread means it ran: an off-CPU interval still
+            // open ended by now (an upper bound when no switch-in was
+            // recorded; a sched_switch sample is a switch-out, so the thread
+            // ran before it).
+            self.switch_in(tid, t);
         }
         let thread = self.thread_of(pid, tid);
 
-        let mut frames = std::mem::take(&mut self.scratch);
-        frames.clear();
+        // The addresses of the stack, leaf first.
+        let mut entries = std::mem::take(&mut self.scratch);
+        entries.clear();
         let sample_kernel = matches!(s.cpu_mode, CpuMode::Kernel | CpuMode::GuestKernel);
         let mut user_ip_seen = false;
         if let Some(chain) = &s.callchain {
@@ -717,13 +793,19 @@ impl Reader<'_> {
                 }
                 // perf (6.1) expands inlined frames only for DWARF-unwound
                 // entries, not for callchain entries.
-                let fs = self.frames_of(pid, addr, kernel, false);
-                frames.extend_from_slice(&fs);
+                entries.push(Entry {
+                    addr,
+                    kernel,
+                    inline: false,
+                });
             }
         } else if let Some(ip) = s.ip {
-            let fs = self.frames_of(pid, ip, sample_kernel, false);
             user_ip_seen = !sample_kernel;
-            frames.extend_from_slice(&fs);
+            entries.push(Entry {
+                addr: ip,
+                kernel: sample_kernel,
+                inline: false,
+            });
         }
         // --call-graph dwarf: unwind the user stack from the registers.
         if let (Some(regs), Some((stack, dyn_size))) = (&s.user_regs, &s.user_stack) {
@@ -740,38 +822,21 @@ impl Reader<'_> {
                 self.unwound_samples += 1;
                 // The callchain's own user part (if any) is the same ip.
                 let skip = usize::from(user_ip_seen);
-                for (i, &(addr, _is_ra)) in addrs.iter().enumerate().skip(skip) {
-                    let _ = i;
-                    let fs = self.frames_of(pid, addr, false, true);
-                    frames.extend_from_slice(&fs);
-                }
+                entries.extend(addrs.iter().skip(skip).map(|&(addr, _)| Entry {
+                    addr,
+                    kernel: false,
+                    inline: true,
+                }));
             }
         }
 
         let comm = self.profile.threads.get(thread).thread_name;
-        if self.profile.str(comm).starts_with("java") {
-            // inferno's Java tidy depends on the comm: rare, done per sample.
-            let comm_s = self.profile.str(comm).to_string();
-            for f in frames.iter_mut() {
-                let frame = *self.profile.frame(*f);
-                let name = self.profile.str(frame.name).to_string();
-                let tidied = tidy_java_symbol(&name, &comm_s);
-                if tidied != name {
-                    let tidied = tidied.to_string();
-                    let new = Frame {
-                        name: self.profile.intern_str(&tidied),
-                        ..frame
-                    };
-                    *f = self.profile.intern_frame(new);
-                }
-            }
-        }
-
-        let mut stack: Option<StackId> = None;
-        for &f in frames.iter().rev() {
-            stack = Some(self.profile.intern_stack(stack, f));
-        }
-        self.scratch = frames;
+        let stack = if self.profile.str(comm).starts_with("java") {
+            self.java_stack(pid, &entries, comm)
+        } else {
+            self.intern_entries(pid, &entries)
+        };
+        self.scratch = entries;
 
         // The sample's period, as perf script prints it (and
         // inferno-collapse-perf sums it): nanoseconds for the clock events,
@@ -815,6 +880,64 @@ impl Reader<'_> {
                 }
             }
         }
+    }
+
+    /// The stack of `entries` (leaf first), interned root first. Each
+    /// (caller stack, address) is looked up once: most samples repeat
+    /// their callers, so a sample costs one hash lookup per address.
+    fn intern_entries(&mut self, pid: i32, entries: &[Entry]) -> Option<StackId> {
+        let generation = self.processes.get(&pid).map_or(0, |p| p.generation);
+        let mut stack: Option<StackId> = None;
+        for e in entries.iter().rev() {
+            let key = StackKey {
+                parent: stack,
+                pid: if e.kernel { -2 } else { pid },
+                generation: if e.kernel { 0 } else { generation },
+                addr: e.addr,
+                kernel: e.kernel,
+                inline: e.inline,
+            };
+            if let Some(&s) = self.stack_cache.get(&key) {
+                stack = s;
+                continue;
+            }
+            let fs = self.frames_of(pid, e.addr, e.kernel, e.inline);
+            for &f in fs.iter().rev() {
+                stack = Some(self.profile.intern_stack(stack, f));
+            }
+            // Bounded: on inputs whose stacks share little (millions of
+            // distinct nodes) the cache would only cost memory.
+            if self.stack_cache.len() < STACK_CACHE_MAX {
+                self.stack_cache.insert(key, stack);
+            }
+        }
+        stack
+    }
+
+    /// As [`Self::intern_entries`], with inferno's Java tidy of each frame
+    /// (it depends on the comm; rare, so not cached).
+    fn java_stack(&mut self, pid: i32, entries: &[Entry], comm: StringId) -> Option<StackId> {
+        let comm_s = self.profile.str(comm).to_string();
+        let mut stack: Option<StackId> = None;
+        for e in entries.iter().rev() {
+            let fs = self.frames_of(pid, e.addr, e.kernel, e.inline);
+            for &f in fs.iter().rev() {
+                let frame = *self.profile.frame(f);
+                let name = self.profile.str(frame.name).to_string();
+                let tidied = tidy_java_symbol(&name, &comm_s).to_string();
+                let f = if tidied != name {
+                    let new = Frame {
+                        name: self.profile.intern_str(&tidied),
+                        ..frame
+                    };
+                    self.profile.intern_frame(new)
+                } else {
+                    f
+                };
+                stack = Some(self.profile.intern_stack(stack, f));
+            }
+        }
+        stack
     }
 
     /// Charge the off-CPU interval of `tid` that ends at `time`.
