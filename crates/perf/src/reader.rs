@@ -653,7 +653,10 @@ impl Reader<'_> {
         let frames: Rc<[FrameId]> = match key {
             AddrKey::Kernel(a) => {
                 let r = self.sym.symbolize_kernel(a);
-                self.intern_sym(r, KERNEL_MODULE, FrameKind::Kernel)
+                // A module's code is named after the module (`[nf_tables]`).
+                let module = self.sym.kernel_module(a);
+                let module = module.as_deref().unwrap_or(KERNEL_MODULE).to_string();
+                self.intern_sym(r, &module, FrameKind::Kernel)
             }
             AddrKey::File(path, offset, inline) => {
                 if let Some(h) = self.hit_paths.get_mut(path as usize) {
@@ -731,8 +734,14 @@ impl Reader<'_> {
     }
 
     fn thread_of(&mut self, pid: i32, tid: i32) -> ThreadId {
+        // perf names a thread it saw no COMM for ":TID", and the idle
+        // task (pid 0) "swapper".
         let comm = self.comms.get(&tid).map(|&(_, c)| c).unwrap_or_else(|| {
-            let name = format!(":{tid}");
+            let name = if tid == 0 {
+                "swapper".to_string()
+            } else {
+                format!(":{tid}")
+            };
             self.profile.intern_str(&name)
         });
         if let Some(&t) = self.threads.get(&(pid, tid, comm)) {
