@@ -1,7 +1,7 @@
 //! The `diff` and `top` commands.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use stackconv::collapsed::folded::{self, RootFrame};
@@ -97,7 +97,7 @@ fn diff_side(path: &PathBuf, a: &DiffArgs, root: RootFrame) -> Result<Profile, F
     stackconv::as_folded(&processed.profile.fold(), &wopts).map_err(|e| match e {
         stackconv::Error::File { .. } => Failure::Run(e),
         other => Failure::Run(stackconv::Error::File {
-            path: path.clone(),
+            path: path.to_path_buf(),
             source: Box::new(other),
         }),
     })
@@ -179,7 +179,7 @@ pub fn diff(a: DiffArgs) -> Result<(), Failure> {
 }
 
 fn write_out(
-    path: &PathBuf,
+    path: &Path,
     f: impl FnOnce(&mut dyn Write) -> Result<(), stackconv::Error>,
 ) -> Result<(), stackconv::Error> {
     if path.as_os_str() == "-" {
@@ -194,7 +194,7 @@ fn write_out(
         Ok(())
     })
     .map_err(|e| stackconv::Error::File {
-        path: path.clone(),
+        path: path.to_path_buf(),
         source: Box::new(e),
     })
 }

@@ -33,14 +33,30 @@ pub struct Summary {
     pub totals: Vec<(String, String, i64)>,
     /// The column single-value outputs show.
     pub default_value: usize,
-    /// Threads: (pid, tid, process name, thread name, samples).
-    pub threads: Vec<(Option<u32>, Option<u32>, String, String, usize)>,
+    /// The threads that have samples.
+    pub threads: Vec<ThreadSummary>,
     /// First and last timestamp, nanoseconds.
     pub time_span_ns: Option<(u64, u64)>,
     /// Losses: (what, count).
     pub losses: Vec<(String, u64)>,
     /// Warnings.
     pub warnings: Vec<String>,
+}
+
+/// One thread of a [`Summary`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ThreadSummary {
+    /// Process id.
+    pub pid: Option<u32>,
+    /// Thread id.
+    pub tid: Option<u32>,
+    /// Process name.
+    pub process: String,
+    /// Thread name.
+    pub thread: String,
+    /// Sample rows of this thread.
+    pub rows: usize,
 }
 
 impl Summary {
@@ -55,13 +71,13 @@ impl Summary {
             .iter()
             .filter_map(|(id, t)| {
                 let n = per_thread.get(&id.index()).copied()?;
-                Some((
-                    t.pid,
-                    t.tid,
-                    p.str(t.process_name).to_string(),
-                    p.str(t.thread_name).to_string(),
-                    n,
-                ))
+                Some(ThreadSummary {
+                    pid: t.pid,
+                    tid: t.tid,
+                    process: p.str(t.process_name).to_string(),
+                    thread: p.str(t.thread_name).to_string(),
+                    rows: n,
+                })
             })
             .collect();
         let distinct: std::collections::HashSet<_> = p.samples.stacks.iter().collect();
@@ -121,7 +137,14 @@ impl fmt::Display for Summary {
             writeln!(f, "time span:       {secs:.3} s")?;
         }
         writeln!(f, "threads:         {}", self.threads.len())?;
-        for (pid, tid, process, thread, n) in &self.threads {
+        for ThreadSummary {
+            pid,
+            tid,
+            process,
+            thread,
+            rows: n,
+        } in &self.threads
+        {
             let id = |v: &Option<u32>| v.map_or("-".to_string(), |v| v.to_string());
             let name = if process.is_empty() || process == thread {
                 thread.clone()

@@ -38,7 +38,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-pub use info::Summary;
+pub use info::{Summary, ThreadSummary};
 pub use process::{as_folded, process, value_column, ProcessOptions, Processed};
 pub use regex;
 pub use stackconv_collapsed as collapsed;
