@@ -265,3 +265,61 @@ fn not_perf_data() {
     assert!(!stackconv_perf::looks_like(b"PERFFILE"));
     assert!(stackconv_perf::looks_like(b"PERFILE2\x10\0\0\0\0\0\0\0"));
 }
+
+/// Pipe mode: a stream cut inside a record is an error naming the record,
+/// not a clean end (linux-perf-data takes it for one).
+#[test]
+fn truncated_pipe_stream() {
+    let full = common::data("c-pipe");
+    let whole = read(&full, &opts()).unwrap();
+    assert!(whole.total(0) > 0);
+    // The records of the stream.
+    let mut at = 16usize;
+    let mut recs = Vec::new();
+    while at + 8 <= full.len() {
+        let size = u16::from_le_bytes(full[at + 6..at + 8].try_into().unwrap()) as usize;
+        recs.push((at, size));
+        at += size;
+    }
+    assert_eq!(at, full.len());
+    for &(at, size) in recs.iter().step_by(37) {
+        for cut in [at + 3, at + size / 2] {
+            let e = read(&full[..cut], &opts()).unwrap_err();
+            assert_eq!(e.offset(), Some(at as u64), "cut {cut}: {e}");
+        }
+        // Cut between records: a shorter but valid stream.
+        if at > 16 {
+            assert!(read(&full[..at], &opts()).is_ok());
+        }
+    }
+    // From a reader (stdin), the same.
+    let e = stackconv_perf::read_pipe(&full[..full.len() - 5], &opts()).unwrap_err();
+    assert!(matches!(e, Error::Truncated { .. }), "{e}");
+}
+
+/// Records of a type this reader does not know are skipped and counted.
+#[test]
+fn unknown_record_types_counted() {
+    let full = common::data("c-fp");
+    let whole = read(&full, &opts()).unwrap();
+    let recs = records(&full);
+    let mut d = full.clone();
+    let mut changed = 0;
+    for &(at, ty, _) in &recs {
+        if ty == 3 || ty == 4 {
+            // COMM / EXIT -> type 50 (unassigned)
+            d[at..at + 4].copy_from_slice(&50u32.to_le_bytes());
+            changed += 1;
+        }
+    }
+    assert!(changed > 0);
+    let p = read(&d, &opts()).unwrap();
+    let unknown = p
+        .meta
+        .losses
+        .iter()
+        .find(|l| l.what.contains("unknown type"))
+        .map(|l| l.count);
+    assert_eq!(unknown, Some(changed));
+    assert_eq!(p.total(0), whole.total(0));
+}

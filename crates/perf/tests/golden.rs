@@ -296,3 +296,23 @@ fn off_cpu_from_sched_switch() {
         }
     }
 }
+
+/// A binary whose build id differs from the recorded one is not used: its
+/// frames are `[module]` and the mismatch is reported.
+#[test]
+fn build_id_mismatch_reported() {
+    let p = read_name("c-mismatch", true);
+    let folded = common::fold(&p, 0, false);
+    assert!(folded.keys().any(|k| k.contains(";[cfpmm]")), "{folded:?}");
+    assert!(!folded
+        .keys()
+        .any(|k| k.contains(";main;") || k.contains(";burn")));
+    let reported = p
+        .meta
+        .losses
+        .iter()
+        .map(|l| l.what.as_str())
+        .chain(p.meta.warnings.iter().map(String::as_str))
+        .any(|w| w.contains("cfpmm") && w.contains("mismatch"));
+    assert!(reported, "{:?} {:?}", p.meta.losses, p.meta.warnings);
+}
