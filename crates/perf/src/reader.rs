@@ -358,6 +358,9 @@ fn column_of(name: &str, ty: &PerfEventType) -> (String, &'static str) {
         PerfEventType::Software(SoftwareCounterType::CpuClock | SoftwareCounterType::TaskClock) => {
             "nanoseconds"
         }
+        // `perf record --off-cpu`: a BPF output event whose period is the
+        // time the thread was off the CPU.
+        _ if kind == "offcpu-time" => "nanoseconds",
         _ => "count",
     };
     (kind, unit)
