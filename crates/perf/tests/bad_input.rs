@@ -224,7 +224,21 @@ fn mmap2_build_id_too_long() {
 /// profile; never a panic.
 #[test]
 fn random_byte_damage() {
-    let full = common::data("c-fp");
+    damage("c-fp", 300, 4);
+}
+
+/// The same on compressed records, a pipe stream and DWARF samples
+/// (registers and stack copies feed the unwinder).
+#[test]
+fn random_byte_damage_other_formats() {
+    damage("c-zstd", 200, 4);
+    damage("c-pipe", 200, 4);
+    damage("c-dwarf", 20, 200);
+    damage("py-dwarf", 5, 300);
+}
+
+fn damage(name: &str, rounds: usize, bytes: usize) {
+    let full = common::data(name);
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = move || {
         x ^= x << 13;
@@ -233,13 +247,13 @@ fn random_byte_damage() {
         x
     };
     let mut errors = 0;
-    for _ in 0..300 {
+    for _ in 0..rounds {
         let mut d = full.clone();
-        for _ in 0..4 {
+        for _ in 0..bytes {
             let at = (next() % d.len() as u64) as usize;
             d[at] = next() as u8;
         }
-        match read(&d, &opts()) {
+        match read(&d, &common::options(name)) {
             Err(e) => {
                 errors += 1;
                 if let Some(o) = e.offset() {
