@@ -124,6 +124,27 @@ fn python_dwarf_stacks_reach_thread_entry() {
     }
 }
 
+/// Nearly every sample unwinds to its thread's root (`clone3` for the
+/// workers, `_start` for the main thread): measured 87 of 91.
+#[test]
+fn python_dwarf_stacks_fully_unwound() {
+    let p = read_name("py-dwarf");
+    let samples = p.value_index("samples").unwrap();
+    let (mut rooted, mut total) = (0, 0);
+    for s in p.iter_samples() {
+        if s.values[samples] == 0 {
+            continue;
+        }
+        total += 1;
+        let names = p.stack_names(s.stack);
+        if matches!(names.first(), Some(&"clone3" | &"_start")) {
+            rooted += 1;
+        }
+    }
+    println!("py-dwarf: {rooted} of {total} samples unwound to clone3/_start");
+    assert!(rooted * 100 >= total * 90, "{rooted} of {total}");
+}
+
 /// Where the workers wait: from the Python worker function through
 /// `acquire` down to the lock's native wait and the futex.
 #[test]
