@@ -34,6 +34,7 @@ const DECOMPRESSED_MAX: usize = 64 << 20;
 /// Feature ids (`enum HEADER_FEAT` in perf's `util/header.h`).
 const FEAT_BUILD_ID: u64 = 2;
 const FEAT_EVENT_DESC: u64 = 12;
+const FEAT_CLOCK_DATA: u64 = 29;
 
 /// Record types (`enum perf_event_type`, `enum perf_user_event_type`).
 pub(crate) mod rtype {
@@ -102,6 +103,9 @@ pub(crate) struct Container<'a> {
     pub pipe: bool,
     /// Whether the records were compressed (`perf record -z`).
     pub compressed: bool,
+    /// The CLOCK_DATA feature: (wall clock ns since the epoch, the
+    /// recording clock's ns at the same instant).
+    pub clock: Option<(u64, u64)>,
 }
 
 /// Endian-aware bounds-checked reads.
@@ -408,6 +412,7 @@ impl<'a> Walker<'a> {
                         )),
                     },
                     FEAT_BUILD_ID => self.build_id_section(body, offset),
+                    FEAT_CLOCK_DATA => self.c.clock = parse_clock_data(body, self.b.be),
                     _ => {}
                 }
             }
@@ -566,6 +571,7 @@ impl<'a> Walker<'a> {
                         )),
                     },
                     FEAT_BUILD_ID => self.build_id_section(data, at + 16),
+                    FEAT_CLOCK_DATA => self.c.clock = parse_clock_data(data, self.b.be),
                     _ => {}
                 }
             }
@@ -810,6 +816,14 @@ fn put_u32(out: &mut Vec<u8>, v: u32, be: bool) {
 
 fn put_u64(out: &mut Vec<u8>, v: u64, be: bool) {
     out.extend_from_slice(&if be { v.to_be_bytes() } else { v.to_le_bytes() });
+}
+
+/// The CLOCK_DATA feature: `u32 version (1); u32 clockid; u64 wall_clock_ns;
+/// u64 clockid_time_ns`.
+fn parse_clock_data(data: &[u8], be: bool) -> Option<(u64, u64)> {
+    let b = Bytes { data, be };
+    (b.u32(0)? == 1).then_some(())?;
+    Some((b.u64(8)?, b.u64(16)?))
 }
 
 /// The EVENT_DESC feature: `u32 nr; u32 attr_size; { attr; u32 nr_ids;

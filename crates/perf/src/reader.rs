@@ -193,6 +193,8 @@ struct Reader<'o> {
     jitdumps: HashMap<u32, String>,
     pending_off_cpu: HashMap<i32, SwitchOut>,
     first_time: Option<u64>,
+    /// CLOCK_DATA: (wall clock ns, recording clock ns) at one instant.
+    clock: Option<(u64, u64)>,
     last_time: Option<u64>,
     lost: u64,
     malformed: u64,
@@ -280,6 +282,7 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
         jitdumps: HashMap::new(),
         pending_off_cpu: HashMap::new(),
         first_time: None,
+        clock: c.clock,
         last_time: None,
         lost: 0,
         malformed: c.malformed_records,
@@ -1068,6 +1071,10 @@ impl Reader<'_> {
         meta.add_loss("records of unknown type skipped", self.unknown_records);
         if let (Some(f), Some(l)) = (self.first_time, self.last_time) {
             meta.duration_ns = Some(l - f);
+            // Wall-clock start, when perf recorded how its clock relates.
+            if let Some((wall, clock)) = self.clock {
+                meta.start_time_ns = clock.checked_sub(f).and_then(|d| wall.checked_sub(d));
+            }
         }
         let mut reports = vec![self.sym.report()];
         reports.extend(self.sym_outer.as_ref().map(Symbolizer::report));
