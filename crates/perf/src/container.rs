@@ -16,6 +16,8 @@
 //! uncompressed and all in bounds) that linux-perf-data parses with
 //! `parse_pipe`, and the metadata read on the way.
 
+use linux_perf_data::linux_perf_event_reader::PerfEventAttr;
+
 use crate::error::Error;
 
 const FILE_HEADER_SIZE: u64 = 104;
@@ -69,6 +71,8 @@ pub(crate) struct EventInfo {
     pub ids: Vec<u64>,
     /// The event's name (EVENT_DESC or EVENT_UPDATE), when recorded.
     pub name: Option<String>,
+    /// Where the attribute is in the input (for errors).
+    pub offset: u64,
 }
 
 /// A piece of the canonical stream's records: a range of the input (the
@@ -349,6 +353,7 @@ impl<'a> Walker<'a> {
                 attr,
                 ids,
                 name: None,
+                offset: at,
             });
         }
         Ok(())
@@ -558,6 +563,7 @@ impl<'a> Walker<'a> {
                     attr: body.get(..size as usize).unwrap_or_default().to_vec(),
                     ids,
                     name: None,
+                    offset: at + 8,
                 });
             }
             rtype::HEADER_FEATURE => {
@@ -777,6 +783,31 @@ impl<'a> Walker<'a> {
                     .map(|(_, n)| n.clone());
             }
         }
+        // linux-perf-data refuses the whole stream when it does not
+        // understand an attribute (an event type or config it does not
+        // know): say which one, and where.
+        for ev in &self.c.events {
+            let parsed = if self.b.be {
+                PerfEventAttr::parse::<_, byteorder::BigEndian>(&ev.attr[..])
+            } else {
+                PerfEventAttr::parse::<_, byteorder::LittleEndian>(&ev.attr[..])
+            };
+            if let Err(e) = parsed {
+                let ty = Bytes {
+                    data: &ev.attr,
+                    be: self.b.be,
+                };
+                return Err(Error::Invalid {
+                    offset: ev.offset,
+                    what: "perf_event_attr",
+                    detail: format!(
+                        "type {} config {:#x} not supported by linux-perf-event-reader ({e})",
+                        ty.u32(0).unwrap_or(0),
+                        ty.u64(8).unwrap_or(0)
+                    ),
+                });
+            }
+        }
         // The canonical pipe stream.
         let be = self.b.be;
         let mut out = Vec::with_capacity(4096);
@@ -871,6 +902,7 @@ fn parse_event_desc(data: &[u8], be: bool) -> Option<Vec<EventInfo>> {
             attr,
             ids,
             name: Some(String::from_utf8_lossy(name).into_owned()),
+            offset: 0,
         });
     }
     Some(out)

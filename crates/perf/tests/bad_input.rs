@@ -337,3 +337,21 @@ fn unknown_record_types_counted() {
     assert_eq!(unknown, Some(changed));
     assert_eq!(p.total(0), whole.total(0));
 }
+
+/// An attribute linux-perf-event-reader does not understand (an unknown
+/// software counter here) is refused with its offset, before the crate
+/// refuses the stream without one.
+#[test]
+fn unsupported_event_attribute() {
+    let full = common::data("c-fp");
+    let attr_at = u64_at(&full, 24) as usize;
+    let mut d = full.clone();
+    put_u64(&mut d, attr_at + 8, 999); // config: no such software counter
+    match read(&d, &opts()).unwrap_err() {
+        Error::Invalid { offset, what, .. } => {
+            assert_eq!(offset, attr_at as u64);
+            assert_eq!(what, "perf_event_attr");
+        }
+        e => panic!("{e}"),
+    }
+}
