@@ -142,21 +142,12 @@ fn kind_color(kind: FrameKind, name: &str) -> Color {
     Color { r, g, b }
 }
 
-/// Strip the `_[k]` / `_[j]` / `_[i]` annotation the folded writer may add.
-fn strip_annotation(name: &str) -> &str {
-    for suffix in ["_[k]", "_[j]", "_[i]"] {
-        if let Some(base) = name.strip_suffix(suffix) {
-            return base;
-        }
-    }
-    name
-}
-
 /// Write a flame graph of `folded` (folded text made from `profile`) as SVG.
 ///
 /// Frames are coloured by the kind of the profile's frame of the same name
 /// when `opts.palette` is `None` or `"kind"`; names not in the profile (the
-/// root frames the folded writer adds) get the native colours.
+/// root frames the folded writer adds) get inferno's hot colours, the native
+/// ones.
 ///
 /// # Errors
 ///
@@ -182,25 +173,19 @@ pub fn write_svg(
             let name = profile.str(frame.name);
             palette_map.insert(name, kind_color(frame.kind, name));
         }
-        // Names that appear in the folded text but not as frames (root
-        // frames, annotated names) are coloured from their base name.
-        for line in text.lines() {
-            let stack = line.rsplit_once(' ').map_or(line, |(s, _)| s);
-            for name in stack.split(';') {
-                if palette_map.get(name).is_none() {
-                    let base = strip_annotation(name);
-                    let kind = if name.ends_with("_[k]") {
-                        FrameKind::Kernel
-                    } else if name.ends_with("_[j]") && base.starts_with("py::") {
-                        FrameKind::Python
-                    } else if name.ends_with("_[j]") {
-                        FrameKind::Jit
-                    } else {
-                        FrameKind::Native
-                    };
-                    palette_map.insert(name, kind_color(kind, base));
-                }
-            }
+        // The folded writer may annotate names (`_[k]`, `_[j]`): colour
+        // those spellings too. Root frames (thread names) are not frames;
+        // inferno gives names missing from the map its own hot colours,
+        // which are the native ones. Built from the distinct frames, never
+        // from the (much longer) folded text.
+        for (_, frame) in profile.frames.iter() {
+            let suffix = match frame.kind {
+                FrameKind::Kernel => "_[k]",
+                FrameKind::Jit | FrameKind::Python => "_[j]",
+                _ => continue,
+            };
+            let name = profile.str(frame.name);
+            palette_map.insert(format!("{name}{suffix}"), kind_color(frame.kind, name));
         }
         options.palette_map = Some(&mut palette_map);
     } else if let Some(name) = opts.palette.as_deref().filter(|n| *n != "kind") {
@@ -278,6 +263,14 @@ mod tests {
         let (r, _, b) = rgb(&native);
         assert!(r > 200 && b < 60, "native frame is warm: {native}");
         assert_ne!(rgb(&kernel), rgb(&native));
+
+        // annotated spellings (`--annotate`) keep their kind's colour
+        let mut out = Vec::new();
+        let folded = b"py::handler:/app/app.py_[j];PyThread_acquire_lock_timed;do_futex_[k] 3\n";
+        write_svg(&p, folded, &SvgOptions::default(), &mut out).unwrap();
+        let svg = String::from_utf8(out).unwrap();
+        assert_eq!(fill_of(&svg, "do_futex_[k]"), kernel);
+        assert_eq!(fill_of(&svg, "py::handler:/app/app.py_[j]"), py);
     }
 
     #[test]
