@@ -19,7 +19,7 @@ use stackconv_model::{
 
 use crate::container::Container;
 use crate::error::Error;
-use crate::symbolize::{SymFrame, SymbolOptions, Symbolizer, Unresolved};
+use crate::symbolize::{SymFrame, Symbolizer, Unresolved};
 use crate::unwind::{self, ProcessUnwinder};
 use crate::ReadOptions;
 
@@ -166,13 +166,6 @@ struct Reader<'o> {
     opts: &'o ReadOptions,
     profile: Profile,
     sym: Symbolizer,
-    /// A symbolizer without inlined frames, for callchain entries when
-    /// `sym` expands them: perf 6.1 expands inlined frames only for
-    /// DWARF-unwound entries and names callchain entries by their ELF
-    /// symbol (`sym` names an outlined function by its DWARF name when the
-    /// two differ, as perf does for the DWARF-unwound ones). Made when
-    /// first needed.
-    sym_outer: Option<Symbolizer>,
     events: Vec<EventColumn>,
     off_cpu_column: Option<usize>,
     samples_column: usize,
@@ -266,7 +259,6 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
         opts,
         profile,
         sym: Symbolizer::new(opts.symbols.clone()),
-        sym_outer: None,
         events,
         off_cpu_column,
         samples_column,
@@ -529,9 +521,6 @@ impl Reader<'_> {
                 if let Mmap2FileId::BuildId(id) = &m.file_id {
                     if id.iter().any(|&b| b != 0) {
                         self.sym.add_build_id(&path, id);
-                        if let Some(o) = self.sym_outer.as_mut() {
-                            o.add_build_id(&path, id);
-                        }
                         let p = self.path_id(&path);
                         self.build_ids.insert(p, id.clone());
                     }
@@ -617,26 +606,6 @@ impl Reader<'_> {
     }
 
     /// The frames (innermost first) of one address.
-    /// The symbolizer for callchain entries (see `sym_outer`).
-    fn outer_sym(&mut self) -> &mut Symbolizer {
-        if !self.opts.symbols.inline {
-            return &mut self.sym;
-        }
-        if self.sym_outer.is_none() {
-            let mut opts = self.opts.symbols.clone();
-            opts.inline = false;
-            let mut sym = Symbolizer::new(opts);
-            for (&path, id) in &self.build_ids {
-                if let Some(p) = self.paths.get(path as usize) {
-                    sym.add_build_id(p, id);
-                }
-            }
-            self.sym_outer = Some(sym);
-        }
-        self.sym_outer
-            .get_or_insert_with(|| Symbolizer::new(SymbolOptions::default()))
-    }
-
     /// The frames (innermost first) of one address; `inline`: with the
     /// inlined frames (DWARF-unwound entries) or only the function
     /// (callchain entries).
@@ -673,11 +642,11 @@ impl Reader<'_> {
                     .get(path as usize)
                     .cloned()
                     .unwrap_or_else(|| Arc::from(&b""[..]));
-                let r = if inline {
-                    self.sym.symbolize_file(&p, offset)
-                } else {
-                    self.outer_sym().symbolize_file(&p, offset)
-                };
+                // perf 6.1 expands inlined frames only for DWARF-unwound
+                // entries and names callchain entries by their ELF symbol.
+                let r =
+                    self.sym
+                        .symbolize_file_inline(&p, offset, inline && self.opts.symbols.inline);
                 let module = self.path_str(path);
                 self.intern_sym(r, &module, FrameKind::Native)
             }
@@ -1076,18 +1045,11 @@ impl Reader<'_> {
                 meta.start_time_ns = clock.checked_sub(f).and_then(|d| wall.checked_sub(d));
             }
         }
-        let mut reports = vec![self.sym.report()];
-        reports.extend(self.sym_outer.as_ref().map(Symbolizer::report));
-        for (losses, warnings) in reports {
-            for l in losses {
-                meta.add_loss(&l.what, l.count);
-            }
-            for w in warnings {
-                if !meta.warnings.contains(&w) {
-                    meta.warnings.push(w);
-                }
-            }
+        let (losses, warnings) = self.sym.report();
+        for l in losses {
+            meta.add_loss(&l.what, l.count);
         }
+        meta.warnings.extend(warnings);
         for (i, hit) in self.hit_paths.iter().enumerate() {
             if !hit {
                 continue;
