@@ -369,7 +369,7 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
         a.quiet,
     );
     if !format.keeps_time_order() {
-        profile = profile.fold();
+        profile = profile.into_folded();
     }
     let mut wopts = stackconv::WriteOptions::default();
     wopts.folded.annotate = a.annotate;

@@ -94,7 +94,7 @@ fn diff_side(path: &PathBuf, a: &DiffArgs, root: RootFrame) -> Result<Profile, F
     );
     let mut wopts = folded::WriteOptions::default();
     wopts.root = root;
-    stackconv::as_folded(&processed.profile.fold(), &wopts).map_err(|e| match e {
+    stackconv::as_folded(&processed.profile.into_folded(), &wopts).map_err(|e| match e {
         stackconv::Error::File { .. } => Failure::Run(e),
         other => Failure::Run(stackconv::Error::File {
             path: path.to_path_buf(),

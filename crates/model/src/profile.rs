@@ -159,6 +159,45 @@ pub struct StackCache {
     nodes: Vec<StackId>,
 }
 
+/// Aggregate samples with equal (stack, thread), values summed, in order of
+/// first appearance.
+fn fold_samples(samples: &Samples, columns: usize) -> Samples {
+    let mut out = Samples {
+        values: vec![Vec::new(); columns],
+        ..Samples::default()
+    };
+    let value = |c: usize, i: usize| {
+        samples
+            .values
+            .get(c)
+            .and_then(|col| col.get(i))
+            .copied()
+            .unwrap_or(0)
+    };
+    let mut index: rustc_hash::FxHashMap<(Option<StackId>, ThreadId), usize> =
+        rustc_hash::FxHashMap::default();
+    for (i, (&stack, &thread)) in samples.stacks.iter().zip(&samples.threads).enumerate() {
+        match index.get(&(stack, thread)) {
+            Some(&row) => {
+                for (c, col) in out.values.iter_mut().enumerate() {
+                    if let Some(v) = col.get_mut(row) {
+                        *v = v.saturating_add(value(c, i));
+                    }
+                }
+            }
+            None => {
+                index.insert((stack, thread), out.stacks.len());
+                out.stacks.push(stack);
+                out.threads.push(thread);
+                for (c, col) in out.values.iter_mut().enumerate() {
+                    col.push(value(c, i));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// A profile: interned tables, value columns, samples and meta data.
 ///
 /// Build one with the `intern_*` methods and [`Profile::push_sample`]; read
@@ -591,41 +630,28 @@ impl Profile {
     }
 
     /// Aggregate samples with equal (stack, thread): one sample each, values
-    /// summed, in order of first appearance; timestamps are dropped.
-    /// Totals are kept.
+    /// summed, in order of first appearance; timestamps and labels are
+    /// dropped. Totals are kept.
     pub fn fold(&self) -> Profile {
-        let mut out = self.clone();
-        out.samples = Samples {
-            values: vec![Vec::new(); self.value_types.len()],
-            ..Samples::default()
+        let mut out = Profile {
+            strings: self.strings.clone(),
+            frames: self.frames.clone(),
+            stacks: self.stacks.clone(),
+            threads: self.threads.clone(),
+            value_types: self.value_types.clone(),
+            samples: Samples::default(),
+            meta: self.meta.clone(),
         };
-        let mut index: rustc_hash::FxHashMap<(Option<StackId>, ThreadId), usize> =
-            rustc_hash::FxHashMap::default();
-        for i in 0..self.samples.len() {
-            let (Some(&stack), Some(&thread)) =
-                (self.samples.stacks.get(i), self.samples.threads.get(i))
-            else {
-                continue;
-            };
-            match index.get(&(stack, thread)) {
-                Some(&row) => {
-                    for (c, col) in out.samples.values.iter_mut().enumerate() {
-                        if let Some(v) = col.get_mut(row) {
-                            *v = v.saturating_add(self.value(c, i));
-                        }
-                    }
-                }
-                None => {
-                    index.insert((stack, thread), out.samples.stacks.len());
-                    out.samples.stacks.push(stack);
-                    out.samples.threads.push(thread);
-                    for (c, col) in out.samples.values.iter_mut().enumerate() {
-                        col.push(self.value(c, i));
-                    }
-                }
-            }
-        }
+        out.samples = fold_samples(&self.samples, self.value_types.len());
         out
+    }
+
+    /// [`Profile::fold`] without copying the tables: the profile is
+    /// consumed.
+    pub fn into_folded(mut self) -> Profile {
+        let samples = std::mem::take(&mut self.samples);
+        self.samples = fold_samples(&samples, self.value_types.len());
+        self
     }
 
     /// Whether the samples carry timestamps.

@@ -40,6 +40,16 @@ proptest! {
     }
 
     #[test]
+    fn into_folded_equals_fold(p in arb_profile()) {
+        let a = p.fold();
+        let b = p.clone().into_folded();
+        prop_assert_eq!(&a.samples.stacks, &b.samples.stacks);
+        prop_assert_eq!(&a.samples.threads, &b.samples.threads);
+        prop_assert_eq!(&a.samples.values, &b.samples.values);
+        prop_assert!(b.samples.times.is_none());
+    }
+
+    #[test]
     fn fold_is_idempotent(p in arb_profile()) {
         let once = p.fold();
         let twice = once.fold();

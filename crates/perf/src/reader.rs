@@ -81,12 +81,21 @@ struct Process {
 const STACK_CACHE_MAX: usize = 1 << 20;
 
 /// One address of a sample's stack.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Entry {
     addr: u64,
     kernel: bool,
     /// With inlined frames (a DWARF-unwound entry).
     inline: bool,
+}
+
+/// The previous sample of a thread: its entries root first, the stack each
+/// ended in, and the process's mapping generation then.
+#[derive(Default)]
+struct LastPath {
+    generation: u32,
+    entries: Vec<Entry>,
+    stacks: Vec<Option<StackId>>,
 }
 
 /// Key of the stack cache: the caller's stack and one address (of a
@@ -177,14 +186,14 @@ struct Reader<'o> {
     build_ids: HashMap<u32, Vec<u8>>,
     /// Paths that samples hit.
     hit_paths: Vec<bool>,
-    processes: HashMap<i32, Process>,
+    processes: FxHashMap<i32, Process>,
     /// Thread comm by tid, and the pid it belongs to.
-    comms: HashMap<i32, (i32, StringId)>,
-    threads: HashMap<(i32, i32, StringId), ThreadId>,
+    comms: FxHashMap<i32, (i32, StringId)>,
+    threads: FxHashMap<(i32, i32, StringId), ThreadId>,
     addr_cache: FxHashMap<AddrKey, Rc<[FrameId]>>,
     /// Jitdump paths by pid (module name of their frames).
-    jitdumps: HashMap<u32, String>,
-    pending_off_cpu: HashMap<i32, SwitchOut>,
+    jitdumps: FxHashMap<u32, String>,
+    pending_off_cpu: FxHashMap<i32, SwitchOut>,
     first_time: Option<u64>,
     /// CLOCK_DATA: (wall clock ns, recording clock ns) at one instant.
     clock: Option<(u64, u64)>,
@@ -196,6 +205,9 @@ struct Reader<'o> {
     scratch: Vec<Entry>,
     /// (caller stack, address) -> stack, see [`Reader::intern_entries`].
     stack_cache: FxHashMap<StackKey, Option<StackId>>,
+    /// Per thread, the previous sample's entries root first with the stack
+    /// each one ended in, see [`Reader::intern_entries`].
+    last_path: FxHashMap<i32, LastPath>,
     values: Vec<i64>,
 }
 
@@ -267,12 +279,12 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
         path_index: HashMap::new(),
         build_ids: HashMap::new(),
         hit_paths: Vec::new(),
-        processes: HashMap::new(),
-        comms: HashMap::new(),
-        threads: HashMap::new(),
+        processes: FxHashMap::default(),
+        comms: FxHashMap::default(),
+        threads: FxHashMap::default(),
         addr_cache: FxHashMap::default(),
-        jitdumps: HashMap::new(),
-        pending_off_cpu: HashMap::new(),
+        jitdumps: FxHashMap::default(),
+        pending_off_cpu: FxHashMap::default(),
         first_time: None,
         clock: c.clock,
         last_time: None,
@@ -282,6 +294,7 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
         unwound_samples: 0,
         scratch: Vec::new(),
         stack_cache: FxHashMap::default(),
+        last_path: FxHashMap::default(),
         values: vec![0; columns],
     };
     for (path, id) in &c.build_ids {
@@ -818,7 +831,7 @@ impl Reader<'_> {
         let stack = if self.profile.str(comm).starts_with("java") {
             self.java_stack(pid, &entries, comm)
         } else {
-            self.intern_entries(pid, &entries)
+            self.intern_entries(pid, tid, &entries)
         };
         self.scratch = entries;
 
@@ -866,13 +879,30 @@ impl Reader<'_> {
         }
     }
 
-    /// The stack of `entries` (leaf first), interned root first. Each
-    /// (caller stack, address) is looked up once: most samples repeat
-    /// their callers, so a sample costs one hash lookup per address.
-    fn intern_entries(&mut self, pid: i32, entries: &[Entry]) -> Option<StackId> {
+    /// The stack of `entries` (leaf first), interned root first.
+    ///
+    /// Consecutive samples of a thread mostly share their outer frames: the
+    /// part equal to the thread's previous sample is taken from it by
+    /// comparing addresses, with no lookup at all. Beyond it, each (caller
+    /// stack, address) is looked up once in the stack cache, and only
+    /// addresses new in that position are symbolized and interned.
+    fn intern_entries(&mut self, pid: i32, tid: i32, entries: &[Entry]) -> Option<StackId> {
         let generation = self.processes.get(&pid).map_or(0, |p| p.generation);
-        let mut stack: Option<StackId> = None;
-        for e in entries.iter().rev() {
+        let mut last = self.last_path.remove(&tid).unwrap_or_default();
+        let shared = if last.generation == generation {
+            last.entries
+                .iter()
+                .zip(entries.iter().rev())
+                .take_while(|(a, b)| a == b)
+                .count()
+        } else {
+            0
+        };
+        last.generation = generation;
+        last.entries.truncate(shared);
+        last.stacks.truncate(shared);
+        let mut stack: Option<StackId> = last.stacks.last().copied().flatten();
+        for e in entries.iter().rev().skip(shared) {
             let key = StackKey {
                 parent: stack,
                 pid: if e.kernel { -2 } else { pid },
@@ -883,18 +913,21 @@ impl Reader<'_> {
             };
             if let Some(&s) = self.stack_cache.get(&key) {
                 stack = s;
-                continue;
+            } else {
+                let fs = self.frames_of(pid, e.addr, e.kernel, e.inline);
+                for &f in fs.iter().rev() {
+                    stack = Some(self.profile.intern_stack(stack, f));
+                }
+                // Bounded: on inputs whose stacks share little (millions of
+                // distinct nodes) the cache would only cost memory.
+                if self.stack_cache.len() < STACK_CACHE_MAX {
+                    self.stack_cache.insert(key, stack);
+                }
             }
-            let fs = self.frames_of(pid, e.addr, e.kernel, e.inline);
-            for &f in fs.iter().rev() {
-                stack = Some(self.profile.intern_stack(stack, f));
-            }
-            // Bounded: on inputs whose stacks share little (millions of
-            // distinct nodes) the cache would only cost memory.
-            if self.stack_cache.len() < STACK_CACHE_MAX {
-                self.stack_cache.insert(key, stack);
-            }
+            last.entries.push(*e);
+            last.stacks.push(stack);
         }
+        self.last_path.insert(tid, last);
         stack
     }
 
