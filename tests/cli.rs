@@ -529,3 +529,103 @@ fn waits_shows_lock_waits_in_the_python_recording() {
         "{text}"
     );
 }
+
+/// Parse `go tool pprof -traces -unit=ns` output into folded stacks
+/// (root first) and their weights.
+fn parse_pprof_traces(text: &str) -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    for block in text.split("-----------+").skip(1) {
+        let mut frames: Vec<String> = Vec::new();
+        let mut weight: Option<u64> = None;
+        for line in block.lines().skip(1) {
+            let trimmed = line.trim();
+            if trimmed.is_empty() {
+                continue;
+            }
+            if weight.is_none() {
+                // label lines come first; the value line starts with digits
+                let digits: String = trimmed.chars().take_while(|c| c.is_ascii_digit()).collect();
+                if !digits.is_empty() && trimmed[digits.len()..].starts_with("ns") {
+                    weight = Some(digits.parse().unwrap());
+                    frames.push(trimmed[digits.len() + 2..].trim().to_string());
+                }
+                continue;
+            }
+            frames.push(trimmed.trim_end_matches(" (inline)").to_string());
+        }
+        if let Some(w) = weight {
+            frames.reverse();
+            *out.entry(frames.join(";")).or_insert(0) += w;
+        }
+    }
+    out
+}
+
+/// perf.data and py-spy raw converted to pprof: `go tool pprof -traces` on
+/// our output shows the same stacks and weights as our folded output.
+/// Skipped (with a message) where Go is not installed; CI installs it.
+#[test]
+fn pprof_output_reads_back_in_go_tool_pprof() {
+    if std::process::Command::new("go")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: `go` is not installed (apt-get install golang-go)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(PathBuf, Vec<std::ffi::OsString>)> = vec![
+        (
+            testdata("perf/c-fp.data"),
+            perf_symbol_args("c-fp.kallsyms"),
+        ),
+        (testdata("pyspy/threads.raw"), vec![]),
+    ];
+    for (input, extra) in cases {
+        if !input.exists() {
+            panic!("{} missing", input.display());
+        }
+        let pb = dir.path().join("out.pb.gz");
+        let folded = stackconv()
+            .arg(&input)
+            .args(&extra)
+            .args(["-q", "-o", "-", "--to", "folded"])
+            .output()
+            .unwrap();
+        assert!(folded.status.success());
+        let ours: std::collections::BTreeMap<String, u64> = String::from_utf8(folded.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let (s, n) = l.rsplit_once(' ').unwrap();
+                (s.to_string(), n.parse().unwrap())
+            })
+            .collect();
+        stackconv()
+            .arg(&input)
+            .args(&extra)
+            .args(["-q", "-o"])
+            .arg(&pb)
+            .assert()
+            .success();
+        let traces = std::process::Command::new("go")
+            .args(["tool", "pprof", "-traces", "-unit=ns"])
+            .arg(&pb)
+            .output()
+            .unwrap();
+        assert!(
+            traces.status.success(),
+            "{}",
+            String::from_utf8_lossy(&traces.stderr)
+        );
+        let theirs = parse_pprof_traces(&String::from_utf8(traces.stdout).unwrap());
+        assert_eq!(
+            theirs.values().sum::<u64>(),
+            ours.values().sum::<u64>(),
+            "{}: totals",
+            input.display()
+        );
+        assert_eq!(theirs, ours, "{}: stacks", input.display());
+    }
+}
