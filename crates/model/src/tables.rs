@@ -131,14 +131,17 @@ impl<T: Hash + Eq + Copy> Default for Interner<T> {
 
 impl<T: Hash + Eq + Copy> Interner<T> {
     fn intern(&mut self, item: T) -> u32 {
-        if let Some(&id) = self.index.get(&item) {
-            return id;
+        // One hash and one probe, found or not.
+        match self.index.entry(item) {
+            std::collections::hash_map::Entry::Occupied(e) => *e.get(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                #[allow(clippy::expect_used)]
+                let id = u32::try_from(self.items.len()).expect("more than 2^32 table entries");
+                self.items.push(item);
+                e.insert(id);
+                id
+            }
         }
-        #[allow(clippy::expect_used)]
-        let id = u32::try_from(self.items.len()).expect("more than 2^32 table entries");
-        self.items.push(item);
-        self.index.insert(item, id);
-        id
     }
 }
 

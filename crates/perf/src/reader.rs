@@ -78,7 +78,7 @@ struct Process {
 }
 
 /// Most entries of the (caller stack, address) cache.
-const STACK_CACHE_MAX: usize = 1 << 20;
+const STACK_CACHE_MAX: usize = 1 << 16;
 
 /// One address of a sample's stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
