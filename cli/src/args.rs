@@ -30,10 +30,10 @@ pub enum Command {
     /// faster), the two-column folded form, or a pprof delta.
     Diff(crate::commands::DiffArgs),
     /// Functions by self and cumulative weight, like `go tool pprof -top`.
-    Top(crate::commands::TopArgs),
+    Top(crate::commands::ListArgs),
     /// Where threads wait: off-CPU time or idle samples by the frames that
     /// blocked (futex, lock acquire) and their Python callers.
-    Waits(crate::commands::WaitsArgs),
+    Waits(crate::commands::ListArgs),
 }
 
 #[derive(Args, Debug)]

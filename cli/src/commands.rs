@@ -47,13 +47,14 @@ pub struct DiffArgs {
     pub quiet: bool,
 }
 
-/// `stackconv top IN...`.
+/// `stackconv top IN...` and `stackconv waits IN...`: inputs, filters,
+/// how many rows.
 #[derive(Args, Debug)]
-pub struct TopArgs {
+pub struct ListArgs {
     /// Input files; several are merged.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
-    /// How many functions to list.
+    /// How many rows to list.
     #[arg(short = 'n', long, default_value_t = 20)]
     pub count: usize,
     #[command(flatten)]
@@ -63,6 +64,26 @@ pub struct TopArgs {
     /// Do not report dropped or unresolved data on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+impl ListArgs {
+    /// Read, merge, filter and transform the inputs, reporting what was
+    /// lost and dropped; also the input totals (before filters).
+    fn load(&self) -> Result<(Profile, Vec<i64>), Failure> {
+        let p = read_all(&self.inputs, &self.input)?;
+        let totals = p.totals();
+        let processed = stackconv::process(p, &self.process.options()?).map_err(value_usage)?;
+        let p = processed.profile;
+        report(&p, self.quiet);
+        report_dropped(
+            &p,
+            &totals,
+            &processed.dropped,
+            &processed.warnings,
+            self.quiet,
+        );
+        Ok((p, totals))
+    }
 }
 
 fn read_all(paths: &[PathBuf], input: &InputArgs) -> Result<Profile, Failure> {
@@ -199,19 +220,8 @@ fn write_out(
     })
 }
 
-pub fn top(a: TopArgs) -> Result<(), Failure> {
-    let p = read_all(&a.inputs, &a.input)?;
-    let totals = p.totals();
-    let processed = stackconv::process(p, &a.process.options()?).map_err(value_usage)?;
-    let p = processed.profile;
-    report(&p, a.quiet);
-    report_dropped(
-        &p,
-        &totals,
-        &processed.dropped,
-        &processed.warnings,
-        a.quiet,
-    );
+pub fn top(a: ListArgs) -> Result<(), Failure> {
+    let (p, totals) = a.load()?;
     let column = p.meta.default_value;
     let mut o = TopOptions::default();
     o.column = column;
@@ -271,37 +281,8 @@ fn pct(part: i64, total: i64) -> f64 {
     }
 }
 
-/// `stackconv waits IN...`.
-#[derive(Args, Debug)]
-pub struct WaitsArgs {
-    /// Input files; several are merged.
-    #[arg(required = true)]
-    pub inputs: Vec<PathBuf>,
-    /// How many places to list.
-    #[arg(short = 'n', long, default_value_t = 20)]
-    pub count: usize,
-    #[command(flatten)]
-    pub input: InputArgs,
-    #[command(flatten)]
-    pub process: ProcessArgs,
-    /// Do not report dropped or unresolved data on stderr.
-    #[arg(short, long)]
-    pub quiet: bool,
-}
-
-pub fn waits(a: WaitsArgs) -> Result<(), Failure> {
-    let p = read_all(&a.inputs, &a.input)?;
-    let totals = p.totals();
-    let processed = stackconv::process(p, &a.process.options()?).map_err(value_usage)?;
-    let p = processed.profile;
-    report(&p, a.quiet);
-    report_dropped(
-        &p,
-        &totals,
-        &processed.dropped,
-        &processed.warnings,
-        a.quiet,
-    );
+pub fn waits(a: ListArgs) -> Result<(), Failure> {
+    let (p, _) = a.load()?;
     // Off-CPU time when the recording has it (every interval is a wait;
     // those not classified idle are preemptions), else the shown column.
     let column = p.value_index("off-cpu").unwrap_or(p.meta.default_value);
