@@ -309,10 +309,12 @@ pub fn report_dropped(
         } else {
             0.0
         };
-        eprintln!(
-            "stackconv: note: dropped {d} of {total} {} of {} ({pct:.1}%)",
-            vt.unit, vt.kind
-        );
+        let what = if vt.unit == "count" {
+            vt.kind.clone()
+        } else {
+            format!("{} of {}", vt.unit, vt.kind)
+        };
+        eprintln!("stackconv: note: dropped {d} of {total} {what} ({pct:.1}%)");
     }
 }
 
