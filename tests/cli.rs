@@ -67,6 +67,23 @@ fn run_to_string(args: &[&std::ffi::OsStr]) -> String {
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
+/// Run stackconv with `args` writing folded text to stdout
+/// (`-o - --to folded` appended).
+fn to_folded<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> std::process::Output {
+    stackconv()
+        .args(args)
+        .args(["-o", "-", "--to", "folded"])
+        .output()
+        .expect("run stackconv")
+}
+
+/// [`to_folded`], expecting success: the folded text.
+fn folded_of<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
+    let mut all: Vec<&std::ffi::OsStr> = args.iter().map(AsRef::as_ref).collect();
+    all.extend(["-o", "-", "--to", "folded"].map(std::ffi::OsStr::new));
+    run_to_string(&all)
+}
+
 /// `perf script` texts of testdata/perf, converted to folded by the
 /// command, equal inferno-collapse-perf's output of them: plain,
 /// --per-process (--pid), --per-thread (--tid) and --annotate (--all).
@@ -93,17 +110,9 @@ fn perf_script_to_folded_matches_inferno() {
                 assert_ne!(variant, "folded", "{} has no golden", script.display());
                 continue;
             }
-            let mut args: Vec<&std::ffi::OsStr> = vec![
-                script.as_os_str(),
-                "-o".as_ref(),
-                "-".as_ref(),
-                "--to".as_ref(),
-                "folded".as_ref(),
-            ];
-            if let Some(f) = flag {
-                args.push(f.as_ref());
-            }
-            let ours = run_to_string(&args);
+            let mut args = vec![script.as_os_str()];
+            args.extend(flag.map(std::ffi::OsStr::new));
+            let ours = folded_of(&args);
             let reference = std::fs::read_to_string(&golden).unwrap();
             assert_same_lines(&ours, &reference, &golden.display().to_string());
             assert_eq!(folded_total(&ours), folded_total(&reference));
@@ -131,23 +140,10 @@ fn folded_svg_and_merge_keep_the_total() {
     let a = write_temp(dir.path(), "a.folded", b"main;parse;lex 7\nmain;eval 5\n");
     let b = write_temp(dir.path(), "b.folded", b"main;eval 3\nmain;gc 2\n");
     // folded -> folded keeps lines and total
-    let out = run_to_string(&[
-        a.as_os_str(),
-        "-o".as_ref(),
-        "-".as_ref(),
-        "--to".as_ref(),
-        "folded".as_ref(),
-    ]);
+    let out = folded_of(&[&a]);
     assert_eq!(out, "main;eval 5\nmain;parse;lex 7\n");
     // merge: totals add, equal stacks merge
-    let out = run_to_string(&[
-        a.as_os_str(),
-        b.as_os_str(),
-        "-o".as_ref(),
-        "-".as_ref(),
-        "--to".as_ref(),
-        "folded".as_ref(),
-    ]);
+    let out = folded_of(&[&a, &b]);
     assert_eq!(out, "main;eval 8\nmain;gc 2\nmain;parse;lex 7\n");
     // SVG: the drawn total is the input total
     let svg_path = dir.path().join("all.svg");
@@ -285,19 +281,9 @@ fn diff_matches_inferno_diff_folded() {
         (None, "perf/c-diff.folded"),
         (Some("--normalize"), "perf/c-diff.norm.folded"),
     ] {
-        let mut args: Vec<&std::ffi::OsStr> = vec![
-            "diff".as_ref(),
-            before.as_os_str(),
-            after.as_os_str(),
-            "-o".as_ref(),
-            "-".as_ref(),
-            "--to".as_ref(),
-            "folded".as_ref(),
-        ];
-        if let Some(f) = flag {
-            args.push(f.as_ref());
-        }
-        let ours = run_to_string(&args);
+        let mut args = vec!["diff".as_ref(), before.as_os_str(), after.as_os_str()];
+        args.extend(flag.map(std::ffi::OsStr::new));
+        let ours = folded_of(&args);
         let reference = std::fs::read_to_string(testdata(golden)).unwrap();
         assert_same_lines(&ours, &reference, golden);
     }
@@ -326,18 +312,7 @@ fn diff_matches_inferno_diff_folded() {
 #[test]
 fn filters_report_and_bad_regex_is_usage() {
     let script = testdata("perf/c-fp.perf-script");
-    let out = stackconv()
-        .args([
-            script.as_os_str(),
-            "-o".as_ref(),
-            "-".as_ref(),
-            "--to".as_ref(),
-            "folded".as_ref(),
-            "--focus".as_ref(),
-            "(".as_ref(),
-        ])
-        .output()
-        .unwrap();
+    let out = to_folded(&[script.as_os_str(), "--focus".as_ref(), "(".as_ref()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--focus"));
     // --focus keeps exactly the weight of the stacks containing the frame
@@ -354,18 +329,7 @@ fn filters_report_and_bad_regex_is_usage() {
         .map(|l| l.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap())
         .sum();
     assert!(want > 0);
-    let out = stackconv()
-        .args([
-            script.as_os_str(),
-            "-o".as_ref(),
-            "-".as_ref(),
-            "--to".as_ref(),
-            "folded".as_ref(),
-            "--focus".as_ref(),
-            "cmp_int".as_ref(),
-        ])
-        .output()
-        .unwrap();
+    let out = to_folded(&[script.as_os_str(), "--focus".as_ref(), "cmp_int".as_ref()]);
     assert!(out.status.success());
     let folded = String::from_utf8(out.stdout).unwrap();
     assert_eq!(folded_total(&folded), want);
@@ -376,18 +340,11 @@ fn filters_report_and_bad_regex_is_usage() {
         "{stderr}"
     );
     // nothing matches: empty output, a warning, exit 0
-    let out = stackconv()
-        .args([
-            script.as_os_str(),
-            "-o".as_ref(),
-            "-".as_ref(),
-            "--to".as_ref(),
-            "folded".as_ref(),
-            "--focus".as_ref(),
-            "no_such_function_xyz".as_ref(),
-        ])
-        .output()
-        .unwrap();
+    let out = to_folded(&[
+        script.as_os_str(),
+        "--focus".as_ref(),
+        "no_such_function_xyz".as_ref(),
+    ]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("warning"));
 }
