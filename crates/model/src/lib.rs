@@ -40,11 +40,13 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
+mod batch;
 mod ops;
 mod profile;
 mod strings;
 mod tables;
 
+pub use batch::{PathId, StackBatch};
 pub use ops::{merge, MergeError};
 pub mod naming;
 

@@ -2,6 +2,7 @@
 
 use rustc_hash::FxHashMap as HashMap;
 use std::hash::Hash;
+use std::sync::OnceLock;
 
 use crate::strings::StringId;
 
@@ -15,6 +16,12 @@ macro_rules! id_type {
             /// The index of this entry in its table.
             pub fn index(self) -> usize {
                 self.0 as usize
+            }
+
+            /// The id at index `i` (for tables built in this crate).
+            #[allow(dead_code)]
+            pub(crate) fn from_index(i: u32) -> Self {
+                $name(i)
             }
         }
     };
@@ -201,20 +208,115 @@ table!(
     FrameId
 );
 table!(
-    /// The stack prefix tree. A parent always has a smaller id than its
-    /// children, so walking ids in order visits callers first.
-    StackTable,
-    StackNode,
-    StackId
-);
-table!(
     /// Interned threads.
     ThreadTable,
     Thread,
     ThreadId
 );
 
+/// The stack prefix tree. A parent always has a smaller id than its
+/// children, so walking ids in order visits callers first.
+///
+/// Its index from node to id is built on first use: a table filled by
+/// [`crate::StackBatch`] (which needs no index) and only read never pays
+/// for one.
+#[derive(Clone, Debug, Default)]
+pub struct StackTable {
+    items: Vec<StackNode>,
+    index: OnceLock<HashMap<StackNode, u32>>,
+}
+
 impl StackTable {
+    fn build_index(items: &[StackNode]) -> HashMap<StackNode, u32> {
+        let mut index = HashMap::default();
+        index.reserve(items.len());
+        for (i, &node) in items.iter().enumerate() {
+            index.insert(node, i as u32);
+        }
+        index
+    }
+
+    fn next_id(&self) -> StackId {
+        #[allow(clippy::expect_used)]
+        StackId(u32::try_from(self.items.len()).expect("more than 2^32 stack nodes"))
+    }
+
+    /// The id of `item`, adding it if it is new.
+    ///
+    /// # Panics
+    ///
+    /// When the table already holds `u32::MAX` entries.
+    pub fn intern(&mut self, item: StackNode) -> StackId {
+        let id = self.next_id();
+        if self.index.get().is_none() {
+            let index = Self::build_index(&self.items);
+            let _ = self.index.set(index);
+        }
+        let Some(index) = self.index.get_mut() else {
+            unreachable!("the index was just built")
+        };
+        match index.entry(item) {
+            std::collections::hash_map::Entry::Occupied(e) => StackId(*e.get()),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(id.0);
+                self.items.push(item);
+                id
+            }
+        }
+    }
+
+    /// Add `item`, known to be absent, without consulting or building the
+    /// index (kept up to date when it exists).
+    pub(crate) fn push_new(&mut self, item: StackNode) -> StackId {
+        let id = self.next_id();
+        if let Some(index) = self.index.get_mut() {
+            index.insert(item, id.0);
+        }
+        self.items.push(item);
+        id
+    }
+
+    /// The id of `item` if the table holds it.
+    pub fn lookup(&self, item: &StackNode) -> Option<StackId> {
+        self.index
+            .get_or_init(|| Self::build_index(&self.items))
+            .get(item)
+            .map(|&i| StackId(i))
+    }
+
+    /// The entry behind `id`.
+    ///
+    /// # Panics
+    ///
+    /// When `id` comes from another, larger table.
+    pub fn get(&self, id: StackId) -> &StackNode {
+        #[allow(clippy::indexing_slicing)]
+        &self.items[id.index()]
+    }
+
+    /// How many entries the table holds.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// All entries in id order.
+    pub fn iter(&self) -> impl Iterator<Item = (StackId, &StackNode)> {
+        self.items
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (StackId(i as u32), t))
+    }
+
+    /// The nodes in id order (callers before callees).
+    pub fn nodes(&self) -> &[StackNode] {
+        &self.items
+    }
+
     /// The frames of `stack`, from the root to the leaf.
     pub fn frames(&self, stack: StackId) -> Vec<FrameId> {
         let mut out: Vec<FrameId> = self.frames_leaf_first(stack).collect();

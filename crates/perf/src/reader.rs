@@ -2,7 +2,6 @@
 //! unwinding, symbolization, value columns and off-CPU time.
 
 use std::collections::HashMap;
-use std::rc::Rc;
 use std::sync::Arc;
 
 use framehop::x86_64::UnwindRegsX86_64;
@@ -14,7 +13,8 @@ use linux_perf_data::linux_perf_event_reader::{
 use linux_perf_data::{AttributeDescription, PerfFileReader, PerfFileRecord};
 use stackconv_model::naming::{tidy_java_symbol, unknown_frame_name};
 use stackconv_model::{
-    Frame, FrameId, FrameKind, Module, Profile, StackId, StringId, Thread, ThreadId, ValueType,
+    Frame, FrameId, FrameKind, Module, PathId, Profile, StackBatch, StringId, Thread, ThreadId,
+    ValueType,
 };
 
 use crate::container::Container;
@@ -72,13 +72,11 @@ enum MapKind {
 struct Process {
     /// Sorted by start, not overlapping.
     maps: Vec<Mapping>,
-    /// Bumped by every mapping change: part of the stack cache key.
+    /// Changed by every mapping change, unique across processes (0: no
+    /// process): part of the keys of the address caches.
     generation: u32,
     unwinder: Option<Box<ProcessUnwinder>>,
 }
-
-/// Most entries of the (caller stack, address) cache.
-const STACK_CACHE_MAX: usize = 1 << 16;
 
 /// One address of a sample's stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,25 +87,16 @@ struct Entry {
     inline: bool,
 }
 
-/// The previous sample of a thread: its entries root first, the stack each
-/// ended in, and the process's mapping generation then.
+/// The previous sample of a thread: its entries root first, its frames
+/// root first, how many frames each entry's prefix makes, its path, and the
+/// process's mapping generation then.
 #[derive(Default)]
 struct LastPath {
     generation: u32,
     entries: Vec<Entry>,
-    stacks: Vec<Option<StackId>>,
-}
-
-/// Key of the stack cache: the caller's stack and one address (of a
-/// process, as its mappings were at a generation).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct StackKey {
-    parent: Option<StackId>,
-    pid: i32,
-    generation: u32,
-    addr: u64,
-    kernel: bool,
-    inline: bool,
+    ends: Vec<usize>,
+    frames: Vec<FrameId>,
+    path: Option<PathId>,
 }
 
 /// A hash map with the Fx hash (rustc's): the reader's caches are keyed by
@@ -164,10 +153,29 @@ enum AddrKey {
     NoMap,
 }
 
+/// A run of `Reader::addr_frames`: start and length.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Span(u32, u32);
+
+/// Slots of the front address cache: `1 << FRONT_BITS`.
+const FRONT_BITS: u32 = 14;
+const FRONT_SIZE: usize = 1 << FRONT_BITS;
+
+/// A slot of the front address cache: an address of a process as its
+/// mappings were at a generation (0 for kernel addresses), and its frames.
+#[derive(Clone, Copy, Debug, Default)]
+struct FrontEntry {
+    addr: u64,
+    generation: u32,
+    /// Bit 0: kernel; bit 1: with inlined frames; bit 2: valid.
+    flags: u8,
+    span: Span,
+}
+
 /// An off-CPU interval waiting for its thread's switch-in.
 struct SwitchOut {
     time: u64,
-    stack: Option<StackId>,
+    stack: PathId,
     thread: ThreadId,
 }
 
@@ -190,7 +198,14 @@ struct Reader<'o> {
     /// Thread comm by tid, and the pid it belongs to.
     comms: FxHashMap<i32, (i32, StringId)>,
     threads: FxHashMap<(i32, i32, StringId), ThreadId>,
-    addr_cache: FxHashMap<AddrKey, Rc<[FrameId]>>,
+    addr_cache: FxHashMap<AddrKey, Span>,
+    /// Frames of the addresses in `addr_cache`, innermost first per span.
+    addr_frames: Vec<FrameId>,
+    /// A direct-mapped cache in front of `addr_cache`, keyed by the raw
+    /// address: most addresses repeat, and this skips the mapping search.
+    front: Vec<FrontEntry>,
+    /// The last mapping generation handed out.
+    generations: u32,
     /// Jitdump paths by pid (module name of their frames).
     jitdumps: FxHashMap<u32, String>,
     pending_off_cpu: FxHashMap<i32, SwitchOut>,
@@ -203,10 +218,12 @@ struct Reader<'o> {
     unknown_records: u64,
     unwound_samples: u64,
     scratch: Vec<Entry>,
-    /// (caller stack, address) -> stack, see [`Reader::intern_entries`].
-    stack_cache: FxHashMap<StackKey, Option<StackId>>,
-    /// Per thread, the previous sample's entries root first with the stack
-    /// each one ended in, see [`Reader::intern_entries`].
+    /// Every distinct stack as a path of frames, interned at the end.
+    batch: StackBatch,
+    /// The path of each sample pushed so far (its stack is set at the end).
+    sample_paths: Vec<PathId>,
+    /// Per thread, the previous sample's entries and frames, see
+    /// [`Reader::intern_entries`].
     last_path: FxHashMap<i32, LastPath>,
     values: Vec<i64>,
 }
@@ -283,6 +300,9 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
         comms: FxHashMap::default(),
         threads: FxHashMap::default(),
         addr_cache: FxHashMap::default(),
+        addr_frames: Vec::new(),
+        front: vec![FrontEntry::default(); FRONT_SIZE],
+        generations: 0,
         jitdumps: FxHashMap::default(),
         pending_off_cpu: FxHashMap::default(),
         first_time: None,
@@ -293,7 +313,8 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
         unknown_records: c.unknown_records,
         unwound_samples: 0,
         scratch: Vec::new(),
-        stack_cache: FxHashMap::default(),
+        batch: StackBatch::default(),
+        sample_paths: Vec::new(),
         last_path: FxHashMap::default(),
         values: vec![0; columns],
     };
@@ -512,11 +533,12 @@ impl Reader<'_> {
                         .get(&f.ppid)
                         .map(|p| p.maps.clone())
                         .unwrap_or_default();
+                    let generation = self.next_generation();
                     self.processes.insert(
                         f.pid,
                         Process {
                             maps,
-                            generation: 0,
+                            generation,
                             unwinder: None,
                         },
                     );
@@ -569,6 +591,7 @@ impl Reader<'_> {
             MapKind::File
         };
         let path = self.path_id(path);
+        let generation = self.next_generation();
         let proc = self.processes.entry(pid).or_default();
         // Replace what the new mapping overlaps (perf's
         // maps__fixup_overlappings): trim or split the old ones.
@@ -603,12 +626,18 @@ impl Reader<'_> {
         });
         kept.sort_by_key(|m| m.start);
         proc.maps = kept;
-        proc.generation = proc.generation.wrapping_add(1);
+        proc.generation = generation;
         if let Some(u) = proc.unwinder.as_mut() {
             for s in removed {
                 u.remove(s);
             }
         }
+    }
+
+    /// A fresh mapping generation.
+    fn next_generation(&mut self) -> u32 {
+        self.generations = self.generations.wrapping_add(1).max(1);
+        self.generations
     }
 
     fn find_map(&self, pid: i32, addr: u64) -> Option<&Mapping> {
@@ -618,11 +647,44 @@ impl Reader<'_> {
         (addr < m.end).then_some(m)
     }
 
-    /// The frames (innermost first) of one address.
-    /// The frames (innermost first) of one address; `inline`: with the
-    /// inlined frames (DWARF-unwound entries) or only the function
-    /// (callchain entries).
-    fn frames_of(&mut self, pid: i32, addr: u64, kernel: bool, inline: bool) -> Rc<[FrameId]> {
+    /// The frames (innermost first) of one address, a span of
+    /// `addr_frames`; `inline`: with the inlined frames (DWARF-unwound
+    /// entries) or only the function (callchain entries).
+    fn frames_of(&mut self, pid: i32, addr: u64, kernel: bool, inline: bool) -> Span {
+        let generation = if kernel {
+            0
+        } else {
+            self.processes.get(&pid).map_or(0, |p| p.generation)
+        };
+        let flags = 4 | u8::from(kernel) | (u8::from(inline) << 1);
+        // Fibonacci hashing of the address picks the slot.
+        let slot = (addr.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - FRONT_BITS)) as usize;
+        if let Some(e) = self.front.get(slot) {
+            if e.addr == addr && e.generation == generation && e.flags == flags {
+                return e.span;
+            }
+        }
+        let span = self.frames_of_slow(pid, addr, kernel, inline);
+        if let Some(e) = self.front.get_mut(slot) {
+            *e = FrontEntry {
+                addr,
+                generation,
+                flags,
+                span,
+            };
+        }
+        span
+    }
+
+    /// The frames of `span`.
+    fn span_frames(&self, span: Span) -> &[FrameId] {
+        let start = span.0 as usize;
+        self.addr_frames
+            .get(start..start + span.1 as usize)
+            .unwrap_or_default()
+    }
+
+    fn frames_of_slow(&mut self, pid: i32, addr: u64, kernel: bool, inline: bool) -> Span {
         let key = if kernel {
             AddrKey::Kernel(addr)
         } else {
@@ -635,10 +697,10 @@ impl Reader<'_> {
                 None => AddrKey::NoMap,
             }
         };
-        if let Some(f) = self.addr_cache.get(&key) {
-            return f.clone();
+        if let Some(&span) = self.addr_cache.get(&key) {
+            return span;
         }
-        let frames: Rc<[FrameId]> = match key {
+        let frames: Vec<FrameId> = match key {
             AddrKey::Kernel(a) => {
                 let r = self.sym.symbolize_kernel(a);
                 // A module's code is named after the module (`[nf_tables]`).
@@ -676,11 +738,16 @@ impl Reader<'_> {
                 let f = self
                     .profile
                     .intern_frame_named(stackconv_model::naming::UNKNOWN, FrameKind::Unknown);
-                Rc::from(vec![f])
+                vec![f]
             }
         };
-        self.addr_cache.insert(key, frames.clone());
-        frames
+        let span = Span(
+            u32::try_from(self.addr_frames.len()).unwrap_or(u32::MAX),
+            u32::try_from(frames.len()).unwrap_or(0),
+        );
+        self.addr_frames.extend(frames);
+        self.addr_cache.insert(key, span);
+        span
     }
 
     fn intern_sym(
@@ -688,7 +755,7 @@ impl Reader<'_> {
         r: Result<Arc<[SymFrame]>, Unresolved>,
         module: &str,
         _default: FrameKind,
-    ) -> Rc<[FrameId]> {
+    ) -> Vec<FrameId> {
         let module_id = self.profile.intern_str(module);
         match r {
             Ok(frames) if !frames.is_empty() => frames
@@ -716,7 +783,7 @@ impl Reader<'_> {
                     kind: FrameKind::Unknown,
                     ..Frame::default()
                 };
-                Rc::from(vec![self.profile.intern_frame(frame)])
+                vec![self.profile.intern_frame(frame)]
             }
         }
     }
@@ -849,8 +916,7 @@ impl Reader<'_> {
         if let Some(v) = values.get_mut(self.samples_column) {
             *v = 1;
         }
-        self.profile
-            .push_sample(stack, thread, s.timestamp, &values);
+        self.push_sample(stack, thread, s.timestamp, &values);
         self.values = values;
 
         if ev.sched_switch {
@@ -879,14 +945,14 @@ impl Reader<'_> {
         }
     }
 
-    /// The stack of `entries` (leaf first), interned root first.
+    /// The path of `entries` (leaf first): their frames root first.
     ///
     /// Consecutive samples of a thread mostly share their outer frames: the
     /// part equal to the thread's previous sample is taken from it by
-    /// comparing addresses, with no lookup at all. Beyond it, each (caller
-    /// stack, address) is looked up once in the stack cache, and only
-    /// addresses new in that position are symbolized and interned.
-    fn intern_entries(&mut self, pid: i32, tid: i32, entries: &[Entry]) -> Option<StackId> {
+    /// comparing addresses, and only the rest is looked up (each distinct
+    /// address is symbolized once). A sample equal to the previous one
+    /// reuses its path without hashing it again.
+    fn intern_entries(&mut self, pid: i32, tid: i32, entries: &[Entry]) -> PathId {
         let generation = self.processes.get(&pid).map_or(0, |p| p.generation);
         let mut last = self.last_path.remove(&tid).unwrap_or_default();
         let shared = if last.generation == generation {
@@ -898,46 +964,35 @@ impl Reader<'_> {
         } else {
             0
         };
-        last.generation = generation;
-        last.entries.truncate(shared);
-        last.stacks.truncate(shared);
-        let mut stack: Option<StackId> = last.stacks.last().copied().flatten();
-        for e in entries.iter().rev().skip(shared) {
-            let key = StackKey {
-                parent: stack,
-                pid: if e.kernel { -2 } else { pid },
-                generation: if e.kernel { 0 } else { generation },
-                addr: e.addr,
-                kernel: e.kernel,
-                inline: e.inline,
-            };
-            if let Some(&s) = self.stack_cache.get(&key) {
-                stack = s;
-            } else {
-                let fs = self.frames_of(pid, e.addr, e.kernel, e.inline);
-                for &f in fs.iter().rev() {
-                    stack = Some(self.profile.intern_stack(stack, f));
+        let path = match last.path {
+            Some(path) if shared == entries.len() && shared == last.entries.len() => path,
+            _ => {
+                last.generation = generation;
+                last.entries.truncate(shared);
+                last.ends.truncate(shared);
+                last.frames.truncate(last.ends.last().copied().unwrap_or(0));
+                for e in entries.iter().rev().skip(shared) {
+                    let span = self.frames_of(pid, e.addr, e.kernel, e.inline);
+                    last.frames.extend(self.span_frames(span).iter().rev());
+                    last.entries.push(*e);
+                    last.ends.push(last.frames.len());
                 }
-                // Bounded: on inputs whose stacks share little (millions of
-                // distinct nodes) the cache would only cost memory.
-                if self.stack_cache.len() < STACK_CACHE_MAX {
-                    self.stack_cache.insert(key, stack);
-                }
+                self.batch.add(&last.frames)
             }
-            last.entries.push(*e);
-            last.stacks.push(stack);
-        }
+        };
+        last.path = Some(path);
         self.last_path.insert(tid, last);
-        stack
+        path
     }
 
     /// As [`Self::intern_entries`], with inferno's Java tidy of each frame
     /// (it depends on the comm; rare, so not cached).
-    fn java_stack(&mut self, pid: i32, entries: &[Entry], comm: StringId) -> Option<StackId> {
+    fn java_stack(&mut self, pid: i32, entries: &[Entry], comm: StringId) -> PathId {
         let comm_s = self.profile.str(comm).to_string();
-        let mut stack: Option<StackId> = None;
+        let mut path = Vec::new();
         for e in entries.iter().rev() {
-            let fs = self.frames_of(pid, e.addr, e.kernel, e.inline);
+            let span = self.frames_of(pid, e.addr, e.kernel, e.inline);
+            let fs = self.span_frames(span).to_vec();
             for &f in fs.iter().rev() {
                 let frame = *self.profile.frame(f);
                 let name = self.profile.str(frame.name).to_string();
@@ -951,10 +1006,10 @@ impl Reader<'_> {
                 } else {
                     f
                 };
-                stack = Some(self.profile.intern_stack(stack, f));
+                path.push(f);
             }
         }
-        stack
+        self.batch.add(&path)
     }
 
     /// Charge the off-CPU interval of `tid` that ends at `time`.
@@ -972,8 +1027,14 @@ impl Reader<'_> {
         if let Some(v) = values.get_mut(col) {
             *v = i64::try_from(dt).unwrap_or(i64::MAX);
         }
-        self.profile
-            .push_sample(out.stack, out.thread, Some(out.time), &values);
+        self.push_sample(out.stack, out.thread, Some(out.time), &values);
+    }
+
+    /// Push a sample whose stack is the path `path` (set in
+    /// [`Self::finish`], once all paths are interned).
+    fn push_sample(&mut self, path: PathId, thread: ThreadId, time: Option<u64>, values: &[i64]) {
+        self.profile.push_sample(None, thread, time, values);
+        self.sample_paths.push(path);
     }
 
     /// Unwind the user stack of a `--call-graph dwarf` sample: the
@@ -1059,6 +1120,17 @@ impl Reader<'_> {
     }
 
     fn finish(mut self) -> Profile {
+        let batch = std::mem::take(&mut self.batch);
+        let stacks = batch.intern_into(&mut self.profile.stacks);
+        for (slot, path) in self
+            .profile
+            .samples
+            .stacks
+            .iter_mut()
+            .zip(&self.sample_paths)
+        {
+            *slot = stacks.get(path.index()).copied().flatten();
+        }
         // Off-CPU intervals still open at the end of the recording are
         // dropped: their length is unknown.
         let open = self.pending_off_cpu.len() as u64;
