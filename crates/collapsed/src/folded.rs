@@ -18,6 +18,7 @@ use std::io::{self, Write};
 use stackconv_model::{FrameId, FrameKind, Profile, StackId, ThreadId, ValueType};
 
 use crate::lines::{head, lines};
+pub use crate::prune::write_pruned;
 use crate::Error;
 
 const FORMAT: &str = "folded";
@@ -321,11 +322,7 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
             ),
         )
     })?;
-    let root = match opts.root {
-        RootFrame::Auto if p.meta.comm_root => RootFrame::Comm,
-        RootFrame::Auto => RootFrame::None,
-        r => r,
-    };
+    let root = resolve_root(p, opts.root);
     // Fold by (stack, thread) first: that is cheap, and names are built once
     // per distinct pair.
     let mut by_pair: HashMap<(StackId, ThreadId), i64> = HashMap::new();
@@ -366,10 +363,19 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
     w.flush()
 }
 
+/// `root` with [`RootFrame::Auto`] decided for `p`.
+pub(crate) fn resolve_root(p: &Profile, root: RootFrame) -> RootFrame {
+    match root {
+        RootFrame::Auto if p.meta.comm_root => RootFrame::Comm,
+        RootFrame::Auto => RootFrame::None,
+        r => r,
+    }
+}
+
 /// The root frame text of `thread` for `root`: none for
 /// [`RootFrame::None`], and for [`RootFrame::Comm`] when the thread has no
 /// name.
-fn root_text(p: &Profile, thread: ThreadId, root: RootFrame) -> Option<String> {
+pub(crate) fn root_text(p: &Profile, thread: ThreadId, root: RootFrame) -> Option<String> {
     if matches!(root, RootFrame::None | RootFrame::Auto) {
         return None;
     }
@@ -408,7 +414,7 @@ fn root_text(p: &Profile, thread: ThreadId, root: RootFrame) -> Option<String> {
 /// (kernel; JIT; Python with a module, i.e. from a perf map). Inlined
 /// frames stay plain, as perf script prints `(inlined)` in place of their
 /// module.
-fn frame_text(p: &Profile, f: FrameId, annotate: bool) -> String {
+pub(crate) fn frame_text(p: &Profile, f: FrameId, annotate: bool) -> String {
     use stackconv_model::naming::{is_jit_module, is_kernel_module};
     let frame = p.frame(f);
     let mut name = p.str(frame.name).to_string();

@@ -34,6 +34,7 @@ mod error;
 pub mod folded;
 mod lines;
 pub mod perf_script;
+mod prune;
 pub mod pyspy;
 
 pub use error::Error;

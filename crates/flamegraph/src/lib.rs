@@ -77,6 +77,10 @@ pub struct SvgOptions {
     pub min_width: f64,
     /// The input is the two-column differential form `stack before after`.
     pub differential: bool,
+    /// The folded lines are already in the order to draw them (sorted, or
+    /// as `stackconv_collapsed::folded::write_pruned` writes them): do not
+    /// sort them again.
+    pub presorted: bool,
 }
 
 impl Default for SvgOptions {
@@ -89,6 +93,7 @@ impl Default for SvgOptions {
             icicle: false,
             min_width: 0.1,
             differential: false,
+            presorted: false,
         }
     }
 }
@@ -200,10 +205,25 @@ pub fn write_svg(
     options.count_name = opts.count_name.clone();
     options.min_width = opts.min_width;
     options.deterministic = true;
+    options.no_sort = opts.presorted;
     if opts.icicle {
         options.direction = Direction::Inverted;
     }
     flamegraph::from_lines(&mut options, text.lines(), out).map_err(Error::Io)
+}
+
+/// The least weight a frame needs to be drawn, for a graph of `total`
+/// weight and a minimum width of `min_width` (inferno's `--minwidth`): a
+/// frame is drawn unless its weight is below this (computed as inferno
+/// does, so that the two agree to the last bit).
+///
+/// ```
+/// let w = stackconv_flamegraph::min_drawn_weight(1_000_000, 0.1);
+/// assert_eq!(w, 1000.0);
+/// ```
+pub fn min_drawn_weight(total: u64, min_width: f64) -> f64 {
+    let width_per_weight_pct = 100.0 / total as f64;
+    min_width / width_per_weight_pct
 }
 
 /// Whether some line of folded text ends in a positive weight.

@@ -355,10 +355,26 @@ pub fn write(
             stackconv_collapsed::folded::write(profile, &opts.folded, &mut out)?
         }
         OutputFormat::Svg => {
-            let mut folded = Vec::new();
-            stackconv_collapsed::folded::write(profile, &opts.folded, &mut folded)?;
             let mut svg = opts.svg.clone();
             let column = opts.folded.value.unwrap_or(profile.meta.default_value);
+            // The graph is drawn from folded text without the subtrees too
+            // narrow to be drawn (the same picture, from far less text).
+            let drawn: u64 = profile
+                .samples
+                .stacks
+                .iter()
+                .zip(profile.samples.values.get(column).map_or(&[][..], |v| v))
+                .filter(|(s, _)| s.is_some())
+                .map(|(_, &v)| u64::try_from(v).unwrap_or(0))
+                .fold(0u64, u64::saturating_add);
+            let min_weight = stackconv_flamegraph::min_drawn_weight(drawn, svg.min_width);
+            let mut folded = Vec::new();
+            svg.presorted = stackconv_collapsed::folded::write_pruned(
+                profile,
+                &opts.folded,
+                min_weight,
+                &mut folded,
+            )?;
             if let Some(vt) = profile.value_types.get(column) {
                 if svg.count_name == stackconv_flamegraph::SvgOptions::default().count_name {
                     svg.count_name = count_name(&vt.unit);

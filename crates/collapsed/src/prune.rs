@@ -1,0 +1,511 @@
+//! Folded text for a flame graph, without what the graph would not draw.
+//!
+//! A flame graph drawn from folded text (inferno, flamegraph.pl) leaves out
+//! every frame narrower than its minimum width. On a large profile almost
+//! all stacks end in such frames, yet writing and re-reading their text is
+//! most of the work. [`write_pruned`] writes the lines of the frames wide
+//! enough to be drawn, and in place of each subtree too light to be drawn
+//! one line of the same weight at the same place, so the graph drawn from
+//! it is the graph drawn from the full text.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+use stackconv_model::{Profile, StackId, ThreadId};
+
+use crate::folded::{frame_text, resolve_root, root_text, write, WriteOptions};
+
+/// Write folded text for a flame graph whose frames lighter than
+/// `min_weight` are not drawn: the lines of the full folded text
+/// ([`write()`]), sorted as it is, with every subtree lighter than
+/// `min_weight` replaced by at most two lines of the same weight that sort
+/// where its lines do: one for the samples that end at its root frame (as
+/// in the full text), one ending one frame below it for the rest.
+///
+/// Drawn from this text, the graph has the frames, positions and widths of
+/// the graph drawn from the full text with that minimum width: a frame is
+/// drawn when its weight is not below `min_weight`, the weight before any
+/// line is kept, and a replaced subtree's frames stay lighter than
+/// `min_weight`.
+///
+/// When pruning could change the picture (a negative weight, a frame name
+/// with `;` or with whitespace at its ends) this writes the full text of
+/// [`write()`] instead. The total weight is that of [`write()`] either way.
+///
+/// Returns whether the text is pruned; its lines are then in the order a
+/// flame graph sorts them in (byte order of the whole line), so it can be
+/// drawn without sorting (inferno's `no_sort`).
+///
+/// ```
+/// use stackconv_collapsed::folded::{self, WriteOptions};
+///
+/// let p = folded::read(b"main;work;a 60\nmain;work;b;c;d 1\nmain;idle 39\n")?;
+/// let mut out = Vec::new();
+/// assert!(folded::write_pruned(&p, &WriteOptions::default(), 2.0, &mut out)?);
+/// // `b` (weight 1) would not be drawn at a minimum weight of 2: its
+/// // subtree is one line one frame below it, of the same weight, at its
+/// // place.
+/// assert_eq!(
+///     String::from_utf8(out)?,
+///     "main;idle 39\nmain;work;a 60\nmain;work;b;c 1\n"
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`write()`].
+pub fn write_pruned(
+    p: &Profile,
+    opts: &WriteOptions,
+    min_weight: f64,
+    out: impl Write,
+) -> io::Result<bool> {
+    let column = opts.value.unwrap_or(p.meta.default_value);
+    let Some(values) = p.samples.values.get(column) else {
+        return write(p, opts, out).map(|()| false);
+    };
+    let root = resolve_root(p, opts.root);
+
+    // Names as the folded text writes them; one id per distinct text.
+    let mut name_ids: HashMap<String, u32> = HashMap::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut frame_name: Vec<u32> = Vec::with_capacity(p.frames.len());
+    for (f, _) in p.frames.iter() {
+        let text = frame_text(p, f, opts.annotate);
+        if unsafe_name(&text) {
+            return write(p, opts, out).map(|()| false);
+        }
+        let next = names.len() as u32;
+        let id = *name_ids.entry(text.clone()).or_insert(next);
+        if id == next {
+            names.push(text);
+        }
+        frame_name.push(id);
+    }
+
+    // Samples by root text; negative weights cannot be pruned.
+    let mut groups: Vec<(Option<String>, Vec<Leaf>)> = Vec::new();
+    let mut group_of_text: HashMap<Option<String>, usize> = HashMap::new();
+    let mut group_of_thread: HashMap<ThreadId, usize> = HashMap::new();
+    for (i, (&stack, &thread)) in p.samples.stacks.iter().zip(&p.samples.threads).enumerate() {
+        let Some(stack) = stack else { continue };
+        let v = values.get(i).copied().unwrap_or(0);
+        if v < 0 {
+            return write(p, opts, out).map(|()| false);
+        }
+        if v == 0 {
+            continue;
+        }
+        let g = match group_of_thread.get(&thread) {
+            Some(&g) => g,
+            None => {
+                let text = root_text(p, thread, root);
+                if text.as_deref().is_some_and(unsafe_name) {
+                    return write(p, opts, out).map(|()| false);
+                }
+                let next = groups.len();
+                let g = *group_of_text.entry(text.clone()).or_insert(next);
+                if g == next {
+                    groups.push((text, Vec::new()));
+                }
+                group_of_thread.insert(thread, g);
+                g
+            }
+        };
+        if let Some((_, samples)) = groups.get_mut(g) {
+            samples.push((stack, v));
+        }
+    }
+
+    // A stack without a root text whose first frame is named as another
+    // thread's root text would merge with it: keep such profiles whole.
+    if groups.len() > 1 && groups.iter().any(|(t, _)| t.is_none()) {
+        return write(p, opts, out).map(|()| false);
+    }
+
+    let tree = Tree::new(p, &frame_name);
+    let mut weights = Weights::new(tree.len());
+    let mut lines: Vec<String> = Vec::new();
+    if let [(root_text, samples)] = groups.as_slice() {
+        // One root text (the usual case): its samples reach most nodes.
+        weights.load_all(&tree, samples);
+        let root_text = root_text.as_deref();
+        tree.emit(&weights, &names, root_text, min_weight, &mut lines);
+    } else {
+        for (root_text, samples) in &groups {
+            weights.load(&tree, samples);
+            let root_text = root_text.as_deref();
+            tree.emit(&weights, &names, root_text, min_weight, &mut lines);
+            weights.clear();
+        }
+    }
+    lines.sort_unstable();
+    let mut w = io::BufWriter::new(out);
+    for line in &lines {
+        w.write_all(line.as_bytes())?;
+        w.write_all(b"\n")?;
+    }
+    w.flush()?;
+    Ok(true)
+}
+
+/// A sample's stack and weight.
+type Leaf = (StackId, i64);
+
+/// Whether pruning by tree could draw `name` differently from the folded
+/// text: a `;` splits it into frames, whitespace at its ends is trimmed.
+fn unsafe_name(name: &str) -> bool {
+    name.contains(';') || name.trim() != name
+}
+
+/// The stack tree with children lists and frame names.
+struct Tree {
+    /// Parent of each node, `u32::MAX` for a root.
+    parent: Vec<u32>,
+    /// Name id of each node's frame.
+    name: Vec<u32>,
+    /// Children of node `i`: `children[first[i]..first[i + 1]]`; the roots
+    /// are the children of the virtual node `len()`.
+    first: Vec<u32>,
+    children: Vec<u32>,
+}
+
+const NO_PARENT: u32 = u32::MAX;
+
+impl Tree {
+    fn new(p: &Profile, frame_name: &[u32]) -> Tree {
+        let nodes = p.stacks.nodes();
+        let n = nodes.len();
+        let parent: Vec<u32> = nodes
+            .iter()
+            .map(|node| node.parent.map_or(NO_PARENT, |s| s.index() as u32))
+            .collect();
+        let name: Vec<u32> = nodes
+            .iter()
+            .map(|node| frame_name.get(node.frame.index()).copied().unwrap_or(0))
+            .collect();
+        let slot = |p: u32| if p == NO_PARENT { n } else { p as usize };
+        let mut first = vec![0u32; n + 2];
+        for &p in &parent {
+            if let Some(c) = first.get_mut(slot(p) + 1) {
+                *c += 1;
+            }
+        }
+        for i in 1..first.len() {
+            let prev = first.get(i - 1).copied().unwrap_or(0);
+            if let Some(c) = first.get_mut(i) {
+                *c += prev;
+            }
+        }
+        let mut fill = first.clone();
+        let mut children = vec![0u32; n];
+        for (i, &p) in parent.iter().enumerate() {
+            if let Some(at) = fill.get_mut(slot(p)) {
+                if let Some(c) = children.get_mut(*at as usize) {
+                    *c = i as u32;
+                }
+                *at += 1;
+            }
+        }
+        Tree {
+            parent,
+            name,
+            first,
+            children,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.parent.len()
+    }
+
+    /// The children of `node` (`len()` for the roots).
+    fn children(&self, node: usize) -> &[u32] {
+        let start = self.first.get(node).copied().unwrap_or(0) as usize;
+        let end = self.first.get(node + 1).copied().unwrap_or(0) as usize;
+        self.children.get(start..end).unwrap_or_default()
+    }
+
+    /// Add to `lines` the lines of one root text's samples (loaded in `w`).
+    fn emit(
+        &self,
+        w: &Weights,
+        names: &[String],
+        root_text: Option<&str>,
+        min_weight: f64,
+        lines: &mut Vec<String>,
+    ) {
+        // Depth-first over the groups of equal names that are kept; one
+        // text buffer holds the path of the group being visited.
+        struct Visit {
+            text_len: usize,
+            kept: Vec<Group>,
+            next: usize,
+        }
+        let mut text = String::new();
+        let mut stack: Vec<Visit> = Vec::new();
+        let virtual_root = vec![self.len() as u32];
+        let total: i64 = self.children(self.len()).iter().map(|&c| w.total(c)).sum();
+        let top = match root_text {
+            // The root text is a frame of its own.
+            Some(r) => Group {
+                name: None,
+                text: Some(r.to_string()),
+                members: virtual_root,
+                total,
+                own: 0,
+            },
+            None => Group {
+                name: None,
+                text: None,
+                members: virtual_root,
+                total,
+                own: 0,
+            },
+        };
+        if (total as f64) < min_weight {
+            // Nothing of this root text is drawn: one line per top frame.
+            self.enter(&top, w, names, f64::INFINITY, &mut text, lines);
+            return;
+        }
+        let kept = self.enter(&top, w, names, min_weight, &mut text, lines);
+        stack.push(Visit {
+            text_len: 0,
+            kept,
+            next: 0,
+        });
+        while let Some(v) = stack.last_mut() {
+            let Some(group) = v.kept.get(v.next) else {
+                let len = v.text_len;
+                stack.pop();
+                text.truncate(len);
+                continue;
+            };
+            v.next += 1;
+            let text_len = text.len();
+            let kept = self.enter(group, w, names, min_weight, &mut text, lines);
+            stack.push(Visit {
+                text_len,
+                kept,
+                next: 0,
+            });
+        }
+    }
+
+    /// Visit a kept group: extend `text` by its name, add its own line and
+    /// one or two lines per pruned child group, and return the kept child
+    /// groups.
+    fn enter(
+        &self,
+        group: &Group,
+        w: &Weights,
+        names: &[String],
+        min_weight: f64,
+        text: &mut String,
+        lines: &mut Vec<String>,
+    ) -> Vec<Group> {
+        let name = match (&group.text, group.name) {
+            (Some(t), _) => Some(t.as_str()),
+            (None, Some(n)) => names.get(n as usize).map(String::as_str),
+            (None, None) => None,
+        };
+        if let Some(name) = name {
+            if !text.is_empty() {
+                text.push(';');
+            }
+            text.push_str(name);
+            if group.own != 0 {
+                lines.push(format!("{text} {}", group.own));
+            }
+        }
+        // Child groups by name, in order of first appearance.
+        let mut by_name: HashMap<u32, usize> = HashMap::new();
+        let mut groups: Vec<Group> = Vec::new();
+        for &m in &group.members {
+            for &c in self.children(m as usize) {
+                let total = w.total(c);
+                if total == 0 {
+                    continue;
+                }
+                let n = self.name.get(c as usize).copied().unwrap_or(0);
+                let at = *by_name.entry(n).or_insert_with(|| {
+                    groups.push(Group {
+                        name: Some(n),
+                        text: None,
+                        members: Vec::new(),
+                        total: 0,
+                        own: 0,
+                    });
+                    groups.len() - 1
+                });
+                if let Some(g) = groups.get_mut(at) {
+                    g.members.push(c);
+                    g.total += total;
+                    g.own += w.own(c);
+                }
+            }
+        }
+        let mut kept = Vec::new();
+        for g in groups {
+            if (g.total as f64) >= min_weight {
+                kept.push(g);
+                continue;
+            }
+            // Not drawn: its own samples' line is `text;name <own>` as in
+            // the full text; the rest sort as `text;name;...` and become
+            // one line through one of its callees.
+            let Some(child) = g.name.and_then(|n| names.get(n as usize)) else {
+                continue;
+            };
+            let mut line = text.clone();
+            if !line.is_empty() {
+                line.push(';');
+            }
+            line.push_str(child);
+            if g.own != 0 {
+                lines.push(format!("{line} {}", g.own));
+            }
+            let below = g.total - g.own;
+            let callee = g.members.iter().find_map(|&m| {
+                self.children(m as usize)
+                    .iter()
+                    .find(|&&c| w.total(c) != 0)
+                    .and_then(|&c| names.get(self.name.get(c as usize).copied()? as usize))
+            });
+            if let (true, Some(callee)) = (below != 0, callee) {
+                lines.push(format!("{line};{callee} {below}"));
+            }
+        }
+        kept
+    }
+}
+
+/// Frames of equal name under one kept path.
+struct Group {
+    /// Name id, `None` for the root.
+    name: Option<u32>,
+    /// The root text, for a root that is one.
+    text: Option<String>,
+    /// Its stack nodes (the virtual root `Tree::len()` for the root).
+    members: Vec<u32>,
+    /// Weight of the samples at or below its nodes.
+    total: i64,
+    /// Weight of the samples that end at its nodes.
+    own: i64,
+}
+
+/// Per node weights of one root text's samples: own and total, with the
+/// nodes they touch marked so that clearing costs what loading did.
+struct Weights {
+    own: Vec<i64>,
+    total: Vec<i64>,
+    touched: Vec<u64>,
+}
+
+impl Weights {
+    fn new(n: usize) -> Weights {
+        Weights {
+            own: vec![0; n],
+            total: vec![0; n],
+            touched: vec![0; n.div_ceil(64)],
+        }
+    }
+
+    fn is_touched(&self, i: usize) -> bool {
+        self.touched
+            .get(i / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    fn own(&self, i: u32) -> i64 {
+        self.own.get(i as usize).copied().unwrap_or(0)
+    }
+
+    fn total(&self, i: u32) -> i64 {
+        self.total.get(i as usize).copied().unwrap_or(0)
+    }
+
+    /// Add `samples`' weights to their nodes and every caller, visiting
+    /// every node of the tree (for samples that reach most of them).
+    fn load_all(&mut self, tree: &Tree, samples: &[(StackId, i64)]) {
+        for &(stack, v) in samples {
+            if let Some(o) = self.own.get_mut(stack.index()) {
+                *o += v;
+            }
+        }
+        // Callees have larger ids than their callers: sum from the end.
+        for i in (0..tree.len()).rev() {
+            let t = self.total.get(i).copied().unwrap_or(0) + self.own.get(i).copied().unwrap_or(0);
+            if let Some(x) = self.total.get_mut(i) {
+                *x = t;
+            }
+            if let Some(&p) = tree.parent.get(i) {
+                if let Some(x) = self.total.get_mut(p as usize) {
+                    *x += t;
+                }
+            }
+        }
+    }
+
+    /// Add `samples`' weights to their nodes and every caller, visiting
+    /// only the nodes they reach.
+    fn load(&mut self, tree: &Tree, samples: &[(StackId, i64)]) {
+        for &(stack, v) in samples {
+            let mut i = stack.index();
+            if let Some(o) = self.own.get_mut(i) {
+                *o += v;
+            }
+            // Mark the path up to the first node already marked.
+            while i < tree.len() && !self.is_touched(i) {
+                if let Some(word) = self.touched.get_mut(i / 64) {
+                    *word |= 1 << (i % 64);
+                }
+                match tree.parent.get(i) {
+                    Some(&p) if p != NO_PARENT => i = p as usize,
+                    _ => break,
+                }
+            }
+        }
+        // Callees have larger ids than their callers: sum from the end.
+        for wi in (0..self.touched.len()).rev() {
+            let mut word = self.touched.get(wi).copied().unwrap_or(0);
+            while word != 0 {
+                let bit = 63 - word.leading_zeros() as usize;
+                word &= !(1 << bit);
+                let i = wi * 64 + bit;
+                let t =
+                    self.total.get(i).copied().unwrap_or(0) + self.own.get(i).copied().unwrap_or(0);
+                if let Some(x) = self.total.get_mut(i) {
+                    *x = t;
+                }
+                if let Some(&p) = tree.parent.get(i) {
+                    if let Some(x) = self.total.get_mut(p as usize) {
+                        *x += t;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Zero what [`Weights::load`] set.
+    fn clear(&mut self) {
+        for wi in 0..self.touched.len() {
+            let mut word = self.touched.get(wi).copied().unwrap_or(0);
+            while word != 0 {
+                let bit = word.trailing_zeros() as usize;
+                word &= word - 1;
+                let i = wi * 64 + bit;
+                if let Some(x) = self.own.get_mut(i) {
+                    *x = 0;
+                }
+                if let Some(x) = self.total.get_mut(i) {
+                    *x = 0;
+                }
+            }
+            if let Some(w) = self.touched.get_mut(wi) {
+                *w = 0;
+            }
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The SVG is drawn from folded text without the subtrees too narrow to be
+//! drawn (`folded::write_pruned`): the picture must be the one drawn from
+//! the full folded text, byte for byte, on every recording in testdata/ and
+//! on random profiles made to hit the hard cases (names that are prefixes
+//! of their siblings' names, several root texts, zero and negative weights,
+//! names with `;` or spaces).
+
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+use stackconv::collapsed::folded::{self, RootFrame, WriteOptions};
+use stackconv::flamegraph::{min_drawn_weight, write_svg, SvgOptions};
+use stackconv::model::{FrameKind, Thread, ValueType};
+use stackconv::{read_path, Profile, ReadOptions};
+
+fn testdata(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(rel)
+}
+
+/// The weight the graph draws: samples with a stack.
+fn drawn_total(p: &Profile, opts: &WriteOptions) -> u64 {
+    let mut full = Vec::new();
+    folded::write(p, opts, &mut full).unwrap();
+    String::from_utf8(full)
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<i64>().unwrap())
+        .sum::<i64>()
+        .max(0) as u64
+}
+
+/// (SVG from the full text, SVG from the pruned text, pruned line count).
+fn both(p: &Profile, opts: &WriteOptions, min_width: f64) -> Option<(String, String, usize)> {
+    let mut svg = SvgOptions::default();
+    svg.min_width = min_width;
+    let mut full = Vec::new();
+    folded::write(p, opts, &mut full).unwrap();
+    let mut a = Vec::new();
+    if write_svg(p, &full, &svg, &mut a).is_err() {
+        return None;
+    }
+    let min_weight = min_drawn_weight(drawn_total(p, opts), min_width);
+    let mut pruned = Vec::new();
+    let sorted = folded::write_pruned(p, opts, min_weight, &mut pruned).unwrap();
+    let mut presorted = svg.clone();
+    presorted.presorted = sorted;
+    let mut b = Vec::new();
+    write_svg(p, &pruned, &presorted, &mut b).unwrap();
+    let lines = pruned.iter().filter(|&&c| c == b'\n').count();
+    Some((
+        String::from_utf8(a).unwrap(),
+        String::from_utf8(b).unwrap(),
+        lines,
+    ))
+}
+
+fn opts(root: RootFrame, annotate: bool) -> WriteOptions {
+    let mut o = WriteOptions::default();
+    o.root = root;
+    o.annotate = annotate;
+    o
+}
+
+#[test]
+fn recordings_draw_the_same() {
+    let mut files: Vec<PathBuf> = Vec::new();
+    for dir in ["perf", "pyspy"] {
+        for e in std::fs::read_dir(testdata(dir)).unwrap() {
+            let path = e.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.ends_with(".perf-script") || name.ends_with(".raw") {
+                files.push(path);
+            }
+        }
+    }
+    files.push(testdata("perf/c-fp.data"));
+    files.sort();
+    assert!(files.len() > 20, "testdata has its recordings");
+    let mut checked = 0;
+    for path in &files {
+        let mut ro = ReadOptions::default();
+        ro.perf.symbols.no_system_paths = true;
+        ro.perf.symbols.symbol_dirs = vec![testdata("perf/bin")];
+        ro.perf.symbols.kallsyms = Some(testdata("perf/c-fp.kallsyms"));
+        let p = read_path(path, &ro).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for root in [RootFrame::Auto, RootFrame::CommPidTid] {
+            for annotate in [false, true] {
+                for min_width in [0.1, 2.0, 10.0] {
+                    let o = opts(root, annotate);
+                    let Some((full, pruned, _)) = both(&p, &o, min_width) else {
+                        continue;
+                    };
+                    assert!(
+                        full == pruned,
+                        "{}: root {root:?} annotate {annotate} min width {min_width}: \
+                         the pruned SVG differs",
+                        path.display()
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 100, "{checked} graphs compared");
+}
+
+#[test]
+fn pruning_leaves_few_lines_on_a_wide_profile() {
+    // 200 distinct deep stacks of weight 1 under one frame, one heavy
+    // stack: at a minimum width of 1% (weight 3 of 300), none of the light
+    // ones is drawn and each becomes one line two frames below `cold`.
+    let mut text = String::from("main;hot 100\n");
+    for i in 0..200 {
+        text.push_str(&format!("main;cold;f{i};g;h;i;j 1\n"));
+    }
+    let p = folded::read(text.as_bytes()).unwrap();
+    let mut pruned = Vec::new();
+    let min_weight = min_drawn_weight(300, 1.0);
+    assert!(folded::write_pruned(&p, &WriteOptions::default(), min_weight, &mut pruned).unwrap());
+    let pruned = String::from_utf8(pruned).unwrap();
+    assert_eq!(pruned.lines().count(), 201);
+    assert!(pruned
+        .lines()
+        .all(|l| l == "main;hot 100" || l.ends_with(";g 1")));
+    let (full, drawn, _) = both(&p, &WriteOptions::default(), 1.0).unwrap();
+    assert_eq!(full, drawn);
+    assert!(full.contains("total_samples=\"300\""));
+}
+
+const NAMES: &[&str] = &[
+    "a", "a.cold", "a1", "a-b", "b", "b c", "ab", "a_", "x;y", " lead",
+];
+const THREADS: &[&str] = &["w", "w1", "w.2", ""];
+
+fn profile_strategy() -> impl Strategy<Value = (Vec<(usize, Vec<usize>, i64)>, bool)> {
+    let sample = (
+        0..THREADS.len(),
+        prop::collection::vec(0..NAMES.len(), 0..6),
+        prop_oneof![8 => 0i64..20, 1 => Just(0i64), 1 => -3i64..0],
+    );
+    (prop::collection::vec(sample, 1..40), any::<bool>())
+}
+
+fn build(samples: &[(usize, Vec<usize>, i64)], comm_root: bool) -> Profile {
+    let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
+    p.meta.comm_root = comm_root;
+    for (t, stack, v) in samples {
+        let name = p.intern_str(THREADS[*t]);
+        let thread = p.intern_thread(Thread {
+            pid: Some(1),
+            tid: Some(*t as u32 + 1),
+            process_name: name,
+            thread_name: name,
+        });
+        let frames: Vec<_> = stack
+            .iter()
+            .map(|&i| p.intern_frame_named(NAMES[i], FrameKind::Native))
+            .collect();
+        let s = p.intern_stack_frames(frames);
+        p.push_sample(s, thread, None, &[*v]);
+    }
+    p
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+    #[test]
+    fn random_profiles_draw_the_same(
+        (samples, comm_root) in profile_strategy(),
+        min_width in prop_oneof![Just(0.1), Just(5.0), Just(20.0), Just(60.0)],
+        root in prop_oneof![Just(RootFrame::Auto), Just(RootFrame::None), Just(RootFrame::CommPidTid)],
+    ) {
+        let p = build(&samples, comm_root);
+        let o = opts(root, false);
+        if let Some((full, pruned, _)) = both(&p, &o, min_width) {
+            prop_assert!(full == pruned, "pruned SVG differs:\n{full}\n---\n{pruned}");
+        }
+    }
+}
