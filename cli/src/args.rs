@@ -172,6 +172,26 @@ pub struct ProcessArgs {
 }
 
 impl ProcessArgs {
+    /// Whether these options look at source files or lines: a granularity
+    /// of `file` or `line`, or a stack expression (which, as in pprof, also
+    /// matches file names).
+    pub fn needs_lines(&self) -> bool {
+        let by_source = self.granularity.as_deref().is_some_and(|g| {
+            matches!(
+                g.parse(),
+                Ok(stackconv::model::Granularity::File | stackconv::model::Granularity::Line)
+            )
+        });
+        by_source
+            || self.focus.is_some()
+            || self.ignore.is_some()
+            || self.hide.is_some()
+            || self.show.is_some()
+            || self.show_from.is_some()
+            || self.prune_from.is_some()
+            || !self.rename.is_empty()
+    }
+
     pub fn options(&self) -> Result<stackconv::ProcessOptions, Failure> {
         use stackconv::model::{IdleFilter, SampleFilter, StackTransform};
         let mut f = SampleFilter::default();
@@ -348,7 +368,11 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
             ))
         })?,
     };
-    let read_opts = a.input.read_options();
+    let mut read_opts = a.input.read_options();
+    // Source lines (DWARF) only where the output or the options use them:
+    // a flame graph of function names is drawn sooner without.
+    read_opts.perf.symbols.lines =
+        matches!(format, OutputFormat::Speedscope | OutputFormat::Pprof) || a.process.needs_lines();
     let mut profiles = Vec::with_capacity(a.inputs.len());
     for path in &a.inputs {
         profiles.push(stackconv::read_path(path, &read_opts)?);

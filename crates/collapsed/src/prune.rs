@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use stackconv_model::{Profile, StackId, ThreadId};
+use stackconv_model::{Profile, StackId, StackNode, ThreadId};
 
 use crate::folded::{frame_text, resolve_root, root_text, write, WriteOptions};
 
@@ -160,35 +160,24 @@ fn unsafe_name(name: &str) -> bool {
 }
 
 /// The stack tree with children lists and frame names.
-struct Tree {
-    /// Parent of each node, `u32::MAX` for a root.
-    parent: Vec<u32>,
-    /// Name id of each node's frame.
-    name: Vec<u32>,
+struct Tree<'p> {
+    nodes: &'p [StackNode],
+    /// Name id of each frame.
+    frame_name: &'p [u32],
     /// Children of node `i`: `children[first[i]..first[i + 1]]`; the roots
     /// are the children of the virtual node `len()`.
     first: Vec<u32>,
     children: Vec<u32>,
 }
 
-const NO_PARENT: u32 = u32::MAX;
-
-impl Tree {
-    fn new(p: &Profile, frame_name: &[u32]) -> Tree {
+impl<'p> Tree<'p> {
+    fn new(p: &'p Profile, frame_name: &'p [u32]) -> Tree<'p> {
         let nodes = p.stacks.nodes();
         let n = nodes.len();
-        let parent: Vec<u32> = nodes
-            .iter()
-            .map(|node| node.parent.map_or(NO_PARENT, |s| s.index() as u32))
-            .collect();
-        let name: Vec<u32> = nodes
-            .iter()
-            .map(|node| frame_name.get(node.frame.index()).copied().unwrap_or(0))
-            .collect();
-        let slot = |p: u32| if p == NO_PARENT { n } else { p as usize };
+        let slot = |node: &StackNode| node.parent.map_or(n, StackId::index);
         let mut first = vec![0u32; n + 2];
-        for &p in &parent {
-            if let Some(c) = first.get_mut(slot(p) + 1) {
+        for node in nodes {
+            if let Some(c) = first.get_mut(slot(node) + 1) {
                 *c += 1;
             }
         }
@@ -200,8 +189,8 @@ impl Tree {
         }
         let mut fill = first.clone();
         let mut children = vec![0u32; n];
-        for (i, &p) in parent.iter().enumerate() {
-            if let Some(at) = fill.get_mut(slot(p)) {
+        for (i, node) in nodes.iter().enumerate() {
+            if let Some(at) = fill.get_mut(slot(node)) {
                 if let Some(c) = children.get_mut(*at as usize) {
                     *c = i as u32;
                 }
@@ -209,15 +198,25 @@ impl Tree {
             }
         }
         Tree {
-            parent,
-            name,
+            nodes,
+            frame_name,
             first,
             children,
         }
     }
 
     fn len(&self) -> usize {
-        self.parent.len()
+        self.nodes.len()
+    }
+
+    fn parent(&self, i: usize) -> Option<usize> {
+        self.nodes.get(i)?.parent.map(StackId::index)
+    }
+
+    /// The name id of node `i`'s frame.
+    fn name(&self, i: u32) -> Option<u32> {
+        let frame = self.nodes.get(i as usize)?.frame;
+        self.frame_name.get(frame.index()).copied()
     }
 
     /// The children of `node` (`len()` for the roots).
@@ -328,7 +327,7 @@ impl Tree {
                 if total == 0 {
                     continue;
                 }
-                let n = self.name.get(c as usize).copied().unwrap_or(0);
+                let n = self.name(c).unwrap_or(0);
                 let at = *by_name.entry(n).or_insert_with(|| {
                     groups.push(Group {
                         name: Some(n),
@@ -371,7 +370,7 @@ impl Tree {
                 self.children(m as usize)
                     .iter()
                     .find(|&&c| w.total(c) != 0)
-                    .and_then(|&c| names.get(self.name.get(c as usize).copied()? as usize))
+                    .and_then(|&c| names.get(self.name(c)? as usize))
             });
             if let (true, Some(callee)) = (below != 0, callee) {
                 lines.push(format!("{line};{callee} {below}"));
@@ -395,19 +394,20 @@ struct Group {
     own: i64,
 }
 
-/// Per node weights of one root text's samples: own and total, with the
-/// nodes they touch marked so that clearing costs what loading did.
+/// Per node weights of one root text's samples: total (at or below the
+/// node) by node, own (ending at the node) for the nodes samples end at,
+/// and the nodes touched, so that clearing costs what loading did.
 struct Weights {
-    own: Vec<i64>,
     total: Vec<i64>,
+    own: HashMap<u32, i64>,
     touched: Vec<u64>,
 }
 
 impl Weights {
     fn new(n: usize) -> Weights {
         Weights {
-            own: vec![0; n],
             total: vec![0; n],
+            own: HashMap::new(),
             touched: vec![0; n.div_ceil(64)],
         }
     }
@@ -419,52 +419,53 @@ impl Weights {
     }
 
     fn own(&self, i: u32) -> i64 {
-        self.own.get(i as usize).copied().unwrap_or(0)
+        self.own.get(&i).copied().unwrap_or(0)
     }
 
     fn total(&self, i: u32) -> i64 {
         self.total.get(i as usize).copied().unwrap_or(0)
     }
 
-    /// Add `samples`' weights to their nodes and every caller, visiting
-    /// every node of the tree (for samples that reach most of them).
-    fn load_all(&mut self, tree: &Tree, samples: &[(StackId, i64)]) {
+    fn add_own(&mut self, samples: &[Leaf]) {
         for &(stack, v) in samples {
-            if let Some(o) = self.own.get_mut(stack.index()) {
-                *o += v;
+            let i = stack.index();
+            if let Some(t) = self.total.get_mut(i) {
+                *t += v;
+                *self.own.entry(i as u32).or_insert(0) += v;
             }
         }
+    }
+
+    /// Add node `i`'s total to its caller's.
+    fn add_to_caller(&mut self, tree: &Tree<'_>, i: usize) {
+        let t = self.total.get(i).copied().unwrap_or(0);
+        if let Some(x) = tree.parent(i).and_then(|p| self.total.get_mut(p)) {
+            *x += t;
+        }
+    }
+
+    /// Add `samples`' weights to their nodes and every caller, visiting
+    /// every node of the tree (for samples that reach most of them).
+    fn load_all(&mut self, tree: &Tree<'_>, samples: &[Leaf]) {
+        self.add_own(samples);
         // Callees have larger ids than their callers: sum from the end.
         for i in (0..tree.len()).rev() {
-            let t = self.total.get(i).copied().unwrap_or(0) + self.own.get(i).copied().unwrap_or(0);
-            if let Some(x) = self.total.get_mut(i) {
-                *x = t;
-            }
-            if let Some(&p) = tree.parent.get(i) {
-                if let Some(x) = self.total.get_mut(p as usize) {
-                    *x += t;
-                }
-            }
+            self.add_to_caller(tree, i);
         }
     }
 
     /// Add `samples`' weights to their nodes and every caller, visiting
     /// only the nodes they reach.
-    fn load(&mut self, tree: &Tree, samples: &[(StackId, i64)]) {
-        for &(stack, v) in samples {
-            let mut i = stack.index();
-            if let Some(o) = self.own.get_mut(i) {
-                *o += v;
-            }
+    fn load(&mut self, tree: &Tree<'_>, samples: &[Leaf]) {
+        self.add_own(samples);
+        for &(stack, _) in samples {
             // Mark the path up to the first node already marked.
-            while i < tree.len() && !self.is_touched(i) {
+            let mut at = Some(stack.index());
+            while let Some(i) = at.filter(|&i| i < tree.len() && !self.is_touched(i)) {
                 if let Some(word) = self.touched.get_mut(i / 64) {
                     *word |= 1 << (i % 64);
                 }
-                match tree.parent.get(i) {
-                    Some(&p) if p != NO_PARENT => i = p as usize,
-                    _ => break,
-                }
+                at = tree.parent(i);
             }
         }
         // Callees have larger ids than their callers: sum from the end.
@@ -473,17 +474,7 @@ impl Weights {
             while word != 0 {
                 let bit = 63 - word.leading_zeros() as usize;
                 word &= !(1 << bit);
-                let i = wi * 64 + bit;
-                let t =
-                    self.total.get(i).copied().unwrap_or(0) + self.own.get(i).copied().unwrap_or(0);
-                if let Some(x) = self.total.get_mut(i) {
-                    *x = t;
-                }
-                if let Some(&p) = tree.parent.get(i) {
-                    if let Some(x) = self.total.get_mut(p as usize) {
-                        *x += t;
-                    }
-                }
+                self.add_to_caller(tree, wi * 64 + bit);
             }
         }
     }
@@ -495,11 +486,7 @@ impl Weights {
             while word != 0 {
                 let bit = word.trailing_zeros() as usize;
                 word &= word - 1;
-                let i = wi * 64 + bit;
-                if let Some(x) = self.own.get_mut(i) {
-                    *x = 0;
-                }
-                if let Some(x) = self.total.get_mut(i) {
+                if let Some(x) = self.total.get_mut(wi * 64 + bit) {
                     *x = 0;
                 }
             }
@@ -507,5 +494,6 @@ impl Weights {
                 *w = 0;
             }
         }
+        self.own.clear();
     }
 }

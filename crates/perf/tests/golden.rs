@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use stackconv_model::Profile;
+use stackconv_model::{FrameKind, Profile};
 use stackconv_perf::{read, read_pipe};
 
 /// The bar of issue 4.
@@ -315,4 +315,40 @@ fn build_id_mismatch_reported() {
         .chain(p.meta.warnings.iter().map(String::as_str))
         .any(|w| w.contains("cfpmm") && w.contains("mismatch"));
     assert!(reported, "{:?} {:?}", p.meta.losses, p.meta.warnings);
+}
+
+/// Without source lines (`SymbolOptions::lines` off, as the command line
+/// reads for a flame graph) every stack has the same frame names and
+/// weights; only files and lines are gone.
+#[test]
+fn lines_off_keeps_every_name() {
+    let by_names = |p: &Profile| {
+        let mut m: BTreeMap<Vec<String>, i64> = BTreeMap::new();
+        for (i, s) in p.samples.stacks.iter().enumerate() {
+            let names: Vec<String> = p.stack_names(*s).into_iter().map(str::to_string).collect();
+            *m.entry(names).or_default() += p.samples.values[0][i];
+        }
+        m
+    };
+    let mut with_lines = 0;
+    for name in names() {
+        let on = read_name(&name, true);
+        let mut opts = common::options(&name);
+        opts.symbols.lines = false;
+        if name == "c-mismatch" {
+            opts.symbols.symbol_dirs = vec![common::testdata().join("bin-mismatch")];
+        }
+        let off = read(&common::data(&name), &opts).unwrap();
+        assert_eq!(by_names(&on), by_names(&off), "{name}");
+        // (Python frames keep the file their perf-map name carries.)
+        let no_lines = |f: &stackconv_model::Frame| {
+            f.line == 0 && (f.file.is_empty() || f.kind == FrameKind::Python)
+        };
+        assert!(off.frames.iter().all(|(_, f)| no_lines(f)), "{name}");
+        assert!(off.frames.len() <= on.frames.len(), "{name}");
+        if on.frames.iter().any(|(_, f)| f.line != 0) {
+            with_lines += 1;
+        }
+    }
+    assert!(with_lines >= 3, "recordings with DWARF lines: {with_lines}");
 }

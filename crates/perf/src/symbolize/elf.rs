@@ -160,6 +160,21 @@ impl ElfSymbols {
         Some(ElfSymbols { loads, syms, dwarf })
     }
 
+    /// Read DWARF (for lines and inlined frames) from whichever of the
+    /// binary and its debug file has it, when not read yet.
+    pub(crate) fn read_dwarf(&mut self, binary: Option<&[u8]>, debug: Option<&[u8]>) {
+        if self.dwarf.is_some() {
+            return;
+        }
+        let bin = binary.and_then(|d| object::File::parse(d).ok());
+        let dbg = debug.and_then(|d| object::File::parse(d).ok());
+        self.dwarf = match (&bin, &dbg) {
+            (Some(b), _) if has_dwarf(b) => dwarf_context(b),
+            (_, Some(d)) if has_dwarf(d) => dwarf_context(d),
+            _ => None,
+        };
+    }
+
     /// The symbol covering a file offset (perf's `symbols__find`: a sized
     /// symbol covers `[start, end)`, an empty one only its start).
     pub(crate) fn find(&self, offset: u64) -> Option<&Sym> {

@@ -69,6 +69,12 @@ pub struct SymbolOptions {
     pub no_system_paths: bool,
     /// Report inlined frames from DWARF (default true, as `perf script`).
     pub inline: bool,
+    /// Give frames the source file and line of their address, from DWARF
+    /// (default true). Without, all addresses of a function are one frame,
+    /// and DWARF is read only where inlined frames are asked for: outputs
+    /// that show function names only (flame graphs, folded text) are drawn
+    /// sooner.
+    pub lines: bool,
 }
 
 impl Default for SymbolOptions {
@@ -80,6 +86,7 @@ impl Default for SymbolOptions {
             perf_map_dir: None,
             no_system_paths: false,
             inline: true,
+            lines: true,
         }
     }
 }
@@ -151,7 +158,10 @@ impl Misses {
 /// A file that was found and parsed.
 struct Loaded {
     binary: Option<FileBytes>,
+    debug: Option<FileBytes>,
     symbols: ElfSymbols,
+    /// Whether DWARF was looked for (it is read on first need).
+    dwarf_read: bool,
 }
 
 /// One recorded path: where it was found, its symbols, its results.
@@ -289,8 +299,17 @@ impl Symbolizer {
             }
             return r;
         }
+        let lines = self.opts.lines;
+        if let Some(Ok(l)) = &mut slot.state {
+            if (inline || lines) && !l.dwarf_read {
+                l.dwarf_read = true;
+                let binary = l.binary.as_ref().map(|b| (**b).as_ref());
+                let debug = l.debug.as_ref().map(|b| (**b).as_ref());
+                l.symbols.read_dwarf(binary, debug);
+            }
+        }
         let r = match &slot.state {
-            Some(Ok(l)) => file_frames(&l.symbols, file_offset, inline),
+            Some(Ok(l)) => file_frames(&l.symbols, file_offset, inline, lines),
             Some(Err(why)) => Err(*why),
             None => Err(Unresolved::FileMissing),
         };
@@ -576,10 +595,18 @@ impl Symbolizer {
         let symbols = ElfSymbols::load(
             binary.as_ref().map(|b| (**b).as_ref()),
             debug.as_ref().map(|b| (**b).as_ref()),
-            true,
+            false,
         );
         match symbols {
-            Some(symbols) => (Ok(Box::new(Loaded { binary, symbols })), mismatches),
+            Some(symbols) => {
+                let loaded = Loaded {
+                    binary,
+                    debug,
+                    symbols,
+                    dwarf_read: false,
+                };
+                (Ok(Box::new(loaded)), mismatches)
+            }
             // Found, but not an ELF file we can read: nothing to name.
             None => (Err(Unresolved::NoSymbol), mismatches),
         }
@@ -778,8 +805,22 @@ impl Symbolizer {
 }
 
 /// Frames for a file offset: inlined frames from DWARF (when asked), then
-/// the function from the symbol table, as perf names it.
-fn file_frames(symbols: &ElfSymbols, offset: u64, inline: bool) -> Frames {
+/// the function from the symbol table, as perf names it; with source files
+/// and lines when `lines`.
+fn file_frames(symbols: &ElfSymbols, offset: u64, inline: bool, lines: bool) -> Frames {
+    let mut frames = file_frames_lines(symbols, offset, inline)?;
+    if !lines {
+        let mut stripped = frames.to_vec();
+        for f in &mut stripped {
+            f.file = None;
+            f.line = 0;
+        }
+        frames = Arc::from(stripped);
+    }
+    Ok(frames)
+}
+
+fn file_frames_lines(symbols: &ElfSymbols, offset: u64, inline: bool) -> Frames {
     let sym = symbols.find(offset).ok_or(Unresolved::NoSymbol)?;
     let mut frames = Vec::new();
     let mut file = None;
