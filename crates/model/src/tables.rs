@@ -2,26 +2,49 @@
 
 use rustc_hash::FxHashMap as HashMap;
 use std::hash::Hash;
+use std::num::NonZeroU32;
 use std::sync::OnceLock;
 
 use crate::strings::StringId;
 
+/// Most entries a table holds (ids are the index plus one in a `u32`).
+pub(crate) const MAX_ENTRIES: usize = u32::MAX as usize - 1;
+
+/// The index the next entry of a table of `len` entries gets.
+///
+/// # Panics
+///
+/// When the table is full ([`MAX_ENTRIES`]).
+fn next_index(len: usize) -> u32 {
+    assert!(len < MAX_ENTRIES, "more than {MAX_ENTRIES} table entries");
+    len as u32
+}
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(u32);
+        ///
+        /// Stored as the index plus one, so that an `Option` of it takes no
+        /// more room than the id.
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(NonZeroU32);
 
         impl $name {
             /// The index of this entry in its table.
             pub fn index(self) -> usize {
-                self.0 as usize
+                (self.0.get() - 1) as usize
             }
 
-            /// The id at index `i` (for tables built in this crate).
-            #[allow(dead_code)]
+            /// The id at index `i` (for tables built in this crate; `i` is
+            /// below [`MAX_ENTRIES`]).
             pub(crate) fn from_index(i: u32) -> Self {
-                $name(i)
+                $name(NonZeroU32::MIN.saturating_add(i))
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.index())
             }
         }
     };
@@ -142,8 +165,7 @@ impl<T: Hash + Eq + Copy> Interner<T> {
         match self.index.entry(item) {
             std::collections::hash_map::Entry::Occupied(e) => *e.get(),
             std::collections::hash_map::Entry::Vacant(e) => {
-                #[allow(clippy::expect_used)]
-                let id = u32::try_from(self.items.len()).expect("more than 2^32 table entries");
+                let id = next_index(self.items.len());
                 self.items.push(item);
                 e.insert(id);
                 id
@@ -165,12 +187,12 @@ macro_rules! table {
             ///
             /// When the table already holds `u32::MAX` entries.
             pub fn intern(&mut self, item: $item) -> $id {
-                $id(self.0.intern(item))
+                $id::from_index(self.0.intern(item))
             }
 
             /// The id of `item` if the table holds it.
             pub fn lookup(&self, item: &$item) -> Option<$id> {
-                self.0.index.get(item).map(|&i| $id(i))
+                self.0.index.get(item).map(|&i| $id::from_index(i))
             }
 
             /// The entry behind `id`.
@@ -195,7 +217,7 @@ macro_rules! table {
 
             /// All entries in id order.
             pub fn iter(&self) -> impl Iterator<Item = ($id, &$item)> {
-                self.0.items.iter().enumerate().map(|(i, t)| ($id(i as u32), t))
+                self.0.items.iter().enumerate().map(|(i, t)| ($id::from_index(i as u32), t))
             }
         }
     };
@@ -237,8 +259,7 @@ impl StackTable {
     }
 
     fn next_id(&self) -> StackId {
-        #[allow(clippy::expect_used)]
-        StackId(u32::try_from(self.items.len()).expect("more than 2^32 stack nodes"))
+        StackId::from_index(next_index(self.items.len()))
     }
 
     /// The id of `item`, adding it if it is new.
@@ -256,9 +277,9 @@ impl StackTable {
             unreachable!("the index was just built")
         };
         match index.entry(item) {
-            std::collections::hash_map::Entry::Occupied(e) => StackId(*e.get()),
+            std::collections::hash_map::Entry::Occupied(e) => StackId::from_index(*e.get()),
             std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(id.0);
+                e.insert(id.index() as u32);
                 self.items.push(item);
                 id
             }
@@ -270,7 +291,7 @@ impl StackTable {
     pub(crate) fn push_new(&mut self, item: StackNode) -> StackId {
         let id = self.next_id();
         if let Some(index) = self.index.get_mut() {
-            index.insert(item, id.0);
+            index.insert(item, id.index() as u32);
         }
         self.items.push(item);
         id
@@ -281,7 +302,7 @@ impl StackTable {
         self.index
             .get_or_init(|| Self::build_index(&self.items))
             .get(item)
-            .map(|&i| StackId(i))
+            .map(|&i| StackId::from_index(i))
     }
 
     /// The entry behind `id`.
@@ -309,7 +330,7 @@ impl StackTable {
         self.items
             .iter()
             .enumerate()
-            .map(|(i, t)| (StackId(i as u32), t))
+            .map(|(i, t)| (StackId::from_index(i as u32), t))
     }
 
     /// The nodes in id order (callers before callees).
@@ -337,5 +358,20 @@ impl StackTable {
     /// How many frames `stack` has.
     pub fn depth(&self, stack: StackId) -> usize {
         self.frames_leaf_first(stack).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_pack_into_options() {
+        assert_eq!(std::mem::size_of::<Option<StackId>>(), 4);
+        assert_eq!(std::mem::size_of::<StackNode>(), 8);
+        let id = StackId::from_index(7);
+        assert_eq!(id.index(), 7);
+        assert_eq!(format!("{id:?}"), "StackId(7)");
+        assert!(StackId::from_index(3) < StackId::from_index(4));
     }
 }
