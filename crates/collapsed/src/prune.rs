@@ -13,7 +13,7 @@ use std::io::{self, Write};
 
 use stackconv_model::{Profile, StackId, StackNode, ThreadId};
 
-use crate::folded::{frame_text, resolve_root, root_text, write, WriteOptions};
+use crate::folded::{frame_text, resolve_root, root_text, write, RootFrame, WriteOptions};
 
 /// Write folded text for a flame graph whose frames lighter than
 /// `min_weight` are not drawn: the lines of the full folded text
@@ -66,15 +66,80 @@ pub fn write_pruned(
         return write(p, opts, out).map(|()| false);
     };
     let root = resolve_root(p, opts.root);
+    let nodes = p.stacks.nodes();
+    let lines = std::thread::scope(|scope| {
+        // The callee lists take a pass over every node: on a large profile
+        // they are built on another core meanwhile.
+        let lists = (nodes.len() >= PARALLEL_NODES)
+            .then(|| {
+                std::thread::Builder::new()
+                    .name("callee-lists".into())
+                    .spawn_scoped(scope, || ChildLists::new(nodes))
+                    .ok()
+            })
+            .flatten();
+        let (names, frame_name, groups) = prepare(p, opts, values, root)?;
+        let mut weights = Weights::new(nodes.len());
+        if let [(_, samples)] = groups.as_slice() {
+            // One root text (the usual case): its samples reach most nodes.
+            weights.load_all(nodes, samples);
+        }
+        let lists = lists
+            .and_then(|h| h.join().ok())
+            .unwrap_or_else(|| ChildLists::new(nodes));
+        let tree = Tree {
+            nodes,
+            frame_name: &frame_name,
+            lists,
+        };
+        let mut lines: Vec<String> = Vec::new();
+        if let [(root_text, _)] = groups.as_slice() {
+            let root_text = root_text.as_deref();
+            tree.emit(&weights, &names, root_text, min_weight, &mut lines);
+        } else {
+            for (root_text, samples) in &groups {
+                weights.load(nodes, samples);
+                let root_text = root_text.as_deref();
+                tree.emit(&weights, &names, root_text, min_weight, &mut lines);
+                weights.clear();
+            }
+        }
+        Some(lines)
+    });
+    let Some(mut lines) = lines else {
+        return write(p, opts, out).map(|()| false);
+    };
+    lines.sort_unstable();
+    let mut w = io::BufWriter::new(out);
+    for line in &lines {
+        w.write_all(line.as_bytes())?;
+        w.write_all(b"\n")?;
+    }
+    w.flush()?;
+    Ok(true)
+}
 
-    // Names as the folded text writes them; one id per distinct text.
+/// Stack tables from this many nodes build their callee lists on another
+/// thread.
+const PARALLEL_NODES: usize = 1 << 18;
+
+/// Frame names as the folded text writes them (one id per distinct text),
+/// the name id of each frame, and the samples by root text; `None` when
+/// pruning could change the picture.
+#[allow(clippy::type_complexity)]
+fn prepare(
+    p: &Profile,
+    opts: &WriteOptions,
+    values: &[i64],
+    root: RootFrame,
+) -> Option<(Vec<String>, Vec<u32>, Vec<(Option<String>, Vec<Leaf>)>)> {
     let mut name_ids: HashMap<String, u32> = HashMap::new();
     let mut names: Vec<String> = Vec::new();
     let mut frame_name: Vec<u32> = Vec::with_capacity(p.frames.len());
     for (f, _) in p.frames.iter() {
         let text = frame_text(p, f, opts.annotate);
         if unsafe_name(&text) {
-            return write(p, opts, out).map(|()| false);
+            return None;
         }
         let next = names.len() as u32;
         let id = *name_ids.entry(text.clone()).or_insert(next);
@@ -92,7 +157,7 @@ pub fn write_pruned(
         let Some(stack) = stack else { continue };
         let v = values.get(i).copied().unwrap_or(0);
         if v < 0 {
-            return write(p, opts, out).map(|()| false);
+            return None;
         }
         if v == 0 {
             continue;
@@ -102,7 +167,7 @@ pub fn write_pruned(
             None => {
                 let text = root_text(p, thread, root);
                 if text.as_deref().is_some_and(unsafe_name) {
-                    return write(p, opts, out).map(|()| false);
+                    return None;
                 }
                 let next = groups.len();
                 let g = *group_of_text.entry(text.clone()).or_insert(next);
@@ -121,33 +186,9 @@ pub fn write_pruned(
     // A stack without a root text whose first frame is named as another
     // thread's root text would merge with it: keep such profiles whole.
     if groups.len() > 1 && groups.iter().any(|(t, _)| t.is_none()) {
-        return write(p, opts, out).map(|()| false);
+        return None;
     }
-
-    let tree = Tree::new(p, &frame_name);
-    let mut weights = Weights::new(tree.len());
-    let mut lines: Vec<String> = Vec::new();
-    if let [(root_text, samples)] = groups.as_slice() {
-        // One root text (the usual case): its samples reach most nodes.
-        weights.load_all(&tree, samples);
-        let root_text = root_text.as_deref();
-        tree.emit(&weights, &names, root_text, min_weight, &mut lines);
-    } else {
-        for (root_text, samples) in &groups {
-            weights.load(&tree, samples);
-            let root_text = root_text.as_deref();
-            tree.emit(&weights, &names, root_text, min_weight, &mut lines);
-            weights.clear();
-        }
-    }
-    lines.sort_unstable();
-    let mut w = io::BufWriter::new(out);
-    for line in &lines {
-        w.write_all(line.as_bytes())?;
-        w.write_all(b"\n")?;
-    }
-    w.flush()?;
-    Ok(true)
+    Some((names, frame_name, groups))
 }
 
 /// A sample's stack and weight.
@@ -159,20 +200,16 @@ fn unsafe_name(name: &str) -> bool {
     name.contains(';') || name.trim() != name
 }
 
-/// The stack tree with children lists and frame names.
-struct Tree<'p> {
-    nodes: &'p [StackNode],
-    /// Name id of each frame.
-    frame_name: &'p [u32],
+/// The callees of each stack node.
+struct ChildLists {
     /// Children of node `i`: `children[first[i]..first[i + 1]]`; the roots
-    /// are the children of the virtual node `len()`.
+    /// are the children of the virtual node `nodes.len()`.
     first: Vec<u32>,
     children: Vec<u32>,
 }
 
-impl<'p> Tree<'p> {
-    fn new(p: &'p Profile, frame_name: &'p [u32]) -> Tree<'p> {
-        let nodes = p.stacks.nodes();
+impl ChildLists {
+    fn new(nodes: &[StackNode]) -> ChildLists {
         let n = nodes.len();
         let slot = |node: &StackNode| node.parent.map_or(n, StackId::index);
         let mut first = vec![0u32; n + 2];
@@ -197,20 +234,21 @@ impl<'p> Tree<'p> {
                 *at += 1;
             }
         }
-        Tree {
-            nodes,
-            frame_name,
-            first,
-            children,
-        }
+        ChildLists { first, children }
     }
+}
 
+/// The stack tree with callee lists and frame names.
+struct Tree<'p> {
+    nodes: &'p [StackNode],
+    /// Name id of each frame.
+    frame_name: &'p [u32],
+    lists: ChildLists,
+}
+
+impl Tree<'_> {
     fn len(&self) -> usize {
         self.nodes.len()
-    }
-
-    fn parent(&self, i: usize) -> Option<usize> {
-        self.nodes.get(i)?.parent.map(StackId::index)
     }
 
     /// The name id of node `i`'s frame.
@@ -221,9 +259,10 @@ impl<'p> Tree<'p> {
 
     /// The children of `node` (`len()` for the roots).
     fn children(&self, node: usize) -> &[u32] {
-        let start = self.first.get(node).copied().unwrap_or(0) as usize;
-        let end = self.first.get(node + 1).copied().unwrap_or(0) as usize;
-        self.children.get(start..end).unwrap_or_default()
+        let l = &self.lists;
+        let start = l.first.get(node).copied().unwrap_or(0) as usize;
+        let end = l.first.get(node + 1).copied().unwrap_or(0) as usize;
+        l.children.get(start..end).unwrap_or_default()
     }
 
     /// Add to `lines` the lines of one root text's samples (loaded in `w`).
@@ -380,6 +419,11 @@ impl<'p> Tree<'p> {
     }
 }
 
+/// The caller of node `i`.
+fn parent(nodes: &[StackNode], i: usize) -> Option<usize> {
+    nodes.get(i)?.parent.map(StackId::index)
+}
+
 /// Frames of equal name under one kept path.
 struct Group {
     /// Name id, `None` for the root.
@@ -437,35 +481,35 @@ impl Weights {
     }
 
     /// Add node `i`'s total to its caller's.
-    fn add_to_caller(&mut self, tree: &Tree<'_>, i: usize) {
+    fn add_to_caller(&mut self, nodes: &[StackNode], i: usize) {
         let t = self.total.get(i).copied().unwrap_or(0);
-        if let Some(x) = tree.parent(i).and_then(|p| self.total.get_mut(p)) {
+        if let Some(x) = parent(nodes, i).and_then(|p| self.total.get_mut(p)) {
             *x += t;
         }
     }
 
     /// Add `samples`' weights to their nodes and every caller, visiting
     /// every node of the tree (for samples that reach most of them).
-    fn load_all(&mut self, tree: &Tree<'_>, samples: &[Leaf]) {
+    fn load_all(&mut self, nodes: &[StackNode], samples: &[Leaf]) {
         self.add_own(samples);
         // Callees have larger ids than their callers: sum from the end.
-        for i in (0..tree.len()).rev() {
-            self.add_to_caller(tree, i);
+        for i in (0..nodes.len()).rev() {
+            self.add_to_caller(nodes, i);
         }
     }
 
     /// Add `samples`' weights to their nodes and every caller, visiting
     /// only the nodes they reach.
-    fn load(&mut self, tree: &Tree<'_>, samples: &[Leaf]) {
+    fn load(&mut self, nodes: &[StackNode], samples: &[Leaf]) {
         self.add_own(samples);
         for &(stack, _) in samples {
             // Mark the path up to the first node already marked.
             let mut at = Some(stack.index());
-            while let Some(i) = at.filter(|&i| i < tree.len() && !self.is_touched(i)) {
+            while let Some(i) = at.filter(|&i| i < nodes.len() && !self.is_touched(i)) {
                 if let Some(word) = self.touched.get_mut(i / 64) {
                     *word |= 1 << (i % 64);
                 }
-                at = tree.parent(i);
+                at = parent(nodes, i);
             }
         }
         // Callees have larger ids than their callers: sum from the end.
@@ -474,7 +518,7 @@ impl Weights {
             while word != 0 {
                 let bit = 63 - word.leading_zeros() as usize;
                 word &= !(1 << bit);
-                self.add_to_caller(tree, wi * 64 + bit);
+                self.add_to_caller(nodes, wi * 64 + bit);
             }
         }
     }

@@ -11,6 +11,7 @@
 use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
+use rayon::slice::ParallelSliceMut;
 use rustc_hash::FxBuildHasher;
 
 use crate::tables::{FrameId, StackId, StackNode, StackTable};
@@ -124,7 +125,7 @@ impl StackBatch {
     /// before their children.
     pub fn intern_into(self, table: &mut StackTable) -> Vec<Option<StackId>> {
         let mut order: Vec<u32> = (0..self.starts.len() as u32).collect();
-        order.sort_unstable_by(|&a, &b| self.path(a).cmp(self.path(b)));
+        order.par_sort_unstable_by(|&a, &b| self.path(a).cmp(self.path(b)));
         // Nodes past the common prefix with the previous path are new to
         // the table when it started empty; otherwise they are looked up.
         let fresh = table.is_empty();

@@ -649,13 +649,15 @@ impl Reader<'_> {
 
     /// The frames (innermost first) of one address, a span of
     /// `addr_frames`; `inline`: with the inlined frames (DWARF-unwound
-    /// entries) or only the function (callchain entries).
-    fn frames_of(&mut self, pid: i32, addr: u64, kernel: bool, inline: bool) -> Span {
-        let generation = if kernel {
-            0
-        } else {
-            self.processes.get(&pid).map_or(0, |p| p.generation)
-        };
+    /// entries) or only the function (callchain entries). `generation` is
+    /// that of the process's mappings now.
+    fn frames_of(&mut self, pid: i32, generation: u32, e: Entry) -> Span {
+        let Entry {
+            addr,
+            kernel,
+            inline,
+        } = e;
+        let generation = if kernel { 0 } else { generation };
         let flags = 4 | u8::from(kernel) | (u8::from(inline) << 1);
         // Fibonacci hashing of the address picks the slot.
         let slot = (addr.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - FRONT_BITS)) as usize;
@@ -972,7 +974,7 @@ impl Reader<'_> {
                 last.ends.truncate(shared);
                 last.frames.truncate(last.ends.last().copied().unwrap_or(0));
                 for e in entries.iter().rev().skip(shared) {
-                    let span = self.frames_of(pid, e.addr, e.kernel, e.inline);
+                    let span = self.frames_of(pid, generation, *e);
                     last.frames.extend(self.span_frames(span).iter().rev());
                     last.entries.push(*e);
                     last.ends.push(last.frames.len());
@@ -990,8 +992,9 @@ impl Reader<'_> {
     fn java_stack(&mut self, pid: i32, entries: &[Entry], comm: StringId) -> PathId {
         let comm_s = self.profile.str(comm).to_string();
         let mut path = Vec::new();
+        let generation = self.processes.get(&pid).map_or(0, |p| p.generation);
         for e in entries.iter().rev() {
-            let span = self.frames_of(pid, e.addr, e.kernel, e.inline);
+            let span = self.frames_of(pid, generation, *e);
             let fs = self.span_frames(span).to_vec();
             for &f in fs.iter().rev() {
                 let frame = *self.profile.frame(f);

@@ -179,3 +179,33 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn large_profile_draws_the_same() {
+    // Enough stack nodes (over 2^18) that the callee lists are built on
+    // another thread.
+    let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
+    let frames: Vec<_> = (0..97)
+        .map(|i| p.intern_frame_named(&format!("f{i}"), FrameKind::Native))
+        .collect();
+    let thread = p.intern_thread(Thread::default());
+    for i in 0..40_000usize {
+        // A pseudo-random walk: stacks share their first frames only.
+        let mut x = (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let path: Vec<_> = (0..12)
+            .map(|_| {
+                x ^= x >> 29;
+                x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                frames[(x % 97) as usize]
+            })
+            .collect();
+        let s = p.intern_stack_frames(path);
+        p.push_sample(s, thread, None, &[(i % 5) as i64 + 1]);
+    }
+    assert!(p.stacks.len() > 1 << 18, "{} nodes", p.stacks.len());
+    for min_width in [0.1, 1.0] {
+        let (full, pruned, lines) = both(&p, &WriteOptions::default(), min_width).unwrap();
+        assert!(full == pruned, "min width {min_width}");
+        assert!(lines < 40_000, "{lines} lines");
+    }
+}
