@@ -55,8 +55,8 @@ pub struct StackBatch {
     bytes: Vec<u8>,
     /// Start of each path in `bytes`; its end is the next start.
     starts: Vec<usize>,
-    /// Path ids by the hash of their bytes.
-    index: HashTable<u32>,
+    /// (hash of its bytes, path id) of every path.
+    index: HashTable<(u64, u32)>,
 }
 
 impl StackBatch {
@@ -86,11 +86,11 @@ impl StackBatch {
     /// When the batch already holds `u32::MAX` paths.
     pub fn add(&mut self, root_first: &[FrameId]) -> PathId {
         let start = self.bytes.len();
-        self.bytes.extend(
-            root_first
-                .iter()
-                .flat_map(|f| (f.index() as u32).to_be_bytes()),
-        );
+        self.bytes.reserve(root_first.len() * 4);
+        for f in root_first {
+            self.bytes
+                .extend_from_slice(&(f.index() as u32).to_be_bytes());
+        }
         let hash = FxBuildHasher.hash_one(self.bytes.get(start..).unwrap_or_default());
         let (bytes, starts) = (&self.bytes, &self.starts);
         let path = |id: u32| {
@@ -100,20 +100,17 @@ impl StackBatch {
             bytes.get(s..e).unwrap_or_default()
         };
         let new = bytes.get(start..).unwrap_or_default();
-        if let Some(&id) = self.index.find(hash, |&id| path(id) == new) {
+        if let Some(&(_, id)) = self
+            .index
+            .find(hash, |&(h, id)| h == hash && path(id) == new)
+        {
             self.bytes.truncate(start);
             return PathId(id);
         }
         #[allow(clippy::expect_used)]
         let id = u32::try_from(self.starts.len()).expect("more than 2^32 paths");
         self.starts.push(start);
-        let (bytes, starts) = (&self.bytes, &self.starts);
-        self.index.insert_unique(hash, id, |&id| {
-            let i = id as usize;
-            let s = starts.get(i).copied().unwrap_or(0);
-            let e = starts.get(i + 1).copied().unwrap_or(bytes.len());
-            FxBuildHasher.hash_one(bytes.get(s..e).unwrap_or_default())
-        });
+        self.index.insert_unique(hash, (hash, id), |&(h, _)| h);
         PathId(id)
     }
 
@@ -127,8 +124,14 @@ impl StackBatch {
         let mut order: Vec<u32> = (0..self.starts.len() as u32).collect();
         order.par_sort_unstable_by(|&a, &b| self.path(a).cmp(self.path(b)));
         // Nodes past the common prefix with the previous path are new to
-        // the table when it started empty; otherwise they are looked up.
+        // the table when it started empty: they are appended without an
+        // index. Otherwise they are looked up.
         let fresh = table.is_empty();
+        let mut built: Vec<StackNode> = Vec::new();
+        if fresh {
+            // At most one node per frame of a path.
+            built.reserve(self.bytes.len() / 4);
+        }
         let mut out = vec![None; self.starts.len()];
         let mut nodes: Vec<StackId> = Vec::new();
         let mut prev: &[u8] = &[];
@@ -144,7 +147,8 @@ impl StackBatch {
                     frame: FrameId::from_index(u32::from_be_bytes(word)),
                 };
                 let stack = if fresh {
-                    table.push_new(node)
+                    built.push(node);
+                    StackId::from_index((built.len() - 1) as u32)
                 } else {
                     table.intern(node)
                 };
@@ -154,6 +158,9 @@ impl StackBatch {
                 *slot = nodes.last().copied();
             }
             prev = cur;
+        }
+        if fresh {
+            table.set_nodes(built);
         }
         out
     }

@@ -286,15 +286,17 @@ impl StackTable {
         }
     }
 
-    /// Add `item`, known to be absent, without consulting or building the
-    /// index (kept up to date when it exists).
-    pub(crate) fn push_new(&mut self, item: StackNode) -> StackId {
-        let id = self.next_id();
-        if let Some(index) = self.index.get_mut() {
-            index.insert(item, id.index() as u32);
-        }
-        self.items.push(item);
-        id
+    /// Replace the nodes of an empty table by `nodes`: distinct, parents
+    /// before children (as [`crate::StackBatch`] builds them); indexed on
+    /// first use.
+    pub(crate) fn set_nodes(&mut self, nodes: Vec<StackNode>) {
+        debug_assert!(self.items.is_empty());
+        assert!(
+            nodes.len() <= MAX_ENTRIES,
+            "more than {MAX_ENTRIES} stack nodes"
+        );
+        self.items = nodes;
+        self.index = OnceLock::new();
     }
 
     /// The id of `item` if the table holds it.

@@ -651,6 +651,7 @@ impl Reader<'_> {
     /// `addr_frames`; `inline`: with the inlined frames (DWARF-unwound
     /// entries) or only the function (callchain entries). `generation` is
     /// that of the process's mappings now.
+    #[inline]
     fn frames_of(&mut self, pid: i32, generation: u32, e: Entry) -> Span {
         let Entry {
             addr,
@@ -679,6 +680,7 @@ impl Reader<'_> {
     }
 
     /// The frames of `span`.
+    #[inline]
     fn span_frames(&self, span: Span) -> &[FrameId] {
         let start = span.0 as usize;
         self.addr_frames

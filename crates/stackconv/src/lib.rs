@@ -315,7 +315,9 @@ fn map_file(file: &File) -> io::Result<FileBytes> {
         // parsed; profiles are not rewritten while stackconv reads them (a
         // file truncated under us could fault, as with any mmap reader such as
         // ripgrep; the read fallback covers files that cannot be mapped).
-        let mapped = unsafe { memmap2::Mmap::map(file) };
+        // Populated: every page is read anyway, faulting them in at once
+        // is cheaper than one fault per page.
+        let mapped = unsafe { memmap2::MmapOptions::new().populate().map(file) };
         if let Ok(m) = mapped {
             return Ok(FileBytes::Mapped(m));
         }
