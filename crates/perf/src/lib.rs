@@ -32,6 +32,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 mod container;
+mod decode;
 mod error;
 mod reader;
 pub mod symbolize;

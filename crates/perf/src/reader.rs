@@ -6,11 +6,8 @@ use std::sync::Arc;
 
 use framehop::x86_64::UnwindRegsX86_64;
 use framehop::FrameAddress;
-use linux_perf_data::linux_perf_event_reader::{
-    constants, CpuMode, EventRecord, Mmap2FileId, PerfEventType, RawEventRecord, ReadFormat,
-    RecordParseInfo, RecordType, SampleFormat, SampleRecord,
-};
-use linux_perf_data::{AttributeDescription, PerfFileReader, PerfFileRecord};
+use linux_perf_data::linux_perf_event_reader::{CpuMode, PerfEventType};
+use linux_perf_data::{AttributeDescription, PerfFileReader};
 use stackconv_model::naming::{tidy_java_symbol, unknown_frame_name};
 use stackconv_model::{
     Frame, FrameId, FrameKind, Module, PathId, Profile, StackBatch, StringId, Thread, ThreadId,
@@ -18,6 +15,7 @@ use stackconv_model::{
 };
 
 use crate::container::Container;
+use crate::decode::{self, Decoded, Entry, Sample};
 use crate::error::Error;
 use crate::symbolize::{SymFrame, Symbolizer, Unresolved};
 use crate::unwind::{self, ProcessUnwinder};
@@ -25,18 +23,6 @@ use crate::ReadOptions;
 
 /// The module name perf gives kernel code.
 const KERNEL_MODULE: &str = "[kernel.kallsyms]";
-
-/// `PERF_RECORD_MISC_SWITCH_OUT`.
-const MISC_SWITCH_OUT: u16 = 1 << 13;
-/// Record types handled beyond what linux-perf-event-reader parses.
-const RECORD_LOST_SAMPLES: u32 = 13;
-const RECORD_SWITCH: u32 = 14;
-const RECORD_SWITCH_CPU_WIDE: u32 = 15;
-
-/// `sched:sched_switch` raw field offsets (`format` of the tracepoint since
-/// Linux 4.x: common header 8 bytes, `prev_comm[16]`, `prev_pid`,
-/// `prev_prio`, `prev_state` (long), `next_comm[16]`, `next_pid`).
-const SCHED_SWITCH_NEXT_PID: usize = 56;
 
 /// What a perf event's samples weigh.
 #[derive(Clone, Debug)]
@@ -76,15 +62,6 @@ struct Process {
     /// process): part of the keys of the address caches.
     generation: u32,
     unwinder: Option<Box<ProcessUnwinder>>,
-}
-
-/// One address of a sample's stack.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Entry {
-    addr: u64,
-    kernel: bool,
-    /// With inlined frames (a DWARF-unwound entry).
-    inline: bool,
 }
 
 /// The previous sample of a thread: its entries root first, its frames
@@ -217,6 +194,7 @@ struct Reader<'o> {
     malformed: u64,
     unknown_records: u64,
     unwound_samples: u64,
+    /// The entries of the sample being read.
     scratch: Vec<Entry>,
     /// Every distinct stack as a path of frames, interned at the end.
     batch: StackBatch,
@@ -230,11 +208,8 @@ struct Reader<'o> {
 
 /// Read a validated container into a profile.
 pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile, Error> {
-    let PerfFileReader {
-        mut perf_file,
-        mut record_iter,
-    } = PerfFileReader::parse_pipe(c.stream()).map_err(Error::Parse)?;
-    let attrs: Vec<AttributeDescription> = perf_file.event_attributes().to_vec();
+    let perf_reader = PerfFileReader::parse_pipe(c.stream()).map_err(Error::Parse)?;
+    let attrs: Vec<AttributeDescription> = perf_reader.perf_file.event_attributes().to_vec();
 
     // Value columns: one per event, then off-CPU, then samples.
     let mut value_types = Vec::new();
@@ -324,19 +299,24 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
         r.build_ids.insert(p, id.clone());
     }
 
-    loop {
-        let record = match record_iter.next_record(&mut perf_file) {
-            Ok(Some(record)) => record,
-            Ok(None) => break,
-            Err(e) => return Err(Error::Parse(e)),
-        };
-        match record {
-            PerfFileRecord::EventRecord { attr_index, record } => {
-                r.event_record(attr_index, &record);
-            }
-            PerfFileRecord::UserRecord(_) => {}
+    // Records are parsed and decoded on another thread, in order, while
+    // this one symbolizes them.
+    let (send, recv) = decode::channel();
+    std::thread::scope(|scope| -> Result<(), Error> {
+        let decoder = std::thread::Builder::new()
+            .name("perf-decode".into())
+            .spawn_scoped(scope, move || decode::decode_all(perf_reader, &send));
+        if let Err(e) = decoder {
+            return Err(Error::Io(e));
         }
-    }
+        for batch in recv {
+            let batch = batch?;
+            for d in batch.records {
+                r.apply(d, &batch.entries);
+            }
+        }
+        Ok(())
+    })?;
     Ok(r.finish())
 }
 
@@ -395,68 +375,6 @@ fn column_of(name: &str, ty: &PerfEventType) -> (String, &'static str) {
     (kind, unit)
 }
 
-/// Whether linux-perf-event-reader can parse this sample without
-/// overflowing: it multiplies the callchain length by 8 unchecked. Walks
-/// the sample the way it does, up to the callchain.
-fn sample_is_sane(data: &[u8], pi: &RecordParseInfo) -> bool {
-    let be = matches!(
-        pi.endian,
-        linux_perf_data::linux_perf_event_reader::Endianness::BigEndian
-    );
-    let u64_at = |at: usize| -> Option<u64> {
-        let a: [u8; 8] = data.get(at..at.checked_add(8)?)?.try_into().ok()?;
-        Some(if be {
-            u64::from_be_bytes(a)
-        } else {
-            u64::from_le_bytes(a)
-        })
-    };
-    let f = pi.sample_format;
-    let mut at = 0usize;
-    for flag in [
-        SampleFormat::IDENTIFIER,
-        SampleFormat::IP,
-        SampleFormat::TID,
-        SampleFormat::TIME,
-        SampleFormat::ADDR,
-        SampleFormat::ID,
-        SampleFormat::STREAM_ID,
-        SampleFormat::CPU,
-        SampleFormat::PERIOD,
-    ] {
-        if f.contains(flag) {
-            at += 8;
-        }
-    }
-    if f.contains(SampleFormat::READ) {
-        let rf = pi.read_format;
-        let extra = 8
-            * (usize::from(rf.contains(ReadFormat::TOTAL_TIME_ENABLED))
-                + usize::from(rf.contains(ReadFormat::TOTAL_TIME_RUNNING)));
-        if rf.contains(ReadFormat::GROUP) {
-            at += 8 + extra + 8 * usize::from(rf.contains(ReadFormat::ID));
-        } else {
-            let Some(nr) = u64_at(at) else { return false };
-            let per = 8 + 8 * u64::from(rf.contains(ReadFormat::ID));
-            let Some(bytes) = nr.checked_mul(per).and_then(|b| usize::try_from(b).ok()) else {
-                return false;
-            };
-            at = match at.checked_add(8 + extra).and_then(|a| a.checked_add(bytes)) {
-                Some(a) => a,
-                None => return false,
-            };
-        }
-    }
-    if f.contains(SampleFormat::CALLCHAIN) {
-        let Some(nr) = u64_at(at) else { return false };
-        let remaining = data.len().saturating_sub(at + 8) as u64;
-        if nr > remaining / 8 {
-            return false;
-        }
-    }
-    true
-}
-
 impl Reader<'_> {
     fn path_id(&mut self, path: &[u8]) -> u32 {
         if let Some(&id) = self.path_index.get(path) {
@@ -477,65 +395,34 @@ impl Reader<'_> {
             .unwrap_or_default()
     }
 
-    fn event_record(&mut self, attr_index: usize, record: &RawEventRecord) {
-        let ty = record.record_type;
-        if ty == RecordType::SAMPLE && !sample_is_sane(&record.data.as_slice(), &record.parse_info)
-        {
-            self.malformed += 1;
-            return;
-        }
-        match ty.0 {
-            RECORD_LOST_SAMPLES => {
-                let d = record.data.as_slice();
-                let lost = d
-                    .get(..8)
-                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                    .map(u64::from_le_bytes)
-                    .unwrap_or(0);
-                self.lost = self.lost.saturating_add(lost);
-                return;
-            }
-            RECORD_SWITCH | RECORD_SWITCH_CPU_WIDE => {
-                if record.misc & MISC_SWITCH_OUT == 0 {
-                    if let Ok(common) = record.common_data() {
-                        if let (Some(tid), Some(t)) = (common.tid, common.timestamp) {
-                            self.switch_in(tid, t);
-                        }
-                    }
-                }
-                return;
-            }
-            _ => {}
-        }
-        let parsed = match record.parse() {
-            Ok(p) => p,
-            Err(_) => {
-                self.malformed += 1;
-                return;
-            }
-        };
-        match parsed {
-            EventRecord::Sample(s) => self.sample(attr_index, &s),
-            EventRecord::Comm(c) => {
-                let name = String::from_utf8_lossy(&c.name.as_slice()).into_owned();
+    /// Take one decoded record into the profile.
+    fn apply(&mut self, d: Decoded, entries: &[Entry]) {
+        match d {
+            Decoded::Sample(s) => self.sample(s, entries),
+            Decoded::Comm { pid, tid, name } => {
                 let id = self.profile.intern_str(&name);
-                self.comms.insert(c.tid, (c.pid, id));
+                self.comms.insert(tid, (pid, id));
             }
-            EventRecord::Fork(f) => {
-                if let Some(&(_, comm)) = self.comms.get(&f.ptid) {
-                    self.comms.insert(f.tid, (f.pid, comm));
-                } else if let Some(&(_, comm)) = self.comms.get(&f.ppid) {
-                    self.comms.insert(f.tid, (f.pid, comm));
+            Decoded::Fork {
+                pid,
+                ppid,
+                tid,
+                ptid,
+            } => {
+                if let Some(&(_, comm)) = self.comms.get(&ptid) {
+                    self.comms.insert(tid, (pid, comm));
+                } else if let Some(&(_, comm)) = self.comms.get(&ppid) {
+                    self.comms.insert(tid, (pid, comm));
                 }
-                if f.pid != f.ppid && !self.processes.contains_key(&f.pid) {
+                if pid != ppid && !self.processes.contains_key(&pid) {
                     let maps = self
                         .processes
-                        .get(&f.ppid)
+                        .get(&ppid)
                         .map(|p| p.maps.clone())
                         .unwrap_or_default();
                     let generation = self.next_generation();
                     self.processes.insert(
-                        f.pid,
+                        pid,
                         Process {
                             maps,
                             generation,
@@ -544,29 +431,29 @@ impl Reader<'_> {
                     );
                 }
             }
-            EventRecord::Exit(_) => {}
-            EventRecord::Mmap(m) => {
-                let path = m.path.as_slice();
-                if m.is_executable {
-                    self.mmap(m.pid, m.cpu_mode, m.address, m.length, m.page_offset, &path);
+            Decoded::Mmap {
+                pid,
+                mode,
+                start,
+                len,
+                pgoff,
+                path,
+                build_id,
+                executable,
+            } => {
+                if let Some(id) = build_id {
+                    self.sym.add_build_id(&path, &id);
+                    let p = self.path_id(&path);
+                    self.build_ids.insert(p, id);
+                }
+                if executable {
+                    self.mmap(pid, mode, start, len, pgoff, &path);
                 }
             }
-            EventRecord::Mmap2(m) => {
-                let path = m.path.as_slice();
-                if let Mmap2FileId::BuildId(id) = &m.file_id {
-                    if id.iter().any(|&b| b != 0) {
-                        self.sym.add_build_id(&path, id);
-                        let p = self.path_id(&path);
-                        self.build_ids.insert(p, id.clone());
-                    }
-                }
-                // PROT_EXEC = 4.
-                if m.protection & 4 != 0 || m.protection == 0 {
-                    self.mmap(m.pid, m.cpu_mode, m.address, m.length, m.page_offset, &path);
-                }
-            }
-            EventRecord::Lost(l) => self.lost = self.lost.saturating_add(l.count),
-            _ => {}
+            Decoded::Lost(n) => self.lost = self.lost.saturating_add(n),
+            Decoded::SwitchIn { tid, time } => self.switch_in(tid, time),
+            Decoded::Malformed => self.malformed += 1,
+            Decoded::Other => {}
         }
     }
 
@@ -817,8 +704,8 @@ impl Reader<'_> {
         t
     }
 
-    fn sample(&mut self, attr_index: usize, s: &SampleRecord) {
-        let Some(ev) = self.events.get(attr_index).cloned() else {
+    fn sample(&mut self, s: Sample, batch_entries: &[Entry]) {
+        let Some(ev) = self.events.get(s.attr_index).cloned() else {
             self.malformed += 1;
             return;
         };
@@ -835,67 +722,21 @@ impl Reader<'_> {
         }
         let thread = self.thread_of(pid, tid);
 
-        // The addresses of the stack, leaf first.
+        // The addresses of the stack, leaf first: the callchain, then for
+        // --call-graph dwarf the user stack unwound from the registers.
         let mut entries = std::mem::take(&mut self.scratch);
         entries.clear();
-        let sample_kernel = matches!(s.cpu_mode, CpuMode::Kernel | CpuMode::GuestKernel);
-        let mut user_ip_seen = false;
-        if let Some(chain) = &s.callchain {
-            let mut kernel = sample_kernel;
-            for i in 0..chain.len() {
-                let Some(addr) = chain.get(i) else { break };
-                if addr >= constants::PERF_CONTEXT_MAX {
-                    match addr {
-                        constants::PERF_CONTEXT_KERNEL | constants::PERF_CONTEXT_GUEST_KERNEL => {
-                            kernel = true;
-                        }
-                        constants::PERF_CONTEXT_USER | constants::PERF_CONTEXT_GUEST_USER => {
-                            kernel = false;
-                        }
-                        _ => {}
-                    }
-                    continue;
-                }
-                if !kernel {
-                    user_ip_seen = true;
-                }
-                // perf (6.1) expands inlined frames only for DWARF-unwound
-                // entries, not for callchain entries.
-                entries.push(Entry {
-                    addr,
-                    kernel,
-                    inline: false,
-                });
-            }
-        } else if let Some(ip) = s.ip {
-            user_ip_seen = !sample_kernel;
-            entries.push(Entry {
-                addr: ip,
-                kernel: sample_kernel,
-                inline: false,
-            });
-        }
-        // --call-graph dwarf: unwind the user stack from the registers.
-        if let (Some(regs), Some((stack, dyn_size))) = (&s.user_regs, &s.user_stack) {
-            let ip = regs.get(unwind::REG_IP);
-            let sp = regs.get(unwind::REG_SP);
-            let bp = regs.get(unwind::REG_BP).unwrap_or(0);
-            if let (Some(ip), Some(sp)) = (ip, sp) {
-                let stack = stack.as_slice();
-                let valid = usize::try_from(*dyn_size)
-                    .unwrap_or(usize::MAX)
-                    .min(stack.len());
-                let stack = stack.get(..valid).unwrap_or_default();
-                let addrs = self.unwind_user(pid, ip, sp, bp, stack);
-                self.unwound_samples += 1;
-                // The callchain's own user part (if any) is the same ip.
-                let skip = usize::from(user_ip_seen);
-                entries.extend(addrs.iter().skip(skip).map(|&(addr, _)| Entry {
-                    addr,
-                    kernel: false,
-                    inline: true,
-                }));
-            }
+        entries.extend_from_slice(batch_entries.get(s.entries.clone()).unwrap_or_default());
+        if let Some(user) = &s.user {
+            let addrs = self.unwind_user(pid, user.ip, user.sp, user.bp, &user.stack);
+            self.unwound_samples += 1;
+            // The callchain's own user part (if any) is the same ip.
+            let skip = usize::from(user.user_ip_seen);
+            entries.extend(addrs.iter().skip(skip).map(|&(addr, _)| Entry {
+                addr,
+                kernel: false,
+                inline: true,
+            }));
         }
 
         let comm = self.profile.threads.get(thread).thread_name;
@@ -934,16 +775,8 @@ impl Reader<'_> {
                     },
                 );
                 // In a system-wide recording, next_pid switches in now.
-                if let Some(raw) = &s.raw {
-                    let raw = raw.as_slice();
-                    if let Some(b) = raw.get(SCHED_SWITCH_NEXT_PID..SCHED_SWITCH_NEXT_PID + 4) {
-                        if let Ok(a) = <[u8; 4]>::try_from(b) {
-                            let next = i32::from_le_bytes(a);
-                            if next != tid && next > 0 {
-                                self.switch_in(next, t);
-                            }
-                        }
-                    }
+                if let Some(next) = s.next_pid.filter(|&n| n != tid && n > 0) {
+                    self.switch_in(next, t);
                 }
             }
         }

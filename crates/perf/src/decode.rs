@@ -1,0 +1,373 @@
+//! Records decoded into owned values, on a thread of their own.
+//!
+//! Parsing records and walking their callchains needs no reader state, so
+//! it runs on another core while the reader symbolizes: the decoder sends
+//! batches of [`Decoded`] records through a bounded channel, in file order.
+
+use std::sync::mpsc;
+
+use linux_perf_data::linux_perf_event_reader::{
+    constants, CpuMode, EventRecord, Mmap2FileId, RawEventRecord, ReadFormat, RecordParseInfo,
+    RecordType, SampleFormat, SampleRecord,
+};
+use linux_perf_data::{PerfFileReader, PerfFileRecord};
+
+use crate::error::Error;
+use crate::unwind;
+
+/// `PERF_RECORD_MISC_SWITCH_OUT`.
+const MISC_SWITCH_OUT: u16 = 1 << 13;
+/// Record types handled beyond what linux-perf-event-reader parses.
+const RECORD_LOST_SAMPLES: u32 = 13;
+const RECORD_SWITCH: u32 = 14;
+const RECORD_SWITCH_CPU_WIDE: u32 = 15;
+
+/// `sched:sched_switch` raw field offsets (`format` of the tracepoint since
+/// Linux 4.x: common header 8 bytes, `prev_comm[16]`, `prev_pid`,
+/// `prev_prio`, `prev_state` (long), `next_comm[16]`, `next_pid`).
+const SCHED_SWITCH_NEXT_PID: usize = 56;
+
+/// Records per batch sent to the reader.
+const BATCH: usize = 1024;
+/// Batches in flight between the decoder and the reader.
+const IN_FLIGHT: usize = 8;
+
+/// One address of a sample's stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub addr: u64,
+    pub kernel: bool,
+    /// With inlined frames (a DWARF-unwound entry).
+    pub inline: bool,
+}
+
+/// The user registers and stack bytes of a `--call-graph dwarf` sample.
+#[derive(Debug)]
+pub(crate) struct UserStack {
+    pub ip: u64,
+    pub sp: u64,
+    pub bp: u64,
+    pub stack: Vec<u8>,
+    /// Whether the callchain had a user part (its first entry is `ip`).
+    pub user_ip_seen: bool,
+}
+
+/// A sample, as the reader needs it.
+#[derive(Debug)]
+pub(crate) struct Sample {
+    pub attr_index: usize,
+    pub pid: Option<i32>,
+    pub tid: Option<i32>,
+    pub timestamp: Option<u64>,
+    pub period: Option<u64>,
+    /// The callchain (or the ip), leaf first: a range of its batch's
+    /// entries.
+    pub entries: std::ops::Range<usize>,
+    pub user: Option<UserStack>,
+    /// `next_pid` of a `sched:sched_switch` sample's raw data.
+    pub next_pid: Option<i32>,
+}
+
+/// A record decoded.
+#[derive(Debug)]
+pub(crate) enum Decoded {
+    Sample(Sample),
+    Comm {
+        pid: i32,
+        tid: i32,
+        name: String,
+    },
+    Fork {
+        pid: i32,
+        ppid: i32,
+        tid: i32,
+        ptid: i32,
+    },
+    Mmap {
+        pid: i32,
+        mode: CpuMode,
+        start: u64,
+        len: u64,
+        pgoff: u64,
+        path: Vec<u8>,
+        build_id: Option<Vec<u8>>,
+        executable: bool,
+    },
+    Lost(u64),
+    SwitchIn {
+        tid: i32,
+        time: u64,
+    },
+    Malformed,
+    Other,
+}
+
+/// Records decoded, in order, with the stack entries of their samples.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    pub records: Vec<Decoded>,
+    pub entries: Vec<Entry>,
+}
+
+/// What the decoder sends: a batch, or the error that ends the stream.
+pub(crate) type Message = Result<Batch, Error>;
+
+/// Decode every record of `reader` into `send`, in batches, in order; an
+/// error ends the stream (sent last). Returns when the stream ends or the
+/// receiver hangs up.
+pub(crate) fn decode_all<R: std::io::Read>(
+    reader: PerfFileReader<R>,
+    send: &mpsc::SyncSender<Message>,
+) {
+    let PerfFileReader {
+        mut perf_file,
+        mut record_iter,
+    } = reader;
+    let mut batch = Batch::default();
+    loop {
+        match record_iter.next_record(&mut perf_file) {
+            Ok(Some(PerfFileRecord::EventRecord { attr_index, record })) => {
+                let d = decode(attr_index, &record, &mut batch.entries);
+                batch.records.push(d);
+            }
+            Ok(Some(PerfFileRecord::UserRecord(_))) => {}
+            Ok(None) => break,
+            Err(e) => {
+                if !batch.records.is_empty() && send.send(Ok(std::mem::take(&mut batch))).is_err() {
+                    return;
+                }
+                let _ = send.send(Err(Error::Parse(e)));
+                return;
+            }
+        }
+        if batch.records.len() >= BATCH && send.send(Ok(std::mem::take(&mut batch))).is_err() {
+            return;
+        }
+    }
+    if !batch.records.is_empty() {
+        let _ = send.send(Ok(batch));
+    }
+}
+
+/// A channel for [`decode_all`].
+pub(crate) fn channel() -> (mpsc::SyncSender<Message>, mpsc::Receiver<Message>) {
+    mpsc::sync_channel(IN_FLIGHT)
+}
+
+/// Decode one record; a sample's stack entries go to `entries`.
+fn decode(attr_index: usize, record: &RawEventRecord, entries: &mut Vec<Entry>) -> Decoded {
+    let ty = record.record_type;
+    if ty == RecordType::SAMPLE && !sample_is_sane(&record.data.as_slice(), &record.parse_info) {
+        return Decoded::Malformed;
+    }
+    match ty.0 {
+        RECORD_LOST_SAMPLES => {
+            let d = record.data.as_slice();
+            let lost = d
+                .get(..8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_le_bytes)
+                .unwrap_or(0);
+            return Decoded::Lost(lost);
+        }
+        RECORD_SWITCH | RECORD_SWITCH_CPU_WIDE => {
+            if record.misc & MISC_SWITCH_OUT == 0 {
+                if let Ok(common) = record.common_data() {
+                    if let (Some(tid), Some(time)) = (common.tid, common.timestamp) {
+                        return Decoded::SwitchIn { tid, time };
+                    }
+                }
+            }
+            return Decoded::Other;
+        }
+        _ => {}
+    }
+    let Ok(parsed) = record.parse() else {
+        return Decoded::Malformed;
+    };
+    match parsed {
+        EventRecord::Sample(s) => Decoded::Sample(sample(attr_index, &s, entries)),
+        EventRecord::Comm(c) => Decoded::Comm {
+            pid: c.pid,
+            tid: c.tid,
+            name: String::from_utf8_lossy(&c.name.as_slice()).into_owned(),
+        },
+        EventRecord::Fork(f) => Decoded::Fork {
+            pid: f.pid,
+            ppid: f.ppid,
+            tid: f.tid,
+            ptid: f.ptid,
+        },
+        EventRecord::Mmap(m) => Decoded::Mmap {
+            pid: m.pid,
+            mode: m.cpu_mode,
+            start: m.address,
+            len: m.length,
+            pgoff: m.page_offset,
+            path: m.path.as_slice().into_owned(),
+            build_id: None,
+            executable: m.is_executable,
+        },
+        EventRecord::Mmap2(m) => Decoded::Mmap {
+            pid: m.pid,
+            mode: m.cpu_mode,
+            start: m.address,
+            len: m.length,
+            pgoff: m.page_offset,
+            path: m.path.as_slice().into_owned(),
+            build_id: match &m.file_id {
+                Mmap2FileId::BuildId(id) if id.iter().any(|&b| b != 0) => Some(id.clone()),
+                _ => None,
+            },
+            // PROT_EXEC = 4.
+            executable: m.protection & 4 != 0 || m.protection == 0,
+        },
+        EventRecord::Lost(l) => Decoded::Lost(l.count),
+        _ => Decoded::Other,
+    }
+}
+
+/// The parts of a sample the reader needs: the addresses of its stack leaf
+/// first, as the callchain gives them, with their kernel/user context.
+fn sample(attr_index: usize, s: &SampleRecord, entries: &mut Vec<Entry>) -> Sample {
+    let first = entries.len();
+    let sample_kernel = matches!(s.cpu_mode, CpuMode::Kernel | CpuMode::GuestKernel);
+    let mut user_ip_seen = false;
+    if let Some(chain) = &s.callchain {
+        let mut kernel = sample_kernel;
+        for i in 0..chain.len() {
+            let Some(addr) = chain.get(i) else { break };
+            if addr >= constants::PERF_CONTEXT_MAX {
+                match addr {
+                    constants::PERF_CONTEXT_KERNEL | constants::PERF_CONTEXT_GUEST_KERNEL => {
+                        kernel = true;
+                    }
+                    constants::PERF_CONTEXT_USER | constants::PERF_CONTEXT_GUEST_USER => {
+                        kernel = false;
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            if !kernel {
+                user_ip_seen = true;
+            }
+            // perf (6.1) expands inlined frames only for DWARF-unwound
+            // entries, not for callchain entries.
+            entries.push(Entry {
+                addr,
+                kernel,
+                inline: false,
+            });
+        }
+    } else if let Some(ip) = s.ip {
+        user_ip_seen = !sample_kernel;
+        entries.push(Entry {
+            addr: ip,
+            kernel: sample_kernel,
+            inline: false,
+        });
+    }
+    // --call-graph dwarf: the registers and stack, unwound by the reader.
+    let user = match (&s.user_regs, &s.user_stack) {
+        (Some(regs), Some((stack, dyn_size))) => {
+            let ip = regs.get(unwind::REG_IP);
+            let sp = regs.get(unwind::REG_SP);
+            let bp = regs.get(unwind::REG_BP).unwrap_or(0);
+            match (ip, sp) {
+                (Some(ip), Some(sp)) => {
+                    let stack = stack.as_slice();
+                    let valid = usize::try_from(*dyn_size)
+                        .unwrap_or(usize::MAX)
+                        .min(stack.len());
+                    Some(UserStack {
+                        ip,
+                        sp,
+                        bp,
+                        stack: stack.get(..valid).unwrap_or_default().to_vec(),
+                        user_ip_seen,
+                    })
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    let next_pid = s.raw.as_ref().and_then(|raw| {
+        let raw = raw.as_slice();
+        let b = raw.get(SCHED_SWITCH_NEXT_PID..SCHED_SWITCH_NEXT_PID + 4)?;
+        <[u8; 4]>::try_from(b).ok().map(i32::from_le_bytes)
+    });
+    Sample {
+        attr_index,
+        pid: s.pid,
+        tid: s.tid,
+        timestamp: s.timestamp,
+        period: s.period,
+        entries: first..entries.len(),
+        user,
+        next_pid,
+    }
+}
+
+/// Whether linux-perf-event-reader can parse this sample without
+/// overflowing: it multiplies the callchain length by 8 unchecked. Walks
+/// the sample the way it does, up to the callchain.
+fn sample_is_sane(data: &[u8], pi: &RecordParseInfo) -> bool {
+    let be = matches!(
+        pi.endian,
+        linux_perf_data::linux_perf_event_reader::Endianness::BigEndian
+    );
+    let u64_at = |at: usize| -> Option<u64> {
+        let a: [u8; 8] = data.get(at..at.checked_add(8)?)?.try_into().ok()?;
+        Some(if be {
+            u64::from_be_bytes(a)
+        } else {
+            u64::from_le_bytes(a)
+        })
+    };
+    let f = pi.sample_format;
+    let mut at = 0usize;
+    for flag in [
+        SampleFormat::IDENTIFIER,
+        SampleFormat::IP,
+        SampleFormat::TID,
+        SampleFormat::TIME,
+        SampleFormat::ADDR,
+        SampleFormat::ID,
+        SampleFormat::STREAM_ID,
+        SampleFormat::CPU,
+        SampleFormat::PERIOD,
+    ] {
+        if f.contains(flag) {
+            at += 8;
+        }
+    }
+    if f.contains(SampleFormat::READ) {
+        let rf = pi.read_format;
+        let extra = 8
+            * (usize::from(rf.contains(ReadFormat::TOTAL_TIME_ENABLED))
+                + usize::from(rf.contains(ReadFormat::TOTAL_TIME_RUNNING)));
+        if rf.contains(ReadFormat::GROUP) {
+            at += 8 + extra + 8 * usize::from(rf.contains(ReadFormat::ID));
+        } else {
+            let Some(nr) = u64_at(at) else { return false };
+            let per = 8 + 8 * u64::from(rf.contains(ReadFormat::ID));
+            let Some(bytes) = nr.checked_mul(per).and_then(|b| usize::try_from(b).ok()) else {
+                return false;
+            };
+            at = match at.checked_add(8 + extra).and_then(|a| a.checked_add(bytes)) {
+                Some(a) => a,
+                None => return false,
+            };
+        }
+    }
+    if f.contains(SampleFormat::CALLCHAIN) {
+        let Some(nr) = u64_at(at) else { return false };
+        let remaining = data.len().saturating_sub(at + 8) as u64;
+        if nr > remaining / 8 {
+            return false;
+        }
+    }
+    true
+}
