@@ -53,3 +53,45 @@ fn pyspy_read(bencher: Bencher, file: &str) {
         .counter(BytesCount::new(input.len()))
         .bench(|| pyspy::read(black_box(&input)).map(|p| p.samples.len()));
 }
+
+/// A profile of `samples` pseudo-random walks 40 frames deep over 97
+/// functions: stacks that share only their first frames, as on a large
+/// native recording.
+fn deep_profile(samples: usize) -> stackconv_collapsed::stackconv_model::Profile {
+    use stackconv_collapsed::stackconv_model::{FrameKind, Profile, Thread, ValueType};
+    let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
+    let frames: Vec<_> = (0..97)
+        .map(|i| p.intern_frame_named(&format!("function_{i}"), FrameKind::Native))
+        .collect();
+    let thread = p.intern_thread(Thread::default());
+    for i in 0..samples {
+        let mut x = (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let path: Vec<_> = (0..40)
+            .map(|_| {
+                x ^= x >> 29;
+                x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                frames[(x % 97) as usize]
+            })
+            .collect();
+        let s = p.intern_stack_frames(path);
+        p.push_sample(s, thread, None, &[1]);
+    }
+    p
+}
+
+/// The folded text a flame graph is drawn from: all of it, or without
+/// what a 0.1% minimum width does not draw.
+#[divan::bench(args = [false, true])]
+fn folded_for_svg(bencher: Bencher, pruned: bool) {
+    let p = deep_profile(20_000);
+    let opts = folded::WriteOptions::default();
+    bencher.bench(|| {
+        let mut out = Vec::new();
+        if pruned {
+            folded::write_pruned(&p, &opts, 20.0, &mut out).ok()?;
+        } else {
+            folded::write(&p, &opts, &mut out).ok()?;
+        }
+        Some(out.len())
+    });
+}
