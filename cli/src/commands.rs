@@ -70,7 +70,7 @@ impl ListArgs {
     /// Read, merge, filter and transform the inputs, reporting what was
     /// lost and dropped; also the input totals (before filters).
     fn load(&self) -> Result<(Profile, Vec<i64>), Failure> {
-        let p = read_all(&self.inputs, &self.input)?;
+        let p = read_all(&self.inputs, &self.input, self.process.needs_lines())?;
         let totals = p.totals();
         let processed = stackconv::process(p, &self.process.options()?).map_err(value_usage)?;
         let p = processed.profile;
@@ -86,8 +86,11 @@ impl ListArgs {
     }
 }
 
-fn read_all(paths: &[PathBuf], input: &InputArgs) -> Result<Profile, Failure> {
-    let opts = input.read_options();
+/// Read and merge `paths`; with source lines only when `lines` (the lists
+/// and diffs show function names).
+fn read_all(paths: &[PathBuf], input: &InputArgs, lines: bool) -> Result<Profile, Failure> {
+    let mut opts = input.read_options();
+    opts.perf.symbols.lines = lines;
     let mut profiles = Vec::with_capacity(paths.len());
     for p in paths {
         profiles.push(stackconv::read_path(p, &opts)?);
@@ -102,7 +105,11 @@ fn read_all(paths: &[PathBuf], input: &InputArgs) -> Result<Profile, Failure> {
 /// Read, filter and transform one input of a diff; then put its root
 /// frames into its stacks, as its folded file would show them.
 fn diff_side(path: &PathBuf, a: &DiffArgs, root: RootFrame) -> Result<Profile, Failure> {
-    let p = read_all(std::slice::from_ref(path), &a.input)?;
+    let p = read_all(
+        std::slice::from_ref(path),
+        &a.input,
+        a.process.needs_lines(),
+    )?;
     let totals = p.totals();
     let processed = stackconv::process(p, &a.process.options()?).map_err(value_usage)?;
     report(&processed.profile, a.quiet);
