@@ -13,6 +13,8 @@
 //! ```
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::io::{self, Write};
 
 use stackconv_model::{FrameId, FrameKind, Profile, StackId, ThreadId, ValueType};
@@ -325,20 +327,28 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
     let root = resolve_root(p, opts.root);
     // Fold by (stack, thread) first: that is cheap, and names are built once
     // per distinct pair.
-    let mut by_pair: HashMap<(StackId, ThreadId), i64> = HashMap::new();
+    let mut by_pair: FxHashMap<(StackId, ThreadId), i64> = FxHashMap::default();
     for (i, (&stack, &thread)) in p.samples.stacks.iter().zip(&p.samples.threads).enumerate() {
         let Some(stack) = stack else { continue };
         let v = values.get(i).copied().unwrap_or(0);
         let e = by_pair.entry((stack, thread)).or_insert(0);
         *e = e.saturating_add(v);
     }
-    let mut names: HashMap<FrameId, String> = HashMap::new();
+    // Names by frame index and root texts by thread, each made once.
+    let mut names: Vec<Option<String>> = vec![None; p.frames.len()];
+    let mut roots: FxHashMap<ThreadId, Option<String>> = FxHashMap::default();
+    // Keyed by text from the input: std's keyed hash, not Fx.
     let mut lines: HashMap<String, i64> = HashMap::new();
     let mut frames = Vec::new();
     for ((stack, thread), v) in by_pair {
-        let root_frame = root_text(p, thread, root);
+        let root_frame = roots
+            .entry(thread)
+            .or_insert_with(|| root_text(p, thread, root));
         let mut first = root_frame.is_none();
-        let mut text = root_frame.unwrap_or_default();
+        let mut text = String::with_capacity(256);
+        if let Some(r) = root_frame {
+            text.push_str(r);
+        }
         frames.clear();
         frames.extend(p.stacks.frames_leaf_first(stack));
         for &f in frames.iter().rev() {
@@ -346,19 +356,21 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
                 text.push(';');
             }
             first = false;
-            let name = names
-                .entry(f)
-                .or_insert_with(|| frame_text(p, f, opts.annotate));
-            text.push_str(name);
+            match names.get_mut(f.index()) {
+                Some(Some(name)) => text.push_str(name),
+                Some(slot) => text.push_str(slot.insert(frame_text(p, f, opts.annotate))),
+                None => text.push_str(&frame_text(p, f, opts.annotate)),
+            }
         }
         let e = lines.entry(text).or_insert(0);
         *e = e.saturating_add(v);
     }
     let mut sorted: Vec<(String, i64)> = lines.into_iter().filter(|&(_, v)| v != 0).collect();
     sorted.sort_unstable();
-    let mut w = io::BufWriter::new(out);
+    let mut w = io::BufWriter::with_capacity(256 * 1024, out);
     for (text, v) in sorted {
-        writeln!(w, "{text} {v}")?;
+        w.write_all(text.as_bytes())?;
+        writeln!(w, " {v}")?;
     }
     w.flush()
 }
