@@ -109,6 +109,23 @@ pub fn check_profile(p: &Profile) -> Vec<u8> {
             Some(expected),
             "folded output's total vs the profile's"
         );
+        // The text an SVG is drawn from, pruned at 1% of the total: the
+        // same total.
+        let min_weight = (expected.max(0) as f64) / 100.0;
+        let mut pruned = Vec::new();
+        if p.value_types.is_empty() {
+            return out;
+        }
+        if let Err(e) =
+            folded::write_pruned(p, &folded::WriteOptions::default(), min_weight, &mut pruned)
+        {
+            panic!("folded::write_pruned failed on a profile a reader returned: {e}");
+        }
+        assert_eq!(
+            folded_sum(&pruned),
+            Some(expected),
+            "pruned folded output's total vs the profile's"
+        );
     }
     out
 }
