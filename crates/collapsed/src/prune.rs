@@ -283,30 +283,14 @@ impl Tree<'_> {
         }
         let mut text = String::new();
         let mut stack: Vec<Visit> = Vec::new();
-        let virtual_root = vec![self.len() as u32];
-        let total: i64 = self.children(self.len()).iter().map(|&c| w.total(c)).sum();
-        let top = match root_text {
-            // The root text is a frame of its own.
-            Some(r) => Group {
-                name: None,
-                text: Some(r.to_string()),
-                members: virtual_root,
-                total,
-                own: 0,
-            },
-            None => Group {
-                name: None,
-                text: None,
-                members: virtual_root,
-                total,
-                own: 0,
-            },
+        // The root: the root text as a frame of its own, or no frame.
+        let top = Group {
+            name: None,
+            text: root_text.map(str::to_string),
+            members: vec![self.len() as u32],
+            total: 0,
+            own: 0,
         };
-        if (total as f64) < min_weight {
-            // Nothing of this root text is drawn: one line per top frame.
-            self.enter(&top, w, names, f64::INFINITY, &mut text, lines);
-            return;
-        }
         let kept = self.enter(&top, w, names, min_weight, &mut text, lines);
         stack.push(Visit {
             text_len: 0,

@@ -148,16 +148,15 @@ impl ElfSymbols {
             }
         }
 
-        let dwarf = if want_dwarf {
-            match (&bin, &dbg) {
-                (Some(b), _) if has_dwarf(b) => dwarf_context(b),
-                (_, Some(d)) if has_dwarf(d) => dwarf_context(d),
-                _ => None,
-            }
-        } else {
-            None
+        let mut symbols = ElfSymbols {
+            loads,
+            syms,
+            dwarf: None,
         };
-        Some(ElfSymbols { loads, syms, dwarf })
+        if want_dwarf {
+            symbols.read_dwarf(binary, debug);
+        }
+        Some(symbols)
     }
 
     /// Read DWARF (for lines and inlined frames) from whichever of the
