@@ -4,6 +4,8 @@
 #
 #   scripts/compare.sh FILE.data [extra stackconv args]
 #
+# First checks that both SVGs draw the same frames (scripts/svg-frames.py),
+# then times both.
 # Needs: perf, inferno (`cargo install inferno`), hyperfine (apt-get install
 # hyperfine), a release build (`cargo build --release`). Both sides read the
 # same file from the page cache and write an SVG to /tmp.
@@ -15,6 +17,14 @@ stackconv=${STACKCONV:-$here/target/release/stackconv}
 [ -x "$stackconv" ] || (cd "$here" && cargo build --release -q)
 runs=${RUNS:-3}
 cat "$data" >/dev/null   # warm the page cache
+
+# Both sides must draw the same picture before their times mean anything.
+perf script -i "$data" 2>/dev/null | inferno-collapse-perf | inferno-flamegraph > /tmp/ref.svg
+"$stackconv" "$data" -q -o /tmp/stackconv.svg "$@"
+python3 "$here/scripts/svg-frames.py" /tmp/stackconv.svg /tmp/ref.svg || {
+    echo "compare.sh: the SVGs draw different frames; no ratio" >&2
+    exit 1
+}
 
 hyperfine --warmup 1 --runs "$runs" --export-json /tmp/stackconv-compare.json \
     -n reference "perf script -i '$data' 2>/dev/null | inferno-collapse-perf | inferno-flamegraph > /tmp/ref.svg" \

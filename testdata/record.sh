@@ -6,7 +6,7 @@
 #   With no argument every section runs, in the order below. With arguments
 #   only the named sections run, e.g. `testdata/record.sh c-fp py-fp`.
 #   Sections: c-fp py-fp py-dwarf c-dwarf rust-v0 cpp c-pipe c-zstd c-2ev
-#             c-debug c-mismatch c-diff py313-jit go pyspy
+#             c-debug c-mismatch c-diff py313-jit c-otherkernel c-mod go pyspy
 #
 # Needs:
 #   - root (perf record of user + kernel stacks, /proc/kallsyms addresses,
@@ -62,7 +62,7 @@ F_FIELDS=comm,pid,tid,time,period,event,ip,sym,dso
 MAX_BYTES=$((2 * 1024 * 1024))
 
 ALL_SECTIONS=(c-fp py-fp py-dwarf c-dwarf rust-v0 cpp c-pipe c-zstd c-2ev
-  c-debug c-mismatch c-diff py313-jit go pyspy)
+  c-debug c-mismatch c-diff py313-jit c-otherkernel c-mod go pyspy)
 
 log() { printf '== %s\n' "$*" >&2; }
 
@@ -729,6 +729,52 @@ sec_py313_jit() {
     "testdata/python/webapi.py, 0.3 s, 4 threads; jitdump maps/jit-$pid.dump"
 }
 
+# c-mod: events with modifiers and terms, as users record them: two clocks
+# with their own frequency (`task-clock/freq=999/`, `cpu-clock/freq=499/`)
+# and a tracepoint, in cfp's sleep mode (one clock_nanosleep a round).
+# `stackconv --event task-clock` must keep exactly the task-clock samples:
+# c-mod.event-counts.txt is `perf script -F event` counted per event name.
+# Not in MANIFEST: the multi-event goldens of c-2ev cover inferno's event
+# filter; this recording is for event names.
+sec_c_mod() {
+  log c-mod
+  build_cfp
+  rm -f "$OUT/c-mod".*
+  rec c-mod -g -e task-clock/freq=999/ -e cpu-clock/freq=499/ \
+    -e syscalls:sys_enter_clock_nanosleep ./cfp 300 sleep
+  script c-mod
+  goldens c-mod
+  put_dsos c-mod
+  trim_kallsyms c-mod
+  (cd "$STAGE" && clean_env perf script -i "$OUT/c-mod.data" -F event 2>/dev/null) |
+    sed 's/: *$//; s/^ *//' | sort | uniq -c | awk '{ print $2 "\t" $1 }' \
+    >"$OUT/c-mod.event-counts.txt"
+}
+
+# c-otherkernel: c-fp.data as if recorded under another kernel build: a copy
+# whose [kernel.kallsyms] build id (BUILD_ID feature) is inverted bit by bit,
+# and nothing else changed. No kernel's /proc/kallsyms matches it, so
+# stackconv must leave its kernel frames unnamed and say why (perf refuses a
+# kallsyms whose kernel build id differs in the same way). Made from the
+# committed c-fp.data; not in MANIFEST (it is no recording of its own).
+sec_c_otherkernel() {
+  log c-otherkernel
+  python3 - "$OUT/c-fp.data" "$OUT/c-otherkernel.data" <<'PY'
+import sys
+data = bytearray(open(sys.argv[1], "rb").read())
+# build_id_event: header (8), pid (4), build_id[24] (20 used), filename.
+name = b"[kernel.kallsyms]\0"
+at = [i for i in range(len(data)) if data.startswith(name, i) and i >= 24]
+# The BUILD_ID feature entry: a non-zero 20-byte id, then its size (20, or
+# 0 from older perf) and 3 reserved zero bytes.
+hits = [i for i in at if any(data[i - 24:i - 4]) and data[i - 4] in (0, 20) and not any(data[i - 3:i])]
+assert len(hits) == 1, hits
+i = hits[0]
+data[i - 24:i - 4] = bytes(b ^ 0xFF for b in data[i - 24:i - 4])
+open(sys.argv[2], "wb").write(data)
+PY
+}
+
 # ---------------------------------------------------------------- main
 
 run_section() {
@@ -746,6 +792,8 @@ run_section() {
     c-mismatch) sec_c_mismatch ;;
     c-diff) sec_c_diff ;;
     py313-jit) sec_py313_jit ;;
+    c-otherkernel) sec_c_otherkernel ;;
+    c-mod) sec_c_mod ;;
     go) if [ -x "$TD/go/record.sh" ] || [ -f "$TD/go/record.sh" ]; then bash "$TD/go/record.sh"; fi ;;
     pyspy) if [ -f "$TD/pyspy/record.sh" ]; then bash "$TD/pyspy/record.sh"; fi ;;
     *) echo "unknown section: $1 (known: ${ALL_SECTIONS[*]})" >&2; exit 2 ;;

@@ -68,7 +68,10 @@ pub struct InputArgs {
     /// /proc/kallsyms or /tmp perf maps.
     #[arg(long)]
     pub no_system_paths: bool,
-    /// Charge off-CPU time (from sched:sched_switch) to the stack that blocked.
+    /// Show off-CPU time: the time threads spent switched out (from
+    /// sched:sched_switch, or `perf record --off-cpu`), charged to the
+    /// stack that blocked, in every single-value output (SVG, folded, top,
+    /// diff); pprof and speedscope carry every column anyway.
     #[arg(long)]
     pub off_cpu: bool,
 }
@@ -192,6 +195,22 @@ impl ProcessArgs {
             || !self.rename.is_empty()
     }
 
+    /// [`Self::options`] for `profile`, read with `input`: `--off-cpu` shows
+    /// the off-CPU column unless `--value` names another.
+    pub fn options_for(
+        &self,
+        input: &InputArgs,
+        profile: &Profile,
+    ) -> Result<stackconv::ProcessOptions, Failure> {
+        let mut o = self.options()?;
+        if input.off_cpu && o.value.is_none() {
+            let column =
+                stackconv::off_cpu_value(profile).map_err(|e| usage(format!("--off-cpu: {e}")))?;
+            o.value = Some(column.to_string());
+        }
+        Ok(o)
+    }
+
     pub fn options(&self) -> Result<stackconv::ProcessOptions, Failure> {
         use stackconv::model::{IdleFilter, SampleFilter, StackTransform};
         let mut f = SampleFilter::default();
@@ -281,22 +300,28 @@ pub struct ConvertArgs {
     /// SVG palette: `kind` (by frame kind, the default) or an inferno palette.
     #[arg(long)]
     pub palette: Option<String>,
-    /// Omit SVG frames narrower than this many pixels.
-    #[arg(long, default_value_t = 0.1)]
+    /// Omit SVG frames whose weight is less than this percentage of the
+    /// total, as inferno-flamegraph's `--minwidth` (same default).
+    #[arg(long, visible_alias = "minwidth", value_name = "PERCENT",
+          default_value_t = stackconv::flamegraph::DEFAULT_MIN_WIDTH_PERCENT)]
     pub min_width: f64,
     /// Do not report dropped or unresolved data on stderr.
     #[arg(short, long)]
     pub quiet: bool,
 }
 
+/// The SVG title of `--off-cpu` graphs.
+pub const OFF_CPU_TITLE: &str = "Off-CPU Time Flame Graph";
+
 pub fn usage(msg: impl Into<String>) -> Failure {
     Failure::Usage(msg.into())
 }
 
-/// A missing value column is a usage error (exit 2).
+/// A `--value` or `--event` that names no column (or several) is a usage
+/// error (exit 2).
 pub fn value_usage(e: stackconv::Error) -> Failure {
     match e {
-        stackconv::Error::NoSuchValue { .. } => Failure::Usage(format!("--value: {e}")),
+        stackconv::Error::NoSuchValue(_) => Failure::Usage(e.to_string()),
         other => Failure::Run(other),
     }
 }
@@ -384,7 +409,8 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     };
     drop(profiles);
     let input_totals = profile.totals();
-    let processed = stackconv::process(profile, &a.process.options()?).map_err(value_usage)?;
+    let process_opts = a.process.options_for(&a.input, &profile)?;
+    let processed = stackconv::process(profile, &process_opts).map_err(value_usage)?;
     let mut profile = processed.profile;
     report(&profile, a.quiet);
     report_dropped(
@@ -408,10 +434,12 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     };
     if let Some(title) = &a.title {
         wopts.svg.title = title.clone();
+    } else if a.input.off_cpu {
+        wopts.svg.title = OFF_CPU_TITLE.to_string();
     }
     wopts.svg.icicle = a.icicle;
     wopts.svg.palette = a.palette.clone();
-    wopts.svg.min_width = a.min_width;
+    wopts.svg.min_width_percent = a.min_width;
     stackconv::write_path(&profile, format, &wopts, &output)?;
     Ok(())
 }

@@ -72,7 +72,8 @@ impl ListArgs {
     fn load(&self) -> Result<(Profile, Vec<i64>), Failure> {
         let p = read_all(&self.inputs, &self.input, self.process.needs_lines())?;
         let totals = p.totals();
-        let processed = stackconv::process(p, &self.process.options()?).map_err(value_usage)?;
+        let opts = self.process.options_for(&self.input, &p)?;
+        let processed = stackconv::process(p, &opts).map_err(value_usage)?;
         let p = processed.profile;
         report(&p, self.quiet);
         report_dropped(
@@ -111,7 +112,8 @@ fn diff_side(path: &PathBuf, a: &DiffArgs, root: RootFrame) -> Result<Profile, F
         a.process.needs_lines(),
     )?;
     let totals = p.totals();
-    let processed = stackconv::process(p, &a.process.options()?).map_err(value_usage)?;
+    let opts = a.process.options_for(&a.input, &p)?;
+    let processed = stackconv::process(p, &opts).map_err(value_usage)?;
     report(&processed.profile, a.quiet);
     report_dropped(
         &processed.profile,

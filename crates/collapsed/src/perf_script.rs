@@ -287,19 +287,10 @@ fn parse_time(tok: &str) -> Option<u64> {
     secs.checked_mul(1_000_000_000)?.checked_add(ns)
 }
 
-/// The event name without perf's modifiers: `cpu-clock:ppp` -> `cpu-clock`,
-/// `cycles:u` -> `cycles`; a tracepoint `sched:sched_switch` stays whole.
+/// The event name without perf's modifiers (`cycles:u` -> `cycles`), as
+/// every reader names an event's column.
 fn event_name(raw: &str) -> &str {
-    match raw.rsplit_once(':') {
-        Some((base, mods))
-            if !base.is_empty()
-                && !mods.is_empty()
-                && mods.bytes().all(|b| b"ukhIGHpPSDWeb".contains(&b)) =>
-        {
-            base
-        }
-        _ => raw,
-    }
+    stackconv_model::naming::strip_event_modifiers(raw)
 }
 
 /// A frame line: address, symbol text as printed, module (without its

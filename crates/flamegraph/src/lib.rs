@@ -73,8 +73,10 @@ pub struct SvgOptions {
     pub palette: Option<String>,
     /// Draw an icicle graph (roots at the top).
     pub icicle: bool,
-    /// Omit frames narrower than this many pixels.
-    pub min_width: f64,
+    /// Omit frames whose weight is less than this percentage of the
+    /// graph's total weight: inferno's `min_width`, which inferno-flamegraph
+    /// takes as `--minwidth` (a percentage, default 0.01), not pixels.
+    pub min_width_percent: f64,
     /// The input is the two-column differential form `stack before after`.
     pub differential: bool,
     /// The folded lines are already in the order to draw them (sorted, or
@@ -82,6 +84,11 @@ pub struct SvgOptions {
     /// sort them again.
     pub presorted: bool,
 }
+
+/// The default of [`SvgOptions::min_width_percent`]: inferno-flamegraph's
+/// own default for `--minwidth`, so that `stackconv IN -o out.svg` draws the
+/// frames `inferno-flamegraph` draws from the same folded text.
+pub const DEFAULT_MIN_WIDTH_PERCENT: f64 = inferno::flamegraph::defaults::MIN_WIDTH;
 
 impl Default for SvgOptions {
     fn default() -> Self {
@@ -91,7 +98,7 @@ impl Default for SvgOptions {
             count_name: "samples".to_string(),
             palette: None,
             icicle: false,
-            min_width: 0.1,
+            min_width_percent: DEFAULT_MIN_WIDTH_PERCENT,
             differential: false,
             presorted: false,
         }
@@ -203,7 +210,7 @@ pub fn write_svg(
     options.title = opts.title.clone();
     options.subtitle = opts.subtitle.clone();
     options.count_name = opts.count_name.clone();
-    options.min_width = opts.min_width;
+    options.min_width = opts.min_width_percent;
     options.deterministic = true;
     options.no_sort = opts.presorted;
     if opts.icicle {
@@ -213,7 +220,8 @@ pub fn write_svg(
 }
 
 /// The least weight a frame needs to be drawn, for a graph of `total`
-/// weight and a minimum width of `min_width` (inferno's `--minwidth`): a
+/// weight and a minimum width of `min_width_percent` percent of it
+/// (inferno's `--minwidth`): a
 /// frame is drawn unless its weight is below this (computed as inferno
 /// does, so that the two agree to the last bit).
 ///
@@ -221,9 +229,9 @@ pub fn write_svg(
 /// let w = stackconv_flamegraph::min_drawn_weight(1_000_000, 0.1);
 /// assert_eq!(w, 1000.0);
 /// ```
-pub fn min_drawn_weight(total: u64, min_width: f64) -> f64 {
+pub fn min_drawn_weight(total: u64, min_width_percent: f64) -> f64 {
     let width_per_weight_pct = 100.0 / total as f64;
-    min_width / width_per_weight_pct
+    min_width_percent / width_per_weight_pct
 }
 
 /// Whether some line of folded text ends in a positive weight.

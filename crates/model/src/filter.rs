@@ -221,15 +221,11 @@ pub fn filter(p: &Profile, f: &SampleFilter) -> Filtered {
     let mut event_column = None;
     let mut event_missing = false;
     if let Some(event) = &f.event {
-        match p.value_index(event) {
-            Some(c) => event_column = Some(c),
-            None => {
+        match p.find_value(event) {
+            Ok(c) => event_column = Some(c),
+            Err(e) => {
                 event_missing = true;
-                let have: Vec<&str> = p.value_types.iter().map(|v| v.kind.as_str()).collect();
-                warnings.push(format!(
-                    "--event {event}: the profile has no such value column (it has: {})",
-                    have.join(", ")
-                ));
+                warnings.push(format!("--event: {e}"));
             }
         }
     }

@@ -65,7 +65,9 @@ pub use top::{top, TopRow};
 pub use transform::{transform, Granularity, StackTransform, Transformed};
 pub use view::{apply_view, View};
 
-pub use profile::{Label, Loss, Meta, Module, Profile, SampleRef, Samples, StackCache, ValueType};
+pub use profile::{
+    Label, Loss, Meta, Module, Profile, SampleRef, Samples, StackCache, ValueNameError, ValueType,
+};
 pub use strings::{StringId, StringTable};
 pub use tables::{
     Frame, FrameId, FrameKind, FrameTable, StackId, StackNode, StackTable, Thread, ThreadId,

@@ -341,6 +341,72 @@ fn fix_partially_demangled_rust_symbol(symbol: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// An event's name without perf's one-letter modifiers (`cpu-clock:ppp` ->
+/// `cpu-clock`, `cycles:u` -> `cycles`); a tracepoint (`sched:sched_switch`)
+/// stays whole. Readers name an event's value column this way.
+///
+/// The modifiers are those of tools/perf/Documentation/perf-list.txt
+/// (`u k h I G H p P S D W e b R`).
+///
+/// ```
+/// use stackconv_model::naming::strip_event_modifiers;
+///
+/// assert_eq!(strip_event_modifiers("cycles:u"), "cycles");
+/// assert_eq!(strip_event_modifiers("sched:sched_switch"), "sched:sched_switch");
+/// ```
+pub fn strip_event_modifiers(name: &str) -> &str {
+    match name.rsplit_once(':') {
+        Some((event, mods))
+            if !event.is_empty()
+                && !mods.is_empty()
+                && mods.bytes().all(|b| b"ukhIGHpPSDWebR".contains(&b)) =>
+        {
+            event
+        }
+        _ => name,
+    }
+}
+
+/// An event's name without its modifiers and configuration, as a user types
+/// it: `cpu-clock` for `cpu-clock/freq=99/` or `cpu-clock:u`, `cycles` for
+/// `cycles:u`, `cycles:ppp` or `cpu/cycles/u`; a tracepoint
+/// (`sched:sched_switch`) and any other name stay as they are.
+///
+/// The spellings are perf's event syntax (tools/perf/Documentation/
+/// perf-list.txt: `event:modifiers`, `pmu/config,terms/modifiers`, and
+/// `event/terms/` for the terms of a named event such as `freq=`,
+/// `period=`, `call-graph=`).
+///
+/// ```
+/// use stackconv_model::naming::event_base_name;
+///
+/// assert_eq!(event_base_name("task-clock/freq=299/"), "task-clock");
+/// assert_eq!(event_base_name("cpu/cycles/u"), "cycles");
+/// assert_eq!(event_base_name("cycles:ppp"), "cycles");
+/// assert_eq!(event_base_name("sched:sched_switch"), "sched:sched_switch");
+/// ```
+pub fn event_base_name(name: &str) -> &str {
+    let name = name.trim();
+    // `head/terms/modifiers`: `cpu/cycles/u` names the event inside (a
+    // PMU and its event), `cpu-clock/freq=99/` names it outside (an event
+    // and its terms). `cpu/event=0x3c,umask=0/` has no name but the PMU's.
+    if let Some((head, rest)) = name.split_once('/') {
+        let mut terms = rest.split('/').next().unwrap_or("").split(',');
+        if let Some(named) = terms
+            .clone()
+            .find_map(|t| t.strip_prefix("name="))
+            .filter(|n| !n.is_empty())
+        {
+            return named;
+        }
+        if let Some(event) = terms.find(|t| !t.is_empty() && !t.contains('=')) {
+            return event;
+        }
+        return if head.is_empty() { name } else { head };
+    }
+    strip_event_modifiers(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,5 +485,29 @@ mod tests {
         assert_eq!(unknown_frame_name(Some("")), "[unknown]");
         assert_eq!(unknown_frame_name(Some("libc.so.6")), "[libc.so.6]");
         assert_eq!(unknown_frame_name(Some("/a/b;c")), "[b:c]");
+    }
+
+    #[test]
+    fn event_names_as_users_type_them() {
+        for (recorded, base) in [
+            ("cpu-clock", "cpu-clock"),
+            ("cpu-clock/freq=99/", "cpu-clock"),
+            ("task-clock/freq=299/", "task-clock"),
+            ("cycles:u", "cycles"),
+            ("cycles:ppp", "cycles"),
+            ("cpu/cycles/u", "cycles"),
+            ("cpu/cycles,period=1000/", "cycles"),
+            ("cpu/event=0x3c,umask=0/", "cpu"),
+            ("cpu/event=0x3c,name=unhalted/", "unhalted"),
+            ("sched:sched_switch", "sched:sched_switch"),
+            ("syscalls:sys_enter_write", "syscalls:sys_enter_write"),
+            ("offcpu-time", "offcpu-time"),
+            ("alloc_space", "alloc_space"),
+            ("", ""),
+            ("/", "/"),
+            (":", ":"),
+        ] {
+            assert_eq!(event_base_name(recorded), base, "{recorded}");
+        }
     }
 }

@@ -423,9 +423,65 @@ impl Profile {
         (0..self.value_types.len()).map(|c| self.total(c)).collect()
     }
 
-    /// The index of the value column whose kind is `kind`.
+    /// The index of the value column whose kind is `kind`, exactly as
+    /// recorded; [`Profile::find_value`] also takes the names users type.
     pub fn value_index(&self, kind: &str) -> Option<usize> {
         self.value_types.iter().position(|v| v.kind == kind)
+    }
+
+    /// The value column a user means by `name` (`--event`, `--value`): the
+    /// column of that kind exactly as recorded (`cpu-clock/freq=99/`,
+    /// `sched:sched_switch`, a pprof sample type), else the one column
+    /// whose event has that name without its modifiers and configuration
+    /// (`cpu-clock`, `cycles` for `cycles:u` or `cpu/cycles/u`), as
+    /// [`crate::naming::event_base_name`] defines it.
+    ///
+    /// ```
+    /// use stackconv_model::{Profile, ValueType};
+    ///
+    /// let p = Profile::new(vec![
+    ///     ValueType::new("task-clock/freq=299/", "nanoseconds"),
+    ///     ValueType::new("syscalls:sys_enter_write", "count"),
+    ///     ValueType::new("samples", "count"),
+    /// ]);
+    /// assert_eq!(p.find_value("task-clock"), Ok(0));
+    /// assert_eq!(p.find_value("task-clock/freq=299/"), Ok(0));
+    /// assert_eq!(p.find_value("syscalls:sys_enter_write"), Ok(1));
+    /// assert!(p.find_value("cpu-clock").is_err());
+    /// # Ok::<(), stackconv_model::ValueNameError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ValueNameError::NoSuchValue`] when no column matches,
+    /// [`ValueNameError::Ambiguous`] when several do; both list the names.
+    pub fn find_value(&self, name: &str) -> Result<usize, ValueNameError> {
+        if let Some(i) = self.value_index(name) {
+            return Ok(i);
+        }
+        let want = crate::naming::event_base_name(name);
+        let matches: Vec<usize> = self
+            .value_types
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| crate::naming::event_base_name(&v.kind) == want)
+            .map(|(i, _)| i)
+            .collect();
+        match matches.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(ValueNameError::NoSuchValue {
+                name: name.to_string(),
+                have: self.value_types.iter().map(|v| v.kind.clone()).collect(),
+            }),
+            many => Err(ValueNameError::Ambiguous {
+                name: name.to_string(),
+                matches: many
+                    .iter()
+                    .filter_map(|&i| self.value_types.get(i))
+                    .map(|v| v.kind.clone())
+                    .collect(),
+            }),
+        }
     }
 
     /// The frame behind `id`.
@@ -663,4 +719,26 @@ impl Profile {
     pub fn frame_kind(&self, id: FrameId) -> FrameKind {
         self.frames.get(id).kind
     }
+}
+
+/// Why [`Profile::find_value`] found no single value column.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValueNameError {
+    /// No column has that name, with or without modifiers.
+    #[error("no value column or event {name:?} (the profile has: {})", have.join(", "))]
+    NoSuchValue {
+        /// The name asked for.
+        name: String,
+        /// The columns there are, as recorded.
+        have: Vec<String>,
+    },
+    /// Several columns have that name once their modifiers are dropped.
+    #[error("{name:?} names more than one event ({}): give one as recorded", matches.join(", "))]
+    Ambiguous {
+        /// The name asked for.
+        name: String,
+        /// The columns it matches, as recorded.
+        matches: Vec<String>,
+    },
 }

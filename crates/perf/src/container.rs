@@ -35,6 +35,7 @@ const DECOMPRESSED_MAX: usize = 64 << 20;
 
 /// Feature ids (`enum HEADER_FEAT` in perf's `util/header.h`).
 const FEAT_BUILD_ID: u64 = 2;
+const FEAT_OSRELEASE: u64 = 4;
 const FEAT_EVENT_DESC: u64 = 12;
 const FEAT_CLOCK_DATA: u64 = 29;
 
@@ -110,6 +111,9 @@ pub(crate) struct Container<'a> {
     /// The CLOCK_DATA feature: (wall clock ns since the epoch, the
     /// recording clock's ns at the same instant).
     pub clock: Option<(u64, u64)>,
+    /// The OSRELEASE feature: the kernel release the recording was made
+    /// on (`uname -r` then).
+    pub os_release: Option<String>,
 }
 
 /// Endian-aware bounds-checked reads.
@@ -418,6 +422,7 @@ impl<'a> Walker<'a> {
                     },
                     FEAT_BUILD_ID => self.build_id_section(body, offset),
                     FEAT_CLOCK_DATA => self.c.clock = parse_clock_data(body, self.b.be),
+                    FEAT_OSRELEASE => self.c.os_release = parse_header_string(body, self.b.be),
                     _ => {}
                 }
             }
@@ -578,6 +583,7 @@ impl<'a> Walker<'a> {
                     },
                     FEAT_BUILD_ID => self.build_id_section(data, at + 16),
                     FEAT_CLOCK_DATA => self.c.clock = parse_clock_data(data, self.b.be),
+                    FEAT_OSRELEASE => self.c.os_release = parse_header_string(data, self.b.be),
                     _ => {}
                 }
             }
@@ -855,6 +861,17 @@ fn parse_clock_data(data: &[u8], be: bool) -> Option<(u64, u64)> {
     let b = Bytes { data, be };
     (b.u32(0)? == 1).then_some(())?;
     Some((b.u64(8)?, b.u64(16)?))
+}
+
+/// A `perf_header_string` (`u32 len; char str[len]`, NUL-padded), as the
+/// OSRELEASE feature holds; `None` when it runs past the data or is empty.
+fn parse_header_string(data: &[u8], be: bool) -> Option<String> {
+    let b = Bytes { data, be };
+    let len = usize::try_from(b.u32(0)?).ok()?;
+    let text = data.get(4..)?.get(..len)?;
+    let text = text.split(|&c| c == 0).next().unwrap_or_default();
+    let text = String::from_utf8_lossy(text).trim().to_string();
+    (!text.is_empty()).then_some(text)
 }
 
 /// The EVENT_DESC feature: `u32 nr; u32 attr_size; { attr; u32 nr_ids;

@@ -33,6 +33,21 @@ struct EventColumn {
     sched_switch: bool,
     /// The attribute's fixed sample period, for samples without PERIOD.
     fixed_period: u64,
+    /// How the event was sampled when it is not every hit (`-F 99`:
+    /// "frequency 99 Hz", `-c 10`: "period 10"); `None` for every hit.
+    sampled: Option<String>,
+}
+
+/// How off-CPU intervals were closed, to tell the user when the off-CPU
+/// column can only be an approximation.
+#[derive(Clone, Copy, Debug, Default)]
+struct SwitchIns {
+    /// By a `PERF_RECORD_SWITCH` switch-in (`--switch-events`).
+    records: u64,
+    /// By the `next_pid` of a `sched:sched_switch` (system-wide).
+    next_pid: u64,
+    /// By a later sample of the thread (an upper bound of the interval).
+    later_sample: u64,
 }
 
 /// A mapping of a process.
@@ -186,6 +201,7 @@ struct Reader<'o> {
     /// Jitdump paths by pid (module name of their frames).
     jitdumps: FxHashMap<u32, String>,
     pending_off_cpu: FxHashMap<i32, SwitchOut>,
+    switch_ins: SwitchIns,
     first_time: Option<u64>,
     /// CLOCK_DATA: (wall clock ns, recording clock ns) at one instant.
     clock: Option<(u64, u64)>,
@@ -224,14 +240,18 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
         let (kind, unit) = column_of(&name, &attr.attr.type_);
         let sched_switch = kind == "sched:sched_switch";
         has_sched_switch |= sched_switch;
-        let fixed_period = match attr.attr.sampling_policy {
-            linux_perf_data::linux_perf_event_reader::SamplingPolicy::Period(p) => p.get(),
-            _ => 1,
+        use linux_perf_data::linux_perf_event_reader::SamplingPolicy;
+        let (fixed_period, sampled) = match attr.attr.sampling_policy {
+            SamplingPolicy::Period(p) if p.get() == 1 => (1, None),
+            SamplingPolicy::Period(p) => (p.get(), Some(format!("period {p}"))),
+            SamplingPolicy::Frequency(f) => (1, Some(format!("frequency {f} Hz"))),
+            SamplingPolicy::NoSampling => (1, None),
         };
         events.push(EventColumn {
             column: value_types.len(),
             sched_switch,
             fixed_period,
+            sampled,
         });
         value_types.push(ValueType::new(kind, unit));
     }
@@ -280,6 +300,7 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
         generations: 0,
         jitdumps: FxHashMap::default(),
         pending_off_cpu: FxHashMap::default(),
+        switch_ins: SwitchIns::default(),
         first_time: None,
         clock: c.clock,
         last_time: None,
@@ -293,6 +314,7 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
         last_path: FxHashMap::default(),
         values: vec![0; columns],
     };
+    r.sym.set_recorded_kernel_release(c.os_release.clone());
     for (path, id) in &c.build_ids {
         r.sym.add_build_id(path, id);
         let p = r.path_id(path);
@@ -353,16 +375,7 @@ fn default_event_name(ty: &PerfEventType, index: usize) -> String {
 /// `subsystem:name`); nanoseconds for the clock events.
 fn column_of(name: &str, ty: &PerfEventType) -> (String, &'static str) {
     use linux_perf_data::linux_perf_event_reader::SoftwareCounterType;
-    let parts = if matches!(ty, PerfEventType::Tracepoint(_)) {
-        2
-    } else {
-        1
-    };
-    let kind: String = name
-        .splitn(parts + 1, ':')
-        .take(parts)
-        .collect::<Vec<_>>()
-        .join(":");
+    let kind = stackconv_model::naming::strip_event_modifiers(name).to_string();
     let unit = match ty {
         PerfEventType::Software(SoftwareCounterType::CpuClock | SoftwareCounterType::TaskClock) => {
             "nanoseconds"
@@ -451,7 +464,11 @@ impl Reader<'_> {
                 }
             }
             Decoded::Lost(n) => self.lost = self.lost.saturating_add(n),
-            Decoded::SwitchIn { tid, time } => self.switch_in(tid, time),
+            Decoded::SwitchIn { tid, time } => {
+                if self.switch_in(tid, time) {
+                    self.switch_ins.records += 1;
+                }
+            }
             Decoded::Malformed => self.malformed += 1,
             Decoded::Other => {}
         }
@@ -718,7 +735,9 @@ impl Reader<'_> {
             // open ended by now (an upper bound when no switch-in was
             // recorded; a sched_switch sample is a switch-out, so the thread
             // ran before it).
-            self.switch_in(tid, t);
+            if self.switch_in(tid, t) {
+                self.switch_ins.later_sample += 1;
+            }
         }
         let thread = self.thread_of(pid, tid);
 
@@ -776,7 +795,9 @@ impl Reader<'_> {
                 );
                 // In a system-wide recording, next_pid switches in now.
                 if let Some(next) = s.next_pid.filter(|&n| n != tid && n > 0) {
-                    self.switch_in(next, t);
+                    if self.switch_in(next, t) {
+                        self.switch_ins.next_pid += 1;
+                    }
                 }
             }
         }
@@ -850,22 +871,50 @@ impl Reader<'_> {
         self.batch.add(&path)
     }
 
-    /// Charge the off-CPU interval of `tid` that ends at `time`.
-    fn switch_in(&mut self, tid: i32, time: u64) {
+    /// Charge the off-CPU interval of `tid` that ends at `time`; whether
+    /// one was open.
+    fn switch_in(&mut self, tid: i32, time: u64) -> bool {
         let Some(col) = self.off_cpu_column else {
-            return;
+            return false;
         };
         let Some(out) = self.pending_off_cpu.remove(&tid) else {
-            return;
+            return false;
         };
         let Some(dt) = time.checked_sub(out.time) else {
-            return;
+            return false;
         };
         let mut values = vec![0i64; self.columns];
         if let Some(v) = values.get_mut(col) {
             *v = i64::try_from(dt).unwrap_or(i64::MAX);
         }
         self.push_sample(out.stack, out.thread, Some(out.time), &values);
+        true
+    }
+
+    /// Say when the off-CPU column can only be part of the off-CPU time:
+    /// `sched:sched_switch` was sampled (only some switch-outs recorded), or
+    /// no switch-in was recorded (no `--switch-events` and not system-wide),
+    /// so intervals end at the thread's next sample, an upper bound.
+    fn off_cpu_completeness(&mut self) {
+        const HOW: &str =
+            "record every switch with `perf record -e sched:sched_switch -c 1 --switch-events`";
+        if self.off_cpu_column.is_none() {
+            return;
+        }
+        for ev in self.events.iter().filter(|e| e.sched_switch) {
+            if let Some(how) = &ev.sampled {
+                self.profile.meta.warnings.push(format!(
+                    "off-CPU time is incomplete: sched:sched_switch was sampled ({how}), so most switch-outs were not recorded; {HOW}"
+                ));
+            }
+        }
+        let s = self.switch_ins;
+        if s.later_sample > 0 && s.records == 0 && s.next_pid == 0 {
+            self.profile.meta.warnings.push(format!(
+                "off-CPU time is approximate: no switch-in was recorded (no PERF_RECORD_SWITCH records, not system-wide), so {} off-CPU intervals end at their thread's next sample; {HOW}",
+                s.later_sample
+            ));
+        }
     }
 
     /// Push a sample whose stack is the path `path` (set in
@@ -977,6 +1026,7 @@ impl Reader<'_> {
                 "{open} threads were still switched out at the end of the recording; their last off-CPU interval is not counted"
             ));
         }
+        self.off_cpu_completeness();
         let meta = &mut self.profile.meta;
         meta.add_loss("lost samples (PERF_RECORD_LOST)", self.lost);
         meta.add_loss("malformed records skipped", self.malformed);

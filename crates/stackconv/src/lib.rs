@@ -39,7 +39,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 pub use info::{Summary, ThreadSummary};
-pub use process::{as_folded, process, value_column, ProcessOptions, Processed};
+pub use process::{as_folded, off_cpu_value, process, value_column, ProcessOptions, Processed};
 pub use regex;
 pub use stackconv_collapsed as collapsed;
 pub use stackconv_flamegraph as flamegraph;
@@ -163,12 +163,18 @@ pub enum Error {
     /// The flame graph.
     #[error(transparent)]
     Flamegraph(#[from] stackconv_flamegraph::Error),
-    /// A value column was asked for that the profile does not have.
-    #[error("no value column {name:?} (the profile has: {})", have.join(", "))]
-    NoSuchValue {
-        /// The name asked for.
-        name: String,
-        /// The columns there are.
+    /// A value column or event was asked for (`--value`, `--event`) that
+    /// names no column of the profile, or more than one.
+    #[error(transparent)]
+    NoSuchValue(#[from] stackconv_model::ValueNameError),
+    /// Off-CPU time was asked for (`--off-cpu`) but the profile has none.
+    #[error(
+        "no off-CPU time in this profile (it has: {}); record it with \
+         `perf record -g -e sched:sched_switch -c 1 --switch-events` (or `perf record --off-cpu`)",
+        have.join(", ")
+    )]
+    NoOffCpu {
+        /// The value columns there are.
         have: Vec<String>,
     },
     /// Reading or writing failed.
@@ -369,7 +375,7 @@ pub fn write(
                 .filter(|(s, _)| s.is_some())
                 .map(|(_, &v)| u64::try_from(v).unwrap_or(0))
                 .fold(0u64, u64::saturating_add);
-            let min_weight = stackconv_flamegraph::min_drawn_weight(drawn, svg.min_width);
+            let min_weight = stackconv_flamegraph::min_drawn_weight(drawn, svg.min_width_percent);
             let mut folded = Vec::new();
             svg.presorted = stackconv_collapsed::folded::write_pruned(
                 profile,

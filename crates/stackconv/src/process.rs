@@ -50,13 +50,21 @@ pub struct Processed {
 ///
 /// # Errors
 ///
-/// [`Error::NoSuchValue`] when `opts.value` names no value column.
+/// [`Error::NoSuchValue`] when `opts.value` or `opts.filter.event` names no
+/// value column, or more than one.
 pub fn process(profile: Profile, opts: &ProcessOptions) -> Result<Processed, Error> {
     let mut warnings = Vec::new();
     let mut dropped = vec![0i64; profile.value_types.len()];
     let mut profile = profile;
     if !opts.filter.is_empty() {
-        let f = filter(&profile, &opts.filter);
+        // An event that names nothing (or several events) is the user's
+        // mistake, not an empty profile: say so before filtering.
+        let mut sample_filter = opts.filter.clone();
+        if let Some(event) = &opts.filter.event {
+            let column = value_column(&profile, event)?;
+            sample_filter.event = profile.value_types.get(column).map(|v| v.kind.clone());
+        }
+        let f = filter(&profile, &sample_filter);
         add(&mut dropped, &f.dropped);
         warnings.extend(f.warnings);
         profile = f.profile;
@@ -83,16 +91,49 @@ fn add(into: &mut [i64], more: &[i64]) {
     }
 }
 
-/// The index of the value column `name` (its kind).
+/// The index of the value column `name`: its kind as recorded, or an
+/// event's name without modifiers ([`Profile::find_value`]).
 ///
 /// # Errors
 ///
 /// [`Error::NoSuchValue`] listing the columns there are.
 pub fn value_column(profile: &Profile, name: &str) -> Result<usize, Error> {
-    profile.value_index(name).ok_or_else(|| Error::NoSuchValue {
-        name: name.to_string(),
-        have: profile.value_types.iter().map(|v| v.kind.clone()).collect(),
-    })
+    Ok(profile.find_value(name)?)
+}
+
+/// The name of the value column that holds off-CPU time (`--off-cpu`): the
+/// `off-cpu` column the perf reader makes from `sched:sched_switch`, else
+/// the `offcpu-time` event of `perf record --off-cpu`.
+///
+/// ```
+/// use stackconv::model::{Profile, ValueType};
+///
+/// let p = Profile::new(vec![
+///     ValueType::new("cpu-clock", "nanoseconds"),
+///     ValueType::new("off-cpu", "nanoseconds"),
+/// ]);
+/// assert_eq!(stackconv::off_cpu_value(&p)?, "off-cpu");
+/// let cpu_only = Profile::new(vec![ValueType::new("cpu-clock", "nanoseconds")]);
+/// assert!(stackconv::off_cpu_value(&cpu_only).is_err());
+/// # Ok::<(), stackconv::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::NoOffCpu`] when the profile has neither, naming how to record
+/// off-CPU time.
+pub fn off_cpu_value(profile: &Profile) -> Result<&'static str, Error> {
+    const OFF_CPU_COLUMNS: [&str; 2] = ["off-cpu", "offcpu-time"];
+    OFF_CPU_COLUMNS
+        .into_iter()
+        .find(|name| {
+            profile
+                .value_index(name)
+                .is_some_and(|c| profile.total(c) != 0)
+        })
+        .ok_or_else(|| Error::NoOffCpu {
+            have: profile.value_types.iter().map(|v| v.kind.clone()).collect(),
+        })
 }
 
 /// The profile as folded text would show it, read back: root frames (the

@@ -34,7 +34,7 @@ fn drawn_total(p: &Profile, opts: &WriteOptions) -> u64 {
 /// (SVG from the full text, SVG from the pruned text, pruned line count).
 fn both(p: &Profile, opts: &WriteOptions, min_width: f64) -> Option<(String, String, usize)> {
     let mut svg = SvgOptions::default();
-    svg.min_width = min_width;
+    svg.min_width_percent = min_width;
     let mut full = Vec::new();
     folded::write(p, opts, &mut full).unwrap();
     let mut a = Vec::new();

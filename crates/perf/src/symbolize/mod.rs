@@ -40,12 +40,14 @@ use stackconv_model::{FrameKind, Loss};
 mod elf;
 mod jit;
 mod kallsyms;
+mod kernel;
 mod locate;
 mod names;
 
 use elf::ElfSymbols;
 use jit::{JitEntry, JitTable};
 use kallsyms::Kallsyms;
+use kernel::{same_kernel, KernelId, KERNEL_BUILD_ID_PATH};
 use locate::{
     base_name, build_id_rel_path, bytes_to_path, hex, read_file, read_file_or_xz, under_root,
 };
@@ -59,7 +61,11 @@ pub struct SymbolOptions {
     /// Directories searched by build id (a file with the recorded base name,
     /// or `.build-id/xx/rest[.debug]`), and for `NAME.xz` compressed copies.
     pub symbol_dirs: Vec<PathBuf>,
-    /// A kallsyms file (default `/proc/kallsyms` unless `no_system_paths`).
+    /// A kallsyms file, used as given. Without one, `/proc/kallsyms`
+    /// (unless `no_system_paths`), but only when the running kernel is the
+    /// recording's: its build id equals the recorded one, or, where none
+    /// was recorded, its release does. Otherwise kernel frames stay
+    /// unnamed and [`Symbolizer::report`] says why.
     pub kallsyms: Option<PathBuf>,
     /// Where `perf-PID.map` files are (default `/tmp` unless `no_system_paths`).
     pub perf_map_dir: Option<PathBuf>,
@@ -115,6 +121,9 @@ pub enum Unresolved {
     NoSymbol,
     /// The process had no perf map or jitdump.
     NoPerfMap,
+    /// The recording was made under another kernel than the one whose
+    /// symbols are at hand (`/proc/kallsyms` of the running kernel).
+    OtherKernel,
 }
 
 /// The bytes of a file, memory-mapped or read.
@@ -134,6 +143,7 @@ impl Unresolved {
             Unresolved::BuildIdMismatch => "build id mismatch",
             Unresolved::NoSymbol => "no symbol",
             Unresolved::NoPerfMap => "no perf map",
+            Unresolved::OtherKernel => "recorded under another kernel",
         }
     }
 }
@@ -204,6 +214,9 @@ pub struct Symbolizer {
     files: Vec<FileSlot>,
     kernel: Option<Result<Kallsyms, Unresolved>>,
     kernel_path: Option<PathBuf>,
+    /// The kernel the recording was made on (release from the header; the
+    /// build id is the `[kernel.kallsyms]` entry of `build_ids`).
+    recorded_release: Option<String>,
     kernel_results: HashMap<u64, Frames>,
     kernel_misses: Misses,
     jitdumps: HashMap<u32, Vec<Vec<u8>>>,
@@ -231,11 +244,29 @@ impl Symbolizer {
             files: Vec::new(),
             kernel: None,
             kernel_path: None,
+            recorded_release: None,
             kernel_results: HashMap::new(),
             kernel_misses: Misses::default(),
             jitdumps: HashMap::new(),
             jits: HashMap::new(),
             warnings: Vec::new(),
+        }
+    }
+
+    /// The kernel release the recording was made on (perf.data's OSRELEASE
+    /// feature), to check `/proc/kallsyms` against when the recording has
+    /// no kernel build id.
+    pub fn set_recorded_kernel_release(&mut self, release: Option<String>) {
+        self.recorded_release = release;
+    }
+
+    /// Where kernel symbols come from (the kallsyms file), or why none are
+    /// used; `None` before a kernel address was looked up.
+    pub fn kernel_symbol_source(&self) -> Option<String> {
+        match (&self.kernel, &self.kernel_path) {
+            (Some(Ok(_)), Some(p)) => Some(p.display().to_string()),
+            (Some(_), _) => Some("none".to_string()),
+            (None, _) => None,
         }
     }
 
@@ -667,9 +698,34 @@ impl Symbolizer {
 
     fn kallsyms(&mut self) -> Result<&Kallsyms, Unresolved> {
         if self.kernel.is_none() {
+            let recorded = KernelId {
+                build_id: self.build_ids.get(KERNEL_BUILD_ID_PATH).cloned(),
+                release: self.recorded_release.clone(),
+            };
             let path = match &self.opts.kallsyms {
-                Some(p) => Some(p.clone()),
-                None if !self.opts.no_system_paths => Some(PathBuf::from("/proc/kallsyms")),
+                Some(p) => {
+                    // Used as given; but the running kernel's own table
+                    // says so when it is not the recording's.
+                    let proc_kallsyms =
+                        std::fs::canonicalize(p).is_ok_and(|c| c == Path::new("/proc/kallsyms"));
+                    if proc_kallsyms {
+                        if let Err(why) = same_kernel(&recorded, &KernelId::running()) {
+                            self.warnings
+                                .push(format!("{}: given, used, but {why}", p.display()));
+                        }
+                    }
+                    Some(p.clone())
+                }
+                None if !self.opts.no_system_paths => {
+                    match same_kernel(&recorded, &KernelId::running()) {
+                        Ok(()) => Some(PathBuf::from("/proc/kallsyms")),
+                        Err(why) => {
+                            self.warnings.push(why);
+                            self.kernel = Some(Err(Unresolved::OtherKernel));
+                            return Err(Unresolved::OtherKernel);
+                        }
+                    }
+                }
                 None => None,
             };
             let loaded = match &path {
