@@ -106,12 +106,16 @@ pub fn value_column(profile: &Profile, name: &str) -> Result<usize, Error> {
 /// the `offcpu-time` event of `perf record --off-cpu`.
 ///
 /// ```
-/// use stackconv::model::{Profile, ValueType};
+/// use stackconv::model::{FrameKind, Profile, ValueType};
 ///
-/// let p = Profile::new(vec![
+/// let mut p = Profile::new(vec![
 ///     ValueType::new("cpu-clock", "nanoseconds"),
 ///     ValueType::new("off-cpu", "nanoseconds"),
 /// ]);
+/// let wait = p.intern_frame_named("futex_wait", FrameKind::Kernel);
+/// let stack = p.intern_stack_frames([wait]);
+/// let thread = p.intern_thread(Default::default());
+/// p.push_sample(stack, thread, None, &[0, 1_500_000]);
 /// assert_eq!(stackconv::off_cpu_value(&p)?, "off-cpu");
 /// let cpu_only = Profile::new(vec![ValueType::new("cpu-clock", "nanoseconds")]);
 /// assert!(stackconv::off_cpu_value(&cpu_only).is_err());
