@@ -287,6 +287,9 @@ pub struct ConvertArgs {
     /// Do not report dropped or unresolved data on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Write the output even when it is also an input.
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn usage(msg: impl Into<String>) -> Failure {
@@ -368,6 +371,8 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
             ))
         })?,
     };
+    // Checked before the inputs are read: a bad output fails at once.
+    let out = stackconv::Output::prepare(&output, &a.inputs, a.force)?;
     let mut read_opts = a.input.read_options();
     // Source lines (DWARF) only where the output or the options use them:
     // a flame graph of function names is drawn sooner without.
@@ -412,6 +417,6 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     wopts.svg.icicle = a.icicle;
     wopts.svg.palette = a.palette.clone();
     wopts.svg.min_width = a.min_width;
-    stackconv::write_path(&profile, format, &wopts, &output)?;
+    out.write_with(|w| stackconv::write(&profile, format, &wopts, w))?;
     Ok(())
 }

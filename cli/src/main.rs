@@ -20,6 +20,11 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    if let Err(e) = stackconv::remove_temporary_files_on_signals() {
+        eprintln!(
+            "stackconv: warning: temporary files may be left behind on SIGINT or SIGTERM: {e}"
+        );
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(msg)) => {
@@ -44,8 +49,30 @@ enum Failure {
 
 impl From<stackconv::Error> for Failure {
     fn from(e: stackconv::Error) -> Self {
-        Failure::Run(e)
+        match usage_hint(&e) {
+            Some(hint) => Failure::Usage(format!("{e}{hint}")),
+            None => Failure::Run(e),
+        }
     }
+}
+
+/// Errors that are bad usage (exit 2), with what to add to their message.
+fn usage_hint(e: &stackconv::Error) -> Option<&'static str> {
+    match e {
+        stackconv::Error::File { source, .. } | stackconv::Error::Stdout(source) => {
+            usage_hint(source)
+        }
+        stackconv::Error::OutputIsInput { .. } => Some(" (--force writes it anyway)"),
+        stackconv::Error::OutputIsDirectory | stackconv::Error::StdinTwice => Some(""),
+        _ => None,
+    }
+}
+
+/// Before a command that prints to standard output reads its inputs.
+fn check_listing(inputs: &[std::path::PathBuf]) -> Result<(), Failure> {
+    stackconv::check_inputs(inputs)?;
+    stackconv::check_stdout()?;
+    Ok(())
 }
 
 fn is_broken_pipe(e: &stackconv::Error) -> bool {
@@ -64,6 +91,7 @@ fn is_broken_pipe(e: &stackconv::Error) -> bool {
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Some(Command::Info(a)) => {
+            check_listing(&a.inputs)?;
             let opts = a.input.read_options();
             let mut out = io::stdout().lock();
             for (n, path) in a.inputs.iter().enumerate() {
@@ -80,8 +108,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Some(Command::Diff(a)) => commands::diff(a),
-        Some(Command::Top(a)) => commands::top(a),
-        Some(Command::Waits(a)) => commands::waits(a),
+        Some(Command::Top(a)) => {
+            check_listing(&a.inputs)?;
+            commands::top(a)
+        }
+        Some(Command::Waits(a)) => {
+            check_listing(&a.inputs)?;
+            commands::waits(a)
+        }
         None => args::convert(cli.convert),
     }
 }
