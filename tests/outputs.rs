@@ -106,6 +106,30 @@ fn dev_null_and_dev_full_are_written_through() {
         .unwrap()
         .file_type()
         .is_char_device());
+
+    // standard output on /dev/full, for convert and for top
+    for args in [
+        vec![
+            input.as_os_str(),
+            "-o".as_ref(),
+            "-".as_ref(),
+            "--to".as_ref(),
+            "folded".as_ref(),
+        ],
+        vec!["top".as_ref(), input.as_os_str()],
+    ] {
+        let o = Command::new("sh")
+            .args(["-c", "exec \"$0\" \"$@\" >/dev/full", BIN])
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("standard output: No space left on device"),
+            "{err}"
+        );
+    }
 }
 
 #[test]
@@ -316,6 +340,8 @@ fn bad_outputs_fail_before_reading_inputs() {
             1,
             "No such file or directory",
         ),
+        // sysfs takes no new files, not even root's
+        ("/sys/x.svg".as_ref(), 1, "cannot create a file in /sys"),
     ];
     for (out, code, what) in cases {
         let child = stackconv()

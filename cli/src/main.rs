@@ -68,6 +68,17 @@ fn usage_hint(e: &stackconv::Error) -> Option<&'static str> {
     }
 }
 
+/// Name standard output in the bare I/O errors of a command that prints
+/// to it (its inputs' errors name their files).
+fn on_stdout(f: Failure) -> Failure {
+    match f {
+        Failure::Run(e @ stackconv::Error::Io(_)) => {
+            Failure::Run(stackconv::Error::Stdout(Box::new(e)))
+        }
+        other => other,
+    }
+}
+
 /// Before a command that prints to standard output reads its inputs.
 fn check_listing(inputs: &[std::path::PathBuf]) -> Result<(), Failure> {
     stackconv::check_inputs(inputs)?;
@@ -92,30 +103,35 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Some(Command::Info(a)) => {
             check_listing(&a.inputs)?;
-            let opts = a.input.read_options();
-            let mut out = io::stdout().lock();
-            for (n, path) in a.inputs.iter().enumerate() {
-                let profile = stackconv::read_path(path, &opts)?;
-                if a.inputs.len() > 1 {
-                    if n > 0 {
-                        writeln!(out).map_err(stackconv::Error::Io)?;
-                    }
-                    writeln!(out, "{}:", path.display()).map_err(stackconv::Error::Io)?;
-                }
-                write!(out, "{}", stackconv::Summary::of(&profile))
-                    .map_err(stackconv::Error::Io)?;
-            }
-            Ok(())
+            info(a).map_err(on_stdout)
         }
         Some(Command::Diff(a)) => commands::diff(a),
         Some(Command::Top(a)) => {
             check_listing(&a.inputs)?;
-            commands::top(a)
+            commands::top(a).map_err(on_stdout)
         }
         Some(Command::Waits(a)) => {
             check_listing(&a.inputs)?;
-            commands::waits(a)
+            commands::waits(a).map_err(on_stdout)
         }
         None => args::convert(cli.convert),
     }
+}
+
+/// `stackconv info IN...`.
+fn info(a: args::InfoArgs) -> Result<(), Failure> {
+    let opts = a.input.read_options();
+    let mut out = io::stdout().lock();
+    for (n, path) in a.inputs.iter().enumerate() {
+        let profile = stackconv::read_path(path, &opts)?;
+        if a.inputs.len() > 1 {
+            if n > 0 {
+                writeln!(out).map_err(stackconv::Error::Io)?;
+            }
+            writeln!(out, "{}:", path.display()).map_err(stackconv::Error::Io)?;
+        }
+        write!(out, "{}", stackconv::Summary::of(&profile)).map_err(stackconv::Error::Io)?;
+    }
+    out.flush().map_err(stackconv::Error::Io)?;
+    Ok(())
 }

@@ -180,10 +180,12 @@ fn prepare_path(path: &Path, inputs: &[PathBuf], overwrite_inputs: bool) -> Resu
             return Ok(Target::Through(path.to_path_buf()));
         }
     }
-    let Some(resolved) = resolve_links(path)? else {
+    let resolved = match resolve_links(path)? {
+        Some(r) => r,
         // Through a file-descriptor link: the path names an open file,
         // not a place in a directory to rename into.
-        return Ok(Target::Through(path.to_path_buf()));
+        None if followed.is_some() => return Ok(Target::Through(path.to_path_buf())),
+        None => path.to_path_buf(),
     };
     if let Some(m) = &followed {
         match fs::symlink_metadata(&resolved) {
