@@ -74,10 +74,22 @@ fn wait_at_most(mut child: Child, secs: u64, what: &str) -> Output {
     }
 }
 
+/// Whether /dev/null is the null device. Another process on a shared
+/// machine (an older stackconv given `-o /dev/null` as root) may have
+/// replaced it with a regular file; tests that need it skip then.
+fn dev_null_is_a_device() -> bool {
+    let ok = fs::metadata("/dev/null").is_ok_and(|m| m.file_type().is_char_device());
+    if !ok {
+        println!("skipped: /dev/null is not a character device on this machine");
+    }
+    ok
+}
+
 #[test]
 fn dev_null_and_dev_full_are_written_through() {
     let dir = tempfile::tempdir().unwrap();
     let input = write_input(dir.path(), "in.folded");
+    let null_before = dev_null_is_a_device();
     let o = run(&[
         input.as_os_str(),
         "-o".as_ref(),
@@ -86,10 +98,12 @@ fn dev_null_and_dev_full_are_written_through() {
         "folded".as_ref(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(fs::metadata("/dev/null")
-        .unwrap()
-        .file_type()
-        .is_char_device());
+    if null_before {
+        assert!(fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device());
+    }
 
     let o = run(&[
         input.as_os_str(),
@@ -407,6 +421,10 @@ fn signals_remove_the_temporary_file() {
 
 #[test]
 fn closed_stdout_is_an_error() {
+    // Rust's runtime puts /dev/null where standard output was closed.
+    if !dev_null_is_a_device() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let input = write_input(dir.path(), "in.folded");
     for args in [
