@@ -308,6 +308,9 @@ pub struct ConvertArgs {
     /// Do not report dropped or unresolved data on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Write the output even when it is also an input.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// The SVG title of `--off-cpu` graphs.
@@ -393,6 +396,8 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
             ))
         })?,
     };
+    // Checked before the inputs are read: a bad output fails at once.
+    let out = stackconv::Output::prepare(&output, &a.inputs, a.force)?;
     let mut read_opts = a.input.read_options();
     // Source lines (DWARF) only where the output or the options use them:
     // a flame graph of function names is drawn sooner without.
@@ -440,6 +445,6 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     wopts.svg.icicle = a.icicle;
     wopts.svg.palette = a.palette.clone();
     wopts.svg.min_width_percent = a.min_width;
-    stackconv::write_path(&profile, format, &wopts, &output)?;
+    out.write_with(|w| stackconv::write(&profile, format, &wopts, w))?;
     Ok(())
 }

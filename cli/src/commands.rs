@@ -1,7 +1,7 @@
 //! The `diff` and `top` commands.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 use stackconv::collapsed::folded::{self, RootFrame};
@@ -45,6 +45,9 @@ pub struct DiffArgs {
     /// Do not report dropped or unresolved data on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Write the output even when it is also an input.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `stackconv top IN...` and `stackconv waits IN...`: inputs, filters,
@@ -154,6 +157,8 @@ pub fn diff(a: DiffArgs) -> Result<(), Failure> {
     } else {
         RootFrame::Auto
     };
+    // Checked before the inputs are read: a bad output fails at once.
+    let out = stackconv::Output::prepare(&a.output, &[a.before.clone(), a.after.clone()], a.force)?;
     let before = diff_side(&a.before, &a, root)?;
     let after = diff_side(&a.after, &a, root)?;
     let d = stackconv::model::diff(&before, &after, a.normalize);
@@ -162,10 +167,9 @@ pub fn diff(a: DiffArgs) -> Result<(), Failure> {
         writeln!(text, "{} {} {}", row.folded, row.before, row.after)
             .map_err(stackconv::Error::Io)?;
     }
-    let out = a.output.clone();
     let result = match format {
         OutputFormat::Folded => {
-            write_out(&out, |w| w.write_all(&text).map_err(stackconv::Error::Io))
+            out.write_with(|w| w.write_all(&text).map_err(stackconv::Error::Io))
         }
         OutputFormat::Svg => {
             let mut svg = stackconv::flamegraph::SvgOptions::default();
@@ -190,43 +194,20 @@ pub fn diff(a: DiffArgs) -> Result<(), Failure> {
                 u => u.to_string(),
             };
             let profile = d.to_profile();
-            write_out(&out, |w| {
+            out.write_with(|w| {
                 stackconv::flamegraph::write_svg(&profile, &text, &svg, w)
                     .map_err(stackconv::Error::from)
             })
         }
         OutputFormat::Pprof => {
             let delta = d.delta_profile();
-            write_out(&out, |w| {
-                stackconv::pprof::write(&delta, w).map_err(stackconv::Error::from)
-            })
+            out.write_with(|w| stackconv::pprof::write(&delta, w).map_err(stackconv::Error::from))
         }
         _ => Err(stackconv::Error::Io(std::io::Error::other(
             "unsupported diff output",
         ))),
     };
     result.map_err(Failure::Run)
-}
-
-fn write_out(
-    path: &Path,
-    f: impl FnOnce(&mut dyn Write) -> Result<(), stackconv::Error>,
-) -> Result<(), stackconv::Error> {
-    if path.as_os_str() == "-" {
-        let stdout = std::io::stdout();
-        let mut lock = stdout.lock();
-        return f(&mut lock);
-    }
-    stackconv::write_atomically(path, |file| {
-        let mut w = std::io::BufWriter::new(file);
-        f(&mut w)?;
-        w.flush()?;
-        Ok(())
-    })
-    .map_err(|e| stackconv::Error::File {
-        path: path.to_path_buf(),
-        source: Box::new(e),
-    })
 }
 
 pub fn top(a: ListArgs) -> Result<(), Failure> {

@@ -20,6 +20,11 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    if let Err(e) = stackconv::remove_temporary_files_on_signals() {
+        eprintln!(
+            "stackconv: warning: temporary files may be left behind on SIGINT or SIGTERM: {e}"
+        );
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(msg)) => {
@@ -44,8 +49,41 @@ enum Failure {
 
 impl From<stackconv::Error> for Failure {
     fn from(e: stackconv::Error) -> Self {
-        Failure::Run(e)
+        match usage_hint(&e) {
+            Some(hint) => Failure::Usage(format!("{e}{hint}")),
+            None => Failure::Run(e),
+        }
     }
+}
+
+/// Errors that are bad usage (exit 2), with what to add to their message.
+fn usage_hint(e: &stackconv::Error) -> Option<&'static str> {
+    match e {
+        stackconv::Error::File { source, .. } | stackconv::Error::Stdout(source) => {
+            usage_hint(source)
+        }
+        stackconv::Error::OutputIsInput { .. } => Some(" (--force writes it anyway)"),
+        stackconv::Error::OutputIsDirectory | stackconv::Error::StdinTwice => Some(""),
+        _ => None,
+    }
+}
+
+/// Name standard output in the bare I/O errors of a command that prints
+/// to it (its inputs' errors name their files).
+fn on_stdout(f: Failure) -> Failure {
+    match f {
+        Failure::Run(e @ stackconv::Error::Io(_)) => {
+            Failure::Run(stackconv::Error::Stdout(Box::new(e)))
+        }
+        other => other,
+    }
+}
+
+/// Before a command that prints to standard output reads its inputs.
+fn check_listing(inputs: &[std::path::PathBuf]) -> Result<(), Failure> {
+    stackconv::check_inputs(inputs)?;
+    stackconv::check_stdout()?;
+    Ok(())
 }
 
 fn is_broken_pipe(e: &stackconv::Error) -> bool {
@@ -64,24 +102,36 @@ fn is_broken_pipe(e: &stackconv::Error) -> bool {
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Some(Command::Info(a)) => {
-            let opts = a.input.read_options();
-            let mut out = io::stdout().lock();
-            for (n, path) in a.inputs.iter().enumerate() {
-                let profile = stackconv::read_path(path, &opts)?;
-                if a.inputs.len() > 1 {
-                    if n > 0 {
-                        writeln!(out).map_err(stackconv::Error::Io)?;
-                    }
-                    writeln!(out, "{}:", path.display()).map_err(stackconv::Error::Io)?;
-                }
-                write!(out, "{}", stackconv::Summary::of(&profile))
-                    .map_err(stackconv::Error::Io)?;
-            }
-            Ok(())
+            check_listing(&a.inputs)?;
+            info(a).map_err(on_stdout)
         }
         Some(Command::Diff(a)) => commands::diff(a),
-        Some(Command::Top(a)) => commands::top(a),
-        Some(Command::Waits(a)) => commands::waits(a),
+        Some(Command::Top(a)) => {
+            check_listing(&a.inputs)?;
+            commands::top(a).map_err(on_stdout)
+        }
+        Some(Command::Waits(a)) => {
+            check_listing(&a.inputs)?;
+            commands::waits(a).map_err(on_stdout)
+        }
         None => args::convert(cli.convert),
     }
+}
+
+/// `stackconv info IN...`.
+fn info(a: args::InfoArgs) -> Result<(), Failure> {
+    let opts = a.input.read_options();
+    let mut out = io::stdout().lock();
+    for (n, path) in a.inputs.iter().enumerate() {
+        let profile = stackconv::read_path(path, &opts)?;
+        if a.inputs.len() > 1 {
+            if n > 0 {
+                writeln!(out).map_err(stackconv::Error::Io)?;
+            }
+            writeln!(out, "{}:", path.display()).map_err(stackconv::Error::Io)?;
+        }
+        write!(out, "{}", stackconv::Summary::of(&profile)).map_err(stackconv::Error::Io)?;
+    }
+    out.flush().map_err(stackconv::Error::Io)?;
+    Ok(())
 }

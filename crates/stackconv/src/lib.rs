@@ -31,6 +31,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 mod info;
+mod output;
 mod process;
 
 use std::fmt;
@@ -39,6 +40,9 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 pub use info::{Summary, ThreadSummary};
+pub use output::{
+    check_inputs, check_stdout, remove_temporary_files, remove_temporary_files_on_signals, Output,
+};
 pub use process::{as_folded, off_cpu_value, process, value_column, ProcessOptions, Processed};
 pub use regex;
 pub use stackconv_collapsed as collapsed;
@@ -189,6 +193,33 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// Standard input (`-`) was given as an input more than once.
+    #[error("standard input (-) is given as an input more than once; it can be read only once")]
+    StdinTwice,
+    /// The output is the same file as an input (same device and inode).
+    #[error("is also an input ({}): writing it would destroy that input", input.display())]
+    OutputIsInput {
+        /// The input, as given.
+        input: PathBuf,
+    },
+    /// The output names a directory.
+    #[error("is a directory; the output must name a file")]
+    OutputIsDirectory,
+    /// No file can be created in the output's directory.
+    #[error("cannot create a file in {}: {source}", dir.display())]
+    CannotCreate {
+        /// The directory.
+        dir: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: io::Error,
+    },
+    /// Standard output was closed when stackconv started (`1>&-`).
+    #[error("standard output is closed")]
+    StdoutClosed,
+    /// Writing standard output failed.
+    #[error("standard output: {0}")]
+    Stdout(#[source] Box<Error>),
 }
 
 fn binary_note(at: Option<usize>) -> String {
@@ -414,9 +445,10 @@ fn count_name(unit: &str) -> String {
     }
 }
 
-/// Write `profile` to the file `path` (standard output for `-`): into a
-/// temporary file beside it, renamed into place when complete, so a failed
-/// run leaves no half-written file.
+/// Write `profile` to the file `path` (standard output for `-`) by the
+/// rules of [`Output`]: a regular file through a temporary file beside it,
+/// renamed into place when complete (a failed run leaves no half-written
+/// file); a device or FIFO written straight through.
 ///
 /// # Errors
 ///
@@ -427,33 +459,5 @@ pub fn write_path(
     opts: &WriteOptions,
     path: &Path,
 ) -> Result<(), Error> {
-    if path.as_os_str() == "-" {
-        let stdout = io::stdout();
-        return write(profile, format, opts, stdout.lock());
-    }
-    write_atomically(path, |out| write(profile, format, opts, out)).map_err(|e| e.in_file(path))
-}
-
-/// Run `f` on a temporary file beside `path` and rename it into place when
-/// `f` succeeds; remove it when it fails.
-///
-/// # Errors
-///
-/// What `f` returns, or the I/O error of creating or renaming the file.
-pub fn write_atomically(
-    path: &Path,
-    f: impl FnOnce(&mut File) -> Result<(), Error>,
-) -> Result<(), Error> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".stackconv-")
-        .suffix(".tmp")
-        .tempfile_in(&dir)?;
-    f(tmp.as_file_mut())?;
-    tmp.as_file_mut().flush()?;
-    tmp.persist(path).map_err(|e| Error::Io(e.error))?;
-    Ok(())
+    Output::prepare(path, &[], false)?.write_with(|out| write(profile, format, opts, out))
 }
