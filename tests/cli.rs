@@ -664,7 +664,10 @@ fn off_cpu_per_thread_matches_perf_script_intervals_system_wide() {
 
 /// The rows of `waits` text output: (weight, wait, caller, blocked in),
 /// the "more rows" line as wait "more"; and the idle task's weight.
-fn waits_rows(text: &str) -> (i64, i64, Vec<(i64, String, String, String)>) {
+/// A row of `waits` text output: weight, wait, caller, blocked in.
+type WaitsRow = (i64, String, String, String);
+
+fn waits_rows(text: &str) -> (i64, i64, Vec<WaitsRow>) {
     let mut lines = text.lines();
     let head = lines.next().expect("a header");
     let num = |s: &str| s.parse::<i64>().expect("a number");
