@@ -6,7 +6,7 @@
 #   With no argument every section runs, in the order below. With arguments
 #   only the named sections run, e.g. `testdata/record.sh c-fp py-fp`.
 #   Sections: c-fp py-fp py-dwarf c-dwarf rust-v0 cpp c-pipe c-zstd c-2ev
-#             c-debug c-mismatch c-diff py313-jit c-otherkernel c-mod go pyspy
+#             c-debug c-mismatch c-diff mutex py313-jit c-otherkernel c-mod go pyspy
 #
 # Needs:
 #   - root (perf record of user + kernel stacks, /proc/kallsyms addresses,
@@ -62,7 +62,7 @@ F_FIELDS=comm,pid,tid,time,period,event,ip,sym,dso
 MAX_BYTES=$((2 * 1024 * 1024))
 
 ALL_SECTIONS=(c-fp py-fp py-dwarf c-dwarf rust-v0 cpp c-pipe c-zstd c-2ev
-  c-debug c-mismatch c-diff py313-jit c-otherkernel c-mod go pyspy)
+  c-debug c-mismatch c-diff mutex py313-jit c-otherkernel c-mod go pyspy)
 
 log() { printf '== %s\n' "$*" >&2; }
 
@@ -690,6 +690,65 @@ sec_c_diff() {
   manifest c-after "perf record -g -F 999 -o c-after.data ./cfp 400 all" "testdata/src/cfp.c, 0.4 s"
 }
 
+# offcpu_reference NAME [perf script args...]: NAME.offcpu-per-thread.txt,
+# the off-CPU nanoseconds of each thread of NAME.data computed from perf
+# script's text by testdata/offcpu_intervals.py (the reference for
+# stackconv's off-CPU values; its doc says how an interval is delimited).
+offcpu_reference() {
+  local name=$1
+  shift
+  (cd "$STAGE" && clean_env perf script -i "$OUT/$name.data" --ns \
+    -F pid,tid,time,event,trace "$@" 2>/dev/null) >"$STAGE/$name.switches"
+  "$HOSTPY" "$TD/offcpu_intervals.py" <"$STAGE/$name.switches" \
+    >"$OUT/$name.offcpu-per-thread.txt"
+  rm -f "$STAGE/$name.switches"
+}
+
+# mutex: off-CPU time of lock contention. testdata/src/mutex.c: 4 threads
+# (locker_main) contend on one pthread_mutex_t, holding it ~1 ms per turn
+# for 0.4 s; the main thread joins them. Every sched:sched_switch is
+# recorded (-c 1) with its call graph: switch-outs. Two recordings:
+#   mutex.data    per process, with --switch-events: the switch-ins are
+#                 PERF_RECORD_SWITCH records (perf script shows them with
+#                 --show-switch-events);
+#   mutex-a.data  system-wide (-a) for the 0.3 s the program runs, no switch
+#                 records: a thread switches in at the sched_switch whose
+#                 next_pid it is. It holds every process that ran on the
+#                 machine meanwhile; only mutex's objects are committed (the
+#                 others' frames stay unsymbolized in hermetic runs), and the
+#                 goldens are of mutex's samples (perf script --pid):
+#                 mutex-a.P.perf-script and its four .folded.
+# Both get NAME.offcpu-per-thread.txt (offcpu_reference), the four goldens
+# of their perf script text (inferno-collapse-perf misreads the trace fields
+# of default perf script, see c-2ev; the .F. variants are right) and a
+# trimmed kallsyms.
+sec_mutex() {
+  log mutex
+  cp "$TD/src/mutex.c" "$STAGE/mutex.c"
+  (cd "$STAGE" && gcc -O2 -g -fno-omit-frame-pointer -pthread -o mutex mutex.c)
+  rm -f "$OUT/mutex".* "$OUT/mutex-a".*
+  rec mutex -g -e sched:sched_switch -c 1 --switch-events ./mutex 400
+  native_common mutex
+  script_to mutex mutex.F -F "$F_FIELDS"
+  goldens mutex.F
+  offcpu_reference mutex --show-switch-events
+  manifest mutex "perf record -g -e sched:sched_switch -c 1 --switch-events -o mutex.data ./mutex 400" \
+    "testdata/src/mutex.c (gcc -O2 -g -fno-omit-frame-pointer -pthread), 4 threads, 0.4 s"
+  rec mutex-a -a -g -e sched:sched_switch -c 1 ./mutex 300
+  local pid
+  pid=$(cd "$STAGE" && clean_env perf script -i "$OUT/mutex-a.data" -F comm,pid 2>/dev/null |
+    awk '$1 == "mutex" && !p { p = $2 } END { print p }')
+  script_to mutex-a mutex-a.P --pid "$pid"
+  goldens mutex-a.P
+  script_to mutex-a mutex-a.PF --pid "$pid" -F "$F_FIELDS"
+  goldens mutex-a.PF
+  put_dsos mutex-a.P
+  trim_kallsyms mutex-a
+  offcpu_reference mutex-a
+  manifest mutex-a "perf record -a -g -e sched:sched_switch -c 1 -o mutex-a.data ./mutex 300" \
+    "testdata/src/mutex.c, system-wide while it runs 0.3 s (mutex is pid $pid)"
+}
+
 # py313-jit: Python 3.13 `-X perf_jit`: the interpreter writes a jitdump,
 # /tmp/jit-PID.dump (code loads + unwinding info of its trampolines) and maps
 # it, so perf.data has an MMAP2 of it; no perf map. -k 1 (CLOCK_MONOTONIC) is
@@ -791,6 +850,7 @@ run_section() {
     c-debug) sec_c_debug ;;
     c-mismatch) sec_c_mismatch ;;
     c-diff) sec_c_diff ;;
+    mutex) sec_mutex ;;
     py313-jit) sec_py313_jit ;;
     c-otherkernel) sec_c_otherkernel ;;
     c-mod) sec_c_mod ;;

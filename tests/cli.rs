@@ -586,3 +586,201 @@ fn pprof_output_reads_back_in_go_tool_pprof() {
         assert_eq!(theirs, ours, "{}: stacks", input.display());
     }
 }
+
+/// The per-thread off-CPU totals testdata/offcpu_intervals.py computed
+/// from perf script at recording time: tid -> nanoseconds.
+fn offcpu_reference(name: &str) -> std::collections::BTreeMap<u32, i64> {
+    let text = std::fs::read_to_string(testdata(&format!("perf/{name}.offcpu-per-thread.txt")))
+        .expect("the per-thread reference");
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (
+                f[1].parse().expect("a tid"),
+                f[2].parse().expect("nanoseconds"),
+            )
+        })
+        .collect()
+}
+
+/// Off-CPU nanoseconds per thread from `--value off-cpu --per-thread`
+/// folded output (root `comm-pid/tid`): tid -> nanoseconds.
+fn offcpu_per_thread(data: &str, kallsyms: &str) -> std::collections::BTreeMap<u32, i64> {
+    let mut args: Vec<std::ffi::OsString> = vec![testdata(data).into()];
+    args.extend(perf_symbol_args(kallsyms));
+    args.extend(["--value", "off-cpu", "--per-thread", "-q"].map(Into::into));
+    let folded = folded_of(&args);
+    let mut out = std::collections::BTreeMap::new();
+    for line in folded.lines() {
+        let (stack, n) = line.rsplit_once(' ').expect("stack and weight");
+        let root = stack.split(';').next().unwrap();
+        let tid: u32 = root
+            .rsplit_once('/')
+            .expect("comm-pid/tid")
+            .1
+            .parse()
+            .unwrap();
+        *out.entry(tid).or_insert(0) += n.parse::<i64>().unwrap();
+    }
+    out
+}
+
+/// Each thread's off-CPU time agrees with the intervals perf script shows
+/// (within 1 %), for every thread of the recording with off-CPU time.
+fn assert_offcpu_per_thread(name: &str) {
+    let reference = offcpu_reference(name);
+    let ours = offcpu_per_thread(&format!("perf/{name}.data"), &format!("{name}.kallsyms"));
+    let mut compared = 0;
+    for (tid, want) in &reference {
+        let got = ours.get(tid).copied().unwrap_or(0);
+        let tolerance = (*want as f64 * 0.01).max(1.0);
+        assert!(
+            (got - want).abs() as f64 <= tolerance,
+            "{name}: tid {tid}: {got} ns off-CPU, perf script's intervals give {want}"
+        );
+        compared += usize::from(*want > 0);
+    }
+    for (tid, got) in &ours {
+        if *tid != 0 {
+            assert!(
+                reference.contains_key(tid) || *got == 0,
+                "{name}: tid {tid} has {got} ns off-CPU, not in the reference"
+            );
+        }
+    }
+    assert!(compared >= 5, "{name}: only {compared} threads compared");
+}
+
+#[test]
+fn off_cpu_per_thread_matches_perf_script_intervals() {
+    assert_offcpu_per_thread("mutex");
+}
+
+#[test]
+fn off_cpu_per_thread_matches_perf_script_intervals_system_wide() {
+    assert_offcpu_per_thread("mutex-a");
+}
+
+/// The rows of `waits` text output: (weight, wait, caller, blocked in),
+/// the "more rows" line as wait "more"; and the idle task's weight.
+/// A row of `waits` text output: weight, wait, caller, blocked in.
+type WaitsRow = (i64, String, String, String);
+
+fn waits_rows(text: &str) -> (i64, i64, Vec<WaitsRow>) {
+    let mut lines = text.lines();
+    let head = lines.next().expect("a header");
+    let num = |s: &str| s.parse::<i64>().expect("a number");
+    let words: Vec<&str> = head.split_whitespace().collect();
+    assert_eq!(words[0], "Waiting:", "{text}");
+    let all = num(words[3]);
+    let idle = head
+        .split_once("idle task (swapper, pid 0): ")
+        .map(|(_, r)| num(r.split_whitespace().next().unwrap()))
+        .expect("the idle task's line");
+    let rows = lines
+        .skip(1)
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            if l.contains(" more rows;") {
+                return (num(w[0]), "more".to_string(), String::new(), String::new());
+            }
+            let (caller, blocked) = l
+                .split_once(&format!(" {} ", w[3]))
+                .unwrap()
+                .1
+                .split_once(" > ")
+                .unwrap();
+            (
+                num(w[0]),
+                w[3].to_string(),
+                caller.trim().to_string(),
+                blocked.trim().to_string(),
+            )
+        })
+        .collect();
+    (all, idle, rows)
+}
+
+fn waits_of(data: &str, kallsyms: &str) -> String {
+    let out = stackconv()
+        .arg("waits")
+        .arg(testdata(data))
+        .args(perf_symbol_args(kallsyms))
+        .args(["-q", "-n", "8"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `waits` on the lock-contention recording: the top row is the mutex
+/// wait under locker_main, and the rows (with the idle task) account for
+/// every off-CPU nanosecond.
+#[test]
+fn waits_accounts_for_all_off_cpu_time_of_the_mutex_recording() {
+    for (data, kallsyms) in [
+        ("perf/mutex.data", "mutex.kallsyms"),
+        ("perf/mutex-a.data", "mutex-a.kallsyms"),
+    ] {
+        let text = waits_of(data, kallsyms);
+        let (all, idle, rows) = waits_rows(&text);
+        let sum: i64 = rows.iter().map(|r| r.0).sum::<i64>() + idle;
+        assert!(
+            ((sum - all).abs() as f64) <= all as f64 * 0.001,
+            "{data}: rows + idle task = {sum}, off-CPU total {all}\n{text}"
+        );
+        let lock_rows: Vec<_> = rows.iter().filter(|r| r.2 == "locker_main").collect();
+        assert!(
+            !lock_rows.is_empty(),
+            "{data}: no row under locker_main\n{text}"
+        );
+        let top = lock_rows[0];
+        assert_eq!(top.1, "lock", "{data}\n{text}");
+        assert!(
+            ["pthread_mutex_lock", "__lll_lock_wait"].contains(&top.3.as_str()),
+            "{data}\n{text}"
+        );
+        if data == "perf/mutex.data" {
+            assert_eq!(rows[0].2, "locker_main", "{data}: top row\n{text}");
+            assert_eq!(idle, 0, "{data}: a per-process recording has no idle task");
+        }
+    }
+}
+
+/// `waits --json`: every row, and per thread its share of wall time.
+#[test]
+fn waits_json_has_per_thread_shares() {
+    let out = stackconv()
+        .arg("waits")
+        .arg(testdata("perf/mutex.data"))
+        .args(perf_symbol_args("mutex.kallsyms"))
+        .args(["-q", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let reference = offcpu_reference("mutex");
+    let threads = text.split("\"threads\": [").nth(1).expect("threads");
+    let mut seen = 0;
+    for line in threads.lines().filter(|l| l.contains("\"tid\": ")) {
+        let field = |name: &str| {
+            let rest = line.split_once(&format!("\"{name}\": ")).unwrap().1;
+            rest.split([',', '}']).next().unwrap().trim().to_string()
+        };
+        let tid: u32 = field("tid").parse().unwrap();
+        let off: i64 = field("off_cpu_ns").parse().unwrap();
+        let wall: i64 = field("wall_ns").parse().unwrap();
+        let share: f64 = field("share").parse().unwrap();
+        let want = reference[&tid];
+        assert!((off - want).abs() as f64 <= want as f64 * 0.01, "{line}");
+        assert!(off <= wall && wall > 0, "{line}");
+        assert!((share - off as f64 / wall as f64).abs() < 1e-5, "{line}");
+        seen += 1;
+    }
+    assert_eq!(seen, reference.len(), "{text}");
+}

@@ -31,9 +31,9 @@ pub enum Command {
     Diff(crate::commands::DiffArgs),
     /// Functions by self and cumulative weight, like `go tool pprof -top`.
     Top(crate::commands::ListArgs),
-    /// Where threads wait: off-CPU time or idle samples by the frames that
-    /// blocked (futex, lock acquire) and their Python callers.
-    Waits(crate::commands::ListArgs),
+    /// Where threads wait: off-CPU time or idle samples by the blocking
+    /// site (pthread_mutex_lock, nanosleep, a Python lock) and its caller.
+    Waits(crate::commands::WaitsArgs),
 }
 
 #[derive(Args, Debug)]

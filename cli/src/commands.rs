@@ -271,33 +271,114 @@ fn pct(part: i64, total: i64) -> f64 {
     }
 }
 
-pub fn waits(a: ListArgs) -> Result<(), Failure> {
-    let (p, _) = a.load()?;
-    // Off-CPU time when the recording has it (every interval is a wait;
-    // those not classified idle are preemptions), else the shown column.
-    let column = p.value_index("off-cpu").unwrap_or(p.meta.default_value);
-    let sites = stackconv::model::idle::wait_sites(&p, column, &a.process.idle_frames);
-    let total: i64 = sites.iter().map(|s| s.weight).sum();
+/// `stackconv waits IN...`.
+#[derive(Args, Debug)]
+pub struct WaitsArgs {
+    #[command(flatten)]
+    pub list: ListArgs,
+    /// Write JSON (every row, and per thread its off-CPU time, on-CPU time
+    /// when known, wall span and off-CPU share) instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The on-CPU time column of `p`: the first in nanoseconds that is not
+/// off-CPU time (cpu-clock, task-clock, pprof's cpu).
+fn on_cpu_column(p: &Profile, off: usize) -> Option<usize> {
+    p.value_types.iter().enumerate().position(|(i, v)| {
+        i != off && v.unit == "nanoseconds" && v.kind != "off-cpu" && v.kind != "offcpu-time"
+    })
+}
+
+pub fn waits(a: WaitsArgs) -> Result<(), Failure> {
+    use stackconv::model::idle::{is_idle_task, thread_waits, wait_report, WaitScope};
+    let (p, _) = a.list.load()?;
+    // Off-CPU time when the recording has it: all of it is waiting (a stack
+    // that no rule names is "other": preemption). Else the idle samples of
+    // the shown column.
+    let off_cpu = p
+        .value_index("off-cpu")
+        .or_else(|| p.value_index("offcpu-time"));
+    let (column, scope) = match off_cpu {
+        Some(c) => (c, WaitScope::AllWeight),
+        None => (p.meta.default_value, WaitScope::IdleSamples),
+    };
+    let extra = &a.list.process.idle_frames;
+    let report = wait_report(&p, column, extra, scope);
+    let total = report.rows_total();
     let all = p.total(column);
     let vt = p.value_types.get(column);
     let unit = vt.map(|v| v.unit.as_str()).unwrap_or("");
     let kind = vt.map(|v| v.kind.as_str()).unwrap_or("");
     let mut out = std::io::stdout().lock();
     let mut emit = || -> std::io::Result<()> {
-        writeln!(
+        if a.json {
+            let threads = match off_cpu {
+                Some(c) => thread_waits(&p, c, on_cpu_column(&p, c)),
+                None => Vec::new(),
+            };
+            let mut j = String::new();
+            j.push_str(&format!(
+                "{{\n  \"value\": {},\n  \"unit\": {},\n  \"off_cpu\": {},\n  \"total\": {all},\n  \"waiting\": {total},\n  \"idle_task\": {},\n  \"rows\": [",
+                json_str(kind),
+                json_str(unit),
+                off_cpu.is_some(),
+                report.idle_task
+            ));
+            for (i, s) in report.sites.iter().enumerate() {
+                j.push_str(if i == 0 { "\n    " } else { ",\n    " });
+                j.push_str(&format!(
+                    "{{\"wait\": {}, \"blocked_in\": {}, \"caller\": {}, \"weight\": {}, \"samples\": {}}}",
+                    json_str(s.wait.as_str()),
+                    json_str(&s.blocked_in),
+                    json_str(&s.caller),
+                    s.weight,
+                    s.samples
+                ));
+            }
+            j.push_str("\n  ],\n  \"threads\": [");
+            for (i, t) in threads.iter().enumerate() {
+                let th = p.threads.get(t.thread);
+                let opt = |v: Option<String>| v.unwrap_or_else(|| "null".to_string());
+                j.push_str(if i == 0 { "\n    " } else { ",\n    " });
+                j.push_str(&format!(
+                    "{{\"pid\": {}, \"tid\": {}, \"process\": {}, \"thread\": {}, \"idle_task\": {}, \"off_cpu_ns\": {}, \"on_cpu_ns\": {}, \"wall_ns\": {}, \"share\": {}}}",
+                    opt(th.pid.map(|v| v.to_string())),
+                    opt(th.tid.map(|v| v.to_string())),
+                    json_str(p.str(th.process_name)),
+                    json_str(p.str(th.thread_name)),
+                    is_idle_task(&p, t.thread),
+                    t.off_cpu_ns,
+                    opt(t.on_cpu_ns.map(|v| v.to_string())),
+                    opt(t.wall_ns().map(|v| v.to_string())),
+                    opt(t.share().map(|v| format!("{v:.6}"))),
+                ));
+            }
+            j.push_str("\n  ]\n}\n");
+            return out.write_all(j.as_bytes());
+        }
+        write!(
             out,
             "Waiting: {total} of {all} {unit} of {kind} ({})",
             format_percentage(pct(total, all)).trim()
         )?;
+        if scope == WaitScope::AllWeight {
+            write!(
+                out,
+                "; idle task (swapper, pid 0): {} {unit} in {} intervals",
+                report.idle_task, report.idle_task_samples
+            )?;
+        }
+        writeln!(out)?;
         writeln!(
             out,
-            "{:>14} {:>6} {:>8}  {:<6} caller > blocked in",
+            "{:>14} {:>6} {:>8}  {:<9} caller > blocked in",
             "weight", "%", "samples", "wait"
         )?;
-        for s in sites.iter().take(a.count) {
+        for s in report.sites.iter().take(a.list.count) {
             writeln!(
                 out,
-                "{:>14} {:>6} {:>8}  {:<6} {} > {}",
+                "{:>14} {:>6} {:>8}  {:<9} {} > {}",
                 s.weight,
                 format_percentage(pct(s.weight, total)),
                 s.samples,
@@ -306,7 +387,40 @@ pub fn waits(a: ListArgs) -> Result<(), Failure> {
                 s.blocked_in
             )?;
         }
+        // The rows left out, so that the printed weights add up.
+        let rest = report.sites.get(a.list.count..).unwrap_or_default();
+        if !rest.is_empty() {
+            let weight = rest.iter().fold(0i64, |t, s| t.saturating_add(s.weight));
+            let samples = rest.iter().fold(0u64, |t, s| t.saturating_add(s.samples));
+            writeln!(
+                out,
+                "{:>14} {:>6} {:>8}  ({} more rows; -n to show them)",
+                weight,
+                format_percentage(pct(weight, total)),
+                samples,
+                rest.len()
+            )?;
+        }
         Ok(())
     };
     emit().map_err(|e| Failure::Run(stackconv::Error::Io(e)))
+}
+
+/// `s` as a JSON string.
+fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }

@@ -14,26 +14,33 @@
 //!   [`FrameKind::Python`] with a `.py` file, or no file) and every frame
 //!   below it (its callees: the native lock, glibc, kernel frames); a stack
 //!   without such a Python frame is all leaf region;
-//! - the innermost Python frame is matched, as `func (file)`, against
-//!   [`DEFAULT_IDLE_FRAMES`] entries of scope [`Scope::PythonLeaf`];
-//! - every other frame of the region is matched, by its bare function name
-//!   (`py-spy`'s ` (file:line)` and glibc's `@@GLIBC_2.3.2` version suffix
+//! - the innermost Python frame is matched, as `func (file)`, against the
+//!   entries of scope [`Scope::PythonLeaf`] of the one rule table,
+//!   [`WAIT_RULES`];
+//! - every other frame of the region is matched, by its canonical name
+//!   ([`canonical_name`]: py-spy's ` (file:line)`, glibc's `__GI_` and
+//!   `__` prefixes, `@@GLIBC_2.3.2` versions, `_private` / `64` suffixes
 //!   removed), against the entries of scope [`Scope::Native`] (C library,
 //!   CPython internals, Go runtime and kernel names, matched whole);
 //! - user regexes (`--idle-frames RE`) are matched, unanchored, against the
 //!   display names of every frame of the region; a match is [`Wait::Other`];
 //! - when several frames match, the most specific wait wins:
-//!   GIL > sleep > I/O > lock > other (a thread in `take_gil` under
-//!   `pthread_cond_timedwait` and `futex` waits for the GIL; one in
-//!   `clock_nanosleep` under `PyEval_SaveThread` sleeps);
+//!   GIL > sleep > I/O > join > condition > lock > other (a thread in
+//!   `take_gil` under `pthread_cond_timedwait` and `futex` waits for the
+//!   GIL; one in `pthread_cond_wait` over `futex_wait` for a condition);
 //! - a sample of perf's idle task (pid 0 or tid 0, or a thread named
 //!   `swapper*`) is idle ([`Wait::Other`]) whatever its stack.
 //!
-//! Bare `schedule` / `__schedule` are deliberately not in the list: the
+//! Bare `schedule` / `__schedule` are deliberately not in the table: the
 //! kernel also calls them to preempt a runnable thread on its way back to
 //! user space (`exit_to_user_mode_loop`), which is not a wait. Waits reach
 //! `schedule` through a wait function that is listed (`futex_wait`,
 //! `do_nanosleep`, `do_sys_poll`, `ep_poll`, ...).
+//!
+//! [`wait_report`] groups samples by their blocking site, with the same
+//! table; for off-CPU time ([`WaitScope::AllWeight`]) every nanosecond is in
+//! a row (a stack no rule names is [`Wait::Other`]: preemption) or in the
+//! idle task's total.
 //!
 //! Frames that a profile cannot show cannot be classified: py-spy without
 //! `--native` does not show C functions, so a thread blocked in
@@ -58,19 +65,26 @@
 //! assert_eq!(classify(&p, &[]), [Some(Wait::Lock), None]);
 //! ```
 
-use std::sync::OnceLock;
-
 use regex::Regex;
 
 use crate::profile::Profile;
 use crate::tables::{FrameId, FrameKind, StackId, ThreadId};
 use crate::transform::python_name;
+use crate::wait_rules::{
+    c_library_display_name, frame_class, native_wait, python_leaf_wait, FrameClass,
+};
+#[cfg(doc)]
+use crate::wait_rules::{canonical_name, Scope, WAIT_RULES};
 
 /// What an idle sample waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Wait {
-    /// A lock, condition variable, semaphore, event or queue.
+    /// A lock, semaphore, futex, or a Python lock, event or queue.
     Lock,
+    /// A condition variable (`pthread_cond_wait`).
+    Condition,
+    /// Another thread's end (`pthread_join`).
+    Join,
     /// Python's global interpreter lock.
     Gil,
     /// Sockets, pipes, files, `select` / `poll` / `epoll`.
@@ -83,10 +97,13 @@ pub enum Wait {
 }
 
 impl Wait {
-    /// A short lowercase name: `lock`, `gil`, `io`, `sleep`, `other`.
+    /// A short lowercase name: `lock`, `condition`, `join`, `gil`, `io`,
+    /// `sleep`, `other`.
     pub fn as_str(self) -> &'static str {
         match self {
             Wait::Lock => "lock",
+            Wait::Condition => "condition",
+            Wait::Join => "join",
             Wait::Gil => "gil",
             Wait::Io => "io",
             Wait::Sleep => "sleep",
@@ -98,9 +115,11 @@ impl Wait {
     /// wait is the larger.
     fn rank(self) -> u8 {
         match self {
-            Wait::Gil => 4,
-            Wait::Sleep => 3,
-            Wait::Io => 2,
+            Wait::Gil => 6,
+            Wait::Sleep => 5,
+            Wait::Io => 4,
+            Wait::Join => 3,
+            Wait::Condition => 2,
             Wait::Lock => 1,
             Wait::Other => 0,
         }
@@ -111,164 +130,6 @@ impl std::fmt::Display for Wait {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// Which frames an entry of [`DEFAULT_IDLE_FRAMES`] is matched against.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scope {
-    /// The innermost Python frame, as `func (file)` (`func` may carry a
-    /// class: `Condition.wait`; `file` as the profiler wrote it).
-    PythonLeaf,
-    /// A non-Python frame of the leaf region, by its bare function name.
-    Native,
-}
-
-/// The built-in list of idle frames: (scope, wait, regex). Native regexes
-/// are matched against the whole bare name (they are wrapped in `^(?:…)$`);
-/// Python ones are anchored as written.
-pub const DEFAULT_IDLE_FRAMES: &[(Scope, Wait, &str)] = &[
-    // py-spy's own heuristic (python_spy.rs, _heuristic_is_thread_idle),
-    // widened to every wait of threading.py (Condition.wait, Event.wait,
-    // Barrier.wait, Semaphore.acquire, Thread.join's lock wait).
-    (
-        Scope::PythonLeaf,
-        Wait::Lock,
-        r"^(?:\w+\.)*(?:wait|wait_for|acquire|_acquire_restore|_wait_for_tstate_lock|join) \((?:.*/)?threading\.py\)$",
-    ),
-    // queue.Queue.get/put waiting for the queue's mutex.
-    (
-        Scope::PythonLeaf,
-        Wait::Lock,
-        r"^(?:\w+\.)*(?:get|put|join) \((?:.*/)?queue\.py\)$",
-    ),
-    (
-        Scope::PythonLeaf,
-        Wait::Io,
-        r"^(?:\w+\.)*(?:select|poll) \((?:.*/)?selectors\.py\)$",
-    ),
-    (
-        Scope::PythonLeaf,
-        Wait::Io,
-        r"^(?:\w+\.)*poll \(.*(?:asyncore\.py|zmq|gevent|tornado).*\)$",
-    ),
-    (
-        Scope::PythonLeaf,
-        Wait::Io,
-        r"^(?:\w+\.)*(?:accept|recv|recv_into|recvfrom|read|readinto|readline|sendall) \((?:.*/)?(?:socket|ssl)\.py\)$",
-    ),
-    (
-        Scope::PythonLeaf,
-        Wait::Io,
-        r"^(?:\w+\.)*(?:_recv|_recv_bytes|_poll|wait) \((?:.*/)?multiprocessing/connection\.py\)$",
-    ),
-    (
-        Scope::PythonLeaf,
-        Wait::Other,
-        r"^(?:\w+\.)*(?:wait|_wait|_try_wait|communicate) \((?:.*/)?subprocess\.py\)$",
-    ),
-    (Scope::PythonLeaf, Wait::Sleep, r"^(?:\w+\.)*sleep \("),
-    // CPython internals.
-    (
-        Scope::Native,
-        Wait::Gil,
-        r"take_gil|_PyEval_RestoreThread|PyEval_RestoreThread|PyEval_AcquireThread|PyGILState_Ensure",
-    ),
-    (
-        Scope::Native,
-        Wait::Lock,
-        r"PyThread_acquire_lock_timed|PyThread_acquire_lock|acquire_timed|lock_PyThread_acquire_lock|rlock_acquire|PyMUTEX_LOCK|_PyMutex_LockTimed|_PySemaphore_Wait|_PyParkingLot_Park",
-    ),
-    (Scope::Native, Wait::Sleep, r"time_sleep|pysleep"),
-    (
-        Scope::Native,
-        Wait::Io,
-        r"select_select|select_poll_poll_impl|select_poll_poll|select_epoll_poll_impl|select_epoll_poll|sock_recv|sock_recv_into|sock_recvfrom|sock_accept|sock_call_ex|_Py_read|os_read_impl|_io_FileIO_readinto_impl",
-    ),
-    (Scope::Native, Wait::Other, r"os_waitpid_impl|os_wait_impl"),
-    // glibc (with its internal aliases as perf shows them).
-    (
-        Scope::Native,
-        Wait::Lock,
-        r"pthread_mutex_(?:timed|clock)?lock|__pthread_mutex_(?:cond_)?lock(?:_full)?|__pthread_mutex_clocklock_common|__lll_lock_wait(?:_private)?|lll_lock_wait|pthread_rwlock_(?:timed|clock)?(?:rd|wr)lock|__pthread_rwlock_(?:rd|wr)lock(?:_full64)?|sem_(?:timed|clock)?wait|__new_sem_wait_slow64|__new_sem_wait_slow|do_futex_wait|__futex_abstimed_wait_common(?:64)?|__futex_abstimed_wait_cancelable64|futex_abstimed_wait(?:_cancelable)?|futex_wait|__futex_wait|__GI___futex_abstimed_wait_cancelable64|pthread_cond_(?:timed|clock)?wait|__pthread_cond_wait|__pthread_cond_(?:timed|clock)wait(?:64)?|__pthread_cond_wait_common|pthread_join|__pthread_clockjoin_ex|__pthread_timedjoin_ex",
-    ),
-    (
-        Scope::Native,
-        Wait::Sleep,
-        r"nanosleep|__nanosleep|__GI___nanosleep|__libc_nanosleep|clock_nanosleep|__clock_nanosleep|__GI___clock_nanosleep|__clock_nanosleep_time64|__GI___clock_nanosleep_time64|usleep|sleep|pause",
-    ),
-    (
-        Scope::Native,
-        Wait::Io,
-        r"select|__select|__GI___select|pselect|pselect6|__pselect|poll|__poll|__GI___poll|ppoll|__ppoll|epoll_wait|__epoll_wait|epoll_pwait2?|recv|__recv|__libc_recv|recvfrom|__libc_recvfrom|recvmsg|__libc_recvmsg|accept4?|__libc_accept|read|__read|__libc_read|__GI___libc_read|readv|__readv|pread64|__libc_pread64|connect|__libc_connect",
-    ),
-    (
-        Scope::Native,
-        Wait::Other,
-        r"waitpid|__waitpid|__GI___waitpid|wait4|__wait4|__GI___wait4|waitid",
-    ),
-    // Go runtime.
-    (
-        Scope::Native,
-        Wait::Lock,
-        r"runtime\.futexsleep|runtime\.notesleep|runtime\.notetsleep|runtime\.notetsleepg|runtime\.semasleep|runtime\.lock2",
-    ),
-    (
-        Scope::Native,
-        Wait::Sleep,
-        r"runtime\.usleep|runtime\.nanosleep",
-    ),
-    (
-        Scope::Native,
-        Wait::Io,
-        r"runtime\.epollwait|runtime\.netpoll",
-    ),
-    // Linux kernel.
-    (
-        Scope::Native,
-        Wait::Lock,
-        r"futex_wait_queue(?:_me)?|futex_wait_setup|do_futex|__x64_sys_futex|__se_sys_futex|__do_sys_futex|__arm64_sys_futex|rwsem_down_(?:read|write)_slowpath|__mutex_lock(?:\.constprop\.\d+)?|__mutex_lock_slowpath",
-    ),
-    (
-        Scope::Native,
-        Wait::Sleep,
-        r"do_nanosleep|hrtimer_nanosleep|common_nsleep|__x64_sys_nanosleep|__x64_sys_clock_nanosleep|__arm64_sys_nanosleep|__arm64_sys_clock_nanosleep",
-    ),
-    (
-        Scope::Native,
-        Wait::Io,
-        r"do_sys_poll|do_select|core_sys_select|do_pselect(?:\.constprop\.\d+)?|ep_poll|do_epoll_wait|do_epoll_pwait(?:\.part\.\d+)?|__x64_sys_(?:poll|ppoll|select|pselect6|epoll_wait|epoll_pwait2?)|__arm64_sys_(?:ppoll|pselect6|epoll_pwait2?)|io_schedule(?:_timeout)?|sk_wait_data|inet_csk_accept|unix_stream_read_generic|pipe_read|n_tty_read|wait_woken|schedule_hrtimeout_range(?:_clock)?",
-    ),
-    (
-        Scope::Native,
-        Wait::Other,
-        r"do_idle|cpu_idle_poll|cpuidle_enter(?:_state)?|default_idle(?:_call)?|intel_idle|acpi_idle_enter|poll_idle|do_wait|kernel_wait4|__x64_sys_wait4|__do_sys_wait4|schedule_timeout",
-    ),
-];
-
-/// The compiled default list, one regex per (scope, wait).
-struct Compiled {
-    python: Vec<(Wait, Regex)>,
-    native: Vec<(Wait, Regex)>,
-}
-
-fn compiled() -> &'static Compiled {
-    static COMPILED: OnceLock<Compiled> = OnceLock::new();
-    COMPILED.get_or_init(|| {
-        let mut python = Vec::new();
-        let mut native = Vec::new();
-        for &(scope, wait, re) in DEFAULT_IDLE_FRAMES {
-            let (list, text) = match scope {
-                Scope::PythonLeaf => (&mut python, re.to_string()),
-                Scope::Native => (&mut native, format!("^(?:{re})$")),
-            };
-            // The list is a constant checked by a test; an entry that does
-            // not compile is skipped rather than panicking.
-            if let Ok(re) = Regex::new(&text) {
-                list.push((wait, re));
-            }
-        }
-        Compiled { python, native }
-    })
 }
 
 /// Whether `thread` is perf's idle task: pid 0 or tid 0, or a thread named
@@ -296,74 +157,155 @@ fn is_python_frame(p: &Profile, f: FrameId) -> bool {
     file.is_empty() || file.ends_with(".py") || file.ends_with(".pyw") || file.starts_with('<')
 }
 
-/// The bare function name of a frame: py-spy's ` (file:line)` and a glibc
-/// symbol version (`@@GLIBC_2.3.2`) removed.
-fn bare_name(name: &str) -> &str {
-    let name = python_name(name)
-        .filter(|_| !name.starts_with(crate::naming::PYTHON_PERF_MAP_PREFIX))
-        .map(|py| py.func)
-        .unwrap_or(name);
-    name.split_once('@').map(|(n, _)| n).unwrap_or(name)
-}
-
 /// Classify one stack (frames root first); `extra` are user regexes.
 pub fn classify_frames(p: &Profile, frames: &[FrameId], extra: &[Regex]) -> Option<Wait> {
-    classify_site(p, frames, extra).map(|(w, _)| w)
+    let (start, python_leaf) = leaf_region(p, frames);
+    let waits = region_waits(p, frames, start, python_leaf, extra);
+    best_wait(&waits)
 }
 
-/// The wait of one stack and the index (in `frames`) of the outermost
-/// frame that matched it.
-fn classify_site(p: &Profile, frames: &[FrameId], extra: &[Regex]) -> Option<(Wait, usize)> {
-    let c = compiled();
-    let innermost_py = frames.iter().rposition(|&f| is_python_frame(p, f));
-    let start = innermost_py.unwrap_or(0);
-    let region = frames.get(start..).unwrap_or(&[]);
-    let mut best: Option<(Wait, usize)> = None;
-    let mut consider = |w: Wait, at: usize| {
-        if best.is_none_or(|(b, _)| w.rank() > b.rank()) {
-            best = Some((w, at));
-        }
-    };
-    for (i, &f) in region.iter().enumerate() {
-        let at = start.saturating_add(i);
-        let name = p.str(p.frame(f).name);
-        if extra.iter().any(|re| re.is_match(name)) {
-            consider(Wait::Other, at);
-        }
-        if i == 0 && innermost_py.is_some() {
-            if let Some(py) = python_name(name) {
-                let text = format!("{} ({})", py.func, py.file);
-                for (w, re) in &c.python {
-                    if re.is_match(&text) {
-                        consider(*w, at);
-                    }
-                }
-            }
-            continue;
-        }
-        let bare = bare_name(name);
-        for (w, re) in &c.native {
-            if re.is_match(bare) {
-                consider(*w, at);
-            }
-        }
+/// Where the leaf region of a stack starts (its innermost Python frame, or
+/// 0), and whether that is a Python frame.
+fn leaf_region(p: &Profile, frames: &[FrameId]) -> (usize, bool) {
+    match frames.iter().rposition(|&f| is_python_frame(p, f)) {
+        Some(i) => (i, true),
+        None => (0, false),
     }
-    best
 }
 
-/// Where idle samples wait: one row per (wait, blocking frame, caller).
+/// The wait of each frame of the leaf region `frames[start..]` by the rule
+/// table ([`crate::wait_rules::WAIT_RULES`]) and the user's regexes.
+fn region_waits(
+    p: &Profile,
+    frames: &[FrameId],
+    start: usize,
+    python_leaf: bool,
+    extra: &[Regex],
+) -> Vec<Option<Wait>> {
+    let region = frames.get(start..).unwrap_or(&[]);
+    region
+        .iter()
+        .enumerate()
+        .map(|(i, &f)| {
+            let name = p.str(p.frame(f).name);
+            let user = extra
+                .iter()
+                .any(|re| re.is_match(name))
+                .then_some(Wait::Other);
+            let rule = if i == 0 && python_leaf {
+                python_name(name)
+                    .and_then(|py| python_leaf_wait(&format!("{} ({})", py.func, py.file)))
+            } else {
+                native_wait(name)
+            };
+            higher(user, rule)
+        })
+        .collect()
+}
+
+/// The more specific of two waits ([`Wait::rank`]); `a` on a tie.
+fn higher(a: Option<Wait>, b: Option<Wait>) -> Option<Wait> {
+    match (a, b) {
+        (Some(x), Some(y)) if y.rank() > x.rank() => Some(y),
+        (Some(x), _) => Some(x),
+        (None, y) => y,
+    }
+}
+
+fn best_wait(waits: &[Option<Wait>]) -> Option<Wait> {
+    waits.iter().fold(None, |best, &w| higher(best, w))
+}
+
+/// Where one stack blocked: its wait, the blocking site and the caller
+/// (indices into the stack's frames).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Site {
+    wait: Option<Wait>,
+    at: Option<usize>,
+    caller: Option<usize>,
+}
+
+/// Find the blocking site of one stack (frames root first).
+///
+/// The *entry run* is the innermost run of frames, up from the leaf, that
+/// are C-library or kernel internals ([`frame_class`]) or wait functions of
+/// the rule table (a runtime's own waits: CPython's
+/// `lock_PyThread_acquire_lock -> acquire_timed ->
+/// PyThread_acquire_lock_timed`); it stops at the program's code. The
+/// stack's wait is the most specific one of its leaf region
+/// ([`classify_frames`]), and the site is:
+///
+/// - the innermost Python frame, when its Python-level wait
+///   (`Condition.wait (threading.py)`) is the stack's wait;
+/// - else the outermost frame of the entry run with the stack's wait: the
+///   function the program called to wait (`pthread_mutex_lock` over
+///   `__lll_lock_wait` and `futex_wait`; `__lll_lock_wait` when frame
+///   pointers lost `pthread_mutex_lock`), or, failing that, the outermost
+///   frame of the leaf region with it;
+/// - for a stack without a known wait (only off-CPU reports ask): the
+///   innermost C-library frame of the entry run (the C function that was
+///   preempted: `__lll_lock_wake`), else the frame that called the entry
+///   run (the program's function that was preempted), else the leaf.
+///
+/// The caller is the nearest Python frame above the site, else the nearest
+/// frame above it that is neither C library nor kernel (the program's own
+/// code).
+fn blocking_site(p: &Profile, frames: &[FrameId], extra: &[Regex]) -> Site {
+    let (start, python_leaf) = leaf_region(p, frames);
+    let waits = region_waits(p, frames, start, python_leaf, extra);
+    let wait = best_wait(&waits);
+    let wait_at = |i: usize| {
+        i.checked_sub(start)
+            .and_then(|k| waits.get(k).copied())
+            .flatten()
+    };
+    let class = |i: usize| frames.get(i).map(|&f| frame_class(p, f));
+    let len = frames.len();
+    let mut run_start = len;
+    for i in (start..len).rev() {
+        let in_run = class(i).is_some_and(FrameClass::is_system) || wait_at(i).is_some();
+        if !in_run || (i == start && python_leaf) {
+            break;
+        }
+        run_start = i;
+    }
+    let at = match wait {
+        Some(w) if python_leaf && wait_at(start) == Some(w) => Some(start),
+        Some(w) => (run_start..len)
+            .find(|&i| wait_at(i) == Some(w))
+            .or_else(|| (start..len).find(|&i| wait_at(i) == Some(w))),
+        None => (run_start..len)
+            .rev()
+            .find(|&i| class(i) == Some(FrameClass::CLibrary))
+            .or_else(|| run_start.checked_sub(1))
+            .or_else(|| len.checked_sub(1)),
+    };
+    let caller = at.and_then(|s| {
+        let above = frames.get(..s)?;
+        above
+            .iter()
+            .rposition(|&f| is_python_frame(p, f))
+            .or_else(|| above.iter().rposition(|&f| !frame_class(p, f).is_system()))
+    });
+    Site { wait, at, caller }
+}
+
+/// Where samples wait: one row per (wait, blocking frame, caller).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WaitSite {
-    /// What is waited for.
+    /// What is waited for; [`Wait::Other`] for off-CPU time that no rule
+    /// names (preemption, a wait the table does not know).
     pub wait: Wait,
-    /// The outermost frame that made the sample idle (its display name),
-    /// e.g. `lock_PyThread_acquire_lock`, `Condition.wait (threading.py:355)`;
-    /// for perf's idle task its thread name.
+    /// The blocking site (see [`wait_report`]) by its display name
+    /// (C-library names without glibc's `__GI_` prefix and symbol version),
+    /// e.g. `pthread_mutex_lock`, `__lll_lock_wait`,
+    /// `lock_PyThread_acquire_lock`, `Condition.wait (threading.py:355)`;
+    /// for perf's idle task its thread name; `[no stack]` for a sample
+    /// without frames.
     pub blocked_in: String,
-    /// Who waits: the nearest Python frame above `blocked_in` (the Python
-    /// function that called a native wait, or the Python caller of a Python
-    /// wait such as `Condition.wait`), else the frame that called
-    /// `blocked_in`; empty when there is none.
+    /// Who waits: the nearest Python frame above `blocked_in`, else the
+    /// nearest frame above it that is neither C library nor kernel (the
+    /// program's own code); empty when there is none.
     pub caller: String,
     /// The weight of these samples in the column asked for.
     pub weight: i64,
@@ -371,36 +313,101 @@ pub struct WaitSite {
     pub samples: u64,
 }
 
-/// The idle samples of `p` grouped by where they wait, heaviest first (then
-/// by wait, blocking frame and caller), weights from value column
-/// `column`; for `stackconv waits`.
+/// Which samples a [`wait_report`] groups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitScope {
+    /// The idle samples ([`classify`]), perf's idle task among them: for
+    /// sampled profiles (py-spy `--idle`, CPU profiles).
+    IdleSamples,
+    /// Every sample with weight: for off-CPU time, where all of it is
+    /// waiting. perf's idle task is reported apart
+    /// ([`WaitReport::idle_task`]).
+    AllWeight,
+}
+
+/// Where the samples of a profile wait (`stackconv waits`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WaitReport {
+    /// One row per (wait, blocking site, caller), heaviest first (then by
+    /// wait, site and caller).
+    pub sites: Vec<WaitSite>,
+    /// With [`WaitScope::AllWeight`]: the weight of perf's idle task
+    /// (`swapper`, pid 0), in no row.
+    pub idle_task: i64,
+    /// How many samples of the idle task that is.
+    pub idle_task_samples: u64,
+}
+
+impl WaitReport {
+    /// The weight of all rows.
+    pub fn rows_total(&self) -> i64 {
+        self.sites
+            .iter()
+            .fold(0i64, |t, s| t.saturating_add(s.weight))
+    }
+}
+
+/// Group the samples of `p` (those `scope` says) by where they wait,
+/// weights from value column `column`; `extra` are the user's
+/// `--idle-frames` regexes.
+///
+/// The blocking site of a stack is where the program entered the wait:
+/// walking up from the leaf over C-library and kernel internals (a frame
+/// whose module is libc, libpthread or the dynamic loader, or a kernel
+/// frame: [`crate::wait_rules::frame_class`]) and over wait functions of the
+/// rule table, the outermost frame whose rule gives the stack's wait
+/// (`pthread_mutex_lock`, `pthread_cond_wait`, `nanosleep`, `read`,
+/// `lock_PyThread_acquire_lock`); a Python-level wait
+/// (`Condition.wait (threading.py)`) is itself the site. The caller is the
+/// nearest Python frame above the site, else the nearest frame of the
+/// program's own code. With [`WaitScope::AllWeight`] the rows and
+/// [`WaitReport::idle_task`] add up to the column's total.
 ///
 /// ```
-/// use stackconv_model::idle::{wait_sites, Wait};
-/// use stackconv_model::{FrameKind, Profile, ValueType};
+/// use stackconv_model::idle::{wait_report, Wait, WaitScope};
+/// use stackconv_model::{Frame, FrameKind, Profile, ValueType};
 ///
-/// let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
-/// let t = p.intern_thread(Default::default());
-/// let names = ["py::worker:/app/w.py", "py::load:/app/w.py"];
-/// let mut frames: Vec<_> = names.iter().map(|n| p.intern_frame_named(n, FrameKind::Python)).collect();
-/// frames.push(p.intern_frame_named("PyThread_acquire_lock_timed", FrameKind::Native));
-/// frames.push(p.intern_frame_named("futex_wait", FrameKind::Kernel));
-/// let s = p.intern_stack_frames(frames);
-/// p.push_sample(s, t, None, &[3]);
-/// let sites = wait_sites(&p, 0, &[]);
-/// assert_eq!(sites.len(), 1);
-/// assert_eq!((sites[0].wait, sites[0].blocked_in.as_str()), (Wait::Lock, "PyThread_acquire_lock_timed"));
-/// assert_eq!((sites[0].caller.as_str(), sites[0].weight), ("py::load:/app/w.py", 3));
+/// let mut p = Profile::new(vec![ValueType::new("off-cpu", "nanoseconds")]);
+/// let t = p.intern_thread_named(Some(7), Some(8), "app", "app");
+/// let mut frame = |p: &mut Profile, name: &str, module: &str, kind| {
+///     let f = Frame { name: p.intern_str(name), module: p.intern_str(module), kind, ..Frame::default() };
+///     p.intern_frame(f)
+/// };
+/// let libc = "/usr/lib/x86_64-linux-gnu/libc.so.6";
+/// let stack = [
+///     frame(&mut p, "start_thread", libc, FrameKind::Native),
+///     frame(&mut p, "locker_main", "/srv/app", FrameKind::Native),
+///     frame(&mut p, "__GI___lll_lock_wait", libc, FrameKind::Native),
+///     frame(&mut p, "futex_wait", "[kernel.kallsyms]", FrameKind::Kernel),
+///     frame(&mut p, "schedule", "[kernel.kallsyms]", FrameKind::Kernel),
+/// ];
+/// let s = p.intern_stack_frames(stack);
+/// p.push_sample(s, t, None, &[1500]);
+/// let r = wait_report(&p, 0, &[], WaitScope::AllWeight);
+/// let row = &r.sites[0];
+/// assert_eq!((row.wait, row.blocked_in.as_str(), row.caller.as_str()), (Wait::Lock, "__lll_lock_wait", "locker_main"));
+/// assert_eq!(r.rows_total(), 1500);
 /// ```
-pub fn wait_sites(p: &Profile, column: usize, extra: &[Regex]) -> Vec<WaitSite> {
+pub fn wait_report(p: &Profile, column: usize, extra: &[Regex], scope: WaitScope) -> WaitReport {
     use std::collections::HashMap;
+    let every = scope == WaitScope::AllWeight;
     let mut by_stack: HashMap<Option<StackId>, Option<(Wait, String, String)>> = HashMap::new();
     let mut rows: HashMap<(Wait, String, String), (i64, u64)> = HashMap::new();
+    let mut report = WaitReport::default();
     for i in 0..p.samples.len() {
         let Some(&thread) = p.samples.threads.get(i) else {
             continue;
         };
+        let weight = p.value(column, i);
+        if every && weight == 0 {
+            continue;
+        }
         let key = if is_idle_task(p, thread) {
+            if every {
+                report.idle_task = report.idle_task.saturating_add(weight);
+                report.idle_task_samples = report.idle_task_samples.saturating_add(1);
+                continue;
+            }
             let t = p.threads.get(thread);
             let name = p.str(t.thread_name);
             Some((
@@ -414,32 +421,36 @@ pub fn wait_sites(p: &Profile, column: usize, extra: &[Regex]) -> Vec<WaitSite> 
                 .entry(stack)
                 .or_insert_with(|| {
                     let frames = p.stack_frames(stack);
-                    let (wait, at) = classify_site(p, &frames, extra)?;
-                    let name = |k: usize| {
-                        frames
-                            .get(k)
-                            .map(|&f| p.frame_name(f).to_string())
+                    let site = blocking_site(p, &frames, extra);
+                    let wait = match site.wait {
+                        Some(w) => w,
+                        None if every => Wait::Other,
+                        None => return None,
+                    };
+                    let name = |k: Option<usize>, display: bool| {
+                        k.and_then(|k| frames.get(k))
+                            .map(|&f| {
+                                let n = p.frame_name(f);
+                                if display && frame_class(p, f) == FrameClass::CLibrary {
+                                    c_library_display_name(n)
+                                } else {
+                                    n
+                                }
+                                .to_string()
+                            })
                             .unwrap_or_default()
                     };
-                    let python_above = |end: usize| {
-                        frames
-                            .get(..end)
-                            .and_then(|f| f.iter().rposition(|&f| is_python_frame(p, f)))
+                    let blocked_in = match site.at {
+                        Some(_) => name(site.at, true),
+                        None => "[no stack]".to_string(),
                     };
-                    // A native wait: the Python function that called it. A
-                    // Python wait (Condition.wait): its Python caller, not
-                    // the interpreter frames in between.
-                    let caller = python_above(at)
-                        .or_else(|| at.checked_sub(1))
-                        .map(name)
-                        .unwrap_or_default();
-                    Some((wait, name(at), caller))
+                    Some((wait, blocked_in, name(site.caller, false)))
                 })
                 .clone()
         };
         let Some(key) = key else { continue };
         let row = rows.entry(key).or_insert((0, 0));
-        row.0 = row.0.saturating_add(p.value(column, i));
+        row.0 = row.0.saturating_add(weight);
         row.1 = row.1.saturating_add(1);
     }
     let mut out: Vec<WaitSite> = rows
@@ -459,7 +470,93 @@ pub fn wait_sites(p: &Profile, column: usize, extra: &[Regex]) -> Vec<WaitSite> 
             .then_with(|| a.blocked_in.cmp(&b.blocked_in))
             .then_with(|| a.caller.cmp(&b.caller))
     });
-    out
+    report.sites = out;
+    report
+}
+
+/// The idle samples of `p` grouped by where they wait, heaviest first;
+/// [`wait_report`] with [`WaitScope::IdleSamples`].
+///
+/// ```
+/// use stackconv_model::idle::{wait_sites, Wait};
+/// use stackconv_model::{FrameKind, Profile, ValueType};
+///
+/// let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
+/// let t = p.intern_thread(Default::default());
+/// let names = ["py::worker:/app/w.py", "py::load:/app/w.py"];
+/// let mut frames: Vec<_> = names.iter().map(|n| p.intern_frame_named(n, FrameKind::Python)).collect();
+/// frames.push(p.intern_frame_named("PyThread_acquire_lock_timed", FrameKind::Native));
+/// frames.push(p.intern_frame_named("futex_wait", FrameKind::Kernel));
+/// let s = p.intern_stack_frames(frames);
+/// p.push_sample(s, t, None, &[3]);
+/// let sites = wait_sites(&p, 0, &[]);
+/// assert_eq!(sites.len(), 1);
+/// assert_eq!((sites[0].wait, sites[0].blocked_in.as_str()), (Wait::Lock, "PyThread_acquire_lock_timed"));
+/// assert_eq!((sites[0].caller.as_str(), sites[0].weight), ("py::load:/app/w.py", 3));
+/// ```
+pub fn wait_sites(p: &Profile, column: usize, extra: &[Regex]) -> Vec<WaitSite> {
+    wait_report(p, column, extra, WaitScope::IdleSamples).sites
+}
+
+/// One thread's share of wall time spent off the CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThreadWait {
+    /// The thread.
+    pub thread: ThreadId,
+    /// Its off-CPU time (the weight in the off-CPU column), nanoseconds.
+    pub off_cpu_ns: i64,
+    /// Its on-CPU time, when the profile has an on-CPU time column.
+    pub on_cpu_ns: Option<i64>,
+    /// The first and last instant the recording saw it (an off-CPU
+    /// interval counts to its end), when samples carry timestamps.
+    pub span_ns: Option<(u64, u64)>,
+}
+
+impl ThreadWait {
+    /// The wall time between the first and last instant seen, nanoseconds.
+    pub fn wall_ns(&self) -> Option<u64> {
+        self.span_ns.map(|(a, b)| b.saturating_sub(a))
+    }
+
+    /// Off-CPU time over wall time (0 to 1), when the wall time is known
+    /// and not zero.
+    pub fn share(&self) -> Option<f64> {
+        let wall = self.wall_ns().filter(|&w| w > 0)?;
+        Some(self.off_cpu_ns as f64 / wall as f64)
+    }
+}
+
+/// Per thread of `p` with samples: off-CPU time from column `off_column`,
+/// on-CPU time from `on_column` (if any) and the wall span; ordered by
+/// thread id. perf's idle task is included (callers may set it apart with
+/// [`is_idle_task`]).
+pub fn thread_waits(p: &Profile, off_column: usize, on_column: Option<usize>) -> Vec<ThreadWait> {
+    let mut out: Vec<Option<ThreadWait>> = vec![None; p.threads.len()];
+    let times = p.samples.times.as_deref();
+    for (i, &thread) in p.samples.threads.iter().enumerate() {
+        let Some(slot) = out.get_mut(thread.index()) else {
+            continue;
+        };
+        let t = slot.get_or_insert(ThreadWait {
+            thread,
+            off_cpu_ns: 0,
+            on_cpu_ns: on_column.map(|_| 0),
+            span_ns: None,
+        });
+        let off = p.value(off_column, i);
+        t.off_cpu_ns = t.off_cpu_ns.saturating_add(off);
+        if let (Some(on), Some(c)) = (t.on_cpu_ns.as_mut(), on_column) {
+            *on = on.saturating_add(p.value(c, i));
+        }
+        if let Some(&at) = times.and_then(|ts| ts.get(i)) {
+            let end = at.saturating_add(u64::try_from(off).unwrap_or(0));
+            t.span_ns = Some(match t.span_ns {
+                Some((a, b)) => (a.min(at), b.max(end)),
+                None => (at, end),
+            });
+        }
+    }
+    out.into_iter().flatten().collect()
 }
 
 /// Classify every sample of `p`: `Some(wait)` for an idle sample. Each
@@ -507,21 +604,6 @@ pub fn classify(p: &Profile, extra: &[Regex]) -> Vec<Option<Wait>> {
 mod tests {
     use super::*;
     use crate::{Frame, ValueType};
-
-    #[test]
-    fn default_list_compiles() {
-        for &(scope, _, re) in DEFAULT_IDLE_FRAMES {
-            let text = match scope {
-                Scope::PythonLeaf => re.to_string(),
-                Scope::Native => format!("^(?:{re})$"),
-            };
-            assert!(Regex::new(&text).is_ok(), "{re}");
-        }
-        assert_eq!(
-            compiled().python.len() + compiled().native.len(),
-            DEFAULT_IDLE_FRAMES.len()
-        );
-    }
 
     fn stack(p: &mut Profile, frames: &[(&str, FrameKind)]) -> Vec<FrameId> {
         frames
@@ -649,6 +731,199 @@ mod tests {
         assert_eq!(classify_frames(&p, &ids, &[]), None);
         let extra = [Regex::new(r"load \(webapi\.py:57\)").expect("regex")];
         assert_eq!(classify_frames(&p, &ids, &extra), Some(Wait::Other));
+    }
+
+    /// Blocking sites and callers of real stack shapes (frame-pointer
+    /// stacks through libc lose the frame that called libc).
+    #[test]
+    fn blocking_sites() {
+        let libc = "/usr/lib/x86_64-linux-gnu/libc.so.6";
+        let app = "/tmp/stackconv-record/mutex";
+        let k = "[kernel.kallsyms]";
+        let py = "/tmp/perf-1.map";
+        let lp = "/opt/python3.12/lib/libpython3.12.so.1.0";
+        let futex = [
+            ("entry_SYSCALL_64_after_hwframe", k),
+            ("__x64_sys_futex", k),
+            ("futex_wait", k),
+            ("schedule", k),
+        ];
+        type Case<'a> = (Vec<(&'a str, &'a str)>, Option<Wait>, &'a str, &'a str);
+        let with = |head: &[(&'static str, &'static str)],
+                    tail: &[(&'static str, &'static str)]| {
+            head.iter().chain(tail).copied().collect::<Vec<_>>()
+        };
+        let cases: Vec<Case> = vec![
+            (
+                with(
+                    &[
+                        ("start_thread", libc),
+                        ("locker_main", app),
+                        ("__GI___lll_lock_wait", libc),
+                    ],
+                    &futex,
+                ),
+                Some(Wait::Lock),
+                "__lll_lock_wait",
+                "locker_main",
+            ),
+            (
+                with(
+                    &[
+                        ("start_thread", libc),
+                        ("locker_main", app),
+                        ("take_turn", app),
+                        ("pthread_mutex_lock@@GLIBC_2.2.5", libc),
+                        ("__GI___lll_lock_wait", libc),
+                    ],
+                    &futex,
+                ),
+                Some(Wait::Lock),
+                "pthread_mutex_lock",
+                "take_turn",
+            ),
+            (
+                with(
+                    &[
+                        ("main", app),
+                        ("___pthread_clockjoin_ex", libc),
+                        ("__futex_abstimed_wait_common64", libc),
+                    ],
+                    &futex,
+                ),
+                Some(Wait::Join),
+                "___pthread_clockjoin_ex",
+                "main",
+            ),
+            (
+                with(
+                    &[
+                        ("consumer", app),
+                        ("pthread_cond_wait@@GLIBC_2.3.2", libc),
+                        ("__futex_abstimed_wait_common", libc),
+                    ],
+                    &futex,
+                ),
+                Some(Wait::Condition),
+                "pthread_cond_wait",
+                "consumer",
+            ),
+            (
+                vec![
+                    ("main", app),
+                    ("__GI___clock_nanosleep", libc),
+                    ("do_syscall_64", k),
+                    ("do_nanosleep", k),
+                    ("schedule", k),
+                ],
+                Some(Wait::Sleep),
+                "__clock_nanosleep",
+                "main",
+            ),
+            // preempted: no wait; the program function it was in
+            (
+                vec![
+                    ("locker_main", app),
+                    ("work", app),
+                    ("asm_sysvec_apic_timer_interrupt", k),
+                    ("irqentry_exit_to_user_mode", k),
+                    ("schedule", k),
+                ],
+                None,
+                "work",
+                "locker_main",
+            ),
+            // preempted in libc, its caller lost
+            (
+                vec![
+                    ("start_thread", libc),
+                    ("__GI___lll_lock_wake", libc),
+                    ("exit_to_user_mode_loop", k),
+                    ("schedule", k),
+                ],
+                None,
+                "__lll_lock_wake",
+                "",
+            ),
+            // Python: the C implementation of lock.acquire, called from load
+            (
+                with(
+                    &[
+                        ("py::load:/app/w.py", py),
+                        ("_PyEval_EvalFrameDefault", lp),
+                        ("lock_PyThread_acquire_lock", lp),
+                        ("acquire_timed", lp),
+                        ("PyThread_acquire_lock_timed", lp),
+                        ("__new_sem_wait_slow64", libc),
+                    ],
+                    &futex,
+                ),
+                Some(Wait::Lock),
+                "lock_PyThread_acquire_lock",
+                "py::load:/app/w.py",
+            ),
+        ];
+        let mut p = Profile::new(vec![ValueType::new("off-cpu", "nanoseconds")]);
+        for (frames, want, site, caller) in cases {
+            let ids: Vec<FrameId> = frames
+                .iter()
+                .map(|&(n, m)| {
+                    let kind = if m == k {
+                        FrameKind::Kernel
+                    } else if n.starts_with("py::") {
+                        FrameKind::Python
+                    } else {
+                        FrameKind::Native
+                    };
+                    let f = Frame {
+                        name: p.intern_str(n),
+                        module: p.intern_str(m),
+                        kind,
+                        ..Frame::default()
+                    };
+                    p.intern_frame(f)
+                })
+                .collect();
+            let s = blocking_site(&p, &ids, &[]);
+            assert_eq!(s.wait, want, "{frames:?}");
+            let name = |i: Option<usize>| {
+                i.and_then(|i| ids.get(i))
+                    .map(|&f| c_library_display_name(p.frame_name(f)).to_string())
+                    .unwrap_or_default()
+            };
+            assert_eq!(name(s.at), site, "{frames:?}");
+            assert_eq!(name(s.caller), caller, "{frames:?}");
+        }
+    }
+
+    /// Off-CPU: every nanosecond is in a row or the idle task's total.
+    #[test]
+    fn off_cpu_report_accounts_for_everything() {
+        let mut p = Profile::new(vec![ValueType::new("off-cpu", "nanoseconds")]);
+        let idle = p.intern_thread_named(Some(0), Some(0), "swapper", "swapper");
+        let app = p.intern_thread_named(Some(7), Some(7), "app", "app");
+        let f = p.intern_frame_named("compute", FrameKind::Native);
+        let g = p.intern_frame_named("nanosleep", FrameKind::Native);
+        let busy = p.intern_stack_frames([f]);
+        let sleep = p.intern_stack_frames([f, g]);
+        p.push_sample(busy, idle, None, &[5]);
+        p.push_sample(busy, app, None, &[7]);
+        p.push_sample(sleep, app, None, &[11]);
+        p.push_sample(sleep, app, None, &[0]);
+        let r = wait_report(&p, 0, &[], WaitScope::AllWeight);
+        assert_eq!((r.idle_task, r.idle_task_samples), (5, 1));
+        assert_eq!(r.rows_total() + r.idle_task, p.total(0));
+        assert_eq!(r.sites.len(), 2);
+        assert_eq!((r.sites[0].wait, r.sites[0].weight), (Wait::Sleep, 11));
+        assert_eq!(
+            (r.sites[1].wait, r.sites[1].blocked_in.as_str()),
+            (Wait::Other, "compute")
+        );
+        // Samples: only the idle ones, the idle task among them.
+        let r = wait_report(&p, 0, &[], WaitScope::IdleSamples);
+        assert_eq!(r.rows_total(), 5 + 11);
+        let ts = thread_waits(&p, 0, None);
+        assert_eq!(ts.iter().map(|t| t.off_cpu_ns).sum::<i64>(), p.total(0));
     }
 
     #[test]

@@ -57,10 +57,11 @@ pub mod idle;
 pub mod top;
 pub mod transform;
 pub mod view;
+pub mod wait_rules;
 
 pub use diff::{diff, Diff, DiffRow};
 pub use filter::{filter, Filtered, IdleFilter, SampleFilter, TimeRange};
-pub use idle::{classify, wait_sites, Wait, WaitSite};
+pub use idle::{classify, wait_report, wait_sites, Wait, WaitReport, WaitScope, WaitSite};
 pub use top::{top, TopRow};
 pub use transform::{transform, Granularity, StackTransform, Transformed};
 pub use view::{apply_view, View};

@@ -26,6 +26,7 @@ const RECORD_SWITCH_CPU_WIDE: u32 = 15;
 /// Linux 4.x: common header 8 bytes, `prev_comm[16]`, `prev_pid`,
 /// `prev_prio`, `prev_state` (long), `next_comm[16]`, `next_pid`).
 const SCHED_SWITCH_NEXT_PID: usize = 56;
+const SCHED_SWITCH_PREV_PID: usize = 24;
 
 /// Records per batch sent to the reader.
 const BATCH: usize = 1024;
@@ -66,6 +67,8 @@ pub(crate) struct Sample {
     pub user: Option<UserStack>,
     /// `next_pid` of a `sched:sched_switch` sample's raw data.
     pub next_pid: Option<i32>,
+    /// `prev_pid` of a `sched:sched_switch` sample's raw data.
+    pub prev_pid: Option<i32>,
 }
 
 /// A record decoded.
@@ -293,11 +296,15 @@ fn sample(attr_index: usize, s: &SampleRecord, entries: &mut Vec<Entry>) -> Samp
         }
         _ => None,
     };
-    let next_pid = s.raw.as_ref().and_then(|raw| {
-        let raw = raw.as_slice();
-        let b = raw.get(SCHED_SWITCH_NEXT_PID..SCHED_SWITCH_NEXT_PID + 4)?;
-        <[u8; 4]>::try_from(b).ok().map(i32::from_le_bytes)
-    });
+    let raw_i32 = |at: usize| {
+        s.raw.as_ref().and_then(|raw| {
+            let raw = raw.as_slice();
+            let b = raw.get(at..at.checked_add(4)?)?;
+            <[u8; 4]>::try_from(b).ok().map(i32::from_le_bytes)
+        })
+    };
+    let next_pid = raw_i32(SCHED_SWITCH_NEXT_PID);
+    let prev_pid = raw_i32(SCHED_SWITCH_PREV_PID);
     Sample {
         attr_index,
         pid: s.pid,
@@ -307,6 +314,7 @@ fn sample(attr_index: usize, s: &SampleRecord, entries: &mut Vec<Entry>) -> Samp
         entries: first..entries.len(),
         user,
         next_pid,
+        prev_pid,
     }
 }
 

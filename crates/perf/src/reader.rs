@@ -727,7 +727,13 @@ impl Reader<'_> {
             return;
         };
         let pid = s.pid.unwrap_or(-1);
-        let tid = s.tid.unwrap_or(pid);
+        let mut tid = s.tid.unwrap_or(pid);
+        // A thread that is exiting has been unhashed (perf_event_tid gives
+        // -1) but may still be switched out and in again: a sched_switch
+        // names it in prev_pid.
+        if ev.sched_switch && tid == -1 {
+            tid = s.prev_pid.filter(|&p| p > 0).unwrap_or(tid);
+        }
         if let Some(t) = s.timestamp {
             self.first_time = Some(self.first_time.map_or(t, |f| f.min(t)));
             self.last_time = Some(self.last_time.map_or(t, |l| l.max(t)));
@@ -785,14 +791,18 @@ impl Reader<'_> {
 
         if ev.sched_switch {
             if let (Some(t), Some(_)) = (s.timestamp, self.off_cpu_column) {
-                self.pending_off_cpu.insert(
-                    tid,
-                    SwitchOut {
-                        time: t,
-                        stack,
-                        thread,
-                    },
-                );
+                // A switch-out of a thread perf could not name opens no
+                // interval: nothing can end it.
+                if tid >= 0 {
+                    self.pending_off_cpu.insert(
+                        tid,
+                        SwitchOut {
+                            time: t,
+                            stack,
+                            thread,
+                        },
+                    );
+                }
                 // In a system-wide recording, next_pid switches in now.
                 if let Some(next) = s.next_pid.filter(|&n| n != tid && n > 0) {
                     if self.switch_in(next, t) {
