@@ -63,12 +63,11 @@ pub(crate) fn same_kernel(recorded: &KernelId, running: &KernelId) -> Result<(),
             running.describe()
         )
     };
-    match (&recorded.build_id, &running.build_id) {
-        (Some(a), Some(b)) => return if a == b { Ok(()) } else { Err(differ()) },
-        // A recorded build id that cannot be checked: fall back to the
-        // release, as where none was recorded.
-        (Some(_), None) | (None, _) => {}
+    if let (Some(a), Some(b)) = (&recorded.build_id, &running.build_id) {
+        return if a == b { Ok(()) } else { Err(differ()) };
     }
+    // A recorded build id that cannot be checked here: the release decides,
+    // as where none was recorded.
     match (&recorded.release, &running.release) {
         (Some(a), Some(b)) if a == b => Ok(()),
         (Some(_), Some(_)) => Err(differ()),
