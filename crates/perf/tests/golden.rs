@@ -108,8 +108,17 @@ fn goldens(name: &str) -> Vec<Golden> {
         ));
         return out;
     }
+    if let Some(base) = tracepoint_goldens(name) {
+        out.push(g(format!("{base}.folded"), None, false, true));
+        out.push(g(format!("{base}.all.folded"), None, true, true));
+        return out;
+    }
     let base = if exists(&format!("{name}.injected.folded")) {
         format!("{name}.injected")
+    } else if exists(&format!("{name}.P.folded")) {
+        // System-wide: the goldens are of the recorded program's process
+        // (`perf script --pid`), see [`process_of_goldens`].
+        format!("{name}.P")
     } else {
         name.to_string()
     };
@@ -132,6 +141,29 @@ fn names() -> Vec<String> {
         .collect()
 }
 
+/// Recordings of `sched:sched_switch` alone: inferno-collapse-perf
+/// misreads the tracepoint fields that default `perf script` prints on
+/// each sample's header line ("Weird stack line"; see c-2ev in
+/// testdata/record.sh), so only the goldens of `perf script -F` (no trace
+/// field) are right: `X.F.*`, or `X.PF.*` for the recorded process of a
+/// system-wide recording.
+fn tracepoint_goldens(name: &str) -> Option<&'static str> {
+    match name {
+        "mutex" => Some("mutex.F"),
+        "mutex-a" => Some("mutex-a.PF"),
+        _ => None,
+    }
+}
+
+/// The process a system-wide recording's goldens show (`perf script
+/// --pid` of the recorded program, testdata/record.sh), by command name.
+fn process_of_goldens(name: &str) -> Option<&'static str> {
+    match name {
+        "mutex-a" => Some("^mutex$"),
+        _ => None,
+    }
+}
+
 fn read_name(name: &str, inline: bool) -> Profile {
     let mut opts = common::options(name);
     opts.symbols.inline = inline;
@@ -141,13 +173,36 @@ fn read_name(name: &str, inline: bool) -> Profile {
     read(&common::data(name), &opts).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
+/// The part of `p` its goldens show.
+fn as_goldens_show(name: &str, p: Profile) -> Profile {
+    match process_of_goldens(name) {
+        Some(comm) => {
+            let mut f = stackconv_model::SampleFilter::default();
+            f.comm = Some(regex::Regex::new(comm).unwrap());
+            stackconv_model::filter(&p, &f).profile
+        }
+        None => p,
+    }
+}
+
+/// Recordings whose totals differ from the goldens' by design.
+fn totals_differ(name: &str) -> Option<&'static str> {
+    match name {
+        // An exiting thread's last sched_switch carries pid/tid -1 in the
+        // sample; `perf script --pid` leaves it out, stackconv charges it
+        // to the thread named by the tracepoint's prev_pid (4 samples).
+        "mutex-a" => Some("exiting threads' last switch is charged to them"),
+        _ => None,
+    }
+}
+
 #[test]
 fn goldens_agree() {
     let mut failures = Vec::new();
     let mut checked = 0;
     for name in names() {
         let profiles: BTreeMap<bool, Profile> = [true, false]
-            .map(|i| (i, read_name(&name, i)))
+            .map(|i| (i, as_goldens_show(&name, read_name(&name, i))))
             .into_iter()
             .collect();
         for Golden {
@@ -181,7 +236,7 @@ fn goldens_agree() {
                     .unwrap_or_default()
             );
             checked += 1;
-            if total_ours != total_golden {
+            if total_ours != total_golden && totals_differ(&name).is_none() {
                 failures.push(format!(
                     "{file}: total {total_ours} != golden {total_golden}"
                 ));
