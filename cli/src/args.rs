@@ -71,6 +71,15 @@ pub struct InputArgs {
     /// Charge off-CPU time (from sched:sched_switch) to the stack that blocked.
     #[arg(long)]
     pub off_cpu: bool,
+    /// Most bytes the compressed data of one input (perf.data zstd records,
+    /// gzip) may decompress to, e.g. 4G or 512M [default: 64 times the
+    /// input, at least 256M].
+    #[arg(long, value_name = "SIZE", value_parser = crate::size::parse_size)]
+    pub max_decompressed: Option<u64>,
+    /// Most bytes read from standard input, a pipe or a device (regular
+    /// files have no limit) [default: 4G].
+    #[arg(long, value_name = "SIZE", value_parser = crate::size::parse_size)]
+    pub max_input: Option<u64>,
 }
 
 impl InputArgs {
@@ -84,6 +93,8 @@ impl InputArgs {
         sym.inline = !self.no_inline;
         sym.no_system_paths = self.no_system_paths;
         opts.perf.off_cpu = self.off_cpu;
+        opts.max_decompressed_bytes = self.max_decompressed;
+        opts.max_input_bytes = self.max_input;
         opts
     }
 }
