@@ -1,7 +1,8 @@
 //! Inputs that would make stackconv hold more memory than their content
 //! warrants (a zstd bomb in a perf.data, a gzip bomb in a pprof, an endless
 //! `/dev/zero`) stop with an error that names the limit and the flag that
-//! raises it, and the memory stays bounded.
+//! raises it, and the memory stays bounded; and inputs at the edges of what
+//! the commands accept (empty py-spy stacks in a diff).
 
 use std::path::{Path, PathBuf};
 
@@ -242,4 +243,45 @@ fn endless_device_and_pipe_stop_at_the_input_limit() {
         .unwrap();
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout), "a;b 1\n");
+}
+
+/// `diff` accepts what conversion accepts: a py-spy recording with an
+/// empty-stack line (` 2`, which py-spy writes for a thread without
+/// frames).
+#[test]
+fn diff_accepts_a_pyspy_empty_stack() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut raw = std::fs::read(testdata("pyspy/plain.raw")).unwrap();
+    raw.extend_from_slice(b" 2\n");
+    let path = dir.path().join("a.raw");
+    std::fs::write(&path, raw).unwrap();
+    let out = dir.path().join("d.svg");
+    let run = stackconv()
+        .args(["diff".as_ref(), path.as_os_str(), path.as_os_str()])
+        .args(["-o".as_ref(), out.as_os_str()])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let folded = stackconv()
+        .args(["diff".as_ref(), path.as_os_str(), path.as_os_str()])
+        .args(["-o", "-", "--to", "folded"])
+        .output()
+        .unwrap();
+    assert!(folded.status.success());
+    let text = String::from_utf8(folded.stdout).unwrap();
+    assert!(text.lines().any(|l| l == " 2 2"), "{text}");
+    // The conversion's folded output reads back.
+    let converted = dir.path().join("a.folded");
+    stackconv()
+        .args([path.as_os_str(), "-o".as_ref(), converted.as_os_str()])
+        .assert()
+        .success();
+    stackconv()
+        .args([converted.as_os_str(), "-o".as_ref(), out.as_os_str()])
+        .assert()
+        .success();
 }

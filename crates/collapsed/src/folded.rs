@@ -29,7 +29,11 @@ const FORMAT: &str = "folded";
 pub(crate) const SNIFF_BYTES: usize = 8 * 1024;
 
 /// Read folded text: `frame;frame;... count` lines, root first. Frames are
-/// kept exactly as written; blank lines are skipped.
+/// kept exactly as written; blank lines are skipped. A line with an empty
+/// stack (` 2`: py-spy writes one for a thread without frames, and so does
+/// [`write()`] for such a sample of py-spy input) is a sample whose one
+/// frame has an empty name, as [`crate::pyspy::read`] reads it, so every
+/// folded text stackconv writes reads back.
 ///
 /// The profile has one value column, `samples`/`count`, no thread
 /// information (every sample has [`stackconv_model::Thread::default`]) and
@@ -39,9 +43,8 @@ pub(crate) const SNIFF_BYTES: usize = 8 * 1024;
 ///
 /// # Errors
 ///
-/// [`Error::MissingCount`], [`Error::BadCount`] or [`Error::EmptyStack`]
-/// for a malformed line, [`Error::Binary`] for binary input; each names the
-/// line.
+/// [`Error::MissingCount`] or [`Error::BadCount`] for a malformed line,
+/// [`Error::Binary`] for binary input; each names the line.
 pub fn read(input: &[u8]) -> Result<Profile, Error> {
     let mut b = FoldedBuilder::new(FORMAT, 1);
     for line in lines(input, FORMAT) {
@@ -49,7 +52,7 @@ pub fn read(input: &[u8]) -> Result<Profile, Error> {
         if line.text.trim().is_empty() {
             continue;
         }
-        let (stack, count) = split_count(&line.text, FORMAT, line.number)?;
+        let (stack, count) = split_count_allow_empty(&line.text, FORMAT, line.number)?;
         b.push(stack, &[count], line.number)?;
     }
     Ok(b.finish())
@@ -78,7 +81,7 @@ pub fn read_diff(input: &[u8]) -> Result<(Profile, Profile), Error> {
         if line.text.trim().is_empty() {
             continue;
         }
-        let (rest, count_after) = split_count(&line.text, FORMAT, line.number)?;
+        let (rest, count_after) = split_count_allow_empty(&line.text, FORMAT, line.number)?;
         let (stack, count_before) = rest
             .rsplit_once(' ')
             .ok_or(Error::MissingDiffCount { line: line.number })?;
