@@ -285,3 +285,23 @@ fn diff_accepts_a_pyspy_empty_stack() {
         .assert()
         .success();
 }
+
+/// Weights past 64 bits: an error naming the line, not "no samples with a
+/// positive weight to draw".
+#[test]
+fn svg_of_weights_past_64_bits_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.folded");
+    std::fs::write(&path, "a;b 9223372036854775807\na;c 5\n").unwrap();
+    let out = dir.path().join("big.svg");
+    let run = stackconv()
+        .args([path.as_os_str(), "-o".as_ref(), out.as_os_str()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("big.folded: folded: line 2: total weight overflows 64 bits"),
+        "{err}"
+    );
+}

@@ -58,6 +58,29 @@ pub fn read(input: &[u8]) -> Result<Profile, Error> {
     Ok(b.finish())
 }
 
+/// The sum of the magnitudes of the weights read so far, checked against
+/// 2^63-1 at every line: every total, subtotal and difference an
+/// operation or writer makes of them then fits an `i64`.
+#[derive(Default)]
+pub(crate) struct WeightTotal(u64);
+
+impl WeightTotal {
+    /// Add `weight`, or the error naming `line`.
+    pub(crate) fn add(
+        &mut self,
+        weight: i64,
+        format: &'static str,
+        line: u64,
+    ) -> Result<(), Error> {
+        self.0 = self
+            .0
+            .checked_add(weight.unsigned_abs())
+            .filter(|&t| i64::try_from(t).is_ok())
+            .ok_or(Error::WeightOverflow { format, line })?;
+        Ok(())
+    }
+}
+
 /// Read differential folded text, `frame;frame;... before after` lines (as
 /// `inferno-diff-folded` and `difffolded.pl` write them), into the
 /// profiles before and after. Each has one `samples`/`count` column.
@@ -198,6 +221,8 @@ pub(crate) struct FoldedBuilder {
     /// use.
     thread: Option<ThreadId>,
     scratch: Vec<FrameId>,
+    format: &'static str,
+    total: WeightTotal,
 }
 
 impl FoldedBuilder {
@@ -211,6 +236,8 @@ impl FoldedBuilder {
             frames: HashMap::new(),
             thread: None,
             scratch: Vec::new(),
+            format,
+            total: WeightTotal::default(),
         }
     }
 
@@ -241,7 +268,10 @@ impl FoldedBuilder {
     }
 
     /// Push one sample of a plain folded line.
-    fn push(&mut self, stack: &str, values: &[i64], _line: u64) -> Result<(), Error> {
+    fn push(&mut self, stack: &str, values: &[i64], line: u64) -> Result<(), Error> {
+        for &v in values {
+            self.total.add(v, self.format, line)?;
+        }
         let s = self.intern_stack(stack, |p, name| {
             p.intern_frame_named(name, frame_kind(name))
         });
@@ -257,14 +287,19 @@ impl FoldedBuilder {
         Ok(())
     }
 
-    /// Push one sample with an explicit thread.
+    /// Push one sample with an explicit thread, read on `line`.
     pub(crate) fn push_with_thread(
         &mut self,
         stack: Option<StackId>,
         thread: ThreadId,
         values: &[i64],
-    ) {
+        line: u64,
+    ) -> Result<(), Error> {
+        for &v in values {
+            self.total.add(v, self.format, line)?;
+        }
         self.profile.push_sample(stack, thread, None, values);
+        Ok(())
     }
 
     pub(crate) fn finish(self) -> Profile {
@@ -327,6 +362,7 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
             ),
         )
     })?;
+    checked_total(p, column)?;
     let root = resolve_root(p, opts.root);
     // Fold by (stack, thread) first: that is cheap, and names are built once
     // per distinct pair.
@@ -376,6 +412,28 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
         writeln!(w, " {v}")?;
     }
     w.flush()
+}
+
+/// The total of value column `column` of `p`, checked: an
+/// [`io::ErrorKind::InvalidData`] error when its weights add up to more
+/// than 2^63-1 (a folded line could not hold their sum). Once this holds,
+/// no sum of some of them (a line's, a subtree's) overflows, so the writers'
+/// sums below never saturate.
+///
+/// # Errors
+///
+/// As said, naming the column.
+pub fn checked_total(p: &Profile, column: usize) -> io::Result<i64> {
+    p.checked_total(column).ok_or_else(|| {
+        let name = p
+            .value_types
+            .get(column)
+            .map_or_else(|| column.to_string(), |vt| vt.kind.clone());
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("folded: the total {name} weight overflows 64 bits"),
+        )
+    })
 }
 
 /// `root` with [`RootFrame::Auto`] decided for `p`.

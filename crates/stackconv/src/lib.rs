@@ -452,6 +452,9 @@ pub fn write(
             let column = opts.folded.value.unwrap_or(profile.meta.default_value);
             // The graph is drawn from folded text without the subtrees too
             // narrow to be drawn (the same picture, from far less text).
+            // Checked: a total beyond 64 bits is an error, not a graph of
+            // saturated (or wrapped) widths.
+            stackconv_collapsed::folded::checked_total(profile, column)?;
             let drawn: u64 = profile
                 .samples
                 .stacks
@@ -459,7 +462,10 @@ pub fn write(
                 .zip(profile.samples.values.get(column).map_or(&[][..], |v| v))
                 .filter(|(s, _)| s.is_some())
                 .map(|(_, &v)| u64::try_from(v).unwrap_or(0))
-                .fold(0u64, u64::saturating_add);
+                .try_fold(0u64, u64::checked_add)
+                .ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidData, "total weight overflows 64 bits")
+                })?;
             let min_weight = stackconv_flamegraph::min_drawn_weight(drawn, svg.min_width);
             let mut folded = Vec::new();
             svg.presorted = stackconv_collapsed::folded::write_pruned(
