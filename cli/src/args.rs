@@ -349,6 +349,18 @@ pub fn report_dropped(
     }
 }
 
+/// Say how many frame names folded text (folded output, the SVG) had to
+/// change, unless quiet.
+pub fn report_replaced_names(profile: &Profile, format: OutputFormat, quiet: bool) {
+    if quiet || !matches!(format, OutputFormat::Folded | OutputFormat::Svg) {
+        return;
+    }
+    let n = stackconv::collapsed::folded::replaced_names(profile);
+    if n > 0 {
+        eprintln!("stackconv: warning: {n} frame names hold `;` or a line break; written with `:` and a space in their place");
+    }
+}
+
 /// Print what was lost on the way, unless quiet.
 pub fn report(profile: &Profile, quiet: bool) {
     if quiet {
@@ -408,6 +420,7 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     if !format.keeps_time_order() {
         profile = profile.into_folded();
     }
+    report_replaced_names(&profile, format, a.quiet);
     let mut wopts = stackconv::WriteOptions::default();
     wopts.folded.annotate = a.annotate;
     wopts.folded.root = if a.per_thread {

@@ -479,6 +479,43 @@ pub(crate) fn root_text(p: &Profile, thread: ThreadId, root: RootFrame) -> Optio
     Some(s)
 }
 
+/// Whether a frame name holds a character folded text cannot: `;` (the
+/// frame separator) or a line break (the line separator).
+fn needs_replacing(name: &str) -> bool {
+    name.contains([';', '\n', '\r'])
+}
+
+/// `name` with `;` replaced by `:` (as stackcollapse-perf.pl does with
+/// perf's names) and line breaks by spaces, so that the line reads back
+/// as the frames written.
+fn replace_separators(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            ';' => ':',
+            '\n' | '\r' => ' ',
+            c => c,
+        })
+        .collect()
+}
+
+/// How many frames of `p` whose names folded output (and so the SVG)
+/// writes changed: `;` as `:`, line breaks as spaces. Report it when it is
+/// not 0.
+///
+/// ```
+/// use stackconv_model::{FrameKind, Profile, ValueType};
+/// let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
+/// p.intern_frame_named("a;b", FrameKind::Native);
+/// p.intern_frame_named("ok", FrameKind::Native);
+/// assert_eq!(stackconv_collapsed::folded::replaced_names(&p), 1);
+/// ```
+pub fn replaced_names(p: &Profile) -> usize {
+    p.frames
+        .iter()
+        .filter(|(_, frame)| needs_replacing(p.str(frame.name)))
+        .count()
+}
+
 /// A frame's folded text, annotated as inferno `--all` when asked.
 ///
 /// inferno decides by the module: `_[k]` when it is kernel code
@@ -491,6 +528,9 @@ pub(crate) fn frame_text(p: &Profile, f: FrameId, annotate: bool) -> String {
     use stackconv_model::naming::{is_jit_module, is_kernel_module};
     let frame = p.frame(f);
     let mut name = p.str(frame.name).to_string();
+    if needs_replacing(&name) {
+        name = replace_separators(&name);
+    }
     if !annotate || frame.kind == FrameKind::Inline {
         return name;
     }
