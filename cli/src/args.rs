@@ -74,6 +74,15 @@ pub struct InputArgs {
     /// diff); pprof and speedscope carry every column anyway.
     #[arg(long)]
     pub off_cpu: bool,
+    /// Most bytes the compressed data of one input (perf.data zstd records,
+    /// gzip) may decompress to, e.g. 4G or 512M [default: 64 times the
+    /// input, at least 256M].
+    #[arg(long, value_name = "SIZE", value_parser = crate::size::parse_size)]
+    pub max_decompressed: Option<u64>,
+    /// Most bytes read from standard input, a pipe or a device (regular
+    /// files have no limit) [default: 4G].
+    #[arg(long, value_name = "SIZE", value_parser = crate::size::parse_size)]
+    pub max_input: Option<u64>,
 }
 
 impl InputArgs {
@@ -87,6 +96,8 @@ impl InputArgs {
         sym.inline = !self.no_inline;
         sym.no_system_paths = self.no_system_paths;
         opts.perf.off_cpu = self.off_cpu;
+        opts.max_decompressed_bytes = self.max_decompressed;
+        opts.max_input_bytes = self.max_input;
         opts
     }
 }
@@ -366,6 +377,18 @@ pub fn report_dropped(
     }
 }
 
+/// Say how many frame names folded text (folded output, the SVG) had to
+/// change, unless quiet.
+pub fn report_replaced_names(profile: &Profile, format: OutputFormat, quiet: bool) {
+    if quiet || !matches!(format, OutputFormat::Folded | OutputFormat::Svg) {
+        return;
+    }
+    let n = stackconv::collapsed::folded::replaced_names(profile);
+    if n > 0 {
+        eprintln!("stackconv: warning: {n} frame names hold `;` or a line break; written with `:` and a space in their place");
+    }
+}
+
 /// Print what was lost on the way, unless quiet.
 pub fn report(profile: &Profile, quiet: bool) {
     if quiet {
@@ -428,6 +451,7 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     if !format.keeps_time_order() {
         profile = profile.into_folded();
     }
+    report_replaced_names(&profile, format, a.quiet);
     let mut wopts = stackconv::WriteOptions::default();
     wopts.folded.annotate = a.annotate;
     wopts.folded.root = if a.per_thread {

@@ -2,6 +2,7 @@
 
 mod args;
 mod commands;
+mod size;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -36,6 +37,9 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("stackconv: {e}");
+            if let Some(hint) = limit_hint(&e) {
+                eprintln!("stackconv: {hint}");
+            }
             ExitCode::from(1)
         }
     }
@@ -84,6 +88,23 @@ fn check_listing(inputs: &[std::path::PathBuf]) -> Result<(), Failure> {
     stackconv::check_inputs(inputs)?;
     stackconv::check_stdout()?;
     Ok(())
+}
+
+/// For an error that a size limit caused, how to raise the limit.
+fn limit_hint(e: &stackconv::Error) -> Option<String> {
+    use stackconv::Error as E;
+    let (flag, limit) = match e {
+        E::File { source, .. } => return limit_hint(source),
+        E::InputTooLarge { limit } => ("--max-input", *limit),
+        E::Perf(stackconv::perf::Error::DecompressedTooLarge { limit, .. })
+        | E::Pprof(stackconv::pprof::Error::TooLarge { limit }) => ("--max-decompressed", *limit),
+        _ => return None,
+    };
+    Some(format!(
+        "the limit is {limit} bytes ({}); if the input is trusted, raise it with {flag} SIZE (e.g. {flag} {})",
+        size::show_size(limit),
+        size::show_size(limit.saturating_mul(4)),
+    ))
 }
 
 fn is_broken_pipe(e: &stackconv::Error) -> bool {

@@ -67,6 +67,23 @@ pub enum Error {
         /// The line's text (cut to 80 bytes).
         found: String,
     },
+    /// A `perf script` sample header whose period (the number before the
+    /// event name) is negative, fractional or above 2^63-1.
+    #[error("perf script: line {line}: expected a period (an integer from 0 to 2^63-1) before the event name, found {found:?}")]
+    BadPeriod {
+        /// The line, 1-based.
+        line: u64,
+        /// The text found where the period should be (cut to 80 bytes).
+        found: String,
+    },
+    /// The weights read so far add up to more than a 64-bit total holds.
+    #[error("{format}: line {line}: total weight overflows 64 bits (the weights up to this line add up to more than 2^63-1)")]
+    WeightOverflow {
+        /// The format being read.
+        format: &'static str,
+        /// The line, 1-based.
+        line: u64,
+    },
     /// The input ends inside a sample: a header whose frames are missing.
     #[error("perf script: line {line}: expected the frames of the sample whose header is on this line, found the end of the input (truncated record)")]
     Truncated {

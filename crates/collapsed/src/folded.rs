@@ -29,7 +29,11 @@ const FORMAT: &str = "folded";
 pub(crate) const SNIFF_BYTES: usize = 8 * 1024;
 
 /// Read folded text: `frame;frame;... count` lines, root first. Frames are
-/// kept exactly as written; blank lines are skipped.
+/// kept exactly as written; blank lines are skipped. A line with an empty
+/// stack (` 2`: py-spy writes one for a thread without frames, and so does
+/// [`write()`] for such a sample of py-spy input) is a sample whose one
+/// frame has an empty name, as [`crate::pyspy::read`] reads it, so every
+/// folded text stackconv writes reads back.
 ///
 /// The profile has one value column, `samples`/`count`, no thread
 /// information (every sample has [`stackconv_model::Thread::default`]) and
@@ -39,9 +43,8 @@ pub(crate) const SNIFF_BYTES: usize = 8 * 1024;
 ///
 /// # Errors
 ///
-/// [`Error::MissingCount`], [`Error::BadCount`] or [`Error::EmptyStack`]
-/// for a malformed line, [`Error::Binary`] for binary input; each names the
-/// line.
+/// [`Error::MissingCount`] or [`Error::BadCount`] for a malformed line,
+/// [`Error::Binary`] for binary input; each names the line.
 pub fn read(input: &[u8]) -> Result<Profile, Error> {
     let mut b = FoldedBuilder::new(FORMAT, 1);
     for line in lines(input, FORMAT) {
@@ -49,10 +52,33 @@ pub fn read(input: &[u8]) -> Result<Profile, Error> {
         if line.text.trim().is_empty() {
             continue;
         }
-        let (stack, count) = split_count(&line.text, FORMAT, line.number)?;
+        let (stack, count) = split_count_allow_empty(&line.text, FORMAT, line.number)?;
         b.push(stack, &[count], line.number)?;
     }
     Ok(b.finish())
+}
+
+/// The sum of the magnitudes of the weights read so far, checked against
+/// 2^63-1 at every line: every total, subtotal and difference an
+/// operation or writer makes of them then fits an `i64`.
+#[derive(Default)]
+pub(crate) struct WeightTotal(u64);
+
+impl WeightTotal {
+    /// Add `weight`, or the error naming `line`.
+    pub(crate) fn add(
+        &mut self,
+        weight: i64,
+        format: &'static str,
+        line: u64,
+    ) -> Result<(), Error> {
+        self.0 = self
+            .0
+            .checked_add(weight.unsigned_abs())
+            .filter(|&t| i64::try_from(t).is_ok())
+            .ok_or(Error::WeightOverflow { format, line })?;
+        Ok(())
+    }
 }
 
 /// Read differential folded text, `frame;frame;... before after` lines (as
@@ -78,7 +104,7 @@ pub fn read_diff(input: &[u8]) -> Result<(Profile, Profile), Error> {
         if line.text.trim().is_empty() {
             continue;
         }
-        let (rest, count_after) = split_count(&line.text, FORMAT, line.number)?;
+        let (rest, count_after) = split_count_allow_empty(&line.text, FORMAT, line.number)?;
         let (stack, count_before) = rest
             .rsplit_once(' ')
             .ok_or(Error::MissingDiffCount { line: line.number })?;
@@ -195,6 +221,8 @@ pub(crate) struct FoldedBuilder {
     /// use.
     thread: Option<ThreadId>,
     scratch: Vec<FrameId>,
+    format: &'static str,
+    total: WeightTotal,
 }
 
 impl FoldedBuilder {
@@ -208,6 +236,8 @@ impl FoldedBuilder {
             frames: HashMap::new(),
             thread: None,
             scratch: Vec::new(),
+            format,
+            total: WeightTotal::default(),
         }
     }
 
@@ -238,7 +268,10 @@ impl FoldedBuilder {
     }
 
     /// Push one sample of a plain folded line.
-    fn push(&mut self, stack: &str, values: &[i64], _line: u64) -> Result<(), Error> {
+    fn push(&mut self, stack: &str, values: &[i64], line: u64) -> Result<(), Error> {
+        for &v in values {
+            self.total.add(v, self.format, line)?;
+        }
         let s = self.intern_stack(stack, |p, name| {
             p.intern_frame_named(name, frame_kind(name))
         });
@@ -254,14 +287,19 @@ impl FoldedBuilder {
         Ok(())
     }
 
-    /// Push one sample with an explicit thread.
+    /// Push one sample with an explicit thread, read on `line`.
     pub(crate) fn push_with_thread(
         &mut self,
         stack: Option<StackId>,
         thread: ThreadId,
         values: &[i64],
-    ) {
+        line: u64,
+    ) -> Result<(), Error> {
+        for &v in values {
+            self.total.add(v, self.format, line)?;
+        }
         self.profile.push_sample(stack, thread, None, values);
+        Ok(())
     }
 
     pub(crate) fn finish(self) -> Profile {
@@ -324,6 +362,7 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
             ),
         )
     })?;
+    checked_total(p, column)?;
     let root = resolve_root(p, opts.root);
     // Fold by (stack, thread) first: that is cheap, and names are built once
     // per distinct pair.
@@ -375,6 +414,28 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
     w.flush()
 }
 
+/// The total of value column `column` of `p`, checked: an
+/// [`io::ErrorKind::InvalidData`] error when its weights add up to more
+/// than 2^63-1 (a folded line could not hold their sum). Once this holds,
+/// no sum of some of them (a line's, a subtree's) overflows, so the writers'
+/// sums below never saturate.
+///
+/// # Errors
+///
+/// As said, naming the column.
+pub fn checked_total(p: &Profile, column: usize) -> io::Result<i64> {
+    p.checked_total(column).ok_or_else(|| {
+        let name = p
+            .value_types
+            .get(column)
+            .map_or_else(|| column.to_string(), |vt| vt.kind.clone());
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("folded: the total {name} weight overflows 64 bits"),
+        )
+    })
+}
+
 /// `root` with [`RootFrame::Auto`] decided for `p`.
 pub(crate) fn resolve_root(p: &Profile, root: RootFrame) -> RootFrame {
     match root {
@@ -418,6 +479,43 @@ pub(crate) fn root_text(p: &Profile, thread: ThreadId, root: RootFrame) -> Optio
     Some(s)
 }
 
+/// Whether a frame name holds a character folded text cannot: `;` (the
+/// frame separator) or a line break (the line separator).
+fn needs_replacing(name: &str) -> bool {
+    name.contains([';', '\n', '\r'])
+}
+
+/// `name` with `;` replaced by `:` (as stackcollapse-perf.pl does with
+/// perf's names) and line breaks by spaces, so that the line reads back
+/// as the frames written.
+fn replace_separators(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            ';' => ':',
+            '\n' | '\r' => ' ',
+            c => c,
+        })
+        .collect()
+}
+
+/// How many frames of `p` whose names folded output (and so the SVG)
+/// writes changed: `;` as `:`, line breaks as spaces. Report it when it is
+/// not 0.
+///
+/// ```
+/// use stackconv_model::{FrameKind, Profile, ValueType};
+/// let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
+/// p.intern_frame_named("a;b", FrameKind::Native);
+/// p.intern_frame_named("ok", FrameKind::Native);
+/// assert_eq!(stackconv_collapsed::folded::replaced_names(&p), 1);
+/// ```
+pub fn replaced_names(p: &Profile) -> usize {
+    p.frames
+        .iter()
+        .filter(|(_, frame)| needs_replacing(p.str(frame.name)))
+        .count()
+}
+
 /// A frame's folded text, annotated as inferno `--all` when asked.
 ///
 /// inferno decides by the module: `_[k]` when it is kernel code
@@ -430,6 +528,9 @@ pub(crate) fn frame_text(p: &Profile, f: FrameId, annotate: bool) -> String {
     use stackconv_model::naming::{is_jit_module, is_kernel_module};
     let frame = p.frame(f);
     let mut name = p.str(frame.name).to_string();
+    if needs_replacing(&name) {
+        name = replace_separators(&name);
+    }
     if !annotate || frame.kind == FrameKind::Inline {
         return name;
     }

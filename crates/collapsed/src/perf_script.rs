@@ -136,6 +136,9 @@ struct Header<'a> {
     period: Option<u64>,
     /// The period as inferno-collapse-perf reads it (see [`inferno_period`]).
     inferno_period: Option<u64>,
+    /// A number where the period goes that is no period: negative,
+    /// fractional, or above 2^63-1.
+    bad_period: Option<&'a str>,
     event: Option<&'a str>,
     /// What follows the event: a frame (no call chain) or a tracepoint's
     /// payload, trimmed.
@@ -167,6 +170,7 @@ fn parse_header(line: &str) -> Option<Header<'_>> {
         tid: Some(tid),
         time_ns: None,
         period: None,
+        bad_period: None,
         event: None,
         rest: "",
     };
@@ -186,7 +190,17 @@ fn parse_header(line: &str) -> Option<Header<'_>> {
             h.time_ns = parse_time(tok);
             stage = 2;
         } else if stage < 3 && tok.bytes().all(|b| b.is_ascii_digit()) {
-            h.period = tok.parse().ok();
+            // A period above i64::MAX would not fit a weight.
+            h.period = tok.parse::<i64>().ok().and_then(|p| u64::try_from(p).ok());
+            if h.period.is_none() {
+                h.bad_period = Some(tok);
+            }
+            stage = 3;
+        } else if stage < 3 && tok.parse::<f64>().is_ok() && starts_with_event(after) {
+            // `-5 cpu-clock:`, `1e30 cpu-clock:`: a number in the period's
+            // place that is not one; taken for a comm it would make a new
+            // event column.
+            h.bad_period = Some(tok);
             stage = 3;
         } else if stage < 4 && tok.len() > 1 && tok.ends_with(':') {
             h.event = tok.get(..tok.len() - 1);
@@ -200,6 +214,13 @@ fn parse_header(line: &str) -> Option<Header<'_>> {
     }
     h.rest = rest.trim();
     Some(h)
+}
+
+/// Whether `text` starts (after blanks) with an event name, `name:`.
+fn starts_with_event(text: &str) -> bool {
+    text.split_whitespace()
+        .next()
+        .is_some_and(|t| t.len() > 1 && t.ends_with(':'))
 }
 
 /// The period as inferno-collapse-perf reads it from the text after the
@@ -404,6 +425,8 @@ struct Reader {
     thread_index: HashMap<(Option<u32>, Option<u32>, String), usize>,
     /// Samples whose period perf script shows but inferno does not read.
     periods_ignored: u64,
+    /// Per event: the weight read so far, checked.
+    event_totals: Vec<crate::folded::WeightTotal>,
     frame_cache: HashMap<String, Vec<FrameId>>,
     key: String,
     /// Whether any frame line was seen (call chains or one-line frames).
@@ -455,6 +478,13 @@ impl Reader {
     }
 
     fn header(&mut self, h: &Header<'_>, number: u64) -> Result<(), Error> {
+        let bad_period = |found: &str| Error::BadPeriod {
+            line: number,
+            found: excerpt(found),
+        };
+        if let Some(found) = h.bad_period {
+            return Err(bad_period(found));
+        }
         let key = (h.pid, h.tid, h.comm.to_string());
         let thread = match self.thread_index.get(&key) {
             Some(&t) => t,
@@ -484,9 +514,17 @@ impl Reader {
         if h.period.is_some() && h.inferno_period.is_none() {
             self.periods_ignored = self.periods_ignored.saturating_add(1);
         }
-        let weight = h
-            .inferno_period
-            .map_or(1, |p| i64::try_from(p).unwrap_or(i64::MAX));
+        let weight = match h.inferno_period {
+            Some(p) => i64::try_from(p).map_err(|_| bad_period(&p.to_string()))?,
+            None => 1,
+        };
+        if self.event_totals.len() <= event {
+            self.event_totals
+                .resize_with(event.saturating_add(1), Default::default);
+        }
+        if let Some(total) = self.event_totals.get_mut(event) {
+            total.add(weight, FORMAT, number)?;
+        }
         self.pending = Some(Pending {
             header_line: number,
             thread,

@@ -13,7 +13,9 @@ use std::io::{self, Write};
 
 use stackconv_model::{Profile, StackId, StackNode, ThreadId};
 
-use crate::folded::{frame_text, resolve_root, root_text, write, RootFrame, WriteOptions};
+use crate::folded::{
+    checked_total, frame_text, resolve_root, root_text, write, RootFrame, WriteOptions,
+};
 
 /// Write folded text for a flame graph whose frames lighter than
 /// `min_weight` are not drawn: the lines of the full folded text
@@ -65,6 +67,9 @@ pub fn write_pruned(
     let Some(values) = p.samples.values.get(column) else {
         return write(p, opts, out).map(|()| false);
     };
+    // With the total in 64 bits, no subtree's total overflows below (the
+    // weights are not negative: `prepare` leaves those to `write`).
+    checked_total(p, column)?;
     let root = resolve_root(p, opts.root);
     let nodes = p.stacks.nodes();
     let lines = std::thread::scope(|scope| {
@@ -363,8 +368,8 @@ impl Tree<'_> {
                 });
                 if let Some(g) = groups.get_mut(at) {
                     g.members.push(c);
-                    g.total += total;
-                    g.own += w.own(c);
+                    g.total = g.total.saturating_add(total);
+                    g.own = g.own.saturating_add(w.own(c));
                 }
             }
         }
@@ -388,7 +393,7 @@ impl Tree<'_> {
             if g.own != 0 {
                 lines.push(format!("{line} {}", g.own));
             }
-            let below = g.total - g.own;
+            let below = g.total.saturating_sub(g.own);
             let callee = g.members.iter().find_map(|&m| {
                 self.children(m as usize)
                     .iter()
@@ -458,8 +463,9 @@ impl Weights {
         for &(stack, v) in samples {
             let i = stack.index();
             if let Some(t) = self.total.get_mut(i) {
-                *t += v;
-                *self.own.entry(i as u32).or_insert(0) += v;
+                *t = t.saturating_add(v);
+                let own = self.own.entry(i as u32).or_insert(0);
+                *own = own.saturating_add(v);
             }
         }
     }
@@ -468,7 +474,7 @@ impl Weights {
     fn add_to_caller(&mut self, nodes: &[StackNode], i: usize) {
         let t = self.total.get(i).copied().unwrap_or(0);
         if let Some(x) = parent(nodes, i).and_then(|p| self.total.get_mut(p)) {
-            *x += t;
+            *x = x.saturating_add(t);
         }
     }
 

@@ -76,7 +76,7 @@ pub fn read(input: &[u8]) -> Result<Profile, Error> {
                 id
             }
         };
-        b.push_with_thread(s, id, &[count]);
+        b.push_with_thread(s, id, &[count], line.number)?;
     }
     Ok(b.finish())
 }

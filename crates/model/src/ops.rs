@@ -9,12 +9,21 @@ use crate::tables::{FrameId, StackId, ThreadId};
 pub enum MergeError {
     /// No profiles were given.
     Empty,
+    /// The merged weights of a value column add up to more than 2^63-1.
+    WeightOverflow {
+        /// The column's kind.
+        column: String,
+    },
 }
 
 impl std::fmt::Display for MergeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             MergeError::Empty => write!(f, "no profiles to merge"),
+            MergeError::WeightOverflow { column } => write!(
+                f,
+                "merged inputs: the total {column} weight overflows 64 bits"
+            ),
         }
     }
 }
@@ -46,7 +55,9 @@ impl std::error::Error for MergeError {}
 ///
 /// # Errors
 ///
-/// [`MergeError::Empty`] when `profiles` is empty.
+/// [`MergeError::Empty`] when `profiles` is empty,
+/// [`MergeError::WeightOverflow`] when a column's weights add up to more
+/// than 2^63-1.
 pub fn merge(profiles: &[Profile]) -> Result<Profile, MergeError> {
     let first = profiles.first().ok_or(MergeError::Empty)?;
     let mut value_types: Vec<ValueType> = Vec::new();
@@ -133,6 +144,15 @@ pub fn merge(profiles: &[Profile]) -> Result<Profile, MergeError> {
                 None
             };
             out.push_sample(stack, thread, time, &values);
+        }
+    }
+    // Each input's weights fit 64 bits (its reader checks); together
+    // they may not.
+    for (c, vt) in out.value_types.iter().enumerate() {
+        if out.checked_total(c).is_none() {
+            return Err(MergeError::WeightOverflow {
+                column: vt.kind.clone(),
+            });
         }
     }
     Ok(out)

@@ -418,6 +418,35 @@ impl Profile {
             .unwrap_or(0)
     }
 
+    /// The total of value column `column` (0 when out of range), or `None`
+    /// when the magnitudes of its values add up to more than `i64::MAX`.
+    /// When it is `Some`, every sum of some of the column's values (a
+    /// subtree's, a thread's, one stack's) fits an `i64` too.
+    ///
+    /// ```
+    /// use stackconv_model::{Profile, ValueType};
+    /// let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
+    /// let t = p.intern_thread(Default::default());
+    /// p.push_sample(None, t, None, &[i64::MAX]);
+    /// assert_eq!(p.checked_total(0), Some(i64::MAX));
+    /// p.push_sample(None, t, None, &[-1]);
+    /// assert_eq!(p.checked_total(0), None);
+    /// ```
+    pub fn checked_total(&self, column: usize) -> Option<i64> {
+        let Some(values) = self.samples.values.get(column) else {
+            return Some(0);
+        };
+        let mut magnitude = 0u64;
+        let mut total = 0i64;
+        for &v in values {
+            magnitude = magnitude
+                .checked_add(v.unsigned_abs())
+                .filter(|&m| i64::try_from(m).is_ok())?;
+            total = total.checked_add(v)?;
+        }
+        Some(total)
+    }
+
     /// The total of every value column.
     pub fn totals(&self) -> Vec<i64> {
         (0..self.value_types.len()).map(|c| self.total(c)).collect()

@@ -205,8 +205,9 @@ impl std::io::Read for StreamReader<'_> {
     }
 }
 
-/// Read and validate the container of a perf.data file or pipe stream.
-pub(crate) fn parse(data: &[u8]) -> Result<Container<'_>, Error> {
+/// Read and validate the container of a perf.data file or pipe stream;
+/// compressed records may decompress to `max_decompressed` bytes in all.
+pub(crate) fn parse(data: &[u8], max_decompressed: u64) -> Result<Container<'_>, Error> {
     let len = data.len() as u64;
     let magic = data.get(..8).ok_or(Error::Truncated {
         offset: 0,
@@ -227,6 +228,7 @@ pub(crate) fn parse(data: &[u8]) -> Result<Container<'_>, Error> {
         len,
     })?;
     let mut w = Walker::new(b);
+    w.max_decompressed = max_decompressed;
     if header_size == PIPE_HEADER_SIZE {
         w.c.pipe = true;
         w.walk(PIPE_HEADER_SIZE, len)?;
@@ -248,6 +250,10 @@ struct Walker<'a> {
     pending: Vec<u8>,
     /// Where the compressed record that left `pending` starts.
     pending_offset: u64,
+    /// Bytes decompressed so far, from every compressed record.
+    decompressed: u64,
+    /// The bound on `decompressed`.
+    max_decompressed: u64,
 }
 
 impl<'a> Walker<'a> {
@@ -263,6 +269,8 @@ impl<'a> Walker<'a> {
             decoder: None,
             pending: Vec::new(),
             pending_offset: 0,
+            decompressed: 0,
+            max_decompressed: u64::MAX,
         }
     }
 
@@ -687,6 +695,17 @@ impl<'a> Walker<'a> {
                 })?;
             let consumed = inb.pos();
             let produced = outb.pos();
+            // The bound on the whole input's decompressed bytes, checked
+            // before they are kept: a small file of many compressed records
+            // (each under DECOMPRESSED_MAX) must not fill memory.
+            self.decompressed = u64::try_from(produced)
+                .ok()
+                .and_then(|n| self.decompressed.checked_add(n))
+                .filter(|&total| total <= self.max_decompressed)
+                .ok_or(Error::DecompressedTooLarge {
+                    offset: at,
+                    limit: self.max_decompressed,
+                })?;
             self.pending
                 .extend_from_slice(chunk.get(..produced).unwrap_or_default());
             if self.pending.len() - start_len > DECOMPRESSED_MAX

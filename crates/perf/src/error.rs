@@ -40,6 +40,15 @@ pub enum Error {
         /// What was wrong.
         detail: String,
     },
+    /// The compressed records decompress to more than the limit in all
+    /// ([`crate::ReadOptions::max_decompressed_bytes`]).
+    #[error("perf.data: compressed record at byte {offset}: the compressed records decompress to more than {limit} bytes in all (the decompressed-size limit; a zstd bomb?)")]
+    DecompressedTooLarge {
+        /// Where the compressed record that crossed the limit starts.
+        offset: u64,
+        /// The limit in force, in bytes.
+        limit: u64,
+    },
     /// Reading the input failed.
     #[error("perf.data: reading the input failed")]
     Io(#[source] std::io::Error),
@@ -55,7 +64,8 @@ impl Error {
             Error::NotPerfData => Some(0),
             Error::Truncated { offset, .. }
             | Error::RecordTooLong { offset, .. }
-            | Error::Invalid { offset, .. } => Some(*offset),
+            | Error::Invalid { offset, .. }
+            | Error::DecompressedTooLarge { offset, .. } => Some(*offset),
             Error::Io(_) | Error::Parse(_) => None,
         }
     }

@@ -53,6 +53,27 @@ pub struct ReadOptions {
     /// Add an `off-cpu` value column (nanoseconds) even when the recording
     /// has no `sched:sched_switch` samples (it is added whenever it has).
     pub off_cpu: bool,
+    /// The most bytes the compressed records (`perf record -z`) may
+    /// decompress to in all; more is [`Error::DecompressedTooLarge`].
+    /// `None`: [`default_max_decompressed`] of the input's size.
+    pub max_decompressed_bytes: Option<u64>,
+}
+
+/// The decompressed-size limit used when none is given for an input of
+/// `input_len` bytes: 64 times the input, and at least 256 MiB.
+///
+/// zstd at perf's level (`-z` is level 1) shrinks perf records about 5 to
+/// 20 times, so real recordings stay well inside 64 times their size; a
+/// zstd bomb (thousands of times) is stopped after at most 256 MiB for a
+/// small file, before it can fill memory.
+///
+/// ```
+/// use stackconv_perf::default_max_decompressed;
+/// assert_eq!(default_max_decompressed(1000), 256 << 20);
+/// assert_eq!(default_max_decompressed(1 << 30), 64 << 30);
+/// ```
+pub fn default_max_decompressed(input_len: u64) -> u64 {
+    input_len.saturating_mul(64).max(256 << 20)
 }
 
 /// Read a perf.data file (file mode or pipe mode bytes) into a profile.
@@ -64,7 +85,10 @@ pub struct ReadOptions {
 /// truncated or malformed feature section is not an error: it is skipped
 /// and reported in `meta.warnings`, as perf does.
 pub fn read(data: &[u8], opts: &ReadOptions) -> Result<Profile, Error> {
-    let container = container::parse(data)?;
+    let limit = opts
+        .max_decompressed_bytes
+        .unwrap_or_else(|| default_max_decompressed(u64::try_from(data.len()).unwrap_or(u64::MAX)));
+    let container = container::parse(data, limit)?;
     reader::read_container(container, opts)
 }
 

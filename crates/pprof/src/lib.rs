@@ -172,6 +172,26 @@ pub fn looks_like(prefix: &[u8]) -> bool {
     wire::prefix_is_profile(prefix)
 }
 
+/// Whether `prefix` (the first bytes of a file) is gzip whose start
+/// inflates: a gzip header, then at least one byte of deflate data
+/// without error. Whatever it holds, stackconv reads gzip only as pprof,
+/// so such an input is best read as one, to report the protobuf error
+/// (with its offset) when [`looks_like`] is false.
+///
+/// ```
+/// assert!(!stackconv_pprof::is_gzip(b"main;work 12\n"));
+/// assert!(!stackconv_pprof::is_gzip(b"\x1f\x8b\x08\x00garbage"));
+/// ```
+pub fn is_gzip(prefix: &[u8]) -> bool {
+    use std::io::Read;
+    if !prefix.starts_with(&read::GZIP_MAGIC) {
+        return false;
+    }
+    let mut decoder = flate2::read::GzDecoder::new(prefix);
+    let mut chunk = [0u8; 64];
+    matches!(decoder.read(&mut chunk), Ok(n) if n > 0)
+}
+
 /// Write `p` as a gzipped pprof profile.
 ///
 /// See the [crate docs](crate) for how the model maps onto profile.proto.

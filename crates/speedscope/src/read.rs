@@ -358,6 +358,9 @@ impl ProfileReader<'_> {
     }
 }
 
+/// The UTF-8 byte order mark.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Read a speedscope file into a profile.
 ///
 /// See the [crate documentation](crate) for how profiles, units, frames
@@ -371,7 +374,22 @@ impl ProfileReader<'_> {
 /// NaN weight, an unmatched close event, ...), each naming the profile and
 /// the sample or event.
 pub fn read(data: &[u8]) -> Result<Profile, Error> {
-    let file: FileIn = serde_json::from_slice(data).map_err(Error::json)?;
+    // A UTF-8 byte order mark (Windows editors write one) is not JSON:
+    // skip it, as `looks_like` does, keeping columns those of the file.
+    let (data, shift) = match data.strip_prefix(BOM) {
+        Some(rest) => (rest, BOM.len()),
+        None => (data, 0),
+    };
+    let file: FileIn = serde_json::from_slice(data).map_err(|e| {
+        let mut err = Error::json(e);
+        if let Error::Json {
+            line: 1, column, ..
+        } = &mut err
+        {
+            *column = column.saturating_add(shift);
+        }
+        err
+    })?;
 
     // One value column per distinct unit kind, in order of first use.
     let mut columns: Vec<ValueType> = Vec::new();

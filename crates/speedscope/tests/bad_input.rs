@@ -302,3 +302,22 @@ fn every_truncation_is_a_json_error() {
         }
     }
 }
+
+/// A UTF-8 byte order mark before the JSON is skipped; an error on the
+/// first line still counts columns from the start of the file.
+#[test]
+fn byte_order_mark_is_skipped() {
+    let plain = sampled("[[0,1],[2]]", "[3,4]");
+    let mut bom = b"\xEF\xBB\xBF".to_vec();
+    bom.extend_from_slice(&plain);
+    assert!(stackconv_speedscope::looks_like(&bom));
+    let (a, b) = (read(&plain).unwrap(), read(&bom).unwrap());
+    assert_eq!(folded(&a), folded(&b));
+    assert_eq!(b.total(0), 7);
+    match read(b"\xEF\xBB\xBF{\"profiles\": x}") {
+        Err(Error::Json {
+            line: 1, column, ..
+        }) => assert_eq!(column, 17),
+        other => panic!("{other:?}"),
+    }
+}

@@ -181,6 +181,19 @@ pub enum Error {
         /// The value columns there are.
         have: Vec<String>,
     },
+    /// An input of unknown size (standard input, a pipe, a device) holds
+    /// more than [`ReadOptions::max_input_bytes`].
+    #[error("input larger than {limit} bytes (the limit on standard input, pipes and devices), not read")]
+    InputTooLarge {
+        /// The limit in force, in bytes.
+        limit: u64,
+    },
+    /// The memory to hold an input could not be had.
+    #[error("out of memory after reading {read} bytes of the input")]
+    OutOfMemory {
+        /// How many bytes were read.
+        read: u64,
+    },
     /// Reading or writing failed.
     #[error("{0}")]
     Io(#[from] io::Error),
@@ -246,6 +259,34 @@ pub struct ReadOptions {
     pub pprof: stackconv_pprof::ReadOptions,
     /// Skip detection and read this format.
     pub format: Option<InputFormat>,
+    /// The most bytes compressed data in one input (zstd records of
+    /// perf.data, gzip of pprof) may decompress to; more is an error.
+    /// `None`: [`default_max_decompressed`] of the input's size. It
+    /// replaces `pprof.max_inflated_bytes`, and `perf.max_decompressed_bytes`
+    /// when that is `None`.
+    pub max_decompressed_bytes: Option<u64>,
+    /// The most bytes read from an input whose size is not known in
+    /// advance (standard input, a pipe, a device such as `/dev/zero`);
+    /// more is [`Error::InputTooLarge`]. `None`: [`DEFAULT_MAX_INPUT`].
+    /// Regular files are mapped, not read, and have no such limit.
+    pub max_input_bytes: Option<u64>,
+}
+
+/// The default of [`ReadOptions::max_input_bytes`]: 4 GiB, more than any
+/// profile piped in practice, and a bound on what `/dev/zero` or an endless
+/// pipe can make stackconv hold.
+pub const DEFAULT_MAX_INPUT: u64 = 4 << 30;
+
+/// The decompressed-size limit of an input of `input_len` bytes when none
+/// is given: 64 times its size and at least 256 MiB (see
+/// [`stackconv_perf::default_max_decompressed`] for why), for perf.data and
+/// pprof alike.
+///
+/// ```
+/// assert_eq!(stackconv::default_max_decompressed(10), 256 << 20);
+/// ```
+pub fn default_max_decompressed(input_len: u64) -> u64 {
+    stackconv_perf::default_max_decompressed(input_len)
 }
 
 /// Detect the format of `data` from its content.
@@ -261,7 +302,9 @@ pub fn detect(data: &[u8]) -> Option<InputFormat> {
         Some(InputFormat::PerfData)
     } else if stackconv_speedscope::looks_like(data) {
         Some(InputFormat::Speedscope)
-    } else if stackconv_pprof::looks_like(data) {
+    } else if stackconv_pprof::looks_like(data) || stackconv_pprof::is_gzip(data) {
+        // gzip that inflates is read as pprof (the one gzipped format),
+        // so that a damaged profile inside gets the protobuf error.
         Some(InputFormat::Pprof)
     } else if stackconv_collapsed::perf_script::looks_like(data) {
         Some(InputFormat::PerfScript)
@@ -293,12 +336,18 @@ pub fn read_bytes(data: &[u8], opts: &ReadOptions) -> Result<Profile, Error> {
             })
         }
     };
+    let max_decompressed = opts
+        .max_decompressed_bytes
+        .unwrap_or_else(|| default_max_decompressed(u64::try_from(data.len()).unwrap_or(u64::MAX)));
+    let mut perf_opts = opts.perf.clone();
+    perf_opts.max_decompressed_bytes = perf_opts.max_decompressed_bytes.or(Some(max_decompressed));
+    let pprof_opts = opts.pprof.clone().with_max_inflated_bytes(max_decompressed);
     Ok(match format {
-        InputFormat::PerfData => stackconv_perf::read(data, &opts.perf)?,
+        InputFormat::PerfData => stackconv_perf::read(data, &perf_opts)?,
         InputFormat::PerfScript => stackconv_collapsed::perf_script::read(data)?,
         InputFormat::PySpy => stackconv_collapsed::pyspy::read(data)?,
         InputFormat::Folded => stackconv_collapsed::folded::read(data)?,
-        InputFormat::Pprof => stackconv_pprof::read(data, &opts.pprof)?,
+        InputFormat::Pprof => stackconv_pprof::read(data, &pprof_opts)?,
         InputFormat::Speedscope => stackconv_speedscope::read(data)?,
     })
 }
@@ -318,14 +367,50 @@ pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<Profile, Error> {
 }
 
 fn read_path_inner(path: &Path, opts: &ReadOptions) -> Result<Profile, Error> {
+    let limit = opts.max_input_bytes.unwrap_or(DEFAULT_MAX_INPUT);
     if path.as_os_str() == "-" {
-        let mut data = Vec::new();
-        io::stdin().lock().read_to_end(&mut data)?;
+        let data = read_bounded(io::stdin().lock(), limit)?;
         return read_bytes(&data, opts);
     }
     let file = File::open(path)?;
-    let data = map_file(&file)?;
+    let data = map_file(&file, limit)?;
     read_bytes(&data, opts)
+}
+
+/// Read `input` to its end, at most `limit` bytes; growing the buffer
+/// fallibly, so that a machine short of memory gives an error, not an
+/// abort.
+fn read_bounded(input: impl Read, limit: u64) -> Result<Vec<u8>, Error> {
+    // `data[..filled]` is the input read so far, the rest zeroed room.
+    let mut data: Vec<u8> = Vec::new();
+    let mut filled = 0usize;
+    // One byte past the limit tells a too-large input from one of exactly
+    // `limit` bytes.
+    let mut input = input.take(limit.saturating_add(1));
+    loop {
+        if filled == data.len() {
+            let more = data.len().clamp(64 * 1024, 256 << 20);
+            data.try_reserve_exact(more)
+                .map_err(|_| Error::OutOfMemory {
+                    read: u64::try_from(filled).unwrap_or(u64::MAX),
+                })?;
+            data.resize(data.len().saturating_add(more), 0);
+        }
+        let n = match input.read(data.get_mut(filled..).unwrap_or_default()) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::Io(e)),
+        };
+        if n == 0 {
+            break;
+        }
+        filled = filled.saturating_add(n);
+    }
+    data.truncate(filled);
+    if u64::try_from(filled).unwrap_or(u64::MAX) > limit {
+        return Err(Error::InputTooLarge { limit });
+    }
+    Ok(data)
 }
 
 /// The bytes of a file: memory-mapped when possible, read otherwise.
@@ -344,9 +429,10 @@ impl std::ops::Deref for FileBytes {
     }
 }
 
-fn map_file(file: &File) -> io::Result<FileBytes> {
-    let len = file.metadata()?.len();
-    if len > 0 {
+fn map_file(file: &File, limit: u64) -> Result<FileBytes, Error> {
+    let meta = file.metadata()?;
+    let len = meta.len();
+    if len > 0 && meta.is_file() {
         #[allow(unsafe_code)]
         // SAFETY: the map is read-only and lives only while this input is
         // parsed; profiles are not rewritten while stackconv reads them (a
@@ -359,10 +445,15 @@ fn map_file(file: &File) -> io::Result<FileBytes> {
             return Ok(FileBytes::Mapped(m));
         }
     }
-    let mut data = Vec::new();
-    let mut f = file;
-    f.read_to_end(&mut data)?;
-    Ok(FileBytes::Read(data))
+    // A FIFO, a device (`/dev/zero`), a file that cannot be mapped: its
+    // size may say nothing, so read at most the limit. A regular file
+    // that could not be mapped has a known size: allow all of it.
+    let limit = if meta.is_file() {
+        limit.max(len)
+    } else {
+        limit
+    };
+    Ok(FileBytes::Read(read_bounded(file, limit)?))
 }
 
 /// How to write outputs.
@@ -398,6 +489,9 @@ pub fn write(
             let column = opts.folded.value.unwrap_or(profile.meta.default_value);
             // The graph is drawn from folded text without the subtrees too
             // narrow to be drawn (the same picture, from far less text).
+            // Checked: a total beyond 64 bits is an error, not a graph of
+            // saturated (or wrapped) widths.
+            stackconv_collapsed::folded::checked_total(profile, column)?;
             let drawn: u64 = profile
                 .samples
                 .stacks
@@ -405,7 +499,10 @@ pub fn write(
                 .zip(profile.samples.values.get(column).map_or(&[][..], |v| v))
                 .filter(|(s, _)| s.is_some())
                 .map(|(_, &v)| u64::try_from(v).unwrap_or(0))
-                .fold(0u64, u64::saturating_add);
+                .try_fold(0u64, u64::checked_add)
+                .ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidData, "total weight overflows 64 bits")
+                })?;
             let min_weight = stackconv_flamegraph::min_drawn_weight(drawn, svg.min_width_percent);
             let mut folded = Vec::new();
             svg.presorted = stackconv_collapsed::folded::write_pruned(
