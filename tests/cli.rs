@@ -604,12 +604,12 @@ fn offcpu_reference(name: &str) -> std::collections::BTreeMap<u32, i64> {
         .collect()
 }
 
-/// Off-CPU nanoseconds per thread from `--value off-cpu --per-thread`
+/// Off-CPU nanoseconds per thread from `--off-cpu --per-thread`
 /// folded output (root `comm-pid/tid`): tid -> nanoseconds.
 fn offcpu_per_thread(data: &str, kallsyms: &str) -> std::collections::BTreeMap<u32, i64> {
     let mut args: Vec<std::ffi::OsString> = vec![testdata(data).into()];
     args.extend(perf_symbol_args(kallsyms));
-    args.extend(["--value", "off-cpu", "--per-thread", "-q"].map(Into::into));
+    args.extend(["--off-cpu", "--per-thread", "-q"].map(Into::into));
     let folded = folded_of(&args);
     let mut out = std::collections::BTreeMap::new();
     for line in folded.lines() {
