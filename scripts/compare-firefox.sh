@@ -52,14 +52,16 @@ def threads(p):
                 continue
             func = t["frameTable"]["func"][t["stackTable"]["frame"][st]]
             leaves[sa[t["funcTable"]["name"][func]]] += 1
-        out[(t["name"], int(t["tid"]))] = (s["length"], leaves)
+        out[(t["name"], int(str(t["tid"]).split(".")[0]))] = (s["length"], leaves)
     return out
 
 ours, theirs = threads(load(sys.argv[1])), threads(load(sys.argv[2]))
 ok = True
 for key in sorted(set(ours) | set(theirs), key=str):
     a, b = ours.get(key), theirs.get(key)
-    na, nb = (a[0] if a else None), (b[0] if b else None)
+    # A thread with no samples (samply keeps the pre-exec `perf-exec` comm
+    # as an empty track) counts as absent.
+    na, nb = (a[0] if a else 0), (b[0] if b else 0)
     print(f"thread {key[0]} tid {key[1]}: stackconv {na} samples, samply {nb}")
     ok &= na == nb
     if a and b:
