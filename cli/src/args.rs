@@ -10,8 +10,8 @@ use stackconv::{OutputFormat, Profile};
 use crate::Failure;
 
 /// Convert and process CPU profiles: perf.data, perf script, py-spy raw,
-/// folded, pprof and speedscope in; flame graph SVG, folded, speedscope and
-/// pprof out.
+/// folded, pprof, speedscope and Chrome .cpuprofile in; flame graph SVG,
+/// folded, speedscope, pprof, Firefox Profiler JSON and .cpuprofile out.
 #[derive(Parser, Debug)]
 #[command(name = "stackconv", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
@@ -285,8 +285,9 @@ pub struct ConvertArgs {
     /// Output file (`-` for standard output; then --to names the format).
     #[arg(short, long, value_name = "OUT")]
     pub output: Option<PathBuf>,
-    /// Output format: svg, folded, speedscope, pprof (default: from the
-    /// output's extension).
+    /// Output format: svg, folded, speedscope, pprof, firefox (Firefox
+    /// Profiler; gzipped when OUT ends in .gz), cpuprofile (Chrome DevTools)
+    /// (default: from the output's extension).
     #[arg(long, value_name = "FORMAT")]
     pub to: Option<String>,
     #[command(flatten)]
@@ -411,10 +412,10 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     })?;
     let format = match &a.to {
         Some(name) => OutputFormat::from_name(name)
-            .ok_or_else(|| usage(format!("--to: unknown format {name:?} (svg, folded, speedscope, pprof)")))?,
+            .ok_or_else(|| usage(format!("--to: unknown format {name:?} (svg, folded, speedscope, pprof, firefox, cpuprofile)")))?,
         None => OutputFormat::from_path(&output).ok_or_else(|| {
             usage(format!(
-                "-o {}: cannot tell the format from the extension (.svg, .folded, .txt, .json, .pb.gz); use --to",
+                "-o {}: cannot tell the format from the extension (.svg, .folded, .txt, .json, .pb.gz, .json.gz, .cpuprofile); use --to",
                 output.display()
             ))
         })?,
@@ -469,6 +470,7 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     wopts.svg.icicle = a.icicle;
     wopts.svg.palette = a.palette.clone();
     wopts.svg.min_width_percent = a.min_width;
+    wopts.firefox.gzip = output.to_string_lossy().ends_with(".gz");
     out.write_with(|w| stackconv::write(&profile, format, &wopts, w))?;
     Ok(())
 }

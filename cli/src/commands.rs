@@ -147,8 +147,11 @@ pub fn diff(a: DiffArgs) -> Result<(), Failure> {
             ))
         })?,
     };
-    if format == OutputFormat::Speedscope {
-        return Err(usage("diff writes svg, folded or pprof, not speedscope"));
+    if !matches!(
+        format,
+        OutputFormat::Svg | OutputFormat::Folded | OutputFormat::Pprof
+    ) {
+        return Err(usage("diff writes svg, folded or pprof"));
     }
     let root = if a.per_thread {
         RootFrame::CommPidTid

@@ -15,6 +15,9 @@
 # (`cargo run -p stackconv-speedscope --example to_speedscope`), which reads
 # speedscope files and folded stacks. The screenshot goes to OUT.png
 # (default /tmp/stackconv-speedscope-check.png). Needs npm, python3, chromium.
+# OUT_NAME (default out.speedscope.json) names the file speedscope imports;
+# its extension picks stackconv's output format, e.g. OUT_NAME=out.cpuprofile
+# checks speedscope's Chrome .cpuprofile importer on our .cpuprofile output.
 set -euo pipefail
 SPEEDSCOPE_VERSION=1.25.0
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -37,7 +40,8 @@ tar -xzf "$work/speedscope-$SPEEDSCOPE_VERSION.tgz" -C "$work"
 site=$work/package/dist/release
 test -f "$site/index.html"
 
-out=$site/out.speedscope.json
+out_name=${OUT_NAME:-out.speedscope.json}
+out=$site/$out_name
 if [[ -x $repo/target/debug/stackconv ]]; then
     "$repo/target/debug/stackconv" "$input" "${cli_options[@]}" -o "$out" || true
 fi
@@ -53,7 +57,7 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 
-url="http://127.0.0.1:$port/index.html#profileURL=http://127.0.0.1:$port/out.speedscope.json"
+url="http://127.0.0.1:$port/index.html#profileURL=http://127.0.0.1:$port/$out_name"
 chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
     --disable-component-update --disable-sync --disable-quic --no-first-run \
     --user-data-dir="$work/chrome" --screenshot="$png" --window-size=1400,900 \
@@ -61,5 +65,5 @@ chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
     --virtual-time-budget=10000 "$url" 2>"$work/chrome.log" || { cat "$work/chrome.log" >&2; exit 1; }
 # speedscope reports import failures on the JS console.
 grep -i 'CONSOLE' "$work/chrome.log" >&2 || true
-grep -q 'GET /out.speedscope.json HTTP/1.1" 200' "$work/http.log" || { echo "speedscope never fetched the profile" >&2; cat "$work/http.log" >&2; exit 1; }
+grep -q "GET /$out_name HTTP/1.1\" 200" "$work/http.log" || { echo "speedscope never fetched the profile" >&2; cat "$work/http.log" >&2; exit 1; }
 echo "screenshot: $png (url: $url)"

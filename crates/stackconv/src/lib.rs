@@ -4,13 +4,14 @@
 //! This is the crate a library user depends on. It detects the input format
 //! from the content (never from the file name), calls the reader of the
 //! format crate, and writes a [`Profile`] as a flame graph SVG, folded text,
-//! speedscope JSON or pprof.
+//! speedscope JSON, pprof, Firefox Profiler JSON or a Chrome `.cpuprofile`.
 //!
 //! | input | detected by |
 //! |---|---|
 //! | perf.data (file or pipe mode) | `PERFILE2` magic |
 //! | pprof (gzipped or plain profile.proto) | gzip magic / protobuf shape |
 //! | speedscope JSON | its `$schema` |
+//! | Chrome / Node `.cpuprofile` | a JSON object of `nodes` (with `callFrame`s) and `samples` |
 //! | `perf script` text | event header lines and indented frame lines |
 //! | py-spy raw | folded lines whose frames read `func (file:line)` |
 //! | folded | `a;b;c 12` lines |
@@ -45,7 +46,9 @@ pub use output::{
 };
 pub use process::{as_folded, off_cpu_value, process, value_column, ProcessOptions, Processed};
 pub use regex;
+pub use stackconv_chrome as chrome;
 pub use stackconv_collapsed as collapsed;
+pub use stackconv_firefox as firefox;
 pub use stackconv_flamegraph as flamegraph;
 pub use stackconv_model as model;
 pub use stackconv_model::Profile;
@@ -69,6 +72,8 @@ pub enum InputFormat {
     Pprof,
     /// speedscope JSON.
     Speedscope,
+    /// Chrome / Node `.cpuprofile` JSON.
+    ChromeCpuProfile,
 }
 
 impl fmt::Display for InputFormat {
@@ -80,6 +85,7 @@ impl fmt::Display for InputFormat {
             InputFormat::Folded => "folded",
             InputFormat::Pprof => "pprof",
             InputFormat::Speedscope => "speedscope",
+            InputFormat::ChromeCpuProfile => "cpuprofile",
         })
     }
 }
@@ -96,16 +102,23 @@ pub enum OutputFormat {
     Speedscope,
     /// gzipped pprof profile.proto.
     Pprof,
+    /// Firefox Profiler processed JSON (gzipped for `.json.gz`).
+    Firefox,
+    /// Chrome / Node `.cpuprofile` JSON.
+    ChromeCpuProfile,
 }
 
 impl OutputFormat {
     /// The format an output path's extension names: `.svg`; `.folded`,
-    /// `.txt`; `.json`, `.speedscope.json`; `.pb.gz`, `.pb`, `.pprof`.
+    /// `.txt`; `.json`, `.speedscope.json`; `.pb.gz`, `.pb`, `.pprof`;
+    /// `.json.gz` Firefox Profiler; `.cpuprofile` Chrome.
     ///
     /// ```
     /// use stackconv::OutputFormat;
     /// assert_eq!(OutputFormat::from_path("out.pb.gz".as_ref()), Some(OutputFormat::Pprof));
     /// assert_eq!(OutputFormat::from_path("x.speedscope.json".as_ref()), Some(OutputFormat::Speedscope));
+    /// assert_eq!(OutputFormat::from_path("p.json.gz".as_ref()), Some(OutputFormat::Firefox));
+    /// assert_eq!(OutputFormat::from_path("a.cpuprofile".as_ref()), Some(OutputFormat::ChromeCpuProfile));
     /// assert_eq!(OutputFormat::from_path("x.png".as_ref()), None);
     /// ```
     pub fn from_path(path: &Path) -> Option<OutputFormat> {
@@ -119,18 +132,25 @@ impl OutputFormat {
             Some(OutputFormat::Speedscope)
         } else if ends(".pb.gz") || ends(".pb") || ends(".pprof") || ends(".prof") {
             Some(OutputFormat::Pprof)
+        } else if ends(".json.gz") {
+            Some(OutputFormat::Firefox)
+        } else if ends(".cpuprofile") {
+            Some(OutputFormat::ChromeCpuProfile)
         } else {
             None
         }
     }
 
-    /// The format named by `--to`: `svg`, `folded`, `speedscope`, `pprof`.
+    /// The format named by `--to`: `svg`, `folded`, `speedscope`, `pprof`,
+    /// `firefox`, `cpuprofile`.
     pub fn from_name(name: &str) -> Option<OutputFormat> {
         match name {
             "svg" | "flamegraph" => Some(OutputFormat::Svg),
             "folded" | "collapsed" => Some(OutputFormat::Folded),
             "speedscope" | "json" => Some(OutputFormat::Speedscope),
             "pprof" | "pb" => Some(OutputFormat::Pprof),
+            "firefox" | "gecko" => Some(OutputFormat::Firefox),
+            "cpuprofile" | "chrome" => Some(OutputFormat::ChromeCpuProfile),
             _ => None,
         }
     }
@@ -138,7 +158,10 @@ impl OutputFormat {
     /// Whether this output shows samples in time order (and so must not be
     /// folded before writing).
     pub fn keeps_time_order(self) -> bool {
-        matches!(self, OutputFormat::Speedscope)
+        matches!(
+            self,
+            OutputFormat::Speedscope | OutputFormat::Firefox | OutputFormat::ChromeCpuProfile
+        )
     }
 }
 
@@ -147,7 +170,7 @@ impl OutputFormat {
 #[non_exhaustive]
 pub enum Error {
     /// The content matched no format stackconv reads.
-    #[error("not a profile stackconv reads (perf.data, perf script, py-spy raw, folded, pprof, speedscope){}", binary_note(*.binary_at))]
+    #[error("not a profile stackconv reads (perf.data, perf script, py-spy raw, folded, pprof, speedscope, cpuprofile){}", binary_note(*.binary_at))]
     UnknownFormat {
         /// The offset of the first NUL byte when the input looks binary.
         binary_at: Option<usize>,
@@ -164,6 +187,12 @@ pub enum Error {
     /// speedscope.
     #[error(transparent)]
     Speedscope(#[from] stackconv_speedscope::Error),
+    /// Chrome `.cpuprofile`.
+    #[error(transparent)]
+    Chrome(#[from] stackconv_chrome::Error),
+    /// Firefox Profiler output.
+    #[error(transparent)]
+    Firefox(#[from] stackconv_firefox::Error),
     /// The flame graph.
     #[error(transparent)]
     Flamegraph(#[from] stackconv_flamegraph::Error),
@@ -300,6 +329,8 @@ pub fn default_max_decompressed(input_len: u64) -> u64 {
 pub fn detect(data: &[u8]) -> Option<InputFormat> {
     if stackconv_perf::looks_like(data) {
         Some(InputFormat::PerfData)
+    } else if stackconv_chrome::looks_like(data) {
+        Some(InputFormat::ChromeCpuProfile)
     } else if stackconv_speedscope::looks_like(data) {
         Some(InputFormat::Speedscope)
     } else if stackconv_pprof::looks_like(data) || stackconv_pprof::is_gzip(data) {
@@ -349,6 +380,7 @@ pub fn read_bytes(data: &[u8], opts: &ReadOptions) -> Result<Profile, Error> {
         InputFormat::Folded => stackconv_collapsed::folded::read(data)?,
         InputFormat::Pprof => stackconv_pprof::read(data, &pprof_opts)?,
         InputFormat::Speedscope => stackconv_speedscope::read(data)?,
+        InputFormat::ChromeCpuProfile => stackconv_chrome::read(data)?,
     })
 }
 
@@ -466,6 +498,10 @@ pub struct WriteOptions {
     pub svg: stackconv_flamegraph::SvgOptions,
     /// speedscope output.
     pub speedscope: stackconv_speedscope::WriteOptions,
+    /// Firefox Profiler output (`gzip` for `.json.gz`).
+    pub firefox: stackconv_firefox::WriteOptions,
+    /// Chrome `.cpuprofile` output.
+    pub chrome: stackconv_chrome::WriteOptions,
 }
 
 /// Write `profile` as `format` to `out`.
@@ -530,6 +566,8 @@ pub fn write(
             stackconv_speedscope::write(profile, &opts.speedscope, &mut out)?
         }
         OutputFormat::Pprof => stackconv_pprof::write(profile, &mut out)?,
+        OutputFormat::Firefox => stackconv_firefox::write(profile, &opts.firefox, &mut out)?,
+        OutputFormat::ChromeCpuProfile => stackconv_chrome::write(profile, &opts.chrome, &mut out)?,
     }
     out.flush()?;
     Ok(())
