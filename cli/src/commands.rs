@@ -178,25 +178,12 @@ pub fn diff(a: DiffArgs) -> Result<(), Failure> {
                 .title
                 .clone()
                 .unwrap_or_else(|| "Differential Flame Graph".to_string());
-            svg.subtitle = Some(format!(
-                "{} {} before, {} after{}",
-                d.before_total,
-                d.value_type.unit,
-                d.after_total,
-                if a.normalize {
-                    " (before normalised)"
-                } else {
-                    ""
-                }
-            ));
             svg.count_name = match d.value_type.unit.as_str() {
                 "count" | "" => "samples".to_string(),
                 u => u.to_string(),
             };
-            let profile = d.to_profile();
             out.write_with(|w| {
-                stackconv::flamegraph::write_svg(&profile, &text, &svg, w)
-                    .map_err(stackconv::Error::from)
+                stackconv::flamegraph::write_diff_svg(&d, &svg, w).map_err(stackconv::Error::from)
             })
         }
         OutputFormat::Pprof => {
