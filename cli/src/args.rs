@@ -388,10 +388,10 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     })?;
     let format = match &a.to {
         Some(name) => OutputFormat::from_name(name)
-            .ok_or_else(|| usage(format!("--to: unknown format {name:?} (svg, folded, speedscope, pprof)")))?,
+            .ok_or_else(|| usage(format!("--to: unknown format {name:?} (svg, folded, speedscope, pprof, html)")))?,
         None => OutputFormat::from_path(&output).ok_or_else(|| {
             usage(format!(
-                "-o {}: cannot tell the format from the extension (.svg, .folded, .txt, .json, .pb.gz); use --to",
+                "-o {}: cannot tell the format from the extension (.svg, .folded, .txt, .json, .pb.gz, .html); use --to",
                 output.display()
             ))
         })?,
@@ -442,9 +442,27 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     } else if a.input.off_cpu {
         wopts.svg.title = OFF_CPU_TITLE.to_string();
     }
+    wopts.html.title = match &a.title {
+        Some(t) => t.clone(),
+        None => report_title(&a.inputs),
+    };
     wopts.svg.icicle = a.icicle;
     wopts.svg.palette = a.palette.clone();
     wopts.svg.min_width_percent = a.min_width;
     out.write_with(|w| stackconv::write(&profile, format, &wopts, w))?;
     Ok(())
+}
+
+/// The HTML report's default title: its inputs' file names.
+pub fn report_title(inputs: &[PathBuf]) -> String {
+    let names: Vec<String> = inputs
+        .iter()
+        .map(|p| {
+            p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    format!("stackconv: {}", names.join(", "))
 }

@@ -4,7 +4,7 @@
 //! This is the crate a library user depends on. It detects the input format
 //! from the content (never from the file name), calls the reader of the
 //! format crate, and writes a [`Profile`] as a flame graph SVG, folded text,
-//! speedscope JSON or pprof.
+//! speedscope JSON, pprof or an HTML report.
 //!
 //! | input | detected by |
 //! |---|---|
@@ -47,6 +47,7 @@ pub use process::{as_folded, off_cpu_value, process, value_column, ProcessOption
 pub use regex;
 pub use stackconv_collapsed as collapsed;
 pub use stackconv_flamegraph as flamegraph;
+pub use stackconv_html as html;
 pub use stackconv_model as model;
 pub use stackconv_model::Profile;
 pub use stackconv_perf as perf;
@@ -96,16 +97,20 @@ pub enum OutputFormat {
     Speedscope,
     /// gzipped pprof profile.proto.
     Pprof,
+    /// A self-contained interactive HTML report (stackconv-html).
+    Html,
 }
 
 impl OutputFormat {
     /// The format an output path's extension names: `.svg`; `.folded`,
-    /// `.txt`; `.json`, `.speedscope.json`; `.pb.gz`, `.pb`, `.pprof`.
+    /// `.txt`; `.json`, `.speedscope.json`; `.pb.gz`, `.pb`, `.pprof`;
+    /// `.html`, `.htm`.
     ///
     /// ```
     /// use stackconv::OutputFormat;
     /// assert_eq!(OutputFormat::from_path("out.pb.gz".as_ref()), Some(OutputFormat::Pprof));
     /// assert_eq!(OutputFormat::from_path("x.speedscope.json".as_ref()), Some(OutputFormat::Speedscope));
+    /// assert_eq!(OutputFormat::from_path("report.html".as_ref()), Some(OutputFormat::Html));
     /// assert_eq!(OutputFormat::from_path("x.png".as_ref()), None);
     /// ```
     pub fn from_path(path: &Path) -> Option<OutputFormat> {
@@ -119,18 +124,22 @@ impl OutputFormat {
             Some(OutputFormat::Speedscope)
         } else if ends(".pb.gz") || ends(".pb") || ends(".pprof") || ends(".prof") {
             Some(OutputFormat::Pprof)
+        } else if ends(".html") || ends(".htm") {
+            Some(OutputFormat::Html)
         } else {
             None
         }
     }
 
-    /// The format named by `--to`: `svg`, `folded`, `speedscope`, `pprof`.
+    /// The format named by `--to`: `svg`, `folded`, `speedscope`, `pprof`,
+    /// `html`.
     pub fn from_name(name: &str) -> Option<OutputFormat> {
         match name {
             "svg" | "flamegraph" => Some(OutputFormat::Svg),
             "folded" | "collapsed" => Some(OutputFormat::Folded),
             "speedscope" | "json" => Some(OutputFormat::Speedscope),
             "pprof" | "pb" => Some(OutputFormat::Pprof),
+            "html" => Some(OutputFormat::Html),
             _ => None,
         }
     }
@@ -375,6 +384,8 @@ pub struct WriteOptions {
     pub svg: stackconv_flamegraph::SvgOptions,
     /// speedscope output.
     pub speedscope: stackconv_speedscope::WriteOptions,
+    /// HTML report.
+    pub html: stackconv_html::HtmlOptions,
 }
 
 /// Write `profile` as `format` to `out`.
@@ -433,6 +444,7 @@ pub fn write(
             stackconv_speedscope::write(profile, &opts.speedscope, &mut out)?
         }
         OutputFormat::Pprof => stackconv_pprof::write(profile, &mut out)?,
+        OutputFormat::Html => stackconv_html::write_html(profile, &opts.html, &mut out)?,
     }
     out.flush()?;
     Ok(())
