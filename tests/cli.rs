@@ -287,7 +287,8 @@ fn diff_matches_inferno_diff_folded() {
         let reference = std::fs::read_to_string(testdata(golden)).unwrap();
         assert_same_lines(&ours, &reference, golden);
     }
-    // the differential SVG draws the after total
+    // the differential SVG draws the after total, plus the frames present
+    // only before (at their before weight), as its subtitle says
     let dir = tempfile::tempdir().unwrap();
     let svg = dir.path().join("d.svg");
     stackconv()
@@ -301,10 +302,15 @@ fn diff_matches_inferno_diff_folded() {
         .assert()
         .success();
     let after_total = folded_total(&std::fs::read_to_string(&after).unwrap());
-    assert_eq!(
-        svg_total(&std::fs::read_to_string(&svg).unwrap()),
-        after_total
-    );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let removed: u64 = text
+        .split(" only before, drawn at their before width")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("the subtitle states the weight drawn only before");
+    assert!(removed > 0, "c-before has frames c-after lacks");
+    assert_eq!(svg_total(&text), after_total + removed);
 }
 
 /// A bad regex is a usage error naming the option; a filter matching

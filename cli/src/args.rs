@@ -467,10 +467,28 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     } else if a.input.off_cpu {
         wopts.svg.title = OFF_CPU_TITLE.to_string();
     }
+    wopts.html.title = match &a.title {
+        Some(t) => t.clone(),
+        None => report_title(&a.inputs),
+    };
     wopts.svg.icicle = a.icicle;
     wopts.svg.palette = a.palette.clone();
     wopts.svg.min_width_percent = a.min_width;
     wopts.firefox.gzip = output.to_string_lossy().ends_with(".gz");
     out.write_with(|w| stackconv::write(&profile, format, &wopts, w))?;
     Ok(())
+}
+
+/// The HTML report's default title: its inputs' file names.
+pub fn report_title(inputs: &[PathBuf]) -> String {
+    let names: Vec<String> = inputs
+        .iter()
+        .map(|p| {
+            p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    format!("stackconv: {}", names.join(", "))
 }

@@ -18,12 +18,13 @@ pub struct DiffArgs {
     pub before: PathBuf,
     /// The profile after the change.
     pub after: PathBuf,
-    /// Output: `.svg` differential flame graph (red slower, blue faster),
-    /// `.folded` two-column form (`stack before after`), `.pb.gz` pprof
-    /// delta (after - before).
+    /// Output: `.svg` differential flame graph (red slower, blue faster,
+    /// violet: frames only before), `.folded` two-column form
+    /// (`stack before after`), `.pb.gz` pprof delta (after - before),
+    /// `.html` differential report.
     #[arg(short, long, value_name = "OUT")]
     pub output: PathBuf,
-    /// Output format: svg, folded, pprof (default: from the extension).
+    /// Output format: svg, folded, pprof, html (default: from the extension).
     #[arg(long, value_name = "FORMAT")]
     pub to: Option<String>,
     /// Scale the before weights to the after total.
@@ -139,10 +140,10 @@ fn diff_side(path: &PathBuf, a: &DiffArgs, root: RootFrame) -> Result<Profile, F
 pub fn diff(a: DiffArgs) -> Result<(), Failure> {
     let format = match &a.to {
         Some(name) => OutputFormat::from_name(name)
-            .ok_or_else(|| usage(format!("--to: unknown format {name:?} (svg, folded, pprof)")))?,
+            .ok_or_else(|| usage(format!("--to: unknown format {name:?} (svg, folded, pprof, html)")))?,
         None => OutputFormat::from_path(&a.output).ok_or_else(|| {
             usage(format!(
-                "-o {}: cannot tell the format from the extension (.svg, .folded, .pb.gz); use --to",
+                "-o {}: cannot tell the format from the extension (.svg, .folded, .pb.gz, .html); use --to",
                 a.output.display()
             ))
         })?,
@@ -181,25 +182,24 @@ pub fn diff(a: DiffArgs) -> Result<(), Failure> {
                 .title
                 .clone()
                 .unwrap_or_else(|| "Differential Flame Graph".to_string());
-            svg.subtitle = Some(format!(
-                "{} {} before, {} after{}",
-                d.before_total,
-                d.value_type.unit,
-                d.after_total,
-                if a.normalize {
-                    " (before normalised)"
-                } else {
-                    ""
-                }
-            ));
             svg.count_name = match d.value_type.unit.as_str() {
                 "count" | "" => "samples".to_string(),
                 u => u.to_string(),
             };
-            let profile = d.to_profile();
             out.write_with(|w| {
-                stackconv::flamegraph::write_svg(&profile, &text, &svg, w)
-                    .map_err(stackconv::Error::from)
+                stackconv::flamegraph::write_diff_svg(&d, &svg, w).map_err(stackconv::Error::from)
+            })
+        }
+        OutputFormat::Html => {
+            let mut opts = stackconv::html::HtmlOptions::default();
+            opts.title = a.title.clone().unwrap_or_else(|| {
+                format!(
+                    "{} (differential)",
+                    crate::args::report_title(&[a.before.clone(), a.after.clone()])
+                )
+            });
+            out.write_with(|w| {
+                stackconv::html::write_diff_html(&d, &opts, w).map_err(stackconv::Error::Io)
             })
         }
         OutputFormat::Pprof => {

@@ -31,7 +31,7 @@ use std::io::Write;
 
 use inferno::flamegraph::color::{BasicPalette, Color, PaletteMap};
 use inferno::flamegraph::{self, Direction, Options, Palette};
-use stackconv_model::{FrameKind, Profile};
+use stackconv_model::{Diff, FrameKind, Profile};
 
 /// Why a flame graph could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -105,52 +105,10 @@ impl Default for SvgOptions {
     }
 }
 
-/// The colour of a frame of `kind`, varied within the kind's band by a hash
-/// of its name so neighbours are told apart (as inferno's palettes do).
+/// The colour of a frame of `kind`: the model's one rule,
+/// [`FrameKind::color`], shared with the HTML report.
 fn kind_color(kind: FrameKind, name: &str) -> Color {
-    // FNV-1a: stable across runs and platforms, so SVGs are reproducible.
-    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    let v = (h % 1000) as f64 / 1000.0;
-    let w = ((h / 1000) % 1000) as f64 / 1000.0;
-    let lerp = |lo: f64, hi: f64, t: f64| (lo + (hi - lo) * t).round().clamp(0.0, 255.0) as u8;
-    let (r, g, b) = match kind {
-        // Greens and teals: the Python world.
-        FrameKind::Python => (
-            lerp(40.0, 110.0, v),
-            lerp(170.0, 220.0, w),
-            lerp(90.0, 170.0, v),
-        ),
-        // Reds and yellows, as the classic "hot" palette: native code.
-        FrameKind::Native => (
-            lerp(205.0, 255.0, v),
-            lerp(0.0, 230.0, w),
-            lerp(0.0, 55.0, v),
-        ),
-        FrameKind::Inline => (
-            lerp(225.0, 255.0, v),
-            lerp(120.0, 200.0, w),
-            lerp(50.0, 90.0, v),
-        ),
-        // Orange: kernel.
-        FrameKind::Kernel => (
-            lerp(230.0, 255.0, v),
-            lerp(120.0, 160.0, w),
-            lerp(0.0, 40.0, v),
-        ),
-        // Aqua: other JIT code.
-        FrameKind::Jit => (
-            lerp(50.0, 110.0, v),
-            lerp(190.0, 230.0, w),
-            lerp(200.0, 240.0, v),
-        ),
-        FrameKind::Unknown => (
-            lerp(170.0, 200.0, v),
-            lerp(170.0, 200.0, v),
-            lerp(170.0, 200.0, v),
-        ),
-    };
+    let [r, g, b] = kind.color(name);
     Color { r, g, b }
 }
 
@@ -217,6 +175,180 @@ pub fn write_svg(
         options.direction = Direction::Inverted;
     }
     flamegraph::from_lines(&mut options, text.lines(), out).map_err(Error::Io)
+}
+
+/// The fill of frames present only in BEFORE in a differential graph:
+/// violet, apart from inferno's reds (grew) and blues (shrank).
+pub const REMOVED_FILL: &str = "rgb(170,110,230)";
+
+/// The suffix a frame present only in BEFORE gets in a differential
+/// graph, so that its title (and a search) says so.
+pub const REMOVED_SUFFIX: &str = " (removed)";
+
+/// Write the differential flame graph of `diff` as SVG: widths are the
+/// AFTER weights, colours inferno's (red grew, blue shrank), and frames
+/// present only in BEFORE (no AFTER stack passes through them) are drawn
+/// too, at their BEFORE width, in [`REMOVED_FILL`], their names ending in
+/// [`REMOVED_SUFFIX`]. inferno alone would give them width 0, so a fix that
+/// removed a lock wait could not be seen.
+///
+/// The drawn total is so the AFTER total plus the weight of the removed
+/// frames; the default subtitle (`opts.subtitle` `None`) states the BEFORE
+/// and AFTER totals and that weight.
+///
+/// ```
+/// use stackconv_flamegraph::{write_diff_svg, SvgOptions};
+/// use stackconv_model::{diff, FrameKind, Profile, ValueType};
+///
+/// let side = |stacks: &[(&[&str], i64)]| {
+///     let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
+///     let t = p.intern_thread(Default::default());
+///     for (names, n) in stacks {
+///         let f: Vec<_> = names.iter().map(|n| p.intern_frame_named(n, FrameKind::Native)).collect();
+///         let s = p.intern_stack_frames(f);
+///         p.push_sample(s, t, None, &[*n]);
+///     }
+///     p
+/// };
+/// let before = side(&[(&["main", "work"], 5), (&["main", "lock_wait"], 3)]);
+/// let after = side(&[(&["main", "work"], 4)]);
+/// let mut svg = Vec::new();
+/// write_diff_svg(&diff(&before, &after, false), &SvgOptions::default(), &mut svg)?;
+/// let svg = String::from_utf8(svg).unwrap();
+/// assert!(svg.contains("<title>lock_wait (removed) (3 samples"));
+/// # Ok::<(), stackconv_flamegraph::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`write_svg`].
+pub fn write_diff_svg(diff: &Diff, opts: &SvgOptions, mut out: impl Write) -> Result<(), Error> {
+    let (text, removed) = diff_folded_with_removed(diff);
+    let mut opts = opts.clone();
+    opts.differential = true;
+    if opts.subtitle.is_none() {
+        let unit = &opts.count_name;
+        opts.subtitle = Some(format!(
+            "{} {unit} before, {} after{}; {removed} only before, drawn at their before width and marked (removed)",
+            diff.before_total,
+            diff.after_total,
+            if diff.normalized {
+                " (before normalised)"
+            } else {
+                ""
+            }
+        ));
+    }
+    let mut svg = Vec::new();
+    write_svg(&diff.to_profile(), text.as_bytes(), &opts, &mut svg)?;
+    if removed != 0 {
+        svg = recolor_removed(&svg);
+    }
+    out.write_all(&svg)?;
+    Ok(())
+}
+
+/// The two-column folded text inferno draws a differential graph from,
+/// with the rows of frames present only in BEFORE rewritten so that they
+/// are drawn: from the first frame no AFTER stack passes through, names get
+/// [`REMOVED_SUFFIX`], and the line is `stack 2*before before` (inferno
+/// takes the last column as the width and `last - first` as the change,
+/// which is then `-before`, the true change). Also the weight drawn so.
+fn diff_folded_with_removed(diff: &Diff) -> (String, i64) {
+    use std::collections::HashSet;
+    use std::fmt::Write as _;
+    // Every frame path (prefix of a stack) some AFTER sample passes through.
+    let mut in_after: HashSet<&str> = HashSet::new();
+    for r in diff.rows.iter().filter(|r| r.after != 0) {
+        in_after.extend(
+            r.folded
+                .match_indices(';')
+                .map(|(i, _)| r.folded.get(..i).unwrap_or("")),
+        );
+        in_after.insert(r.folded.as_str());
+    }
+    let mut text = String::new();
+    let mut removed = 0i64;
+    for r in &diff.rows {
+        let first_gone = if r.after == 0 && r.before > 0 {
+            // Byte offset of the first frame whose path is not in AFTER.
+            let mut start = 0;
+            let mut found = None;
+            for (i, c) in r.folded.char_indices().chain([(r.folded.len(), ';')]) {
+                if c != ';' {
+                    continue;
+                }
+                if !in_after.contains(r.folded.get(..i).unwrap_or("")) {
+                    found = Some(start);
+                    break;
+                }
+                start = i + 1;
+            }
+            found
+        } else {
+            None
+        };
+        match first_gone {
+            Some(at) => {
+                let (kept, gone) = r.folded.split_at_checked(at).unwrap_or(("", &r.folded));
+                text.push_str(kept);
+                for (i, name) in gone.split(';').enumerate() {
+                    if i > 0 {
+                        text.push(';');
+                    }
+                    text.push_str(name);
+                    text.push_str(REMOVED_SUFFIX);
+                }
+                let _ = writeln!(text, " {} {}", r.before.saturating_mul(2), r.before);
+                removed = removed.saturating_add(r.before);
+            }
+            None => {
+                let _ = writeln!(text, "{} {} {}", r.folded, r.before, r.after);
+            }
+        }
+    }
+    (text, removed)
+}
+
+/// `svg` with the fill of every frame whose title names a removed frame
+/// replaced by [`REMOVED_FILL`]. inferno writes each frame as
+/// `<g><title>NAME (N units, P%; D%)</title><rect ... fill="rgb(..)" .../>`.
+fn recolor_removed(svg: &[u8]) -> Vec<u8> {
+    let Ok(text) = std::str::from_utf8(svg) else {
+        return svg.to_vec();
+    };
+    let marker = format!("{REMOVED_SUFFIX} (");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("<title>") {
+        let (head, tail) = rest.split_at(at);
+        out.push_str(head);
+        let title_end = tail.find("</title>").unwrap_or(tail.len());
+        let title = tail.get(..title_end).unwrap_or("");
+        let fill = if title.contains(&marker) {
+            tail.find("fill=\"").filter(|&f| f > title_end)
+        } else {
+            None
+        };
+        match fill.and_then(|f| {
+            let value = f + "fill=\"".len();
+            let close = tail.get(value..)?.find('"')? + value;
+            Some((value, close))
+        }) {
+            Some((value, close)) => {
+                out.push_str(tail.get(..value).unwrap_or(""));
+                out.push_str(REMOVED_FILL);
+                rest = tail.get(close..).unwrap_or("");
+            }
+            None => {
+                let step = "<title>".len();
+                out.push_str(tail.get(..step).unwrap_or(""));
+                rest = tail.get(step..).unwrap_or("");
+            }
+        }
+    }
+    out.push_str(rest);
+    out.into_bytes()
 }
 
 /// The least weight a frame needs to be drawn, for a graph of `total`
@@ -330,6 +462,49 @@ mod tests {
             write_svg(&p, b"a 1\n", &bad, Vec::new()),
             Err(Error::UnknownPalette { .. })
         ));
+    }
+
+    #[test]
+    fn differential_keeps_frames_only_in_before() {
+        let side = |stacks: &[(&[&str], i64)]| {
+            let mut p = Profile::new(vec![stackconv_model::ValueType::new("samples", "count")]);
+            let t = p.intern_thread(Default::default());
+            for (names, n) in stacks {
+                let f: Vec<_> = names
+                    .iter()
+                    .map(|n| p.intern_frame_named(n, FrameKind::Native))
+                    .collect();
+                let s = p.intern_stack_frames(f);
+                p.push_sample(s, t, None, &[*n]);
+            }
+            p
+        };
+        // main;a self weight only before, but a stays (main;a;b after):
+        // not a removed frame. main;gone;deeper only before: two removed
+        // frames, drawn at 7.
+        let before = side(&[
+            (&["main", "a"], 2),
+            (&["main", "gone", "deeper"], 7),
+            (&["main", "kept"], 1),
+        ]);
+        let after = side(&[(&["main", "a", "b"], 3), (&["main", "kept"], 5)]);
+        let d = stackconv_model::diff(&before, &after, false);
+        let (text, removed) = diff_folded_with_removed(&d);
+        assert_eq!(removed, 7);
+        assert!(
+            text.contains("main;gone (removed);deeper (removed) 14 7\n"),
+            "{text}"
+        );
+        assert!(text.contains("main;a 2 0\n"), "{text}");
+        let mut out = Vec::new();
+        write_diff_svg(&d, &SvgOptions::default(), &mut out).unwrap();
+        let svg = String::from_utf8(out).unwrap();
+        assert!(svg.contains("total_samples=\"15\""), "after 8 + removed 7");
+        for name in ["gone", "deeper"] {
+            assert_eq!(fill_of(&svg, &format!("{name} (removed)")), REMOVED_FILL);
+        }
+        assert_ne!(fill_of(&svg, "kept"), REMOVED_FILL);
+        assert!(svg.contains("10 samples before, 8 after; 7 only before"));
     }
 
     #[test]

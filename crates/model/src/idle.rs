@@ -390,77 +390,35 @@ impl WaitReport {
 /// ```
 pub fn wait_report(p: &Profile, column: usize, extra: &[Regex], scope: WaitScope) -> WaitReport {
     use std::collections::HashMap;
-    let every = scope == WaitScope::AllWeight;
-    let mut by_stack: HashMap<Option<StackId>, Option<(Wait, String, String)>> = HashMap::new();
-    let mut rows: HashMap<(Wait, String, String), (i64, u64)> = HashMap::new();
+    let waits = sample_waits(p, column, extra, scope);
+    let mut rows: HashMap<usize, (i64, u64)> = HashMap::new();
     let mut report = WaitReport::default();
-    for i in 0..p.samples.len() {
-        let Some(&thread) = p.samples.threads.get(i) else {
-            continue;
-        };
+    for (i, w) in waits.samples.iter().enumerate() {
         let weight = p.value(column, i);
-        if every && weight == 0 {
-            continue;
-        }
-        let key = if is_idle_task(p, thread) {
-            if every {
+        match *w {
+            SampleWait::NotWaiting => {}
+            SampleWait::IdleTask => {
                 report.idle_task = report.idle_task.saturating_add(weight);
                 report.idle_task_samples = report.idle_task_samples.saturating_add(1);
-                continue;
             }
-            let t = p.threads.get(thread);
-            let name = p.str(t.thread_name);
-            Some((
-                Wait::Other,
-                if name.is_empty() { "[idle task]" } else { name }.to_string(),
-                String::new(),
-            ))
-        } else {
-            let stack = p.samples.stacks.get(i).copied().flatten();
-            by_stack
-                .entry(stack)
-                .or_insert_with(|| {
-                    let frames = p.stack_frames(stack);
-                    let site = blocking_site(p, &frames, extra);
-                    let wait = match site.wait {
-                        Some(w) => w,
-                        None if every => Wait::Other,
-                        None => return None,
-                    };
-                    let name = |k: Option<usize>, display: bool| {
-                        k.and_then(|k| frames.get(k))
-                            .map(|&f| {
-                                let n = p.frame_name(f);
-                                if display && frame_class(p, f) == FrameClass::CLibrary {
-                                    c_library_display_name(n)
-                                } else {
-                                    n
-                                }
-                                .to_string()
-                            })
-                            .unwrap_or_default()
-                    };
-                    let blocked_in = match site.at {
-                        Some(_) => name(site.at, true),
-                        None => "[no stack]".to_string(),
-                    };
-                    Some((wait, blocked_in, name(site.caller, false)))
-                })
-                .clone()
-        };
-        let Some(key) = key else { continue };
-        let row = rows.entry(key).or_insert((0, 0));
-        row.0 = row.0.saturating_add(weight);
-        row.1 = row.1.saturating_add(1);
+            SampleWait::At(key) => {
+                let row = rows.entry(key).or_insert((0, 0));
+                row.0 = row.0.saturating_add(weight);
+                row.1 = row.1.saturating_add(1);
+            }
+        }
     }
     let mut out: Vec<WaitSite> = rows
         .into_iter()
-        .map(|((wait, blocked_in, caller), (weight, samples))| WaitSite {
-            wait,
-            blocked_in,
-            caller,
-            weight,
-            samples,
+        .filter_map(|(key, (weight, samples))| {
+            let k = waits.keys.get(key)?;
+            Some(WaitSite {
+                wait: k.wait,
+                blocked_in: k.blocked_in.clone(),
+                caller: k.caller.clone(),
+                weight,
+                samples,
+            })
         })
         .collect();
     out.sort_by(|a, b| {
@@ -472,6 +430,149 @@ pub fn wait_report(p: &Profile, column: usize, extra: &[Regex], scope: WaitScope
     });
     report.sites = out;
     report
+}
+
+/// A place samples wait: what for, where the program blocked, who waits
+/// (the grouping key of a [`WaitSite`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct WaitKey {
+    /// What is waited for.
+    pub wait: Wait,
+    /// The blocking site, as [`WaitSite::blocked_in`].
+    pub blocked_in: String,
+    /// Who waits, as [`WaitSite::caller`].
+    pub caller: String,
+}
+
+/// Where one sample waits, in [`SampleWaits`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SampleWait {
+    /// Not waiting (or, with [`WaitScope::AllWeight`], no weight).
+    NotWaiting,
+    /// perf's idle task, with [`WaitScope::AllWeight`] (reported apart).
+    IdleTask,
+    /// At [`SampleWaits::keys`]`[i]`.
+    At(usize),
+}
+
+/// Each sample's wait: what [`wait_report`] sums, kept per sample so that
+/// a caller can sum it per thread (the HTML report does, in the browser).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SampleWaits {
+    /// The distinct places, in order of first appearance.
+    pub keys: Vec<WaitKey>,
+    /// One entry per sample of the profile.
+    pub samples: Vec<SampleWait>,
+}
+
+/// Where each sample of `p` waits, by the rules of [`wait_report`] (which
+/// sums this).
+///
+/// ```
+/// use stackconv_model::idle::{sample_waits, SampleWait, Wait, WaitScope};
+/// use stackconv_model::{FrameKind, Profile, ValueType};
+///
+/// let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
+/// let t = p.intern_thread(Default::default());
+/// let main = p.intern_frame_named("main", FrameKind::Native);
+/// let sleep = p.intern_frame_named("nanosleep", FrameKind::Native);
+/// let busy = p.intern_stack_frames([main]);
+/// let idle = p.intern_stack_frames([main, sleep]);
+/// p.push_sample(busy, t, None, &[1]);
+/// p.push_sample(idle, t, None, &[1]);
+/// let w = sample_waits(&p, 0, &[], WaitScope::IdleSamples);
+/// assert_eq!(w.samples, [SampleWait::NotWaiting, SampleWait::At(0)]);
+/// assert_eq!(w.keys[0].wait, Wait::Sleep);
+/// ```
+pub fn sample_waits(p: &Profile, column: usize, extra: &[Regex], scope: WaitScope) -> SampleWaits {
+    use std::collections::HashMap;
+    let every = scope == WaitScope::AllWeight;
+    let mut by_stack: HashMap<Option<StackId>, Option<usize>> = HashMap::new();
+    let mut index: HashMap<WaitKey, usize> = HashMap::new();
+    let mut out = SampleWaits::default();
+    let mut intern = |out: &mut SampleWaits, key: WaitKey| -> usize {
+        *index.entry(key).or_insert_with_key(|k| {
+            out.keys.push(k.clone());
+            out.keys.len().saturating_sub(1)
+        })
+    };
+    for i in 0..p.samples.len() {
+        let Some(&thread) = p.samples.threads.get(i) else {
+            out.samples.push(SampleWait::NotWaiting);
+            continue;
+        };
+        let weight = p.value(column, i);
+        if every && weight == 0 {
+            out.samples.push(SampleWait::NotWaiting);
+            continue;
+        }
+        let w = if is_idle_task(p, thread) {
+            if every {
+                SampleWait::IdleTask
+            } else {
+                let t = p.threads.get(thread);
+                let name = p.str(t.thread_name);
+                let key = WaitKey {
+                    wait: Wait::Other,
+                    blocked_in: if name.is_empty() { "[idle task]" } else { name }.to_string(),
+                    caller: String::new(),
+                };
+                SampleWait::At(intern(&mut out, key))
+            }
+        } else {
+            let stack = p.samples.stacks.get(i).copied().flatten();
+            let key = match by_stack.get(&stack) {
+                Some(&k) => k,
+                None => {
+                    let k = stack_wait_key(p, stack, extra, every).map(|k| intern(&mut out, k));
+                    by_stack.insert(stack, k);
+                    k
+                }
+            };
+            key.map_or(SampleWait::NotWaiting, SampleWait::At)
+        };
+        out.samples.push(w);
+    }
+    out
+}
+
+/// The wait key of one stack; `None` when it does not wait (never with
+/// `every`: off-CPU time no rule names is [`Wait::Other`]).
+fn stack_wait_key(
+    p: &Profile,
+    stack: Option<StackId>,
+    extra: &[Regex],
+    every: bool,
+) -> Option<WaitKey> {
+    let frames = p.stack_frames(stack);
+    let site = blocking_site(p, &frames, extra);
+    let wait = match site.wait {
+        Some(w) => w,
+        None if every => Wait::Other,
+        None => return None,
+    };
+    let name = |k: Option<usize>, display: bool| {
+        k.and_then(|k| frames.get(k))
+            .map(|&f| {
+                let n = p.frame_name(f);
+                if display && frame_class(p, f) == FrameClass::CLibrary {
+                    c_library_display_name(n)
+                } else {
+                    n
+                }
+                .to_string()
+            })
+            .unwrap_or_default()
+    };
+    let blocked_in = match site.at {
+        Some(_) => name(site.at, true),
+        None => "[no stack]".to_string(),
+    };
+    Some(WaitKey {
+        wait,
+        blocked_in,
+        caller: name(site.caller, false),
+    })
 }
 
 /// The idle samples of `p` grouped by where they wait, heaviest first;

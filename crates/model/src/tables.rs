@@ -95,6 +95,63 @@ impl FrameKind {
             FrameKind::Unknown => "unknown",
         }
     }
+
+    /// The colour (red, green, blue) flame graphs give a frame of this
+    /// kind named `name`: Python in greens and teals, native code in the
+    /// reds and yellows of the classic "hot" palette, inlined frames in
+    /// light oranges, kernel in orange, JIT in aqua, unknown in grey; varied
+    /// within the kind's band by a hash of the name so that neighbours are
+    /// told apart (as inferno's palettes do). The SVG and the HTML report
+    /// both use it.
+    ///
+    /// ```
+    /// use stackconv_model::FrameKind;
+    /// let [r, g, _] = FrameKind::Python.color("handler (app.py)");
+    /// assert!(g > r);
+    /// assert_eq!(FrameKind::Native.color("main"), FrameKind::Native.color("main"));
+    /// ```
+    pub fn color(self, name: &str) -> [u8; 3] {
+        // FNV-1a: stable across runs and platforms, so outputs are reproducible.
+        let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let v = (h % 1000) as f64 / 1000.0;
+        let w = ((h / 1000) % 1000) as f64 / 1000.0;
+        let lerp = |lo: f64, hi: f64, t: f64| (lo + (hi - lo) * t).round().clamp(0.0, 255.0) as u8;
+        let (r, g, b) = match self {
+            FrameKind::Python => (
+                lerp(40.0, 110.0, v),
+                lerp(170.0, 220.0, w),
+                lerp(90.0, 170.0, v),
+            ),
+            FrameKind::Native => (
+                lerp(205.0, 255.0, v),
+                lerp(0.0, 230.0, w),
+                lerp(0.0, 55.0, v),
+            ),
+            FrameKind::Inline => (
+                lerp(225.0, 255.0, v),
+                lerp(120.0, 200.0, w),
+                lerp(50.0, 90.0, v),
+            ),
+            FrameKind::Kernel => (
+                lerp(230.0, 255.0, v),
+                lerp(120.0, 160.0, w),
+                lerp(0.0, 40.0, v),
+            ),
+            FrameKind::Jit => (
+                lerp(50.0, 110.0, v),
+                lerp(190.0, 230.0, w),
+                lerp(200.0, 240.0, v),
+            ),
+            FrameKind::Unknown => (
+                lerp(170.0, 200.0, v),
+                lerp(170.0, 200.0, v),
+                lerp(170.0, 200.0, v),
+            ),
+        };
+        [r, g, b]
+    }
 }
 
 /// One frame of a stack.

@@ -4,7 +4,8 @@
 //! This is the crate a library user depends on. It detects the input format
 //! from the content (never from the file name), calls the reader of the
 //! format crate, and writes a [`Profile`] as a flame graph SVG, folded text,
-//! speedscope JSON, pprof, Firefox Profiler JSON or a Chrome `.cpuprofile`.
+//! speedscope JSON, pprof, Firefox Profiler JSON, a Chrome `.cpuprofile`
+//! or an HTML report.
 //!
 //! | input | detected by |
 //! |---|---|
@@ -50,6 +51,7 @@ pub use stackconv_chrome as chrome;
 pub use stackconv_collapsed as collapsed;
 pub use stackconv_firefox as firefox;
 pub use stackconv_flamegraph as flamegraph;
+pub use stackconv_html as html;
 pub use stackconv_model as model;
 pub use stackconv_model::Profile;
 pub use stackconv_perf as perf;
@@ -106,12 +108,14 @@ pub enum OutputFormat {
     Firefox,
     /// Chrome / Node `.cpuprofile` JSON.
     ChromeCpuProfile,
+    /// A self-contained interactive HTML report (stackconv-html).
+    Html,
 }
 
 impl OutputFormat {
     /// The format an output path's extension names: `.svg`; `.folded`,
     /// `.txt`; `.json`, `.speedscope.json`; `.pb.gz`, `.pb`, `.pprof`;
-    /// `.json.gz` Firefox Profiler; `.cpuprofile` Chrome.
+    /// `.json.gz` Firefox Profiler; `.cpuprofile` Chrome; `.html`, `.htm`.
     ///
     /// ```
     /// use stackconv::OutputFormat;
@@ -119,6 +123,7 @@ impl OutputFormat {
     /// assert_eq!(OutputFormat::from_path("x.speedscope.json".as_ref()), Some(OutputFormat::Speedscope));
     /// assert_eq!(OutputFormat::from_path("p.json.gz".as_ref()), Some(OutputFormat::Firefox));
     /// assert_eq!(OutputFormat::from_path("a.cpuprofile".as_ref()), Some(OutputFormat::ChromeCpuProfile));
+    /// assert_eq!(OutputFormat::from_path("report.html".as_ref()), Some(OutputFormat::Html));
     /// assert_eq!(OutputFormat::from_path("x.png".as_ref()), None);
     /// ```
     pub fn from_path(path: &Path) -> Option<OutputFormat> {
@@ -136,13 +141,15 @@ impl OutputFormat {
             Some(OutputFormat::Firefox)
         } else if ends(".cpuprofile") {
             Some(OutputFormat::ChromeCpuProfile)
+        } else if ends(".html") || ends(".htm") {
+            Some(OutputFormat::Html)
         } else {
             None
         }
     }
 
     /// The format named by `--to`: `svg`, `folded`, `speedscope`, `pprof`,
-    /// `firefox`, `cpuprofile`.
+    /// `firefox`, `cpuprofile`, `html`.
     pub fn from_name(name: &str) -> Option<OutputFormat> {
         match name {
             "svg" | "flamegraph" => Some(OutputFormat::Svg),
@@ -151,6 +158,7 @@ impl OutputFormat {
             "pprof" | "pb" => Some(OutputFormat::Pprof),
             "firefox" | "gecko" => Some(OutputFormat::Firefox),
             "cpuprofile" | "chrome" => Some(OutputFormat::ChromeCpuProfile),
+            "html" => Some(OutputFormat::Html),
             _ => None,
         }
     }
@@ -502,6 +510,8 @@ pub struct WriteOptions {
     pub firefox: stackconv_firefox::WriteOptions,
     /// Chrome `.cpuprofile` output.
     pub chrome: stackconv_chrome::WriteOptions,
+    /// HTML report.
+    pub html: stackconv_html::HtmlOptions,
 }
 
 /// Write `profile` as `format` to `out`.
@@ -568,6 +578,7 @@ pub fn write(
         OutputFormat::Pprof => stackconv_pprof::write(profile, &mut out)?,
         OutputFormat::Firefox => stackconv_firefox::write(profile, &opts.firefox, &mut out)?,
         OutputFormat::ChromeCpuProfile => stackconv_chrome::write(profile, &opts.chrome, &mut out)?,
+        OutputFormat::Html => stackconv_html::write_html(profile, &opts.html, &mut out)?,
     }
     out.flush()?;
     Ok(())
