@@ -58,7 +58,9 @@ pub struct InputArgs {
     /// `.build-id/xx/rest[.debug]`); repeatable.
     #[arg(long, value_name = "DIR")]
     pub symbol_dir: Vec<PathBuf>,
-    /// Kernel symbols file (default /proc/kallsyms for recordings of this machine).
+    /// Kernel symbols file, used as given (default: /proc/kallsyms, only when
+    /// the recording was made on the running kernel: same build id, or
+    /// same release where no build id was recorded).
     #[arg(long, value_name = "FILE")]
     pub kallsyms: Option<PathBuf>,
     /// Do not show inlined frames.
@@ -285,11 +287,11 @@ pub struct ConvertArgs {
     /// Output file (`-` for standard output; then --to names the format).
     #[arg(short, long, value_name = "OUT")]
     pub output: Option<PathBuf>,
-    /// Output format: svg, folded, speedscope, pprof, firefox (Firefox
-    /// Profiler; gzipped when OUT ends in .gz), cpuprofile (Chrome DevTools)
-    /// (default: from the output's extension).
-    #[arg(long, value_name = "FORMAT")]
-    pub to: Option<String>,
+    /// Output format (default: from the output's extension); `firefox` is
+    /// the Firefox Profiler's (gzipped when OUT ends in .gz), `cpuprofile`
+    /// Chrome DevTools'.
+    #[arg(long, value_name = "FORMAT", value_parser = output_format_parser())]
+    pub to: Option<OutputFormat>,
     #[command(flatten)]
     pub input: InputArgs,
     /// Put `comm-pid` as the root frame.
@@ -327,6 +329,38 @@ pub struct ConvertArgs {
 
 /// The SVG title of `--off-cpu` graphs.
 pub const OFF_CPU_TITLE: &str = "Off-CPU Time Flame Graph";
+
+/// `--to`: a format's name or alias from the output table; `--help` and
+/// the error for an unknown name list them.
+pub fn output_format_parser() -> impl clap::builder::TypedValueParser<Value = OutputFormat> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new(
+        OutputFormat::ALL
+            .map(|f| PossibleValue::new(f.name()).aliases(f.aliases().iter().copied())),
+    )
+    .try_map(|name| OutputFormat::from_name(&name).ok_or("not an output format"))
+}
+
+/// The output format: `--to`, else the output's extension.
+pub fn output_format(
+    to: Option<OutputFormat>,
+    output: &std::path::Path,
+) -> Result<OutputFormat, Failure> {
+    match to {
+        Some(f) => Ok(f),
+        None => OutputFormat::from_path(output).ok_or_else(|| {
+            let endings: Vec<&str> = OutputFormat::ALL
+                .iter()
+                .flat_map(|f| f.extensions().iter().copied())
+                .collect();
+            usage(format!(
+                "-o {}: cannot tell the format from the extension ({}); use --to",
+                output.display(),
+                endings.join(", ")
+            ))
+        }),
+    }
+}
 
 pub fn usage(msg: impl Into<String>) -> Failure {
     Failure::Usage(msg.into())
@@ -410,23 +444,13 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     let output = a.output.clone().ok_or_else(|| {
         usage("no output given: -o OUT (use `-o -` and --to for standard output)")
     })?;
-    let format = match &a.to {
-        Some(name) => OutputFormat::from_name(name)
-            .ok_or_else(|| usage(format!("--to: unknown format {name:?} (svg, folded, speedscope, pprof, firefox, cpuprofile)")))?,
-        None => OutputFormat::from_path(&output).ok_or_else(|| {
-            usage(format!(
-                "-o {}: cannot tell the format from the extension (.svg, .folded, .txt, .json, .pb.gz, .json.gz, .cpuprofile); use --to",
-                output.display()
-            ))
-        })?,
-    };
+    let format = output_format(a.to, &output)?;
     // Checked before the inputs are read: a bad output fails at once.
     let out = stackconv::Output::prepare(&output, &a.inputs, a.force)?;
     let mut read_opts = a.input.read_options();
     // Source lines (DWARF) only where the output or the options use them:
     // a flame graph of function names is drawn sooner without.
-    read_opts.perf.symbols.lines =
-        matches!(format, OutputFormat::Speedscope | OutputFormat::Pprof) || a.process.needs_lines();
+    read_opts.perf.symbols.lines = format.shows_source_lines() || a.process.needs_lines();
     let mut profiles = Vec::with_capacity(a.inputs.len());
     for path in &a.inputs {
         profiles.push(stackconv::read_path(path, &read_opts)?);

@@ -24,9 +24,10 @@ pub struct DiffArgs {
     /// `.html` differential report.
     #[arg(short, long, value_name = "OUT")]
     pub output: PathBuf,
-    /// Output format: svg, folded, pprof, html (default: from the extension).
-    #[arg(long, value_name = "FORMAT")]
-    pub to: Option<String>,
+    /// Output format: svg, html, folded or pprof (default: from the
+    /// extension).
+    #[arg(long, value_name = "FORMAT", value_parser = crate::args::output_format_parser())]
+    pub to: Option<OutputFormat>,
     /// Scale the before weights to the after total.
     #[arg(short, long)]
     pub normalize: bool,
@@ -138,21 +139,14 @@ fn diff_side(path: &PathBuf, a: &DiffArgs, root: RootFrame) -> Result<Profile, F
 }
 
 pub fn diff(a: DiffArgs) -> Result<(), Failure> {
-    let format = match &a.to {
-        Some(name) => OutputFormat::from_name(name)
-            .ok_or_else(|| usage(format!("--to: unknown format {name:?} (svg, folded, pprof, html)")))?,
-        None => OutputFormat::from_path(&a.output).ok_or_else(|| {
-            usage(format!(
-                "-o {}: cannot tell the format from the extension (.svg, .folded, .pb.gz, .html); use --to",
-                a.output.display()
-            ))
-        })?,
-    };
+    let format = crate::args::output_format(a.to, &a.output)?;
     if !matches!(
         format,
-        OutputFormat::Svg | OutputFormat::Folded | OutputFormat::Pprof
+        OutputFormat::Svg | OutputFormat::Html | OutputFormat::Folded | OutputFormat::Pprof
     ) {
-        return Err(usage("diff writes svg, folded or pprof"));
+        return Err(usage(format!(
+            "diff writes svg, html, folded or pprof, not {format}"
+        )));
     }
     let root = if a.per_thread {
         RootFrame::CommPidTid

@@ -78,9 +78,23 @@ pub enum InputFormat {
     ChromeCpuProfile,
 }
 
-impl fmt::Display for InputFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl InputFormat {
+    /// Every input format, in the order content detection tries them:
+    /// binary magic first, then JSON by its keys, protobuf, and the text
+    /// formats from the most specific shape to the least (folded).
+    pub const ALL: [InputFormat; 7] = [
+        InputFormat::PerfData,
+        InputFormat::ChromeCpuProfile,
+        InputFormat::Speedscope,
+        InputFormat::Pprof,
+        InputFormat::PerfScript,
+        InputFormat::PySpy,
+        InputFormat::Folded,
+    ];
+
+    /// The format's name in messages (`perf.data`, `py-spy raw`).
+    pub fn name(self) -> &'static str {
+        match self {
             InputFormat::PerfData => "perf.data",
             InputFormat::PerfScript => "perf script",
             InputFormat::PySpy => "py-spy raw",
@@ -88,8 +102,38 @@ impl fmt::Display for InputFormat {
             InputFormat::Pprof => "pprof",
             InputFormat::Speedscope => "speedscope",
             InputFormat::ChromeCpuProfile => "cpuprofile",
-        })
+        }
     }
+
+    /// Whether `data` has this format's shape. A new format adds its
+    /// variant, this arm and the one in [`read_bytes`] (neither match has
+    /// a catch-all arm), and its place in [`InputFormat::ALL`].
+    pub fn looks_like(self, data: &[u8]) -> bool {
+        match self {
+            InputFormat::PerfData => stackconv_perf::looks_like(data),
+            InputFormat::ChromeCpuProfile => stackconv_chrome::looks_like(data),
+            InputFormat::Speedscope => stackconv_speedscope::looks_like(data),
+            // gzip that inflates is read as pprof (the one gzipped format),
+            // so that a damaged profile inside gets the protobuf error.
+            InputFormat::Pprof => {
+                stackconv_pprof::looks_like(data) || stackconv_pprof::is_gzip(data)
+            }
+            InputFormat::PerfScript => stackconv_collapsed::perf_script::looks_like(data),
+            InputFormat::PySpy => stackconv_collapsed::pyspy::looks_like(data),
+            InputFormat::Folded => stackconv_collapsed::folded::looks_like(data),
+        }
+    }
+}
+
+impl fmt::Display for InputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The names of the formats stackconv reads, for messages.
+fn input_format_names() -> String {
+    InputFormat::ALL.map(InputFormat::name).join(", ")
 }
 
 /// An output format stackconv writes.
@@ -112,10 +156,110 @@ pub enum OutputFormat {
     Html,
 }
 
+/// What stackconv knows of an output format: one row of the output table.
+#[derive(Clone, Copy, Debug)]
+struct OutputRow {
+    /// The `--to` name.
+    name: &'static str,
+    /// Other `--to` names.
+    aliases: &'static [&'static str],
+    /// File name endings that choose it (lowercase).
+    extensions: &'static [&'static str],
+    /// Shows samples in time order, so the profile is not folded first.
+    time_order: bool,
+    /// Shows source files and lines, so they are read (DWARF).
+    source_lines: bool,
+}
+
 impl OutputFormat {
-    /// The format an output path's extension names: `.svg`; `.folded`,
+    /// Every output format, in the order help texts list them.
+    pub const ALL: [OutputFormat; 7] = [
+        OutputFormat::Svg,
+        OutputFormat::Html,
+        OutputFormat::Folded,
+        OutputFormat::Speedscope,
+        OutputFormat::Pprof,
+        OutputFormat::Firefox,
+        OutputFormat::ChromeCpuProfile,
+    ];
+
+    /// The format's row of the output table. A new format adds its variant,
+    /// this row (the match has no catch-all arm, so a forgotten row does not
+    /// compile), its place in [`OutputFormat::ALL`] and its writer in
+    /// [`write`].
+    const fn row(self) -> OutputRow {
+        match self {
+            OutputFormat::Svg => OutputRow {
+                name: "svg",
+                aliases: &["flamegraph"],
+                extensions: &[".svg"],
+                time_order: false,
+                source_lines: false,
+            },
+            OutputFormat::Html => OutputRow {
+                name: "html",
+                aliases: &[],
+                extensions: &[".html", ".htm"],
+                time_order: false,
+                source_lines: false,
+            },
+            OutputFormat::Folded => OutputRow {
+                name: "folded",
+                aliases: &["collapsed"],
+                extensions: &[".folded", ".txt", ".collapsed"],
+                time_order: false,
+                source_lines: false,
+            },
+            OutputFormat::Speedscope => OutputRow {
+                name: "speedscope",
+                aliases: &["json"],
+                extensions: &[".json", ".speedscope.json"],
+                time_order: true,
+                source_lines: true,
+            },
+            OutputFormat::Pprof => OutputRow {
+                name: "pprof",
+                aliases: &["pb"],
+                extensions: &[".pb.gz", ".pb", ".pprof", ".prof"],
+                time_order: false,
+                source_lines: true,
+            },
+            OutputFormat::Firefox => OutputRow {
+                name: "firefox",
+                aliases: &["gecko"],
+                extensions: &[".json.gz"],
+                time_order: true,
+                source_lines: false,
+            },
+            OutputFormat::ChromeCpuProfile => OutputRow {
+                name: "cpuprofile",
+                aliases: &["chrome"],
+                extensions: &[".cpuprofile"],
+                time_order: true,
+                source_lines: true,
+            },
+        }
+    }
+
+    /// The name `--to` takes for this format.
+    pub fn name(self) -> &'static str {
+        self.row().name
+    }
+
+    /// Other names `--to` takes for this format.
+    pub fn aliases(self) -> &'static [&'static str] {
+        self.row().aliases
+    }
+
+    /// The file name endings that choose this format (`.svg`, `.pb.gz`).
+    pub fn extensions(self) -> &'static [&'static str] {
+        self.row().extensions
+    }
+
+    /// The format an output path's name ends in (the longest ending that
+    /// matches, case-insensitively): `.svg`; `.html`, `.htm`; `.folded`,
     /// `.txt`; `.json`, `.speedscope.json`; `.pb.gz`, `.pb`, `.pprof`;
-    /// `.json.gz` Firefox Profiler; `.cpuprofile` Chrome; `.html`, `.htm`.
+    /// `.json.gz` Firefox Profiler; `.cpuprofile` Chrome.
     ///
     /// ```
     /// use stackconv::OutputFormat;
@@ -123,53 +267,49 @@ impl OutputFormat {
     /// assert_eq!(OutputFormat::from_path("x.speedscope.json".as_ref()), Some(OutputFormat::Speedscope));
     /// assert_eq!(OutputFormat::from_path("p.json.gz".as_ref()), Some(OutputFormat::Firefox));
     /// assert_eq!(OutputFormat::from_path("a.cpuprofile".as_ref()), Some(OutputFormat::ChromeCpuProfile));
-    /// assert_eq!(OutputFormat::from_path("report.html".as_ref()), Some(OutputFormat::Html));
+    /// assert_eq!(OutputFormat::from_path("report.HTML".as_ref()), Some(OutputFormat::Html));
     /// assert_eq!(OutputFormat::from_path("x.png".as_ref()), None);
     /// ```
     pub fn from_path(path: &Path) -> Option<OutputFormat> {
         let name = path.file_name()?.to_str()?.to_ascii_lowercase();
-        let ends = |s: &str| name.ends_with(s);
-        if ends(".svg") {
-            Some(OutputFormat::Svg)
-        } else if ends(".folded") || ends(".txt") || ends(".collapsed") {
-            Some(OutputFormat::Folded)
-        } else if ends(".json") {
-            Some(OutputFormat::Speedscope)
-        } else if ends(".pb.gz") || ends(".pb") || ends(".pprof") || ends(".prof") {
-            Some(OutputFormat::Pprof)
-        } else if ends(".json.gz") {
-            Some(OutputFormat::Firefox)
-        } else if ends(".cpuprofile") {
-            Some(OutputFormat::ChromeCpuProfile)
-        } else if ends(".html") || ends(".htm") {
-            Some(OutputFormat::Html)
-        } else {
-            None
-        }
+        OutputFormat::ALL
+            .into_iter()
+            .flat_map(|f| f.extensions().iter().map(move |e| (f, *e)))
+            .filter(|(_, e)| name.ends_with(e))
+            .max_by_key(|(_, e)| e.len())
+            .map(|(f, _)| f)
     }
 
-    /// The format named by `--to`: `svg`, `folded`, `speedscope`, `pprof`,
-    /// `firefox`, `cpuprofile`, `html`.
+    /// The format named by `--to`: its [`name`](Self::name) or an alias.
+    ///
+    /// ```
+    /// use stackconv::OutputFormat;
+    /// assert_eq!(OutputFormat::from_name("flamegraph"), Some(OutputFormat::Svg));
+    /// assert_eq!(OutputFormat::from_name("png"), None);
+    /// ```
     pub fn from_name(name: &str) -> Option<OutputFormat> {
-        match name {
-            "svg" | "flamegraph" => Some(OutputFormat::Svg),
-            "folded" | "collapsed" => Some(OutputFormat::Folded),
-            "speedscope" | "json" => Some(OutputFormat::Speedscope),
-            "pprof" | "pb" => Some(OutputFormat::Pprof),
-            "firefox" | "gecko" => Some(OutputFormat::Firefox),
-            "cpuprofile" | "chrome" => Some(OutputFormat::ChromeCpuProfile),
-            "html" => Some(OutputFormat::Html),
-            _ => None,
-        }
+        OutputFormat::ALL
+            .into_iter()
+            .find(|f| f.name() == name || f.aliases().contains(&name))
     }
 
     /// Whether this output shows samples in time order (and so must not be
     /// folded before writing).
     pub fn keeps_time_order(self) -> bool {
-        matches!(
-            self,
-            OutputFormat::Speedscope | OutputFormat::Firefox | OutputFormat::ChromeCpuProfile
-        )
+        self.row().time_order
+    }
+
+    /// Whether this output shows source files and lines, so that readers
+    /// should find them (DWARF); outputs of function names are made sooner
+    /// without.
+    pub fn shows_source_lines(self) -> bool {
+        self.row().source_lines
+    }
+}
+
+impl fmt::Display for OutputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -178,7 +318,7 @@ impl OutputFormat {
 #[non_exhaustive]
 pub enum Error {
     /// The content matched no format stackconv reads.
-    #[error("not a profile stackconv reads (perf.data, perf script, py-spy raw, folded, pprof, speedscope, cpuprofile){}", binary_note(*.binary_at))]
+    #[error("not a profile stackconv reads ({}){}", input_format_names(), binary_note(*.binary_at))]
     UnknownFormat {
         /// The offset of the first NUL byte when the input looks binary.
         binary_at: Option<usize>,
@@ -335,25 +475,7 @@ pub fn default_max_decompressed(input_len: u64) -> u64 {
 /// assert_eq!(detect(b"\x00\x01\x02"), None);
 /// ```
 pub fn detect(data: &[u8]) -> Option<InputFormat> {
-    if stackconv_perf::looks_like(data) {
-        Some(InputFormat::PerfData)
-    } else if stackconv_chrome::looks_like(data) {
-        Some(InputFormat::ChromeCpuProfile)
-    } else if stackconv_speedscope::looks_like(data) {
-        Some(InputFormat::Speedscope)
-    } else if stackconv_pprof::looks_like(data) || stackconv_pprof::is_gzip(data) {
-        // gzip that inflates is read as pprof (the one gzipped format),
-        // so that a damaged profile inside gets the protobuf error.
-        Some(InputFormat::Pprof)
-    } else if stackconv_collapsed::perf_script::looks_like(data) {
-        Some(InputFormat::PerfScript)
-    } else if stackconv_collapsed::pyspy::looks_like(data) {
-        Some(InputFormat::PySpy)
-    } else if stackconv_collapsed::folded::looks_like(data) {
-        Some(InputFormat::Folded)
-    } else {
-        None
-    }
+    InputFormat::ALL.into_iter().find(|f| f.looks_like(data))
 }
 
 /// Read a profile from bytes, detecting its format.
@@ -606,4 +728,32 @@ pub fn write_path(
     path: &Path,
 ) -> Result<(), Error> {
     Output::prepare(path, &[], false)?.write_with(|out| write(profile, format, opts, out))
+}
+
+#[cfg(test)]
+mod format_table_tests {
+    use super::*;
+
+    #[test]
+    fn every_output_format_is_named_and_chosen_by_its_endings() {
+        for (i, f) in OutputFormat::ALL.iter().enumerate() {
+            assert!(!OutputFormat::ALL[..i].contains(f), "{f} listed twice");
+            assert_eq!(OutputFormat::from_name(f.name()), Some(*f));
+            for alias in f.aliases() {
+                assert_eq!(OutputFormat::from_name(alias), Some(*f));
+            }
+            for e in f.extensions() {
+                let path = format!("out{}", e.to_ascii_uppercase());
+                assert_eq!(OutputFormat::from_path(path.as_ref()), Some(*f), "{path}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_input_format_is_listed_once() {
+        for (i, f) in InputFormat::ALL.iter().enumerate() {
+            assert!(!InputFormat::ALL[..i].contains(f), "{f} listed twice");
+            assert!(input_format_names().contains(f.name()));
+        }
+    }
 }
