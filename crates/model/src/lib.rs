@@ -48,6 +48,7 @@ mod tables;
 
 pub use batch::{PathId, StackBatch};
 pub use ops::{merge, MergeError};
+pub mod limits;
 pub mod naming;
 
 // Operations on profiles (filters, stack transforms, views, idle, diff, top).

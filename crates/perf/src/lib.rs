@@ -59,22 +59,7 @@ pub struct ReadOptions {
     pub max_decompressed_bytes: Option<u64>,
 }
 
-/// The decompressed-size limit used when none is given for an input of
-/// `input_len` bytes: 64 times the input, and at least 256 MiB.
-///
-/// zstd at perf's level (`-z` is level 1) shrinks perf records about 5 to
-/// 20 times, so real recordings stay well inside 64 times their size; a
-/// zstd bomb (thousands of times) is stopped after at most 256 MiB for a
-/// small file, before it can fill memory.
-///
-/// ```
-/// use stackconv_perf::default_max_decompressed;
-/// assert_eq!(default_max_decompressed(1000), 256 << 20);
-/// assert_eq!(default_max_decompressed(1 << 30), 64 << 30);
-/// ```
-pub fn default_max_decompressed(input_len: u64) -> u64 {
-    input_len.saturating_mul(64).max(256 << 20)
-}
+pub use stackconv_model::limits::default_max_decompressed;
 
 /// Read a perf.data file (file mode or pipe mode bytes) into a profile.
 ///

@@ -47,15 +47,22 @@ pub use output::{
 };
 pub use process::{as_folded, off_cpu_value, process, value_column, ProcessOptions, Processed};
 pub use regex;
+#[cfg(feature = "chrome")]
 pub use stackconv_chrome as chrome;
 pub use stackconv_collapsed as collapsed;
+#[cfg(feature = "firefox")]
 pub use stackconv_firefox as firefox;
+#[cfg(feature = "svg")]
 pub use stackconv_flamegraph as flamegraph;
+#[cfg(feature = "html")]
 pub use stackconv_html as html;
 pub use stackconv_model as model;
 pub use stackconv_model::Profile;
+#[cfg(feature = "perf")]
 pub use stackconv_perf as perf;
+#[cfg(feature = "pprof")]
 pub use stackconv_pprof as pprof;
+#[cfg(feature = "speedscope")]
 pub use stackconv_speedscope as speedscope;
 
 /// An input format stackconv reads.
@@ -92,6 +99,22 @@ impl InputFormat {
         InputFormat::Folded,
     ];
 
+    /// The error for reading this format when its Cargo feature is off.
+    #[allow(dead_code)] // with every feature on
+    fn not_built_in(self) -> Error {
+        let feature = match self {
+            InputFormat::PerfData => "perf",
+            InputFormat::Pprof => "pprof",
+            InputFormat::Speedscope => "speedscope",
+            InputFormat::ChromeCpuProfile => "chrome",
+            InputFormat::PerfScript | InputFormat::PySpy | InputFormat::Folded => "",
+        };
+        Error::NotBuiltIn {
+            format: self.name(),
+            feature,
+        }
+    }
+
     /// The format's name in messages (`perf.data`, `py-spy raw`).
     pub fn name(self) -> &'static str {
         match self {
@@ -110,17 +133,26 @@ impl InputFormat {
     /// a catch-all arm), and its place in [`InputFormat::ALL`].
     pub fn looks_like(self, data: &[u8]) -> bool {
         match self {
+            #[cfg(feature = "perf")]
             InputFormat::PerfData => stackconv_perf::looks_like(data),
+            // Told by its magic even when not built in, to say so.
+            #[cfg(not(feature = "perf"))]
+            InputFormat::PerfData => data.starts_with(b"PERFILE2") || data.starts_with(b"2ELIFREP"),
+            #[cfg(feature = "chrome")]
             InputFormat::ChromeCpuProfile => stackconv_chrome::looks_like(data),
+            #[cfg(feature = "speedscope")]
             InputFormat::Speedscope => stackconv_speedscope::looks_like(data),
             // gzip that inflates is read as pprof (the one gzipped format),
             // so that a damaged profile inside gets the protobuf error.
+            #[cfg(feature = "pprof")]
             InputFormat::Pprof => {
                 stackconv_pprof::looks_like(data) || stackconv_pprof::is_gzip(data)
             }
             InputFormat::PerfScript => stackconv_collapsed::perf_script::looks_like(data),
             InputFormat::PySpy => stackconv_collapsed::pyspy::looks_like(data),
             InputFormat::Folded => stackconv_collapsed::folded::looks_like(data),
+            #[cfg(not(all(feature = "chrome", feature = "speedscope", feature = "pprof")))]
+            _ => false,
         }
     }
 }
@@ -241,6 +273,24 @@ impl OutputFormat {
         }
     }
 
+    /// The error for writing this format when its Cargo feature is off.
+    #[allow(dead_code)] // with every feature on
+    fn not_built_in(self) -> Error {
+        let feature = match self {
+            OutputFormat::Svg => "svg",
+            OutputFormat::Html => "html",
+            OutputFormat::Speedscope => "speedscope",
+            OutputFormat::Pprof => "pprof",
+            OutputFormat::Firefox => "firefox",
+            OutputFormat::ChromeCpuProfile => "chrome",
+            OutputFormat::Folded => "",
+        };
+        Error::NotBuiltIn {
+            format: self.name(),
+            feature,
+        }
+    }
+
     /// The name `--to` takes for this format.
     pub fn name(self) -> &'static str {
         self.row().name
@@ -325,24 +375,30 @@ pub enum Error {
     },
     /// perf.data.
     #[error(transparent)]
+    #[cfg(feature = "perf")]
     Perf(#[from] stackconv_perf::Error),
     /// Folded, perf script or py-spy text.
     #[error(transparent)]
     Collapsed(#[from] stackconv_collapsed::Error),
     /// pprof.
     #[error(transparent)]
+    #[cfg(feature = "pprof")]
     Pprof(#[from] stackconv_pprof::Error),
     /// speedscope.
     #[error(transparent)]
+    #[cfg(feature = "speedscope")]
     Speedscope(#[from] stackconv_speedscope::Error),
     /// Chrome `.cpuprofile`.
     #[error(transparent)]
+    #[cfg(feature = "chrome")]
     Chrome(#[from] stackconv_chrome::Error),
     /// Firefox Profiler output.
     #[error(transparent)]
+    #[cfg(feature = "firefox")]
     Firefox(#[from] stackconv_firefox::Error),
     /// The flame graph.
     #[error(transparent)]
+    #[cfg(feature = "svg")]
     Flamegraph(#[from] stackconv_flamegraph::Error),
     /// A value column or event was asked for (`--value`, `--event`) that
     /// names no column of the profile, or more than one.
@@ -370,6 +426,14 @@ pub enum Error {
     OutOfMemory {
         /// How many bytes were read.
         read: u64,
+    },
+    /// The format's Cargo feature was off when this stackconv was built.
+    #[error("{format} is not built into this stackconv (Cargo feature `{feature}` of the stackconv crate)")]
+    NotBuiltIn {
+        /// The format.
+        format: &'static str,
+        /// The feature that brings it in.
+        feature: &'static str,
     },
     /// Reading or writing failed.
     #[error("{0}")]
@@ -431,8 +495,10 @@ impl Error {
 #[non_exhaustive]
 pub struct ReadOptions {
     /// Symbolization and perf.data options.
+    #[cfg(feature = "perf")]
     pub perf: stackconv_perf::ReadOptions,
     /// pprof options.
+    #[cfg(feature = "pprof")]
     pub pprof: stackconv_pprof::ReadOptions,
     /// Skip detection and read this format.
     pub format: Option<InputFormat>,
@@ -456,14 +522,14 @@ pub const DEFAULT_MAX_INPUT: u64 = 4 << 30;
 
 /// The decompressed-size limit of an input of `input_len` bytes when none
 /// is given: 64 times its size and at least 256 MiB (see
-/// [`stackconv_perf::default_max_decompressed`] for why), for perf.data and
-/// pprof alike.
+/// [`stackconv_model::limits::default_max_decompressed`] for why), for
+/// perf.data and pprof alike.
 ///
 /// ```
 /// assert_eq!(stackconv::default_max_decompressed(10), 256 << 20);
 /// ```
 pub fn default_max_decompressed(input_len: u64) -> u64 {
-    stackconv_perf::default_max_decompressed(input_len)
+    stackconv_model::limits::default_max_decompressed(input_len)
 }
 
 /// Detect the format of `data` from its content.
@@ -500,17 +566,34 @@ pub fn read_bytes(data: &[u8], opts: &ReadOptions) -> Result<Profile, Error> {
     let max_decompressed = opts
         .max_decompressed_bytes
         .unwrap_or_else(|| default_max_decompressed(u64::try_from(data.len()).unwrap_or(u64::MAX)));
-    let mut perf_opts = opts.perf.clone();
-    perf_opts.max_decompressed_bytes = perf_opts.max_decompressed_bytes.or(Some(max_decompressed));
-    let pprof_opts = opts.pprof.clone().with_max_inflated_bytes(max_decompressed);
+    let _ = max_decompressed; // unused when no compressed format is built in
     Ok(match format {
-        InputFormat::PerfData => stackconv_perf::read(data, &perf_opts)?,
+        #[cfg(feature = "perf")]
+        InputFormat::PerfData => {
+            let mut perf_opts = opts.perf.clone();
+            perf_opts.max_decompressed_bytes =
+                perf_opts.max_decompressed_bytes.or(Some(max_decompressed));
+            stackconv_perf::read(data, &perf_opts)?
+        }
         InputFormat::PerfScript => stackconv_collapsed::perf_script::read(data)?,
         InputFormat::PySpy => stackconv_collapsed::pyspy::read(data)?,
         InputFormat::Folded => stackconv_collapsed::folded::read(data)?,
-        InputFormat::Pprof => stackconv_pprof::read(data, &pprof_opts)?,
+        #[cfg(feature = "pprof")]
+        InputFormat::Pprof => {
+            let pprof_opts = opts.pprof.clone().with_max_inflated_bytes(max_decompressed);
+            stackconv_pprof::read(data, &pprof_opts)?
+        }
+        #[cfg(feature = "speedscope")]
         InputFormat::Speedscope => stackconv_speedscope::read(data)?,
+        #[cfg(feature = "chrome")]
         InputFormat::ChromeCpuProfile => stackconv_chrome::read(data)?,
+        #[cfg(not(all(
+            feature = "perf",
+            feature = "pprof",
+            feature = "speedscope",
+            feature = "chrome"
+        )))]
+        other => return Err(other.not_built_in()),
     })
 }
 
@@ -625,14 +708,19 @@ pub struct WriteOptions {
     /// Folded output (also the text the SVG is drawn from).
     pub folded: stackconv_collapsed::folded::WriteOptions,
     /// SVG output.
+    #[cfg(feature = "svg")]
     pub svg: stackconv_flamegraph::SvgOptions,
     /// speedscope output.
+    #[cfg(feature = "speedscope")]
     pub speedscope: stackconv_speedscope::WriteOptions,
     /// Firefox Profiler output (`gzip` for `.json.gz`).
+    #[cfg(feature = "firefox")]
     pub firefox: stackconv_firefox::WriteOptions,
     /// Chrome `.cpuprofile` output.
+    #[cfg(feature = "chrome")]
     pub chrome: stackconv_chrome::WriteOptions,
     /// HTML report.
+    #[cfg(feature = "html")]
     pub html: stackconv_html::HtmlOptions,
 }
 
@@ -652,6 +740,7 @@ pub fn write(
         OutputFormat::Folded => {
             stackconv_collapsed::folded::write(profile, &opts.folded, &mut out)?
         }
+        #[cfg(feature = "svg")]
         OutputFormat::Svg => {
             let mut svg = opts.svg.clone();
             let column = opts.folded.value.unwrap_or(profile.meta.default_value);
@@ -694,18 +783,33 @@ pub fn write(
             }
             stackconv_flamegraph::write_svg(profile, &folded, &svg, &mut out)?;
         }
+        #[cfg(feature = "speedscope")]
         OutputFormat::Speedscope => {
             stackconv_speedscope::write(profile, &opts.speedscope, &mut out)?
         }
+        #[cfg(feature = "pprof")]
         OutputFormat::Pprof => stackconv_pprof::write(profile, &mut out)?,
+        #[cfg(feature = "firefox")]
         OutputFormat::Firefox => stackconv_firefox::write(profile, &opts.firefox, &mut out)?,
+        #[cfg(feature = "chrome")]
         OutputFormat::ChromeCpuProfile => stackconv_chrome::write(profile, &opts.chrome, &mut out)?,
+        #[cfg(feature = "html")]
         OutputFormat::Html => stackconv_html::write_html(profile, &opts.html, &mut out)?,
+        #[cfg(not(all(
+            feature = "svg",
+            feature = "speedscope",
+            feature = "pprof",
+            feature = "firefox",
+            feature = "chrome",
+            feature = "html"
+        )))]
+        other => return Err(other.not_built_in()),
     }
     out.flush()?;
     Ok(())
 }
 
+#[cfg(feature = "svg")]
 fn count_name(unit: &str) -> String {
     match unit {
         "count" | "" => "samples".to_string(),
