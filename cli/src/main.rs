@@ -111,7 +111,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             commands::top(a).map_err(on_stdout)
         }
         Some(Command::Waits(a)) => {
-            check_listing(&a.inputs)?;
+            check_listing(&a.list.inputs)?;
             commands::waits(a).map_err(on_stdout)
         }
         None => args::convert(cli.convert),
