@@ -67,9 +67,9 @@
 
 use regex::Regex;
 
+use crate::naming::python_frame;
 use crate::profile::Profile;
 use crate::tables::{FrameId, FrameKind, StackId, ThreadId};
-use crate::transform::python_name;
 use crate::wait_rules::{
     c_library_display_name, frame_class, native_wait, python_leaf_wait, FrameClass,
 };
@@ -150,7 +150,7 @@ fn is_python_frame(p: &Profile, f: FrameId) -> bool {
     if frame.kind != FrameKind::Python {
         return false;
     }
-    let file = match python_name(p.str(frame.name)) {
+    let file = match python_frame(p.str(frame.name)) {
         Some(py) => py.file,
         None => p.str(frame.file),
     };
@@ -193,7 +193,7 @@ fn region_waits(
                 .any(|re| re.is_match(name))
                 .then_some(Wait::Other);
             let rule = if i == 0 && python_leaf {
-                python_name(name)
+                python_frame(name)
                     .and_then(|py| python_leaf_wait(&format!("{} ({})", py.func, py.file)))
             } else {
                 native_wait(name)
