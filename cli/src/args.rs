@@ -161,8 +161,9 @@ pub struct ProcessArgs {
     /// Remove kernel frames.
     #[arg(long, help_heading = "Stacks")]
     pub no_kernel: bool,
-    /// mixed (as recorded), python (interpreter frames between Python
-    /// frames folded away) or native.
+    /// mixed (every frame, as recorded), python (Python frames as Python
+    /// users read them, interpreter frames folded away; the default for
+    /// perf recordings of Python) or native.
     #[arg(long, value_name = "VIEW", help_heading = "Stacks")]
     pub view: Option<String>,
     /// function, file, line or address (as recorded).
@@ -196,13 +197,22 @@ impl ProcessArgs {
     }
 
     /// [`Self::options`] for `profile`, read with `input`: `--off-cpu` shows
-    /// the off-CPU column unless `--value` names another.
+    /// the off-CPU column unless `--value` names another; without `--view`,
+    /// a profile with Python frames recorded by perf is shown in the Python
+    /// view (and stderr says so once, unless `quiet`).
     pub fn options_for(
         &self,
         input: &InputArgs,
         profile: &Profile,
+        quiet: bool,
     ) -> Result<stackconv::ProcessOptions, Failure> {
         let mut o = self.options()?;
+        if self.view.is_none() {
+            o.transform.view = stackconv::model::view::default_view(profile);
+            if o.transform.view == stackconv::model::view::View::Python && !quiet {
+                say_python_view_once();
+            }
+        }
         if input.off_cpu && o.value.is_none() {
             let column =
                 stackconv::off_cpu_value(profile).map_err(|e| usage(format!("--off-cpu: {e}")))?;
@@ -313,6 +323,17 @@ pub struct ConvertArgs {
     pub force: bool,
 }
 
+/// Tell the user, once per run, that the Python view was chosen for them.
+fn say_python_view_once() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static SAID: AtomicBool = AtomicBool::new(false);
+    if !SAID.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "stackconv: note: Python frames found: showing the Python view (--view mixed shows every frame)"
+        );
+    }
+}
+
 /// The SVG title of `--off-cpu` graphs.
 pub const OFF_CPU_TITLE: &str = "Off-CPU Time Flame Graph";
 
@@ -414,7 +435,9 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     };
     drop(profiles);
     let input_totals = profile.totals();
-    let process_opts = a.process.options_for(&a.input, &profile)?;
+    let mut process_opts = a.process.options_for(&a.input, &profile, a.quiet)?;
+    // inferno's spelling of Python frames with its annotations.
+    process_opts.transform.perf_python_names = a.annotate;
     let processed = stackconv::process(profile, &process_opts).map_err(value_usage)?;
     let mut profile = processed.profile;
     report(&profile, a.quiet);
