@@ -34,6 +34,10 @@ pub enum Command {
     /// Where threads wait: off-CPU time or idle samples by the blocking
     /// site (pthread_mutex_lock, nanosleep, a Python lock) and its caller.
     Waits(crate::commands::WaitsArgs),
+    /// Run a command (or attach to a process) under `perf record` with the
+    /// flags it needs (Python perf support, DWARF call graphs without frame
+    /// pointers, off-CPU events), keep its perf maps, and convert.
+    Record(Box<crate::record::RecordArgs>),
 }
 
 #[derive(Args, Debug)]
@@ -89,6 +93,19 @@ impl InputArgs {
         opts.perf.off_cpu = self.off_cpu;
         opts
     }
+}
+
+/// Without `--perf-map-dir`, a recording's perf maps kept beside it by
+/// `stackconv record` (`out.perf.data.maps/`) are used.
+pub fn maps_beside(opts: &mut stackconv::ReadOptions, inputs: &[PathBuf]) {
+    let sym = &mut opts.perf.symbols;
+    if sym.perf_map_dir.is_some() {
+        return;
+    }
+    sym.perf_map_dir = inputs
+        .iter()
+        .map(|i| crate::record::maps_dir_of(i))
+        .find(|d| d.is_dir());
 }
 
 fn parse_regex(s: &str) -> Result<Regex, String> {
@@ -420,6 +437,7 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     // Checked before the inputs are read: a bad output fails at once.
     let out = stackconv::Output::prepare(&output, &a.inputs, a.force)?;
     let mut read_opts = a.input.read_options();
+    maps_beside(&mut read_opts, &a.inputs);
     // Source lines (DWARF) only where the output or the options use them:
     // a flame graph of function names is drawn sooner without.
     read_opts.perf.symbols.lines =

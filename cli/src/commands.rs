@@ -94,6 +94,7 @@ impl ListArgs {
 /// and diffs show function names).
 fn read_all(paths: &[PathBuf], input: &InputArgs, lines: bool) -> Result<Profile, Failure> {
     let mut opts = input.read_options();
+    crate::args::maps_beside(&mut opts, paths);
     opts.perf.symbols.lines = lines;
     let mut profiles = Vec::with_capacity(paths.len());
     for p in paths {

@@ -2,6 +2,7 @@
 
 mod args;
 mod commands;
+mod record;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -20,10 +21,15 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    if let Err(e) = stackconv::remove_temporary_files_on_signals() {
-        eprintln!(
-            "stackconv: warning: temporary files may be left behind on SIGINT or SIGTERM: {e}"
-        );
+    // `record` passes SIGINT to perf while it runs, and handles signals
+    // itself.
+    let records = matches!(cli.command, Some(Command::Record(_)));
+    if !records {
+        if let Err(e) = stackconv::remove_temporary_files_on_signals() {
+            eprintln!(
+                "stackconv: warning: temporary files may be left behind on SIGINT or SIGTERM: {e}"
+            );
+        }
     }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -114,13 +120,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
             check_listing(&a.list.inputs)?;
             commands::waits(a).map_err(on_stdout)
         }
+        Some(Command::Record(a)) => record::record(*a),
         None => args::convert(cli.convert),
     }
 }
 
 /// `stackconv info IN...`.
 fn info(a: args::InfoArgs) -> Result<(), Failure> {
-    let opts = a.input.read_options();
+    let mut opts = a.input.read_options();
+    args::maps_beside(&mut opts, &a.inputs);
     let mut out = io::stdout().lock();
     for (n, path) in a.inputs.iter().enumerate() {
         let profile = stackconv::read_path(path, &opts)?;

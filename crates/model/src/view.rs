@@ -178,8 +178,11 @@ pub fn is_interpreter_module(module: &str) -> bool {
 /// `Objects/descrobject.c`: `method_vectorcall_*`, `*descr_call`,
 /// `wrapper_call`; `Objects/classobject.c`: `method_vectorcall`), type and
 /// slot calls (`Objects/typeobject.c`: `type_call`, `slot_tp_call`,
-/// `vectorcall_method`, `vectorcall_unbound`) and the perf trampoline
-/// (`Python/perf_trampoline.c`: `py_trampoline_evaluator`).
+/// `vectorcall_method`, `vectorcall_unbound`), the recursion guards
+/// inlined into the call paths (`Include/internal/pycore_ceval.h`:
+/// `_Py_EnterRecursiveCallTstate`, `_Py_LeaveRecursiveCallTstate`; perf
+/// names code inlined from them by their out-of-line copies) and the perf
+/// trampoline (`Python/perf_trampoline.c`: `py_trampoline_evaluator`).
 ///
 /// Everything else of the interpreter's module is a C implementation
 /// function and is kept below the innermost Python frame: builtin
@@ -210,6 +213,8 @@ pub const CALL_MACHINERY: &[&str] = &[
     "slot_tp_call",
     "vectorcall_method",
     "vectorcall_unbound",
+    "_Py_EnterRecursiveCall",
+    "_Py_LeaveRecursiveCall",
     "py_trampoline_evaluator",
 ];
 
