@@ -25,6 +25,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -286,13 +287,16 @@ pub fn explain_perf_failure(stderr: &str, attach: Option<u32>) -> Option<String>
 }
 
 /// How perf's exit status reads for the workload it ran: perf record
-/// exits with its workload's status, 128 + N when a signal N ended it.
-pub fn workload_status(code: Option<i32>) -> String {
-    match code {
-        Some(0) => "exited with status 0".to_string(),
-        Some(c) if c > 128 && c < 160 => format!("was ended by signal {}", c - 128),
-        Some(c) => format!("exited with status {c}"),
-        None => "ended by a signal".to_string(),
+/// exits with its workload's status, 128 + N when a signal N ended it; when
+/// perf itself was stopped by a signal (`signal`: SIGINT, which perf
+/// re-raises once it has written the recording) it ended the workload.
+pub fn workload_status(code: Option<i32>, signal: Option<i32>) -> String {
+    match (code, signal) {
+        (Some(0), _) => "exited with status 0".to_string(),
+        (Some(c), _) if c > 128 && c < 160 => format!("was ended by signal {}", c - 128),
+        (Some(c), _) => format!("exited with status {c}"),
+        (None, Some(s)) => format!("was ended by perf, which stopped on signal {s}"),
+        (None, None) => "ended by a signal".to_string(),
     }
 }
 
@@ -667,7 +671,7 @@ pub fn record(a: RecordArgs) -> Result<(), Failure> {
                 .unwrap_or("no output");
             format!(
                 "perf record failed ({}): {last}",
-                workload_status(status.code())
+                workload_status(status.code(), status.signal())
             )
         });
         return Err(run_error(format!("record: {msg}")));
@@ -680,10 +684,10 @@ pub fn record(a: RecordArgs) -> Result<(), Failure> {
         let how = if interrupted.load(Ordering::SeqCst) {
             format!(
                 "{} (stopped by a signal to stackconv)",
-                workload_status(status.code())
+                workload_status(status.code(), status.signal())
             )
         } else {
-            workload_status(status.code())
+            workload_status(status.code(), status.signal())
         };
         if pid.is_none() || interrupted.load(Ordering::SeqCst) {
             eprintln!("stackconv: {who} {how}");
@@ -871,9 +875,13 @@ mod tests {
             Some("-p 7: no such process")
         );
         assert_eq!(explain_perf_failure("something else", None), None);
-        assert_eq!(workload_status(Some(0)), "exited with status 0");
-        assert_eq!(workload_status(Some(143)), "was ended by signal 15");
-        assert_eq!(workload_status(Some(3)), "exited with status 3");
+        assert_eq!(workload_status(Some(0), None), "exited with status 0");
+        assert_eq!(workload_status(Some(143), None), "was ended by signal 15");
+        assert_eq!(workload_status(Some(3), None), "exited with status 3");
+        assert_eq!(
+            workload_status(None, Some(2)),
+            "was ended by perf, which stopped on signal 2"
+        );
     }
 
     #[test]
