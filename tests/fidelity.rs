@@ -201,7 +201,7 @@ fn svg_draws_what_inferno_draws_from_the_reference_folded_text() {
                 args.push("--no-inline".into());
                 Some("c-dwarf.noinline.folded")
             }
-            "c-2ev" | "c-mismatch" | "py-dwarf" | "py313-jit" => None,
+            "c-2ev" | "c-mismatch" | "py-dwarf" | "py313-jit" | "mutex" | "mutex-a" => None,
             _ => Some(""),
         };
         let folded = match reference {
