@@ -134,12 +134,12 @@ pub fn parse_python_probe(out: &str) -> Option<PythonTarget> {
 pub fn has_frame_pointers(cflags: &str) -> bool {
     cflags
         .split_whitespace()
-        .filter_map(|f| match f {
+        .rev()
+        .find_map(|f| match f {
             "-fno-omit-frame-pointer" => Some(true),
             "-fomit-frame-pointer" => Some(false),
             _ => None,
         })
-        .last()
         .unwrap_or(false)
 }
 

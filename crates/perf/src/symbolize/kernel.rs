@@ -63,11 +63,10 @@ pub(crate) fn same_kernel(recorded: &KernelId, running: &KernelId) -> Result<(),
             running.describe()
         )
     };
-    match (&recorded.build_id, &running.build_id) {
-        (Some(a), Some(b)) => return if a == b { Ok(()) } else { Err(differ()) },
-        // A recorded build id that cannot be checked: fall back to the
-        // release, as where none was recorded.
-        (Some(_), None) | (None, _) => {}
+    // A recorded build id that cannot be checked falls back to the
+    // release, as where none was recorded.
+    if let (Some(a), Some(b)) = (&recorded.build_id, &running.build_id) {
+        return if a == b { Ok(()) } else { Err(differ()) };
     }
     match (&recorded.release, &running.release) {
         (Some(a), Some(b)) if a == b => Ok(()),
