@@ -156,6 +156,32 @@ pub fn is_python_executable(path: &Path) -> bool {
     rest.bytes().all(|b| b.is_ascii_digit() || b == b'.')
 }
 
+/// The Python interpreter a `#!` line runs, when it runs one:
+/// `#!/usr/bin/python3.12 -u` gives `/usr/bin/python3.12`,
+/// `#!/usr/bin/env python3` gives `python3`.
+pub fn shebang_python(line: &str) -> Option<String> {
+    let rest = line.strip_prefix("#!")?.trim();
+    let mut words = rest.split_whitespace();
+    let mut program = words.next()?;
+    if Path::new(program).file_name().is_some_and(|n| n == "env") {
+        program = words.find(|w| !w.starts_with('-'))?;
+    }
+    is_python_executable(Path::new(program)).then(|| program.to_string())
+}
+
+/// The first line of a file, if it starts with `#!` (at most 256 bytes).
+fn read_first_line(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut buf = [0u8; 256];
+    let n = std::fs::File::open(path).ok()?.read(&mut buf).ok()?;
+    let head = buf.get(..n)?;
+    if !head.starts_with(b"#!") {
+        return None;
+    }
+    let line = head.split(|&b| b == b'\n').next()?;
+    Some(String::from_utf8_lossy(line).into_owned())
+}
+
 /// The Python version of a process from its `/proc/PID/maps` text: the
 /// `libpython3.X` it maps.
 pub fn python_version_from_maps(maps: &str) -> Option<(u32, u32)> {
@@ -378,10 +404,19 @@ fn python_of(target: &Target) -> Result<Option<PythonTarget>, Failure> {
                     program.to_string_lossy()
                 )));
             };
-            if !is_python_executable(&exe) {
-                return Ok(None);
+            if is_python_executable(&exe) {
+                return Ok(probe_python(&exe));
             }
-            Ok(probe_python(&exe))
+            // A script or a console entry point (`gunicorn`, `./app.py`)
+            // run by Python through its `#!` line.
+            let first = read_first_line(&exe);
+            match first.as_deref().and_then(shebang_python) {
+                Some(interpreter) => {
+                    let path = find_program(OsStr::new(&interpreter));
+                    Ok(path.and_then(|p| probe_python(&p)))
+                }
+                None => Ok(None),
+            }
         }
         Target::Pid(pid) => {
             let proc = PathBuf::from(format!("/proc/{pid}"));
@@ -853,6 +888,24 @@ mod tests {
             python_version_from_maps("7f00-7f10 r-xp 0 0 0 /lib/libc.so.6\n"),
             None
         );
+    }
+
+    #[test]
+    fn scripts_run_by_python() {
+        assert_eq!(
+            shebang_python("#!/usr/bin/python3.12 -u").as_deref(),
+            Some("/usr/bin/python3.12")
+        );
+        assert_eq!(
+            shebang_python("#!/usr/bin/env python3").as_deref(),
+            Some("python3")
+        );
+        assert_eq!(
+            shebang_python("#!/usr/bin/env -S python3 -X dev").as_deref(),
+            Some("python3")
+        );
+        assert_eq!(shebang_python("#!/bin/sh"), None);
+        assert_eq!(shebang_python("import os"), None);
     }
 
     #[test]
