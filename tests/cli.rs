@@ -800,7 +800,12 @@ fn python_recordings_default_to_the_python_view() {
             .arg(&data)
             .args(perf_symbol_args("py-dwarf.kallsyms"))
             .args(extra)
-            .args(["-o", "-", "--to", "folded"])
+            .args(["-o", "-"])
+            .args(if extra.contains(&"--to") {
+                &[][..]
+            } else {
+                &["--to", "folded"][..]
+            })
             .output()
             .unwrap();
         assert!(
@@ -844,6 +849,20 @@ fn python_recordings_default_to_the_python_view() {
         files.contains(";/tmp/stackconv-record/webapi.py;"),
         "{files}"
     );
+    // top and speedscope read the same names; speedscope keeps the path.
+    let out = stackconv()
+        .arg("top")
+        .arg(&data)
+        .args(perf_symbol_args("py-dwarf.kallsyms"))
+        .args(["-q", "-n", "3"])
+        .output()
+        .unwrap();
+    let top = String::from_utf8(out.stdout).unwrap();
+    assert!(top.contains("  fib (webapi.py)\n"), "{top}");
+    let (json, _) = run(&["--to", "speedscope", "-q"]);
+    assert!(json.contains("Repository.load (webapi.py)"), "{json}");
+    assert!(json.contains("/tmp/stackconv-record/webapi.py"));
+    assert!(!json.contains("py::"));
     // py-spy raw: no note, frames as written.
     let out = stackconv()
         .arg(testdata("pyspy/threads.raw"))
