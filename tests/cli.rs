@@ -872,3 +872,24 @@ fn python_recordings_default_to_the_python_view() {
     assert!(out.status.success());
     assert!(!String::from_utf8_lossy(&out.stderr).contains(note));
 }
+
+/// A standard error whose reader went away (`2>&1 | head -1`) does not
+/// stop a conversion that has notes to print.
+#[test]
+fn closed_stderr_does_not_stop_a_conversion() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.folded");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("stackconv"))
+        .arg(testdata("perf/py-dwarf.data"))
+        .arg("--no-system-paths")
+        .arg("-o")
+        .arg(&out)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reading end goes away before stackconv writes its notes.
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(!std::fs::read_to_string(&out).unwrap().is_empty());
+}

@@ -345,7 +345,7 @@ fn say_python_view_once() {
     use std::sync::atomic::{AtomicBool, Ordering};
     static SAID: AtomicBool = AtomicBool::new(false);
     if !SAID.swap(true, Ordering::Relaxed) {
-        eprintln!(
+        say!(
             "stackconv: note: Python frames found: showing the Python view (--view mixed shows every frame)"
         );
     }
@@ -379,7 +379,7 @@ pub fn report_dropped(
         return;
     }
     for w in warnings {
-        eprintln!("stackconv: warning: {w}");
+        say!("stackconv: warning: {w}");
     }
     let column = profile.meta.default_value;
     let (Some(&d), Some(&total), Some(vt)) = (
@@ -400,7 +400,7 @@ pub fn report_dropped(
         } else {
             format!("{} of {}", vt.unit, vt.kind)
         };
-        eprintln!("stackconv: note: dropped {d} of {total} {what} ({pct:.1}%)");
+        say!("stackconv: note: dropped {d} of {total} {what} ({pct:.1}%)");
     }
 }
 
@@ -410,10 +410,10 @@ pub fn report(profile: &Profile, quiet: bool) {
         return;
     }
     for loss in &profile.meta.losses {
-        eprintln!("stackconv: note: {}: {}", loss.what, loss.count);
+        say!("stackconv: note: {}: {}", loss.what, loss.count);
     }
     for w in &profile.meta.warnings {
-        eprintln!("stackconv: warning: {w}");
+        say!("stackconv: warning: {w}");
     }
 }
 

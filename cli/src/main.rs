@@ -1,5 +1,15 @@
 //! The `stackconv` command: argument parsing, then the facade does the work.
 
+/// `eprintln!` that ignores a closed or full standard error: a reader of
+/// `2>&1 | head` that went away must not stop a conversion (`eprintln!`
+/// panics then).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod args;
 mod commands;
 mod record;
@@ -26,7 +36,7 @@ fn main() -> ExitCode {
     let records = matches!(cli.command, Some(Command::Record(_)));
     if !records {
         if let Err(e) = stackconv::remove_temporary_files_on_signals() {
-            eprintln!(
+            say!(
                 "stackconv: warning: temporary files may be left behind on SIGINT or SIGTERM: {e}"
             );
         }
@@ -34,14 +44,14 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(msg)) => {
-            eprintln!("stackconv: {msg}");
+            say!("stackconv: {msg}");
             ExitCode::from(2)
         }
         Err(Failure::Run(e)) => {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("stackconv: {e}");
+            say!("stackconv: {e}");
             ExitCode::from(1)
         }
     }

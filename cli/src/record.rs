@@ -614,7 +614,7 @@ pub fn record(a: RecordArgs) -> Result<(), Failure> {
             }
             if python.is_some() && !Path::new(&format!("/tmp/perf-{pid}.map")).exists() && !a.quiet
             {
-                eprintln!(
+                say!(
                     "stackconv: warning: process {pid} writes no perf map (/tmp/perf-{pid}.map): its Python functions will not be named; start it with PYTHONPERFSUPPORT=1 or `python -X perf`"
                 );
             }
@@ -628,7 +628,7 @@ pub fn record(a: RecordArgs) -> Result<(), Failure> {
     }
     if !a.quiet {
         match &python {
-            Some(py) => eprintln!(
+            Some(py) => say!(
                 "stackconv: recording Python {}.{} with perf support (PYTHONPERFSUPPORT=1), {} call graphs{}",
                 py.version.0,
                 py.version.1,
@@ -641,7 +641,7 @@ pub fn record(a: RecordArgs) -> Result<(), Failure> {
                 },
                 if a.off_cpu { ", on- and off-CPU" } else { "" }
             ),
-            None => eprintln!(
+            None => say!(
                 "stackconv: recording with perf{}",
                 if a.off_cpu { ", on- and off-CPU" } else { "" }
             ),
@@ -671,7 +671,7 @@ pub fn record(a: RecordArgs) -> Result<(), Failure> {
             let mut text = String::new();
             for line in BufReader::new(err).lines().map_while(Result::ok) {
                 if !quiet {
-                    eprintln!("{line}");
+                    say!("{line}");
                 }
                 text.push_str(&line);
                 text.push('\n');
@@ -725,10 +725,10 @@ pub fn record(a: RecordArgs) -> Result<(), Failure> {
             workload_status(status.code(), status.signal())
         };
         if pid.is_none() || interrupted.load(Ordering::SeqCst) {
-            eprintln!("stackconv: {who} {how}");
+            say!("stackconv: {who} {how}");
         }
         if python.is_some() {
-            eprintln!(
+            say!(
                 "stackconv: {copied} perf map(s) kept in {}",
                 maps_dir.display()
             );
@@ -736,7 +736,7 @@ pub fn record(a: RecordArgs) -> Result<(), Failure> {
     }
     if raw {
         if !a.quiet {
-            eprintln!(
+            say!(
                 "stackconv: wrote {}; convert it with `stackconv {} -o flame.svg`",
                 recording.display(),
                 recording.display()
