@@ -727,7 +727,7 @@ pub fn record(a: RecordArgs) -> Result<(), Failure> {
         if pid.is_none() || interrupted.load(Ordering::SeqCst) {
             say!("stackconv: {who} {how}");
         }
-        if python.is_some() {
+        if python.is_some() && (raw || a.keep) {
             say!(
                 "stackconv: {copied} perf map(s) kept in {}",
                 maps_dir.display()
