@@ -110,7 +110,10 @@ fn perf_script_to_folded_matches_inferno() {
                 assert_ne!(variant, "folded", "{} has no golden", script.display());
                 continue;
             }
+            // Every frame, as the reference tools show them (py-fp would
+            // otherwise be shown in the Python view).
             let mut args = vec![script.as_os_str()];
+            args.extend(["--view", "mixed"].map(std::ffi::OsStr::new));
             args.extend(flag.map(std::ffi::OsStr::new));
             let ours = folded_of(&args);
             let reference = std::fs::read_to_string(&golden).unwrap();
@@ -417,7 +420,7 @@ fn python_dwarf_recording_shows_python_and_native_frames() {
     let out = stackconv()
         .arg(testdata("perf/py-dwarf.data"))
         .args(perf_symbol_args("py-dwarf.kallsyms"))
-        .args(["--event", "sched:sched_switch", "-o"])
+        .args(["--view", "mixed", "--event", "sched:sched_switch", "-o"])
         .arg(&svg)
         .output()
         .unwrap();
@@ -484,11 +487,11 @@ fn waits_shows_lock_waits_in_the_python_recording() {
     assert!(text.contains("of off-cpu"), "{text}");
     let lock_rows: Vec<&str> = text
         .lines()
-        .filter(|l| l.contains(" lock ") && l.contains("> py::Condition.wait:"))
+        .filter(|l| l.contains(" lock ") && l.contains("> Condition.wait (threading.py)"))
         .collect();
     assert!(!lock_rows.is_empty(), "{text}");
     assert!(
-        lock_rows.iter().any(|l| l.contains("py::Queue.get:")),
+        lock_rows.iter().any(|l| l.contains("Queue.get (queue.py)")),
         "{text}"
     );
 }
@@ -789,4 +792,110 @@ fn waits_json_has_per_thread_shares() {
         seen += 1;
     }
     assert_eq!(seen, reference.len(), "{text}");
+}
+
+/// A perf recording of Python is shown in the Python view unless `--view`
+/// says otherwise, and stderr says so once; `--annotate` keeps perf's
+/// spelling; `--granularity file` shows full paths; py-spy input and
+/// `--view mixed` are as before.
+#[test]
+fn python_recordings_default_to_the_python_view() {
+    let data = testdata("perf/py-dwarf.data");
+    let run = |extra: &[&str]| {
+        let out = stackconv()
+            .arg(&data)
+            .args(perf_symbol_args("py-dwarf.kallsyms"))
+            .args(extra)
+            .args(["-o", "-"])
+            .args(if extra.contains(&"--to") {
+                &[][..]
+            } else {
+                &["--to", "folded"][..]
+            })
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (folded, stderr) = run(&[]);
+    let note = "showing the Python view (--view mixed shows every frame)";
+    assert_eq!(stderr.matches(note).count(), 1, "{stderr}");
+    assert!(!folded.contains("py::"), "{folded}");
+    // Stacks with Python frames have no eval loop left (start-up stacks
+    // without any Python frame stay as recorded).
+    assert!(
+        folded
+            .lines()
+            .filter(|l| l.contains(".py)"))
+            .all(|l| !l.contains("_PyEval_EvalFrameDefault")),
+        "{folded}"
+    );
+    assert!(
+        folded.contains(
+            "python3.12;Thread._bootstrap (threading.py);Thread._bootstrap_inner (threading.py);Thread.run (threading.py);worker (webapi.py);"
+        ),
+        "{folded}"
+    );
+    let (mixed, stderr) = run(&["--view", "mixed"]);
+    assert!(!stderr.contains(note), "{stderr}");
+    assert_eq!(folded_total(&mixed), folded_total(&folded));
+    assert!(mixed.contains(";py::worker:/tmp/stackconv-record/webapi.py;"));
+    let (annotated, _) = run(&["--annotate", "-q"]);
+    assert!(annotated.contains(";py::worker:/tmp/stackconv-record/webapi.py_[j];"));
+    assert!(!annotated.contains("_PyEval_EvalFrameDefault;py::"));
+    let (files, _) = run(&["--granularity", "file", "-q"]);
+    assert!(
+        files.contains(";/tmp/stackconv-record/webapi.py;"),
+        "{files}"
+    );
+    // top and speedscope read the same names; speedscope keeps the path.
+    let out = stackconv()
+        .arg("top")
+        .arg(&data)
+        .args(perf_symbol_args("py-dwarf.kallsyms"))
+        .args(["-q", "-n", "3"])
+        .output()
+        .unwrap();
+    let top = String::from_utf8(out.stdout).unwrap();
+    assert!(top.contains("  fib (webapi.py)\n"), "{top}");
+    let (json, _) = run(&["--to", "speedscope", "-q"]);
+    assert!(json.contains("Repository.load (webapi.py)"), "{json}");
+    assert!(json.contains("/tmp/stackconv-record/webapi.py"));
+    assert!(!json.contains("py::"));
+    // py-spy raw: no note, frames as written.
+    let out = stackconv()
+        .arg(testdata("pyspy/threads.raw"))
+        .args(["-o", "-", "--to", "folded"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(note));
+}
+
+/// A standard error whose reader went away (`2>&1 | head -1`) does not
+/// stop a conversion that has notes to print.
+#[test]
+fn closed_stderr_does_not_stop_a_conversion() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.folded");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("stackconv"))
+        .arg(testdata("perf/py-dwarf.data"))
+        .arg("--no-system-paths")
+        .arg("-o")
+        .arg(&out)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reading end goes away before stackconv writes its notes.
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(!std::fs::read_to_string(&out).unwrap().is_empty());
 }

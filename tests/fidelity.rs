@@ -185,6 +185,9 @@ fn svg_draws_what_inferno_draws_from_the_reference_folded_text() {
     {
         let data = testdata(&format!("perf/{name}.data"));
         let mut args = perf_args(name);
+        // Every frame, as inferno draws them (Python recordings are shown
+        // in the Python view by default).
+        args.extend(["--view".into(), "mixed".into()]);
         // Which reference folded text: perf script | inferno-collapse-perf
         // where stackconv's folded text equals it; else, where stackconv
         // differs by design (crates/perf/tests/golden.rs says why: unwinding

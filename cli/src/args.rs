@@ -34,6 +34,10 @@ pub enum Command {
     /// Where threads wait: off-CPU time or idle samples by the blocking
     /// site (pthread_mutex_lock, nanosleep, a Python lock) and its caller.
     Waits(crate::commands::WaitsArgs),
+    /// Run a command (or attach to a process) under `perf record` with the
+    /// flags it needs (Python perf support, DWARF call graphs without frame
+    /// pointers, off-CPU events), keep its perf maps, and convert.
+    Record(Box<crate::record::RecordArgs>),
 }
 
 #[derive(Args, Debug)]
@@ -102,6 +106,19 @@ impl InputArgs {
         opts.max_input_bytes = self.max_input;
         opts
     }
+}
+
+/// Without `--perf-map-dir`, a recording's perf maps kept beside it by
+/// `stackconv record` (`out.perf.data.maps/`) are used.
+pub fn maps_beside(opts: &mut stackconv::ReadOptions, inputs: &[PathBuf]) {
+    let sym = &mut opts.perf.symbols;
+    if sym.perf_map_dir.is_some() {
+        return;
+    }
+    sym.perf_map_dir = inputs
+        .iter()
+        .map(|i| crate::record::maps_dir_of(i))
+        .find(|d| d.is_dir());
 }
 
 fn parse_regex(s: &str) -> Result<Regex, String> {
@@ -174,8 +191,9 @@ pub struct ProcessArgs {
     /// Remove kernel frames.
     #[arg(long, help_heading = "Stacks")]
     pub no_kernel: bool,
-    /// mixed (as recorded), python (interpreter frames between Python
-    /// frames folded away) or native.
+    /// mixed (every frame, as recorded), python (Python frames as Python
+    /// users read them, interpreter frames folded away; the default for
+    /// perf recordings of Python) or native.
     #[arg(long, value_name = "VIEW", help_heading = "Stacks")]
     pub view: Option<String>,
     /// function, file, line or address (as recorded).
@@ -209,13 +227,22 @@ impl ProcessArgs {
     }
 
     /// [`Self::options`] for `profile`, read with `input`: `--off-cpu` shows
-    /// the off-CPU column unless `--value` names another.
+    /// the off-CPU column unless `--value` names another; without `--view`,
+    /// a profile with Python frames recorded by perf is shown in the Python
+    /// view (and stderr says so once, unless `quiet`).
     pub fn options_for(
         &self,
         input: &InputArgs,
         profile: &Profile,
+        quiet: bool,
     ) -> Result<stackconv::ProcessOptions, Failure> {
         let mut o = self.options()?;
+        if self.view.is_none() {
+            o.transform.view = stackconv::model::view::default_view(profile);
+            if o.transform.view == stackconv::model::view::View::Python && !quiet {
+                say_python_view_once();
+            }
+        }
         if input.off_cpu && o.value.is_none() {
             let column =
                 stackconv::off_cpu_value(profile).map_err(|e| usage(format!("--off-cpu: {e}")))?;
@@ -327,6 +354,17 @@ pub struct ConvertArgs {
     pub force: bool,
 }
 
+/// Tell the user, once per run, that the Python view was chosen for them.
+fn say_python_view_once() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static SAID: AtomicBool = AtomicBool::new(false);
+    if !SAID.swap(true, Ordering::Relaxed) {
+        say!(
+            "stackconv: note: Python frames found: showing the Python view (--view mixed shows every frame)"
+        );
+    }
+}
+
 /// The SVG title of `--off-cpu` graphs.
 pub const OFF_CPU_TITLE: &str = "Off-CPU Time Flame Graph";
 
@@ -387,7 +425,7 @@ pub fn report_dropped(
         return;
     }
     for w in warnings {
-        eprintln!("stackconv: warning: {w}");
+        say!("stackconv: warning: {w}");
     }
     let column = profile.meta.default_value;
     let (Some(&d), Some(&total), Some(vt)) = (
@@ -408,7 +446,7 @@ pub fn report_dropped(
         } else {
             format!("{} of {}", vt.unit, vt.kind)
         };
-        eprintln!("stackconv: note: dropped {d} of {total} {what} ({pct:.1}%)");
+        say!("stackconv: note: dropped {d} of {total} {what} ({pct:.1}%)");
     }
 }
 
@@ -430,10 +468,10 @@ pub fn report(profile: &Profile, quiet: bool) {
         return;
     }
     for loss in &profile.meta.losses {
-        eprintln!("stackconv: note: {}: {}", loss.what, loss.count);
+        say!("stackconv: note: {}: {}", loss.what, loss.count);
     }
     for w in &profile.meta.warnings {
-        eprintln!("stackconv: warning: {w}");
+        say!("stackconv: warning: {w}");
     }
 }
 
@@ -448,6 +486,7 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     // Checked before the inputs are read: a bad output fails at once.
     let out = stackconv::Output::prepare(&output, &a.inputs, a.force)?;
     let mut read_opts = a.input.read_options();
+    maps_beside(&mut read_opts, &a.inputs);
     // Source lines (DWARF) only where the output or the options use them:
     // a flame graph of function names is drawn sooner without.
     read_opts.perf.symbols.lines = format.shows_source_lines() || a.process.needs_lines();
@@ -462,7 +501,9 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     };
     drop(profiles);
     let input_totals = profile.totals();
-    let process_opts = a.process.options_for(&a.input, &profile)?;
+    let mut process_opts = a.process.options_for(&a.input, &profile, a.quiet)?;
+    // inferno's spelling of Python frames with its annotations.
+    process_opts.transform.perf_python_names = a.annotate;
     let processed = stackconv::process(profile, &process_opts).map_err(value_usage)?;
     let mut profile = processed.profile;
     report(&profile, a.quiet);

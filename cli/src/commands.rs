@@ -77,7 +77,7 @@ impl ListArgs {
     fn load(&self) -> Result<(Profile, Vec<i64>), Failure> {
         let p = read_all(&self.inputs, &self.input, self.process.needs_lines())?;
         let totals = p.totals();
-        let opts = self.process.options_for(&self.input, &p)?;
+        let opts = self.process.options_for(&self.input, &p, self.quiet)?;
         let processed = stackconv::process(p, &opts).map_err(value_usage)?;
         let p = processed.profile;
         report(&p, self.quiet);
@@ -96,6 +96,7 @@ impl ListArgs {
 /// and diffs show function names).
 fn read_all(paths: &[PathBuf], input: &InputArgs, lines: bool) -> Result<Profile, Failure> {
     let mut opts = input.read_options();
+    crate::args::maps_beside(&mut opts, paths);
     opts.perf.symbols.lines = lines;
     let mut profiles = Vec::with_capacity(paths.len());
     for p in paths {
@@ -117,7 +118,7 @@ fn diff_side(path: &PathBuf, a: &DiffArgs, root: RootFrame) -> Result<Profile, F
         a.process.needs_lines(),
     )?;
     let totals = p.totals();
-    let opts = a.process.options_for(&a.input, &p)?;
+    let opts = a.process.options_for(&a.input, &p, a.quiet)?;
     let processed = stackconv::process(p, &opts).map_err(value_usage)?;
     report(&processed.profile, a.quiet);
     report_dropped(

@@ -1,7 +1,18 @@
 //! The `stackconv` command: argument parsing, then the facade does the work.
 
+/// `eprintln!` that ignores a closed or full standard error: a reader of
+/// `2>&1 | head` that went away must not stop a conversion (`eprintln!`
+/// panics then).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod args;
 mod commands;
+mod record;
 mod size;
 
 use std::io::{self, Write};
@@ -21,24 +32,29 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    if let Err(e) = stackconv::remove_temporary_files_on_signals() {
-        eprintln!(
-            "stackconv: warning: temporary files may be left behind on SIGINT or SIGTERM: {e}"
-        );
+    // `record` passes SIGINT to perf while it runs, and handles signals
+    // itself.
+    let records = matches!(cli.command, Some(Command::Record(_)));
+    if !records {
+        if let Err(e) = stackconv::remove_temporary_files_on_signals() {
+            say!(
+                "stackconv: warning: temporary files may be left behind on SIGINT or SIGTERM: {e}"
+            );
+        }
     }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(msg)) => {
-            eprintln!("stackconv: {msg}");
+            say!("stackconv: {msg}");
             ExitCode::from(2)
         }
         Err(Failure::Run(e)) => {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("stackconv: {e}");
+            say!("stackconv: {e}");
             if let Some(hint) = limit_hint(&e) {
-                eprintln!("stackconv: {hint}");
+                say!("stackconv: {hint}");
             }
             ExitCode::from(1)
         }
@@ -135,13 +151,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
             check_listing(&a.list.inputs)?;
             commands::waits(a).map_err(on_stdout)
         }
+        Some(Command::Record(a)) => record::record(*a),
         None => args::convert(cli.convert),
     }
 }
 
 /// `stackconv info IN...`.
 fn info(a: args::InfoArgs) -> Result<(), Failure> {
-    let opts = a.input.read_options();
+    let mut opts = a.input.read_options();
+    args::maps_beside(&mut opts, &a.inputs);
     let mut out = io::stdout().lock();
     for (n, path) in a.inputs.iter().enumerate() {
         let profile = stackconv::read_path(path, &opts)?;

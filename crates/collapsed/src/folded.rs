@@ -204,7 +204,9 @@ fn frame_kind(name: &str) -> FrameKind {
         FrameKind::Jit
     } else if name.ends_with("_[i]") {
         FrameKind::Inline
-    } else if name.starts_with("py::") || crate::pyspy::is_python_frame(name) {
+    } else if stackconv_model::naming::is_python_perf_symbol(name)
+        || crate::pyspy::is_python_frame(name)
+    {
         FrameKind::Python
     } else if name == "[unknown]" {
         FrameKind::Unknown

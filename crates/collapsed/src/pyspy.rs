@@ -116,19 +116,18 @@ pub(crate) fn is_python_frame(name: &str) -> bool {
 }
 
 /// `func (inside)` -> (func, file, line) where inside is `file:line` or
-/// `file`.
+/// `file`: [`stackconv_model::naming::python_frame`] on py-spy's spelling
+/// (perf's `py::` spelling is not py-spy's).
 fn split_location(name: &str) -> Option<(&str, &str, u32)> {
-    let body = name.strip_suffix(')')?;
-    let (func, inside) = body.rsplit_once(" (")?;
-    if func.is_empty() || inside.is_empty() {
+    if stackconv_model::naming::is_python_perf_symbol(name) {
         return None;
     }
-    if let Some((file, line)) = inside.rsplit_once(':') {
-        if !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit()) {
-            return Some((func, file, line.parse().unwrap_or(0)));
-        }
+    let py = stackconv_model::naming::python_frame(name)?;
+    if py.file.is_empty() {
+        return None;
     }
-    Some((func, inside, 0))
+    let line = py.line.and_then(|l| l.parse().ok()).unwrap_or(0);
+    Some((py.func, py.file, line))
 }
 
 fn is_python_file(file: &str) -> bool {

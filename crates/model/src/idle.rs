@@ -67,9 +67,10 @@
 
 use regex::Regex;
 
+use crate::naming::python_frame;
 use crate::profile::Profile;
 use crate::tables::{FrameId, FrameKind, StackId, ThreadId};
-use crate::transform::python_name;
+use crate::view::is_interpreter_module;
 use crate::wait_rules::{
     c_library_display_name, frame_class, native_wait, python_leaf_wait, FrameClass,
 };
@@ -150,7 +151,7 @@ fn is_python_frame(p: &Profile, f: FrameId) -> bool {
     if frame.kind != FrameKind::Python {
         return false;
     }
-    let file = match python_name(p.str(frame.name)) {
+    let file = match python_frame(p.str(frame.name)) {
         Some(py) => py.file,
         None => p.str(frame.file),
     };
@@ -193,7 +194,7 @@ fn region_waits(
                 .any(|re| re.is_match(name))
                 .then_some(Wait::Other);
             let rule = if i == 0 && python_leaf {
-                python_name(name)
+                python_frame(name)
                     .and_then(|py| python_leaf_wait(&format!("{} ({})", py.func, py.file)))
             } else {
                 native_wait(name)
@@ -228,8 +229,9 @@ struct Site {
 /// Find the blocking site of one stack (frames root first).
 ///
 /// The *entry run* is the innermost run of frames, up from the leaf, that
-/// are C-library or kernel internals ([`frame_class`]) or wait functions of
-/// the rule table (a runtime's own waits: CPython's
+/// are C-library or kernel internals ([`frame_class`]), frames of the
+/// Python interpreter's module below the innermost Python frame, or wait
+/// functions of the rule table (a runtime's own waits: CPython's
 /// `lock_PyThread_acquire_lock -> acquire_timed ->
 /// PyThread_acquire_lock_timed`); it stops at the program's code. The
 /// stack's wait is the most specific one of its leaf region
@@ -263,7 +265,15 @@ fn blocking_site(p: &Profile, frames: &[FrameId], extra: &[Regex]) -> Site {
     let len = frames.len();
     let mut run_start = len;
     for i in (start..len).rev() {
-        let in_run = class(i).is_some_and(FrameClass::is_system) || wait_at(i).is_some();
+        // Below a Python frame, the interpreter's own frames are runtime
+        // internals like the C library's (`fix_status` between
+        // `PyThread_acquire_lock_timed` and glibc's semaphore wait): the
+        // run goes on to the function the Python code called.
+        let runtime = python_leaf
+            && frames
+                .get(i)
+                .is_some_and(|&f| is_interpreter_module(p.str(p.frame(f).module)));
+        let in_run = class(i).is_some_and(FrameClass::is_system) || wait_at(i).is_some() || runtime;
         if !in_run || (i == start && python_leaf) {
             break;
         }

@@ -168,19 +168,110 @@ pub fn is_python_perf_symbol(name: &str) -> bool {
     name.starts_with(PYTHON_PERF_MAP_PREFIX)
 }
 
-/// The source file of a Python perf-map symbol: the part after its last `:`
-/// (`py::handle:/app/webapi.py` gives `/app/webapi.py`); `None` when the
-/// name is not a Python perf-map symbol or has no file part.
+/// The source file of a Python perf-map symbol (`py::handle:/app/webapi.py`
+/// gives `/app/webapi.py`); `None` when the name is not a Python perf-map
+/// symbol or has no file part. [`python_frame`] takes the name apart.
 ///
 /// ```
 /// use stackconv_model::naming::python_perf_file;
 /// assert_eq!(python_perf_file("py::handle:/app/webapi.py"), Some("/app/webapi.py"));
+/// assert_eq!(python_perf_file("handle (webapi.py:3)"), None);
 /// assert_eq!(python_perf_file("main"), None);
 /// ```
 pub fn python_perf_file(name: &str) -> Option<&str> {
-    let rest = name.strip_prefix(PYTHON_PERF_MAP_PREFIX)?;
-    let (_, file) = rest.rsplit_once(':')?;
-    (!file.is_empty()).then_some(file)
+    if !is_python_perf_symbol(name) {
+        return None;
+    }
+    python_frame(name)
+        .map(|py| py.file)
+        .filter(|f| !f.is_empty())
+}
+
+/// A Python frame's identity, taken apart from its display name: the one
+/// place that knows the spellings of Python frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PythonFrame<'a> {
+    /// The function's qualified name (`Repository.load`, `<module>`).
+    pub func: &'a str,
+    /// The source file as the name carries it, possibly empty.
+    pub file: &'a str,
+    /// The line number text, when the name carries one (py-spy).
+    pub line: Option<&'a str>,
+}
+
+impl PythonFrame<'_> {
+    /// The name Python users read: `func (file.py)`, the file by its base
+    /// name ([`python_display_name`]).
+    pub fn display_name(&self) -> String {
+        python_display_name(self.func, self.file)
+    }
+}
+
+/// Take a Python frame name apart: perf's `py::func:file` (CPython 3.12+
+/// `-X perf` and `-X perf_jit`, `Python/perf_trampoline.c` writes
+/// `py::%s:%s` with the code object's qualname and filename), py-spy's
+/// `func (file:line)` or `func (file)` (and this crate's readable
+/// `func (file.py)`). `None` when the name has none of these forms.
+///
+/// The function part of a perf name ends at its first `:` (qualnames have
+/// none), so a file name may contain `:`.
+///
+/// ```
+/// use stackconv_model::naming::python_frame;
+/// let py = python_frame("py::Repository.load:/srv/webapi.py").unwrap();
+/// assert_eq!((py.func, py.file, py.line), ("Repository.load", "/srv/webapi.py", None));
+/// let py = python_frame("handle (webapi.py:130)").unwrap();
+/// assert_eq!((py.func, py.file, py.line), ("handle", "webapi.py", Some("130")));
+/// assert_eq!(python_frame("main"), None);
+/// ```
+pub fn python_frame(name: &str) -> Option<PythonFrame<'_>> {
+    if let Some(rest) = name.strip_prefix(PYTHON_PERF_MAP_PREFIX) {
+        let (func, file) = rest.split_once(':').unwrap_or((rest, ""));
+        return Some(PythonFrame {
+            func,
+            file,
+            line: None,
+        });
+    }
+    let inner_end = name.strip_suffix(')')?;
+    let open = inner_end.rfind(" (")?;
+    let func = inner_end.get(..open)?;
+    let inner = inner_end.get(open.saturating_add(2)..)?;
+    if func.is_empty() {
+        return None;
+    }
+    match inner.rsplit_once(':') {
+        Some((file, line)) if !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(PythonFrame {
+                func,
+                file,
+                line: Some(line),
+            })
+        }
+        _ => Some(PythonFrame {
+            func,
+            file: inner,
+            line: None,
+        }),
+    }
+}
+
+/// A Python frame's name as Python users read it (and as py-spy writes it
+/// with `--nolineno`): `func (base name of file)`; `func` alone when there
+/// is no file.
+///
+/// ```
+/// use stackconv_model::naming::python_display_name;
+/// assert_eq!(python_display_name("Repository.load", "/tmp/x/webapi.py"), "Repository.load (webapi.py)");
+/// assert_eq!(python_display_name("f", ""), "f");
+/// ```
+pub fn python_display_name(func: &str, file: &str) -> String {
+    let base = file.rsplit('/').next().unwrap_or(file);
+    if base.is_empty() {
+        func.to_string()
+    } else {
+        format!("{func} ({base})")
+    }
 }
 
 /// inferno's Java tidy, applied when the sample's comm starts with `java`:

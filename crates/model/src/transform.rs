@@ -17,7 +17,8 @@
 //!
 //! For each distinct stack, in this order:
 //!
-//! 1. the [`View`] (Python-only or native-only);
+//! 1. the [`View`] (Python-only or native-only; the Python view names
+//!    Python frames `f (a.py)` unless `perf_python_names`);
 //! 2. `no_kernel`: frames of kind [`FrameKind::Kernel`] are removed;
 //! 3. `rename`: every `(RE, REPL)` pair in turn, `replace_all` on the
 //!    display name and the file name (`$1` style groups allowed);
@@ -72,9 +73,10 @@ use std::str::FromStr;
 
 use regex::Regex;
 
+use crate::naming::{python_frame, PythonFrame};
 use crate::profile::Profile;
 use crate::tables::{Frame, FrameId, FrameKind, StackId};
-use crate::view::{view_frames, View};
+use crate::view::{readable_python_frame, view_frames, View};
 
 /// How finely frames are told apart, as pprof's `-granularity`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -151,6 +153,10 @@ impl FromStr for Granularity {
 pub struct StackTransform {
     /// Python-only or native-only view ([`View::Mixed`]: as recorded).
     pub view: View,
+    /// In [`View::Python`], keep Python frames in perf's spelling
+    /// (`py::f:/app/a.py`, as the reference tools name them) instead of
+    /// the readable `f (a.py)`.
+    pub perf_python_names: bool,
     /// Remove kernel frames.
     pub no_kernel: bool,
     /// `(RE, REPL)` pairs applied in order to names and file names
@@ -323,7 +329,15 @@ pub fn transform(p: &Profile, t: &StackTransform) -> Transformed {
     let renamed: Vec<FrameId> = p
         .frames
         .iter()
-        .map(|(id, f)| rename_frame(&mut work, id, *f, &t.rename))
+        .map(|(id, f)| {
+            let id = if t.view == View::Python && !t.perf_python_names {
+                readable_python_frame(&mut work, id, *f)
+            } else {
+                id
+            };
+            let f = *work.frame(id);
+            rename_frame(&mut work, id, f, &t.rename)
+        })
         .collect();
     let mut matches: Vec<Option<Matches>> = vec![None; work.frames.len()];
     let mut any = Matches::default();
@@ -426,7 +440,7 @@ fn frame_matches(work: &Profile, f: Frame, t: &StackTransform) -> Matches {
     // A Python frame's name carries its file (`f (a.py:3)`,
     // `py::f:/app/a.py`): its function and file count on their own too.
     let py = if f.kind == FrameKind::Python {
-        python_name(name)
+        python_frame(name)
     } else {
         None
     };
@@ -477,56 +491,11 @@ fn simplify_func(name: &str) -> &str {
     name
 }
 
-/// A Python frame name taken apart: py-spy's `func (file:line)` /
-/// `func (file)`, or perf's `py::func:file`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct PyName<'a> {
-    /// The function (qualified) name.
-    pub func: &'a str,
-    /// The file, possibly empty.
-    pub file: &'a str,
-    /// The line number text, when the name carries one.
-    pub line: Option<&'a str>,
-}
-
-/// Take a Python frame name apart; `None` when it has neither form.
-pub(crate) fn python_name(name: &str) -> Option<PyName<'_>> {
-    if let Some(rest) = name.strip_prefix(crate::naming::PYTHON_PERF_MAP_PREFIX) {
-        let (func, file) = rest.split_once(':').unwrap_or((rest, ""));
-        return Some(PyName {
-            func,
-            file,
-            line: None,
-        });
-    }
-    let inner_end = name.strip_suffix(')')?;
-    let open = inner_end.rfind(" (")?;
-    let func = inner_end.get(..open)?;
-    let inner = inner_end.get(open.saturating_add(2)..)?;
-    if func.is_empty() {
-        return None;
-    }
-    match inner.rsplit_once(':') {
-        Some((file, line)) if !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit()) => {
-            Some(PyName {
-                func,
-                file,
-                line: Some(line),
-            })
-        }
-        _ => Some(PyName {
-            func,
-            file: inner,
-            line: None,
-        }),
-    }
-}
-
 /// The name of a frame at function granularity: a py-spy name loses its
 /// `:line`.
 pub(crate) fn function_name(name: &str, kind: FrameKind) -> std::borrow::Cow<'_, str> {
     if kind == FrameKind::Python {
-        if let Some(py) = python_name(name) {
+        if let Some(py) = python_frame(name) {
             if py.line.is_some() {
                 return std::borrow::Cow::Owned(format!("{} ({})", py.func, py.file));
             }
@@ -540,7 +509,7 @@ fn granular_frame(work: &mut Profile, f: Frame, g: Granularity) -> FrameId {
     let file = work.str(f.file);
     let module = work.str(f.module);
     let py = if f.kind == FrameKind::Python {
-        python_name(name)
+        python_frame(name)
     } else {
         None
     };
@@ -562,7 +531,7 @@ fn granular_frame(work: &mut Profile, f: Frame, g: Granularity) -> FrameId {
             }
         }
         Granularity::Line => match py {
-            Some(PyName {
+            Some(PythonFrame {
                 func,
                 file,
                 line: Some(line),
@@ -594,30 +563,30 @@ mod tests {
     #[test]
     fn python_names() {
         assert_eq!(
-            python_name("handle (webapi.py:130)"),
-            Some(PyName {
+            python_frame("handle (webapi.py:130)"),
+            Some(PythonFrame {
                 func: "handle",
                 file: "webapi.py",
                 line: Some("130")
             })
         );
         assert_eq!(
-            python_name("wait (/usr/lib/python3.12/threading.py)"),
-            Some(PyName {
+            python_frame("wait (/usr/lib/python3.12/threading.py)"),
+            Some(PythonFrame {
                 func: "wait",
                 file: "/usr/lib/python3.12/threading.py",
                 line: None
             })
         );
         assert_eq!(
-            python_name("py::Condition.wait:/usr/lib/python3.12/threading.py"),
-            Some(PyName {
+            python_frame("py::Condition.wait:/usr/lib/python3.12/threading.py"),
+            Some(PythonFrame {
                 func: "Condition.wait",
                 file: "/usr/lib/python3.12/threading.py",
                 line: None
             })
         );
-        assert_eq!(python_name("main"), None);
+        assert_eq!(python_frame("main"), None);
         assert_eq!(
             function_name("f (a.py:3)", FrameKind::Python),
             "f (a.py)".to_string()

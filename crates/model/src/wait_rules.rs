@@ -33,9 +33,9 @@ use regex::Regex;
 
 use crate::idle::Wait;
 use crate::naming::is_kernel_module;
+use crate::naming::python_frame;
 use crate::profile::Profile;
 use crate::tables::{FrameId, FrameKind};
-use crate::transform::python_name;
 
 /// Which frames a [`WaitRule`] is matched against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -300,8 +300,8 @@ const CLONE_SUFFIXES: &[&str] = &[".constprop", ".part", ".isra", ".cold", ".lto
 /// assert_eq!(canonical_name("runtime.futexsleep"), "runtime.futexsleep");
 /// ```
 pub fn canonical_name(name: &str) -> String {
-    let mut s = python_name(name)
-        .filter(|_| !name.starts_with(crate::naming::PYTHON_PERF_MAP_PREFIX))
+    let mut s = python_frame(name)
+        .filter(|_| !crate::naming::is_python_perf_symbol(name))
         .map(|py| py.func)
         .unwrap_or(name);
     s = s.split_once('@').map_or(s, |(n, _)| n);

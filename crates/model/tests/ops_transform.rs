@@ -407,11 +407,19 @@ fn python_view_through_transform() {
     let out = transform(&p, &tr);
     assert_eq!(
         folded(&out.profile),
+        map(&[("worker (w.py);load (w.py);lock_PyThread_acquire_lock", 9)])
+    );
+    // perf's spelling on request (--annotate), the same frames.
+    tr.perf_python_names = true;
+    let out = transform(&p, &tr);
+    assert_eq!(
+        folded(&out.profile),
         map(&[(
-            "start_thread;thread_run;py::worker:/app/w.py;py::load:/app/w.py;lock_PyThread_acquire_lock",
+            "py::worker:/app/w.py;py::load:/app/w.py;lock_PyThread_acquire_lock",
             9
         )])
     );
+    tr.perf_python_names = false;
     tr.view = View::Native;
     tr.no_kernel = false;
     let out = transform(&p, &tr);

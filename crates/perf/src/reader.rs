@@ -986,7 +986,7 @@ impl Reader<'_> {
                 Some(_) | None => {
                     // JIT code: the Python 3.12 perf trampoline rule.
                     if let Some((start, size, name)) = self.sym.jit_entry(upid, addr) {
-                        if name.starts_with(stackconv_model::naming::PYTHON_PERF_MAP_PREFIX) {
+                        if stackconv_model::naming::is_python_perf_symbol(&name) {
                             if let Some((ra, caller_sp)) = unwind::trampoline_step(
                                 address,
                                 start,

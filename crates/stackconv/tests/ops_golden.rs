@@ -12,7 +12,7 @@ use stackconv::model::filter::{filter, IdleFilter, SampleFilter};
 use stackconv::model::idle::{classify, wait_sites, Wait};
 use stackconv::model::top::{format_percentage, top_with, TopOptions};
 use stackconv::model::transform::{transform, StackTransform};
-use stackconv::model::view::{apply_view, is_interpreter_module, View};
+use stackconv::model::view::{apply_view, is_call_machinery, is_interpreter_module, View};
 use stackconv::model::{FrameId, FrameKind, StackId};
 use stackconv::{read_path, Profile, ReadOptions};
 
@@ -142,16 +142,49 @@ fn python_view_of_the_dwarf_recording() {
         "mixed view: {before} samples with interpreter frames between Python frames"
     );
     assert_eq!(interpreter_between(&v), 0);
-    // Native frames under the innermost Python frame are kept as they are.
+    // Native frames under the innermost Python frame are kept from the
+    // first that is not the interpreter's call machinery on.
+    let machinery = |p: &Profile, f: FrameId| {
+        let frame = p.frame(f);
+        is_interpreter_module(p.str(frame.module))
+            && (frame.kind == FrameKind::Unknown || is_call_machinery(p.str(frame.name)))
+    };
+    let mut trimmed = 0;
     for (a, b) in p.iter_samples().zip(v.iter_samples()) {
-        assert_eq!(below_python(&p, a.stack), below_python(&v, b.stack));
+        let frames = p.stack_frames(a.stack);
+        let Some(last) = frames.iter().rposition(|&f| is_python(&p, f)) else {
+            assert_eq!(p.stack_names(a.stack), v.stack_names(b.stack));
+            continue;
+        };
+        let below = &frames[last + 1..];
+        let skip = below.iter().take_while(|&&f| machinery(&p, f)).count();
+        trimmed += usize::from(skip > 0);
+        let want: Vec<String> = below[skip..]
+            .iter()
+            .map(|&f| p.frame_name(f).to_string())
+            .collect();
+        assert_eq!(below_python(&v, b.stack), want);
+        // Python frames read as Python users read them.
+        let py_names: Vec<&str> = v
+            .stack_frames(b.stack)
+            .into_iter()
+            .filter(|&f| is_python(&v, f))
+            .map(|f| v.frame_name(f))
+            .collect();
+        assert!(
+            py_names
+                .iter()
+                .all(|n| !n.starts_with("py::") && n.ends_with(')')),
+            "{py_names:?}"
+        );
     }
+    assert!(trimmed > 50, "{trimmed} samples lost call machinery");
     // The lock wait reads handler -> acquire -> PyThread_acquire_lock_timed
     // -> futex, with no interpreter frame in between the Python frames.
     let lock_wait = v.iter_samples().any(|s| {
         let names = v.stack_names(s.stack);
         let pos = |want: &str| names.iter().position(|n| *n == want);
-        let py = names.iter().rposition(|n| n.starts_with("py::"));
+        let py = names.iter().rposition(|n| n.ends_with(".py)"));
         matches!(
             (py, pos("lock_PyThread_acquire_lock"), pos("PyThread_acquire_lock_timed"), pos("futex_wait")),
             (Some(a), Some(b), Some(c), Some(d)) if a < b && b < c && c < d

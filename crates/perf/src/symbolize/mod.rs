@@ -34,7 +34,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use stackconv_model::naming::{python_perf_file, tidy_perf_symbol, PYTHON_PERF_MAP_PREFIX};
+use stackconv_model::naming::{is_python_perf_symbol, python_perf_file, tidy_perf_symbol};
 use stackconv_model::{FrameKind, Loss};
 
 mod elf;
@@ -952,7 +952,7 @@ fn file_frames_lines(symbols: &ElfSymbols, offset: u64, inline: bool) -> Frames 
 
 fn jit_frame(e: &JitEntry) -> SymFrame {
     let name = tidy_perf_symbol(&e.name).into_owned();
-    if e.name.starts_with(PYTHON_PERF_MAP_PREFIX) {
+    if is_python_perf_symbol(&e.name) {
         SymFrame {
             file: python_perf_file(&e.name).map(str::to_string),
             name,
