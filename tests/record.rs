@@ -72,6 +72,15 @@ fn python312() -> Option<PathBuf> {
     p
 }
 
+/// The recording tests run one at a time: each watches for its workload's
+/// perf map in /tmp, which another test's workload (the same script) would
+/// otherwise satisfy, and perf records best without a second perf beside it.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn ready() -> Option<PathBuf> {
     if !perf_usable() {
         return None;
@@ -111,6 +120,7 @@ fn by_root(
 /// and `waits` charges the off-CPU time to the workload's Python frames.
 #[test]
 fn record_off_cpu_python_webapi() {
+    let _serial = one_at_a_time();
     let Some(py) = ready() else { return };
     let dir = tempfile::tempdir().unwrap();
     let svg = dir.path().join("x.svg");
@@ -185,6 +195,7 @@ fn record_off_cpu_python_webapi() {
 /// the RLock acquire in the workload's function.
 #[test]
 fn record_story_rlock_wait_is_the_top_waits_row() {
+    let _serial = one_at_a_time();
     let Some(py) = ready() else { return };
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("story.py");
@@ -239,6 +250,7 @@ fn record_story_rlock_wait_is_the_top_waits_row() {
 /// `record -p PID --duration 2`: only that process's threads.
 #[test]
 fn record_attached_process_only() {
+    let _serial = one_at_a_time();
     let Some(py) = ready() else { return };
     let mut target = StdCommand::new(&py)
         .arg(webapi())
@@ -292,10 +304,14 @@ fn record_attached_process_only() {
 /// the workload ends, stackconv converts what was recorded and exits 0.
 #[test]
 fn record_ctrl_c_converts_what_was_recorded() {
+    let _serial = one_at_a_time();
     let Some(py) = ready() else { return };
     let dir = tempfile::tempdir().unwrap();
     let svg = dir.path().join("c.svg");
     let start = Instant::now();
+    // Perf maps written from now on are this run's (the tests run one at a
+    // time); the file system's clock may trail by a tick.
+    let started = std::time::SystemTime::now() - Duration::from_millis(50);
     let child = stackconv()
         .args(["record", "-o"])
         .arg(&svg)
@@ -309,7 +325,6 @@ fn record_ctrl_c_converts_what_was_recorded() {
         .unwrap();
     // 1 s after the workload's workers run (a loaded machine may take a
     // while to start perf and Python): their functions are in a perf map.
-    let started = std::time::SystemTime::now() - Duration::from_secs(1);
     let deadline = Instant::now() + Duration::from_secs(8);
     while Instant::now() < deadline && !worker_map_since(started) {
         std::thread::sleep(Duration::from_millis(100));
