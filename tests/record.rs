@@ -190,34 +190,16 @@ fn record_off_cpu_python_webapi() {
     );
 }
 
-/// The story's bug in a small program: a connection pool guarded by an
-/// RLock that is held across the downstream call. The top `waits` row is
-/// the RLock acquire in the workload's function.
+/// The story's bug in a small program (testdata/python/story.py): a
+/// connection pool guarded by an RLock that is held across the downstream
+/// call. The top `waits` row is the RLock acquire in the workload's
+/// function.
 #[test]
 fn record_story_rlock_wait_is_the_top_waits_row() {
     let _serial = one_at_a_time();
     let Some(py) = ready() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("story.py");
-    std::fs::write(
-        &script,
-        "import threading, time\n\
-         POOL_LOCK = threading.RLock()\n\
-         class Repository:\n\
-         \x20   def load(self, key):\n\
-         \x20       with POOL_LOCK:\n\
-         \x20           time.sleep(0.002)  # the downstream call, under the lock\n\
-         \x20           return key\n\
-         def worker(n):\n\
-         \x20   r = Repository()\n\
-         \x20   end = time.monotonic() + n\n\
-         \x20   while time.monotonic() < end:\n\
-         \x20       r.load(1)\n\
-         ts = [threading.Thread(target=worker, args=(1.5,)) for _ in range(6)]\n\
-         [t.start() for t in ts]\n\
-         [t.join() for t in ts]\n",
-    )
-    .unwrap();
+    let script = root().join("testdata/python/story.py");
     let data = dir.path().join("story.perf.data");
     run_ok(
         stackconv()
