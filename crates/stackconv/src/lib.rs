@@ -427,6 +427,13 @@ pub enum Error {
         /// How many bytes were read.
         read: u64,
     },
+    /// The weights of a value column add up past 64 bits (2^63-1): a
+    /// damaged or hostile input, refused rather than summed wrongly.
+    #[error("the weights of value column {column:?} add up past 2^63-1")]
+    WeightOverflow {
+        /// The column's kind.
+        column: String,
+    },
     /// The format's Cargo feature was off when this stackconv was built.
     #[error("{format} is not built into this stackconv (Cargo feature `{feature}` of the stackconv crate)")]
     NotBuiltIn {
@@ -567,7 +574,7 @@ pub fn read_bytes(data: &[u8], opts: &ReadOptions) -> Result<Profile, Error> {
         .max_decompressed_bytes
         .unwrap_or_else(|| default_max_decompressed(u64::try_from(data.len()).unwrap_or(u64::MAX)));
     let _ = max_decompressed; // unused when no compressed format is built in
-    Ok(match format {
+    let profile = match format {
         #[cfg(feature = "perf")]
         InputFormat::PerfData => {
             let mut perf_opts = opts.perf.clone();
@@ -594,7 +601,18 @@ pub fn read_bytes(data: &[u8], opts: &ReadOptions) -> Result<Profile, Error> {
             feature = "chrome"
         )))]
         other => return Err(other.not_built_in()),
-    })
+    };
+    // Every column's weights add up within 64 bits, whatever the format
+    // claimed: what comes after (folding, merging, totals, the SVG's widths)
+    // can then add without overflow.
+    for (column, vt) in profile.value_types.iter().enumerate() {
+        if profile.checked_total(column).is_none() {
+            return Err(Error::WeightOverflow {
+                column: vt.kind.clone(),
+            });
+        }
+    }
+    Ok(profile)
 }
 
 fn memchr_nul(data: &[u8]) -> Option<usize> {
