@@ -71,7 +71,7 @@ fn decode<M: Message + Default>(
     M::decode(bytes).map_err(|source| Error::Decode {
         offset: offset(at),
         message,
-        source,
+        source: Box::new(source),
     })
 }
 
@@ -525,7 +525,7 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
         sample.merge(bytes).map_err(|source| Error::Decode {
             offset: offset(f.payload_offset),
             message: "Sample",
-            source,
+            source: Box::new(source),
         })?;
         let this = sample_no;
         sample_no = sample_no.saturating_add(1);

@@ -481,7 +481,94 @@ fn binary_note(at: Option<usize>) -> String {
         .unwrap_or_default()
 }
 
+/// Where in an input an [`Error`] is: what [`Error::location`] returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Location {
+    /// A byte offset (perf.data; pprof, counted in the inflated bytes).
+    Byte(u64),
+    /// A 1-based line (folded, `perf script`, py-spy raw).
+    Line(u64),
+    /// A 1-based line and column (malformed JSON).
+    LineColumn {
+        /// The line.
+        line: u64,
+        /// The column.
+        column: u64,
+    },
+    /// The path of a JSON value (`samples[17]`, `profiles[0].events[3]`).
+    JsonPath(String),
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Byte(offset) => write!(f, "byte {offset}"),
+            Location::Line(line) => write!(f, "line {line}"),
+            Location::LineColumn { line, column } => write!(f, "line {line} column {column}"),
+            Location::JsonPath(path) => f.write_str(path),
+        }
+    }
+}
+
 impl Error {
+    /// Where in the input the error is, when it says: the byte offset,
+    /// line or JSON path of the format reader's error, looked up through
+    /// [`Error::File`] and [`Error::Stdout`].
+    ///
+    /// ```
+    /// use stackconv::{read_bytes, Location, ReadOptions};
+    ///
+    /// let e = read_bytes(b"main;a 1\nmain;b x\n", &ReadOptions::default()).unwrap_err();
+    /// assert_eq!(e.location(), Some(Location::Line(2)));
+    /// ```
+    pub fn location(&self) -> Option<Location> {
+        let size = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        match self {
+            Error::File { source, .. } | Error::Stdout(source) => source.location(),
+            Error::UnknownFormat { binary_at } => binary_at.map(|at| Location::Byte(size(at))),
+            #[cfg(feature = "perf")]
+            Error::Perf(e) => e.offset().map(Location::Byte),
+            Error::Collapsed(e) => Some(Location::Line(e.line())),
+            #[cfg(feature = "pprof")]
+            Error::Pprof(e) => e.offset().map(Location::Byte),
+            #[cfg(feature = "speedscope")]
+            Error::Speedscope(stackconv_speedscope::Error::Json { line, column, .. }) => {
+                Some(Location::LineColumn {
+                    line: size(*line),
+                    column: size(*column),
+                })
+            }
+            #[cfg(feature = "speedscope")]
+            Error::Speedscope(e) => e.json_path().map(Location::JsonPath),
+            #[cfg(feature = "chrome")]
+            Error::Chrome(stackconv_chrome::Error::Json { line, column, .. }) => {
+                Some(Location::LineColumn {
+                    line: size(*line),
+                    column: size(*column),
+                })
+            }
+            #[cfg(feature = "chrome")]
+            Error::Chrome(e) => e.json_path().map(Location::JsonPath),
+            // Outputs, options and the file system: no place in an input.
+            #[cfg(feature = "firefox")]
+            Error::Firefox(_) => None,
+            #[cfg(feature = "svg")]
+            Error::Flamegraph(_) => None,
+            Error::NoSuchValue(_)
+            | Error::NoOffCpu { .. }
+            | Error::InputTooLarge { .. }
+            | Error::OutOfMemory { .. }
+            | Error::NotBuiltIn { .. }
+            | Error::Io(_)
+            | Error::StdinTwice
+            | Error::OutputIsInput { .. }
+            | Error::OutputIsDirectory
+            | Error::CannotCreate { .. }
+            | Error::StdoutClosed => None,
+        }
+    }
+
     fn in_file(self, path: &Path) -> Error {
         Error::File {
             path: path.to_path_buf(),
