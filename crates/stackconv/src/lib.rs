@@ -32,6 +32,7 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
+mod csv;
 mod info;
 mod output;
 mod process;
@@ -186,6 +187,8 @@ pub enum OutputFormat {
     ChromeCpuProfile,
     /// A self-contained interactive HTML report (stackconv-html).
     Html,
+    /// CSV of function self weights, `function,self_weight`, heaviest first.
+    Csv,
 }
 
 /// What stackconv knows of an output format: one row of the output table.
@@ -205,7 +208,7 @@ struct OutputRow {
 
 impl OutputFormat {
     /// Every output format, in the order help texts list them.
-    pub const ALL: [OutputFormat; 7] = [
+    pub const ALL: [OutputFormat; 8] = [
         OutputFormat::Svg,
         OutputFormat::Html,
         OutputFormat::Folded,
@@ -213,6 +216,7 @@ impl OutputFormat {
         OutputFormat::Pprof,
         OutputFormat::Firefox,
         OutputFormat::ChromeCpuProfile,
+        OutputFormat::Csv,
     ];
 
     /// The format's row of the output table. A new format adds its variant,
@@ -270,6 +274,13 @@ impl OutputFormat {
                 time_order: true,
                 source_lines: true,
             },
+            OutputFormat::Csv => OutputRow {
+                name: "csv",
+                aliases: &[],
+                extensions: &[".csv"],
+                time_order: false,
+                source_lines: false,
+            },
         }
     }
 
@@ -283,7 +294,7 @@ impl OutputFormat {
             OutputFormat::Pprof => "pprof",
             OutputFormat::Firefox => "firefox",
             OutputFormat::ChromeCpuProfile => "chrome",
-            OutputFormat::Folded => "",
+            OutputFormat::Folded | OutputFormat::Csv => "",
         };
         Error::NotBuiltIn {
             format: self.name(),
@@ -882,6 +893,10 @@ pub fn write(
         OutputFormat::ChromeCpuProfile => stackconv_chrome::write(profile, &opts.chrome, &mut out)?,
         #[cfg(feature = "html")]
         OutputFormat::Html => stackconv_html::write_html(profile, &opts.html, &mut out)?,
+        OutputFormat::Csv => {
+            let column = opts.folded.value.unwrap_or(profile.meta.default_value);
+            csv::write(profile, column, &mut out)?
+        }
         #[cfg(not(all(
             feature = "svg",
             feature = "speedscope",
