@@ -703,7 +703,7 @@ fn parse_build_id(s: &str) -> Vec<u8> {
             _ => None,
         }
     };
-    if !digits.is_empty() && digits.len() % 2 == 0 {
+    if !digits.is_empty() && digits.len().is_multiple_of(2) {
         let decoded: Option<Vec<u8>> = digits
             .chunks_exact(2)
             .map(|pair| match pair {
