@@ -8,8 +8,11 @@ use stackconv::collapsed::folded::{self, RootFrame};
 use stackconv::model::top::{format_percentage, top_with, TopOptions};
 use stackconv::{OutputFormat, Profile};
 
-use crate::args::{report, report_dropped, usage, value_usage, InputArgs, ProcessArgs};
-use crate::Failure;
+use crate::common::{
+    maps_beside, output_format, output_format_parser, report, report_dropped, report_title, usage,
+    value_usage, Failure,
+};
+use crate::options::{InputArgs, ProcessArgs};
 
 /// `stackconv diff BEFORE AFTER -o OUT`.
 #[derive(Args, Debug)]
@@ -26,7 +29,7 @@ pub struct DiffArgs {
     pub output: PathBuf,
     /// Output format: svg, html, folded or pprof (default: from the
     /// extension).
-    #[arg(long, value_name = "FORMAT", value_parser = crate::args::output_format_parser())]
+    #[arg(long, value_name = "FORMAT", value_parser = output_format_parser())]
     pub to: Option<OutputFormat>,
     /// Scale the before weights to the after total.
     #[arg(short, long)]
@@ -96,7 +99,7 @@ impl ListArgs {
 /// and diffs show function names).
 fn read_all(paths: &[PathBuf], input: &InputArgs, lines: bool) -> Result<Profile, Failure> {
     let mut opts = input.read_options();
-    crate::args::maps_beside(&mut opts, paths);
+    maps_beside(&mut opts, paths);
     opts.perf.symbols.lines = lines;
     let mut profiles = Vec::with_capacity(paths.len());
     for p in paths {
@@ -140,7 +143,7 @@ fn diff_side(path: &PathBuf, a: &DiffArgs, root: RootFrame) -> Result<Profile, F
 }
 
 pub fn diff(a: DiffArgs) -> Result<(), Failure> {
-    let format = crate::args::output_format(a.to, &a.output)?;
+    let format = output_format(a.to, &a.output)?;
     if !matches!(
         format,
         OutputFormat::Svg | OutputFormat::Html | OutputFormat::Folded | OutputFormat::Pprof
@@ -190,7 +193,7 @@ pub fn diff(a: DiffArgs) -> Result<(), Failure> {
             opts.title = a.title.clone().unwrap_or_else(|| {
                 format!(
                     "{} (differential)",
-                    crate::args::report_title(&[a.before.clone(), a.after.clone()])
+                    report_title(&[a.before.clone(), a.after.clone()])
                 )
             });
             out.write_with(|w| {

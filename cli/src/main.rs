@@ -12,6 +12,9 @@ macro_rules! say {
 
 mod args;
 mod commands;
+mod common;
+mod convert;
+mod options;
 mod record;
 mod size;
 
@@ -20,7 +23,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use args::{Cli, Command};
+use args::{Cli, Command, InfoArgs};
+use common::Failure;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -58,33 +62,6 @@ fn main() -> ExitCode {
             }
             ExitCode::from(1)
         }
-    }
-}
-
-/// What ended a run: bad usage (exit 2) or bad input / I/O (exit 1).
-enum Failure {
-    Usage(String),
-    Run(stackconv::Error),
-}
-
-impl From<stackconv::Error> for Failure {
-    fn from(e: stackconv::Error) -> Self {
-        match usage_hint(&e) {
-            Some(hint) => Failure::Usage(format!("{e}{hint}")),
-            None => Failure::Run(e),
-        }
-    }
-}
-
-/// Errors that are bad usage (exit 2), with what to add to their message.
-fn usage_hint(e: &stackconv::Error) -> Option<&'static str> {
-    match e {
-        stackconv::Error::File { source, .. } | stackconv::Error::Stdout(source) => {
-            usage_hint(source)
-        }
-        stackconv::Error::OutputIsInput { .. } => Some(" (--force writes it anyway)"),
-        stackconv::Error::OutputIsDirectory | stackconv::Error::StdinTwice => Some(""),
-        _ => None,
     }
 }
 
@@ -152,14 +129,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
             commands::waits(a).map_err(on_stdout)
         }
         Some(Command::Record(a)) => record::record(*a),
-        None => args::convert(cli.convert),
+        None => convert::convert(cli.convert),
     }
 }
 
 /// `stackconv info IN...`.
-fn info(a: args::InfoArgs) -> Result<(), Failure> {
+fn info(a: InfoArgs) -> Result<(), Failure> {
     let mut opts = a.input.read_options();
-    args::maps_beside(&mut opts, &a.inputs);
+    common::maps_beside(&mut opts, &a.inputs);
     let mut out = io::stdout().lock();
     for (n, path) in a.inputs.iter().enumerate() {
         let profile = stackconv::read_path(path, &opts)?;

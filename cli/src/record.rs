@@ -34,8 +34,9 @@ use std::time::{Duration, SystemTime};
 
 use clap::Args;
 
-use crate::args::{usage, ConvertArgs, InputArgs, ProcessArgs};
-use crate::Failure;
+use crate::common::{maps_dir_of, output_format, output_format_parser, usage, Failure};
+use crate::convert::ConvertArgs;
+use crate::options::{InputArgs, ProcessArgs};
 
 /// `stackconv record [OPTIONS] -- CMD...` or `stackconv record -p PID`.
 #[derive(Args, Debug)]
@@ -57,7 +58,7 @@ pub struct RecordArgs {
     pub output: PathBuf,
     /// Output format (default: from the output's extension; `.data` keeps
     /// the raw recording).
-    #[arg(long, value_name = "FORMAT", value_parser = crate::args::output_format_parser())]
+    #[arg(long, value_name = "FORMAT", value_parser = output_format_parser())]
     pub to: Option<stackconv::OutputFormat>,
     /// Keep the raw recording and the perf maps beside the output
     /// (`flame.svg` -> `flame.perf.data`, `flame.perf.data.maps/`).
@@ -345,13 +346,6 @@ pub fn kept_recording_path(output: &Path) -> PathBuf {
     output.with_file_name(format!("{stem}.perf.data"))
 }
 
-/// The directory the perf maps of `recording` are kept in.
-pub fn maps_dir_of(recording: &Path) -> PathBuf {
-    let mut s = recording.as_os_str().to_owned();
-    s.push(".maps");
-    PathBuf::from(s)
-}
-
 /// Find `program` as the shell would: a path with a `/` as it is, else in
 /// `$PATH`.
 fn find_program(program: &OsStr) -> Option<PathBuf> {
@@ -536,7 +530,7 @@ pub fn record(a: RecordArgs) -> Result<(), Failure> {
     if !raw {
         // The output format, the output file and the process options,
         // checked before perf runs.
-        crate::args::output_format(a.to, &a.output)?;
+        output_format(a.to, &a.output)?;
         drop(stackconv::Output::prepare(&a.output, &[], false)?);
         a.process.options()?;
     }
@@ -752,7 +746,7 @@ pub fn record(a: RecordArgs) -> Result<(), Failure> {
         quiet: a.quiet,
         ..ConvertArgs::default()
     };
-    crate::args::convert(convert)
+    crate::convert::convert(convert)
 }
 
 /// Start the thread that passes SIGINT and SIGTERM to perf while it runs

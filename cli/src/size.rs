@@ -33,7 +33,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 pub fn show_size(bytes: u64) -> String {
     for (shift, unit) in [(40, "T"), (30, "G"), (20, "M"), (10, "K")] {
         let step = 1u64 << shift;
-        if bytes >= step && bytes % step == 0 {
+        if bytes >= step && bytes.is_multiple_of(step) {
             return format!("{}{unit}", bytes / step);
         }
     }

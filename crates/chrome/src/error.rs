@@ -17,9 +17,10 @@ pub enum Error {
         line: usize,
         /// 1-based column of the problem.
         column: usize,
-        /// The parser's error.
+        /// The JSON parser's error (boxed: the parser's error type is not
+        /// part of this crate's API).
         #[source]
-        source: serde_json::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// Two nodes have the same id.
     #[error("cpuprofile: nodes[{node}].id: id {id} is already the id of nodes[{first}]")]
@@ -125,12 +126,40 @@ pub enum Error {
 }
 
 impl Error {
+    /// The JSON path of the value the error is about (`nodes[3].children[1]`,
+    /// `samples[17]`, `timeDeltas[4]`), when it names one. A [`Error::Json`]
+    /// names a line and column instead (its fields).
+    ///
+    /// ```
+    /// let json = br#"{"nodes": [], "startTime": 0, "endTime": 1, "samples": [7], "timeDeltas": [0]}"#;
+    /// let e = stackconv_chrome::read(json).unwrap_err();
+    /// assert_eq!(e.json_path().as_deref(), Some("samples[0]"));
+    /// ```
+    pub fn json_path(&self) -> Option<String> {
+        match self {
+            Error::DuplicateNodeId { node, .. } => Some(format!("nodes[{node}].id")),
+            Error::UnknownNode { node, field, .. } => Some(format!("nodes[{node}].{field}")),
+            Error::TwoParents { node, .. } | Error::Cycle { node, .. } => {
+                Some(format!("nodes[{node}]"))
+            }
+            Error::UnknownSampleNode { sample, .. } | Error::BadTime { sample, .. } => {
+                Some(format!("samples[{sample}]"))
+            }
+            Error::BadTimeDelta { index, .. } => Some(format!("timeDeltas[{index}]")),
+            Error::Json { .. }
+            | Error::LengthMismatch { .. }
+            | Error::NoSuchValue { .. }
+            | Error::NegativeValue { .. }
+            | Error::Io(_) => None,
+        }
+    }
+
     /// Wrap a `serde_json` error from reading.
     pub(crate) fn json(source: serde_json::Error) -> Self {
         Error::Json {
             line: source.line(),
             column: source.column(),
-            source,
+            source: Box::new(source),
         }
     }
 }

@@ -92,6 +92,29 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// The 1-based line the error names (every variant names one).
+    ///
+    /// ```
+    /// let e = stackconv_collapsed::folded::read(b"main;a 1\nmain;b\n").unwrap_err();
+    /// assert_eq!(e.line(), 2);
+    /// ```
+    pub fn line(&self) -> u64 {
+        match self {
+            Error::Binary { line, .. }
+            | Error::MissingCount { line, .. }
+            | Error::BadCount { line, .. }
+            | Error::EmptyStack { line, .. }
+            | Error::MissingDiffCount { line }
+            | Error::BadHeader { line, .. }
+            | Error::BadFrame { line, .. }
+            | Error::BadPeriod { line, .. }
+            | Error::WeightOverflow { line, .. }
+            | Error::Truncated { line } => *line,
+        }
+    }
+}
+
 /// `text` cut to at most 80 bytes (on a character boundary), for messages.
 pub(crate) fn excerpt(text: &str) -> String {
     const MAX: usize = 80;

@@ -17,16 +17,14 @@ use std::collections::HashMap;
 use rustc_hash::FxHashMap;
 use std::io::{self, Write};
 
-use stackconv_model::{FrameId, FrameKind, Profile, StackId, ThreadId, ValueType};
+use stackconv_model::{FrameId, FrameKind, Profile, StackId, ThreadId};
 
-use crate::lines::{head, lines};
+use crate::lines::lines;
 pub use crate::prune::write_pruned;
+use crate::stack_lines::{parse_count, split_count_allow_empty, FoldedBuilder};
 use crate::Error;
 
 const FORMAT: &str = "folded";
-
-/// How many bytes of input the `looks_like` functions read.
-pub(crate) const SNIFF_BYTES: usize = 8 * 1024;
 
 /// Read folded text: `frame;frame;... count` lines, root first. Frames are
 /// kept exactly as written; blank lines are skipped. A line with an empty
@@ -53,32 +51,9 @@ pub fn read(input: &[u8]) -> Result<Profile, Error> {
             continue;
         }
         let (stack, count) = split_count_allow_empty(&line.text, FORMAT, line.number)?;
-        b.push(stack, &[count], line.number)?;
+        b.push(stack, &[count], line.number, intern_frame)?;
     }
     Ok(b.finish())
-}
-
-/// The sum of the magnitudes of the weights read so far, checked against
-/// 2^63-1 at every line: every total, subtotal and difference an
-/// operation or writer makes of them then fits an `i64`.
-#[derive(Default)]
-pub(crate) struct WeightTotal(u64);
-
-impl WeightTotal {
-    /// Add `weight`, or the error naming `line`.
-    pub(crate) fn add(
-        &mut self,
-        weight: i64,
-        format: &'static str,
-        line: u64,
-    ) -> Result<(), Error> {
-        self.0 = self
-            .0
-            .checked_add(weight.unsigned_abs())
-            .filter(|&t| i64::try_from(t).is_ok())
-            .ok_or(Error::WeightOverflow { format, line })?;
-        Ok(())
-    }
 }
 
 /// Read differential folded text, `frame;frame;... before after` lines (as
@@ -109,8 +84,8 @@ pub fn read_diff(input: &[u8]) -> Result<(Profile, Profile), Error> {
             .rsplit_once(' ')
             .ok_or(Error::MissingDiffCount { line: line.number })?;
         let count_before = parse_count(count_before, FORMAT, line.number)?;
-        before.push(stack, &[count_before], line.number)?;
-        after.push(stack, &[count_after], line.number)?;
+        before.push(stack, &[count_before], line.number, intern_frame)?;
+        after.push(stack, &[count_after], line.number, intern_frame)?;
     }
     Ok((before.finish(), after.finish()))
 }
@@ -126,74 +101,12 @@ pub fn read_diff(input: &[u8]) -> Result<(Profile, Profile), Error> {
 /// assert!(!folded::looks_like(b"main;work\n"));
 /// ```
 pub fn looks_like(input: &[u8]) -> bool {
-    folded_shape(input, false) && !crate::pyspy::looks_like(input)
+    crate::stack_lines::folded_shape(input, false) && !crate::pyspy::looks_like(input)
 }
 
-/// Whether the first kilobytes of `input` are all `stack count` lines (at
-/// least one); with `allow_empty`, ` count` lines too.
-pub(crate) fn folded_shape(input: &[u8], allow_empty: bool) -> bool {
-    let window = head(input, SNIFF_BYTES);
-    let mut seen = false;
-    for line in lines(window, FORMAT) {
-        let Ok(line) = line else { return false };
-        if line.text.trim().is_empty() {
-            continue;
-        }
-        let shape = if allow_empty {
-            split_count_allow_empty(&line.text, FORMAT, line.number).map(|_| ())
-        } else {
-            split_count(&line.text, FORMAT, line.number).map(|_| ())
-        };
-        if shape.is_err() {
-            return false;
-        }
-        seen = true;
-    }
-    seen
-}
-
-/// Split a folded line into its stack text and count.
-pub(crate) fn split_count<'a>(
-    text: &'a str,
-    format: &'static str,
-    line: u64,
-) -> Result<(&'a str, i64), Error> {
-    let (stack, count) = split_count_allow_empty(text, format, line)?;
-    if stack.is_empty() {
-        return Err(Error::EmptyStack { format, line });
-    }
-    Ok((stack, count))
-}
-
-/// As [`split_count`], but an empty stack (` 1`) is fine: py-spy writes one
-/// for a sample of a thread with no frames.
-pub(crate) fn split_count_allow_empty<'a>(
-    text: &'a str,
-    format: &'static str,
-    line: u64,
-) -> Result<(&'a str, i64), Error> {
-    let text = text.trim_end();
-    let (stack, count) = text
-        .rsplit_once(' ')
-        .ok_or(Error::MissingCount { format, line })?;
-    let count = parse_count(count, format, line)?;
-    Ok((stack, count))
-}
-
-fn parse_count(text: &str, format: &'static str, line: u64) -> Result<i64, Error> {
-    let bad = || Error::BadCount {
-        format,
-        line,
-        found: crate::error::excerpt(text),
-    };
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(if text.is_empty() {
-            Error::MissingCount { format, line }
-        } else {
-            bad()
-        });
-    }
-    text.parse::<i64>().map_err(|_| bad())
+/// Intern a folded frame, its kind guessed from its text.
+fn intern_frame(p: &mut Profile, name: &str) -> FrameId {
+    p.intern_frame_named(name, frame_kind(name))
 }
 
 /// Guess a folded frame's kind from its text.
@@ -212,100 +125,6 @@ fn frame_kind(name: &str) -> FrameKind {
         FrameKind::Unknown
     } else {
         FrameKind::Native
-    }
-}
-
-/// Builds a profile from folded-style lines; shared with the py-spy reader.
-pub(crate) struct FoldedBuilder {
-    pub(crate) profile: Profile,
-    frames: HashMap<String, FrameId>,
-    /// The thread of samples without thread information, interned on first
-    /// use.
-    thread: Option<ThreadId>,
-    scratch: Vec<FrameId>,
-    format: &'static str,
-    total: WeightTotal,
-}
-
-impl FoldedBuilder {
-    pub(crate) fn new(format: &'static str, _columns: usize) -> Self {
-        let mut profile = Profile::new(vec![ValueType::new("samples", "count")]);
-        profile.meta.source_format = format.to_string();
-        profile.meta.comm_root = false;
-        profile.meta.default_value = 0;
-        FoldedBuilder {
-            profile,
-            frames: HashMap::new(),
-            thread: None,
-            scratch: Vec::new(),
-            format,
-            total: WeightTotal::default(),
-        }
-    }
-
-    /// Intern the frames of `stack` (`;`-separated, root first) with
-    /// `kind_of` deciding each frame's kind and file/line.
-    pub(crate) fn intern_stack(
-        &mut self,
-        stack: &str,
-        mut make: impl FnMut(&mut Profile, &str) -> FrameId,
-    ) -> Option<StackId> {
-        self.scratch.clear();
-        for name in stack.split(';') {
-            let id = match self.frames.get(name) {
-                Some(&id) => id,
-                None => {
-                    let id = make(&mut self.profile, name);
-                    self.frames.insert(name.to_string(), id);
-                    id
-                }
-            };
-            self.scratch.push(id);
-        }
-        let mut parent = None;
-        for &f in &self.scratch {
-            parent = Some(self.profile.intern_stack(parent, f));
-        }
-        parent
-    }
-
-    /// Push one sample of a plain folded line.
-    fn push(&mut self, stack: &str, values: &[i64], line: u64) -> Result<(), Error> {
-        for &v in values {
-            self.total.add(v, self.format, line)?;
-        }
-        let s = self.intern_stack(stack, |p, name| {
-            p.intern_frame_named(name, frame_kind(name))
-        });
-        let thread = match self.thread {
-            Some(t) => t,
-            None => {
-                let t = self.profile.intern_thread(Default::default());
-                self.thread = Some(t);
-                t
-            }
-        };
-        self.profile.push_sample(s, thread, None, values);
-        Ok(())
-    }
-
-    /// Push one sample with an explicit thread, read on `line`.
-    pub(crate) fn push_with_thread(
-        &mut self,
-        stack: Option<StackId>,
-        thread: ThreadId,
-        values: &[i64],
-        line: u64,
-    ) -> Result<(), Error> {
-        for &v in values {
-            self.total.add(v, self.format, line)?;
-        }
-        self.profile.push_sample(stack, thread, None, values);
-        Ok(())
-    }
-
-    pub(crate) fn finish(self) -> Profile {
-        self.profile
     }
 }
 

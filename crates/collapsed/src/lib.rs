@@ -36,6 +36,7 @@ mod lines;
 pub mod perf_script;
 mod prune;
 pub mod pyspy;
+mod stack_lines;
 
 pub use error::Error;
 pub use stackconv_model;

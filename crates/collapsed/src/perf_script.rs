@@ -30,8 +30,8 @@ use stackconv_model::naming::{
 use stackconv_model::{Frame, FrameId, FrameKind, Profile, StackId, ValueType};
 
 use crate::error::excerpt;
-use crate::folded::SNIFF_BYTES;
 use crate::lines::{head, lines};
+use crate::stack_lines::SNIFF_BYTES;
 use crate::Error;
 
 const FORMAT: &str = "perf script";
@@ -426,7 +426,7 @@ struct Reader {
     /// Samples whose period perf script shows but inferno does not read.
     periods_ignored: u64,
     /// Per event: the weight read so far, checked.
-    event_totals: Vec<crate::folded::WeightTotal>,
+    event_totals: Vec<crate::stack_lines::WeightTotal>,
     frame_cache: HashMap<String, Vec<FrameId>>,
     key: String,
     /// Whether any frame line was seen (call chains or one-line frames).

@@ -20,8 +20,8 @@ use std::collections::HashMap;
 
 use stackconv_model::{Frame, FrameKind, Profile, Thread, ThreadId};
 
-use crate::folded::{folded_shape, split_count_allow_empty, FoldedBuilder, SNIFF_BYTES};
 use crate::lines::{head, lines};
+use crate::stack_lines::{folded_shape, split_count_allow_empty, FoldedBuilder, SNIFF_BYTES};
 use crate::Error;
 
 const FORMAT: &str = "py-spy raw";

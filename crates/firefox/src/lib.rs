@@ -75,9 +75,10 @@ pub enum Error {
         line: usize,
         /// 1-based column of the output, 0 when unknown.
         column: usize,
-        /// The serializer's error.
+        /// The JSON serializer's error (boxed: the serializer's error type
+        /// is not part of this crate's API).
         #[source]
-        source: serde_json::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// Writing failed.
     #[error("firefox: write failed: {0}")]

@@ -86,7 +86,7 @@ pub fn write(profile: &Profile, opts: &WriteOptions, out: impl Write) -> Result<
     let json_error = |source: serde_json::Error| Error::Json {
         line: source.line(),
         column: source.column(),
-        source,
+        source: Box::new(source),
     };
     if opts.gzip {
         let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());

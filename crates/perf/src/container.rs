@@ -351,7 +351,7 @@ impl<'a> Walker<'a> {
 
     fn attrs_from_section(&mut self, offset: u64, size: u64, attr_size: u64) -> Result<(), Error> {
         let count = size / attr_size;
-        if size % attr_size != 0 {
+        if !size.is_multiple_of(attr_size) {
             self.c.warnings.push(format!(
                 "attribute section at byte {offset}: size {size} is not a multiple of {attr_size}"
             ));

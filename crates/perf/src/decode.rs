@@ -139,7 +139,7 @@ pub(crate) fn decode_all<R: std::io::Read>(
                 if !batch.records.is_empty() && send.send(Ok(std::mem::take(&mut batch))).is_err() {
                     return;
                 }
-                let _ = send.send(Err(Error::Parse(e)));
+                let _ = send.send(Err(Error::parse(e)));
                 return;
             }
         }

@@ -52,12 +52,19 @@ pub enum Error {
     /// Reading the input failed.
     #[error("perf.data: reading the input failed")]
     Io(#[source] std::io::Error),
-    /// linux-perf-data refused the (already validated) record stream.
+    /// linux-perf-data refused the (already validated) record stream. The
+    /// source is its error, boxed so that its type is not part of this
+    /// crate's API.
     #[error("perf.data: the record stream could not be read")]
-    Parse(#[source] linux_perf_data::Error),
+    Parse(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl Error {
+    /// Wrap an error of linux-perf-data.
+    pub(crate) fn parse(source: linux_perf_data::Error) -> Self {
+        Error::Parse(Box::new(source))
+    }
+
     /// The byte offset the error names, when it names one.
     pub fn offset(&self) -> Option<u64> {
         match self {

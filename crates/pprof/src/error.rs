@@ -37,9 +37,10 @@ pub enum Error {
         offset: u64,
         /// Which message (`Sample`, `Location`, ...).
         message: &'static str,
-        /// What prost reported.
+        /// What the protobuf decoder reported (boxed: the decoder's error
+        /// type is not part of this crate's API).
         #[source]
-        source: prost::DecodeError,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A string index is negative or past the end of the string table.
     #[error("pprof: {field} refers to string {index}, but the string table has {len} strings")]
@@ -107,4 +108,29 @@ pub enum Error {
     /// Writing failed.
     #[error("pprof: write: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// The byte offset (in the inflated profile.proto bytes) the error
+    /// names, when it names one.
+    ///
+    /// ```
+    /// let e = stackconv_pprof::read(b"\x0a\xff", &Default::default()).unwrap_err();
+    /// assert_eq!(e.offset(), Some(1)); // the length varint that runs past the end
+    /// ```
+    pub fn offset(&self) -> Option<u64> {
+        match self {
+            Error::Malformed { offset, .. } | Error::Decode { offset, .. } => Some(*offset),
+            Error::Gzip { .. }
+            | Error::TooLarge { .. }
+            | Error::StringIndex { .. }
+            | Error::LocationId { .. }
+            | Error::FunctionId { .. }
+            | Error::MappingId { .. }
+            | Error::BadId { .. }
+            | Error::ValueCount { .. }
+            | Error::TooManyFrames { .. }
+            | Error::Io(_) => None,
+        }
+    }
 }

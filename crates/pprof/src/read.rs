@@ -71,7 +71,7 @@ fn decode<M: Message + Default>(
     M::decode(bytes).map_err(|source| Error::Decode {
         offset: offset(at),
         message,
-        source,
+        source: Box::new(source),
     })
 }
 
@@ -525,7 +525,7 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
         sample.merge(bytes).map_err(|source| Error::Decode {
             offset: offset(f.payload_offset),
             message: "Sample",
-            source,
+            source: Box::new(source),
         })?;
         let this = sample_no;
         sample_no = sample_no.saturating_add(1);
@@ -703,7 +703,7 @@ fn parse_build_id(s: &str) -> Vec<u8> {
             _ => None,
         }
     };
-    if !digits.is_empty() && digits.len() % 2 == 0 {
+    if !digits.is_empty() && digits.len().is_multiple_of(2) {
         let decoded: Option<Vec<u8>> = digits
             .chunks_exact(2)
             .map(|pair| match pair {

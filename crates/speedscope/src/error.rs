@@ -16,9 +16,10 @@ pub enum Error {
         line: usize,
         /// 1-based column of the problem.
         column: usize,
-        /// The parser's error.
+        /// The JSON parser's error (boxed: the parser's error type is not
+        /// part of this crate's API).
         #[source]
-        source: serde_json::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A profile's `type` is neither `sampled` nor `evented`.
     #[error("speedscope: profile {profile} ({name:?}): type {found:?}, expected \"sampled\" or \"evented\"")]
@@ -174,12 +175,47 @@ pub enum Error {
 }
 
 impl Error {
+    /// The JSON path of the value the error is about
+    /// (`profiles[0].samples[3]`, `profiles[1].events[7]`), when it names
+    /// one. A [`Error::Json`] names a line and column instead (its fields).
+    ///
+    /// ```
+    /// let json = br#"{"$schema": "https://www.speedscope.app/file-format-schema.json",
+    ///   "shared": {"frames": [{"name": "main"}]},
+    ///   "profiles": [{"type": "sampled", "name": "t", "unit": "none", "startValue": 0,
+    ///     "endValue": 1, "samples": [[0], [5]], "weights": [1, 1]}]}"#;
+    /// let e = stackconv_speedscope::read(json).unwrap_err();
+    /// assert_eq!(e.json_path().as_deref(), Some("profiles[0].samples[1]"));
+    /// ```
+    pub fn json_path(&self) -> Option<String> {
+        match self {
+            Error::UnknownProfileType { profile, .. } => Some(format!("profiles[{profile}].type")),
+            Error::UnknownUnit { profile, .. } => Some(format!("profiles[{profile}].unit")),
+            Error::LengthMismatch { profile, .. }
+            | Error::BadWeight { profile, .. }
+            | Error::UnclosedFrames { profile, .. } => Some(format!("profiles[{profile}]")),
+            Error::SampleFrameIndex {
+                profile, sample, ..
+            } => Some(format!("profiles[{profile}].samples[{sample}]")),
+            Error::EventFrameIndex { profile, event, .. }
+            | Error::BadEventTime { profile, event, .. }
+            | Error::UnknownEventType { profile, event, .. }
+            | Error::UnmatchedClose { profile, event, .. } => {
+                Some(format!("profiles[{profile}].events[{event}]"))
+            }
+            Error::Json { .. }
+            | Error::NoSuchValue { .. }
+            | Error::NegativeValue { .. }
+            | Error::Io(_) => None,
+        }
+    }
+
     /// Wrap a `serde_json` error from reading.
     pub(crate) fn json(source: serde_json::Error) -> Self {
         Error::Json {
             line: source.line(),
             column: source.column(),
-            source,
+            source: Box::new(source),
         }
     }
 }

@@ -32,6 +32,7 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
+mod csv;
 mod info;
 mod output;
 mod process;
@@ -186,6 +187,8 @@ pub enum OutputFormat {
     ChromeCpuProfile,
     /// A self-contained interactive HTML report (stackconv-html).
     Html,
+    /// CSV of function self weights, `function,self_weight`, heaviest first.
+    Csv,
 }
 
 /// What stackconv knows of an output format: one row of the output table.
@@ -205,7 +208,7 @@ struct OutputRow {
 
 impl OutputFormat {
     /// Every output format, in the order help texts list them.
-    pub const ALL: [OutputFormat; 7] = [
+    pub const ALL: [OutputFormat; 8] = [
         OutputFormat::Svg,
         OutputFormat::Html,
         OutputFormat::Folded,
@@ -213,6 +216,7 @@ impl OutputFormat {
         OutputFormat::Pprof,
         OutputFormat::Firefox,
         OutputFormat::ChromeCpuProfile,
+        OutputFormat::Csv,
     ];
 
     /// The format's row of the output table. A new format adds its variant,
@@ -270,6 +274,13 @@ impl OutputFormat {
                 time_order: true,
                 source_lines: true,
             },
+            OutputFormat::Csv => OutputRow {
+                name: "csv",
+                aliases: &[],
+                extensions: &[".csv"],
+                time_order: false,
+                source_lines: false,
+            },
         }
     }
 
@@ -283,7 +294,7 @@ impl OutputFormat {
             OutputFormat::Pprof => "pprof",
             OutputFormat::Firefox => "firefox",
             OutputFormat::ChromeCpuProfile => "chrome",
-            OutputFormat::Folded => "",
+            OutputFormat::Folded | OutputFormat::Csv => "",
         };
         Error::NotBuiltIn {
             format: self.name(),
@@ -488,7 +499,94 @@ fn binary_note(at: Option<usize>) -> String {
         .unwrap_or_default()
 }
 
+/// Where in an input an [`Error`] is: what [`Error::location`] returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Location {
+    /// A byte offset (perf.data; pprof, counted in the inflated bytes).
+    Byte(u64),
+    /// A 1-based line (folded, `perf script`, py-spy raw).
+    Line(u64),
+    /// A 1-based line and column (malformed JSON).
+    LineColumn {
+        /// The line.
+        line: u64,
+        /// The column.
+        column: u64,
+    },
+    /// The path of a JSON value (`samples[17]`, `profiles[0].events[3]`).
+    JsonPath(String),
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Byte(offset) => write!(f, "byte {offset}"),
+            Location::Line(line) => write!(f, "line {line}"),
+            Location::LineColumn { line, column } => write!(f, "line {line} column {column}"),
+            Location::JsonPath(path) => f.write_str(path),
+        }
+    }
+}
+
 impl Error {
+    /// Where in the input the error is, when it says: the byte offset,
+    /// line or JSON path of the format reader's error, looked up through
+    /// [`Error::File`] and [`Error::Stdout`].
+    ///
+    /// ```
+    /// use stackconv::{read_bytes, Location, ReadOptions};
+    ///
+    /// let e = read_bytes(b"main;a 1\nmain;b x\n", &ReadOptions::default()).unwrap_err();
+    /// assert_eq!(e.location(), Some(Location::Line(2)));
+    /// ```
+    pub fn location(&self) -> Option<Location> {
+        let size = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        match self {
+            Error::File { source, .. } | Error::Stdout(source) => source.location(),
+            Error::UnknownFormat { binary_at } => binary_at.map(|at| Location::Byte(size(at))),
+            #[cfg(feature = "perf")]
+            Error::Perf(e) => e.offset().map(Location::Byte),
+            Error::Collapsed(e) => Some(Location::Line(e.line())),
+            #[cfg(feature = "pprof")]
+            Error::Pprof(e) => e.offset().map(Location::Byte),
+            #[cfg(feature = "speedscope")]
+            Error::Speedscope(stackconv_speedscope::Error::Json { line, column, .. }) => {
+                Some(Location::LineColumn {
+                    line: size(*line),
+                    column: size(*column),
+                })
+            }
+            #[cfg(feature = "speedscope")]
+            Error::Speedscope(e) => e.json_path().map(Location::JsonPath),
+            #[cfg(feature = "chrome")]
+            Error::Chrome(stackconv_chrome::Error::Json { line, column, .. }) => {
+                Some(Location::LineColumn {
+                    line: size(*line),
+                    column: size(*column),
+                })
+            }
+            #[cfg(feature = "chrome")]
+            Error::Chrome(e) => e.json_path().map(Location::JsonPath),
+            // Outputs, options and the file system: no place in an input.
+            #[cfg(feature = "firefox")]
+            Error::Firefox(_) => None,
+            #[cfg(feature = "svg")]
+            Error::Flamegraph(_) => None,
+            Error::NoSuchValue(_)
+            | Error::NoOffCpu { .. }
+            | Error::InputTooLarge { .. }
+            | Error::OutOfMemory { .. }
+            | Error::NotBuiltIn { .. }
+            | Error::Io(_)
+            | Error::StdinTwice
+            | Error::OutputIsInput { .. }
+            | Error::OutputIsDirectory
+            | Error::CannotCreate { .. }
+            | Error::StdoutClosed => None,
+        }
+    }
+
     fn in_file(self, path: &Path) -> Error {
         Error::File {
             path: path.to_path_buf(),
@@ -813,6 +911,10 @@ pub fn write(
         OutputFormat::ChromeCpuProfile => stackconv_chrome::write(profile, &opts.chrome, &mut out)?,
         #[cfg(feature = "html")]
         OutputFormat::Html => stackconv_html::write_html(profile, &opts.html, &mut out)?,
+        OutputFormat::Csv => {
+            let column = opts.folded.value.unwrap_or(profile.meta.default_value);
+            csv::write(profile, column, &mut out)?
+        }
         #[cfg(not(all(
             feature = "svg",
             feature = "speedscope",

@@ -1,0 +1,174 @@
+//! What the commands share: the failure type, usage errors, the output
+//! format of `-o`/`--to`, where a recording's perf maps are kept, and the
+//! notes printed on standard error.
+
+use std::path::{Path, PathBuf};
+
+use stackconv::{OutputFormat, Profile};
+
+/// What ended a run: bad usage (exit 2) or bad input / I/O (exit 1).
+pub enum Failure {
+    /// Bad usage (exit 2), with its message.
+    Usage(String),
+    /// Bad input or I/O (exit 1).
+    Run(stackconv::Error),
+}
+
+impl From<stackconv::Error> for Failure {
+    fn from(e: stackconv::Error) -> Self {
+        match usage_hint(&e) {
+            Some(hint) => Failure::Usage(format!("{e}{hint}")),
+            None => Failure::Run(e),
+        }
+    }
+}
+
+/// Errors that are bad usage (exit 2), with what to add to their message.
+fn usage_hint(e: &stackconv::Error) -> Option<&'static str> {
+    match e {
+        stackconv::Error::File { source, .. } | stackconv::Error::Stdout(source) => {
+            usage_hint(source)
+        }
+        stackconv::Error::OutputIsInput { .. } => Some(" (--force writes it anyway)"),
+        stackconv::Error::OutputIsDirectory | stackconv::Error::StdinTwice => Some(""),
+        _ => None,
+    }
+}
+
+/// `--to`: a format's name or alias from the output table; `--help` and
+/// the error for an unknown name list them.
+pub fn output_format_parser() -> impl clap::builder::TypedValueParser<Value = OutputFormat> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new(
+        OutputFormat::ALL
+            .map(|f| PossibleValue::new(f.name()).aliases(f.aliases().iter().copied())),
+    )
+    .try_map(|name| OutputFormat::from_name(&name).ok_or("not an output format"))
+}
+
+/// The output format: `--to`, else the output's extension.
+pub fn output_format(
+    to: Option<OutputFormat>,
+    output: &std::path::Path,
+) -> Result<OutputFormat, Failure> {
+    match to {
+        Some(f) => Ok(f),
+        None => OutputFormat::from_path(output).ok_or_else(|| {
+            let endings: Vec<&str> = OutputFormat::ALL
+                .iter()
+                .flat_map(|f| f.extensions().iter().copied())
+                .collect();
+            usage(format!(
+                "-o {}: cannot tell the format from the extension ({}); use --to",
+                output.display(),
+                endings.join(", ")
+            ))
+        }),
+    }
+}
+
+pub fn usage(msg: impl Into<String>) -> Failure {
+    Failure::Usage(msg.into())
+}
+
+/// A `--value` or `--event` that names no column (or several) is a usage
+/// error (exit 2).
+pub fn value_usage(e: stackconv::Error) -> Failure {
+    match e {
+        stackconv::Error::NoSuchValue(_) => Failure::Usage(e.to_string()),
+        other => Failure::Run(other),
+    }
+}
+
+/// Say how much the filters dropped, and their warnings, unless quiet.
+pub fn report_dropped(
+    profile: &Profile,
+    input: &[i64],
+    dropped: &[i64],
+    warnings: &[String],
+    quiet: bool,
+) {
+    if quiet {
+        return;
+    }
+    for w in warnings {
+        say!("stackconv: warning: {w}");
+    }
+    let column = profile.meta.default_value;
+    let (Some(&d), Some(&total), Some(vt)) = (
+        dropped.get(column),
+        input.get(column),
+        profile.value_types.get(column),
+    ) else {
+        return;
+    };
+    if d != 0 {
+        let pct = if total != 0 {
+            100.0 * d as f64 / total as f64
+        } else {
+            0.0
+        };
+        let what = if vt.unit == "count" {
+            vt.kind.clone()
+        } else {
+            format!("{} of {}", vt.unit, vt.kind)
+        };
+        say!("stackconv: note: dropped {d} of {total} {what} ({pct:.1}%)");
+    }
+}
+
+/// Say how many frame names folded text (folded output, the SVG) had to
+/// change, unless quiet.
+pub fn report_replaced_names(profile: &Profile, format: OutputFormat, quiet: bool) {
+    if quiet || !matches!(format, OutputFormat::Folded | OutputFormat::Svg) {
+        return;
+    }
+    let n = stackconv::collapsed::folded::replaced_names(profile);
+    if n > 0 {
+        eprintln!("stackconv: warning: {n} frame names hold `;` or a line break; written with `:` and a space in their place");
+    }
+}
+
+/// Print what was lost on the way, unless quiet.
+pub fn report(profile: &Profile, quiet: bool) {
+    if quiet {
+        return;
+    }
+    for loss in &profile.meta.losses {
+        say!("stackconv: note: {}: {}", loss.what, loss.count);
+    }
+    for w in &profile.meta.warnings {
+        say!("stackconv: warning: {w}");
+    }
+}
+
+/// The HTML report's default title: its inputs' file names.
+pub fn report_title(inputs: &[PathBuf]) -> String {
+    let names: Vec<String> = inputs
+        .iter()
+        .map(|p| {
+            p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    format!("stackconv: {}", names.join(", "))
+}
+
+/// Without `--perf-map-dir`, a recording's perf maps kept beside it by
+/// `stackconv record` (`out.perf.data.maps/`) are used.
+pub fn maps_beside(opts: &mut stackconv::ReadOptions, inputs: &[PathBuf]) {
+    let sym = &mut opts.perf.symbols;
+    if sym.perf_map_dir.is_some() {
+        return;
+    }
+    sym.perf_map_dir = inputs.iter().map(|i| maps_dir_of(i)).find(|d| d.is_dir());
+}
+
+/// The directory the perf maps of `recording` are kept in.
+pub fn maps_dir_of(recording: &Path) -> PathBuf {
+    let mut s = recording.as_os_str().to_owned();
+    s.push(".maps");
+    PathBuf::from(s)
+}
