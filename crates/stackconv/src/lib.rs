@@ -578,6 +578,7 @@ impl Error {
             | Error::InputTooLarge { .. }
             | Error::OutOfMemory { .. }
             | Error::NotBuiltIn { .. }
+            | Error::WeightOverflow { .. }
             | Error::Io(_)
             | Error::StdinTwice
             | Error::OutputIsInput { .. }
