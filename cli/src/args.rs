@@ -186,6 +186,15 @@ pub struct ProcessArgs {
 }
 
 impl ProcessArgs {
+    /// Whether samples may be folded while they are read (one row per
+    /// distinct stack and thread): no filter looks at a sample's time
+    /// (`--time`) or at which event it is of (`--event`, which keeps rows
+    /// with weight in one column and would keep the other columns' weight
+    /// of a folded row with them).
+    pub fn can_fold(&self) -> bool {
+        self.time.is_none() && self.event.is_none()
+    }
+
     /// Whether these options look at source files or lines: a granularity
     /// of `file` or `line`, or a stack expression (which, as in pprof, also
     /// matches file names).
@@ -427,6 +436,10 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     // a flame graph of function names is drawn sooner without.
     read_opts.perf.symbols.lines =
         matches!(format, OutputFormat::Speedscope | OutputFormat::Pprof) || a.process.needs_lines();
+    // Outputs without time order are folded before they are written:
+    // folding while reading gives the same rows, in memory bounded by the
+    // distinct stacks.
+    read_opts.perf.fold = !format.keeps_time_order() && a.process.can_fold();
     let mut profiles = Vec::with_capacity(a.inputs.len());
     for path in &a.inputs {
         profiles.push(stackconv::read_path(path, &read_opts)?);

@@ -73,7 +73,12 @@ impl ListArgs {
     /// Read, merge, filter and transform the inputs, reporting what was
     /// lost and dropped; also the input totals (before filters).
     fn load(&self) -> Result<(Profile, Vec<i64>), Failure> {
-        let p = read_all(&self.inputs, &self.input, self.process.needs_lines())?;
+        let p = read_all(
+            &self.inputs,
+            &self.input,
+            self.process.needs_lines(),
+            self.process.can_fold(),
+        )?;
         let totals = p.totals();
         let opts = self.process.options_for(&self.input, &p)?;
         let processed = stackconv::process(p, &opts).map_err(value_usage)?;
@@ -91,10 +96,17 @@ impl ListArgs {
 }
 
 /// Read and merge `paths`; with source lines only when `lines` (the lists
-/// and diffs show function names).
-fn read_all(paths: &[PathBuf], input: &InputArgs, lines: bool) -> Result<Profile, Failure> {
+/// and diffs show function names); folded while read when `fold` (the
+/// lists and diffs show no time order).
+fn read_all(
+    paths: &[PathBuf],
+    input: &InputArgs,
+    lines: bool,
+    fold: bool,
+) -> Result<Profile, Failure> {
     let mut opts = input.read_options();
     opts.perf.symbols.lines = lines;
+    opts.perf.fold = fold;
     let mut profiles = Vec::with_capacity(paths.len());
     for p in paths {
         profiles.push(stackconv::read_path(p, &opts)?);
@@ -113,6 +125,7 @@ fn diff_side(path: &PathBuf, a: &DiffArgs, root: RootFrame) -> Result<Profile, F
         std::slice::from_ref(path),
         &a.input,
         a.process.needs_lines(),
+        a.process.can_fold(),
     )?;
     let totals = p.totals();
     let opts = a.process.options_for(&a.input, &p)?;

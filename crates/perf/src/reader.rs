@@ -216,6 +216,8 @@ struct Reader<'o> {
     batch: StackBatch,
     /// The path of each sample pushed so far (its stack is set at the end).
     sample_paths: Vec<PathId>,
+    /// With `opts.fold`: the sample row of each (path, thread) pushed.
+    rows: FxHashMap<(PathId, ThreadId), usize>,
     /// Per thread, the previous sample's entries and frames, see
     /// [`Reader::intern_entries`].
     last_path: FxHashMap<i32, LastPath>,
@@ -311,6 +313,7 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
         scratch: Vec::new(),
         batch: StackBatch::default(),
         sample_paths: Vec::new(),
+        rows: FxHashMap::default(),
         last_path: FxHashMap::default(),
         values: vec![0; columns],
     };
@@ -929,9 +932,28 @@ impl Reader<'_> {
 
     /// Push a sample whose stack is the path `path` (set in
     /// [`Self::finish`], once all paths are interned).
+    ///
+    /// With `opts.fold`, a sample of a (path, thread) pushed before is
+    /// added to that row (as [`Profile::into_folded`] would), without its
+    /// time.
     fn push_sample(&mut self, path: PathId, thread: ThreadId, time: Option<u64>, values: &[i64]) {
-        self.profile.push_sample(None, thread, time, values);
-        self.sample_paths.push(path);
+        if !self.opts.fold {
+            self.profile.push_sample(None, thread, time, values);
+            self.sample_paths.push(path);
+            return;
+        }
+        let next = self.sample_paths.len();
+        let row = *self.rows.entry((path, thread)).or_insert(next);
+        if row == next {
+            self.profile.push_sample(None, thread, None, values);
+            self.sample_paths.push(path);
+            return;
+        }
+        for (column, &v) in self.profile.samples.values.iter_mut().zip(values) {
+            if let Some(slot) = column.get_mut(row) {
+                *slot = slot.saturating_add(v);
+            }
+        }
     }
 
     /// Unwind the user stack of a `--call-graph dwarf` sample: the
