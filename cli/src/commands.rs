@@ -72,12 +72,14 @@ pub struct ListArgs {
 impl ListArgs {
     /// Read, merge, filter and transform the inputs, reporting what was
     /// lost and dropped; also the input totals (before filters).
-    fn load(&self) -> Result<(Profile, Vec<i64>), Failure> {
+    /// With `fold`, samples are folded while read (when no filter needs
+    /// their times).
+    fn load(&self, fold: bool) -> Result<(Profile, Vec<i64>), Failure> {
         let p = read_all(
             &self.inputs,
             &self.input,
             self.process.needs_lines(),
-            self.process.can_fold(),
+            fold && self.process.can_fold(),
         )?;
         let totals = p.totals();
         let opts = self.process.options_for(&self.input, &p)?;
@@ -227,7 +229,7 @@ pub fn diff(a: DiffArgs) -> Result<(), Failure> {
 }
 
 pub fn top(a: ListArgs) -> Result<(), Failure> {
-    let (p, totals) = a.load()?;
+    let (p, totals) = a.load(true)?;
     let column = p.meta.default_value;
     let mut o = TopOptions::default();
     o.column = column;
@@ -308,7 +310,8 @@ fn on_cpu_column(p: &Profile, off: usize) -> Option<usize> {
 
 pub fn waits(a: WaitsArgs) -> Result<(), Failure> {
     use stackconv::model::idle::{is_idle_task, thread_waits, wait_report, WaitScope};
-    let (p, _) = a.list.load()?;
+    // Not folded: each thread's wall time spans its samples' times.
+    let (p, _) = a.list.load(false)?;
     // Off-CPU time when the recording has it: all of it is waiting (a stack
     // that no rule names is "other": preemption). Else the idle samples of
     // the shown column.

@@ -318,6 +318,15 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
         values: vec![0; columns],
     };
     r.sym.set_recorded_kernel_release(c.os_release.clone());
+    // An event that samples the kernel will want kernel symbols: read them
+    // meanwhile.
+    if attrs.iter().any(|a| {
+        !a.attr
+            .flags
+            .contains(linux_perf_data::linux_perf_event_reader::AttrFlags::EXCLUDE_KERNEL)
+    }) {
+        r.sym.prefetch_kallsyms();
+    }
     for (path, id) in &c.build_ids {
         r.sym.add_build_id(path, id);
         let p = r.path_id(path);
