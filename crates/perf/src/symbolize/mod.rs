@@ -195,6 +195,10 @@ struct JitSlot {
     sources: Vec<PathBuf>,
 }
 
+/// A kallsyms file being read and parsed on another thread: the table
+/// and its count of malformed lines.
+type KallsymsLoad = std::thread::JoinHandle<std::io::Result<(Kallsyms, u64)>>;
+
 /// Symbolizes addresses; caches files, symbol tables and results.
 ///
 /// ```
@@ -221,10 +225,7 @@ pub struct Symbolizer {
     kernel_misses: Misses,
     /// A kallsyms file being read and parsed on another thread ahead of
     /// its first use ([`Symbolizer::prefetch_kallsyms`]), and its path.
-    kernel_prefetch: Option<(
-        PathBuf,
-        std::thread::JoinHandle<std::io::Result<(Kallsyms, u64)>>,
-    )>,
+    kernel_prefetch: Option<(PathBuf, KallsymsLoad)>,
     jitdumps: HashMap<u32, Vec<Vec<u8>>>,
     jits: HashMap<u32, JitSlot>,
     warnings: Vec<String>,
