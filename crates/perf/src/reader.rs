@@ -335,19 +335,30 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
 
     // Records are parsed and decoded on another thread, in order, while
     // this one symbolizes them.
+    // Emptied batches go back to the decoder, which refills them: their
+    // buffers are allocated (and their pages faulted in) once.
     let (send, recv) = decode::channel();
+    let (give_back, recycled) = std::sync::mpsc::channel::<decode::Batch>();
     std::thread::scope(|scope| -> Result<(), Error> {
         let decoder = std::thread::Builder::new()
             .name("perf-decode".into())
-            .spawn_scoped(scope, move || decode::decode_all(perf_reader, &send));
+            .spawn_scoped(scope, move || {
+                decode::decode_all(perf_reader, &send, &recycled);
+            });
         if let Err(e) = decoder {
             return Err(Error::Io(e));
         }
         for batch in recv {
-            let batch = batch?;
-            for d in batch.records {
-                r.apply(d, &batch.entries);
+            let decode::Batch {
+                mut records,
+                mut entries,
+            } = batch?;
+            for d in records.drain(..) {
+                r.apply(d, &entries);
             }
+            entries.clear();
+            // The decoder may have ended: then the batch is dropped.
+            let _ = give_back.send(decode::Batch { records, entries });
         }
         Ok(())
     })?;
@@ -761,26 +772,33 @@ impl Reader<'_> {
 
         // The addresses of the stack, leaf first: the callchain, then for
         // --call-graph dwarf the user stack unwound from the registers.
+        // A frame-pointer callchain is used where the decoder put it; only
+        // a DWARF-unwound one is copied, to append the unwound frames.
+        let chain = batch_entries.get(s.entries.clone()).unwrap_or_default();
         let mut entries = std::mem::take(&mut self.scratch);
         entries.clear();
-        entries.extend_from_slice(batch_entries.get(s.entries.clone()).unwrap_or_default());
-        if let Some(user) = &s.user {
-            let addrs = self.unwind_user(pid, user.ip, user.sp, user.bp, &user.stack);
-            self.unwound_samples += 1;
-            // The callchain's own user part (if any) is the same ip.
-            let skip = usize::from(user.user_ip_seen);
-            entries.extend(addrs.iter().skip(skip).map(|&(addr, _)| Entry {
-                addr,
-                kernel: false,
-                inline: true,
-            }));
-        }
+        let stack_entries = match &s.user {
+            None => chain,
+            Some(user) => {
+                entries.extend_from_slice(chain);
+                let addrs = self.unwind_user(pid, user.ip, user.sp, user.bp, &user.stack);
+                self.unwound_samples += 1;
+                // The callchain's own user part (if any) is the same ip.
+                let skip = usize::from(user.user_ip_seen);
+                entries.extend(addrs.iter().skip(skip).map(|&(addr, _)| Entry {
+                    addr,
+                    kernel: false,
+                    inline: true,
+                }));
+                &entries[..]
+            }
+        };
 
         let comm = self.profile.threads.get(thread).thread_name;
         let stack = if self.profile.str(comm).starts_with("java") {
-            self.java_stack(pid, &entries, comm)
+            self.java_stack(pid, stack_entries, comm)
         } else {
-            self.intern_entries(pid, tid, &entries)
+            self.intern_entries(pid, tid, stack_entries)
         };
         self.scratch = entries;
 
