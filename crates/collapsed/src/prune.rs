@@ -536,8 +536,13 @@ struct Weights {
 
 impl Weights {
     fn new(n: usize) -> Weights {
+        // Zeroed by writing, not by a fresh zero mapping (`vec![0; n]`):
+        // the first pass reads each total before writing it, and a page
+        // of the zero mapping would fault twice, once per access.
+        let mut total = Vec::with_capacity(n);
+        total.resize(n, 0);
         Weights {
-            total: vec![0; n],
+            total,
             own: HashMap::new(),
             touched: vec![0; n.div_ceil(64)],
         }
