@@ -535,6 +535,8 @@ struct Weights {
 }
 
 impl Weights {
+    // Deliberate: see the comment on `total`.
+    #[allow(clippy::slow_vector_initialization)]
     fn new(n: usize) -> Weights {
         // Zeroed by writing, not by a fresh zero mapping (`vec![0; n]`):
         // the first pass reads each total before writing it, and a page
