@@ -77,8 +77,15 @@ pub struct ListArgs {
 impl ListArgs {
     /// Read, merge, filter and transform the inputs, reporting what was
     /// lost and dropped; also the input totals (before filters).
-    fn load(&self) -> Result<(Profile, Vec<i64>), Failure> {
-        let p = read_all(&self.inputs, &self.input, self.process.needs_lines())?;
+    /// With `fold`, samples are folded while read (when no filter needs
+    /// their times).
+    fn load(&self, fold: bool) -> Result<(Profile, Vec<i64>), Failure> {
+        let p = read_all(
+            &self.inputs,
+            &self.input,
+            self.process.needs_lines(),
+            fold && self.process.can_fold(),
+        )?;
         let totals = p.totals();
         let opts = self.process.options_for(&self.input, &p, self.quiet)?;
         let processed = stackconv::process(p, &opts).map_err(value_usage)?;
@@ -96,11 +103,18 @@ impl ListArgs {
 }
 
 /// Read and merge `paths`; with source lines only when `lines` (the lists
-/// and diffs show function names).
-fn read_all(paths: &[PathBuf], input: &InputArgs, lines: bool) -> Result<Profile, Failure> {
+/// and diffs show function names); folded while read when `fold` (the
+/// lists and diffs show no time order).
+fn read_all(
+    paths: &[PathBuf],
+    input: &InputArgs,
+    lines: bool,
+    fold: bool,
+) -> Result<Profile, Failure> {
     let mut opts = input.read_options();
     maps_beside(&mut opts, paths);
     opts.perf.symbols.lines = lines;
+    opts.perf.fold = fold;
     let mut profiles = Vec::with_capacity(paths.len());
     for p in paths {
         profiles.push(stackconv::read_path(p, &opts)?);
@@ -119,6 +133,7 @@ fn diff_side(path: &PathBuf, a: &DiffArgs, root: RootFrame) -> Result<Profile, F
         std::slice::from_ref(path),
         &a.input,
         a.process.needs_lines(),
+        a.process.can_fold(),
     )?;
     let totals = p.totals();
     let opts = a.process.options_for(&a.input, &p, a.quiet)?;
@@ -212,7 +227,7 @@ pub fn diff(a: DiffArgs) -> Result<(), Failure> {
 }
 
 pub fn top(a: ListArgs) -> Result<(), Failure> {
-    let (p, totals) = a.load()?;
+    let (p, totals) = a.load(true)?;
     let column = p.meta.default_value;
     let mut o = TopOptions::default();
     o.column = column;
@@ -293,7 +308,8 @@ fn on_cpu_column(p: &Profile, off: usize) -> Option<usize> {
 
 pub fn waits(a: WaitsArgs) -> Result<(), Failure> {
     use stackconv::model::idle::{is_idle_task, thread_waits, wait_report, WaitScope};
-    let (p, _) = a.list.load()?;
+    // Not folded: each thread's wall time spans its samples' times.
+    let (p, _) = a.list.load(false)?;
     // Off-CPU time when the recording has it: all of it is waiting (a stack
     // that no rule names is "other": preemption). Else the idle samples of
     // the shown column.

@@ -78,6 +78,10 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     // Source lines (DWARF) only where the output or the options use them:
     // a flame graph of function names is drawn sooner without.
     read_opts.perf.symbols.lines = format.shows_source_lines() || a.process.needs_lines();
+    // Outputs without time order are folded before they are written:
+    // folding while reading gives the same rows, in memory bounded by the
+    // distinct stacks.
+    read_opts.perf.fold = !format.keeps_time_order() && a.process.can_fold();
     let mut profiles = Vec::with_capacity(a.inputs.len());
     for path in &a.inputs {
         profiles.push(stackconv::read_path(path, &read_opts)?);

@@ -152,6 +152,15 @@ pub struct ProcessArgs {
 }
 
 impl ProcessArgs {
+    /// Whether samples may be folded while they are read (one row per
+    /// distinct stack and thread): no filter looks at a sample's time
+    /// (`--time`) or at which event it is of (`--event`, which keeps rows
+    /// with weight in one column and would keep the other columns' weight
+    /// of a folded row with them).
+    pub fn can_fold(&self) -> bool {
+        self.time.is_none() && self.event.is_none()
+    }
+
     /// Whether these options look at source files or lines: a granularity
     /// of `file` or `line`, or a stack expression (which, as in pprof, also
     /// matches file names).

@@ -79,7 +79,7 @@ pub fn write_pruned(
             .then(|| {
                 std::thread::Builder::new()
                     .name("callee-lists".into())
-                    .spawn_scoped(scope, || ChildLists::new(nodes))
+                    .spawn_scoped(scope, || Callees::new(nodes))
                     .ok()
             })
             .flatten();
@@ -91,7 +91,7 @@ pub fn write_pruned(
         }
         let lists = lists
             .and_then(|h| h.join().ok())
-            .unwrap_or_else(|| ChildLists::new(nodes));
+            .unwrap_or_else(|| Callees::new(nodes));
         let tree = Tree {
             nodes,
             frame_name: &frame_name,
@@ -206,6 +206,62 @@ fn unsafe_name(name: &str) -> bool {
 }
 
 /// The callees of each stack node.
+enum Callees {
+    /// The nodes are numbered in depth-first preorder (as
+    /// `StackBatch::intern_into` numbers a fresh table: a node's subtree
+    /// is the run of ids that starts at it): the size of each subtree.
+    /// The callees of node `i` are `i + 1`, then each next one past the
+    /// subtree of the one before, up to the end of `i`'s subtree.
+    Preorder(Vec<u32>),
+    /// Any other numbering: explicit lists.
+    Lists(ChildLists),
+}
+
+impl Callees {
+    fn new(nodes: &[StackNode]) -> Callees {
+        match preorder_sizes(nodes) {
+            Some(sizes) => Callees::Preorder(sizes),
+            None => Callees::Lists(ChildLists::new(nodes)),
+        }
+    }
+}
+
+/// The size of each node's subtree when the nodes are numbered in
+/// depth-first preorder (every subtree a run of ids starting at its root),
+/// else `None`. One pass back to sum the sizes, one forward to check that
+/// each node's caller is the innermost subtree still open before it.
+fn preorder_sizes(nodes: &[StackNode]) -> Option<Vec<u32>> {
+    let n = u32::try_from(nodes.len()).ok()?;
+    let mut sizes = vec![1u32; nodes.len()];
+    for i in (0..nodes.len()).rev() {
+        let Some(p) = parent(nodes, i) else { continue };
+        if p >= i {
+            return None;
+        }
+        let size = sizes.get(i).copied()?;
+        let s = sizes.get_mut(p)?;
+        *s = s.checked_add(size)?;
+    }
+    // The subtrees open before node `i`, as (root, end) pairs.
+    let mut open: Vec<(u32, u32)> = Vec::new();
+    for (i, node) in (0..n).zip(nodes) {
+        while open.last().is_some_and(|&(_, end)| end <= i) {
+            open.pop();
+        }
+        let caller = node.parent.map(|p| p.index());
+        if caller != open.last().map(|&(root, _)| root as usize) {
+            return None;
+        }
+        let end = i.checked_add(sizes.get(i as usize).copied()?)?;
+        if end > n || open.last().is_some_and(|&(_, e)| end > e) {
+            return None;
+        }
+        open.push((i, end));
+    }
+    Some(sizes)
+}
+
+/// The callees of each stack node, as explicit lists.
 struct ChildLists {
     /// Children of node `i`: `children[first[i]..first[i + 1]]`; the roots
     /// are the children of the virtual node `nodes.len()`.
@@ -248,7 +304,7 @@ struct Tree<'p> {
     nodes: &'p [StackNode],
     /// Name id of each frame.
     frame_name: &'p [u32],
-    lists: ChildLists,
+    lists: Callees,
 }
 
 impl Tree<'_> {
@@ -263,11 +319,24 @@ impl Tree<'_> {
     }
 
     /// The children of `node` (`len()` for the roots).
-    fn children(&self, node: usize) -> &[u32] {
-        let l = &self.lists;
-        let start = l.first.get(node).copied().unwrap_or(0) as usize;
-        let end = l.first.get(node + 1).copied().unwrap_or(0) as usize;
-        l.children.get(start..end).unwrap_or_default()
+    fn children(&self, node: usize) -> Children<'_> {
+        match &self.lists {
+            Callees::Lists(l) => {
+                let start = l.first.get(node).copied().unwrap_or(0) as usize;
+                let end = l.first.get(node + 1).copied().unwrap_or(0) as usize;
+                Children::List(l.children.get(start..end).unwrap_or_default().iter())
+            }
+            Callees::Preorder(sizes) => {
+                // The virtual root's subtree is every node.
+                let (next, end) = if node >= sizes.len() {
+                    (0, sizes.len())
+                } else {
+                    let size = sizes.get(node).map_or(1, |&s| s as usize);
+                    (node + 1, node + size)
+                };
+                Children::Preorder { sizes, next, end }
+            }
+        }
     }
 
     /// Add to `lines` the lines of one root text's samples (loaded in `w`).
@@ -350,7 +419,7 @@ impl Tree<'_> {
         let mut by_name: HashMap<u32, usize> = HashMap::new();
         let mut groups: Vec<Group> = Vec::new();
         for &m in &group.members {
-            for &c in self.children(m as usize) {
+            for c in self.children(m as usize) {
                 let total = w.total(c);
                 if total == 0 {
                     continue;
@@ -396,15 +465,44 @@ impl Tree<'_> {
             let below = g.total.saturating_sub(g.own);
             let callee = g.members.iter().find_map(|&m| {
                 self.children(m as usize)
-                    .iter()
-                    .find(|&&c| w.total(c) != 0)
-                    .and_then(|&c| names.get(self.name(c)? as usize))
+                    .find(|&c| w.total(c) != 0)
+                    .and_then(|c| names.get(self.name(c)? as usize))
             });
             if let (true, Some(callee)) = (below != 0, callee) {
                 lines.push(format!("{line};{callee} {below}"));
             }
         }
         kept
+    }
+}
+
+/// The callees of one node, in increasing id order.
+enum Children<'a> {
+    List(std::slice::Iter<'a, u32>),
+    Preorder {
+        sizes: &'a [u32],
+        next: usize,
+        end: usize,
+    },
+}
+
+impl Iterator for Children<'_> {
+    type Item = u32;
+
+    fn next(&mut self) -> Option<u32> {
+        match self {
+            Children::List(it) => it.next().copied(),
+            Children::Preorder { sizes, next, end } => {
+                if *next >= *end {
+                    return None;
+                }
+                let c = *next;
+                // A size of 0 cannot occur (every subtree holds its root);
+                // stepping by at least 1 keeps the walk finite anyway.
+                *next = c + sizes.get(c).map_or(1, |&s| (s as usize).max(1));
+                u32::try_from(c).ok()
+            }
+        }
     }
 }
 
@@ -437,9 +535,16 @@ struct Weights {
 }
 
 impl Weights {
+    // Deliberate: see the comment on `total`.
+    #[allow(clippy::slow_vector_initialization)]
     fn new(n: usize) -> Weights {
+        // Zeroed by writing, not by a fresh zero mapping (`vec![0; n]`):
+        // the first pass reads each total before writing it, and a page
+        // of the zero mapping would fault twice, once per access.
+        let mut total = Vec::with_capacity(n);
+        total.resize(n, 0);
         Weights {
-            total: vec![0; n],
+            total,
             own: HashMap::new(),
             touched: vec![0; n.div_ceil(64)],
         }
@@ -529,5 +634,63 @@ impl Weights {
             }
         }
         self.own.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Nodes whose callers are the nodes at the given indexes (distinct
+    /// frames, so that no two nodes are equal).
+    fn table(parents: &[Option<usize>]) -> Vec<StackNode> {
+        let mut p = stackconv_model::Profile::new(vec![]);
+        let mut ids: Vec<StackId> = Vec::new();
+        for (i, &parent) in parents.iter().enumerate() {
+            let frame = p.intern_frame_named(&format!("f{i}"), stackconv_model::FrameKind::Native);
+            let parent = parent.map(|j| ids[j]);
+            ids.push(p.stacks.intern(StackNode { parent, frame }));
+        }
+        p.stacks.nodes().to_vec()
+    }
+
+    fn callees(c: &Callees, nodes: &[StackNode], node: usize) -> Vec<u32> {
+        let frame_name = [0u32];
+        let tree = Tree {
+            nodes,
+            frame_name: &frame_name,
+            lists: match c {
+                Callees::Preorder(s) => Callees::Preorder(s.clone()),
+                Callees::Lists(_) => Callees::Lists(ChildLists::new(nodes)),
+            },
+        };
+        tree.children(node).collect()
+    }
+
+    #[test]
+    fn preorder_callees_match_lists() {
+        // 0 -> (1 -> 2, 3), 4 -> 5; roots 0 and 4.
+        let nodes = table(&[None, Some(0), Some(1), Some(0), None, Some(4)]);
+        let sizes = preorder_sizes(&nodes).unwrap();
+        assert_eq!(sizes, vec![4, 2, 1, 1, 2, 1]);
+        let pre = Callees::Preorder(sizes);
+        let lists = Callees::Lists(ChildLists::new(&nodes));
+        for node in 0..=nodes.len() {
+            assert_eq!(
+                callees(&pre, &nodes, node),
+                callees(&lists, &nodes, node),
+                "callees of {node}"
+            );
+        }
+        assert_eq!(callees(&pre, &nodes, nodes.len()), vec![0, 4]);
+    }
+
+    #[test]
+    fn other_numberings_are_not_preorder() {
+        // 2's caller 0 is not the innermost open subtree (1 is).
+        assert!(preorder_sizes(&table(&[None, Some(0), Some(0), Some(1)])).is_none());
+        // A root while a subtree is open is fine only when it is closed.
+        assert!(preorder_sizes(&table(&[None, None, Some(0)])).is_none());
+        assert!(preorder_sizes(&table(&[])).is_some());
     }
 }

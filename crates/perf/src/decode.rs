@@ -117,16 +117,31 @@ pub(crate) type Message = Result<Batch, Error>;
 
 /// Decode every record of `reader` into `send`, in batches, in order; an
 /// error ends the stream (sent last). Returns when the stream ends or the
-/// receiver hangs up.
+/// receiver hangs up. Batches are refilled from `recycled` (emptied by the
+/// receiver) when it has one, so that their buffers are reused.
 pub(crate) fn decode_all<R: std::io::Read>(
     reader: PerfFileReader<R>,
     send: &mpsc::SyncSender<Message>,
+    recycled: &mpsc::Receiver<Batch>,
 ) {
     let PerfFileReader {
         mut perf_file,
         mut record_iter,
     } = reader;
-    let mut batch = Batch::default();
+    let next_batch = || {
+        recycled
+            .try_recv()
+            .map(|mut b| {
+                b.records.clear();
+                b.entries.clear();
+                b
+            })
+            .unwrap_or_else(|_| Batch {
+                records: Vec::with_capacity(BATCH),
+                entries: Vec::new(),
+            })
+    };
+    let mut batch = next_batch();
     loop {
         match record_iter.next_record(&mut perf_file) {
             Ok(Some(PerfFileRecord::EventRecord { attr_index, record })) => {
@@ -136,14 +151,18 @@ pub(crate) fn decode_all<R: std::io::Read>(
             Ok(Some(PerfFileRecord::UserRecord(_))) => {}
             Ok(None) => break,
             Err(e) => {
-                if !batch.records.is_empty() && send.send(Ok(std::mem::take(&mut batch))).is_err() {
+                if !batch.records.is_empty() && send.send(Ok(batch)).is_err() {
                     return;
                 }
                 let _ = send.send(Err(Error::parse(e)));
                 return;
             }
         }
-        if batch.records.len() >= BATCH && send.send(Ok(std::mem::take(&mut batch))).is_err() {
+        if batch.records.len() >= BATCH
+            && send
+                .send(Ok(std::mem::replace(&mut batch, next_batch())))
+                .is_err()
+        {
             return;
         }
     }

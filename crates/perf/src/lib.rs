@@ -57,6 +57,22 @@ pub struct ReadOptions {
     /// decompress to in all; more is [`Error::DecompressedTooLarge`].
     /// `None`: [`default_max_decompressed`] of the input's size.
     pub max_decompressed_bytes: Option<u64>,
+    /// Fold samples while reading: one sample row per distinct (stack,
+    /// thread), its values summed (saturating, as [`Profile::fold`]), with
+    /// no timestamps, in the order the pairs first occur, so the result is
+    /// the unfolded profile's [`Profile::into_folded`]. Memory then grows
+    /// with distinct stacks, not with samples.
+    ///
+    /// For outputs without time order (flame graphs, folded text, pprof,
+    /// top lists) and no time filter. Off-CPU intervals and
+    /// `meta.duration_ns` are computed from the timestamps as without it.
+    /// Default `false`: one row per sample, with its timestamp.
+    ///
+    /// ```
+    /// let mut opts = stackconv_perf::ReadOptions::default();
+    /// opts.fold = true;
+    /// ```
+    pub fold: bool,
 }
 
 pub use stackconv_model::limits::default_max_decompressed;

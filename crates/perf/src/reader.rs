@@ -216,6 +216,8 @@ struct Reader<'o> {
     batch: StackBatch,
     /// The path of each sample pushed so far (its stack is set at the end).
     sample_paths: Vec<PathId>,
+    /// With `opts.fold`: the sample row of each (path, thread) pushed.
+    rows: FxHashMap<(PathId, ThreadId), usize>,
     /// Per thread, the previous sample's entries and frames, see
     /// [`Reader::intern_entries`].
     last_path: FxHashMap<i32, LastPath>,
@@ -311,10 +313,20 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
         scratch: Vec::new(),
         batch: StackBatch::default(),
         sample_paths: Vec::new(),
+        rows: FxHashMap::default(),
         last_path: FxHashMap::default(),
         values: vec![0; columns],
     };
     r.sym.set_recorded_kernel_release(c.os_release.clone());
+    // An event that samples the kernel will want kernel symbols: read them
+    // meanwhile.
+    if attrs.iter().any(|a| {
+        !a.attr
+            .flags
+            .contains(linux_perf_data::linux_perf_event_reader::AttrFlags::EXCLUDE_KERNEL)
+    }) {
+        r.sym.prefetch_kallsyms();
+    }
     for (path, id) in &c.build_ids {
         r.sym.add_build_id(path, id);
         let p = r.path_id(path);
@@ -323,19 +335,30 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
 
     // Records are parsed and decoded on another thread, in order, while
     // this one symbolizes them.
+    // Emptied batches go back to the decoder, which refills them: their
+    // buffers are allocated (and their pages faulted in) once.
     let (send, recv) = decode::channel();
+    let (give_back, recycled) = std::sync::mpsc::channel::<decode::Batch>();
     std::thread::scope(|scope| -> Result<(), Error> {
         let decoder = std::thread::Builder::new()
             .name("perf-decode".into())
-            .spawn_scoped(scope, move || decode::decode_all(perf_reader, &send));
+            .spawn_scoped(scope, move || {
+                decode::decode_all(perf_reader, &send, &recycled);
+            });
         if let Err(e) = decoder {
             return Err(Error::Io(e));
         }
         for batch in recv {
-            let batch = batch?;
-            for d in batch.records {
-                r.apply(d, &batch.entries);
+            let decode::Batch {
+                mut records,
+                mut entries,
+            } = batch?;
+            for d in records.drain(..) {
+                r.apply(d, &entries);
             }
+            entries.clear();
+            // The decoder may have ended: then the batch is dropped.
+            let _ = give_back.send(decode::Batch { records, entries });
         }
         Ok(())
     })?;
@@ -749,26 +772,33 @@ impl Reader<'_> {
 
         // The addresses of the stack, leaf first: the callchain, then for
         // --call-graph dwarf the user stack unwound from the registers.
+        // A frame-pointer callchain is used where the decoder put it; only
+        // a DWARF-unwound one is copied, to append the unwound frames.
+        let chain = batch_entries.get(s.entries.clone()).unwrap_or_default();
         let mut entries = std::mem::take(&mut self.scratch);
         entries.clear();
-        entries.extend_from_slice(batch_entries.get(s.entries.clone()).unwrap_or_default());
-        if let Some(user) = &s.user {
-            let addrs = self.unwind_user(pid, user.ip, user.sp, user.bp, &user.stack);
-            self.unwound_samples += 1;
-            // The callchain's own user part (if any) is the same ip.
-            let skip = usize::from(user.user_ip_seen);
-            entries.extend(addrs.iter().skip(skip).map(|&(addr, _)| Entry {
-                addr,
-                kernel: false,
-                inline: true,
-            }));
-        }
+        let stack_entries = match &s.user {
+            None => chain,
+            Some(user) => {
+                entries.extend_from_slice(chain);
+                let addrs = self.unwind_user(pid, user.ip, user.sp, user.bp, &user.stack);
+                self.unwound_samples += 1;
+                // The callchain's own user part (if any) is the same ip.
+                let skip = usize::from(user.user_ip_seen);
+                entries.extend(addrs.iter().skip(skip).map(|&(addr, _)| Entry {
+                    addr,
+                    kernel: false,
+                    inline: true,
+                }));
+                &entries[..]
+            }
+        };
 
         let comm = self.profile.threads.get(thread).thread_name;
         let stack = if self.profile.str(comm).starts_with("java") {
-            self.java_stack(pid, &entries, comm)
+            self.java_stack(pid, stack_entries, comm)
         } else {
-            self.intern_entries(pid, tid, &entries)
+            self.intern_entries(pid, tid, stack_entries)
         };
         self.scratch = entries;
 
@@ -929,9 +959,28 @@ impl Reader<'_> {
 
     /// Push a sample whose stack is the path `path` (set in
     /// [`Self::finish`], once all paths are interned).
+    ///
+    /// With `opts.fold`, a sample of a (path, thread) pushed before is
+    /// added to that row (as [`Profile::into_folded`] would), without its
+    /// time.
     fn push_sample(&mut self, path: PathId, thread: ThreadId, time: Option<u64>, values: &[i64]) {
-        self.profile.push_sample(None, thread, time, values);
-        self.sample_paths.push(path);
+        if !self.opts.fold {
+            self.profile.push_sample(None, thread, time, values);
+            self.sample_paths.push(path);
+            return;
+        }
+        let next = self.sample_paths.len();
+        let row = *self.rows.entry((path, thread)).or_insert(next);
+        if row == next {
+            self.profile.push_sample(None, thread, None, values);
+            self.sample_paths.push(path);
+            return;
+        }
+        for (column, &v) in self.profile.samples.values.iter_mut().zip(values) {
+            if let Some(slot) = column.get_mut(row) {
+                *slot = slot.saturating_add(v);
+            }
+        }
     }
 
     /// Unwind the user stack of a `--call-graph dwarf` sample: the

@@ -22,8 +22,8 @@ struct Parsed {
     start: u64,
     weak: bool,
     global: bool,
-    name: String,
-    module: Option<String>,
+    name: Arc<str>,
+    module: Option<Arc<str>>,
 }
 
 /// The parsed table: sorted, duplicates resolved, ends fixed.
@@ -40,13 +40,31 @@ impl Kallsyms {
     pub(crate) fn parse(text: &[u8]) -> (Self, u64) {
         let mut bad = 0u64;
         let mut raw: Vec<Parsed> = Vec::new();
+        // A module's symbols are listed together: its name is shared.
+        let mut last_module: Option<Arc<str>> = None;
         for line in text.split(|&b| b == b'\n') {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.is_empty() {
                 continue;
             }
             match parse_line(line) {
-                Some(Some(p)) => raw.push(p),
+                Some(Some(l)) => {
+                    let module = l.module.map(|m| match &last_module {
+                        Some(last) if **last == *m => last.clone(),
+                        _ => {
+                            let m: Arc<str> = Arc::from(m);
+                            last_module = Some(m.clone());
+                            m
+                        }
+                    });
+                    raw.push(Parsed {
+                        start: l.start,
+                        weak: l.weak,
+                        global: l.global,
+                        name: Arc::from(l.name),
+                        module,
+                    });
+                }
                 Some(None) => {}
                 None => bad += 1,
             }
@@ -111,8 +129,8 @@ fn ksym(p: Parsed, end: u64) -> KSym {
     KSym {
         start: p.start,
         end,
-        name: p.name.into(),
-        module: p.module.map(Into::into),
+        name: p.name,
+        module: p.module,
     }
 }
 
@@ -123,7 +141,19 @@ fn round_up(x: u64) -> u64 {
 
 /// `Some(Some(sym))` kept, `Some(None)` well-formed but filtered, `None`
 /// malformed.
-fn parse_line(line: &[u8]) -> Option<Option<Parsed>> {
+/// One line of a kallsyms file, borrowed.
+struct Line<'a> {
+    start: u64,
+    weak: bool,
+    global: bool,
+    name: &'a str,
+    module: Option<&'a str>,
+}
+
+/// A line: `None` when malformed, `Some(None)` for a symbol type perf does
+/// not keep. Nothing is allocated: most lines of a kallsyms file are
+/// dropped or their names copied once by the caller.
+fn parse_line(line: &[u8]) -> Option<Option<Line<'_>>> {
     let line = std::str::from_utf8(line).ok()?;
     let (addr, rest) = line.split_once(' ')?;
     let start = u64::from_str_radix(addr, 16).ok()?;
@@ -134,7 +164,7 @@ fn parse_line(line: &[u8]) -> Option<Option<Parsed>> {
         return None;
     }
     let (name, module) = match name.split_once('\t') {
-        Some((n, m)) => (n, Some(m.trim().to_string())),
+        Some((n, m)) => (n, Some(m.trim())),
         None => (name.trim_end(), None),
     };
     if name.is_empty() {
@@ -143,11 +173,11 @@ fn parse_line(line: &[u8]) -> Option<Option<Parsed>> {
     if !matches!(t.to_ascii_uppercase(), 'T' | 'W' | 'D' | 'B') {
         return Some(None);
     }
-    Some(Some(Parsed {
+    Some(Some(Line {
         start,
         weak: t == 'W',
         global: t.is_ascii_uppercase() && t != 'W',
-        name: name.to_string(),
+        name,
         module,
     }))
 }

@@ -195,6 +195,10 @@ struct JitSlot {
     sources: Vec<PathBuf>,
 }
 
+/// A kallsyms file being read and parsed on another thread: the table
+/// and its count of malformed lines.
+type KallsymsLoad = std::thread::JoinHandle<std::io::Result<(Kallsyms, u64)>>;
+
 /// Symbolizes addresses; caches files, symbol tables and results.
 ///
 /// ```
@@ -219,6 +223,9 @@ pub struct Symbolizer {
     recorded_release: Option<String>,
     kernel_results: HashMap<u64, Frames>,
     kernel_misses: Misses,
+    /// A kallsyms file being read and parsed on another thread ahead of
+    /// its first use ([`Symbolizer::prefetch_kallsyms`]), and its path.
+    kernel_prefetch: Option<(PathBuf, KallsymsLoad)>,
     jitdumps: HashMap<u32, Vec<Vec<u8>>>,
     jits: HashMap<u32, JitSlot>,
     warnings: Vec<String>,
@@ -247,6 +254,7 @@ impl Symbolizer {
             recorded_release: None,
             kernel_results: HashMap::new(),
             kernel_misses: Misses::default(),
+            kernel_prefetch: None,
             jitdumps: HashMap::new(),
             jits: HashMap::new(),
             warnings: Vec::new(),
@@ -696,6 +704,32 @@ impl Symbolizer {
         out
     }
 
+    /// Start reading and parsing the kallsyms file kernel addresses would
+    /// be named from (`opts.kallsyms`, else `/proc/kallsyms` unless
+    /// `no_system_paths`) on another thread, for a recording that holds
+    /// kernel addresses: reading `/proc/kallsyms` takes the kernel tens of
+    /// milliseconds, which the first kernel address would otherwise wait
+    /// for. Whether the table is used, and the warnings about it, are
+    /// decided at the first kernel address as without it.
+    pub(crate) fn prefetch_kallsyms(&mut self) {
+        if self.kernel.is_some() || self.kernel_prefetch.is_some() {
+            return;
+        }
+        let path = match &self.opts.kallsyms {
+            Some(p) => p.clone(),
+            None if !self.opts.no_system_paths => PathBuf::from("/proc/kallsyms"),
+            None => return,
+        };
+        let file = path.clone();
+        let handle = std::thread::Builder::new()
+            .name("kallsyms".into())
+            .spawn(move || std::fs::read(&file).map(|text| Kallsyms::parse(&text)));
+        // Without a thread, the table is read when first needed.
+        if let Ok(handle) = handle {
+            self.kernel_prefetch = Some((path, handle));
+        }
+    }
+
     fn kallsyms(&mut self) -> Result<&Kallsyms, Unresolved> {
         if self.kernel.is_none() {
             let recorded = KernelId {
@@ -728,11 +762,17 @@ impl Symbolizer {
                 }
                 None => None,
             };
+            // The prefetched table, when it is of this file.
+            let prefetched = match self.kernel_prefetch.take() {
+                Some((p, handle)) if Some(&p) == path.as_ref() => handle.join().ok(),
+                _ => None,
+            };
             let loaded = match &path {
                 None => Err(Unresolved::FileMissing),
-                Some(p) => match std::fs::read(p) {
-                    Ok(text) => {
-                        let (k, bad) = Kallsyms::parse(&text);
+                Some(p) => match prefetched
+                    .unwrap_or_else(|| std::fs::read(p).map(|text| Kallsyms::parse(&text)))
+                {
+                    Ok((k, bad)) => {
                         if bad > 0 {
                             self.warnings
                                 .push(format!("{}: {bad} malformed lines skipped", p.display()));
