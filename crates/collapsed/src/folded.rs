@@ -352,6 +352,12 @@ pub struct WriteOptions {
 /// An [`io::ErrorKind::InvalidInput`] error when the chosen value column
 /// does not exist, and any error of `out`.
 pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Result<()> {
+    // A profile without value columns (a pprof message with no sample
+    // types) has no weight to write; a column asked for by number must
+    // exist.
+    if opts.value.is_none() && p.samples.values.is_empty() {
+        return Ok(());
+    }
     let column = opts.value.unwrap_or(p.meta.default_value);
     let values = p.samples.values.get(column).ok_or_else(|| {
         io::Error::new(

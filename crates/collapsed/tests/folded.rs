@@ -302,3 +302,15 @@ proptest! {
         let _ = (folded::looks_like(&bytes), perf_script::looks_like(&bytes), pyspy::looks_like(&bytes));
     }
 }
+
+#[test]
+fn a_profile_without_value_columns_writes_nothing() {
+    // A pprof message with no sample types reads as such a profile.
+    let p = stackconv_collapsed::stackconv_model::Profile::new(vec![]);
+    assert_eq!(write(&p), "");
+    // A column asked for by number must exist.
+    let mut opts = folded::WriteOptions::default();
+    opts.value = Some(0);
+    let err = folded::write(&p, &opts, Vec::new()).unwrap_err();
+    assert!(err.to_string().contains("no value column 0"), "{err}");
+}
