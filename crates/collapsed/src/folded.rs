@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use rustc_hash::FxHashMap;
 use std::io::{self, Write};
 
-use stackconv_model::{FrameId, FrameKind, Profile, StackId, ThreadId, ValueType};
+use stackconv_model::{FrameId, FrameKind, Profile, StackCache, StackId, ThreadId, ValueType};
 
 use crate::lines::{head, lines};
 pub use crate::prune::write_pruned;
@@ -213,10 +213,40 @@ fn frame_kind(name: &str) -> FrameKind {
     }
 }
 
+/// How many whole frames `stack` shares with `prev` from the root (both
+/// `;`-separated), and the text of its frames after those (`None` when it
+/// has no more).
+fn shared_frames<'a>(prev: &str, stack: &'a str) -> (usize, Option<&'a str>) {
+    let (a, b) = (prev.as_bytes(), stack.as_bytes());
+    let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let ends_frame = |s: &[u8], at: usize| at == s.len() || s.get(at) == Some(&b';');
+    // The last byte position, at most `common`, where a frame ends in both.
+    let end = if ends_frame(a, common) && ends_frame(b, common) {
+        Some(common)
+    } else {
+        memchr::memrchr(b';', b.get(..common).unwrap_or_default())
+    };
+    let Some(end) = end else {
+        return (0, Some(stack));
+    };
+    let kept = memchr::memchr_iter(b';', b.get(..end).unwrap_or_default()).count() + 1;
+    if end == b.len() {
+        return (kept, None);
+    }
+    (kept, Some(stack.get(end + 1..).unwrap_or_default()))
+}
+
 /// Builds a profile from folded-style lines; shared with the py-spy reader.
 pub(crate) struct FoldedBuilder {
     pub(crate) profile: Profile,
+    /// Keyed by text from the input: std's keyed hash, not Fx.
     frames: HashMap<String, FrameId>,
+    /// The previous line's stack: folded text is usually sorted, so a line
+    /// shares most of its outer frames with the one before, and comparing
+    /// frame ids is far cheaper than a hash lookup per frame.
+    stacks: StackCache,
+    /// The previous line's stack text; `scratch` holds its frames.
+    prev_text: String,
     /// The thread of samples without thread information, interned on first
     /// use.
     thread: Option<ThreadId>,
@@ -234,6 +264,8 @@ impl FoldedBuilder {
         FoldedBuilder {
             profile,
             frames: HashMap::new(),
+            stacks: StackCache::default(),
+            prev_text: String::new(),
             thread: None,
             scratch: Vec::new(),
             format,
@@ -248,8 +280,17 @@ impl FoldedBuilder {
         stack: &str,
         mut make: impl FnMut(&mut Profile, &str) -> FrameId,
     ) -> Option<StackId> {
-        self.scratch.clear();
-        for name in stack.split(';') {
+        // The frames this line shares with the previous one, found by
+        // comparing bytes (the names need no lookup), then the rest.
+        let (kept, rest) = match shared_frames(&self.prev_text, stack) {
+            // Before the first line there are no frames to keep.
+            (kept, _) if kept > self.scratch.len() => (0, Some(stack)),
+            shared => shared,
+        };
+        self.scratch.truncate(kept);
+        self.prev_text.clear();
+        self.prev_text.push_str(stack);
+        for name in rest.into_iter().flat_map(|r| r.split(';')) {
             let id = match self.frames.get(name) {
                 Some(&id) => id,
                 None => {
@@ -260,11 +301,8 @@ impl FoldedBuilder {
             };
             self.scratch.push(id);
         }
-        let mut parent = None;
-        for &f in &self.scratch {
-            parent = Some(self.profile.intern_stack(parent, f));
-        }
-        parent
+        self.profile
+            .intern_stack_cached(&mut self.stacks, &self.scratch)
     }
 
     /// Push one sample of a plain folded line.
@@ -382,40 +420,52 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
     // Names by frame index and root texts by thread, each made once.
     let mut names: Vec<Option<String>> = vec![None; p.frames.len()];
     let mut roots: FxHashMap<ThreadId, Option<String>> = FxHashMap::default();
-    // Keyed by text from the input: std's keyed hash, not Fx.
-    let mut lines: HashMap<String, i64> = HashMap::new();
+    // Every line's text in one buffer, (start, end, weight) per line,
+    // sorted by text and equal texts merged (stacks of distinct frames
+    // named alike, threads of one name): no hash of the text and no
+    // allocation per line.
+    let mut text: Vec<u8> = Vec::new();
+    let mut rows: Vec<(usize, usize, i64)> = Vec::with_capacity(by_pair.len());
     let mut frames = Vec::new();
     for ((stack, thread), v) in by_pair {
         let root_frame = roots
             .entry(thread)
             .or_insert_with(|| root_text(p, thread, root));
+        let start = text.len();
         let mut first = root_frame.is_none();
-        let mut text = String::with_capacity(256);
         if let Some(r) = root_frame {
-            text.push_str(r);
+            text.extend_from_slice(r.as_bytes());
         }
         frames.clear();
         frames.extend(p.stacks.frames_leaf_first(stack));
         for &f in frames.iter().rev() {
             if !first {
-                text.push(';');
+                text.push(b';');
             }
             first = false;
             match names.get_mut(f.index()) {
-                Some(Some(name)) => text.push_str(name),
-                Some(slot) => text.push_str(slot.insert(frame_text(p, f, opts.annotate))),
-                None => text.push_str(&frame_text(p, f, opts.annotate)),
+                Some(Some(name)) => text.extend_from_slice(name.as_bytes()),
+                Some(slot) => {
+                    text.extend_from_slice(slot.insert(frame_text(p, f, opts.annotate)).as_bytes())
+                }
+                None => text.extend_from_slice(frame_text(p, f, opts.annotate).as_bytes()),
             }
         }
-        let e = lines.entry(text).or_insert(0);
-        *e = e.saturating_add(v);
+        rows.push((start, text.len(), v));
     }
-    let mut sorted: Vec<(String, i64)> = lines.into_iter().filter(|&(_, v)| v != 0).collect();
-    sorted.sort_unstable();
+    let line = |r: &(usize, usize, i64)| text.get(r.0..r.1).unwrap_or_default();
+    rows.sort_unstable_by(|a, b| line(a).cmp(line(b)));
     let mut w = io::BufWriter::with_capacity(256 * 1024, out);
-    for (text, v) in sorted {
-        w.write_all(text.as_bytes())?;
-        writeln!(w, " {v}")?;
+    let mut rest = rows.as_slice();
+    while let Some((first, _)) = rest.split_first() {
+        let same = rest.iter().take_while(|r| line(r) == line(first)).count();
+        let (equal, after) = rest.split_at(same);
+        let v = equal.iter().fold(0i64, |t, r| t.saturating_add(r.2));
+        if v != 0 {
+            w.write_all(line(first))?;
+            writeln!(w, " {v}")?;
+        }
+        rest = after;
     }
     w.flush()
 }
