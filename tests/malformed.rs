@@ -468,8 +468,11 @@ struct Tally {
     exit1: usize,
 }
 
+/// The exit codes of both commands on one variant, or what was wrong.
+type Checked = Result<[i32; 2], String>;
+
 /// Both commands on one variant: the failures, or the two exit codes.
-fn check(v: &Variant, dir: &Path) -> Result<[i32; 2], String> {
+fn check(v: &Variant, dir: &Path) -> Checked {
     let input = "damaged.input";
     std::fs::write(dir.join(input), &v.data).expect("write input");
     let svg = dir.join("out.svg");
@@ -499,7 +502,7 @@ fn damaged_inputs_fail_cleanly() {
     let started = Instant::now();
     let all = variants();
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, Result<[i32; 2], String>)>> = Mutex::new(Vec::new());
+    let results: Mutex<Vec<(usize, Checked)>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..THREADS {
             s.spawn(|| {
