@@ -12,8 +12,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::HashMap;
-
 use rustc_hash::FxHashMap;
 use std::io::{self, Write};
 
@@ -173,6 +171,12 @@ pub struct WriteOptions {
 /// An [`io::ErrorKind::InvalidInput`] error when the chosen value column
 /// does not exist, and any error of `out`.
 pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Result<()> {
+    // A profile without value columns (a pprof message with no sample
+    // types) has no weight to write; a column asked for by number must
+    // exist.
+    if opts.value.is_none() && p.samples.values.is_empty() {
+        return Ok(());
+    }
     let column = opts.value.unwrap_or(p.meta.default_value);
     let values = p.samples.values.get(column).ok_or_else(|| {
         io::Error::new(
@@ -197,40 +201,52 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
     // Names by frame index and root texts by thread, each made once.
     let mut names: Vec<Option<String>> = vec![None; p.frames.len()];
     let mut roots: FxHashMap<ThreadId, Option<String>> = FxHashMap::default();
-    // Keyed by text from the input: std's keyed hash, not Fx.
-    let mut lines: HashMap<String, i64> = HashMap::new();
+    // Every line's text in one buffer, (start, end, weight) per line,
+    // sorted by text and equal texts merged (stacks of distinct frames
+    // named alike, threads of one name): no hash of the text and no
+    // allocation per line.
+    let mut text: Vec<u8> = Vec::new();
+    let mut rows: Vec<(usize, usize, i64)> = Vec::with_capacity(by_pair.len());
     let mut frames = Vec::new();
     for ((stack, thread), v) in by_pair {
         let root_frame = roots
             .entry(thread)
             .or_insert_with(|| root_text(p, thread, root));
+        let start = text.len();
         let mut first = root_frame.is_none();
-        let mut text = String::with_capacity(256);
         if let Some(r) = root_frame {
-            text.push_str(r);
+            text.extend_from_slice(r.as_bytes());
         }
         frames.clear();
         frames.extend(p.stacks.frames_leaf_first(stack));
         for &f in frames.iter().rev() {
             if !first {
-                text.push(';');
+                text.push(b';');
             }
             first = false;
             match names.get_mut(f.index()) {
-                Some(Some(name)) => text.push_str(name),
-                Some(slot) => text.push_str(slot.insert(frame_text(p, f, opts.annotate))),
-                None => text.push_str(&frame_text(p, f, opts.annotate)),
+                Some(Some(name)) => text.extend_from_slice(name.as_bytes()),
+                Some(slot) => {
+                    text.extend_from_slice(slot.insert(frame_text(p, f, opts.annotate)).as_bytes())
+                }
+                None => text.extend_from_slice(frame_text(p, f, opts.annotate).as_bytes()),
             }
         }
-        let e = lines.entry(text).or_insert(0);
-        *e = e.saturating_add(v);
+        rows.push((start, text.len(), v));
     }
-    let mut sorted: Vec<(String, i64)> = lines.into_iter().filter(|&(_, v)| v != 0).collect();
-    sorted.sort_unstable();
+    let line = |r: &(usize, usize, i64)| text.get(r.0..r.1).unwrap_or_default();
+    rows.sort_unstable_by(|a, b| line(a).cmp(line(b)));
     let mut w = io::BufWriter::with_capacity(256 * 1024, out);
-    for (text, v) in sorted {
-        w.write_all(text.as_bytes())?;
-        writeln!(w, " {v}")?;
+    let mut rest = rows.as_slice();
+    while let Some((first, _)) = rest.split_first() {
+        let same = rest.iter().take_while(|r| line(r) == line(first)).count();
+        let (equal, after) = rest.split_at(same);
+        let v = equal.iter().fold(0i64, |t, r| t.saturating_add(r.2));
+        if v != 0 {
+            w.write_all(line(first))?;
+            writeln!(w, " {v}")?;
+        }
+        rest = after;
     }
     w.flush()
 }

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use stackconv_model::{FrameId, Profile, StackId, ThreadId, ValueType};
+use stackconv_model::{FrameId, Profile, StackCache, StackId, ThreadId, ValueType};
 
 use crate::lines::{head, lines};
 use crate::Error;
@@ -108,9 +108,39 @@ pub(crate) fn parse_count(text: &str, format: &'static str, line: u64) -> Result
 }
 
 /// Builds a profile from folded-style lines; shared with the py-spy reader.
+/// How many whole frames `stack` shares with `prev` from the root (both
+/// `;`-separated), and the text of its frames after those (`None` when it
+/// has no more).
+fn shared_frames<'a>(prev: &str, stack: &'a str) -> (usize, Option<&'a str>) {
+    let (a, b) = (prev.as_bytes(), stack.as_bytes());
+    let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let ends_frame = |s: &[u8], at: usize| at == s.len() || s.get(at) == Some(&b';');
+    // The last byte position, at most `common`, where a frame ends in both.
+    let end = if ends_frame(a, common) && ends_frame(b, common) {
+        Some(common)
+    } else {
+        memchr::memrchr(b';', b.get(..common).unwrap_or_default())
+    };
+    let Some(end) = end else {
+        return (0, Some(stack));
+    };
+    let kept = memchr::memchr_iter(b';', b.get(..end).unwrap_or_default()).count() + 1;
+    if end == b.len() {
+        return (kept, None);
+    }
+    (kept, Some(stack.get(end + 1..).unwrap_or_default()))
+}
+
 pub(crate) struct FoldedBuilder {
     pub(crate) profile: Profile,
+    /// Keyed by text from the input: std's keyed hash, not Fx.
     frames: HashMap<String, FrameId>,
+    /// The previous line's stack: folded text is usually sorted, so a line
+    /// shares most of its outer frames with the one before, and comparing
+    /// frame ids is far cheaper than a hash lookup per frame.
+    stacks: StackCache,
+    /// The previous line's stack text; `scratch` holds its frames.
+    prev_text: String,
     /// The thread of samples without thread information, interned on first
     /// use.
     thread: Option<ThreadId>,
@@ -128,6 +158,8 @@ impl FoldedBuilder {
         FoldedBuilder {
             profile,
             frames: HashMap::new(),
+            stacks: StackCache::default(),
+            prev_text: String::new(),
             thread: None,
             scratch: Vec::new(),
             format,
@@ -142,8 +174,17 @@ impl FoldedBuilder {
         stack: &str,
         mut make: impl FnMut(&mut Profile, &str) -> FrameId,
     ) -> Option<StackId> {
-        self.scratch.clear();
-        for name in stack.split(';') {
+        // The frames this line shares with the previous one, found by
+        // comparing bytes (the names need no lookup), then the rest.
+        let (kept, rest) = match shared_frames(&self.prev_text, stack) {
+            // Before the first line there are no frames to keep.
+            (kept, _) if kept > self.scratch.len() => (0, Some(stack)),
+            shared => shared,
+        };
+        self.scratch.truncate(kept);
+        self.prev_text.clear();
+        self.prev_text.push_str(stack);
+        for name in rest.into_iter().flat_map(|r| r.split(';')) {
             let id = match self.frames.get(name) {
                 Some(&id) => id,
                 None => {
@@ -154,11 +195,8 @@ impl FoldedBuilder {
             };
             self.scratch.push(id);
         }
-        let mut parent = None;
-        for &f in &self.scratch {
-            parent = Some(self.profile.intern_stack(parent, f));
-        }
-        parent
+        self.profile
+            .intern_stack_cached(&mut self.stacks, &self.scratch)
     }
 
     /// Push one sample of a plain folded line, `make` interning each new

@@ -302,3 +302,48 @@ proptest! {
         let _ = (folded::looks_like(&bytes), perf_script::looks_like(&bytes), pyspy::looks_like(&bytes));
     }
 }
+
+#[test]
+fn a_profile_without_value_columns_writes_nothing() {
+    // A pprof message with no sample types reads as such a profile.
+    let p = stackconv_collapsed::stackconv_model::Profile::new(vec![]);
+    assert_eq!(write(&p), "");
+    // A column asked for by number must exist.
+    let mut opts = folded::WriteOptions::default();
+    opts.value = Some(0);
+    let err = folded::write(&p, &opts, Vec::new()).unwrap_err();
+    assert!(err.to_string().contains("no value column 0"), "{err}");
+}
+
+#[test]
+fn sorted_and_unsorted_lines_read_the_same_stacks() {
+    // The reader reuses the previous line's outer stack nodes; lines that
+    // share prefixes in any order must give the same profile.
+    let sorted = b"a;b;c 1\na;b;d 2\na;b;d;e 3\na;x 4\nb 5\n";
+    let shuffled = b"a;b;d;e 3\nb 5\na;b;c 1\na;x 4\na;b;d 2\n";
+    let (p, q) = (
+        folded::read(sorted).unwrap(),
+        folded::read(shuffled).unwrap(),
+    );
+    assert_eq!(write(&p), write(&q));
+    assert_eq!(write(&p), "a;b;c 1\na;b;d 2\na;b;d;e 3\na;x 4\nb 5\n");
+    assert_eq!(p.stacks.len(), q.stacks.len());
+    // Neighbours whose text agrees past a frame boundary, or only part way
+    // into a frame, and empty frames: each line reads as its own frames.
+    let edges = "a;b 1\na;bc 2\na;b;c 3\na 4\n;a 5\n;a; 6\n;; 7\n a 8\nab;c 9\na;b;c 10\n";
+    let p = folded::read(edges.as_bytes()).unwrap();
+    let mut expected: Vec<&str> = edges.lines().collect();
+    expected.sort_unstable();
+    let mut merged = String::new();
+    for l in &expected {
+        if l.starts_with("a;b;c ") {
+            if !merged.contains("a;b;c ") {
+                merged.push_str("a;b;c 13\n");
+            }
+        } else {
+            merged.push_str(l);
+            merged.push('\n');
+        }
+    }
+    assert_eq!(write(&p), merged);
+}

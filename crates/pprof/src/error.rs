@@ -43,8 +43,12 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A string index is negative or past the end of the string table.
-    #[error("pprof: {field} refers to string {index}, but the string table has {len} strings")]
+    #[error(
+        "pprof: byte {offset}: {field} refers to string {index}, but the string table has {len} strings"
+    )]
     StringIndex {
+        /// Where the message (or top-level field) holding the index starts.
+        offset: u64,
         /// Which field held the index (e.g. `Function 3 name`).
         field: String,
         /// The index.
@@ -53,32 +57,46 @@ pub enum Error {
         len: usize,
     },
     /// A sample refers to a location id that no location has.
-    #[error("pprof: sample {sample} refers to location id {id}, which does not exist")]
+    #[error(
+        "pprof: byte {offset}: sample {sample} refers to location id {id}, which does not exist"
+    )]
     LocationId {
+        /// Where the sample's message starts.
+        offset: u64,
         /// The sample's index (0-based, in file order).
         sample: u64,
         /// The missing id.
         id: u64,
     },
     /// A location's line refers to a function id that no function has.
-    #[error("pprof: location {location} refers to function id {id}, which does not exist")]
+    #[error(
+        "pprof: byte {offset}: location {location} refers to function id {id}, which does not exist"
+    )]
     FunctionId {
+        /// Where the location's message starts.
+        offset: u64,
         /// The location's id.
         location: u64,
         /// The missing id.
         id: u64,
     },
     /// A location refers to a mapping id that no mapping has.
-    #[error("pprof: location {location} refers to mapping id {id}, which does not exist")]
+    #[error(
+        "pprof: byte {offset}: location {location} refers to mapping id {id}, which does not exist"
+    )]
     MappingId {
+        /// Where the location's message starts.
+        offset: u64,
         /// The location's id.
         location: u64,
         /// The missing id.
         id: u64,
     },
     /// A mapping, location or function has id 0 or the id of an earlier one.
-    #[error("pprof: {table} id {id} is zero or used twice")]
+    #[error("pprof: byte {offset}: {table} id {id} is zero or used twice")]
     BadId {
+        /// Where the message with that id starts.
+        offset: u64,
         /// `mapping`, `location` or `function`.
         table: &'static str,
         /// The id.
@@ -87,9 +105,11 @@ pub enum Error {
     /// A sample has a different number of values than the profile has
     /// sample types (pprof rejects such profiles too).
     #[error(
-        "pprof: sample {sample} has {values} values, but the profile has {types} sample types"
+        "pprof: byte {offset}: sample {sample} has {values} values, but the profile has {types} sample types"
     )]
     ValueCount {
+        /// Where the sample's message starts.
+        offset: u64,
         /// The sample's index.
         sample: u64,
         /// How many values it has.

@@ -90,6 +90,17 @@ struct Tables<'a> {
     locations: Vec<(u64, proto::Location)>,
     lines: Vec<proto::Line>,
     functions: Vec<proto::Function>,
+    /// Where each sample type, mapping, location and function message
+    /// starts (errors name it).
+    sample_type_at: Vec<u64>,
+    mapping_at: Vec<u64>,
+    location_at: Vec<u64>,
+    function_at: Vec<u64>,
+    /// Where the top-level fields that hold string indexes are.
+    drop_frames_at: u64,
+    keep_frames_at: u64,
+    period_type_at: u64,
+    default_sample_type_at: u64,
     strings: Vec<&'a [u8]>,
     drop_frames: i64,
     keep_frames: i64,
@@ -129,15 +140,19 @@ fn first_pass(buf: &[u8]) -> Result<Tables<'_>, Error> {
     while let Some(f) = next_field(buf, &mut pos)? {
         let at = f.payload_offset;
         match f.number {
-            1 => t
-                .sample_types
-                .push(decode(expect_bytes(&f, "sample_type")?, at, "ValueType")?),
+            1 => {
+                t.sample_types
+                    .push(decode(expect_bytes(&f, "sample_type")?, at, "ValueType")?);
+                t.sample_type_at.push(offset(at));
+            }
             2 => {
                 expect_bytes(&f, "sample")?;
             }
-            3 => t
-                .mappings
-                .push(decode(expect_bytes(&f, "mapping")?, at, "Mapping")?),
+            3 => {
+                t.mappings
+                    .push(decode(expect_bytes(&f, "mapping")?, at, "Mapping")?);
+                t.mapping_at.push(offset(at));
+            }
             4 => {
                 let mut loc: proto::Location =
                     decode(expect_bytes(&f, "location")?, at, "Location")?;
@@ -146,18 +161,33 @@ fn first_pass(buf: &[u8]) -> Result<Tables<'_>, Error> {
                 t.lines.extend(lines);
                 // Keep the line range in `line` as a marker: (start, len).
                 t.locations.push((offset(start), loc));
+                t.location_at.push(offset(at));
             }
-            5 => t
-                .functions
-                .push(decode(expect_bytes(&f, "function")?, at, "Function")?),
+            5 => {
+                t.functions
+                    .push(decode(expect_bytes(&f, "function")?, at, "Function")?);
+                t.function_at.push(offset(at));
+            }
             6 => t.strings.push(expect_bytes(&f, "string_table")?),
-            7 => t.drop_frames = expect_varint(&f, "drop_frames")?,
-            8 => t.keep_frames = expect_varint(&f, "keep_frames")?,
+            7 => {
+                t.drop_frames = expect_varint(&f, "drop_frames")?;
+                t.drop_frames_at = offset(f.offset);
+            }
+            8 => {
+                t.keep_frames = expect_varint(&f, "keep_frames")?;
+                t.keep_frames_at = offset(f.offset);
+            }
             9 => t.time_nanos = expect_varint(&f, "time_nanos")?,
             10 => t.duration_nanos = expect_varint(&f, "duration_nanos")?,
-            11 => t.period_type = Some(decode(expect_bytes(&f, "period_type")?, at, "ValueType")?),
+            11 => {
+                t.period_type = Some(decode(expect_bytes(&f, "period_type")?, at, "ValueType")?);
+                t.period_type_at = offset(at);
+            }
             12 => t.period = expect_varint(&f, "period")?,
-            14 => t.default_sample_type = expect_varint(&f, "default_sample_type")?,
+            14 => {
+                t.default_sample_type = expect_varint(&f, "default_sample_type")?;
+                t.default_sample_type_at = offset(f.offset);
+            }
             // comment (13), tick_unit, label_set and unknown fields: not
             // needed.
             _ => {}
@@ -178,11 +208,13 @@ impl<'a> Strings<'a> {
         Strings { raw, ids }
     }
 
-    fn check(&self, index: i64, field: impl FnOnce() -> String) -> Result<usize, Error> {
+    /// `index`, checked; `at` is where the message holding it starts.
+    fn check(&self, index: i64, at: u64, field: impl FnOnce() -> String) -> Result<usize, Error> {
         usize::try_from(index)
             .ok()
             .filter(|&i| i < self.raw.len() || i == 0)
             .ok_or_else(|| Error::StringIndex {
+                offset: at,
                 field: field(),
                 index,
                 len: self.raw.len(),
@@ -190,8 +222,13 @@ impl<'a> Strings<'a> {
     }
 
     /// The text of string `index` (lossily decoded), checked.
-    fn text(&self, index: i64, field: impl FnOnce() -> String) -> Result<Cow<'a, str>, Error> {
-        let i = self.check(index, field)?;
+    fn text(
+        &self,
+        index: i64,
+        at: u64,
+        field: impl FnOnce() -> String,
+    ) -> Result<Cow<'a, str>, Error> {
+        let i = self.check(index, at, field)?;
         Ok(self
             .raw
             .get(i)
@@ -203,9 +240,10 @@ impl<'a> Strings<'a> {
         &mut self,
         p: &mut Profile,
         index: i64,
+        at: u64,
         field: impl FnOnce() -> String,
     ) -> Result<StringId, Error> {
-        let i = self.check(index, field)?;
+        let i = self.check(index, at, field)?;
         if let Some(Some(id)) = self.ids.get(i) {
             return Ok(*id);
         }
@@ -225,12 +263,17 @@ impl<'a> Strings<'a> {
 /// An index from ids to positions, rejecting 0 and duplicates.
 fn id_index(
     ids: impl Iterator<Item = u64>,
+    at: &[u64],
     table: &'static str,
 ) -> Result<HashMap<u64, usize>, Error> {
     let mut map = HashMap::new();
     for (i, id) in ids.enumerate() {
         if id == 0 || map.insert(id, i).is_some() {
-            return Err(Error::BadId { table, id });
+            return Err(Error::BadId {
+                offset: at.get(i).copied().unwrap_or(0),
+                table,
+                id,
+            });
         }
     }
     Ok(map)
@@ -304,13 +347,14 @@ fn frame_kind_for(name: &str, module: &str) -> FrameKind {
 fn compile_frames_regex(
     strings: &Strings<'_>,
     index: i64,
+    at: u64,
     what: &str,
     meta: &mut Meta,
 ) -> Result<Option<regex::Regex>, Error> {
     if index == 0 {
         return Ok(None);
     }
-    let text = strings.text(index, || format!("Profile.{what}"))?;
+    let text = strings.text(index, at, || format!("Profile.{what}"))?;
     if text.is_empty() {
         return Ok(None);
     }
@@ -338,16 +382,16 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
 
     // Value columns.
     let mut value_types = Vec::with_capacity(t.sample_types.len());
-    for (i, st) in t.sample_types.iter().enumerate() {
-        let kind = strings.text(st.r#type, || format!("sample_type {i} type"))?;
-        let unit = strings.text(st.unit, || format!("sample_type {i} unit"))?;
+    for (i, (st, &at)) in t.sample_types.iter().zip(&t.sample_type_at).enumerate() {
+        let kind = strings.text(st.r#type, at, || format!("sample_type {i} type"))?;
+        let unit = strings.text(st.unit, at, || format!("sample_type {i} unit"))?;
         value_types.push(ValueType::new(kind, unit));
     }
     let mut p = Profile::new(value_types);
     p.meta.source_format = "pprof".to_string();
     p.meta.comm_root = false;
     p.meta.events = p.value_types.iter().map(|v| v.kind.clone()).collect();
-    let default_type = strings.text(t.default_sample_type, || {
+    let default_type = strings.text(t.default_sample_type, t.default_sample_type_at, || {
         "Profile.default_sample_type".to_string()
     })?;
     p.meta.default_value = if default_type.is_empty() {
@@ -358,21 +402,26 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
     .unwrap_or_else(|| p.value_types.len().saturating_sub(1));
     if t.period != 0 || t.period_type.is_some() {
         let pt = t.period_type.unwrap_or_default();
-        let kind = strings.text(pt.r#type, || "period_type type".to_string())?;
-        let unit = strings.text(pt.unit, || "period_type unit".to_string())?;
+        let at = t.period_type_at;
+        let kind = strings.text(pt.r#type, at, || "period_type type".to_string())?;
+        let unit = strings.text(pt.unit, at, || "period_type unit".to_string())?;
         p.meta.period = Some((ValueType::new(kind, unit), t.period));
     }
     p.meta.start_time_ns = u64::try_from(t.time_nanos).ok().filter(|&v| v > 0);
     p.meta.duration_ns = u64::try_from(t.duration_nanos).ok().filter(|&v| v > 0);
 
     // Mappings: module names and meta.modules.
-    let mapping_index = id_index(t.mappings.iter().map(|m| m.id), "mapping")?;
+    let mapping_index = id_index(t.mappings.iter().map(|m| m.id), &t.mapping_at, "mapping")?;
     let mut mapping_file = Vec::with_capacity(t.mappings.len());
     let mut seen_modules: std::collections::HashSet<(StringId, StringId)> =
         std::collections::HashSet::new();
-    for m in &t.mappings {
-        let file = strings.id(&mut p, m.filename, || format!("Mapping {} filename", m.id))?;
-        let build_id = strings.id(&mut p, m.build_id, || format!("Mapping {} build_id", m.id))?;
+    for (m, &at) in t.mappings.iter().zip(&t.mapping_at) {
+        let file = strings.id(&mut p, m.filename, at, || {
+            format!("Mapping {} filename", m.id)
+        })?;
+        let build_id = strings.id(&mut p, m.build_id, at, || {
+            format!("Mapping {} build_id", m.id)
+        })?;
         mapping_file.push(file);
         if file.is_empty() || !seen_modules.insert((file, build_id)) {
             continue;
@@ -384,15 +433,15 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
     }
 
     // Functions: display names as pprof shows them.
-    let function_index = id_index(t.functions.iter().map(|f| f.id), "function")?;
+    let function_index = id_index(t.functions.iter().map(|f| f.id), &t.function_at, "function")?;
     let mut fn_name = Vec::with_capacity(t.functions.len());
     let mut fn_file = Vec::with_capacity(t.functions.len());
     // Ids of the model's string table are equal exactly when the strings
     // are, so names are compared (and simplified) once per string.
     let mut simplified: HashMap<StringId, StringId> = HashMap::new();
-    for f in &t.functions {
-        let name = strings.id(&mut p, f.name, || format!("Function {} name", f.id))?;
-        let system = strings.id(&mut p, f.system_name, || {
+    for (f, &at) in t.functions.iter().zip(&t.function_at) {
+        let name = strings.id(&mut p, f.name, at, || format!("Function {} name", f.id))?;
+        let system = strings.id(&mut p, f.system_name, at, || {
             format!("Function {} system_name", f.id)
         })?;
         let id = if !name.is_empty() && name != system {
@@ -409,13 +458,20 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
             }
         };
         fn_name.push(id);
-        fn_file.push(strings.id(&mut p, f.filename, || format!("Function {} filename", f.id))?);
+        fn_file.push(strings.id(&mut p, f.filename, at, || {
+            format!("Function {} filename", f.id)
+        })?);
     }
 
     // Locations, checked.
-    let location_index = id_index(t.locations.iter().map(|(_, l)| l.id), "location")?;
+    let location_index = id_index(
+        t.locations.iter().map(|(_, l)| l.id),
+        &t.location_at,
+        "location",
+    )?;
     let mut locs = Vec::with_capacity(t.locations.len());
     for (i, (start, l)) in t.locations.iter().enumerate() {
+        let at = t.location_at.get(i).copied().unwrap_or(0);
         let lines_start = usize::try_from(*start).unwrap_or(usize::MAX);
         let next = t
             .locations
@@ -424,16 +480,17 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
             .unwrap_or(t.lines.len());
         let mapping = match l.mapping_id {
             0 => None,
-            id => Some(
-                *mapping_index
-                    .get(&id)
-                    .ok_or(Error::MappingId { location: l.id, id })?,
-            ),
+            id => Some(*mapping_index.get(&id).ok_or(Error::MappingId {
+                offset: at,
+                location: l.id,
+                id,
+            })?),
         };
         let lines_len = next.saturating_sub(lines_start);
         for line in t.lines.get(lines_start..next).unwrap_or_default() {
             if !function_index.contains_key(&line.function_id) && line.function_id != 0 {
                 return Err(Error::FunctionId {
+                    offset: at,
                     location: l.id,
                     id: line.function_id,
                 });
@@ -452,9 +509,21 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
     };
 
     // drop_frames / keep_frames, as pprof's Prune (profile/prune.go).
-    let drop = compile_frames_regex(&strings, t.drop_frames, "drop_frames", &mut p.meta)?;
+    let drop = compile_frames_regex(
+        &strings,
+        t.drop_frames,
+        t.drop_frames_at,
+        "drop_frames",
+        &mut p.meta,
+    )?;
     let keep = match &drop {
-        Some(_) => compile_frames_regex(&strings, t.keep_frames, "keep_frames", &mut p.meta)?,
+        Some(_) => compile_frames_regex(
+            &strings,
+            t.keep_frames,
+            t.keep_frames_at,
+            "keep_frames",
+            &mut p.meta,
+        )?,
         None => None,
     };
     let mut marks = vec![PruneMark::default(); locs.len()];
@@ -528,9 +597,11 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
             source: Box::new(source),
         })?;
         let this = sample_no;
+        let at = offset(f.payload_offset);
         sample_no = sample_no.saturating_add(1);
         if sample.value.len() != columns {
             return Err(Error::ValueCount {
+                offset: at,
                 sample: this,
                 values: sample.value.len(),
                 types: columns,
@@ -541,9 +612,11 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
         // first marked one ends the stack.
         kept_locs.clear();
         for &id in &sample.location_id {
-            let li = *location_index
-                .get(&id)
-                .ok_or(Error::LocationId { sample: this, id })?;
+            let li = *location_index.get(&id).ok_or(Error::LocationId {
+                offset: at,
+                sample: this,
+                id,
+            })?;
             kept_locs.push(li);
         }
         let mut found_user = false;
@@ -641,9 +714,9 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
         // num_unit is (pprof drops labels with neither).
         labels.clear();
         for l in &sample.label {
-            let key = strings.id(&mut p, l.key, || format!("sample {this} label key"))?;
+            let key = strings.id(&mut p, l.key, at, || format!("sample {this} label key"))?;
             if l.str != 0 {
-                let s = strings.id(&mut p, l.str, || format!("sample {this} label value"))?;
+                let s = strings.id(&mut p, l.str, at, || format!("sample {this} label value"))?;
                 labels.push(Label {
                     key,
                     str: s,
@@ -651,7 +724,7 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
                     num_unit: StringId::EMPTY,
                 });
             } else if l.num != 0 || l.num_unit != 0 {
-                let unit = strings.id(&mut p, l.num_unit, || {
+                let unit = strings.id(&mut p, l.num_unit, at, || {
                     format!("sample {this} label num_unit")
                 })?;
                 labels.push(Label {

@@ -255,10 +255,18 @@ fn missing_location_id() {
     // The same through gzip.
     assert!(matches!(
         read(&gzip(&m.encode_to_vec()), &opts()),
-        Err(Error::LocationId { sample: 0, id: 99 })
+        Err(Error::LocationId {
+            sample: 0,
+            id: 99,
+            ..
+        })
     ));
     match read_msg(&m) {
-        Err(e @ Error::LocationId { sample: 0, id: 99 }) => {
+        Err(
+            e @ Error::LocationId {
+                sample: 0, id: 99, ..
+            },
+        ) => {
             assert!(e.to_string().contains("location id 99"), "{e}")
         }
         other => panic!("{other:?}"),
@@ -273,6 +281,7 @@ fn missing_function_id() {
         Err(Error::FunctionId {
             location: 2,
             id: 99,
+            ..
         }) => {}
         other => panic!("{other:?}"),
     }
@@ -283,7 +292,9 @@ fn missing_mapping_id() {
     let mut m = valid();
     m.location[0].mapping_id = 7;
     match read_msg(&m) {
-        Err(Error::MappingId { location: 1, id: 7 }) => {}
+        Err(Error::MappingId {
+            location: 1, id: 7, ..
+        }) => {}
         other => panic!("{other:?}"),
     }
 }
@@ -297,6 +308,7 @@ fn string_index_out_of_range() {
             field,
             index: 99,
             len: 8,
+            ..
         }) => {
             assert_eq!(field, "Function 2 name")
         }
@@ -329,6 +341,7 @@ fn zero_and_duplicate_ids() {
         Err(Error::BadId {
             table: "location",
             id: 1,
+            ..
         }) => {}
         other => panic!("{other:?}"),
     }
@@ -338,6 +351,7 @@ fn zero_and_duplicate_ids() {
         Err(Error::BadId {
             table: "function",
             id: 0,
+            ..
         }) => {}
         other => panic!("{other:?}"),
     }
@@ -352,6 +366,7 @@ fn value_count_mismatch() {
             sample: 0,
             values: 2,
             types: 1,
+            ..
         }) => {}
         other => panic!("{other:?}"),
     }
@@ -466,5 +481,47 @@ mod arbitrary {
                 prop_assert!(p.samples.len() <= bytes.len() / 2);
             }
         }
+    }
+}
+
+#[test]
+fn reference_errors_name_the_byte_of_their_message() {
+    // A sample with a missing location: the offset is where that sample's
+    // message starts.
+    let mut m = valid();
+    m.sample[0].location_id.push(99);
+    let bytes = m.encode_to_vec();
+    let sample = m.sample[0].encode_to_vec();
+    match read(&bytes, &opts()) {
+        Err(e @ Error::LocationId { offset, .. }) => {
+            let at = usize::try_from(offset).unwrap();
+            assert!(bytes[at..].starts_with(&sample), "offset {at}");
+            assert!(e.to_string().contains(&format!("byte {at}:")), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A function's bad string index: where that function's message starts.
+    let mut m = valid();
+    m.function[1].name = 99;
+    let bytes = m.encode_to_vec();
+    let function = m.function[1].encode_to_vec();
+    match read(&bytes, &opts()) {
+        Err(Error::StringIndex { offset, .. }) => {
+            let at = usize::try_from(offset).unwrap();
+            assert!(bytes[at..].starts_with(&function), "offset {at}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A sample type's: the first sample type's message.
+    let mut m = valid();
+    m.sample_type[0].r#type = 50;
+    let bytes = m.encode_to_vec();
+    let st = m.sample_type[0].encode_to_vec();
+    match read(&bytes, &opts()) {
+        Err(Error::StringIndex { offset, .. }) => {
+            let at = usize::try_from(offset).unwrap();
+            assert!(bytes[at..].starts_with(&st), "offset {at}");
+        }
+        other => panic!("{other:?}"),
     }
 }

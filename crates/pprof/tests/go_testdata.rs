@@ -212,6 +212,11 @@ fn looks_like_claims_no_other_test_file() {
         if name.ends_with(".pb.gz") || name.ends_with(".pb") || name.ends_with(".pprof") {
             continue;
         }
+        // Damaged inputs, pprof ones among them (`PE` is a valid pprof
+        // message), replayed by crates/stackconv/tests/regress.rs.
+        if path.components().any(|c| c.as_os_str() == "regress") {
+            continue;
+        }
         let mut head = Vec::new();
         let f = std::fs::File::open(&path).expect("open");
         std::io::Read::read_to_end(&mut std::io::Read::take(f, 1 << 16), &mut head).expect("read");

@@ -378,6 +378,10 @@ impl fmt::Display for OutputFormat {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The input has no bytes at all (a recording that never started, a
+    /// copy that failed): said apart from content of an unknown format.
+    #[error("empty input (0 bytes): not a profile")]
+    EmptyInput,
     /// The content matched no format stackconv reads.
     #[error("not a profile stackconv reads ({}){}", input_format_names(), binary_note(*.binary_at))]
     UnknownFormat {
@@ -545,6 +549,7 @@ impl Error {
         match self {
             Error::File { source, .. } | Error::Stdout(source) => source.location(),
             Error::UnknownFormat { binary_at } => binary_at.map(|at| Location::Byte(size(at))),
+            Error::EmptyInput => Some(Location::Byte(0)),
             #[cfg(feature = "perf")]
             Error::Perf(e) => e.offset().map(Location::Byte),
             Error::Collapsed(e) => Some(Location::Line(e.line())),
@@ -662,7 +667,8 @@ pub fn read_bytes(data: &[u8], opts: &ReadOptions) -> Result<Profile, Error> {
         // simplest text format, whose reader names the first bad line
         // (a user's folded file with one broken line gets "line N: ..."
         // rather than "unknown format").
-        None if memchr_nul(data).is_none() && !data.is_empty() => InputFormat::Folded,
+        None if data.is_empty() => return Err(Error::EmptyInput),
+        None if memchr_nul(data).is_none() => InputFormat::Folded,
         None => {
             return Err(Error::UnknownFormat {
                 binary_at: memchr_nul(data),
@@ -861,6 +867,12 @@ pub fn write(
         OutputFormat::Svg => {
             let mut svg = opts.svg.clone();
             let column = opts.folded.value.unwrap_or(profile.meta.default_value);
+            // A profile without value columns (a pprof message with no
+            // sample types, such as the two bytes `PE`) has nothing to
+            // draw: say so, not that the folded writer lacks column 0.
+            if profile.value_types.is_empty() {
+                return Err(stackconv_flamegraph::Error::Empty.into());
+            }
             // The graph is drawn from folded text without the subtrees too
             // narrow to be drawn (the same picture, from far less text).
             // Checked: a total beyond 64 bits is an error, not a graph of

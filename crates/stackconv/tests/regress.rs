@@ -5,8 +5,10 @@
 //! (no system paths, the fuzz targets' 64 MiB pprof inflate limit) and the
 //! format its name starts with (`perf_data-`, `perf_script-`, `folded-`,
 //! `pyspy-`, `pprof-`, `speedscope-`; `detect_and_read-` detects). It must
-//! return `Ok` or `Err`, not panic, and stay within a memory budget counted
-//! by the allocator below; a profile it returns must write as folded text.
+//! return `Ok`, or an `Err` whose message names a byte offset or a line
+//! (some files here once gave errors that did not), not panic, and stay
+//! within a memory budget counted by the allocator below; a profile it
+//! returns must write as folded text.
 //! Files named `*oom*` or `*timeout*` once over-allocated or hung: that
 //! they finish at all is the check (the test is not timed).
 //!
@@ -131,14 +133,25 @@ fn replay(path: &Path) -> Result<&'static str, String> {
     let before = LIVE.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let p = read_bytes(&data, &opts).ok()?;
+        let p = match read_bytes(&data, &opts) {
+            Ok(p) => p,
+            Err(e) => {
+                // An error says where: a byte offset or a line (the
+                // malformed-input suite's rule, tests/malformed.rs).
+                let msg = e.to_string();
+                if !["byte", "offset", "line"].iter().any(|w| msg.contains(w)) {
+                    return Some(Err(format!("error names no byte offset or line: {msg}")));
+                }
+                return None;
+            }
+        };
         let mut out = Vec::new();
         let written = stackconv::collapsed::folded::write(
             &p,
             &stackconv::collapsed::folded::WriteOptions::default(),
             &mut out,
         );
-        Some(written.map_err(|e| e.to_string()))
+        Some(written.map_err(|e| format!("read Ok but folded::write failed: {e}")))
     }));
     let peak = PEAK.load(Ordering::Relaxed).saturating_sub(before);
     if peak > BUDGET_BYTES {
@@ -150,7 +163,7 @@ fn replay(path: &Path) -> Result<&'static str, String> {
         Err(_) => Err("panicked".to_string()),
         Ok(None) => Ok("Err"),
         Ok(Some(Ok(()))) => Ok("Ok"),
-        Ok(Some(Err(e))) => Err(format!("read Ok but folded::write failed: {e}")),
+        Ok(Some(Err(e))) => Err(e),
     }
 }
 
