@@ -4,19 +4,9 @@
 //! raises it, and the memory stays bounded; and inputs at the edges of what
 //! the commands accept (empty py-spy stacks in a diff).
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use assert_cmd::Command;
-
-fn testdata(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata")
-        .join(rel)
-}
-
-fn stackconv() -> Command {
-    Command::cargo_bin("stackconv").expect("the stackconv binary")
-}
+use common::{stackconv, testdata};
 
 fn u64_at(d: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(d[at..at + 8].try_into().unwrap())

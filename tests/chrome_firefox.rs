@@ -1,21 +1,11 @@
 //! Chrome `.cpuprofile` in and out, and Firefox Profiler output, end to
 //! end through the stackconv command.
 
+mod common;
+
+use common::{stackconv, testdata};
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
-
-use assert_cmd::Command;
-
-fn testdata(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata")
-        .join(rel)
-}
-
-fn stackconv() -> Command {
-    Command::cargo_bin("stackconv").expect("the stackconv binary")
-}
 
 /// The hermetic symbol options of the perf recordings (as tests/cli.rs).
 fn perf_args(kallsyms: &str) -> Vec<std::ffi::OsString> {

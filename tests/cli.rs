@@ -2,21 +2,10 @@
 //! testdata/, compared with the outputs the reference tools made when they
 //! were recorded (testdata/record.sh).
 
+mod common;
+
+use common::{perf_symbol_args, stackconv, testdata};
 use std::path::{Path, PathBuf};
-
-use assert_cmd::Command;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn testdata(rel: &str) -> PathBuf {
-    root().join("testdata").join(rel)
-}
-
-fn stackconv() -> Command {
-    Command::cargo_bin("stackconv").expect("the stackconv binary")
-}
 
 /// Lines sorted, trailing whitespace and empty lines dropped.
 fn sorted_lines(text: &str) -> Vec<String> {
@@ -356,22 +345,6 @@ fn filters_report_and_bad_regex_is_usage() {
     ]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("warning"));
-}
-
-/// The symbol options every perf.data test uses: only files in testdata.
-fn perf_symbol_args(kallsyms: &str) -> Vec<std::ffi::OsString> {
-    let perf = testdata("perf");
-    vec![
-        "--symbol-dir".into(),
-        perf.join("bin").into(),
-        "--symbol-dir".into(),
-        perf.join("debug").into(),
-        "--kallsyms".into(),
-        perf.join(kallsyms).into(),
-        "--perf-map-dir".into(),
-        perf.join("maps").into(),
-        "--no-system-paths".into(),
-    ]
 }
 
 /// perf.data read natively equals `perf script | inferno-collapse-perf`

@@ -14,24 +14,13 @@
 //! - Kernel symbols come only from the recording's kernel.
 //! - `--event` takes event names as users type them.
 
+mod common;
+
+use common::{stackconv, testdata};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
-
-use assert_cmd::Command;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn testdata(rel: &str) -> PathBuf {
-    root().join("testdata").join(rel)
-}
-
-fn stackconv() -> Command {
-    Command::cargo_bin("stackconv").expect("the stackconv binary")
-}
 
 /// The hermetic symbol options of a perf.data test: only files in testdata.
 fn perf_args(name: &str) -> Vec<OsString> {

@@ -7,22 +7,11 @@
 //! `chromium` on the PATH, or `$CHROMIUM`), the browser tests print a
 //! message and pass; the differential SVG test needs no browser.
 
+mod common;
+
+use common::{stackconv, testdata};
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
-
-use assert_cmd::Command;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn testdata(rel: &str) -> PathBuf {
-    root().join("testdata").join(rel)
-}
-
-fn stackconv() -> Command {
-    Command::cargo_bin("stackconv").expect("the stackconv binary")
-}
 
 /// The options that make a perf.data read hermetic (as tests/cli.rs).
 fn perf_symbol_args(kallsyms: &str) -> Vec<String> {
