@@ -3,25 +3,15 @@
 
 mod common;
 
-use common::{stackconv, testdata};
+use common::{perf_symbol_args, stackconv, testdata};
 use std::collections::BTreeMap;
 use std::io::Read;
 
-/// The hermetic symbol options of the perf recordings (as tests/cli.rs).
+/// The hermetic symbol options of the perf recordings, quiet.
 fn perf_args(kallsyms: &str) -> Vec<std::ffi::OsString> {
-    let perf = testdata("perf");
-    vec![
-        "--symbol-dir".into(),
-        perf.join("bin").into(),
-        "--symbol-dir".into(),
-        perf.join("debug").into(),
-        "--kallsyms".into(),
-        perf.join(kallsyms).into(),
-        "--perf-map-dir".into(),
-        perf.join("maps").into(),
-        "--no-system-paths".into(),
-        "--quiet".into(),
-    ]
+    let mut args = perf_symbol_args(kallsyms);
+    args.push("--quiet".into());
+    args
 }
 
 fn sorted_lines(text: &str) -> Vec<String> {
