@@ -143,7 +143,10 @@ fn record_off_cpu_python_webapi() {
     for name in [
         "Thread._bootstrap (threading.py)",
         "worker (webapi.py)",
-        "Repository.load (webapi.py)",
+        // (handle_request, not a frame deeper: Repository.load's RLock is
+        // barely contended in this workload, and its off-CPU share can fall
+        // under the 0.01 % that is drawn — seen once in a CI run.)
+        "handle_request (webapi.py)",
     ] {
         assert!(text.contains(name), "the SVG should show {name}");
     }
