@@ -681,12 +681,7 @@ pub fn read_bytes(data: &[u8], opts: &ReadOptions) -> Result<Profile, Error> {
     let _ = max_decompressed; // unused when no compressed format is built in
     let profile = match format {
         #[cfg(feature = "perf")]
-        InputFormat::PerfData => {
-            let mut perf_opts = opts.perf.clone();
-            perf_opts.max_decompressed_bytes =
-                perf_opts.max_decompressed_bytes.or(Some(max_decompressed));
-            stackconv_perf::read(data, &perf_opts)?
-        }
+        InputFormat::PerfData => stackconv_perf::read(data, &perf_options(opts, max_decompressed))?,
         InputFormat::PerfScript => stackconv_collapsed::perf_script::read(data)?,
         InputFormat::PySpy => stackconv_collapsed::pyspy::read(data)?,
         InputFormat::Folded => stackconv_collapsed::folded::read(data)?,
@@ -707,9 +702,13 @@ pub fn read_bytes(data: &[u8], opts: &ReadOptions) -> Result<Profile, Error> {
         )))]
         other => return Err(other.not_built_in()),
     };
-    // Every column's weights add up within 64 bits, whatever the format
-    // claimed: what comes after (folding, merging, totals, the SVG's widths)
-    // can then add without overflow.
+    checked(profile)
+}
+
+/// `profile`, once every column's weights are known to add up within 64
+/// bits, whatever the format claimed: what comes after (folding, merging,
+/// totals, the SVG's widths) can then add without overflow.
+fn checked(profile: Profile) -> Result<Profile, Error> {
     for (column, vt) in profile.value_types.iter().enumerate() {
         if profile.checked_total(column).is_none() {
             return Err(Error::WeightOverflow {
@@ -718,6 +717,14 @@ pub fn read_bytes(data: &[u8], opts: &ReadOptions) -> Result<Profile, Error> {
         }
     }
     Ok(profile)
+}
+
+/// The perf reader's options, with the decompression limit decided.
+#[cfg(feature = "perf")]
+fn perf_options(opts: &ReadOptions, max_decompressed: u64) -> stackconv_perf::ReadOptions {
+    let mut perf_opts = opts.perf.clone();
+    perf_opts.max_decompressed_bytes = perf_opts.max_decompressed_bytes.or(Some(max_decompressed));
+    perf_opts
 }
 
 fn memchr_nul(data: &[u8]) -> Option<usize> {
@@ -742,6 +749,19 @@ fn read_path_inner(path: &Path, opts: &ReadOptions) -> Result<Profile, Error> {
     }
     let file = File::open(path)?;
     let data = map_file(&file, limit)?;
+    // A mapped perf.data is read by its reader from the file, which gives
+    // the pages back as it goes: memory then does not grow with the file.
+    #[cfg(feature = "perf")]
+    if matches!(data, FileBytes::Mapped(_))
+        && opts.format.or_else(|| detect(&data)) == Some(InputFormat::PerfData)
+    {
+        let len = data.len() as u64;
+        drop(data);
+        let max = opts
+            .max_decompressed_bytes
+            .unwrap_or_else(|| default_max_decompressed(len));
+        return checked(stackconv_perf::read_file(&file, &perf_options(opts, max))?);
+    }
     read_bytes(&data, opts)
 }
 
@@ -806,9 +826,9 @@ fn map_file(file: &File, limit: u64) -> Result<FileBytes, Error> {
         // parsed; profiles are not rewritten while stackconv reads them (a
         // file truncated under us could fault, as with any mmap reader such as
         // ripgrep; the read fallback covers files that cannot be mapped).
-        // Populated: every page is read anyway, faulting them in at once
-        // is cheaper than one fault per page.
-        let mapped = unsafe { memmap2::MmapOptions::new().populate().map(file) };
+        // Not populated: detection reads a few bytes, and perf.data is
+        // read from the file again by its reader (see below).
+        let mapped = unsafe { memmap2::MmapOptions::new().map(file) };
         if let Ok(m) = mapped {
             return Ok(FileBytes::Mapped(m));
         }
