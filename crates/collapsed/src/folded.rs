@@ -18,7 +18,6 @@ use std::io::{self, Write};
 use stackconv_model::{FrameId, FrameKind, Profile, StackId, ThreadId};
 
 use crate::lines::lines;
-pub use crate::prune::write_pruned;
 use crate::stack_lines::{parse_count, split_count_allow_empty, FoldedBuilder};
 use crate::Error;
 

@@ -80,7 +80,7 @@ pub struct SvgOptions {
     /// The input is the two-column differential form `stack before after`.
     pub differential: bool,
     /// The folded lines are already in the order to draw them (sorted, or
-    /// as `stackconv_collapsed::folded::write_pruned` writes them): do not
+    /// as `stackconv_collapsed::prune::write_pruned` writes them): do not
     /// sort them again.
     pub presorted: bool,
 }

@@ -911,7 +911,7 @@ pub fn write(
                 })?;
             let min_weight = stackconv_flamegraph::min_drawn_weight(drawn, svg.min_width_percent);
             let mut folded = Vec::new();
-            svg.presorted = stackconv_collapsed::folded::write_pruned(
+            svg.presorted = stackconv_collapsed::prune::write_pruned(
                 profile,
                 &opts.folded,
                 min_weight,
