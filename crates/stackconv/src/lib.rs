@@ -33,6 +33,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 mod csv;
+mod diff;
 mod info;
 mod output;
 mod process;
@@ -42,6 +43,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+pub use diff::{diff, write_diff, DiffOptions, DIFF_FORMATS};
 pub use info::{Summary, ThreadSummary};
 pub use output::{
     check_inputs, check_stdout, remove_temporary_files, remove_temporary_files_on_signals, Output,
@@ -449,6 +451,13 @@ pub enum Error {
         /// The column's kind.
         column: String,
     },
+    /// A diff was to be written in a format that has no differential form
+    /// (see [`DIFF_FORMATS`]).
+    #[error("a diff is written as svg, html, folded or pprof, not {format}")]
+    NotForDiffs {
+        /// The format asked for.
+        format: OutputFormat,
+    },
     /// The format's Cargo feature was off when this stackconv was built.
     #[error("{format} is not built into this stackconv (Cargo feature `{feature}` of the stackconv crate)")]
     NotBuiltIn {
@@ -583,6 +592,7 @@ impl Error {
             | Error::InputTooLarge { .. }
             | Error::OutOfMemory { .. }
             | Error::NotBuiltIn { .. }
+            | Error::NotForDiffs { .. }
             | Error::WeightOverflow { .. }
             | Error::Io(_)
             | Error::StdinTwice
@@ -613,6 +623,24 @@ pub struct ReadOptions {
     pub pprof: stackconv_pprof::ReadOptions,
     /// Skip detection and read this format.
     pub format: Option<InputFormat>,
+    /// Fold the samples: one row per distinct (stack, thread), values
+    /// summed, no timestamps ([`Profile::into_folded`]). For outputs
+    /// without time order (flame graphs, folded text, pprof, top lists,
+    /// diffs). perf.data is folded while it is read, so memory grows with
+    /// its distinct stacks, not with its samples; other formats are folded
+    /// once read; per-sample labels (pprof's) are dropped. Default `false`
+    /// (the CLI folds perf.data whenever its output and filters need no
+    /// time order).
+    ///
+    /// ```
+    /// let mut opts = stackconv::ReadOptions::default();
+    /// opts.fold = true;
+    /// let p = stackconv::read_bytes(b"main;a 1\nmain;b 2\nmain;a 3\n", &opts)?;
+    /// assert_eq!(p.samples.len(), 2);
+    /// assert_eq!(p.total(0), 6);
+    /// # Ok::<(), stackconv::Error>(())
+    /// ```
+    pub fold: bool,
     /// The most bytes compressed data in one input (zstd records of
     /// perf.data, gzip of pprof) may decompress to; more is an error.
     /// `None`: [`default_max_decompressed`] of the input's size. It
@@ -702,19 +730,23 @@ pub fn read_bytes(data: &[u8], opts: &ReadOptions) -> Result<Profile, Error> {
         )))]
         other => return Err(other.not_built_in()),
     };
-    checked(profile)
+    // perf.data was folded as it was read.
+    checked(profile, opts.fold && format != InputFormat::PerfData)
 }
 
-/// `profile`, once every column's weights are known to add up within 64
+/// `profile`, folded when `fold`, once every column's weights are known to add up within 64
 /// bits, whatever the format claimed: what comes after (folding, merging,
 /// totals, the SVG's widths) can then add without overflow.
-fn checked(profile: Profile) -> Result<Profile, Error> {
+fn checked(profile: Profile, fold: bool) -> Result<Profile, Error> {
     for (column, vt) in profile.value_types.iter().enumerate() {
         if profile.checked_total(column).is_none() {
             return Err(Error::WeightOverflow {
                 column: vt.kind.clone(),
             });
         }
+    }
+    if fold {
+        return Ok(profile.into_folded());
     }
     Ok(profile)
 }
@@ -724,6 +756,7 @@ fn checked(profile: Profile) -> Result<Profile, Error> {
 fn perf_options(opts: &ReadOptions, max_decompressed: u64) -> stackconv_perf::ReadOptions {
     let mut perf_opts = opts.perf.clone();
     perf_opts.max_decompressed_bytes = perf_opts.max_decompressed_bytes.or(Some(max_decompressed));
+    perf_opts.fold |= opts.fold;
     perf_opts
 }
 
@@ -760,7 +793,10 @@ fn read_path_inner(path: &Path, opts: &ReadOptions) -> Result<Profile, Error> {
         let max = opts
             .max_decompressed_bytes
             .unwrap_or_else(|| default_max_decompressed(len));
-        return checked(stackconv_perf::read_file(&file, &perf_options(opts, max))?);
+        return checked(
+            stackconv_perf::read_file(&file, &perf_options(opts, max))?,
+            false,
+        );
     }
     read_bytes(&data, opts)
 }
