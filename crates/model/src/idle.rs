@@ -100,7 +100,7 @@ fn is_python_frame(p: &Profile, f: FrameId) -> bool {
         Some(py) => py.file,
         None => p.str(frame.file),
     };
-    file.is_empty() || file.ends_with(".py") || file.ends_with(".pyw") || file.starts_with('<')
+    file.is_empty() || crate::naming::is_python_source(file)
 }
 
 /// Classify one stack (frames root first); `extra` are user regexes.

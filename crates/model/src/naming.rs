@@ -237,6 +237,24 @@ impl PythonFrame<'_> {
     }
 }
 
+/// Whether `file` is Python source as profilers name it: `.py`, `.pyw`,
+/// `.pyx` (Cython), or a pseudo-file such as `<frozen importlib._bootstrap>`
+/// or `<string>`. The one list of Python file names: py-spy's reader, the
+/// speedscope reader and the wait rules all ask this.
+///
+/// ```
+/// use stackconv_model::naming::is_python_source;
+/// assert!(is_python_source("/srv/webapi.py"));
+/// assert!(is_python_source("<frozen importlib._bootstrap>"));
+/// assert!(!is_python_source("/usr/lib/libc.so.6"));
+/// ```
+pub fn is_python_source(file: &str) -> bool {
+    file.ends_with(".py")
+        || file.ends_with(".pyw")
+        || file.ends_with(".pyx")
+        || (file.starts_with('<') && file.ends_with('>'))
+}
+
 /// Take a Python frame name apart: perf's `py::func:file` (CPython 3.12+
 /// `-X perf` and `-X perf_jit`, `Python/perf_trampoline.c` writes
 /// `py::%s:%s` with the code object's qualname and filename), py-spy's
