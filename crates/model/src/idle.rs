@@ -247,6 +247,7 @@ fn blocking_site(p: &Profile, frames: &[FrameId], extra: &[Regex]) -> Site {
 
 /// Where samples wait: one row per (wait, blocking frame, caller).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WaitSite {
     /// What is waited for; [`Wait::Other`] for off-CPU time that no rule
     /// names (preemption, a wait the table does not know).
@@ -282,6 +283,7 @@ pub enum WaitScope {
 
 /// Where the samples of a profile wait (`stackconv waits`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WaitReport {
     /// One row per (wait, blocking site, caller), heaviest first (then by
     /// wait, site and caller).
@@ -390,6 +392,7 @@ pub fn wait_report(p: &Profile, column: usize, extra: &[Regex], scope: WaitScope
 /// A place samples wait: what for, where the program blocked, who waits
 /// (the grouping key of a [`WaitSite`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct WaitKey {
     /// What is waited for.
     pub wait: Wait,
@@ -413,6 +416,7 @@ pub enum SampleWait {
 /// Each sample's wait: what [`wait_report`] sums, kept per sample so that
 /// a caller can sum it per thread (the HTML report does, in the browser).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SampleWaits {
     /// The distinct places, in order of first appearance.
     pub keys: Vec<WaitKey>,
@@ -556,6 +560,7 @@ pub fn wait_sites(p: &Profile, column: usize, extra: &[Regex]) -> Vec<WaitSite> 
 
 /// One thread's share of wall time spent off the CPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ThreadWait {
     /// The thread.
     pub thread: ThreadId,
