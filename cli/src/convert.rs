@@ -73,15 +73,13 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     let format = output_format(a.to, &output)?;
     // Checked before the inputs are read: a bad output fails at once.
     let out = stackconv::Output::prepare(&output, &a.inputs, a.force)?;
-    let mut read_opts = a.input.read_options();
+    // The library's options for this output (source lines only where
+    // shown, perf.data folded while read where no time order is kept),
+    // then what the filters need.
+    let mut read_opts = a.input.read_options_for(format);
     maps_beside(&mut read_opts, &a.inputs);
-    // Source lines (DWARF) only where the output or the options use them:
-    // a flame graph of function names is drawn sooner without.
-    read_opts.perf.symbols.lines = format.shows_source_lines() || a.process.needs_lines();
-    // Outputs without time order are folded before they are written:
-    // folding while reading gives the same rows, in memory bounded by the
-    // distinct stacks.
-    read_opts.perf.fold = !format.keeps_time_order() && a.process.can_fold();
+    read_opts.perf.symbols.lines |= a.process.needs_lines();
+    read_opts.perf.fold &= a.process.can_fold();
     let mut profiles = Vec::with_capacity(a.inputs.len());
     for path in &a.inputs {
         profiles.push(stackconv::read_path(path, &read_opts)?);

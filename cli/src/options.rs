@@ -52,7 +52,15 @@ pub struct InputArgs {
 
 impl InputArgs {
     pub fn read_options(&self) -> stackconv::ReadOptions {
-        let mut opts = stackconv::ReadOptions::default();
+        self.apply(stackconv::ReadOptions::default())
+    }
+
+    /// [`stackconv::ReadOptions::for_output`] with these options.
+    pub fn read_options_for(&self, format: stackconv::OutputFormat) -> stackconv::ReadOptions {
+        self.apply(stackconv::ReadOptions::for_output(format))
+    }
+
+    fn apply(&self, mut opts: stackconv::ReadOptions) -> stackconv::ReadOptions {
         let sym = &mut opts.perf.symbols;
         sym.perf_map_dir = self.perf_map_dir.clone();
         sym.symfs = self.symfs.clone();

@@ -91,6 +91,8 @@ pub fn write_diff(
     opts: &DiffOptions,
     out: impl Write,
 ) -> Result<(), Error> {
+    // Only the SVG and HTML writers take options.
+    let _ = opts;
     match format {
         OutputFormat::Folded => {
             let mut w = std::io::BufWriter::new(out);

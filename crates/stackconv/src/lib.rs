@@ -654,6 +654,38 @@ pub struct ReadOptions {
     pub max_input_bytes: Option<u64>,
 }
 
+impl ReadOptions {
+    /// The options `stackconv IN -o OUT` reads with when OUT is `format`
+    /// (before its command-line options): source lines (DWARF) only when
+    /// the output shows them ([`OutputFormat::shows_source_lines`]), and
+    /// perf.data folded while read when the output keeps no time order
+    /// ([`OutputFormat::keeps_time_order`]). A flame graph is then drawn
+    /// sooner and in less memory than with [`ReadOptions::default`], which
+    /// keeps everything.
+    ///
+    /// ```
+    /// use stackconv::{OutputFormat, ReadOptions};
+    /// let svg = ReadOptions::for_output(OutputFormat::Svg);
+    /// assert!(svg.perf.fold && !svg.perf.symbols.lines);
+    /// let speedscope = ReadOptions::for_output(OutputFormat::Speedscope);
+    /// assert!(!speedscope.perf.fold, "speedscope shows samples in time order");
+    /// ```
+    pub fn for_output(format: OutputFormat) -> ReadOptions {
+        #[cfg(feature = "perf")]
+        {
+            let mut opts = ReadOptions::default();
+            opts.perf.symbols.lines = format.shows_source_lines();
+            opts.perf.fold = !format.keeps_time_order();
+            opts
+        }
+        #[cfg(not(feature = "perf"))]
+        {
+            let _ = format;
+            ReadOptions::default()
+        }
+    }
+}
+
 /// The default of [`ReadOptions::max_input_bytes`]: 4 GiB, more than any
 /// profile piped in practice, and a bound on what `/dev/zero` or an endless
 /// pipe can make stackconv hold.
