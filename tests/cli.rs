@@ -872,3 +872,64 @@ fn closed_stderr_does_not_stop_a_conversion() {
     assert!(status.success(), "{status:?}");
     assert!(!std::fs::read_to_string(&out).unwrap().is_empty());
 }
+
+/// A large perf.data read with standard error on a terminal shows a
+/// progress bar (cleared at the end); `--quiet`, or standard error not a
+/// terminal, shows none. The terminal is `script`'s (util-linux), and
+/// `STACKCONV_PROGRESS_MIN` lowers the size from which the bar shows.
+#[test]
+fn progress_bar_on_a_terminal_only() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: no `script` command to give stackconv a terminal");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = testdata("perf").join("c-fp.data");
+    let svg = dir.path().join("out.svg");
+    let mut args: Vec<String> = vec![
+        assert_cmd::cargo::cargo_bin("stackconv")
+            .to_string_lossy()
+            .into_owned(),
+        data.to_string_lossy().into_owned(),
+        "-o".into(),
+        svg.to_string_lossy().into_owned(),
+    ];
+    args.extend(
+        perf_symbol_args("c-fp.kallsyms")
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned()),
+    );
+    let on_terminal = |extra: &[&str]| {
+        let mut cmd = args.join(" ");
+        for e in extra {
+            cmd.push(' ');
+            cmd.push_str(e);
+        }
+        let out = std::process::Command::new("script")
+            .args(["-qfec", &cmd, "/dev/null"])
+            .env("STACKCONV_PROGRESS_MIN", "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{cmd}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown = on_terminal(&[]);
+    assert!(
+        shown.contains(&format!("reading {}", data.display())),
+        "{shown}"
+    );
+    assert!(std::fs::metadata(&svg).unwrap().len() > 0);
+    let quiet = on_terminal(&["--quiet"]);
+    assert!(!quiet.contains("reading"), "{quiet}");
+    let piped = stackconv()
+        .args(&args[1..])
+        .env("STACKCONV_PROGRESS_MIN", "1")
+        .output()
+        .unwrap();
+    assert!(piped.status.success());
+    assert!(!String::from_utf8_lossy(&piped.stderr).contains("reading"));
+}

@@ -9,8 +9,8 @@ use stackconv::model::top::{format_percentage, top_with, TopOptions};
 use stackconv::{OutputFormat, Profile};
 
 use crate::common::{
-    maps_beside, output_format, output_format_parser, report, report_dropped, report_title, usage,
-    value_usage, Failure,
+    maps_beside, output_format, output_format_parser, read_with_progress, report, report_dropped,
+    report_title, usage, value_usage, Failure,
 };
 use crate::options::{InputArgs, ProcessArgs};
 
@@ -85,6 +85,7 @@ impl ListArgs {
             &self.input,
             self.process.needs_lines(),
             fold && self.process.can_fold(),
+            self.quiet,
         )?;
         let totals = p.totals();
         let opts = self.process.options_for(&self.input, &p, self.quiet)?;
@@ -110,6 +111,7 @@ fn read_all(
     input: &InputArgs,
     lines: bool,
     fold: bool,
+    quiet: bool,
 ) -> Result<Profile, Failure> {
     let mut opts = input.read_options();
     maps_beside(&mut opts, paths);
@@ -117,7 +119,7 @@ fn read_all(
     opts.perf.fold = fold;
     let mut profiles = Vec::with_capacity(paths.len());
     for p in paths {
-        profiles.push(stackconv::read_path(p, &opts)?);
+        profiles.push(read_with_progress(p, &opts, quiet)?);
     }
     if profiles.len() == 1 {
         Ok(profiles.pop().unwrap_or_default())
@@ -133,6 +135,7 @@ fn diff_side(path: &PathBuf, a: &DiffArgs) -> Result<Profile, Failure> {
         &a.input,
         a.process.needs_lines(),
         a.process.can_fold(),
+        a.quiet,
     )?;
     let totals = p.totals();
     let opts = a.process.options_for(&a.input, &p, a.quiet)?;

@@ -172,3 +172,45 @@ pub fn maps_dir_of(recording: &Path) -> PathBuf {
     s.push(".maps");
     PathBuf::from(s)
 }
+
+/// Inputs from this size on show a progress bar while read (when standard
+/// error is a terminal and `--quiet` is not given); `STACKCONV_PROGRESS_MIN`
+/// (bytes) overrides it, for tests.
+const PROGRESS_MIN_BYTES: u64 = 50 << 20;
+
+/// Read `path` with `opts`, showing a progress bar on standard error while
+/// a large perf.data is read, unless `quiet` or standard error is not a
+/// terminal. The bar is cleared when reading ends.
+pub fn read_with_progress(
+    path: &Path,
+    opts: &stackconv::ReadOptions,
+    quiet: bool,
+) -> Result<stackconv::Profile, stackconv::Error> {
+    use std::io::IsTerminal;
+    let min = std::env::var("STACKCONV_PROGRESS_MIN")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(PROGRESS_MIN_BYTES);
+    let len = std::fs::metadata(path).map_or(0, |m| m.len());
+    if quiet || len < min || !std::io::stderr().is_terminal() {
+        return stackconv::read_path(path, opts);
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(len),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(format!("reading {}", path.display()));
+    let mut opts = opts.clone();
+    let b = bar.clone();
+    opts.perf.progress = Some(stackconv::perf::Progress::new(move |done, _| {
+        b.set_position(done)
+    }));
+    let result = stackconv::read_path(path, &opts);
+    bar.finish_and_clear();
+    result
+}

@@ -7,7 +7,7 @@ use stackconv::collapsed::folded::RootFrame;
 use stackconv::OutputFormat;
 
 use crate::common::{
-    maps_beside, output_format, output_format_parser, report, report_dropped,
+    maps_beside, output_format, output_format_parser, read_with_progress, report, report_dropped,
     report_replaced_names, report_title, usage, value_usage, Failure,
 };
 use crate::options::{InputArgs, ProcessArgs};
@@ -82,7 +82,7 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     read_opts.perf.fold &= a.process.can_fold();
     let mut profiles = Vec::with_capacity(a.inputs.len());
     for path in &a.inputs {
-        profiles.push(stackconv::read_path(path, &read_opts)?);
+        profiles.push(read_with_progress(path, &read_opts, a.quiet)?);
     }
     let profile = if profiles.len() == 1 {
         profiles.pop().unwrap_or_default()

@@ -176,7 +176,10 @@ pub(crate) fn looks_like(prefix: &[u8]) -> bool {
 
 impl Container<'_> {
     /// The canonical pipe-mode stream, for `PerfFileReader::parse_pipe`.
-    pub(crate) fn stream(&self) -> impl std::io::Read + '_ {
+    pub(crate) fn stream(
+        &self,
+        progress: Option<crate::Progress>,
+    ) -> impl std::io::Read + Send + '_ {
         let mut parts: Vec<(&[u8], Option<usize>)> = vec![(&self.header, None)];
         for seg in &self.segments {
             parts.push(match seg {
@@ -189,9 +192,15 @@ impl Container<'_> {
             index: 0,
             pages: self.pages,
             released: 0,
+            progress,
+            reported: 0,
+            len: self.input.len() as u64,
         }
     }
 }
+
+/// Input bytes read between two progress reports.
+const PROGRESS_STEP: usize = 4 << 20;
 
 /// Reads a list of byte slices one after the other, each with its offset
 /// in the input when it lies there, releasing the input's pages behind it.
@@ -201,6 +210,10 @@ struct StreamReader<'a> {
     pages: Pages<'a>,
     /// The input is released up to here.
     released: usize,
+    progress: Option<crate::Progress>,
+    /// The input offset last reported.
+    reported: usize,
+    len: u64,
 }
 
 impl std::io::Read for StreamReader<'_> {
@@ -217,6 +230,12 @@ impl std::io::Read for StreamReader<'_> {
                     self.pages
                         .release(self.released.max(*at - self.pages.window)..*at);
                     self.released = *at;
+                }
+                if let Some(p) = &self.progress {
+                    if *at >= self.reported.saturating_add(PROGRESS_STEP) {
+                        self.reported = *at;
+                        p.report(*at as u64, self.len);
+                    }
                 }
             }
             return Ok(n);

@@ -74,6 +74,43 @@ pub struct ReadOptions {
     /// opts.fold = true;
     /// ```
     pub fold: bool,
+    /// Called as the records are read, with the bytes of the input read so
+    /// far and its length (from the reading thread, about every 4 MiB):
+    /// for a progress bar. Default none.
+    pub progress: Option<Progress>,
+}
+
+/// A progress callback: `(bytes read, input length)`.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use std::sync::Arc;
+///
+/// let seen = Arc::new(AtomicU64::new(0));
+/// let s = seen.clone();
+/// let mut opts = stackconv_perf::ReadOptions::default();
+/// opts.progress = Some(stackconv_perf::Progress::new(move |done, _len| {
+///     s.store(done, Ordering::Relaxed);
+/// }));
+/// ```
+#[derive(Clone)]
+pub struct Progress(std::sync::Arc<dyn Fn(u64, u64) + Send + Sync>);
+
+impl Progress {
+    /// A progress callback calling `f(bytes read, input length)`.
+    pub fn new(f: impl Fn(u64, u64) + Send + Sync + 'static) -> Self {
+        Progress(std::sync::Arc::new(f))
+    }
+
+    pub(crate) fn report(&self, done: u64, len: u64) {
+        (self.0)(done, len);
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress(..)")
+    }
 }
 
 pub use stackconv_model::limits::default_max_decompressed;

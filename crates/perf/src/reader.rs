@@ -226,7 +226,8 @@ struct Reader<'o> {
 
 /// Read a validated container into a profile.
 pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile, Error> {
-    let perf_reader = PerfFileReader::parse_pipe(c.stream()).map_err(Error::parse)?;
+    let perf_reader =
+        PerfFileReader::parse_pipe(c.stream(opts.progress.clone())).map_err(Error::parse)?;
     let attrs: Vec<AttributeDescription> = perf_reader.perf_file.event_attributes().to_vec();
 
     // Value columns: one per event, then off-CPU, then samples.
