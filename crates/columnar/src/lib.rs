@@ -122,7 +122,7 @@ pub fn write(
     profile: &Profile,
     source: &Source,
     format: Format,
-    out: impl Write + Send,
+    out: impl Write,
 ) -> Result<(), Error> {
     let keys: Vec<String> = source.labels.iter().map(|(k, _)| k.clone()).collect();
     let mut w = Writer::new(format, out, &keys, &profile.value_types)?;

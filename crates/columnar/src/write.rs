@@ -1,7 +1,7 @@
 //! Profiles to Arrow record batches, and batches to Parquet or Arrow IPC.
 
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow_array::builder::{Int64Builder, StringBuilder, UInt32Builder};
 use arrow_array::{ArrayRef, ListArray, RecordBatch, StructArray};
@@ -84,8 +84,46 @@ impl InputMeta {
     }
 }
 
-enum Sink<W: Write + Send> {
-    Parquet(Box<ArrowWriter<W>>),
+/// Where the Parquet writer writes: bytes held until a row group is
+/// complete, then moved to the real output. The parquet crate's writer
+/// wants a `Send` output; this lets any `Write` (a locked standard output,
+/// `&mut dyn Write`) take the file, holding one row group at a time.
+#[derive(Clone, Default)]
+struct Spool(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Spool {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("parquet spool poisoned"))?
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Spool {
+    /// Move the bytes held so far to `out`.
+    fn drain(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let mut held = self
+            .0
+            .lock()
+            .map_err(|_| std::io::Error::other("parquet spool poisoned"))?;
+        out.write_all(&held)?;
+        held.clear();
+        Ok(())
+    }
+}
+
+enum Sink<W: Write> {
+    Parquet {
+        writer: Box<ArrowWriter<Spool>>,
+        spool: Spool,
+        out: W,
+    },
     Arrow(Box<arrow_ipc::writer::FileWriter<W>>),
 }
 
@@ -122,7 +160,7 @@ enum Sink<W: Write + Send> {
 /// assert_eq!(inputs[1].profile.total(0), 10_000_000);
 /// # Ok::<(), stackconv_columnar::Error>(())
 /// ```
-pub struct Writer<W: Write + Send> {
+pub struct Writer<W: Write> {
     sink: Sink<W>,
     schema: SchemaRef,
     label_keys: Vec<String>,
@@ -130,7 +168,7 @@ pub struct Writer<W: Write + Send> {
     inputs: Vec<InputMeta>,
 }
 
-impl<W: Write + Send> Writer<W> {
+impl<W: Write> Writer<W> {
     /// A table written to `out` as `format`, with one nullable text column
     /// per label key (in this order) and one value column per value type
     /// (named by [`crate::value_column_names`]).
@@ -182,11 +220,13 @@ impl<W: Write + Send> Writer<W> {
                     .set_compression(Compression::ZSTD(ZstdLevel::default()))
                     .set_created_by(format!("stackconv {}", env!("CARGO_PKG_VERSION")))
                     .build();
-                Sink::Parquet(Box::new(ArrowWriter::try_new(
+                let spool = Spool::default();
+                let writer = ArrowWriter::try_new(spool.clone(), Arc::clone(&schema), Some(props))?;
+                Sink::Parquet {
+                    writer: Box::new(writer),
+                    spool,
                     out,
-                    Arc::clone(&schema),
-                    Some(props),
-                )?))
+                }
             }
             Format::Arrow => Sink::Arrow(Box::new(arrow_ipc::writer::FileWriter::try_new(
                 out, &schema,
@@ -216,10 +256,11 @@ impl<W: Write + Send> Writer<W> {
             source,
         )?;
         match &mut self.sink {
-            Sink::Parquet(w) => {
-                w.write(&batch)?;
-                // One row group per input.
-                w.flush()?;
+            Sink::Parquet { writer, spool, out } => {
+                writer.write(&batch)?;
+                // One row group per input, out of memory once written.
+                writer.flush()?;
+                spool.drain(out)?;
             }
             Sink::Arrow(w) => w.write(&batch)?,
         }
@@ -236,9 +277,15 @@ impl<W: Write + Send> Writer<W> {
     pub fn finish(self) -> Result<W, Error> {
         let inputs = serde_json::to_string(&self.inputs).map_err(std::io::Error::other)?;
         match self.sink {
-            Sink::Parquet(mut w) => {
-                w.append_key_value_metadata(KeyValue::new(INPUTS_KEY.to_string(), inputs));
-                Ok(w.into_inner()?)
+            Sink::Parquet {
+                mut writer,
+                spool,
+                mut out,
+            } => {
+                writer.append_key_value_metadata(KeyValue::new(INPUTS_KEY.to_string(), inputs));
+                writer.close()?;
+                spool.drain(&mut out)?;
+                Ok(out)
             }
             Sink::Arrow(mut w) => {
                 w.write_metadata(INPUTS_KEY, inputs);
