@@ -283,3 +283,74 @@ fn labels_are_for_tables_and_bad_tables_are_located_errors() {
     assert!(err.contains("cut.parquet: parquet:"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// The README's queries ("Many hosts"), on two releases of a service:
+/// c-before on three hosts as release `a`, c-after on two as release `b`,
+/// one table per release, queried together.
+const TOP_BY_HOST: &str = "SELECT service, host, leaf, sum(cpu_clock_ns) AS cpu_ns
+FROM read_parquet('fleet/*.parquet', union_by_name = true)
+GROUP BY ALL ORDER BY cpu_ns DESC LIMIT 20";
+
+const RELEASE_CHANGE: &str = "WITH t AS (
+  SELECT release, leaf, sum(cpu_clock_ns) AS ns
+  FROM read_parquet('fleet/*.parquet', union_by_name = true) GROUP BY ALL
+), s AS (
+  SELECT release, leaf, ns / sum(ns) OVER (PARTITION BY release) AS share FROM t
+)
+SELECT leaf,
+       100 * (coalesce(sum(share) FILTER (WHERE release = 'b'), 0)
+            - coalesce(sum(share) FILTER (WHERE release = 'a'), 0)) AS change_pct
+FROM s GROUP BY leaf ORDER BY abs(change_pct) DESC LIMIT 20";
+
+#[test]
+fn the_readme_queries_give_top_and_its_difference() {
+    if !duckdb() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("fleet")).unwrap();
+    let mut flat = BTreeMap::new();
+    for (release, name, hosts) in [("a", "c-before", 0..3), ("b", "c-after", 10..12)] {
+        let (input, args) = recording(name);
+        flat.insert(release, top_flat(&input, &args));
+        let inputs: Vec<PathBuf> = hosts
+            .map(|h| {
+                let d = dir.path().join(format!("{release}/hosts/h{h:02}"));
+                std::fs::create_dir_all(&d).unwrap();
+                std::fs::copy(&input, d.join("perf.data")).unwrap();
+                d.join("perf.data")
+            })
+            .collect();
+        run_ok(
+            stackconv()
+                .args(&inputs)
+                .args(&args)
+                .args(["--label", "service=api", "--label"])
+                .arg(format!("release={release}"))
+                .args(["--label-from-path", "hosts/(?P<host>[^/]+)/"])
+                .arg("-o")
+                .arg(dir.path().join(format!("fleet/{release}.parquet"))),
+        );
+    }
+    let sql = |q: &str| {
+        let here = dir.path().display().to_string();
+        duckdb_rows(&format!("SET file_search_path = '{here}'; {q}").replace("; ", ";\n"))
+    };
+    let rows = sql(TOP_BY_HOST);
+    assert_eq!(rows.len(), 20);
+    for r in &rows {
+        let release = if r[1].starts_with("h0") { "a" } else { "b" };
+        assert_eq!(r[0], "api");
+        let want = flat[release][&r[2]];
+        assert_eq!(r[3].parse::<i64>().unwrap(), want, "{r:?}");
+    }
+    let total = |release: &str| flat[release].values().sum::<i64>() as f64;
+    let rows = sql(RELEASE_CHANGE);
+    assert_eq!(rows.len(), 20);
+    for r in &rows {
+        let share = |release: &str| flat[release].get(&r[0]).copied().unwrap_or(0) as f64 / total(release);
+        let want = 100.0 * (share("b") - share("a"));
+        let got: f64 = r[1].parse().unwrap();
+        assert!((got - want).abs() < 1e-9, "{r:?}: want {want}");
+    }
+}
