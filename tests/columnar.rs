@@ -203,7 +203,10 @@ fn many_inputs_make_one_table_with_a_row_group_per_input() {
                 .args(["-o", "-", "--to", "folded"]),
         );
         let from_table = folded(&table, &["--quiet".into()], extra);
-        assert!(from_table == merged_all, "{extra:?}: table != merged inputs");
+        assert!(
+            from_table == merged_all,
+            "{extra:?}: table != merged inputs"
+        );
         // 24 equal inputs: every line weighs 24 times one input's.
         let one: Vec<(String, i64)> = merged
             .lines()
@@ -348,7 +351,8 @@ fn the_readme_queries_give_top_and_its_difference() {
     let rows = sql(RELEASE_CHANGE);
     assert_eq!(rows.len(), 20);
     for r in &rows {
-        let share = |release: &str| flat[release].get(&r[0]).copied().unwrap_or(0) as f64 / total(release);
+        let share =
+            |release: &str| flat[release].get(&r[0]).copied().unwrap_or(0) as f64 / total(release);
         let want = 100.0 * (share("b") - share("a"));
         let got: f64 = r[1].parse().unwrap();
         assert!((got - want).abs() < 1e-9, "{r:?}: want {want}");

@@ -10,9 +10,17 @@ use stackconv::{OutputFormat, Profile};
 use crate::common::{usage, Failure};
 use crate::convert::ConvertArgs;
 
+/// The table's label keys, each input's file and source (path and
+/// labels), and how many paths `--label-from-path` did not match.
+struct Sources {
+    keys: Vec<String>,
+    inputs: Vec<(PathBuf, Source)>,
+    unmatched: usize,
+}
+
 /// The label keys of the table: `--label` keys, then the named groups of
 /// `--label-from-path`; and each input's source (path and labels).
-fn sources(a: &ConvertArgs) -> Result<(Vec<String>, Vec<(PathBuf, Source)>, usize), Failure> {
+fn sources(a: &ConvertArgs) -> Result<Sources, Failure> {
     let mut keys: Vec<String> = Vec::new();
     for (k, _) in &a.labels {
         if keys.contains(k) {
@@ -58,7 +66,11 @@ fn sources(a: &ConvertArgs) -> Result<(Vec<String>, Vec<(PathBuf, Source)>, usiz
         }
         inputs.push((path.clone(), source));
     }
-    Ok((keys, inputs, unmatched))
+    Ok(Sources {
+        keys,
+        inputs,
+        unmatched,
+    })
 }
 
 pub fn convert_table(
@@ -67,7 +79,11 @@ pub fn convert_table(
     out: stackconv::Output,
     read_opts: &stackconv::ReadOptions,
 ) -> Result<(), Failure> {
-    let (keys, inputs, unmatched) = sources(a)?;
+    let Sources {
+        keys,
+        inputs,
+        unmatched,
+    } = sources(a)?;
     if unmatched > 0 && !a.quiet {
         if let Some(re) = &a.label_from_path {
             say!(
@@ -87,9 +103,10 @@ pub fn convert_table(
         };
         let totals = profile.totals();
         let processed = stackconv::process(profile, &opts).map_err(|e| match e {
-            stackconv::Error::NoSuchValue(_) => {
-                note_usage(&usage_error, Failure::Usage(format!("{}: {e}", path.display())))
-            }
+            stackconv::Error::NoSuchValue(_) => note_usage(
+                &usage_error,
+                Failure::Usage(format!("{}: {e}", path.display())),
+            ),
             other => other,
         })?;
         if !quiet {

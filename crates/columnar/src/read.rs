@@ -291,7 +291,12 @@ impl Tables {
                         .collect(),
                 ),
                 cache: StackCache::default(),
-                values: self.layout.values.iter().map(|(_, _, i)| Some(*i)).collect(),
+                values: self
+                    .layout
+                    .values
+                    .iter()
+                    .map(|(_, _, i)| Some(*i))
+                    .collect(),
             },
         };
         let n = self.inputs.len();
@@ -319,11 +324,14 @@ impl Tables {
         let text = |name: &str| -> Result<Option<&GenericStringArray<i32>>, Error> {
             match part(name) {
                 None => Ok(None),
-                Some(a) => a.as_string_opt::<i32>().map(Some).ok_or_else(|| Error::Column {
-                    format,
-                    column: format!("{STACK}.{name}"),
-                    what: format!("utf8 expected, found {}", a.data_type()),
-                }),
+                Some(a) => a
+                    .as_string_opt::<i32>()
+                    .map(Some)
+                    .ok_or_else(|| Error::Column {
+                        format,
+                        column: format!("{STACK}.{name}"),
+                        what: format!("utf8 expected, found {}", a.data_type()),
+                    }),
             }
         };
         let name = text("name")?.ok_or_else(|| Error::Column {
@@ -334,13 +342,14 @@ impl Tables {
         let (module, file, kind) = (text("module")?, text("file")?, text("kind")?);
         let line: Option<&PrimitiveArray<UInt32Type>> = match part("line") {
             None => None,
-            Some(a) => Some(a.as_primitive_opt::<UInt32Type>().ok_or_else(|| {
-                Error::Column {
-                    format,
-                    column: format!("{STACK}.line"),
-                    what: format!("uint32 expected, found {}", a.data_type()),
-                }
-            })?),
+            Some(a) => Some(
+                a.as_primitive_opt::<UInt32Type>()
+                    .ok_or_else(|| Error::Column {
+                        format,
+                        column: format!("{STACK}.line"),
+                        what: format!("uint32 expected, found {}", a.data_type()),
+                    })?,
+            ),
         };
         let opt_str = |a: Option<&GenericStringArray<i32>>, i: usize| -> String {
             a.filter(|a| a.is_valid(i))
@@ -351,7 +360,11 @@ impl Tables {
         for i in 0..batch.num_rows() {
             let row = self.row;
             self.row = self.row.saturating_add(1);
-            let path = if input.is_valid(i) { input.value(i) } else { "" };
+            let path = if input.is_valid(i) {
+                input.value(i)
+            } else {
+                ""
+            };
             let n = self.input_for(path, batch, i)?;
             let Some(reading) = self.inputs.get_mut(n) else {
                 continue;

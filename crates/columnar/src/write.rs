@@ -458,11 +458,7 @@ fn batch(
         None,
     )?;
     let mut columns: Vec<ArrayRef> = vec![Arc::new(input.finish())];
-    columns.extend(
-        labels
-            .iter_mut()
-            .map(|b| Arc::new(b.finish()) as ArrayRef),
-    );
+    columns.extend(labels.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
     columns.extend([
         Arc::new(pid.finish()) as ArrayRef,
         Arc::new(tid.finish()),

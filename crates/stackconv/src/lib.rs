@@ -45,6 +45,8 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "parquet")]
+pub use fleet::write_table;
 pub use info::{Summary, ThreadSummary};
 pub use output::{
     check_inputs, check_stdout, remove_temporary_files, remove_temporary_files_on_signals, Output,
@@ -54,8 +56,6 @@ pub use regex;
 #[cfg(feature = "chrome")]
 pub use stackconv_chrome as chrome;
 pub use stackconv_collapsed as collapsed;
-#[cfg(feature = "parquet")]
-pub use fleet::write_table;
 #[cfg(feature = "parquet")]
 pub use stackconv_columnar as columnar;
 #[cfg(feature = "firefox")]
