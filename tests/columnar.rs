@@ -44,14 +44,18 @@ fn tables_of_the_recordings_read_back_give_the_same_folded_text() {
     let dir = tempfile::tempdir().unwrap();
     for name in RECORDINGS {
         let (input, args) = recording(name);
+        let variants = [&[][..], &["--per-thread"], &["--value", "samples"]];
+        let wants: Vec<String> = variants
+            .iter()
+            .map(|extra| folded(&input, &args, extra))
+            .collect();
         for ext in ["parquet", "arrow"] {
             let table = dir.path().join(format!("{name}.{ext}"));
             run_ok(stackconv().arg(&input).args(&args).arg("-o").arg(&table));
-            for extra in [&[][..], &["--per-thread"], &["--value", "samples"]] {
-                let want = folded(&input, &args, extra);
+            for (extra, want) in variants.iter().zip(&wants) {
                 assert!(!want.is_empty(), "{name}");
                 let got = folded(&table, &["--quiet".into()], extra);
-                assert!(want == got, "{name}.{ext} {extra:?}: folded text differs");
+                assert!(*want == got, "{name}.{ext} {extra:?}: folded text differs");
             }
         }
     }

@@ -4,6 +4,9 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The data is neither a Parquet file nor an Arrow IPC file.
+    #[error("not a Parquet (PAR1) or Arrow IPC (ARROW1) file")]
+    NotATable,
     /// The Parquet reader or writer failed (a damaged or truncated file:
     /// the parquet crate's message).
     #[error("parquet: {0}")]

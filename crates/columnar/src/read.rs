@@ -12,7 +12,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use stackconv_model::{Frame, FrameId, FrameKind, Profile, StackCache, ValueType};
 
 use crate::schema::{
-    INPUT, INPUTS_KEY, KIND_KEY, LEAF, PID, PROCESS_NAME, STACK, THREAD_NAME, TID, UNIT_KEY,
+    INPUT, INPUTS_KEY, KIND_KEY, PID, PROCESS_NAME, STACK, THREAD_NAME, TID, UNIT_KEY,
 };
 use crate::write::InputMeta;
 use crate::{Error, Source};
@@ -81,11 +81,7 @@ pub fn read(data: &[u8]) -> Result<Vec<Input>, Error> {
     let decode = || match format {
         "parquet" => read_parquet(data),
         "arrow" => read_arrow(data),
-        _ => Err(Error::Column {
-            format: "parquet",
-            column: String::new(),
-            what: "not a Parquet (PAR1) or Arrow IPC (ARROW1) file".to_string(),
-        }),
+        _ => Err(Error::NotATable),
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)) {
         Ok(result) => result,
@@ -216,7 +212,6 @@ impl Tables {
                 other => layout.ignored.push(format!("{name} ({other})")),
             }
         }
-        let _ = LEAF; // derived from the stack, not read
         let meta: Vec<InputMeta> = match inputs {
             Some(json) => serde_json::from_str(json).map_err(|source| Error::Metadata {
                 format,
