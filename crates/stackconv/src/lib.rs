@@ -362,7 +362,8 @@ impl OutputFormat {
     /// The format an output path's name ends in (the longest ending that
     /// matches, case-insensitively): `.svg`; `.html`, `.htm`; `.folded`,
     /// `.txt`; `.json`, `.speedscope.json`; `.pb.gz`, `.pb`, `.pprof`;
-    /// `.json.gz` Firefox Profiler; `.cpuprofile` Chrome.
+    /// `.json.gz` Firefox Profiler; `.cpuprofile` Chrome; `.parquet`;
+    /// `.arrow`, `.feather`.
     ///
     /// ```
     /// use stackconv::OutputFormat;
@@ -371,6 +372,7 @@ impl OutputFormat {
     /// assert_eq!(OutputFormat::from_path("p.json.gz".as_ref()), Some(OutputFormat::Firefox));
     /// assert_eq!(OutputFormat::from_path("a.cpuprofile".as_ref()), Some(OutputFormat::ChromeCpuProfile));
     /// assert_eq!(OutputFormat::from_path("report.HTML".as_ref()), Some(OutputFormat::Html));
+    /// assert_eq!(OutputFormat::from_path("fleet.parquet".as_ref()), Some(OutputFormat::Parquet));
     /// assert_eq!(OutputFormat::from_path("x.png".as_ref()), None);
     /// ```
     pub fn from_path(path: &Path) -> Option<OutputFormat> {
