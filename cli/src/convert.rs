@@ -58,6 +58,25 @@ pub struct ConvertArgs {
     /// Write the output even when it is also an input.
     #[arg(long)]
     pub force: bool,
+    /// Label the rows of a Parquet or Arrow output: a column KEY holding
+    /// VALUE for every input (repeatable).
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label,
+          help_heading = "Tables (.parquet, .arrow)")]
+    pub labels: Vec<(String, String)>,
+    /// Label each input's rows of a Parquet or Arrow output by the named
+    /// groups of RE matched in its path, as given: `hosts/(?P<host>[^/]+)/`
+    /// makes a column `host` (null where RE or the group does not match).
+    #[arg(long, value_name = "RE", value_parser = crate::options::parse_regex,
+          help_heading = "Tables (.parquet, .arrow)")]
+    pub label_from_path: Option<stackconv::regex::Regex>,
+}
+
+/// `--label KEY=VALUE`.
+fn parse_label(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("{s:?}: KEY=VALUE expected")),
+    }
 }
 
 /// The SVG title of `--off-cpu` graphs.
@@ -80,6 +99,15 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     maps_beside(&mut read_opts, &a.inputs);
     read_opts.perf.symbols.lines |= a.process.needs_lines();
     read_opts.perf.fold &= a.process.can_fold();
+    if matches!(format, OutputFormat::Parquet | OutputFormat::Arrow) {
+        return crate::table::convert_table(&a, format, out, &read_opts);
+    }
+    if !a.labels.is_empty() || a.label_from_path.is_some() {
+        return Err(usage(format!(
+            "--label and --label-from-path label the rows of a table (-o OUT.parquet or \
+             OUT.arrow); {format} output merges its inputs and carries no labels"
+        )));
+    }
     let mut profiles = Vec::with_capacity(a.inputs.len());
     for path in &a.inputs {
         profiles.push(read_with_progress(path, &read_opts, a.quiet)?);

@@ -17,6 +17,7 @@ mod convert;
 mod options;
 mod record;
 mod size;
+mod table;
 
 use std::io::{self, Write};
 use std::process::ExitCode;

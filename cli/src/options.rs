@@ -75,7 +75,7 @@ impl InputArgs {
     }
 }
 
-fn parse_regex(s: &str) -> Result<Regex, String> {
+pub(crate) fn parse_regex(s: &str) -> Result<Regex, String> {
     Regex::new(s).map_err(|e| e.to_string())
 }
 

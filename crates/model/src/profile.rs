@@ -535,6 +535,11 @@ impl Profile {
         self.frames.get(id)
     }
 
+    /// The thread behind `id`.
+    pub fn thread(&self, id: ThreadId) -> &Thread {
+        self.threads.get(id)
+    }
+
     /// The display name of frame `id`.
     pub fn frame_name(&self, id: FrameId) -> &str {
         self.strings.get(self.frames.get(id).name)

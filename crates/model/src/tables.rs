@@ -83,6 +83,29 @@ pub enum FrameKind {
 }
 
 impl FrameKind {
+    /// Every kind, in the order of the enum.
+    pub const ALL: [FrameKind; 6] = [
+        FrameKind::Native,
+        FrameKind::Kernel,
+        FrameKind::Python,
+        FrameKind::Jit,
+        FrameKind::Inline,
+        FrameKind::Unknown,
+    ];
+
+    /// The kind whose [`as_str`](Self::as_str) name is `name`.
+    ///
+    /// ```
+    /// use stackconv_model::FrameKind;
+    /// for kind in FrameKind::ALL {
+    ///     assert_eq!(FrameKind::from_name(kind.as_str()), Some(kind));
+    /// }
+    /// assert_eq!(FrameKind::from_name("Python"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<FrameKind> {
+        FrameKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
     /// A short lowercase name (`native`, `kernel`, `python`, `jit`,
     /// `inline`, `unknown`).
     pub fn as_str(self) -> &'static str {

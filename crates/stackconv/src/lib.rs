@@ -13,6 +13,7 @@
 //! | pprof (gzipped or plain profile.proto) | gzip magic / protobuf shape |
 //! | speedscope JSON | its `$schema` |
 //! | Chrome / Node `.cpuprofile` | a JSON object of `nodes` (with `callFrame`s) and `samples` |
+//! | Parquet / Arrow IPC table ([`columnar`]) | `PAR1` / `ARROW1` magic |
 //! | `perf script` text | event header lines and indented frame lines |
 //! | py-spy raw | folded lines whose frames read `func (file:line)` |
 //! | folded | `a;b;c 12` lines |
@@ -34,6 +35,8 @@
 
 mod csv;
 mod diff;
+#[cfg(feature = "parquet")]
+mod fleet;
 mod info;
 mod output;
 mod process;
@@ -44,6 +47,8 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 pub use diff::{diff, write_diff, DiffOptions, DIFF_FORMATS};
+#[cfg(feature = "parquet")]
+pub use fleet::write_table;
 pub use info::{Summary, ThreadSummary};
 pub use output::{
     check_inputs, check_stdout, remove_temporary_files, remove_temporary_files_on_signals, Output,
@@ -53,6 +58,8 @@ pub use regex;
 #[cfg(feature = "chrome")]
 pub use stackconv_chrome as chrome;
 pub use stackconv_collapsed as collapsed;
+#[cfg(feature = "parquet")]
+pub use stackconv_columnar as columnar;
 #[cfg(feature = "firefox")]
 pub use stackconv_firefox as firefox;
 #[cfg(feature = "svg")]
@@ -86,14 +93,22 @@ pub enum InputFormat {
     Speedscope,
     /// Chrome / Node `.cpuprofile` JSON.
     ChromeCpuProfile,
+    /// A Parquet table of profiles ([`columnar`]'s layout); its inputs
+    /// are merged.
+    Parquet,
+    /// An Arrow IPC file of profiles ([`columnar`]'s layout); its inputs
+    /// are merged.
+    Arrow,
 }
 
 impl InputFormat {
     /// Every input format, in the order content detection tries them:
     /// binary magic first, then JSON by its keys, protobuf, and the text
     /// formats from the most specific shape to the least (folded).
-    pub const ALL: [InputFormat; 7] = [
+    pub const ALL: [InputFormat; 9] = [
         InputFormat::PerfData,
+        InputFormat::Parquet,
+        InputFormat::Arrow,
         InputFormat::ChromeCpuProfile,
         InputFormat::Speedscope,
         InputFormat::Pprof,
@@ -110,6 +125,7 @@ impl InputFormat {
             InputFormat::Pprof => "pprof",
             InputFormat::Speedscope => "speedscope",
             InputFormat::ChromeCpuProfile => "chrome",
+            InputFormat::Parquet | InputFormat::Arrow => "parquet",
             InputFormat::PerfScript | InputFormat::PySpy | InputFormat::Folded => "",
         };
         Error::NotBuiltIn {
@@ -128,6 +144,8 @@ impl InputFormat {
             InputFormat::Pprof => "pprof",
             InputFormat::Speedscope => "speedscope",
             InputFormat::ChromeCpuProfile => "cpuprofile",
+            InputFormat::Parquet => "parquet",
+            InputFormat::Arrow => "arrow",
         }
     }
 
@@ -141,6 +159,9 @@ impl InputFormat {
             // Told by its magic even when not built in, to say so.
             #[cfg(not(feature = "perf"))]
             InputFormat::PerfData => data.starts_with(b"PERFILE2") || data.starts_with(b"2ELIFREP"),
+            // Told by their magic even when not built in, to say so.
+            InputFormat::Parquet => data.starts_with(b"PAR1"),
+            InputFormat::Arrow => data.starts_with(b"ARROW1"),
             #[cfg(feature = "chrome")]
             InputFormat::ChromeCpuProfile => stackconv_chrome::looks_like(data),
             #[cfg(feature = "speedscope")]
@@ -191,6 +212,10 @@ pub enum OutputFormat {
     Html,
     /// CSV of function self weights, `function,self_weight`, heaviest first.
     Csv,
+    /// A Parquet table, one row per thread and stack ([`columnar`]).
+    Parquet,
+    /// An Arrow IPC file (Feather v2) of the same table ([`columnar`]).
+    Arrow,
 }
 
 /// What stackconv knows of an output format: one row of the output table.
@@ -210,7 +235,7 @@ struct OutputRow {
 
 impl OutputFormat {
     /// Every output format, in the order help texts list them.
-    pub const ALL: [OutputFormat; 8] = [
+    pub const ALL: [OutputFormat; 10] = [
         OutputFormat::Svg,
         OutputFormat::Html,
         OutputFormat::Folded,
@@ -219,6 +244,8 @@ impl OutputFormat {
         OutputFormat::Firefox,
         OutputFormat::ChromeCpuProfile,
         OutputFormat::Csv,
+        OutputFormat::Parquet,
+        OutputFormat::Arrow,
     ];
 
     /// The format's row of the output table. A new format adds its variant,
@@ -283,6 +310,20 @@ impl OutputFormat {
                 time_order: false,
                 source_lines: false,
             },
+            OutputFormat::Parquet => OutputRow {
+                name: "parquet",
+                aliases: &[],
+                extensions: &[".parquet"],
+                time_order: false,
+                source_lines: true,
+            },
+            OutputFormat::Arrow => OutputRow {
+                name: "arrow",
+                aliases: &["feather", "ipc"],
+                extensions: &[".arrow", ".feather"],
+                time_order: false,
+                source_lines: true,
+            },
         }
     }
 
@@ -296,6 +337,7 @@ impl OutputFormat {
             OutputFormat::Pprof => "pprof",
             OutputFormat::Firefox => "firefox",
             OutputFormat::ChromeCpuProfile => "chrome",
+            OutputFormat::Parquet | OutputFormat::Arrow => "parquet",
             OutputFormat::Folded | OutputFormat::Csv => "",
         };
         Error::NotBuiltIn {
@@ -322,7 +364,8 @@ impl OutputFormat {
     /// The format an output path's name ends in (the longest ending that
     /// matches, case-insensitively): `.svg`; `.html`, `.htm`; `.folded`,
     /// `.txt`; `.json`, `.speedscope.json`; `.pb.gz`, `.pb`, `.pprof`;
-    /// `.json.gz` Firefox Profiler; `.cpuprofile` Chrome.
+    /// `.json.gz` Firefox Profiler; `.cpuprofile` Chrome; `.parquet`;
+    /// `.arrow`, `.feather`.
     ///
     /// ```
     /// use stackconv::OutputFormat;
@@ -331,6 +374,7 @@ impl OutputFormat {
     /// assert_eq!(OutputFormat::from_path("p.json.gz".as_ref()), Some(OutputFormat::Firefox));
     /// assert_eq!(OutputFormat::from_path("a.cpuprofile".as_ref()), Some(OutputFormat::ChromeCpuProfile));
     /// assert_eq!(OutputFormat::from_path("report.HTML".as_ref()), Some(OutputFormat::Html));
+    /// assert_eq!(OutputFormat::from_path("fleet.parquet".as_ref()), Some(OutputFormat::Parquet));
     /// assert_eq!(OutputFormat::from_path("x.png".as_ref()), None);
     /// ```
     pub fn from_path(path: &Path) -> Option<OutputFormat> {
@@ -409,6 +453,10 @@ pub enum Error {
     #[error(transparent)]
     #[cfg(feature = "chrome")]
     Chrome(#[from] stackconv_chrome::Error),
+    /// A Parquet or Arrow table.
+    #[error(transparent)]
+    #[cfg(feature = "parquet")]
+    Columnar(#[from] stackconv_columnar::Error),
     /// Firefox Profiler output.
     #[error(transparent)]
     #[cfg(feature = "firefox")]
@@ -582,6 +630,9 @@ impl Error {
             }
             #[cfg(feature = "chrome")]
             Error::Chrome(e) => e.json_path().map(Location::JsonPath),
+            // The parquet and arrow readers do not say where.
+            #[cfg(feature = "parquet")]
+            Error::Columnar(_) => None,
             // Outputs, options and the file system: no place in an input.
             #[cfg(feature = "firefox")]
             Error::Firefox(_) => None,
@@ -754,11 +805,14 @@ pub fn read_bytes(data: &[u8], opts: &ReadOptions) -> Result<Profile, Error> {
         InputFormat::Speedscope => stackconv_speedscope::read(data)?,
         #[cfg(feature = "chrome")]
         InputFormat::ChromeCpuProfile => stackconv_chrome::read(data)?,
+        #[cfg(feature = "parquet")]
+        InputFormat::Parquet | InputFormat::Arrow => fleet::read_merged(data)?,
         #[cfg(not(all(
             feature = "perf",
             feature = "pprof",
             feature = "speedscope",
-            feature = "chrome"
+            feature = "chrome",
+            feature = "parquet"
         )))]
         other => return Err(other.not_built_in()),
     };
@@ -933,6 +987,10 @@ pub struct WriteOptions {
     /// HTML report.
     #[cfg(feature = "html")]
     pub html: stackconv_html::HtmlOptions,
+    /// The input path and labels of a Parquet or Arrow table's rows (of
+    /// one profile; [`write_table`] writes many).
+    #[cfg(feature = "parquet")]
+    pub columnar: stackconv_columnar::Source,
 }
 
 /// Write `profile` as `format` to `out`.
@@ -1016,13 +1074,28 @@ pub fn write(
             let column = opts.folded.value.unwrap_or(profile.meta.default_value);
             csv::write(profile, column, &mut out)?
         }
+        #[cfg(feature = "parquet")]
+        OutputFormat::Parquet => stackconv_columnar::write(
+            profile,
+            &opts.columnar,
+            stackconv_columnar::Format::Parquet,
+            &mut out,
+        )?,
+        #[cfg(feature = "parquet")]
+        OutputFormat::Arrow => stackconv_columnar::write(
+            profile,
+            &opts.columnar,
+            stackconv_columnar::Format::Arrow,
+            &mut out,
+        )?,
         #[cfg(not(all(
             feature = "svg",
             feature = "speedscope",
             feature = "pprof",
             feature = "firefox",
             feature = "chrome",
-            feature = "html"
+            feature = "html",
+            feature = "parquet"
         )))]
         other => return Err(other.not_built_in()),
     }

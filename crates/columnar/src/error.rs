@@ -1,0 +1,79 @@
+//! The error type of stackconv-columnar.
+
+/// Why a Parquet or Arrow table could not be written or read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The data is neither a Parquet file nor an Arrow IPC file.
+    #[error("not a Parquet (PAR1) or Arrow IPC (ARROW1) file")]
+    NotATable,
+    /// The Parquet reader or writer failed (a damaged or truncated file:
+    /// the parquet crate's message).
+    #[error("parquet: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+    /// The Arrow IPC reader or writer, or an array, failed.
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow_schema::ArrowError),
+    /// A column the table needs is missing or has another type.
+    #[error("{format}: column {column:?}: {what}")]
+    Column {
+        /// `parquet` or `arrow`.
+        format: &'static str,
+        /// The column's name.
+        column: String,
+        /// What was expected.
+        what: String,
+    },
+    /// The stackconv metadata of the file is not what stackconv writes.
+    #[error("{format}: metadata key `{key}`: {source}")]
+    Metadata {
+        /// `parquet` or `arrow`.
+        format: &'static str,
+        /// The key.
+        key: &'static str,
+        /// What the JSON reader said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A later input of one table has a value column the table, begun by
+    /// the first input, has not (the columns are fixed when the file is
+    /// started).
+    #[error(
+        "{path}: value column {column:?} ({kind}, {unit}) is not in the table, whose value \
+         columns come from the first input ({have}); write inputs that record other events to \
+         another file"
+    )]
+    NewValueColumn {
+        /// The input.
+        path: String,
+        /// The column's name.
+        column: String,
+        /// Its kind, as recorded.
+        kind: String,
+        /// Its unit.
+        unit: String,
+        /// The table's value columns.
+        have: String,
+    },
+    /// A label key that the table was not started with, or that is also the
+    /// name of another column.
+    #[error("label {key:?}: {what}")]
+    Label {
+        /// The key.
+        key: String,
+        /// What is wrong with it.
+        what: String,
+    },
+    /// The file is damaged in a way the parquet or arrow reader did not
+    /// check, and it failed (panicked) on it.
+    #[error("{format}: damaged file (the reader failed: {what})")]
+    Damaged {
+        /// `parquet` or `arrow`.
+        format: &'static str,
+        /// The reader's message.
+        what: String,
+    },
+    /// Writing failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}

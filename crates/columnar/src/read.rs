@@ -1,0 +1,447 @@
+//! Parquet and Arrow IPC tables back into profiles.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int64Type, UInt32Type};
+use arrow_array::{Array, GenericStringArray, ListArray, PrimitiveArray, RecordBatch, StructArray};
+use arrow_schema::{DataType, Schema};
+use bytes::Bytes;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use stackconv_model::{Frame, FrameId, FrameKind, Profile, StackCache, ValueType};
+
+use crate::schema::{
+    INPUT, INPUTS_KEY, KIND_KEY, PID, PROCESS_NAME, STACK, THREAD_NAME, TID, UNIT_KEY,
+};
+use crate::write::InputMeta;
+use crate::{Error, Source};
+
+/// One input of a table: its path and labels, and its rows as a profile.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Input {
+    /// The input's path and labels, from its first row.
+    pub source: Source,
+    /// Its rows: one sample each.
+    pub profile: Profile,
+}
+
+/// Whether `data` starts as a Parquet file does (`PAR1`).
+///
+/// ```
+/// assert!(stackconv_columnar::looks_like_parquet(b"PAR1\x15\x04"));
+/// assert!(!stackconv_columnar::looks_like_parquet(b"PAR"));
+/// ```
+pub fn looks_like_parquet(data: &[u8]) -> bool {
+    data.starts_with(b"PAR1")
+}
+
+/// Whether `data` starts as an Arrow IPC file does (`ARROW1`).
+///
+/// ```
+/// assert!(stackconv_columnar::looks_like_arrow(b"ARROW1\0\0"));
+/// assert!(!stackconv_columnar::looks_like_arrow(b"ARROW"));
+/// ```
+pub fn looks_like_arrow(data: &[u8]) -> bool {
+    data.starts_with(b"ARROW1")
+}
+
+/// Read a Parquet or Arrow IPC file of the layout [`crate::Writer`]
+/// writes back into one profile per input (in the order of their first
+/// rows).
+///
+/// A file written by stackconv gives back exactly what was written: the
+/// same stacks, threads and weights, the value columns' kinds and units as
+/// recorded, each input's default value column and folded root frame.
+/// Other files of the same columns are read too (a table rewritten by
+/// DuckDB or Spark, which keep no stackconv metadata): then every Int64
+/// column but the fixed ones is a value column (kind from its
+/// `stackconv.kind` field metadata or its name, unit from `unit` or
+/// `count`), and every other text column a label.
+///
+/// # Errors
+///
+/// [`Error::Parquet`] or [`Error::Arrow`] for a damaged file,
+/// [`Error::Column`] for a missing or mistyped column or a bad row.
+pub fn read(data: &[u8]) -> Result<Vec<Input>, Error> {
+    let format = if looks_like_parquet(data) {
+        "parquet"
+    } else if looks_like_arrow(data) {
+        "arrow"
+    } else {
+        ""
+    };
+    // The parquet and arrow readers check most of what a damaged file gets
+    // wrong, but not all: parquet 60 panics on some corrupt definition
+    // levels (arrow-buffer `BitChunks::new`, "offset + len out of
+    // bounds"), found by flipping bytes of our own files
+    // (tests/roundtrip.rs). Such a panic is this input's error, not the
+    // end of the program.
+    let decode = || match format {
+        "parquet" => read_parquet(data),
+        "arrow" => read_arrow(data),
+        _ => Err(Error::NotATable),
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)) {
+        Ok(result) => result,
+        Err(panic) => Err(Error::Damaged {
+            format,
+            what: panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default(),
+        }),
+    }
+}
+
+fn read_parquet(data: &[u8]) -> Result<Vec<Input>, Error> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::copy_from_slice(data))?;
+    let inputs = builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .and_then(|kv| kv.iter().find(|kv| kv.key == INPUTS_KEY))
+        .and_then(|kv| kv.value.clone());
+    let mut tables = Tables::new(builder.schema(), inputs.as_deref(), "parquet")?;
+    for batch in builder.build()? {
+        tables.add(&batch?)?;
+    }
+    Ok(tables.finish())
+}
+
+fn read_arrow(data: &[u8]) -> Result<Vec<Input>, Error> {
+    let reader = arrow_ipc::reader::FileReader::try_new(Cursor::new(data), None)?;
+    let inputs = reader.custom_metadata().get(INPUTS_KEY).cloned();
+    let mut tables = Tables::new(&reader.schema(), inputs.as_deref(), "arrow")?;
+    for batch in reader {
+        tables.add(&batch?)?;
+    }
+    Ok(tables.finish())
+}
+
+/// Where the columns are, by kind.
+struct Layout {
+    input: usize,
+    pid: Option<usize>,
+    tid: Option<usize>,
+    process_name: Option<usize>,
+    thread_name: Option<usize>,
+    stack: usize,
+    labels: Vec<(String, usize)>,
+    /// Name, value type (from the field), index.
+    values: Vec<(String, ValueType, usize)>,
+    ignored: Vec<String>,
+}
+
+/// One input being read.
+struct Reading {
+    source: Source,
+    profile: Profile,
+    cache: StackCache,
+    /// The schema index of each of the profile's value columns.
+    values: Vec<Option<usize>>,
+}
+
+struct Tables {
+    format: &'static str,
+    layout: Layout,
+    meta: HashMap<String, InputMeta>,
+    by_path: HashMap<String, usize>,
+    inputs: Vec<Reading>,
+    row: u64,
+}
+
+impl Tables {
+    fn new(schema: &Schema, inputs: Option<&str>, format: &'static str) -> Result<Tables, Error> {
+        let column = |name: &str, what: &str| Error::Column {
+            format,
+            column: name.to_string(),
+            what: what.to_string(),
+        };
+        let find = |name: &str, want: &DataType| -> Result<Option<usize>, Error> {
+            match schema.index_of(name) {
+                Err(_) => Ok(None),
+                Ok(i) if schema.field(i).data_type() == want => Ok(Some(i)),
+                Ok(i) => Err(column(
+                    name,
+                    &format!("{} expected, found {}", want, schema.field(i).data_type()),
+                )),
+            }
+        };
+        let input = find(INPUT, &DataType::Utf8)?.ok_or_else(|| column(INPUT, "missing"))?;
+        let stack = schema
+            .index_of(STACK)
+            .map_err(|_| column(STACK, "missing"))?;
+        match schema.field(stack).data_type() {
+            DataType::List(item) if matches!(item.data_type(), DataType::Struct(_)) => {}
+            other => {
+                return Err(column(
+                    STACK,
+                    &format!("a list of frame structs expected, found {other}"),
+                ))
+            }
+        }
+        let mut layout = Layout {
+            input,
+            pid: find(PID, &DataType::UInt32)?,
+            tid: find(TID, &DataType::UInt32)?,
+            process_name: find(PROCESS_NAME, &DataType::Utf8)?,
+            thread_name: find(THREAD_NAME, &DataType::Utf8)?,
+            stack,
+            labels: Vec::new(),
+            values: Vec::new(),
+            ignored: Vec::new(),
+        };
+        for (i, field) in schema.fields().iter().enumerate() {
+            let name = field.name();
+            if crate::schema::FIXED_COLUMNS.contains(&name.as_str()) {
+                continue;
+            }
+            match field.data_type() {
+                DataType::Utf8 => layout.labels.push((name.clone(), i)),
+                DataType::Int64 => {
+                    let meta = field.metadata();
+                    let kind = meta.get(KIND_KEY).unwrap_or(name).clone();
+                    let unit = meta.get(UNIT_KEY).map_or("count", |u| u.as_str());
+                    layout
+                        .values
+                        .push((name.clone(), ValueType::new(kind, unit), i));
+                }
+                other => layout.ignored.push(format!("{name} ({other})")),
+            }
+        }
+        let meta: Vec<InputMeta> = match inputs {
+            Some(json) => serde_json::from_str(json).map_err(|source| Error::Metadata {
+                format,
+                key: INPUTS_KEY,
+                source,
+            })?,
+            None => Vec::new(),
+        };
+        Ok(Tables {
+            format,
+            layout,
+            meta: meta.into_iter().map(|m| (m.path.clone(), m)).collect(),
+            by_path: HashMap::new(),
+            inputs: Vec::new(),
+            row: 0,
+        })
+    }
+
+    /// The reading of the input `path`, begun with the labels of row `i`.
+    fn input_for(&mut self, path: &str, batch: &RecordBatch, i: usize) -> Result<usize, Error> {
+        if let Some(&n) = self.by_path.get(path) {
+            return Ok(n);
+        }
+        let mut labels = Vec::new();
+        for (key, c) in &self.layout.labels {
+            let array = batch.column(*c).as_string::<i32>();
+            if array.is_valid(i) {
+                labels.push((key.clone(), array.value(i).to_string()));
+            }
+        }
+        let source = Source {
+            path: path.to_string(),
+            labels,
+        };
+        let reading = match self.meta.get(path) {
+            Some(m) => {
+                let mut values = Vec::with_capacity(m.value_types.len());
+                let mut types = Vec::with_capacity(m.value_types.len());
+                for c in &m.value_types {
+                    let at = self.layout.values.iter().find(|(n, _, _)| *n == c.column);
+                    values.push(at.map(|(_, _, i)| *i));
+                    types.push(ValueType::new(c.kind.clone(), c.unit.clone()));
+                }
+                let mut profile = Profile::new(types);
+                let meta = &mut profile.meta;
+                meta.comm_root = m.comm_root;
+                meta.default_value = m
+                    .default_value
+                    .as_ref()
+                    .and_then(|d| m.value_types.iter().position(|c| &c.column == d))
+                    .unwrap_or(0);
+                meta.events.clone_from(&m.events);
+                meta.start_time_ns = m.start_time_ns;
+                meta.duration_ns = m.duration_ns;
+                for (what, count) in &m.losses {
+                    meta.add_loss(what, *count);
+                }
+                Reading {
+                    source,
+                    profile,
+                    cache: StackCache::default(),
+                    values,
+                }
+            }
+            None => Reading {
+                source,
+                profile: Profile::new(
+                    self.layout
+                        .values
+                        .iter()
+                        .map(|(_, vt, _)| vt.clone())
+                        .collect(),
+                ),
+                cache: StackCache::default(),
+                values: self
+                    .layout
+                    .values
+                    .iter()
+                    .map(|(_, _, i)| Some(*i))
+                    .collect(),
+            },
+        };
+        let n = self.inputs.len();
+        self.inputs.push(reading);
+        self.by_path.insert(path.to_string(), n);
+        Ok(n)
+    }
+
+    fn add(&mut self, batch: &RecordBatch) -> Result<(), Error> {
+        let format = self.format;
+        let bad_row = |row: u64, what: String| Error::Column {
+            format,
+            column: STACK.to_string(),
+            what: format!("row {row}: {what}"),
+        };
+        let strings = |c: Option<usize>| c.map(|c| batch.column(c).as_string::<i32>());
+        let uints = |c: Option<usize>| c.map(|c| batch.column(c).as_primitive::<UInt32Type>());
+        let input = batch.column(self.layout.input).as_string::<i32>();
+        let (pid, tid) = (uints(self.layout.pid), uints(self.layout.tid));
+        let process_name = strings(self.layout.process_name);
+        let thread_name = strings(self.layout.thread_name);
+        let stacks: &ListArray = batch.column(self.layout.stack).as_list::<i32>();
+        let frames: &StructArray = stacks.values().as_struct();
+        let part = |name: &str| frames.column_by_name(name);
+        let text = |name: &str| -> Result<Option<&GenericStringArray<i32>>, Error> {
+            match part(name) {
+                None => Ok(None),
+                Some(a) => a
+                    .as_string_opt::<i32>()
+                    .map(Some)
+                    .ok_or_else(|| Error::Column {
+                        format,
+                        column: format!("{STACK}.{name}"),
+                        what: format!("utf8 expected, found {}", a.data_type()),
+                    }),
+            }
+        };
+        let name = text("name")?.ok_or_else(|| Error::Column {
+            format,
+            column: format!("{STACK}.name"),
+            what: "missing".to_string(),
+        })?;
+        let (module, file, kind) = (text("module")?, text("file")?, text("kind")?);
+        let line: Option<&PrimitiveArray<UInt32Type>> = match part("line") {
+            None => None,
+            Some(a) => Some(
+                a.as_primitive_opt::<UInt32Type>()
+                    .ok_or_else(|| Error::Column {
+                        format,
+                        column: format!("{STACK}.line"),
+                        what: format!("uint32 expected, found {}", a.data_type()),
+                    })?,
+            ),
+        };
+        let opt_str = |a: Option<&GenericStringArray<i32>>, i: usize| -> String {
+            a.filter(|a| a.is_valid(i))
+                .map_or(String::new(), |a| a.value(i).to_string())
+        };
+        let mut frame_ids: Vec<FrameId> = Vec::new();
+        let mut values: Vec<i64> = Vec::new();
+        for i in 0..batch.num_rows() {
+            let row = self.row;
+            self.row = self.row.saturating_add(1);
+            let path = if input.is_valid(i) {
+                input.value(i)
+            } else {
+                ""
+            };
+            let n = self.input_for(path, batch, i)?;
+            let Some(reading) = self.inputs.get_mut(n) else {
+                continue;
+            };
+            let p = &mut reading.profile;
+            let uint = |a: Option<&PrimitiveArray<UInt32Type>>| {
+                a.filter(|a| a.is_valid(i)).map(|a| a.value(i))
+            };
+            let thread = p.intern_thread_named(
+                uint(pid),
+                uint(tid),
+                &opt_str(process_name, i),
+                &opt_str(thread_name, i),
+            );
+            frame_ids.clear();
+            if stacks.is_valid(i) {
+                let offsets = stacks.value_offsets();
+                let (start, end) = match (offsets.get(i), offsets.get(i + 1)) {
+                    (Some(&s), Some(&e)) => (s, e),
+                    _ => return Err(bad_row(row, "no stack offsets".to_string())),
+                };
+                let range = usize::try_from(start).unwrap_or(0)..usize::try_from(end).unwrap_or(0);
+                for j in range {
+                    if !name.is_valid(j) {
+                        return Err(bad_row(row, "a frame without a name".to_string()));
+                    }
+                    let kind_name = opt_str(kind, j);
+                    let frame_kind = if kind_name.is_empty() {
+                        FrameKind::Unknown
+                    } else {
+                        FrameKind::from_name(&kind_name).ok_or_else(|| {
+                            bad_row(
+                                row,
+                                format!(
+                                    "frame kind {kind_name:?} is none of {}",
+                                    FrameKind::ALL.map(FrameKind::as_str).join(", ")
+                                ),
+                            )
+                        })?
+                    };
+                    let frame = Frame {
+                        name: p.intern_str(name.value(j)),
+                        module: p.intern_str(&opt_str(module, j)),
+                        file: p.intern_str(&opt_str(file, j)),
+                        line: line.filter(|l| l.is_valid(j)).map_or(0, |l| l.value(j)),
+                        kind: frame_kind,
+                    };
+                    frame_ids.push(p.intern_frame(frame));
+                }
+            }
+            let stack = p.intern_stack_cached(&mut reading.cache, &frame_ids);
+            values.clear();
+            for c in &reading.values {
+                let v = c
+                    .map(|c| batch.column(c).as_primitive::<Int64Type>())
+                    .filter(|a| a.is_valid(i))
+                    .map_or(0, |a| a.value(i));
+                values.push(v);
+            }
+            p.push_sample(stack, thread, None, &values);
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Vec<Input> {
+        let ignored = self.layout.ignored;
+        let format = self.format;
+        self.inputs
+            .into_iter()
+            .map(|mut r| {
+                r.profile.meta.source_format = format.to_string();
+                if !ignored.is_empty() {
+                    r.profile.meta.warnings.push(format!(
+                        "{format}: columns of no stackconv type ignored: {}",
+                        ignored.join(", ")
+                    ));
+                }
+                Input {
+                    source: r.source,
+                    profile: r.profile,
+                }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,183 @@
+//! Tables of the testdata recordings read back: the same folded text, in
+//! every root-frame form, and the same totals per value column.
+
+use std::path::{Path, PathBuf};
+
+use stackconv_collapsed::folded::{self, RootFrame};
+use stackconv_columnar::{read, Format, Source, Writer};
+use stackconv_model::Profile;
+
+fn testdata(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(rel)
+}
+
+/// The recordings this crate can read without the perf.data reader.
+fn recordings() -> Vec<(String, Profile)> {
+    let mut out = Vec::new();
+    for name in [
+        "perf/c-2ev.perf-script",
+        "perf/mutex.perf-script",
+        "perf/py-dwarf.perf-script",
+        "perf/py313-jit.perf-script",
+        "perf/c-fp.folded",
+    ] {
+        let data = std::fs::read(testdata(name)).expect(name);
+        let p = if name.ends_with(".folded") {
+            stackconv_collapsed::folded::read(&data)
+        } else {
+            stackconv_collapsed::perf_script::read(&data)
+        }
+        .expect(name);
+        out.push((name.to_string(), p));
+    }
+    out
+}
+
+fn folded_text(p: &Profile, root: RootFrame, column: usize) -> String {
+    let mut opts = folded::WriteOptions::default();
+    opts.root = root;
+    opts.value = Some(column);
+    let mut out = Vec::new();
+    folded::write(p, &opts, &mut out).expect("folded");
+    String::from_utf8(out).expect("utf-8")
+}
+
+fn assert_same(name: &str, a: &Profile, b: &Profile) {
+    assert_eq!(a.value_types, b.value_types, "{name}: value types");
+    assert_eq!(a.totals(), b.totals(), "{name}: totals");
+    assert_eq!(a.meta.comm_root, b.meta.comm_root, "{name}: comm root");
+    assert_eq!(a.meta.default_value, b.meta.default_value, "{name}");
+    for column in 0..a.value_types.len() {
+        for root in [RootFrame::Auto, RootFrame::CommPid, RootFrame::CommPidTid] {
+            let (x, y) = (folded_text(a, root, column), folded_text(b, root, column));
+            assert!(!x.is_empty(), "{name}: empty folded text");
+            if x != y {
+                let line = x.lines().zip(y.lines()).position(|(l, m)| l != m);
+                panic!("{name}: column {column}, {root:?}: folded text differs at line {line:?}");
+            }
+        }
+    }
+    // Frames keep their kinds, files and lines.
+    let frames = |p: &Profile| {
+        let mut v: Vec<String> = p
+            .iter_samples()
+            .flat_map(|s| p.stack_frames(s.stack))
+            .map(|f| {
+                let fr = p.frame(f);
+                format!(
+                    "{}|{}|{}|{}|{:?}",
+                    p.str(fr.name),
+                    p.str(fr.module),
+                    p.str(fr.file),
+                    fr.line,
+                    fr.kind
+                )
+            })
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    assert_eq!(frames(a), frames(b), "{name}: frames");
+}
+
+#[test]
+fn parquet_and_arrow_round_trip_every_recording() {
+    for format in [Format::Parquet, Format::Arrow] {
+        for (name, p) in recordings() {
+            let folded = p.fold();
+            let mut file = Vec::new();
+            stackconv_columnar::write(&folded, &Source::new(&name), format, &mut file).unwrap();
+            let back = read(&file).unwrap();
+            assert_eq!(back.len(), 1, "{name}");
+            assert_eq!(back[0].source.path, name);
+            assert_eq!(back[0].profile.samples.len(), folded.samples.len());
+            assert_same(&name, &folded, &back[0].profile);
+            // Unfolded: one row per sample, the same totals.
+            let mut file = Vec::new();
+            stackconv_columnar::write(&p, &Source::new(&name), format, &mut file).unwrap();
+            let back = read(&file).unwrap();
+            assert_eq!(back[0].profile.samples.len(), p.samples.len(), "{name}");
+            assert_same(&name, &p, &back[0].profile);
+        }
+    }
+}
+
+#[test]
+fn several_inputs_keep_their_rows_labels_and_value_columns_apart() {
+    // Each has a subset of the first's value columns, in another order
+    // (py-dwarf) or with fewer (mutex, folded): null in their rows.
+    let recs: Vec<_> = recordings()
+        .into_iter()
+        .filter(|(n, _)| !n.contains("py313"))
+        .collect();
+    let (_, first) = recs.first().unwrap();
+    let keys = vec!["host".to_string(), "service".to_string()];
+    for format in [Format::Parquet, Format::Arrow] {
+        let mut w = Writer::new(format, Vec::new(), &keys, &first.value_types).unwrap();
+        let mut wrote = Vec::new();
+        for (i, (name, p)) in recs.iter().enumerate() {
+            // A perf script recording of one event has a subset of the
+            // two-event recording's columns.
+            let source = Source::new(name.as_str()).with_label("host", format!("h{i}"));
+            let source = if i % 2 == 0 {
+                source.with_label("service", "api")
+            } else {
+                source
+            };
+            w.write(&p.fold(), &source).unwrap();
+            wrote.push((source, p.fold()));
+        }
+        let file = w.finish().unwrap();
+        let back = read(&file).unwrap();
+        assert_eq!(back.len(), wrote.len());
+        for (input, (source, p)) in back.iter().zip(&wrote) {
+            assert_eq!(&input.source, source);
+            assert_same(&source.path, p, &input.profile);
+        }
+    }
+}
+
+#[test]
+fn a_new_value_column_or_label_after_the_first_input_is_an_error() {
+    let recs = recordings();
+    let folded = recs.iter().find(|(n, _)| n.ends_with(".folded")).unwrap();
+    let two_events = recs.iter().find(|(n, _)| n.contains("2ev")).unwrap();
+    let mut w = Writer::new(Format::Parquet, Vec::new(), &[], &folded.1.value_types).unwrap();
+    let e = w
+        .write(&two_events.1, &Source::new("2ev"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("2ev: value column"), "{e}");
+    let e = w
+        .write(&folded.1, &Source::new("x").with_label("host", "a"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("label \"host\""), "{e}");
+    let e = Writer::new(Format::Parquet, Vec::new(), &["pid".to_string()], &[])
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("label \"pid\""), "{e}");
+}
+
+#[test]
+fn damaged_files_are_errors_not_panics() {
+    let (name, p) = recordings().remove(0);
+    for format in [Format::Parquet, Format::Arrow] {
+        let mut file = Vec::new();
+        stackconv_columnar::write(&p.fold(), &Source::new(&name), format, &mut file).unwrap();
+        // Every truncation, and a flipped byte every 97 bytes.
+        for len in (0..file.len()).step_by(61) {
+            let _ = read(&file[..len]);
+        }
+        for at in (0..file.len()).step_by(97) {
+            let mut bad = file.clone();
+            bad[at] ^= 0x55;
+            let _ = read(&bad);
+        }
+        assert!(read(&file[..file.len() - 1]).is_err());
+    }
+}
