@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 secs=${1:-300}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(folded perf_script pyspy speedscope pprof perf_data detect_and_read)
+[ ${#targets[@]} -eq 0 ] && targets=(folded perf_script pyspy speedscope cpuprofile pprof perf_map jitdump kallsyms elf perf_data detect_and_read)
 bin=target/x86_64-unknown-linux-gnu/release
 [ -d corpus ] || ./seed.sh
 mkdir -p artifacts/logs
