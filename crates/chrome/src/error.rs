@@ -101,6 +101,13 @@ pub enum Error {
         /// Its time in microseconds, saturated.
         time_us: i64,
     },
+    /// The samples' time spans (each until the next sample, the last until
+    /// `endTime`) add up past 2^63-1 nanoseconds.
+    #[error("cpuprofile: samples[{sample}]: the samples' time spans (to the next sample, the last to endTime) add up past 2^63-1 ns")]
+    WeightOverflow {
+        /// Index of the sample whose span passed the limit.
+        sample: usize,
+    },
     /// The value column to write does not exist.
     #[error("cpuprofile: value column {column} asked for, but the profile has {columns}")]
     NoSuchValue {
@@ -142,7 +149,9 @@ impl Error {
             Error::TwoParents { node, .. } | Error::Cycle { node, .. } => {
                 Some(format!("nodes[{node}]"))
             }
-            Error::UnknownSampleNode { sample, .. } | Error::BadTime { sample, .. } => {
+            Error::UnknownSampleNode { sample, .. }
+            | Error::BadTime { sample, .. }
+            | Error::WeightOverflow { sample } => {
                 Some(format!("samples[{sample}]"))
             }
             Error::BadTimeDelta { index, .. } => Some(format!("timeDeltas[{index}]")),
