@@ -151,7 +151,9 @@ impl Error {
     /// ```
     pub fn offset(&self) -> Option<u64> {
         match self {
-            Error::Malformed { offset, .. } | Error::Decode { offset, .. } => Some(*offset),
+            Error::Malformed { offset, .. }
+            | Error::Decode { offset, .. }
+            | Error::WeightOverflow { offset, .. } => Some(*offset),
             Error::Gzip { .. }
             | Error::TooLarge { .. }
             | Error::StringIndex { .. }
@@ -160,7 +162,6 @@ impl Error {
             | Error::MappingId { .. }
             | Error::BadId { .. }
             | Error::ValueCount { .. }
-            | Error::WeightOverflow { .. }
             | Error::TooManyFrames { .. }
             | Error::Io(_) => None,
         }

@@ -543,6 +543,7 @@ fn values_adding_up_past_64_bits_are_an_error_naming_the_sample() {
             // The second sample's message: after the first one's.
             assert!(offset > 0 && offset < data.len() as u64, "{e}");
             assert!(e.to_string().contains("2^63-1"), "{e}");
+            assert_eq!(e.offset(), Some(offset));
         }
         other => panic!("{other:?}"),
     }
