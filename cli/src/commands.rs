@@ -178,7 +178,8 @@ pub fn diff(a: DiffArgs) -> Result<(), Failure> {
     let out = stackconv::Output::prepare(&a.output, &[a.before.clone(), a.after.clone()], a.force)?;
     let before = diff_side(&a.before, &a, root)?;
     let after = diff_side(&a.after, &a, root)?;
-    let d = stackconv::model::diff(&before, &after, a.normalize);
+    let d = stackconv::model::diff(&before, &after, a.normalize)
+        .map_err(|e| Failure::Run(stackconv::Error::from(e)))?;
     let mut text = Vec::new();
     for row in &d.rows {
         writeln!(text, "{} {} {}", row.folded, row.before, row.after)

@@ -415,6 +415,10 @@ pub enum Error {
     #[error(transparent)]
     #[cfg(feature = "svg")]
     Flamegraph(#[from] stackconv_flamegraph::Error),
+    /// Two profiles could not be diffed: their weights together pass
+    /// 2^63-1.
+    #[error(transparent)]
+    Diff(#[from] stackconv_model::DiffError),
     /// A value column or event was asked for (`--value`, `--event`) that
     /// names no column of the profile, or more than one.
     #[error(transparent)]
@@ -579,6 +583,7 @@ impl Error {
             #[cfg(feature = "svg")]
             Error::Flamegraph(_) => None,
             Error::NoSuchValue(_)
+            | Error::Diff(_)
             | Error::NoOffCpu { .. }
             | Error::InputTooLarge { .. }
             | Error::OutOfMemory { .. }
