@@ -151,9 +151,7 @@ impl Error {
             }
             Error::UnknownSampleNode { sample, .. }
             | Error::BadTime { sample, .. }
-            | Error::WeightOverflow { sample } => {
-                Some(format!("samples[{sample}]"))
-            }
+            | Error::WeightOverflow { sample } => Some(format!("samples[{sample}]")),
             Error::BadTimeDelta { index, .. } => Some(format!("timeDeltas[{index}]")),
             Error::Json { .. }
             | Error::LengthMismatch { .. }

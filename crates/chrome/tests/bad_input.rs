@@ -212,7 +212,10 @@ fn time_spans_adding_up_past_64_bits_are_an_error_naming_the_sample() {
     );
     let (e, msg) = err(data.as_bytes());
     assert!(matches!(e, Error::WeightOverflow { sample: 1 }), "{msg}");
-    assert!(msg.contains("samples[1]") && msg.contains("2^63-1"), "{msg}");
+    assert!(
+        msg.contains("samples[1]") && msg.contains("2^63-1"),
+        "{msg}"
+    );
     // Two spans that fit alone but not together: a day (the longest
     // delta, 8.64 * 10^13 ns), then 9.2233 * 10^18 ns to endTime.
     let data = format!(

@@ -370,7 +370,10 @@ fn periods_adding_up_past_64_bits_are_an_error_naming_the_sample() {
     // fourth u64 of the body.
     let period_at = |rec: usize| rec + 8 + 24;
     let period = u64_at(&full, period_at(samples[0]));
-    assert!(period > 0 && period < 1 << 40, "layout assumption: {period}");
+    assert!(
+        period > 0 && period < 1 << 40,
+        "layout assumption: {period}"
+    );
     // One period past i64::MAX (it was cut to i64::MAX).
     let mut d = full.clone();
     put_u64(&mut d, period_at(samples[0]), 1 << 63);

@@ -535,11 +535,13 @@ fn values_adding_up_past_64_bits_are_an_error_naming_the_sample() {
     m.sample[1].value = vec![5];
     let data = m.encode_to_vec();
     match read(&data, &opts()) {
-        Err(e @ Error::WeightOverflow {
-            sample: 1,
-            column: 0,
-            offset,
-        }) => {
+        Err(
+            e @ Error::WeightOverflow {
+                sample: 1,
+                column: 0,
+                offset,
+            },
+        ) => {
             // The second sample's message: after the first one's.
             assert!(offset > 0 && offset < data.len() as u64, "{e}");
             assert!(e.to_string().contains("2^63-1"), "{e}");
@@ -552,7 +554,10 @@ fn values_adding_up_past_64_bits_are_an_error_naming_the_sample() {
     // with other samples) could pass 2^63-1; refused too.
     m.sample[1].value = vec![-(i64::MAX - 3)];
     m.sample[1].location_id = vec![1];
-    assert!(matches!(read_msg(&m), Err(Error::WeightOverflow { sample: 1, .. })));
+    assert!(matches!(
+        read_msg(&m),
+        Err(Error::WeightOverflow { sample: 1, .. })
+    ));
     // Up to the limit reads.
     m.sample[1].value = vec![3];
     assert_eq!(read_msg(&m).expect("fits").total(0), i64::MAX);
