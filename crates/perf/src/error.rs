@@ -76,6 +76,20 @@ impl Error {
         Error::Parse(Box::new(source))
     }
 
+    /// The sample the error names (from 0, in time order as `perf script`
+    /// lists them), when it names one instead of a byte offset.
+    ///
+    /// ```
+    /// let e = stackconv_perf::Error::WeightOverflow { sample: 7, column: "cycles".into() };
+    /// assert_eq!((e.sample(), e.offset()), (Some(7), None));
+    /// ```
+    pub fn sample(&self) -> Option<u64> {
+        match self {
+            Error::WeightOverflow { sample, .. } => Some(*sample),
+            _ => None,
+        }
+    }
+
     /// The byte offset the error names, when it names one.
     pub fn offset(&self) -> Option<u64> {
         match self {

@@ -380,6 +380,7 @@ fn periods_adding_up_past_64_bits_are_an_error_naming_the_sample() {
     match read(&d, &opts()) {
         Err(e @ Error::WeightOverflow { .. }) => {
             assert!(e.to_string().contains("2^63-1"), "{e}");
+            assert!(e.sample().is_some() && e.offset().is_none(), "{e}");
         }
         other => panic!("{other:?}"),
     }

@@ -524,6 +524,9 @@ pub enum Location {
     },
     /// The path of a JSON value (`samples[17]`, `profiles[0].events[3]`).
     JsonPath(String),
+    /// A sample, counted from 0 in time order as `perf script` lists them
+    /// (perf.data, whose records carry no byte offset once sorted).
+    Sample(u64),
 }
 
 impl fmt::Display for Location {
@@ -533,6 +536,7 @@ impl fmt::Display for Location {
             Location::Line(line) => write!(f, "line {line}"),
             Location::LineColumn { line, column } => write!(f, "line {line} column {column}"),
             Location::JsonPath(path) => f.write_str(path),
+            Location::Sample(n) => write!(f, "sample {n}"),
         }
     }
 }
@@ -555,7 +559,10 @@ impl Error {
             Error::UnknownFormat { binary_at } => binary_at.map(|at| Location::Byte(size(at))),
             Error::EmptyInput => Some(Location::Byte(0)),
             #[cfg(feature = "perf")]
-            Error::Perf(e) => e.offset().map(Location::Byte),
+            Error::Perf(e) => e
+                .offset()
+                .map(Location::Byte)
+                .or_else(|| e.sample().map(Location::Sample)),
             Error::Collapsed(e) => Some(Location::Line(e.line())),
             #[cfg(feature = "pprof")]
             Error::Pprof(e) => e.offset().map(Location::Byte),
