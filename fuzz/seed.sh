@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Seed fuzz/corpus/<target>/ from testdata/. The corpus directories are
-# gitignored: run this once before `cargo fuzz run`, and again after
-# testdata/ changes (existing corpus entries are kept).
+# Seed fuzz/corpus/<target>/ from testdata/. The minimised corpora are
+# committed; run this after testdata/ changes, or to put the seeds back
+# beside what the fuzzers found (existing corpus entries are kept), then
+# `cargo fuzz cmin` each target before committing.
 #
 # Large text recordings are cut to their first samples (whole samples, at a
 # blank line or line end): libFuzzer mutates small inputs far faster, and
