@@ -74,7 +74,7 @@ pub enum Error {
         id: u64,
     },
     /// `samples` and `timeDeltas` differ in length.
-    #[error("cpuprofile: {samples} samples but {time_deltas} timeDeltas")]
+    #[error("cpuprofile: timeDeltas: {time_deltas} entries for {samples} samples")]
     LengthMismatch {
         /// Length of `samples`.
         samples: usize,
@@ -153,8 +153,8 @@ impl Error {
             | Error::BadTime { sample, .. }
             | Error::WeightOverflow { sample } => Some(format!("samples[{sample}]")),
             Error::BadTimeDelta { index, .. } => Some(format!("timeDeltas[{index}]")),
+            Error::LengthMismatch { .. } => Some("timeDeltas".to_string()),
             Error::Json { .. }
-            | Error::LengthMismatch { .. }
             | Error::NoSuchValue { .. }
             | Error::NegativeValue { .. }
             | Error::Io(_) => None,

@@ -143,7 +143,11 @@ fn bad_time_deltas() {
     assert!(msg.contains("timeDeltas[1]"), "{msg}");
     let (e, _) = err(&profile(&nodes, "[2,2]", "[0,100000000000000]"));
     assert!(matches!(e, Error::BadTimeDelta { index: 1, .. }));
-    let (e, _) = err(&profile(&nodes, "[2,2]", "[0]"));
+    let (e, msg) = err(&profile(&nodes, "[2,2]", "[0]"));
+    // Found by the cpuprofile fuzz target: the error said where only by
+    // its field names (testdata/regress/cpuprofile-f1d70574.bin).
+    assert_eq!(e.json_path().as_deref(), Some("timeDeltas"), "{msg}");
+    assert!(msg.contains("timeDeltas: 1 entries for 2 samples"), "{msg}");
     assert!(matches!(
         e,
         Error::LengthMismatch {
