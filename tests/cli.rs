@@ -305,6 +305,34 @@ fn diff_matches_inferno_diff_folded() {
     assert_eq!(svg_total(&text), after_total + removed);
 }
 
+/// `diff` of inputs whose changes would not fit 64 bits: exit 1 with the
+/// reason, for every output (it once drew a saturated weight).
+#[test]
+fn diff_past_64_bits_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = dir.path().join("before.folded");
+    let after = dir.path().join("after.folded");
+    std::fs::write(&before, "main;a 9223372036854775807\n").unwrap();
+    std::fs::write(&after, "main;b 5\n").unwrap();
+    for out in ["d.folded", "d.svg", "d.pb.gz", "d.html"] {
+        let out = dir.path().join(out);
+        let run = stackconv()
+            .args([
+                "diff".as_ref(),
+                before.as_os_str(),
+                after.as_os_str(),
+                "-o".as_ref(),
+                out.as_os_str(),
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(1), "{}: {stderr}", out.display());
+        assert!(stderr.contains("2^63-1"), "{stderr}");
+        assert!(!out.exists(), "{} written", out.display());
+    }
+}
+
 /// A bad regex is a usage error naming the option; a filter matching
 /// nothing is a warning, not an error.
 #[test]

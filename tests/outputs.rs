@@ -510,3 +510,111 @@ fn stdin_given_twice_is_usage() {
         assert!(err.contains("standard input"), "{err}");
     }
 }
+
+/// The binary run as an unprivileged user: `nobody` (uid and gid 65534,
+/// through util-linux's `setpriv`) when the tests run as root, else the
+/// user running them. The binary is copied where that user can run it
+/// when its own directory is closed to others (a clone under `/root`).
+fn unprivileged(scratch: &Path) -> Command {
+    if !is_root() {
+        return stackconv();
+    }
+    let setpriv = |bin: &Path| {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(bin);
+        c
+    };
+    let runs = |bin: &Path| {
+        setpriv(bin)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if runs(Path::new(BIN)) {
+        return setpriv(Path::new(BIN));
+    }
+    let copy = scratch.join("stackconv");
+    fs::copy(BIN, &copy).unwrap();
+    fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(
+        runs(&copy),
+        "setpriv --reuid=65534 cannot run {}",
+        copy.display()
+    );
+    setpriv(&copy)
+}
+
+/// As an unprivileged user: an output in a directory it cannot write, or a
+/// file it may not write in a directory it can, is refused (exit 1, the
+/// reason, the file untouched, no temporary left); a file it may write
+/// but does not own is written in place, keeping its owner (a rename would
+/// give it to the writer).
+#[test]
+fn unprivileged_user_writes_only_what_it_may() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = is_root();
+    let scratch = tempfile::tempdir().unwrap();
+    fs::set_permissions(scratch.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let input = write_input(dir.path(), "in.folded");
+    fs::set_permissions(&input, fs::Permissions::from_mode(0o644)).unwrap();
+    let closed = dir.path().join("closed");
+    let open = dir.path().join("open");
+    fs::create_dir(&closed).unwrap();
+    fs::create_dir(&open).unwrap();
+    // Root's directory is closed to nobody as 0755; the user's own needs
+    // 0555. `open` is writable by everyone (no sticky bit).
+    let closed_mode = if root { 0o755 } else { 0o555 };
+    fs::set_permissions(&closed, fs::Permissions::from_mode(closed_mode)).unwrap();
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+    let run_as = |out: &Path| {
+        let o = unprivileged(scratch.path())
+            .args([input.as_os_str(), "-o".as_ref(), out.as_os_str()])
+            .output()
+            .unwrap();
+        (o.status.code(), stderr(&o))
+    };
+
+    let new = closed.join("out.folded");
+    let (code, err) = run_as(&new);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains(&*new.to_string_lossy()), "{err}");
+    assert!(err.contains("Permission denied"), "{err}");
+    assert!(!new.exists());
+    assert!(temporary_files(&closed).is_empty());
+
+    // A file it may not write (root's 0644; the user's own 0444).
+    let theirs = open.join("theirs.folded");
+    fs::write(&theirs, "old 1\n").unwrap();
+    let mode = if root { 0o644 } else { 0o444 };
+    fs::set_permissions(&theirs, fs::Permissions::from_mode(mode)).unwrap();
+    let (code, err) = run_as(&theirs);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("Permission denied"), "{err}");
+    assert_eq!(fs::read_to_string(&theirs).unwrap(), "old 1\n");
+    assert_eq!(
+        fs::metadata(&theirs).unwrap().uid(),
+        if root {
+            0
+        } else {
+            fs::metadata(&input).unwrap().uid()
+        }
+    );
+    assert!(temporary_files(&open).is_empty());
+
+    if !root {
+        println!("not root: a file of another owner is not checked");
+        return;
+    }
+    // Root's file that everyone may write: written, still root's.
+    let shared = open.join("shared.folded");
+    fs::write(&shared, "old 1\n").unwrap();
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o666)).unwrap();
+    let (code, err) = run_as(&shared);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(fs::read_to_string(&shared).unwrap(), FOLDED);
+    let m = fs::metadata(&shared).unwrap();
+    assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (0, 0, 0o666));
+    assert!(temporary_files(&open).is_empty());
+}

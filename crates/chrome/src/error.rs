@@ -74,7 +74,7 @@ pub enum Error {
         id: u64,
     },
     /// `samples` and `timeDeltas` differ in length.
-    #[error("cpuprofile: {samples} samples but {time_deltas} timeDeltas")]
+    #[error("cpuprofile: timeDeltas: {time_deltas} entries for {samples} samples")]
     LengthMismatch {
         /// Length of `samples`.
         samples: usize,
@@ -100,6 +100,13 @@ pub enum Error {
         sample: usize,
         /// Its time in microseconds, saturated.
         time_us: i64,
+    },
+    /// The samples' time spans (each until the next sample, the last until
+    /// `endTime`) add up past 2^63-1 nanoseconds.
+    #[error("cpuprofile: samples[{sample}]: the samples' time spans (to the next sample, the last to endTime) add up past 2^63-1 ns")]
+    WeightOverflow {
+        /// Index of the sample whose span passed the limit.
+        sample: usize,
     },
     /// The value column to write does not exist.
     #[error("cpuprofile: value column {column} asked for, but the profile has {columns}")]
@@ -142,12 +149,12 @@ impl Error {
             Error::TwoParents { node, .. } | Error::Cycle { node, .. } => {
                 Some(format!("nodes[{node}]"))
             }
-            Error::UnknownSampleNode { sample, .. } | Error::BadTime { sample, .. } => {
-                Some(format!("samples[{sample}]"))
-            }
+            Error::UnknownSampleNode { sample, .. }
+            | Error::BadTime { sample, .. }
+            | Error::WeightOverflow { sample } => Some(format!("samples[{sample}]")),
             Error::BadTimeDelta { index, .. } => Some(format!("timeDeltas[{index}]")),
+            Error::LengthMismatch { .. } => Some("timeDeltas".to_string()),
             Error::Json { .. }
-            | Error::LengthMismatch { .. }
             | Error::NoSuchValue { .. }
             | Error::NegativeValue { .. }
             | Error::Io(_) => None,

@@ -271,6 +271,9 @@ pub fn read(data: &[u8]) -> Result<Profile, Error> {
     let thread = out.intern_thread(stackconv_model::Thread::default());
 
     let end_ns = pr.end_time.and_then(to_ns);
+    // The time column's total, which must fit 64 bits (an `endTime` far
+    // past the last sample, or a long run of day-long deltas, can pass it).
+    let mut total: i64 = 0;
     for (sample, &id) in pr.samples.iter().enumerate() {
         let node = *index
             .get(&id)
@@ -282,7 +285,9 @@ pub fn read(data: &[u8]) -> Result<Profile, Error> {
         // A sample lasts until the next one; the last one until endTime
         // (0 when endTime is missing or before it, as DevTools counts it).
         let end = next.copied().or(end_ns).unwrap_or(t);
-        let weight = i64::try_from(end.saturating_sub(t)).unwrap_or(i64::MAX);
+        let overflow = || Error::WeightOverflow { sample };
+        let weight = i64::try_from(end.saturating_sub(t)).map_err(|_| overflow())?;
+        total = total.checked_add(weight).ok_or_else(overflow)?;
         out.push_sample(stack, thread, Some(t), &[weight, 1]);
     }
     if let (Some(first), Some(last)) = (times.first(), end_ns.or(times.last().copied())) {

@@ -143,7 +143,11 @@ fn bad_time_deltas() {
     assert!(msg.contains("timeDeltas[1]"), "{msg}");
     let (e, _) = err(&profile(&nodes, "[2,2]", "[0,100000000000000]"));
     assert!(matches!(e, Error::BadTimeDelta { index: 1, .. }));
-    let (e, _) = err(&profile(&nodes, "[2,2]", "[0]"));
+    let (e, msg) = err(&profile(&nodes, "[2,2]", "[0]"));
+    // Found by the cpuprofile fuzz target: the error said where only by
+    // its field names (testdata/regress/cpuprofile-f1d70574.bin).
+    assert_eq!(e.json_path().as_deref(), Some("timeDeltas"), "{msg}");
+    assert!(msg.contains("timeDeltas: 1 entries for 2 samples"), "{msg}");
     assert!(matches!(
         e,
         Error::LengthMismatch {
@@ -200,4 +204,33 @@ fn not_json_at_all() {
         let (e, _) = err(data);
         assert!(matches!(e, Error::Json { .. }));
     }
+}
+
+#[test]
+fn time_spans_adding_up_past_64_bits_are_an_error_naming_the_sample() {
+    let nodes = format!("{ROOT},{MAIN}");
+    // The last sample lasts until endTime: 10^16 µs = 10^19 ns, past
+    // 2^63-1 ns, though it fits a u64 timestamp.
+    let data = format!(
+        r#"{{"nodes":[{nodes}],"startTime":0,"endTime":10000000000000000,"samples":[2,2],"timeDeltas":[0,10]}}"#
+    );
+    let (e, msg) = err(data.as_bytes());
+    assert!(matches!(e, Error::WeightOverflow { sample: 1 }), "{msg}");
+    assert!(
+        msg.contains("samples[1]") && msg.contains("2^63-1"),
+        "{msg}"
+    );
+    // Two spans that fit alone but not together: a day (the longest
+    // delta, 8.64 * 10^13 ns), then 9.2233 * 10^18 ns to endTime.
+    let data = format!(
+        r#"{{"nodes":[{nodes}],"startTime":0,"endTime":9223386400000000,"samples":[2,2],"timeDeltas":[0,86400000000]}}"#
+    );
+    let (e, msg) = err(data.as_bytes());
+    assert!(matches!(e, Error::WeightOverflow { sample: 1 }), "{msg}");
+    // Up to the limit reads.
+    let data = format!(
+        r#"{{"nodes":[{nodes}],"startTime":0,"endTime":9000000000000000,"samples":[2,2],"timeDeltas":[0,10]}}"#
+    );
+    let p = read(data.as_bytes()).expect("fits");
+    assert_eq!(p.total(0), 9_000_000_000_000_000_000);
 }

@@ -53,6 +53,10 @@ pub enum Error {
         /// The name given.
         name: String,
     },
+    /// A differential graph's weights, with each removed stack drawn at
+    /// twice its before weight, add up past 2^63-1.
+    #[error("flame graph: the differential graph's weights (removed stacks drawn at twice their before weight) add up past 2^63-1")]
+    WeightOverflow,
     /// Writing failed.
     #[error("flame graph: {0}")]
     Io(#[from] std::io::Error),
@@ -208,17 +212,18 @@ pub const REMOVED_SUFFIX: &str = " (removed)";
 /// let before = side(&[(&["main", "work"], 5), (&["main", "lock_wait"], 3)]);
 /// let after = side(&[(&["main", "work"], 4)]);
 /// let mut svg = Vec::new();
-/// write_diff_svg(&diff(&before, &after, false), &SvgOptions::default(), &mut svg)?;
+/// write_diff_svg(&diff(&before, &after, false)?, &SvgOptions::default(), &mut svg)?;
 /// let svg = String::from_utf8(svg).unwrap();
 /// assert!(svg.contains("<title>lock_wait (removed) (3 samples"));
-/// # Ok::<(), stackconv_flamegraph::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
 /// # Errors
 ///
-/// As [`write_svg`].
+/// As [`write_svg`]; [`Error::WeightOverflow`] when the weights drawn
+/// (removed stacks at twice their before weight) pass 2^63-1.
 pub fn write_diff_svg(diff: &Diff, opts: &SvgOptions, mut out: impl Write) -> Result<(), Error> {
-    let (text, removed) = diff_folded_with_removed(diff);
+    let (text, removed) = diff_folded_with_removed(diff)?;
     let mut opts = opts.clone();
     opts.differential = true;
     if opts.subtitle.is_none() {
@@ -249,7 +254,7 @@ pub fn write_diff_svg(diff: &Diff, opts: &SvgOptions, mut out: impl Write) -> Re
 /// [`REMOVED_SUFFIX`], and the line is `stack 2*before before` (inferno
 /// takes the last column as the width and `last - first` as the change,
 /// which is then `-before`, the true change). Also the weight drawn so.
-fn diff_folded_with_removed(diff: &Diff) -> (String, i64) {
+fn diff_folded_with_removed(diff: &Diff) -> Result<(String, i64), Error> {
     use std::collections::HashSet;
     use std::fmt::Write as _;
     // Every frame path (prefix of a stack) some AFTER sample passes through.
@@ -294,15 +299,16 @@ fn diff_folded_with_removed(diff: &Diff) -> (String, i64) {
                     text.push_str(name);
                     text.push_str(REMOVED_SUFFIX);
                 }
-                let _ = writeln!(text, " {} {}", r.before.saturating_mul(2), r.before);
-                removed = removed.saturating_add(r.before);
+                let twice = r.before.checked_mul(2).ok_or(Error::WeightOverflow)?;
+                let _ = writeln!(text, " {twice} {}", r.before);
+                removed = removed.checked_add(r.before).ok_or(Error::WeightOverflow)?;
             }
             None => {
                 let _ = writeln!(text, "{} {} {}", r.folded, r.before, r.after);
             }
         }
     }
-    (text, removed)
+    Ok((text, removed))
 }
 
 /// `svg` with the fill of every frame whose title names a removed frame
@@ -490,8 +496,8 @@ mod tests {
             (&["main", "kept"], 1),
         ]);
         let after = side(&[(&["main", "a", "b"], 3), (&["main", "kept"], 5)]);
-        let d = stackconv_model::diff(&before, &after, false);
-        let (text, removed) = diff_folded_with_removed(&d);
+        let d = stackconv_model::diff(&before, &after, false).unwrap();
+        let (text, removed) = diff_folded_with_removed(&d).unwrap();
         assert_eq!(removed, 7);
         assert!(
             text.contains("main;gone (removed);deeper (removed) 14 7\n"),

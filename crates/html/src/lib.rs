@@ -115,12 +115,12 @@ pub fn write_html(profile: &Profile, opts: &HtmlOptions, out: impl Write) -> io:
 ///     p.push_sample(s, t, None, &[n]);
 ///     p
 /// };
-/// let d = diff(&side("lock_wait", 4), &side("work", 3), false);
+/// let d = diff(&side("lock_wait", 4), &side("work", 3), false)?;
 /// let mut html = Vec::new();
 /// write_diff_html(&d, &HtmlOptions::default(), &mut html)?;
 /// let html = String::from_utf8(html).unwrap();
 /// assert!(html.contains(r#""diff":{"before":4,"after":3"#));
-/// # Ok::<(), std::io::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
 /// # Errors

@@ -33,21 +33,56 @@
 //! };
 //! let before = folded(&[(&["main", "a"], 10), (&["main", "b"], 10)]);
 //! let after = folded(&[(&["main", "b"], 30), (&["main", "c"], 10)]);
-//! let d = diff(&before, &after, false);
+//! let d = diff(&before, &after, false)?;
 //! let rows: Vec<_> = d.rows.iter().map(|r| (r.folded.as_str(), r.before, r.after)).collect();
 //! assert_eq!(rows, [("main;a", 10, 0), ("main;b", 10, 30), ("main;c", 0, 10)]);
-//! let n = diff(&before, &after, true);
+//! let n = diff(&before, &after, true)?;
 //! assert_eq!(n.rows[0].before, 20); // 10 * 40 / 20
 //! let p = d.to_profile();
 //! assert_eq!((p.total(0), p.total(1)), (20, 40));
 //! let delta = d.delta_profile();
 //! assert_eq!(delta.total(0), 20); // 40 - 20
+//! # Ok::<(), stackconv_model::diff::DiffError>(())
 //! ```
+//!
+//! Every weight of both sides, in magnitude, must add up within 2^63-1
+//! (the rule of [`Profile::checked_total`], over the two profiles
+//! together): then every row's `after - before`, the total change and the
+//! [`Diff::delta_profile`] fit 64 bits. Otherwise [`diff`] is a
+//! [`DiffError`], never a saturated or wrapped weight.
 
 use std::collections::HashMap;
 
 use crate::profile::{Label, Profile, ValueType};
 use crate::tables::{FrameId, StackId};
+
+/// Why two profiles could not be diffed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DiffError {
+    /// The weights of the shown columns of both profiles, in magnitude,
+    /// add up past 2^63-1 (after normalising, when asked): some change
+    /// `after - before` might not fit 64 bits.
+    WeightOverflow {
+        /// The before profile's column kind.
+        before: String,
+        /// The after profile's column kind.
+        after: String,
+    },
+}
+
+impl std::fmt::Display for DiffError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DiffError::WeightOverflow { before, after } => write!(
+                f,
+                "diff: the {before} weights before and the {after} weights after add up past 2^63-1 (a change would not fit 64 bits)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for DiffError {}
 
 /// One aligned stack.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,7 +122,12 @@ pub struct Diff {
 /// Align `before` and `after` by stack, on each profile's default value
 /// column; with `normalize`, scale the before weights to the after total
 /// as `inferno-diff-folded -n` does.
-pub fn diff(before: &Profile, after: &Profile, normalize: bool) -> Diff {
+///
+/// # Errors
+///
+/// [`DiffError::WeightOverflow`] when the weights of both sides, in
+/// magnitude, add up past 2^63-1 (see the [module docs](self)).
+pub fn diff(before: &Profile, after: &Profile, normalize: bool) -> Result<Diff, DiffError> {
     diff_columns(
         before,
         before.meta.default_value,
@@ -98,19 +138,44 @@ pub fn diff(before: &Profile, after: &Profile, normalize: bool) -> Diff {
 }
 
 /// [`diff`] on the given value columns.
+///
+/// # Errors
+///
+/// As [`diff`].
 pub fn diff_columns(
     before: &Profile,
     before_column: usize,
     after: &Profile,
     after_column: usize,
     normalize: bool,
-) -> Diff {
+) -> Result<Diff, DiffError> {
     let value_type = after
         .value_types
         .get(after_column)
         .or_else(|| before.value_types.get(before_column))
         .cloned()
         .unwrap_or_else(|| ValueType::new("samples", "count"));
+    let overflow = || DiffError::WeightOverflow {
+        before: before
+            .value_types
+            .get(before_column)
+            .map(|v| v.kind.clone())
+            .unwrap_or_default(),
+        after: value_type.kind.clone(),
+    };
+    // The magnitudes of both sides together fit an i64: then so does every
+    // sum below (a row, a total) and every difference of two of them.
+    let magnitude = |p: &Profile, column: usize| -> u64 {
+        p.samples
+            .values
+            .get(column)
+            .map(|c| c.iter().map(|v| u128::from(v.unsigned_abs())).sum::<u128>())
+            .map_or(0, |m| u64::try_from(m).unwrap_or(u64::MAX))
+    };
+    magnitude(before, before_column)
+        .checked_add(magnitude(after, after_column))
+        .filter(|&m| i64::try_from(m).is_ok())
+        .ok_or_else(overflow)?;
     let mut frames = Profile::new(vec![value_type.clone()]);
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut rows: Vec<DiffRow> = Vec::new();
@@ -126,7 +191,7 @@ pub fn diff_columns(
             let stack = p.samples.stacks.get(i).copied().flatten();
             let v = p.value(column, i);
             if let Some(t) = totals.get_mut(side) {
-                *t = t.saturating_add(v);
+                *t = t.checked_add(v).ok_or_else(overflow)?;
             }
             if v == 0 {
                 // A sample of another event (0 in this column) is not a
@@ -172,27 +237,43 @@ pub fn diff_columns(
                 } else {
                     &mut r.after
                 };
-                *slot = slot.saturating_add(v);
+                *slot = slot.checked_add(v).ok_or_else(overflow)?;
             }
         }
     }
     let [before_total, after_total] = totals;
     let normalized = normalize && before_total != after_total;
     if normalized {
+        // The scaled weights may be larger than the unscaled ones (a small
+        // before total): they are checked again.
+        let mut scaled_magnitude: u64 = 0;
         for r in &mut rows {
             // inferno: (counts.first as f64 * total2 as f64 / total1 as f64) as usize
-            r.before = (r.before as f64 * after_total as f64 / before_total as f64) as i64;
+            let scaled = (r.before as f64 * after_total as f64 / before_total as f64).trunc();
+            // Every f64 in (-2^63, 2^63) converts exactly; NaN (0/0) is 0.
+            if scaled.is_nan() {
+                r.before = 0;
+            } else if scaled.abs() < 9_223_372_036_854_775_808.0 {
+                r.before = scaled as i64;
+            } else {
+                return Err(overflow());
+            }
+            scaled_magnitude = scaled_magnitude
+                .checked_add(r.before.unsigned_abs())
+                .and_then(|m| m.checked_add(r.after.unsigned_abs()))
+                .filter(|&m| i64::try_from(m).is_ok())
+                .ok_or_else(overflow)?;
         }
     }
     rows.sort_by(|a, b| a.folded.cmp(&b.folded));
-    Diff {
+    Ok(Diff {
         rows,
         before_total,
         after_total,
         normalized,
         value_type,
         frames,
-    }
+    })
 }
 
 impl Diff {
@@ -244,6 +325,7 @@ impl Diff {
         let mut labels = Vec::new();
         for r in &self.rows {
             if r.before != 0 {
+                // Cannot overflow: |before| <= 2^63-1 (checked by diff).
                 p.push_sample(r.stack, thread, None, &[r.before.saturating_neg()]);
                 labels.push(vec![base_label]);
             }

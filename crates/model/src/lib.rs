@@ -60,7 +60,7 @@ pub mod transform;
 pub mod view;
 pub mod wait_rules;
 
-pub use diff::{diff, Diff, DiffRow};
+pub use diff::{diff, Diff, DiffError, DiffRow};
 pub use filter::{filter, Filtered, IdleFilter, SampleFilter, TimeRange};
 pub use idle::{classify, wait_report, wait_sites, Wait, WaitReport, WaitScope, WaitSite};
 pub use top::{top, TopRow};

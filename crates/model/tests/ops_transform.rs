@@ -436,7 +436,7 @@ fn python_view_through_transform() {
 fn diff_as_inferno() {
     let before = profile(&[("main;a", 10), ("main;b", 20), ("main;b", 5)]);
     let after = profile(&[("main;b", 30), ("main;c", 40)]);
-    let d = diff(&before, &after, false);
+    let d = diff(&before, &after, false).unwrap();
     let rows: Vec<_> = d
         .rows
         .iter()
@@ -448,13 +448,13 @@ fn diff_as_inferno() {
     );
     assert_eq!((d.before_total, d.after_total), (35, 70));
     // -n: first * total2 / total1, truncated: 10*70/35 = 20, 25*70/35 = 50.
-    let n = diff(&before, &after, true);
+    let n = diff(&before, &after, true).unwrap();
     let rows: Vec<_> = n.rows.iter().map(|r| r.before).collect();
     assert_eq!(rows, [20, 50, 0]);
     // Truncation: 1 * 3 / 2 = 1.5 -> 1.
     let b = profile(&[("x", 1), ("y", 1)]);
     let a = profile(&[("x", 3)]);
-    let n = diff(&b, &a, true);
+    let n = diff(&b, &a, true).unwrap();
     assert_eq!(n.rows.iter().map(|r| r.before).collect::<Vec<_>>(), [1, 1]);
     let p = d.to_profile();
     assert_eq!(p.value_types[0].kind, "before");
@@ -547,4 +547,31 @@ fn python_frames_match_on_their_bare_function_and_file() {
             ("worker (app.py:10);idle (app.py:30)", 4)
         ])
     );
+}
+
+#[test]
+fn diff_changes_that_would_not_fit_64_bits_are_an_error() {
+    use stackconv_model::DiffError;
+    // Each side fits; after - before of main;a would be -(2^63-1) - 5,
+    // past i64::MIN (it saturated).
+    let before = profile(&[("main;a", i64::MAX)]);
+    let after = profile(&[("main;b", 5)]);
+    assert!(matches!(
+        diff(&before, &after, false),
+        Err(DiffError::WeightOverflow { .. })
+    ));
+    let e = diff(&before, &after, false).unwrap_err();
+    assert!(e.to_string().contains("2^63-1"), "{e}");
+    // Up to the limit, the delta profile's total is exact.
+    let before = profile(&[("main;a", i64::MAX - 5)]);
+    let d = diff(&before, &after, false).unwrap();
+    assert_eq!(d.delta_profile().total(0), 5 - (i64::MAX - 5));
+    // Normalising scales before up past 64 bits: an error, not i64::MAX.
+    let before = profile(&[("main;a", 1), ("main;c", 1)]);
+    let after = profile(&[("main;b", i64::MAX / 2 + 1)]);
+    assert!(diff(&before, &after, false).is_ok());
+    assert!(matches!(
+        diff(&before, &after, true),
+        Err(DiffError::WeightOverflow { .. })
+    ));
 }

@@ -49,6 +49,17 @@ pub enum Error {
         /// The limit in force, in bytes.
         limit: u64,
     },
+    /// The periods (or off-CPU times) of one value column add up past
+    /// 2^63-1: refused rather than summed wrongly. Sample records are read
+    /// in time order (as `perf script` lists them), not in file order, and
+    /// carry no byte offset once sorted: the error counts them instead.
+    #[error("perf.data: sample {sample} (from 0, in time order as perf script lists them): the weights of column {column:?} add up past 2^63-1")]
+    WeightOverflow {
+        /// The sample whose weight passed the limit.
+        sample: u64,
+        /// The value column (event) it was added to.
+        column: String,
+    },
     /// Reading the input failed.
     #[error("perf.data: reading the input failed")]
     Io(#[source] std::io::Error),
@@ -65,6 +76,20 @@ impl Error {
         Error::Parse(Box::new(source))
     }
 
+    /// The sample the error names (from 0, in time order as `perf script`
+    /// lists them), when it names one instead of a byte offset.
+    ///
+    /// ```
+    /// let e = stackconv_perf::Error::WeightOverflow { sample: 7, column: "cycles".into() };
+    /// assert_eq!((e.sample(), e.offset()), (Some(7), None));
+    /// ```
+    pub fn sample(&self) -> Option<u64> {
+        match self {
+            Error::WeightOverflow { sample, .. } => Some(*sample),
+            _ => None,
+        }
+    }
+
     /// The byte offset the error names, when it names one.
     pub fn offset(&self) -> Option<u64> {
         match self {
@@ -73,7 +98,7 @@ impl Error {
             | Error::RecordTooLong { offset, .. }
             | Error::Invalid { offset, .. }
             | Error::DecompressedTooLarge { offset, .. } => Some(*offset),
-            Error::Io(_) | Error::Parse(_) => None,
+            Error::WeightOverflow { .. } | Error::Io(_) | Error::Parse(_) => None,
         }
     }
 }

@@ -222,6 +222,14 @@ struct Reader<'o> {
     /// [`Reader::intern_entries`].
     last_path: FxHashMap<i32, LastPath>,
     values: Vec<i64>,
+    /// Per value column, the sum of the weights pushed so far (all
+    /// non-negative): kept within 2^63-1, so every sum of some of them fits.
+    weight_totals: Vec<u64>,
+    /// Sample records seen so far; the one being read is number
+    /// `sample_records - 1` (from 0, in file order).
+    sample_records: u64,
+    /// The first weight that passed 2^63-1: ends the read with this error.
+    overflow: Option<Error>,
 }
 
 /// Read a validated container into a profile.
@@ -317,6 +325,9 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
         rows: FxHashMap::default(),
         last_path: FxHashMap::default(),
         values: vec![0; columns],
+        weight_totals: vec![0; columns],
+        sample_records: 0,
+        overflow: None,
     };
     r.sym.set_recorded_kernel_release(c.os_release.clone());
     // An event that samples the kernel will want kernel symbols: read them
@@ -356,6 +367,9 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
             } = batch?;
             for d in records.drain(..) {
                 r.apply(d, &entries);
+            }
+            if let Some(e) = r.overflow.take() {
+                return Err(e);
             }
             entries.clear();
             // The decoder may have ended: then the batch is dropped.
@@ -746,6 +760,7 @@ impl Reader<'_> {
     }
 
     fn sample(&mut self, s: Sample, batch_entries: &[Entry]) {
+        self.sample_records += 1;
         let Some(ev) = self.events.get(s.attr_index).cloned() else {
             self.malformed += 1;
             return;
@@ -812,7 +827,7 @@ impl Reader<'_> {
         values.clear();
         values.resize(self.columns, 0);
         if let Some(v) = values.get_mut(ev.column) {
-            *v = i64::try_from(weight).unwrap_or(i64::MAX);
+            *v = self.weight(ev.column, weight);
         }
         if let Some(v) = values.get_mut(self.samples_column) {
             *v = 1;
@@ -926,7 +941,7 @@ impl Reader<'_> {
         };
         let mut values = vec![0i64; self.columns];
         if let Some(v) = values.get_mut(col) {
-            *v = i64::try_from(dt).unwrap_or(i64::MAX);
+            *v = self.weight(col, dt);
         }
         self.push_sample(out.stack, out.thread, Some(out.time), &values);
         true
@@ -964,6 +979,38 @@ impl Reader<'_> {
     /// With `opts.fold`, a sample of a (path, thread) pushed before is
     /// added to that row (as [`Profile::into_folded`] would), without its
     /// time.
+    /// `weight` for value column `column`, added to the column's total; a
+    /// total past 2^63-1 (or a weight past it) is remembered as the
+    /// error that ends the read, naming the sample record, and counts 0.
+    fn weight(&mut self, column: usize, weight: u64) -> i64 {
+        let Some(total) = self.weight_totals.get_mut(column) else {
+            return 0;
+        };
+        match total
+            .checked_add(weight)
+            .filter(|&t| i64::try_from(t).is_ok())
+        {
+            Some(t) => {
+                *total = t;
+                i64::try_from(weight).unwrap_or(0)
+            }
+            None => {
+                if self.overflow.is_none() {
+                    self.overflow = Some(Error::WeightOverflow {
+                        sample: self.sample_records.saturating_sub(1),
+                        column: self
+                            .profile
+                            .value_types
+                            .get(column)
+                            .map(|vt| vt.kind.clone())
+                            .unwrap_or_default(),
+                    });
+                }
+                0
+            }
+        }
+    }
+
     fn push_sample(&mut self, path: PathId, thread: ThreadId, time: Option<u64>, values: &[i64]) {
         if !self.opts.fold {
             self.profile.push_sample(None, thread, time, values);
@@ -979,6 +1026,7 @@ impl Reader<'_> {
         }
         for (column, &v) in self.profile.samples.values.iter_mut().zip(values) {
             if let Some(slot) = column.get_mut(row) {
+                // Within the column's total, checked by `weight`.
                 *slot = slot.saturating_add(v);
             }
         }

@@ -355,3 +355,50 @@ fn unsupported_event_attribute() {
         e => panic!("{e}"),
     }
 }
+
+#[test]
+fn periods_adding_up_past_64_bits_are_an_error_naming_the_sample() {
+    let full = common::data("c-fp");
+    let whole = read(&full, &opts()).unwrap();
+    let samples: Vec<usize> = records(&full)
+        .iter()
+        .filter(|r| r.1 == 9)
+        .map(|r| r.0)
+        .collect();
+    assert!(samples.len() > 3);
+    // c-fp's sample_type: IP, TID, TIME, PERIOD, ...: the period is the
+    // fourth u64 of the body.
+    let period_at = |rec: usize| rec + 8 + 24;
+    let period = u64_at(&full, period_at(samples[0]));
+    assert!(
+        period > 0 && period < 1 << 40,
+        "layout assumption: {period}"
+    );
+    // One period past i64::MAX (it was cut to i64::MAX).
+    let mut d = full.clone();
+    put_u64(&mut d, period_at(samples[0]), 1 << 63);
+    match read(&d, &opts()) {
+        Err(e @ Error::WeightOverflow { .. }) => {
+            assert!(e.to_string().contains("2^63-1"), "{e}");
+            assert!(e.sample().is_some() && e.offset().is_none(), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Two periods that fit alone but not together (they saturated).
+    let mut d = full.clone();
+    put_u64(&mut d, period_at(samples[1]), 1 << 62);
+    put_u64(&mut d, period_at(samples[2]), 1 << 62);
+    match read(&d, &opts()) {
+        Err(Error::WeightOverflow { sample, column }) => {
+            assert!(sample >= 1, "the second large period: {sample}");
+            assert_eq!(column, whole.value_types[0].kind);
+        }
+        other => panic!("{other:?}"),
+    }
+    // One that fits reads, with its weight.
+    let mut d = full.clone();
+    let old = u64_at(&d, period_at(samples[1]));
+    put_u64(&mut d, period_at(samples[1]), 1 << 62);
+    let p = read(&d, &opts()).unwrap();
+    assert_eq!(p.total(0), whole.total(0) - old as i64 + (1 << 62));
+}

@@ -117,6 +117,17 @@ pub enum Error {
         /// How many sample types there are.
         types: usize,
     },
+    /// A sample type's values add up past 2^63-1 (counting magnitudes):
+    /// refused rather than summed wrongly.
+    #[error("pprof: byte {offset}: sample {sample}: the values of sample type {column} add up past 2^63-1")]
+    WeightOverflow {
+        /// Where the sample's message starts.
+        offset: u64,
+        /// The sample's index (0-based, in file order).
+        sample: u64,
+        /// The sample type's index.
+        column: usize,
+    },
     /// Expanding the samples' stacks would take more frames than the input
     /// size justifies (a stack bomb: deep stacks of locations with many
     /// lines).
@@ -140,7 +151,9 @@ impl Error {
     /// ```
     pub fn offset(&self) -> Option<u64> {
         match self {
-            Error::Malformed { offset, .. } | Error::Decode { offset, .. } => Some(*offset),
+            Error::Malformed { offset, .. }
+            | Error::Decode { offset, .. }
+            | Error::WeightOverflow { offset, .. } => Some(*offset),
             Error::Gzip { .. }
             | Error::TooLarge { .. }
             | Error::StringIndex { .. }

@@ -577,6 +577,10 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
         .saturating_add(FRAMES_BASE);
     let mut frames_used: u64 = 0;
     let columns = p.value_types.len();
+    // Per column, the sum of the values' magnitudes so far: while it fits
+    // an i64, so does every sum of some of them (a merged row's, a
+    // subtree's, the total).
+    let mut magnitudes: Vec<u64> = vec![0; columns];
     let mut rows: HashMap<(Option<StackId>, ThreadId, Vec<Label>), usize> = HashMap::new();
     let mut row_labels: Vec<Vec<Label>> = Vec::new();
     let mut any_labels = false;
@@ -740,14 +744,30 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
         if sample.value.iter().all(|&v| v == 0) {
             continue;
         }
+        for (column, (m, &v)) in magnitudes.iter_mut().zip(&sample.value).enumerate() {
+            *m = m
+                .checked_add(v.unsigned_abs())
+                .filter(|&m| i64::try_from(m).is_ok())
+                .ok_or(Error::WeightOverflow {
+                    offset: at,
+                    sample: this,
+                    column,
+                })?;
+        }
         any_labels |= !labels.is_empty();
         let thread = thread_from_labels(&p, &labels);
         let thread = p.intern_thread(thread);
         match rows.get(&(stack, thread, labels.clone())) {
             Some(&row) => {
-                for (column, v) in p.samples.values.iter_mut().zip(&sample.value) {
-                    if let Some(cell) = column.get_mut(row) {
-                        *cell = cell.saturating_add(*v);
+                let cells = p.samples.values.iter_mut().zip(&sample.value);
+                for (column, (values, v)) in cells.enumerate() {
+                    if let Some(cell) = values.get_mut(row) {
+                        // The magnitudes fit (above), so this does too.
+                        *cell = cell.checked_add(*v).ok_or(Error::WeightOverflow {
+                            offset: at,
+                            sample: this,
+                            column,
+                        })?;
                     }
                 }
             }

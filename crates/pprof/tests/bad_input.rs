@@ -525,3 +525,40 @@ fn reference_errors_name_the_byte_of_their_message() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn values_adding_up_past_64_bits_are_an_error_naming_the_sample() {
+    // Two samples of one stack (merged into one row) whose values each fit.
+    let mut m = valid();
+    m.sample[0].value = vec![i64::MAX - 3];
+    m.sample.push(m.sample[0].clone());
+    m.sample[1].value = vec![5];
+    let data = m.encode_to_vec();
+    match read(&data, &opts()) {
+        Err(
+            e @ Error::WeightOverflow {
+                sample: 1,
+                column: 0,
+                offset,
+            },
+        ) => {
+            // The second sample's message: after the first one's.
+            assert!(offset > 0 && offset < data.len() as u64, "{e}");
+            assert!(e.to_string().contains("2^63-1"), "{e}");
+            assert_eq!(e.offset(), Some(offset));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Magnitudes count, as in `Profile::checked_total`: MAX-3 and
+    // -(MAX-3) in two rows sum to 0, but a sum of some rows (a subtree
+    // with other samples) could pass 2^63-1; refused too.
+    m.sample[1].value = vec![-(i64::MAX - 3)];
+    m.sample[1].location_id = vec![1];
+    assert!(matches!(
+        read_msg(&m),
+        Err(Error::WeightOverflow { sample: 1, .. })
+    ));
+    // Up to the limit reads.
+    m.sample[1].value = vec![3];
+    assert_eq!(read_msg(&m).expect("fits").total(0), i64::MAX);
+}

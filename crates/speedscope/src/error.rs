@@ -97,6 +97,19 @@ pub enum Error {
         /// The weight found.
         weight: f64,
     },
+    /// The weights of one unit (one value column), over every profile,
+    /// add up past 2^63-1: refused rather than summed wrongly.
+    #[error("speedscope: profile {profile} ({name:?}): {field}[{index}]: the weights in this profile's unit add up past 2^63-1")]
+    WeightOverflow {
+        /// Index of the profile in `profiles`.
+        profile: usize,
+        /// The profile's name.
+        name: String,
+        /// `weights` (a sampled profile) or `events` (an evented one).
+        field: &'static str,
+        /// Index in that field of the weight that passed the limit.
+        index: usize,
+    },
     /// An event's `at` is not a finite number, or is earlier than the
     /// event before it.
     #[error("speedscope: profile {profile} ({name:?}): event {event}: at {at}, expected a finite time not before {previous}")]
@@ -197,6 +210,12 @@ impl Error {
             Error::SampleFrameIndex {
                 profile, sample, ..
             } => Some(format!("profiles[{profile}].samples[{sample}]")),
+            Error::WeightOverflow {
+                profile,
+                field,
+                index,
+                ..
+            } => Some(format!("profiles[{profile}].{field}[{index}]")),
             Error::EventFrameIndex { profile, event, .. }
             | Error::BadEventTime { profile, event, .. }
             | Error::UnknownEventType { profile, event, .. }

@@ -212,17 +212,39 @@ struct ProfileReader<'a> {
     scale: f64,
     timed: bool,
     row: Vec<i64>,
+    /// Each column's weight so far, over every profile read.
+    totals: &'a mut [i64],
     index: usize,
     name: &'a str,
 }
 
 impl ProfileReader<'_> {
-    fn push(&mut self, stack: Option<StackId>, weight: i64, time: Option<u64>) {
+    /// Add a sample of `weight` (non-negative); `at` is where it was read
+    /// (`weights` or `events`, and the index), for the error when the
+    /// column's total would pass 2^63-1.
+    fn push(
+        &mut self,
+        stack: Option<StackId>,
+        weight: i64,
+        time: Option<u64>,
+        at: (&'static str, usize),
+    ) -> Result<(), Error> {
+        if let Some(total) = self.totals.get_mut(self.column) {
+            *total = total
+                .checked_add(weight)
+                .ok_or_else(|| Error::WeightOverflow {
+                    profile: self.index,
+                    name: self.name.to_string(),
+                    field: at.0,
+                    index: at.1,
+                })?;
+        }
         if let Some(v) = self.row.get_mut(self.column) {
             *v = weight;
         }
         let time = if self.timed { time } else { None };
         self.out.push_sample(stack, self.thread, time, &self.row);
+        Ok(())
     }
 
     fn sampled(&mut self, pr: &ProfileIn) -> Result<(), Error> {
@@ -274,7 +296,7 @@ impl ProfileReader<'_> {
                 }
             };
             let time = to_time(at * self.scale);
-            self.push(leaf, value, time);
+            self.push(leaf, value, time, ("weights", sample))?;
             at += weight;
         }
         Ok(())
@@ -314,7 +336,12 @@ impl ProfileReader<'_> {
                         sample: event,
                         weight,
                     })?;
-                    self.push(Some(stack), value, to_time(last * self.scale));
+                    self.push(
+                        Some(stack),
+                        value,
+                        to_time(last * self.scale),
+                        ("events", event),
+                    )?;
                 }
                 last = ev.at;
             }
@@ -451,6 +478,7 @@ pub fn read(data: &[u8]) -> Result<Profile, Error> {
         .collect();
 
     let ncols = out.value_types.len();
+    let mut totals = vec![0i64; ncols];
     let mut duration_ns: Option<u64> = None;
     for (index, (pr, &(column, scale))) in file.profiles.iter().zip(&plans).enumerate() {
         let thread = out.intern_thread_named(None, None, "", &pr.name);
@@ -462,6 +490,7 @@ pub fn read(data: &[u8]) -> Result<Profile, Error> {
             scale,
             timed,
             row: vec![0; ncols],
+            totals: &mut totals,
             index,
             name: &pr.name,
         };

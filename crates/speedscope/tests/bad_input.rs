@@ -324,3 +324,45 @@ fn byte_order_mark_is_skipped() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn weights_adding_up_past_64_bits_are_an_error_naming_the_weight() {
+    // Each weight fits; the third takes the column's total past 2^63-1
+    // (9223372036854774784 is the largest f64 below 2^63).
+    let e = err(&sampled(
+        "[[0],[1],[2]]",
+        "[9223372036854774784, 1000, 1000]",
+    ));
+    assert!(
+        matches!(
+            e,
+            Error::WeightOverflow {
+                profile: 0,
+                field: "weights",
+                index: 2,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(e.json_path().as_deref(), Some("profiles[0].weights[2]"));
+    assert!(e.to_string().contains("2^63-1"), "{e}");
+    // Across profiles of one unit too (evented, nanoseconds).
+    let big = r#"{"type":"evented","name":"ev","unit":"nanoseconds","startValue":0,"endValue":9e18,"events":[{"type":"O","frame":0,"at":0},{"type":"C","frame":0,"at":9e18}]}"#;
+    let e = err(&file(&format!("{big},{big}")));
+    assert!(
+        matches!(
+            e,
+            Error::WeightOverflow {
+                profile: 1,
+                field: "events",
+                index: 1,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // Just under the limit reads.
+    let ok = read(&sampled("[[0],[1]]", "[9223372036854774784, 1000]")).expect("fits");
+    assert_eq!(ok.total(0), 9_223_372_036_854_775_784);
+}

@@ -44,13 +44,14 @@ pub struct DiffOptions {
 ///
 /// # Errors
 ///
-/// Only if the folded writer and reader disagree, which is a bug.
+/// [`Error::Diff`] when the weights of the two sides together pass
+/// 2^63-1 (so that after minus before could not be computed).
 pub fn diff(before: &Profile, after: &Profile, opts: &DiffOptions) -> Result<Diff, Error> {
     let mut w = folded::WriteOptions::default();
     w.root = opts.root;
     let before = as_folded(before, &w)?;
     let after = as_folded(after, &w)?;
-    Ok(stackconv_model::diff(&before, &after, opts.normalize))
+    Ok(stackconv_model::diff(&before, &after, opts.normalize)?)
 }
 
 /// The formats a [`Diff`] can be written in: [`OutputFormat::Svg`] (red

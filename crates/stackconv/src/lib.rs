@@ -465,6 +465,10 @@ pub enum Error {
     #[error(transparent)]
     #[cfg(feature = "svg")]
     Flamegraph(#[from] stackconv_flamegraph::Error),
+    /// Two profiles could not be diffed: their weights together pass
+    /// 2^63-1.
+    #[error(transparent)]
+    Diff(#[from] stackconv_model::DiffError),
     /// A value column or event was asked for (`--value`, `--event`) that
     /// names no column of the profile, or more than one.
     #[error(transparent)]
@@ -577,6 +581,9 @@ pub enum Location {
     },
     /// The path of a JSON value (`samples[17]`, `profiles[0].events[3]`).
     JsonPath(String),
+    /// A sample, counted from 0 in time order as `perf script` lists them
+    /// (perf.data, whose records carry no byte offset once sorted).
+    Sample(u64),
 }
 
 impl fmt::Display for Location {
@@ -586,6 +593,7 @@ impl fmt::Display for Location {
             Location::Line(line) => write!(f, "line {line}"),
             Location::LineColumn { line, column } => write!(f, "line {line} column {column}"),
             Location::JsonPath(path) => f.write_str(path),
+            Location::Sample(n) => write!(f, "sample {n}"),
         }
     }
 }
@@ -608,7 +616,10 @@ impl Error {
             Error::UnknownFormat { binary_at } => binary_at.map(|at| Location::Byte(size(at))),
             Error::EmptyInput => Some(Location::Byte(0)),
             #[cfg(feature = "perf")]
-            Error::Perf(e) => e.offset().map(Location::Byte),
+            Error::Perf(e) => e
+                .offset()
+                .map(Location::Byte)
+                .or_else(|| e.sample().map(Location::Sample)),
             Error::Collapsed(e) => Some(Location::Line(e.line())),
             #[cfg(feature = "pprof")]
             Error::Pprof(e) => e.offset().map(Location::Byte),
@@ -639,6 +650,7 @@ impl Error {
             #[cfg(feature = "svg")]
             Error::Flamegraph(_) => None,
             Error::NoSuchValue(_)
+            | Error::Diff(_)
             | Error::NoOffCpu { .. }
             | Error::InputTooLarge { .. }
             | Error::OutOfMemory { .. }

@@ -10,10 +10,13 @@
 //!   temporary file `.stackconv-*.tmp` in the same directory, synced, and
 //!   renamed over the target. A symlinked output is followed: the file it
 //!   points to is replaced and the link stays a link. A new file gets mode
-//!   `0666 & !umask`; an overwritten one keeps its mode (and its owner, when
-//!   the process may set it). A file with more than one hard link is written
-//!   in place once the temporary copy is complete, so every name keeps
-//!   seeing the same file.
+//!   `0666 & !umask`; an overwritten one keeps its mode and owner. Replacing
+//!   a file takes the right to write it, as `>` or `cp` would (a writable
+//!   directory alone would let anyone replace anyone's file). A file with
+//!   more than one hard link, or whose owner the process may not give the
+//!   new file (someone else's file it may write), is written in place once
+//!   the temporary copy is complete, so every name keeps seeing the same
+//!   file and it keeps its owner.
 //! - An output that is the same file (device and inode) as an input is
 //!   refused unless the caller allows it; `-` may be an input at most once.
 //! - Everything that can be checked is checked by [`Output::prepare`], before
@@ -72,7 +75,7 @@ enum Target {
     Through(PathBuf),
     /// A regular file or a new path: written to `temp`, then renamed over
     /// `path`, or, with `linked` (the open target of a file with several
-    /// hard links), copied into it.
+    /// hard links, or of another owner), copied into it.
     Replace {
         path: PathBuf,
         temp: Temporary,
@@ -203,10 +206,12 @@ fn prepare_path(path: &Path, inputs: &[PathBuf], overwrite_inputs: bool) -> Resu
     let temp = Temporary::create(&dir, create_mode)
         .map_err(|source| Error::CannotCreate { dir, source })?;
     let linked = match &followed {
-        Some(m) if m.nlink() > 1 => Some(OpenOptions::new().write(true).open(&resolved)?),
         Some(m) => {
-            temp.keep_owner_and_mode(m)?;
-            None
+            // Opened (not truncated) now: a file the process may not write
+            // is refused before the inputs are read.
+            let target = OpenOptions::new().write(true).open(&resolved)?;
+            let owner_kept = temp.keep_owner_and_mode(m)?;
+            (m.nlink() > 1 || !owner_kept).then_some(target)
         }
         None => None,
     };
@@ -412,16 +417,20 @@ impl Temporary {
         }
     }
 
-    /// Give it the owner (when allowed) and mode of the file it replaces.
-    fn keep_owner_and_mode(&self, of: &Metadata) -> io::Result<()> {
-        // Only root may give a file away; others keep their own (EPERM).
+    /// Give it the owner and mode of the file it replaces; whether the
+    /// owner could be given (only root may give a file away: others get
+    /// EPERM for another user's or group's file).
+    fn keep_owner_and_mode(&self, of: &Metadata) -> io::Result<bool> {
         // chown clears set-id bits, so the mode comes after.
-        match std::os::unix::fs::fchown(&self.file, Some(of.uid()), Some(of.gid())) {
-            Err(e) if e.kind() != io::ErrorKind::PermissionDenied => return Err(e),
-            _ => {}
-        }
+        let owner_kept = match std::os::unix::fs::fchown(&self.file, Some(of.uid()), Some(of.gid()))
+        {
+            Ok(()) => true,
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => false,
+            Err(e) => return Err(e),
+        };
         self.file
-            .set_permissions(Permissions::from_mode(of.mode() & 0o7777))
+            .set_permissions(Permissions::from_mode(of.mode() & 0o7777))?;
+        Ok(owner_kept)
     }
 
     /// Rename it to `to`.

@@ -55,7 +55,7 @@ fn assert_same_lines(what: &str, mut got: Vec<String>, mut want: Vec<String>) {
 fn diff_lines(normalize: bool) -> Vec<String> {
     let before = read("perf/c-before.folded");
     let after = read("perf/c-after.folded");
-    let d = diff(&before, &after, normalize);
+    let d = diff(&before, &after, normalize).expect("diff");
     d.rows
         .iter()
         .map(|r| format!("{} {} {}", r.folded, r.before, r.after))

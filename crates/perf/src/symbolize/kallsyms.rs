@@ -119,6 +119,11 @@ impl Kallsyms {
         (addr < s.end || (addr == s.start && s.start == s.end)).then_some(s)
     }
 
+    /// The symbols, by address.
+    pub(crate) fn syms(&self) -> &[KSym] {
+        &self.syms
+    }
+
     /// Number of symbols.
     pub(crate) fn len(&self) -> usize {
         self.syms.len()

@@ -38,6 +38,8 @@ use stackconv_model::naming::{is_python_perf_symbol, python_perf_file, tidy_perf
 use stackconv_model::{FrameKind, Loss};
 
 mod elf;
+#[doc(hidden)]
+pub mod fuzzing;
 mod jit;
 mod kallsyms;
 mod kernel;

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Minimise each target's corpus as `cargo fuzz cmin` does (libFuzzer's
+# -merge=1 into an empty directory), with the already built binaries, then
+# report files and bytes. Usage: fuzz/cmin-all.sh [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")"
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(folded perf_script pyspy speedscope cpuprofile pprof perf_map jitdump kallsyms elf perf_data detect_and_read)
+bin=target/x86_64-unknown-linux-gnu/release
+bytes() { find "$1" -type f -printf '%s\n' | awk '{ n += $1 } END { print n + 0 }'; }
+for t in "${targets[@]}"; do
+    before="$(ls "corpus/$t" | wc -l) files, $(bytes "corpus/$t") bytes"
+    rm -rf "corpus/$t.min" && mkdir "corpus/$t.min"
+    "$bin/$t" -merge=1 ${CMIN_FLAGS:-} -rss_limit_mb=2048 -timeout=10 "corpus/$t.min" "corpus/$t" >"artifacts/logs/$t.cmin.log" 2>&1
+    rm -rf "corpus/$t" && mv "corpus/$t.min" "corpus/$t"
+    echo "$t: $before -> $(ls "corpus/$t" | wc -l) files, $(bytes "corpus/$t") bytes, largest $(find "corpus/$t" -type f -printf '%s\n' | sort -n | tail -n 1)"
+done
