@@ -159,12 +159,10 @@ fn diff_side(path: &PathBuf, a: &DiffArgs, root: RootFrame) -> Result<Profile, F
 
 pub fn diff(a: DiffArgs) -> Result<(), Failure> {
     let format = output_format(a.to, &a.output)?;
-    if !matches!(
-        format,
-        OutputFormat::Svg | OutputFormat::Html | OutputFormat::Folded | OutputFormat::Pprof
-    ) {
+    if !stackconv::DIFF_FORMATS.contains(&format) {
         return Err(usage(format!(
-            "diff writes svg, html, folded or pprof, not {format}"
+            "diff writes {}, not {format}",
+            stackconv::DIFF_FORMATS.map(OutputFormat::name).join(", ")
         )));
     }
     let root = if a.per_thread {
@@ -179,51 +177,16 @@ pub fn diff(a: DiffArgs) -> Result<(), Failure> {
     let before = diff_side(&a.before, &a, root)?;
     let after = diff_side(&a.after, &a, root)?;
     let d = stackconv::model::diff(&before, &after, a.normalize);
-    let mut text = Vec::new();
-    for row in &d.rows {
-        writeln!(text, "{} {} {}", row.folded, row.before, row.after)
-            .map_err(stackconv::Error::Io)?;
-    }
-    let result = match format {
-        OutputFormat::Folded => {
-            out.write_with(|w| w.write_all(&text).map_err(stackconv::Error::Io))
-        }
-        OutputFormat::Svg => {
-            let mut svg = stackconv::flamegraph::SvgOptions::default();
-            svg.differential = true;
-            svg.title = a
-                .title
-                .clone()
-                .unwrap_or_else(|| "Differential Flame Graph".to_string());
-            svg.count_name = match d.value_type.unit.as_str() {
-                "count" | "" => "samples".to_string(),
-                u => u.to_string(),
-            };
-            out.write_with(|w| {
-                stackconv::flamegraph::write_diff_svg(&d, &svg, w).map_err(stackconv::Error::from)
-            })
-        }
-        OutputFormat::Html => {
-            let mut opts = stackconv::html::HtmlOptions::default();
-            opts.title = a.title.clone().unwrap_or_else(|| {
-                format!(
-                    "{} (differential)",
-                    report_title(&[a.before.clone(), a.after.clone()])
-                )
-            });
-            out.write_with(|w| {
-                stackconv::html::write_diff_html(&d, &opts, w).map_err(stackconv::Error::Io)
-            })
-        }
-        OutputFormat::Pprof => {
-            let delta = d.delta_profile();
-            out.write_with(|w| stackconv::pprof::write(&delta, w).map_err(stackconv::Error::from))
-        }
-        _ => Err(stackconv::Error::Io(std::io::Error::other(
-            "unsupported diff output",
-        ))),
+    let title = match (&a.title, format) {
+        (Some(t), _) => Some(t.clone()),
+        (None, OutputFormat::Html) => Some(format!(
+            "{} (differential)",
+            report_title(&[a.before.clone(), a.after.clone()])
+        )),
+        (None, _) => None,
     };
-    result.map_err(Failure::Run)
+    out.write_with(|w| stackconv::write_diff(&d, format, title.as_deref(), w))
+        .map_err(Failure::Run)
 }
 
 pub fn top(a: ListArgs) -> Result<(), Failure> {

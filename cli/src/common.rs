@@ -2,7 +2,7 @@
 //! format of `-o`/`--to`, where a recording's perf maps are kept, and the
 //! notes printed on standard error.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use stackconv::{OutputFormat, Profile};
 
@@ -156,19 +156,6 @@ pub fn report_title(inputs: &[PathBuf]) -> String {
     format!("stackconv: {}", names.join(", "))
 }
 
-/// Without `--perf-map-dir`, a recording's perf maps kept beside it by
-/// `stackconv record` (`out.perf.data.maps/`) are used.
-pub fn maps_beside(opts: &mut stackconv::ReadOptions, inputs: &[PathBuf]) {
-    let sym = &mut opts.perf.symbols;
-    if sym.perf_map_dir.is_some() {
-        return;
-    }
-    sym.perf_map_dir = inputs.iter().map(|i| maps_dir_of(i)).find(|d| d.is_dir());
-}
-
-/// The directory the perf maps of `recording` are kept in.
-pub fn maps_dir_of(recording: &Path) -> PathBuf {
-    let mut s = recording.as_os_str().to_owned();
-    s.push(".maps");
-    PathBuf::from(s)
-}
+// Without `--perf-map-dir`, a recording's perf maps kept beside it by
+// `stackconv record` (`out.perf.data.maps/`) are used: the facade's rule.
+pub use stackconv::{maps_beside, maps_dir_of};

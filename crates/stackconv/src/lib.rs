@@ -33,6 +33,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 mod csv;
+mod diff;
 mod info;
 mod output;
 mod process;
@@ -42,6 +43,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+pub use diff::{write_diff, DIFF_FORMATS, DIFF_TITLE};
 pub use info::{Summary, ThreadSummary};
 pub use output::{
     check_inputs, check_stdout, remove_temporary_files, remove_temporary_files_on_signals, Output,
@@ -822,6 +824,34 @@ fn map_file(file: &File, limit: u64) -> Result<FileBytes, Error> {
         limit
     };
     Ok(FileBytes::Read(read_bounded(file, limit)?))
+}
+
+/// The directory where `stackconv record` keeps the perf maps of
+/// `recording`: `RECORDING.maps` beside it.
+///
+/// ```
+/// use std::path::Path;
+/// assert_eq!(stackconv::maps_dir_of(Path::new("/a/out.perf.data")), Path::new("/a/out.perf.data.maps"));
+/// ```
+pub fn maps_dir_of(recording: &Path) -> PathBuf {
+    let mut s = recording.as_os_str().to_owned();
+    s.push(".maps");
+    PathBuf::from(s)
+}
+
+/// Without a perf map directory in `opts`, use the perf maps kept beside
+/// the first of `inputs` that has them ([`maps_dir_of`]), as `stackconv
+/// record` leaves them.
+pub fn maps_beside(opts: &mut ReadOptions, inputs: &[PathBuf]) {
+    let _ = (&opts, inputs); // unused without the perf feature
+    #[cfg(feature = "perf")]
+    {
+        let sym = &mut opts.perf.symbols;
+        if sym.perf_map_dir.is_some() {
+            return;
+        }
+        sym.perf_map_dir = inputs.iter().map(|i| maps_dir_of(i)).find(|d| d.is_dir());
+    }
 }
 
 /// How to write outputs.
