@@ -61,8 +61,10 @@ TOP_HEADER = re.compile(
 )
 
 
-def cli_top(binary, inputs, *args, n=20):
-    """`stackconv top -n N INPUTS ARGS`: (total, [(name, flat, cum)])."""
+def cli_top(binary, inputs, *args, n=20, shown=False):
+    """`stackconv top -n N INPUTS ARGS`: (total as read, [(name, flat,
+    cum)]); with `shown`, also the weight of the rows shown (with every
+    row shown: the total after filters), as (total, shown, rows)."""
     out = subprocess.run(
         [binary, "top", "-q", "-n", str(n), *map(str, inputs), *map(str, args)],
         check=True, capture_output=True, text=True,
@@ -73,6 +75,8 @@ def cli_top(binary, inputs, *args, n=20):
     for line in out[2:]:
         flat, _flat_pct, _sum_pct, cum, _cum_pct, name = line.split(None, 5)
         rows.append((name, int(flat), int(cum)))
+    if shown:
+        return int(m.group(4)), int(m.group(3)), rows
     return int(m.group(4)), rows
 
 
