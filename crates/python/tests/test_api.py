@@ -2,10 +2,15 @@
 while a profile is read."""
 
 import ast
+import importlib.util
 import inspect
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
+
+import pytest
 
 import stackconv
 from conftest import PERF, perf_options
@@ -57,6 +62,19 @@ def test_stubs_match_the_module():
         runtime = {n for n, v in vars(getattr(stackconv, cls)).items() if inspect.isgetsetdescriptor(v)}
         assert props == runtime, cls
     assert STUB.with_name("py.typed").exists()
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("mypy") is None, reason="mypy is not installed (.ci/run installs it)"
+)
+def test_stubtest_finds_the_stubs_true(tmp_path):
+    """mypy's stubtest: every name, signature and property of the stubs is
+    the module's, and the module has nothing the stubs lack."""
+    out = subprocess.run(
+        [sys.executable, "-m", "mypy.stubtest", "stackconv"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_reading_releases_the_gil():

@@ -1,7 +1,8 @@
 """Type stubs of the stackconv package (the native module re-exported)."""
 
 import os
-from typing import Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+import pathlib
+from typing import Mapping, NamedTuple, Optional, Sequence, Tuple, Union, final
 
 from ._errors import Error as Error
 from ._errors import InputError as InputError
@@ -9,6 +10,21 @@ from ._errors import IoError as IoError
 from ._errors import UsageError as UsageError
 
 _Path = Union[str, "os.PathLike[str]"]
+
+__all__ = [
+    "Diff",
+    "Error",
+    "INPUT_FORMATS",
+    "InputError",
+    "IoError",
+    "OUTPUT_FORMATS",
+    "Profile",
+    "TopRow",
+    "UsageError",
+    "diff",
+    "merge",
+    "read",
+]
 
 INPUT_FORMATS: list[str]
 """The input formats' names, for ``read(format=...)``."""
@@ -68,6 +84,7 @@ def diff(
     """Align two profiles stack by stack, as ``stackconv diff`` does
     (``normalize`` scales before to the after total)."""
 
+@final
 class Profile:
     """A profile: samples, their stacks, threads and value columns."""
 
@@ -153,8 +170,8 @@ class Profile:
     def source_format(self) -> str:
         """The input format's name."""
     @property
-    def sources(self) -> list[str]:
-        """The files read."""
+    def sources(self) -> list[pathlib.Path]:
+        """The files read (``pathlib.Path``)."""
     @property
     def view(self) -> Optional[str]:
         """The view chosen by a filter, or None (outputs show the default)."""
@@ -172,6 +189,7 @@ class Profile:
         """``(pid, tid, process name, thread name)`` of each thread."""
     def __len__(self) -> int: ...
 
+@final
 class Diff:
     """Two profiles aligned stack by stack."""
 
