@@ -2,8 +2,6 @@
 //! format of `-o`/`--to`, where a recording's perf maps are kept, and the
 //! notes printed on standard error.
 
-use std::path::PathBuf;
-
 use stackconv::{OutputFormat, Profile};
 
 /// What ended a run: bad usage (exit 2) or bad input / I/O (exit 1).
@@ -142,19 +140,8 @@ pub fn report(profile: &Profile, quiet: bool) {
     }
 }
 
-/// The HTML report's default title: its inputs' file names.
-pub fn report_title(inputs: &[PathBuf]) -> String {
-    let names: Vec<String> = inputs
-        .iter()
-        .map(|p| {
-            p.file_name().map_or_else(
-                || p.display().to_string(),
-                |n| n.to_string_lossy().into_owned(),
-            )
-        })
-        .collect();
-    format!("stackconv: {}", names.join(", "))
-}
+// The HTML report's default title: its inputs' file names (the facade's).
+pub use stackconv::report_title;
 
 // Without `--perf-map-dir`, a recording's perf maps kept beside it by
 // `stackconv record` (`out.perf.data.maps/`) are used: the facade's rule.

@@ -286,6 +286,7 @@ fn read(
         dropped: Vec::new(),
         warnings: Vec::new(),
         sources,
+        off_cpu,
     })
 }
 
@@ -307,6 +308,8 @@ struct PyProfile {
     warnings: Vec<String>,
     /// The files read (outputs refuse to overwrite them).
     sources: Vec<PathBuf>,
+    /// Read with `off_cpu`: off-CPU time is shown (SVGs are titled so).
+    off_cpu: bool,
 }
 
 /// Options of outputs that show folded stacks: the root frame and the
@@ -368,6 +371,7 @@ impl PyProfile {
             dropped: self.dropped.clone(),
             warnings: self.warnings.clone(),
             sources: self.sources.clone(),
+            off_cpu: self.off_cpu,
         }
     }
 
@@ -650,9 +654,18 @@ impl PyProfile {
         w.annotate = annotate;
         w.value = value.map(|v| self.column(py, Some(v))).transpose()?;
         let mut opts = write_opts(w);
+        // The command's titles: the one given, else for off-CPU time
+        // "Off-CPU Time Flame Graph", and the inputs' names for the report.
         if let Some(t) = &title {
             opts.svg.title = t.clone();
             opts.html.title = t.clone();
+        } else {
+            if self.off_cpu {
+                opts.svg.title = stackconv::OFF_CPU_TITLE.to_string();
+            }
+            if !self.sources.is_empty() {
+                opts.html.title = stackconv::report_title(&self.sources);
+            }
         }
         opts.svg.icicle = icicle;
         opts.svg.palette = palette;
@@ -838,6 +851,7 @@ fn merge(py: Python<'_>, profiles: Vec<PyRef<'_, PyProfile>>) -> PyResult<PyProf
         dropped,
         warnings: profiles.iter().flat_map(|p| p.warnings.clone()).collect(),
         sources: profiles.iter().flat_map(|p| p.sources.clone()).collect(),
+        off_cpu: profiles.iter().all(|p| p.off_cpu),
     })
 }
 
@@ -960,6 +974,11 @@ impl PyDiff {
                 ),
             ));
         }
+        // The report's default title, as the command's: the inputs' names.
+        let title = title.or_else(|| {
+            (format == OutputFormat::Html && !self.sources.is_empty())
+                .then(|| format!("{} (differential)", stackconv::report_title(&self.sources)))
+        });
         let d = &self.diff;
         let sources = &self.sources;
         py.detach(|| -> Result<(), stackconv::Error> {

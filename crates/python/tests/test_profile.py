@@ -163,6 +163,22 @@ def test_write_formats_through_the_facade(tmp_path, stackconv_bin):
     assert not list(tmp_path.glob(".stackconv-*"))
 
 
+@pytest.mark.parametrize("name,extra", [("c-fp", []), ("py-dwarf", ["--off-cpu"])])
+def test_svg_and_html_equal_the_commands(tmp_path, stackconv_bin, name, extra):
+    # The command reads no source lines for these outputs (they show
+    # function names); read() does unless told.
+    p = read_perf(name, off_cpu=bool(extra), lines=False)
+    for fmt in ["svg", "html"]:
+        out = tmp_path / f"{name}.{fmt}"
+        p.write(out)
+        cli = tmp_path / f"cli.{name}.{fmt}"
+        # Same input path, so the report's default title is the same.
+        cli_output(stackconv_bin, PERF / f"{name}.data", *perf_args(name), *extra, "-q", "-o", cli)
+        assert out.read_bytes() == cli.read_bytes(), fmt
+    assert (b"Off-CPU Time Flame Graph" in (tmp_path / f"{name}.svg").read_bytes()) == bool(extra)
+    assert f"stackconv: {name}.data".encode() in (tmp_path / f"{name}.html").read_bytes()
+
+
 def test_write_refuses_what_the_command_refuses(tmp_path):
     src = tmp_path / "in.folded"
     src.write_text("main;a 2\nmain;b 1\n")

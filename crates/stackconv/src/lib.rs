@@ -854,6 +854,30 @@ pub fn maps_beside(opts: &mut ReadOptions, inputs: &[PathBuf]) {
     }
 }
 
+/// The default title of an HTML report of `inputs`: their file names
+/// (`stackconv: a.data, b.data`).
+///
+/// ```
+/// use std::path::PathBuf;
+/// let inputs = [PathBuf::from("/x/a.data"), PathBuf::from("b.pb.gz")];
+/// assert_eq!(stackconv::report_title(&inputs), "stackconv: a.data, b.pb.gz");
+/// ```
+pub fn report_title(inputs: &[PathBuf]) -> String {
+    let names: Vec<String> = inputs
+        .iter()
+        .map(|p| {
+            p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    format!("stackconv: {}", names.join(", "))
+}
+
+/// The SVG title of graphs of off-CPU time (`--off-cpu`).
+pub const OFF_CPU_TITLE: &str = "Off-CPU Time Flame Graph";
+
 /// How to write outputs.
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
