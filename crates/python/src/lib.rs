@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyTuple};
 use stackconv::collapsed::folded::{self, RootFrame};
 use stackconv::model::top::{top_with, TopOptions};
 use stackconv::model::view::{default_view, View};
@@ -238,20 +238,16 @@ fn read(
         let data = bytes.as_bytes();
         let p = py.detach(|| stackconv::read_bytes(data, &opts));
         (p, Vec::new())
-    } else if let Ok(data) = source.extract::<Vec<u8>>().map_err(|_| ()).and_then(|v| {
-        // bytearray and memoryview (not str, which is a path).
-        if source.is_instance_of::<PyString>() {
-            Err(())
-        } else {
-            Ok(v)
-        }
-    }) {
-        let p = py.detach(|| stackconv::read_bytes(&data, &opts));
+    } else if source.is_instance_of::<PyByteArray>() || source.is_instance_of::<PyMemoryView>() {
+        // A copy: the buffer could change while the GIL is released.
+        let copy = py.import("builtins")?.getattr("bytes")?.call1((source,))?;
+        let data = copy.cast::<PyBytes>()?.as_bytes();
+        let p = py.detach(|| stackconv::read_bytes(data, &opts));
         (p, Vec::new())
     } else {
         let path: PathBuf = source.extract().map_err(|_| {
             PyTypeError::new_err(format!(
-                "read() takes a path (str or os.PathLike) or bytes, not {}",
+                "read() takes a path (str or os.PathLike) or bytes (bytearray, memoryview), not {}",
                 source
                     .get_type()
                     .name()

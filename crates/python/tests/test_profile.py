@@ -78,7 +78,10 @@ def test_read_bytes_equals_read_path():
     a = stackconv.read(path)
     b = stackconv.read(path.read_bytes())
     c = stackconv.read(bytearray(path.read_bytes()))
-    assert a.folded() == b.folded() == c.folded()
+    d = stackconv.read(memoryview(path.read_bytes()))
+    assert a.folded() == b.folded() == c.folded() == d.folded()
+    with pytest.raises(TypeError, match="takes a path"):
+        stackconv.read([1, 2, 3])
     assert b.sources == []
 
 
