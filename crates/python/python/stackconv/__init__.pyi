@@ -88,6 +88,9 @@ def diff(
 class Profile:
     """A profile: samples, their stacks, threads and value columns."""
 
+    # to_arrow() -> pyarrow.Table comes with the columnar (Arrow/Parquet)
+    # output: crates/python/src/lib.rs says where.
+
     def filter(
         self,
         *,
