@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use stackconv::collapsed::folded::{self, RootFrame};
+use stackconv::collapsed::folded::RootFrame;
 use stackconv::model::top::{format_percentage, top_with, TopOptions};
 use stackconv::{OutputFormat, Profile};
 
@@ -126,9 +126,8 @@ fn read_all(
     }
 }
 
-/// Read, filter and transform one input of a diff; then put its root
-/// frames into its stacks, as its folded file would show them.
-fn diff_side(path: &PathBuf, a: &DiffArgs, root: RootFrame) -> Result<Profile, Failure> {
+/// Read, filter and transform one input of a diff.
+fn diff_side(path: &PathBuf, a: &DiffArgs) -> Result<Profile, Failure> {
     let p = read_all(
         std::slice::from_ref(path),
         &a.input,
@@ -146,46 +145,36 @@ fn diff_side(path: &PathBuf, a: &DiffArgs, root: RootFrame) -> Result<Profile, F
         &processed.warnings,
         a.quiet,
     );
-    let mut wopts = folded::WriteOptions::default();
-    wopts.root = root;
-    stackconv::as_folded(&processed.profile.into_folded(), &wopts).map_err(|e| match e {
-        stackconv::Error::File { .. } => Failure::Run(e),
-        other => Failure::Run(stackconv::Error::File {
-            path: path.to_path_buf(),
-            source: Box::new(other),
-        }),
-    })
+    Ok(processed.profile.into_folded())
 }
 
 pub fn diff(a: DiffArgs) -> Result<(), Failure> {
     let format = output_format(a.to, &a.output)?;
     if !stackconv::DIFF_FORMATS.contains(&format) {
         return Err(usage(format!(
-            "diff writes {}, not {format}",
-            stackconv::DIFF_FORMATS.map(OutputFormat::name).join(", ")
+            "diff writes svg, html, folded or pprof, not {format}"
         )));
     }
-    let root = if a.per_thread {
+    let mut opts = stackconv::DiffOptions::default();
+    opts.root = if a.per_thread {
         RootFrame::CommPidTid
     } else if a.per_process {
         RootFrame::CommPid
     } else {
         RootFrame::Auto
     };
+    opts.normalize = a.normalize;
+    opts.title = a.title.clone();
+    if format == OutputFormat::Html && opts.title.is_none() {
+        let inputs = [a.before.clone(), a.after.clone()];
+        opts.title = Some(format!("{} (differential)", report_title(&inputs)));
+    }
     // Checked before the inputs are read: a bad output fails at once.
     let out = stackconv::Output::prepare(&a.output, &[a.before.clone(), a.after.clone()], a.force)?;
-    let before = diff_side(&a.before, &a, root)?;
-    let after = diff_side(&a.after, &a, root)?;
-    let d = stackconv::model::diff(&before, &after, a.normalize);
-    let title = match (&a.title, format) {
-        (Some(t), _) => Some(t.clone()),
-        (None, OutputFormat::Html) => Some(format!(
-            "{} (differential)",
-            report_title(&[a.before.clone(), a.after.clone()])
-        )),
-        (None, _) => None,
-    };
-    out.write_with(|w| stackconv::write_diff(&d, format, title.as_deref(), w))
+    let before = diff_side(&a.before, &a)?;
+    let after = diff_side(&a.after, &a)?;
+    let d = stackconv::diff(&before, &after, &opts).map_err(Failure::Run)?;
+    out.write_with(|w| stackconv::write_diff(&d, format, &opts, w))
         .map_err(Failure::Run)
 }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use divan::counter::BytesCount;
 use divan::{black_box, Bencher};
-use stackconv_collapsed::{folded, perf_script, pyspy};
+use stackconv_collapsed::{folded, perf_script, prune, pyspy};
 
 fn main() {
     divan::main();
@@ -88,7 +88,7 @@ fn folded_for_svg(bencher: Bencher, pruned: bool) {
     bencher.bench(|| {
         let mut out = Vec::new();
         if pruned {
-            folded::write_pruned(&p, &opts, 20.0, &mut out).ok()?;
+            prune::write_pruned(&p, &opts, 20.0, &mut out).ok()?;
         } else {
             folded::write(&p, &opts, &mut out).ok()?;
         }

@@ -18,7 +18,6 @@ use std::io::{self, Write};
 use stackconv_model::{FrameId, FrameKind, Profile, StackId, ThreadId};
 
 use crate::lines::lines;
-pub use crate::prune::write_pruned;
 use crate::stack_lines::{parse_count, split_count_allow_empty, FoldedBuilder};
 use crate::Error;
 
@@ -109,11 +108,12 @@ fn intern_frame(p: &mut Profile, name: &str) -> FrameId {
 
 /// Guess a folded frame's kind from its text.
 fn frame_kind(name: &str) -> FrameKind {
-    if name.ends_with("_[k]") {
+    use stackconv_model::naming::{INLINE_ANNOTATION, JIT_ANNOTATION, KERNEL_ANNOTATION};
+    if name.ends_with(KERNEL_ANNOTATION) {
         FrameKind::Kernel
-    } else if name.ends_with("_[j]") {
+    } else if name.ends_with(JIT_ANNOTATION) {
         FrameKind::Jit
-    } else if name.ends_with("_[i]") {
+    } else if name.ends_with(INLINE_ANNOTATION) {
         FrameKind::Inline
     } else if stackconv_model::naming::is_python_perf_symbol(name)
         || crate::pyspy::is_python_frame(name)
@@ -290,15 +290,11 @@ pub(crate) fn root_text(p: &Profile, thread: ThreadId, root: RootFrame) -> Optio
         return None;
     }
     let t = p.threads.get(thread);
-    let comm = if t.thread_name.is_empty() {
-        p.str(t.process_name)
-    } else {
-        p.str(t.thread_name)
-    };
-    if comm.is_empty() && root == RootFrame::Comm {
+    let comm = stackconv_model::naming::comm_root(p.str(t.thread_name), p.str(t.process_name));
+    if comm.is_none() && root == RootFrame::Comm {
         return None;
     }
-    let mut s = comm.replace(' ', "_");
+    let mut s = comm.unwrap_or_default();
     let id = |v: Option<u32>| v.map_or_else(|| "?".to_string(), |v| v.to_string());
     match root {
         RootFrame::CommPid => {
@@ -353,7 +349,17 @@ pub fn replaced_names(p: &Profile) -> usize {
         .count()
 }
 
-/// A frame's folded text, annotated as inferno `--all` when asked.
+/// A frame's folded text, annotated as inferno `--all` when asked: the
+/// one rule for how a frame is spelled in folded text (and so in the SVG).
+///
+/// ```
+/// use stackconv_collapsed::folded::{frame_text, read};
+///
+/// let p = read(b"main;do_futex_[k] 1\n")?;
+/// let futex = p.stack_frames(p.samples.stacks[0])[1];
+/// assert_eq!(frame_text(&p, futex, true), "do_futex_[k]");
+/// # Ok::<(), stackconv_collapsed::Error>(())
+/// ```
 ///
 /// inferno decides by the module: `_[k]` when it is kernel code
 /// ([`stackconv_model::naming::is_kernel_module`], so `[vdso]` frames too),
@@ -361,8 +367,10 @@ pub fn replaced_names(p: &Profile) -> usize {
 /// (kernel; JIT; Python with a module, i.e. from a perf map). Inlined
 /// frames stay plain, as perf script prints `(inlined)` in place of their
 /// module.
-pub(crate) fn frame_text(p: &Profile, f: FrameId, annotate: bool) -> String {
-    use stackconv_model::naming::{is_jit_module, is_kernel_module};
+pub fn frame_text(p: &Profile, f: FrameId, annotate: bool) -> String {
+    use stackconv_model::naming::{
+        is_jit_module, is_kernel_module, JIT_ANNOTATION, KERNEL_ANNOTATION,
+    };
     let frame = p.frame(f);
     let mut name = p.str(frame.name).to_string();
     if needs_replacing(&name) {
@@ -377,11 +385,11 @@ pub(crate) fn frame_text(p: &Profile, f: FrameId, annotate: bool) -> String {
         || (frame.kind == FrameKind::Python && !module.is_empty())
         || is_jit_module(module);
     if kernel {
-        if !name.ends_with("_[k]") {
-            name.push_str("_[k]");
+        if !name.ends_with(KERNEL_ANNOTATION) {
+            name.push_str(KERNEL_ANNOTATION);
         }
-    } else if jit && !name.contains("_[j]") {
-        name.push_str("_[j]");
+    } else if jit && !name.contains(JIT_ANNOTATION) {
+        name.push_str(JIT_ANNOTATION);
     }
     name
 }

@@ -34,7 +34,7 @@ mod error;
 pub mod folded;
 mod lines;
 pub mod perf_script;
-mod prune;
+pub mod prune;
 pub mod pyspy;
 mod stack_lines;
 

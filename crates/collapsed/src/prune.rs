@@ -39,11 +39,11 @@ use crate::folded::{
 /// drawn without sorting (inferno's `no_sort`).
 ///
 /// ```
-/// use stackconv_collapsed::folded::{self, WriteOptions};
+/// use stackconv_collapsed::{folded::{self, WriteOptions}, prune};
 ///
 /// let p = folded::read(b"main;work;a 60\nmain;work;b;c;d 1\nmain;idle 39\n")?;
 /// let mut out = Vec::new();
-/// assert!(folded::write_pruned(&p, &WriteOptions::default(), 2.0, &mut out)?);
+/// assert!(prune::write_pruned(&p, &WriteOptions::default(), 2.0, &mut out)?);
 /// // `b` (weight 1) would not be drawn at a minimum weight of 2: its
 /// // subtree is one line one frame below it, of the same weight, at its
 /// // place.

@@ -131,10 +131,7 @@ fn split_location(name: &str) -> Option<(&str, &str, u32)> {
 }
 
 fn is_python_file(file: &str) -> bool {
-    file.ends_with(".py")
-        || file.ends_with(".pyw")
-        || file.ends_with(".pyx")
-        || (file.starts_with('<') && file.ends_with('>'))
+    stackconv_model::naming::is_python_source(file)
 }
 
 /// `process 123:"cmdline"` -> (pid, cmdline).

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use stackconv_model::{FrameId, Profile, StackCache, StackId, ThreadId, ValueType};
+use stackconv_model::{FrameId, PathId, Profile, StackBatch, ThreadId, ValueType};
 
 use crate::lines::{head, lines};
 use crate::Error;
@@ -135,10 +135,13 @@ pub(crate) struct FoldedBuilder {
     pub(crate) profile: Profile,
     /// Keyed by text from the input: std's keyed hash, not Fx.
     frames: HashMap<String, FrameId>,
-    /// The previous line's stack: folded text is usually sorted, so a line
-    /// shares most of its outer frames with the one before, and comparing
-    /// frame ids is far cheaper than a hash lookup per frame.
-    stacks: StackCache,
+    /// Every distinct stack as a path of frames, interned into the stack
+    /// table once all lines are read (sorted, so that no node needs a hash
+    /// lookup: a shuffled million-line file costs no more than a sorted
+    /// one).
+    batch: StackBatch,
+    /// The path of each sample pushed, in sample order.
+    paths: Vec<PathId>,
     /// The previous line's stack text; `scratch` holds its frames.
     prev_text: String,
     /// The thread of samples without thread information, interned on first
@@ -158,7 +161,8 @@ impl FoldedBuilder {
         FoldedBuilder {
             profile,
             frames: HashMap::new(),
-            stacks: StackCache::default(),
+            batch: StackBatch::default(),
+            paths: Vec::new(),
             prev_text: String::new(),
             thread: None,
             scratch: Vec::new(),
@@ -168,12 +172,13 @@ impl FoldedBuilder {
     }
 
     /// Intern the frames of `stack` (`;`-separated, root first) with
-    /// `kind_of` deciding each frame's kind and file/line.
+    /// `make` interning each new frame; the stack's path (its stack is set
+    /// in [`Self::finish`]).
     pub(crate) fn intern_stack(
         &mut self,
         stack: &str,
         mut make: impl FnMut(&mut Profile, &str) -> FrameId,
-    ) -> Option<StackId> {
+    ) -> PathId {
         // The frames this line shares with the previous one, found by
         // comparing bytes (the names need no lookup), then the rest.
         let (kept, rest) = match shared_frames(&self.prev_text, stack) {
@@ -195,8 +200,7 @@ impl FoldedBuilder {
             };
             self.scratch.push(id);
         }
-        self.profile
-            .intern_stack_cached(&mut self.stacks, &self.scratch)
+        self.batch.add(&self.scratch)
     }
 
     /// Push one sample of a plain folded line, `make` interning each new
@@ -220,14 +224,15 @@ impl FoldedBuilder {
                 t
             }
         };
-        self.profile.push_sample(s, thread, None, values);
+        self.profile.push_sample(None, thread, None, values);
+        self.paths.push(s);
         Ok(())
     }
 
     /// Push one sample with an explicit thread, read on `line`.
     pub(crate) fn push_with_thread(
         &mut self,
-        stack: Option<StackId>,
+        path: PathId,
         thread: ThreadId,
         values: &[i64],
         line: u64,
@@ -235,11 +240,17 @@ impl FoldedBuilder {
         for &v in values {
             self.total.add(v, self.format, line)?;
         }
-        self.profile.push_sample(stack, thread, None, values);
+        self.profile.push_sample(None, thread, None, values);
+        self.paths.push(path);
         Ok(())
     }
 
-    pub(crate) fn finish(self) -> Profile {
+    /// The profile, every sample's stack set from its path.
+    pub(crate) fn finish(mut self) -> Profile {
+        let stacks = self.batch.intern_into(&mut self.profile.stacks);
+        for (slot, path) in self.profile.samples.stacks.iter_mut().zip(&self.paths) {
+            *slot = stacks.get(path.index()).copied().flatten();
+        }
         self.profile
     }
 }

@@ -2,7 +2,7 @@
 //! errors naming the line, never a silent wrap, saturation, new event
 //! column or change of unit.
 
-use stackconv_collapsed::{folded, perf_script, pyspy, Error};
+use stackconv_collapsed::{folded, perf_script, prune, pyspy, Error};
 use stackconv_model::{FrameKind, Profile, ValueType};
 
 #[test]
@@ -39,7 +39,7 @@ fn writers_refuse_a_total_past_64_bits() {
     let e = folded::write(&p, &opts, Vec::new()).unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
     assert!(e.to_string().contains("overflows 64 bits"), "{e}");
-    let e = folded::write_pruned(&p, &opts, 1.0, Vec::new()).unwrap_err();
+    let e = prune::write_pruned(&p, &opts, 1.0, Vec::new()).unwrap_err();
     assert!(e.to_string().contains("overflows 64 bits"), "{e}");
     // Merged inputs that overflow together.
     let mut q = Profile::new(vec![ValueType::new("samples", "count")]);
@@ -103,6 +103,6 @@ fn folded_output_replaces_separators_in_names() {
     assert_eq!(back.stack_names(back.samples.stacks[0]).len(), 3);
     assert_eq!(back.total(0), 3);
     let mut pruned = Vec::new();
-    folded::write_pruned(&p, &folded::WriteOptions::default(), 1.0, &mut pruned).unwrap();
+    prune::write_pruned(&p, &folded::WriteOptions::default(), 1.0, &mut pruned).unwrap();
     assert_eq!(String::from_utf8(pruned).unwrap(), text);
 }

@@ -31,6 +31,7 @@ use std::io::Write;
 
 use inferno::flamegraph::color::{BasicPalette, Color, PaletteMap};
 use inferno::flamegraph::{self, Direction, Options, Palette};
+use stackconv_collapsed::folded::frame_text;
 use stackconv_model::{Diff, FrameKind, Profile};
 
 /// Why a flame graph could not be written.
@@ -80,7 +81,7 @@ pub struct SvgOptions {
     /// The input is the two-column differential form `stack before after`.
     pub differential: bool,
     /// The folded lines are already in the order to draw them (sorted, or
-    /// as `stackconv_collapsed::folded::write_pruned` writes them): do not
+    /// as `stackconv_collapsed::prune::write_pruned` writes them): do not
     /// sort them again.
     pub presorted: bool,
 }
@@ -139,23 +140,17 @@ pub fn write_svg(
     let by_kind = matches!(opts.palette.as_deref(), None | Some("kind"));
     let mut options = Options::default();
     if by_kind && !opts.differential {
-        for (_, frame) in profile.frames.iter() {
+        // Each frame as the folded text spells it, plain and annotated
+        // (`_[k]`, `_[j]`): the folded writer's own rule. Root frames
+        // (thread names) are not frames; inferno gives names missing from
+        // the map its own hot colours, which are the native ones. Built
+        // from the distinct frames, never from the (much longer) text.
+        for (id, frame) in profile.frames.iter() {
             let name = profile.str(frame.name);
-            palette_map.insert(name, kind_color(frame.kind, name));
-        }
-        // The folded writer may annotate names (`_[k]`, `_[j]`): colour
-        // those spellings too. Root frames (thread names) are not frames;
-        // inferno gives names missing from the map its own hot colours,
-        // which are the native ones. Built from the distinct frames, never
-        // from the (much longer) folded text.
-        for (_, frame) in profile.frames.iter() {
-            let suffix = match frame.kind {
-                FrameKind::Kernel => "_[k]",
-                FrameKind::Jit | FrameKind::Python => "_[j]",
-                _ => continue,
-            };
-            let name = profile.str(frame.name);
-            palette_map.insert(format!("{name}{suffix}"), kind_color(frame.kind, name));
+            let color = kind_color(frame.kind, name);
+            for annotate in [false, true] {
+                palette_map.insert(frame_text(profile, id, annotate), color);
+            }
         }
         options.palette_map = Some(&mut palette_map);
     } else if let Some(name) = opts.palette.as_deref().filter(|n| *n != "kind") {
@@ -382,7 +377,14 @@ mod tests {
 
     fn profile() -> Profile {
         let mut p = Profile::new(vec![stackconv_model::ValueType::new("samples", "count")]);
-        let py = p.intern_frame_named("py::handler:/app/app.py", FrameKind::Python);
+        // A Python frame from a perf map, as perf names it.
+        let py = stackconv_model::Frame {
+            name: p.intern_str("py::handler:/app/app.py"),
+            module: p.intern_str("/tmp/perf-42.map"),
+            kind: FrameKind::Python,
+            ..Default::default()
+        };
+        let py = p.intern_frame(py);
         let native = p.intern_frame_named("PyThread_acquire_lock_timed", FrameKind::Native);
         let k = p.intern_frame_named("do_futex", FrameKind::Kernel);
         let s = p.intern_stack_frames([py, native, k]);

@@ -121,8 +121,15 @@ impl StackBatch {
     /// to the table follow the sorted order of the paths; parents still come
     /// before their children.
     pub fn intern_into(self, table: &mut StackTable) -> Vec<Option<StackId>> {
-        let mut order: Vec<u32> = (0..self.starts.len() as u32).collect();
-        order.par_sort_unstable_by(|&a, &b| self.path(a).cmp(self.path(b)));
+        // Sorted by the first sixteen bytes (four frames), then the whole
+        // path: most comparisons are decided by the key, in the array being
+        // sorted, without reading two paths from random places.
+        let mut order: Vec<(u128, u32)> = (0..self.starts.len() as u32)
+            .map(|id| (sort_key(self.path(id)), id))
+            .collect();
+        order.par_sort_unstable_by(|&(ka, a), &(kb, b)| {
+            ka.cmp(&kb).then_with(|| self.path(a).cmp(self.path(b)))
+        });
         // Nodes past the common prefix with the previous path are new to
         // the table when it started empty: they are appended without an
         // index. Otherwise they are looked up.
@@ -135,7 +142,7 @@ impl StackBatch {
         let mut out = vec![None; self.starts.len()];
         let mut nodes: Vec<StackId> = Vec::new();
         let mut prev: &[u8] = &[];
-        for id in order {
+        for (_, id) in order {
             let cur = self.path(id);
             let shared = common_prefix(prev, cur) / 4;
             nodes.truncate(shared);
@@ -164,6 +171,19 @@ impl StackBatch {
         }
         out
     }
+}
+
+/// The first sixteen bytes of `path`, zero-padded, as a number that orders
+/// as the bytes do: paths whose keys differ compare as their keys; equal
+/// keys need the whole paths (a shorter path padded with zeros can equal a
+/// longer one's key).
+fn sort_key(path: &[u8]) -> u128 {
+    let mut key = [0u8; 16];
+    let n = path.len().min(16);
+    if let (Some(k), Some(p)) = (key.get_mut(..n), path.get(..n)) {
+        k.copy_from_slice(p);
+    }
+    u128::from_be_bytes(key)
 }
 
 /// The length in bytes of the common prefix of `a` and `b`.

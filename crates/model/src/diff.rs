@@ -51,6 +51,7 @@ use crate::tables::{FrameId, StackId};
 
 /// One aligned stack.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DiffRow {
     /// The stack as folded text: display names root first, joined by `;`.
     pub folded: String,
@@ -64,6 +65,7 @@ pub struct DiffRow {
 
 /// Two profiles aligned stack by stack; see the [module docs](self).
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Diff {
     /// One row per stack present in either profile, sorted by
     /// [`DiffRow::folded`].

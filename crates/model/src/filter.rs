@@ -182,6 +182,7 @@ impl SampleFilter {
 
 /// The result of [`filter`].
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Filtered {
     /// The kept samples.
     pub profile: Profile,

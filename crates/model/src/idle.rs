@@ -71,67 +71,12 @@ use crate::naming::python_frame;
 use crate::profile::Profile;
 use crate::tables::{FrameId, FrameKind, StackId, ThreadId};
 use crate::view::is_interpreter_module;
+pub use crate::wait_rules::Wait;
 use crate::wait_rules::{
     c_library_display_name, frame_class, native_wait, python_leaf_wait, FrameClass,
 };
 #[cfg(doc)]
 use crate::wait_rules::{canonical_name, Scope, WAIT_RULES};
-
-/// What an idle sample waits for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Wait {
-    /// A lock, semaphore, futex, or a Python lock, event or queue.
-    Lock,
-    /// A condition variable (`pthread_cond_wait`).
-    Condition,
-    /// Another thread's end (`pthread_join`).
-    Join,
-    /// Python's global interpreter lock.
-    Gil,
-    /// Sockets, pipes, files, `select` / `poll` / `epoll`.
-    Io,
-    /// A sleep.
-    Sleep,
-    /// Something else: perf's idle task, waiting for a child, a user
-    /// `--idle-frames` expression.
-    Other,
-}
-
-impl Wait {
-    /// A short lowercase name: `lock`, `condition`, `join`, `gil`, `io`,
-    /// `sleep`, `other`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Wait::Lock => "lock",
-            Wait::Condition => "condition",
-            Wait::Join => "join",
-            Wait::Gil => "gil",
-            Wait::Io => "io",
-            Wait::Sleep => "sleep",
-            Wait::Other => "other",
-        }
-    }
-
-    /// Precedence when several frames of a stack match: the most specific
-    /// wait is the larger.
-    fn rank(self) -> u8 {
-        match self {
-            Wait::Gil => 6,
-            Wait::Sleep => 5,
-            Wait::Io => 4,
-            Wait::Join => 3,
-            Wait::Condition => 2,
-            Wait::Lock => 1,
-            Wait::Other => 0,
-        }
-    }
-}
-
-impl std::fmt::Display for Wait {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Whether `thread` is perf's idle task: pid 0 or tid 0, or a thread named
 /// `swapper` (`swapper/3`).
@@ -155,7 +100,7 @@ fn is_python_frame(p: &Profile, f: FrameId) -> bool {
         Some(py) => py.file,
         None => p.str(frame.file),
     };
-    file.is_empty() || file.ends_with(".py") || file.ends_with(".pyw") || file.starts_with('<')
+    file.is_empty() || crate::naming::is_python_source(file)
 }
 
 /// Classify one stack (frames root first); `extra` are user regexes.
@@ -302,6 +247,7 @@ fn blocking_site(p: &Profile, frames: &[FrameId], extra: &[Regex]) -> Site {
 
 /// Where samples wait: one row per (wait, blocking frame, caller).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WaitSite {
     /// What is waited for; [`Wait::Other`] for off-CPU time that no rule
     /// names (preemption, a wait the table does not know).
@@ -337,6 +283,7 @@ pub enum WaitScope {
 
 /// Where the samples of a profile wait (`stackconv waits`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WaitReport {
     /// One row per (wait, blocking site, caller), heaviest first (then by
     /// wait, site and caller).
@@ -445,6 +392,7 @@ pub fn wait_report(p: &Profile, column: usize, extra: &[Regex], scope: WaitScope
 /// A place samples wait: what for, where the program blocked, who waits
 /// (the grouping key of a [`WaitSite`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct WaitKey {
     /// What is waited for.
     pub wait: Wait,
@@ -468,6 +416,7 @@ pub enum SampleWait {
 /// Each sample's wait: what [`wait_report`] sums, kept per sample so that
 /// a caller can sum it per thread (the HTML report does, in the browser).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SampleWaits {
     /// The distinct places, in order of first appearance.
     pub keys: Vec<WaitKey>,
@@ -611,6 +560,7 @@ pub fn wait_sites(p: &Profile, column: usize, extra: &[Regex]) -> Vec<WaitSite> 
 
 /// One thread's share of wall time spent off the CPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ThreadWait {
     /// The thread.
     pub thread: ThreadId,

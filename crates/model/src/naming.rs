@@ -128,6 +128,36 @@ pub fn is_skipped_symbol(name: &str) -> bool {
     strip_symbol_offset(name).starts_with('(')
 }
 
+/// The root frame text of a thread whose profile puts the program name at
+/// the root of each stack (`meta.comm_root`, perf sources), as
+/// `inferno-collapse-perf` writes it: the thread's name, else its
+/// process's, with spaces made underscores; `None` when both are empty.
+/// Every writer that adds the root frame (folded text, SVG, pprof) uses
+/// this.
+///
+/// ```
+/// use stackconv_model::naming::comm_root;
+/// assert_eq!(comm_root("gunicorn: worker", "python3").as_deref(), Some("gunicorn:_worker"));
+/// assert_eq!(comm_root("", "app").as_deref(), Some("app"));
+/// assert_eq!(comm_root("", ""), None);
+/// ```
+pub fn comm_root(thread_name: &str, process_name: &str) -> Option<String> {
+    let comm = if thread_name.is_empty() {
+        process_name
+    } else {
+        thread_name
+    };
+    (!comm.is_empty()).then(|| comm.replace(' ', "_"))
+}
+
+/// inferno's annotation of a kernel frame in folded text (`--all`).
+pub const KERNEL_ANNOTATION: &str = "_[k]";
+/// inferno's annotation of a JIT frame (perf map, jitted code) in folded
+/// text (`--all`).
+pub const JIT_ANNOTATION: &str = "_[j]";
+/// inferno's annotation of an inlined frame in folded text (`--all`).
+pub const INLINE_ANNOTATION: &str = "_[i]";
+
 /// Whether a module path is kernel code for inferno's `_[k]` annotation:
 /// it starts with `[` (`[kernel.kallsyms]`, `[nf_conntrack]`), ends with
 /// `.ko`, or ends in a `vmlinux[-version]` name; `[unknown]` is not kernel.
@@ -205,6 +235,24 @@ impl PythonFrame<'_> {
     pub fn display_name(&self) -> String {
         python_display_name(self.func, self.file)
     }
+}
+
+/// Whether `file` is Python source as profilers name it: `.py`, `.pyw`,
+/// `.pyx` (Cython), or a pseudo-file such as `<frozen importlib._bootstrap>`
+/// or `<string>`. The one list of Python file names: py-spy's reader, the
+/// speedscope reader and the wait rules all ask this.
+///
+/// ```
+/// use stackconv_model::naming::is_python_source;
+/// assert!(is_python_source("/srv/webapi.py"));
+/// assert!(is_python_source("<frozen importlib._bootstrap>"));
+/// assert!(!is_python_source("/usr/lib/libc.so.6"));
+/// ```
+pub fn is_python_source(file: &str) -> bool {
+    file.ends_with(".py")
+        || file.ends_with(".pyw")
+        || file.ends_with(".pyx")
+        || (file.starts_with('<') && file.ends_with('>'))
 }
 
 /// Take a Python frame name apart: perf's `py::func:file` (CPython 3.12+

@@ -29,6 +29,7 @@ impl ValueType {
 
 /// Something dropped or not resolved on the way in, counted for the report.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Loss {
     /// What was lost, e.g. `lost records`, `unresolved addresses in /usr/bin/app (file missing)`.
     pub what: String,
@@ -90,6 +91,21 @@ pub struct Label {
     pub num_unit: StringId,
 }
 
+impl Loss {
+    /// `count` items of data lost, described by `what`.
+    ///
+    /// ```
+    /// let l = stackconv_model::Loss::new("lost samples", 3);
+    /// assert_eq!((l.what.as_str(), l.count), ("lost samples", 3));
+    /// ```
+    pub fn new(what: impl Into<String>, count: u64) -> Loss {
+        Loss {
+            what: what.into(),
+            count,
+        }
+    }
+}
+
 impl Meta {
     /// Add `count` to the loss named `what`.
     pub fn add_loss(&mut self, what: &str, count: u64) {
@@ -138,6 +154,7 @@ impl Samples {
 
 /// One sample, borrowed from a [`Profile`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SampleRef {
     /// The sample's index.
     pub index: usize,

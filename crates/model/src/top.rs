@@ -44,6 +44,7 @@ use crate::transform::function_name;
 
 /// One function of [`top`].
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct TopRow {
     /// The function's name.
     pub name: String,
@@ -76,6 +77,7 @@ pub struct TopOptions {
 
 /// The result of [`top_with`].
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Top {
     /// The functions shown, sorted.
     pub rows: Vec<TopRow>,

@@ -203,6 +203,7 @@ impl StackTransform {
 
 /// The result of [`transform`].
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Transformed {
     /// The transformed profile.
     pub profile: Profile,

@@ -31,11 +31,66 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use crate::idle::Wait;
 use crate::naming::is_kernel_module;
 use crate::naming::python_frame;
 use crate::profile::Profile;
 use crate::tables::{FrameId, FrameKind};
+
+/// What an idle sample waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Wait {
+    /// A lock, semaphore, futex, or a Python lock, event or queue.
+    Lock,
+    /// A condition variable (`pthread_cond_wait`).
+    Condition,
+    /// Another thread's end (`pthread_join`).
+    Join,
+    /// Python's global interpreter lock.
+    Gil,
+    /// Sockets, pipes, files, `select` / `poll` / `epoll`.
+    Io,
+    /// A sleep.
+    Sleep,
+    /// Something else: perf's idle task, waiting for a child, a user
+    /// `--idle-frames` expression.
+    Other,
+}
+
+impl Wait {
+    /// A short lowercase name: `lock`, `condition`, `join`, `gil`, `io`,
+    /// `sleep`, `other`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Wait::Lock => "lock",
+            Wait::Condition => "condition",
+            Wait::Join => "join",
+            Wait::Gil => "gil",
+            Wait::Io => "io",
+            Wait::Sleep => "sleep",
+            Wait::Other => "other",
+        }
+    }
+
+    /// Precedence when several frames of a stack match: the most specific
+    /// wait is the larger.
+    pub(crate) fn rank(self) -> u8 {
+        match self {
+            Wait::Gil => 6,
+            Wait::Sleep => 5,
+            Wait::Io => 4,
+            Wait::Join => 3,
+            Wait::Condition => 2,
+            Wait::Lock => 1,
+            Wait::Other => 0,
+        }
+    }
+}
+
+impl std::fmt::Display for Wait {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Which frames a [`WaitRule`] is matched against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

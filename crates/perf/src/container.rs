@@ -19,6 +19,7 @@
 use linux_perf_data::linux_perf_event_reader::PerfEventAttr;
 
 use crate::error::Error;
+use crate::pages::Pages;
 
 const FILE_HEADER_SIZE: u64 = 104;
 const PIPE_HEADER_SIZE: u64 = 16;
@@ -89,6 +90,8 @@ enum Segment {
 pub(crate) struct Container<'a> {
     /// The input.
     input: &'a [u8],
+    /// Its pages, released as the stream is read.
+    pages: Pages<'a>,
     /// The pipe header and the HEADER_ATTR records of the stream.
     header: Vec<u8>,
     /// The data records of the stream.
@@ -174,31 +177,48 @@ pub(crate) fn looks_like(prefix: &[u8]) -> bool {
 impl Container<'_> {
     /// The canonical pipe-mode stream, for `PerfFileReader::parse_pipe`.
     pub(crate) fn stream(&self) -> impl std::io::Read + '_ {
-        let mut parts: Vec<&[u8]> = vec![&self.header];
+        let mut parts: Vec<(&[u8], Option<usize>)> = vec![(&self.header, None)];
         for seg in &self.segments {
             parts.push(match seg {
-                Segment::Input(r) => self.input.get(r.clone()).unwrap_or_default(),
-                Segment::Owned(v) => v,
+                Segment::Input(r) => (self.input.get(r.clone()).unwrap_or_default(), Some(r.start)),
+                Segment::Owned(v) => (v, None),
             });
         }
-        StreamReader { parts, index: 0 }
+        StreamReader {
+            parts,
+            index: 0,
+            pages: self.pages,
+            released: 0,
+        }
     }
 }
 
-/// Reads a list of byte slices one after the other.
+/// Reads a list of byte slices one after the other, each with its offset
+/// in the input when it lies there, releasing the input's pages behind it.
 struct StreamReader<'a> {
-    parts: Vec<&'a [u8]>,
+    parts: Vec<(&'a [u8], Option<usize>)>,
     index: usize,
+    pages: Pages<'a>,
+    /// The input is released up to here.
+    released: usize,
 }
 
 impl std::io::Read for StreamReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while let Some(part) = self.parts.get_mut(self.index) {
+        while let Some((part, at)) = self.parts.get_mut(self.index) {
             if part.is_empty() {
                 self.index += 1;
                 continue;
             }
             let n = part.read(buf)?;
+            if let Some(at) = at {
+                *at = at.saturating_add(n);
+                if *at >= self.released.saturating_add(self.pages.window) {
+                    self.pages
+                        .release(self.released.max(*at - self.pages.window)..*at);
+                    self.released = *at;
+                }
+            }
             return Ok(n);
         }
         Ok(0)
@@ -207,7 +227,14 @@ impl std::io::Read for StreamReader<'_> {
 
 /// Read and validate the container of a perf.data file or pipe stream;
 /// compressed records may decompress to `max_decompressed` bytes in all.
-pub(crate) fn parse(data: &[u8], max_decompressed: u64) -> Result<Container<'_>, Error> {
+///
+/// `pages` are `data`'s pages when it is a mapped file: the walk releases
+/// them behind it (see [`crate::pages`]).
+pub(crate) fn parse<'a>(
+    data: &'a [u8],
+    pages: Pages<'a>,
+    max_decompressed: u64,
+) -> Result<Container<'a>, Error> {
     let len = data.len() as u64;
     let magic = data.get(..8).ok_or(Error::Truncated {
         offset: 0,
@@ -228,6 +255,7 @@ pub(crate) fn parse(data: &[u8], max_decompressed: u64) -> Result<Container<'_>,
         len,
     })?;
     let mut w = Walker::new(b);
+    w.c.pages = pages;
     w.max_decompressed = max_decompressed;
     if header_size == PIPE_HEADER_SIZE {
         w.c.pipe = true;
@@ -483,7 +511,13 @@ impl<'a> Walker<'a> {
     /// Walk the records in `[start, end)` of the input.
     fn walk(&mut self, start: u64, end: u64) -> Result<(), Error> {
         let mut at = start;
+        let mut released = usize::try_from(start).unwrap_or(usize::MAX);
         while at < end {
+            let here = usize::try_from(at).unwrap_or(usize::MAX);
+            if here >= released.saturating_add(self.c.pages.window) {
+                self.c.pages.release(released..here);
+                released = here;
+            }
             if at + RECORD_HEADER_SIZE > end {
                 return Err(self.record_past_end(at, RECORD_HEADER_SIZE, end));
             }

@@ -34,6 +34,7 @@
 mod container;
 mod decode;
 mod error;
+mod pages;
 mod reader;
 pub mod symbolize;
 mod unwind;
@@ -89,7 +90,52 @@ pub fn read(data: &[u8], opts: &ReadOptions) -> Result<Profile, Error> {
     let limit = opts
         .max_decompressed_bytes
         .unwrap_or_else(|| default_max_decompressed(u64::try_from(data.len()).unwrap_or(u64::MAX)));
-    let container = container::parse(data, limit)?;
+    let container = container::parse(data, pages::Pages::default(), limit)?;
+    reader::read_container(container, opts)
+}
+
+/// Read a perf.data file, mapped rather than read into memory: the pages of
+/// the parts already read are given back as reading goes on, so resident
+/// memory grows with the profile (its distinct stacks and symbols), not
+/// with the file's size. A file that cannot be mapped is read as by
+/// [`read_pipe`].
+///
+/// ```no_run
+/// let file = std::fs::File::open("perf.data")?;
+/// let profile = stackconv_perf::read_file(&file, &stackconv_perf::ReadOptions::default())?;
+/// println!("{} samples", profile.samples.len());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`read`], and [`Error::Io`] when reading fails.
+pub fn read_file(file: &std::fs::File, opts: &ReadOptions) -> Result<Profile, Error> {
+    read_file_windowed(file, opts, pages::WINDOW)
+}
+
+/// [`read_file`], releasing pages every `window` bytes (for tests: small
+/// files then release too).
+#[doc(hidden)]
+pub fn read_file_windowed(
+    file: &std::fs::File,
+    opts: &ReadOptions,
+    window: usize,
+) -> Result<Profile, Error> {
+    #[allow(unsafe_code)]
+    // SAFETY: a read-only private map, alive while the file is parsed;
+    // profiles are not rewritten while stackconv reads them (a file
+    // truncated under us could fault, as with any mmap reader such as
+    // ripgrep; the read fallback covers files that cannot be mapped).
+    let map = match unsafe { memmap2::Mmap::map(file) } {
+        Ok(map) => map,
+        Err(_) => return read_pipe(file, opts),
+    };
+    let _ = map.advise(memmap2::Advice::Sequential);
+    let limit = opts
+        .max_decompressed_bytes
+        .unwrap_or_else(|| default_max_decompressed(u64::try_from(map.len()).unwrap_or(u64::MAX)));
+    let container = container::parse(&map, pages::Pages::mapped(&map, window), limit)?;
     reader::read_container(container, opts)
 }
 

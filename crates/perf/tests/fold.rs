@@ -50,3 +50,31 @@ fn folding_while_reading_is_folding_after() {
         );
     }
 }
+
+/// Reading from the mapped file, its pages released behind the reader
+/// every 128 KiB (the smallest window that releases whole 64 KiB pages),
+/// gives the profile read from bytes.
+#[test]
+fn reading_the_mapped_file_is_reading_its_bytes() {
+    for name in [
+        "c-fp",
+        "c-dwarf",
+        "c-fp.pipe",
+        "c-zstd",
+        "mutex",
+        "py-dwarf",
+    ] {
+        let path = common::path(name);
+        let opts = common::options(name);
+        let want = read(&common::data(name), &opts).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        for window in [128 << 10, 1 << 20] {
+            let got = stackconv_perf::read_file_windowed(&file, &opts, window).unwrap();
+            assert_eq!(got.samples.stacks, want.samples.stacks, "{name} {window}");
+            assert_eq!(got.samples.values, want.samples.values, "{name} {window}");
+            assert_eq!(got.samples.times, want.samples.times, "{name} {window}");
+            assert_eq!(got.stacks.nodes(), want.stacks.nodes(), "{name} {window}");
+            assert_eq!(got.meta.warnings, want.meta.warnings, "{name} {window}");
+        }
+    }
+}

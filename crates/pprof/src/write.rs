@@ -194,19 +194,20 @@ impl<'p> Builder<'p> {
         if !self.p.meta.comm_root {
             return None;
         }
-        let name = self.p.threads.get(thread).thread_name;
-        if name.is_empty() {
-            return None;
-        }
+        let t = self.p.threads.get(thread);
+        let name = stackconv_model::naming::comm_root(
+            self.p.str(t.thread_name),
+            self.p.str(t.process_name),
+        )?;
         if let Some(&root) = self.p.stack_frames(stack).first() {
-            if self.p.frame(root).name == name {
+            if self.p.frame_name(root) == name {
                 return None;
             }
         }
         let function = match self.comm_functions.get(&thread) {
             Some(f) => *f,
             None => {
-                let f = Some(self.function(self.p.str(name), ""));
+                let f = Some(self.function(&name, ""));
                 self.comm_functions.insert(thread, f);
                 f
             }

@@ -871,17 +871,14 @@ fn diff(
     per_process: bool,
     per_thread: bool,
 ) -> PyResult<PyDiff> {
-    let mut w = folded::WriteOptions::default();
-    w.root = root_frame(py, per_process, per_thread)?;
+    let mut opts = stackconv::DiffOptions::default();
+    opts.root = root_frame(py, per_process, per_thread)?;
+    opts.normalize = normalize;
     let b = before.shown(py, false)?;
     let a = after.shown(py, false)?;
     let (b, a): (&Profile, &Profile) = (&b, &a);
     let d = py
-        .detach(|| -> Result<_, stackconv::Error> {
-            let b = stackconv::as_folded(&b.fold(), &w)?;
-            let a = stackconv::as_folded(&a.fold(), &w)?;
-            Ok(stackconv::model::diff(&b, &a, normalize))
-        })
+        .detach(|| stackconv::diff(&b.fold(), &a.fold(), &opts))
         .map_err(|e| to_py(py, e))?;
     let mut sources = before.sources.clone();
     sources.extend(after.sources.iter().cloned());
@@ -941,7 +938,8 @@ impl PyDiff {
         let text = py
             .detach(|| -> Result<Vec<u8>, stackconv::Error> {
                 let mut out = Vec::new();
-                stackconv::write_diff(d, OutputFormat::Folded, None, &mut out)?;
+                let opts = stackconv::DiffOptions::default();
+                stackconv::write_diff(d, OutputFormat::Folded, &opts, &mut out)?;
                 Ok(out)
             })
             .map_err(|e| to_py(py, e))?;
@@ -975,11 +973,13 @@ impl PyDiff {
             (format == OutputFormat::Html && !self.sources.is_empty())
                 .then(|| format!("{} (differential)", stackconv::report_title(&self.sources)))
         });
+        let mut opts = stackconv::DiffOptions::default();
+        opts.title = title;
         let d = &self.diff;
         let sources = &self.sources;
         py.detach(|| -> Result<(), stackconv::Error> {
             stackconv::Output::prepare(&path, sources, force)?
-                .write_with(|w| stackconv::write_diff(d, format, title.as_deref(), w))
+                .write_with(|w| stackconv::write_diff(d, format, &opts, w))
         })
         .map_err(|e| to_py(py, e))
     }

@@ -191,10 +191,12 @@ fn to_index(v: f64, len: usize) -> Option<usize> {
     }
 }
 
-/// A frame's kind from what the file says: Python for `.py` files and
-/// perf-map `py::` names, unknown otherwise.
+/// A frame's kind from what the file says: Python for Python source files
+/// and perf-map `py::` names, unknown otherwise.
 fn frame_kind(name: &str, file: &str) -> FrameKind {
-    if name.starts_with("py::") || file.ends_with(".py") {
+    if stackconv_model::naming::is_python_perf_symbol(name)
+        || stackconv_model::naming::is_python_source(file)
+    {
         FrameKind::Python
     } else {
         FrameKind::Unknown

@@ -89,7 +89,9 @@ fn known_stacks() {
     let frozen = p.frame(p.stack_frames(p.samples.stacks[0])[1]);
     assert_eq!(p.str(frozen.name), "_find_and_load");
     assert_eq!(p.str(frozen.file), "<frozen importlib._bootstrap>");
-    assert_eq!(frozen.kind, FrameKind::Unknown);
+    // Frozen modules are Python code: the same rule as py-spy's raw
+    // reader (`naming::is_python_source`).
+    assert_eq!(frozen.kind, FrameKind::Python);
 
     // The most common stacks over all threads, in samples of 10 ms.
     let mut by_stack: std::collections::HashMap<String, i64> = Default::default();

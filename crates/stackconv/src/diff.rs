@@ -1,15 +1,63 @@
-//! Writing a differential profile ([`stackconv_model::diff::Diff`]) in the
-//! formats `stackconv diff` writes.
+//! Before/after comparison: two profiles aligned stack by stack, as
+//! `inferno-diff-folded` aligns their folded files, and written as a
+//! differential flame graph, an HTML report, two-column folded text or a
+//! pprof delta. `stackconv diff BEFORE AFTER -o OUT` is this.
 
-use std::io::{self, Write};
+use std::io::Write;
 
+use stackconv_collapsed::folded::{self, RootFrame};
 use stackconv_model::diff::Diff;
 
-use crate::{Error, OutputFormat};
+use crate::{as_folded, Error, OutputFormat, Profile};
 
-/// The formats [`write_diff`] writes: a differential flame graph (SVG), a
-/// differential HTML report, the two-column folded form of
-/// `inferno-diff-folded`, and a pprof delta (after - before).
+/// How to compare and draw two profiles.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct DiffOptions {
+    /// The root frame of each stack: the comm (default, as
+    /// `inferno-collapse-perf`), `comm-pid` or `comm-pid/tid`, so stacks
+    /// are compared per program, process or thread.
+    pub root: RootFrame,
+    /// Scale the before weights to the after total (`inferno-diff-folded
+    /// --normalize`).
+    pub normalize: bool,
+    /// The title of the SVG or HTML report (default: "Differential Flame
+    /// Graph").
+    pub title: Option<String>,
+}
+
+/// Compare `before` with `after` on their shown value columns
+/// (`meta.default_value`): one row per stack of either, as their folded
+/// text shows it (root frame included).
+///
+/// ```
+/// use stackconv::collapsed::folded;
+/// use stackconv::{diff, DiffOptions};
+///
+/// let before = folded::read(b"main;work 5\nmain;lock_wait 3\n")?;
+/// let after = folded::read(b"main;work 4\n")?;
+/// let d = diff(&before, &after, &DiffOptions::default())?;
+/// let rows: Vec<_> = d.rows.iter().map(|r| (r.folded.as_str(), r.before, r.after)).collect();
+/// assert_eq!(rows, [("main;lock_wait", 3, 0), ("main;work", 5, 4)]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// Only if the folded writer and reader disagree, which is a bug.
+pub fn diff(before: &Profile, after: &Profile, opts: &DiffOptions) -> Result<Diff, Error> {
+    let mut w = folded::WriteOptions::default();
+    w.root = opts.root;
+    let before = as_folded(before, &w)?;
+    let after = as_folded(after, &w)?;
+    Ok(stackconv_model::diff(&before, &after, opts.normalize))
+}
+
+/// The formats a [`Diff`] can be written in: [`OutputFormat::Svg`] (red
+/// where the after profile is heavier, blue where lighter, violet for
+/// frames only before), [`OutputFormat::Html`], [`OutputFormat::Folded`]
+/// (`stack before after` lines, as `inferno-diff-folded` writes) and
+/// [`OutputFormat::Pprof`] (after minus before).
 pub const DIFF_FORMATS: [OutputFormat; 4] = [
     OutputFormat::Svg,
     OutputFormat::Html,
@@ -17,69 +65,71 @@ pub const DIFF_FORMATS: [OutputFormat; 4] = [
     OutputFormat::Pprof,
 ];
 
-/// The title of a differential flame graph or report when none is given.
-pub const DIFF_TITLE: &str = "Differential Flame Graph";
-
-/// Write `diff` as `format` (one of [`DIFF_FORMATS`]) to `out`, titled
-/// `title` (SVG and HTML; default [`DIFF_TITLE`]).
+/// Write `d` as `format` (one of [`DIFF_FORMATS`]) to `out`.
 ///
 /// ```
-/// use stackconv::{read_bytes, write_diff, OutputFormat, ReadOptions};
+/// use stackconv::collapsed::folded;
+/// use stackconv::{diff, write_diff, DiffOptions, OutputFormat};
 ///
-/// let before = read_bytes(b"main;a 10\nmain;b 10\n", &ReadOptions::default())?;
-/// let after = read_bytes(b"main;b 30\nmain;c 10\n", &ReadOptions::default())?;
-/// let d = stackconv::model::diff::diff(&before, &after, false);
-/// let mut text = Vec::new();
-/// write_diff(&d, OutputFormat::Folded, None, &mut text)?;
-/// assert_eq!(text, b"main;a 10 0\nmain;b 10 30\nmain;c 0 10\n");
-/// # Ok::<(), stackconv::Error>(())
+/// let before = folded::read(b"main;work 5\nmain;lock_wait 3\n")?;
+/// let after = folded::read(b"main;work 4\n")?;
+/// let opts = DiffOptions::default();
+/// let d = diff(&before, &after, &opts)?;
+/// let mut svg = Vec::new();
+/// write_diff(&d, OutputFormat::Svg, &opts, &mut svg)?;
+/// assert!(String::from_utf8(svg)?.contains("lock_wait (removed)"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
 /// # Errors
 ///
-/// The writer's error, or [`Error::Io`] (also for a format not in
-/// [`DIFF_FORMATS`]).
+/// [`Error::NotForDiffs`] for another format, [`Error::NotBuiltIn`] when
+/// its Cargo feature is off, or the writer's error.
 pub fn write_diff(
-    diff: &Diff,
+    d: &Diff,
     format: OutputFormat,
-    title: Option<&str>,
+    opts: &DiffOptions,
     out: impl Write,
 ) -> Result<(), Error> {
-    let _ = title; // unused without the svg and html features
-    let mut out = io::BufWriter::with_capacity(256 * 1024, out);
     match format {
         OutputFormat::Folded => {
-            for row in &diff.rows {
-                writeln!(out, "{} {} {}", row.folded, row.before, row.after)?;
+            let mut w = std::io::BufWriter::new(out);
+            for row in &d.rows {
+                writeln!(w, "{} {} {}", row.folded, row.before, row.after)?;
             }
+            w.flush()?;
+            Ok(())
         }
         #[cfg(feature = "svg")]
         OutputFormat::Svg => {
             let mut svg = stackconv_flamegraph::SvgOptions::default();
             svg.differential = true;
-            svg.title = title.unwrap_or(DIFF_TITLE).to_string();
-            svg.count_name = match diff.value_type.unit.as_str() {
+            svg.title = opts
+                .title
+                .clone()
+                .unwrap_or_else(|| "Differential Flame Graph".to_string());
+            svg.count_name = match d.value_type.unit.as_str() {
                 "count" | "" => "samples".to_string(),
                 u => u.to_string(),
             };
-            stackconv_flamegraph::write_diff_svg(diff, &svg, &mut out)?;
+            stackconv_flamegraph::write_diff_svg(d, &svg, out)?;
+            Ok(())
         }
         #[cfg(feature = "html")]
         OutputFormat::Html => {
-            let mut opts = stackconv_html::HtmlOptions::default();
-            opts.title = title.unwrap_or(DIFF_TITLE).to_string();
-            stackconv_html::write_diff_html(diff, &opts, &mut out)?;
+            let mut html = stackconv_html::HtmlOptions::default();
+            if let Some(t) = &opts.title {
+                html.title = t.clone();
+            }
+            stackconv_html::write_diff_html(d, &html, out)?;
+            Ok(())
         }
         #[cfg(feature = "pprof")]
-        OutputFormat::Pprof => stackconv_pprof::write(&diff.delta_profile(), &mut out)?,
-        other if DIFF_FORMATS.contains(&other) => return Err(other.not_built_in()),
-        other => {
-            return Err(Error::Io(io::Error::other(format!(
-                "diff writes {}, not {other}",
-                DIFF_FORMATS.map(OutputFormat::name).join(", ")
-            ))))
+        OutputFormat::Pprof => {
+            stackconv_pprof::write(&d.delta_profile(), out)?;
+            Ok(())
         }
+        other if DIFF_FORMATS.contains(&other) => Err(other.not_built_in()),
+        other => Err(Error::NotForDiffs { format: other }),
     }
-    out.flush()?;
-    Ok(())
 }

@@ -43,7 +43,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-pub use diff::{write_diff, DIFF_FORMATS, DIFF_TITLE};
+pub use diff::{diff, write_diff, DiffOptions, DIFF_FORMATS};
 pub use info::{Summary, ThreadSummary};
 pub use output::{
     check_inputs, check_stdout, remove_temporary_files, remove_temporary_files_on_signals, Output,
@@ -451,6 +451,13 @@ pub enum Error {
         /// The column's kind.
         column: String,
     },
+    /// A diff was to be written in a format that has no differential form
+    /// (see [`DIFF_FORMATS`]).
+    #[error("a diff is written as svg, html, folded or pprof, not {format}")]
+    NotForDiffs {
+        /// The format asked for.
+        format: OutputFormat,
+    },
     /// The format's Cargo feature was off when this stackconv was built.
     #[error("{format} is not built into this stackconv (Cargo feature `{feature}` of the stackconv crate)")]
     NotBuiltIn {
@@ -585,6 +592,7 @@ impl Error {
             | Error::InputTooLarge { .. }
             | Error::OutOfMemory { .. }
             | Error::NotBuiltIn { .. }
+            | Error::NotForDiffs { .. }
             | Error::WeightOverflow { .. }
             | Error::Io(_)
             | Error::StdinTwice
@@ -615,6 +623,24 @@ pub struct ReadOptions {
     pub pprof: stackconv_pprof::ReadOptions,
     /// Skip detection and read this format.
     pub format: Option<InputFormat>,
+    /// Fold the samples: one row per distinct (stack, thread), values
+    /// summed, no timestamps ([`Profile::into_folded`]). For outputs
+    /// without time order (flame graphs, folded text, pprof, top lists,
+    /// diffs). perf.data is folded while it is read, so memory grows with
+    /// its distinct stacks, not with its samples; other formats are folded
+    /// once read; per-sample labels (pprof's) are dropped. Default `false`
+    /// (the CLI folds perf.data whenever its output and filters need no
+    /// time order).
+    ///
+    /// ```
+    /// let mut opts = stackconv::ReadOptions::default();
+    /// opts.fold = true;
+    /// let p = stackconv::read_bytes(b"main;a 1\nmain;b 2\nmain;a 3\n", &opts)?;
+    /// assert_eq!(p.samples.len(), 2);
+    /// assert_eq!(p.total(0), 6);
+    /// # Ok::<(), stackconv::Error>(())
+    /// ```
+    pub fold: bool,
     /// The most bytes compressed data in one input (zstd records of
     /// perf.data, gzip of pprof) may decompress to; more is an error.
     /// `None`: [`default_max_decompressed`] of the input's size. It
@@ -683,12 +709,7 @@ pub fn read_bytes(data: &[u8], opts: &ReadOptions) -> Result<Profile, Error> {
     let _ = max_decompressed; // unused when no compressed format is built in
     let profile = match format {
         #[cfg(feature = "perf")]
-        InputFormat::PerfData => {
-            let mut perf_opts = opts.perf.clone();
-            perf_opts.max_decompressed_bytes =
-                perf_opts.max_decompressed_bytes.or(Some(max_decompressed));
-            stackconv_perf::read(data, &perf_opts)?
-        }
+        InputFormat::PerfData => stackconv_perf::read(data, &perf_options(opts, max_decompressed))?,
         InputFormat::PerfScript => stackconv_collapsed::perf_script::read(data)?,
         InputFormat::PySpy => stackconv_collapsed::pyspy::read(data)?,
         InputFormat::Folded => stackconv_collapsed::folded::read(data)?,
@@ -709,9 +730,14 @@ pub fn read_bytes(data: &[u8], opts: &ReadOptions) -> Result<Profile, Error> {
         )))]
         other => return Err(other.not_built_in()),
     };
-    // Every column's weights add up within 64 bits, whatever the format
-    // claimed: what comes after (folding, merging, totals, the SVG's widths)
-    // can then add without overflow.
+    // perf.data was folded as it was read.
+    checked(profile, opts.fold && format != InputFormat::PerfData)
+}
+
+/// `profile`, folded when `fold`, once every column's weights are known to add up within 64
+/// bits, whatever the format claimed: what comes after (folding, merging,
+/// totals, the SVG's widths) can then add without overflow.
+fn checked(profile: Profile, fold: bool) -> Result<Profile, Error> {
     for (column, vt) in profile.value_types.iter().enumerate() {
         if profile.checked_total(column).is_none() {
             return Err(Error::WeightOverflow {
@@ -719,7 +745,19 @@ pub fn read_bytes(data: &[u8], opts: &ReadOptions) -> Result<Profile, Error> {
             });
         }
     }
+    if fold {
+        return Ok(profile.into_folded());
+    }
     Ok(profile)
+}
+
+/// The perf reader's options, with the decompression limit decided.
+#[cfg(feature = "perf")]
+fn perf_options(opts: &ReadOptions, max_decompressed: u64) -> stackconv_perf::ReadOptions {
+    let mut perf_opts = opts.perf.clone();
+    perf_opts.max_decompressed_bytes = perf_opts.max_decompressed_bytes.or(Some(max_decompressed));
+    perf_opts.fold |= opts.fold;
+    perf_opts
 }
 
 fn memchr_nul(data: &[u8]) -> Option<usize> {
@@ -744,6 +782,22 @@ fn read_path_inner(path: &Path, opts: &ReadOptions) -> Result<Profile, Error> {
     }
     let file = File::open(path)?;
     let data = map_file(&file, limit)?;
+    // A mapped perf.data is read by its reader from the file, which gives
+    // the pages back as it goes: memory then does not grow with the file.
+    #[cfg(feature = "perf")]
+    if matches!(data, FileBytes::Mapped(_))
+        && opts.format.or_else(|| detect(&data)) == Some(InputFormat::PerfData)
+    {
+        let len = data.len() as u64;
+        drop(data);
+        let max = opts
+            .max_decompressed_bytes
+            .unwrap_or_else(|| default_max_decompressed(len));
+        return checked(
+            stackconv_perf::read_file(&file, &perf_options(opts, max))?,
+            false,
+        );
+    }
     read_bytes(&data, opts)
 }
 
@@ -808,9 +862,9 @@ fn map_file(file: &File, limit: u64) -> Result<FileBytes, Error> {
         // parsed; profiles are not rewritten while stackconv reads them (a
         // file truncated under us could fault, as with any mmap reader such as
         // ripgrep; the read fallback covers files that cannot be mapped).
-        // Populated: every page is read anyway, faulting them in at once
-        // is cheaper than one fault per page.
-        let mapped = unsafe { memmap2::MmapOptions::new().populate().map(file) };
+        // Not populated: detection reads a few bytes, and perf.data is
+        // read from the file again by its reader (see below).
+        let mapped = unsafe { memmap2::MmapOptions::new().map(file) };
         if let Ok(m) = mapped {
             return Ok(FileBytes::Mapped(m));
         }
@@ -945,7 +999,7 @@ pub fn write(
                 })?;
             let min_weight = stackconv_flamegraph::min_drawn_weight(drawn, svg.min_width_percent);
             let mut folded = Vec::new();
-            svg.presorted = stackconv_collapsed::folded::write_pruned(
+            svg.presorted = stackconv_collapsed::prune::write_pruned(
                 profile,
                 &opts.folded,
                 min_weight,

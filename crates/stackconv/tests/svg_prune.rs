@@ -1,5 +1,5 @@
 //! The SVG is drawn from folded text without the subtrees too narrow to be
-//! drawn (`folded::write_pruned`): the picture must be the one drawn from
+//! drawn (`prune::write_pruned`): the picture must be the one drawn from
 //! the full folded text, byte for byte, on every recording in testdata/ and
 //! on random profiles made to hit the hard cases (names that are prefixes
 //! of their siblings' names, several root texts, zero and negative weights,
@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use stackconv::collapsed::folded::{self, RootFrame, WriteOptions};
+use stackconv::collapsed::prune;
 use stackconv::flamegraph::{min_drawn_weight, write_svg, SvgOptions};
 use stackconv::model::{FrameKind, Thread, ValueType};
 use stackconv::{read_path, Profile, ReadOptions};
@@ -43,7 +44,7 @@ fn both(p: &Profile, opts: &WriteOptions, min_width: f64) -> Option<(String, Str
     }
     let min_weight = min_drawn_weight(drawn_total(p, opts), min_width);
     let mut pruned = Vec::new();
-    let sorted = folded::write_pruned(p, opts, min_weight, &mut pruned).unwrap();
+    let sorted = prune::write_pruned(p, opts, min_weight, &mut pruned).unwrap();
     let mut presorted = svg.clone();
     presorted.presorted = sorted;
     let mut b = Vec::new();
@@ -118,7 +119,7 @@ fn pruning_leaves_few_lines_on_a_wide_profile() {
     let p = folded::read(text.as_bytes()).unwrap();
     let mut pruned = Vec::new();
     let min_weight = min_drawn_weight(300, 1.0);
-    assert!(folded::write_pruned(&p, &WriteOptions::default(), min_weight, &mut pruned).unwrap());
+    assert!(prune::write_pruned(&p, &WriteOptions::default(), min_weight, &mut pruned).unwrap());
     let pruned = String::from_utf8(pruned).unwrap();
     assert_eq!(pruned.lines().count(), 201);
     assert!(pruned

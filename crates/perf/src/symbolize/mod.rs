@@ -483,10 +483,10 @@ impl Symbolizer {
         let mut warnings = self.warnings.clone();
         let mut add = |place: &str, misses: &Misses| {
             for (why, &(lookups, distinct)) in &misses.0 {
-                losses.push(Loss {
-                    what: format!("unresolved addresses in {place} ({why}; {distinct} distinct)"),
-                    count: lookups,
-                });
+                losses.push(Loss::new(
+                    format!("unresolved addresses in {place} ({why}; {distinct} distinct)"),
+                    lookups,
+                ));
             }
         };
         for slot in &self.files {

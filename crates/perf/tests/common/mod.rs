@@ -32,6 +32,12 @@ pub fn options(name: &str) -> ReadOptions {
     opts
 }
 
+/// The recording's path.
+#[allow(dead_code)]
+pub fn path(name: &str) -> PathBuf {
+    testdata().join(format!("{name}.data"))
+}
+
 /// The recording's bytes.
 pub fn data(name: &str) -> Vec<u8> {
     std::fs::read(testdata().join(format!("{name}.data"))).unwrap()
