@@ -2,7 +2,7 @@
 //! format of `-o`/`--to`, where a recording's perf maps are kept, and the
 //! notes printed on standard error.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use stackconv::{OutputFormat, Profile};
 
@@ -142,36 +142,12 @@ pub fn report(profile: &Profile, quiet: bool) {
     }
 }
 
-/// The HTML report's default title: its inputs' file names.
-pub fn report_title(inputs: &[PathBuf]) -> String {
-    let names: Vec<String> = inputs
-        .iter()
-        .map(|p| {
-            p.file_name().map_or_else(
-                || p.display().to_string(),
-                |n| n.to_string_lossy().into_owned(),
-            )
-        })
-        .collect();
-    format!("stackconv: {}", names.join(", "))
-}
+// The HTML report's default title: its inputs' file names (the facade's).
+pub use stackconv::report_title;
 
-/// Without `--perf-map-dir`, a recording's perf maps kept beside it by
-/// `stackconv record` (`out.perf.data.maps/`) are used.
-pub fn maps_beside(opts: &mut stackconv::ReadOptions, inputs: &[PathBuf]) {
-    let sym = &mut opts.perf.symbols;
-    if sym.perf_map_dir.is_some() {
-        return;
-    }
-    sym.perf_map_dir = inputs.iter().map(|i| maps_dir_of(i)).find(|d| d.is_dir());
-}
-
-/// The directory the perf maps of `recording` are kept in.
-pub fn maps_dir_of(recording: &Path) -> PathBuf {
-    let mut s = recording.as_os_str().to_owned();
-    s.push(".maps");
-    PathBuf::from(s)
-}
+// Without `--perf-map-dir`, a recording's perf maps kept beside it by
+// `stackconv record` (`out.perf.data.maps/`) are used: the facade's rule.
+pub use stackconv::{maps_beside, maps_dir_of};
 
 /// Inputs from this size on show a progress bar while read (when standard
 /// error is a terminal and `--quiet` is not given); `STACKCONV_PROGRESS_MIN`

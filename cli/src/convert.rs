@@ -80,7 +80,7 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
 }
 
 /// The SVG title of `--off-cpu` graphs.
-pub const OFF_CPU_TITLE: &str = "Off-CPU Time Flame Graph";
+use stackconv::OFF_CPU_TITLE;
 
 pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     if a.inputs.is_empty() {

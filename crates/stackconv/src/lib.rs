@@ -978,6 +978,58 @@ fn map_file(file: &File, limit: u64) -> Result<FileBytes, Error> {
     Ok(FileBytes::Read(read_bounded(file, limit)?))
 }
 
+/// The directory where `stackconv record` keeps the perf maps of
+/// `recording`: `RECORDING.maps` beside it.
+///
+/// ```
+/// use std::path::Path;
+/// assert_eq!(stackconv::maps_dir_of(Path::new("/a/out.perf.data")), Path::new("/a/out.perf.data.maps"));
+/// ```
+pub fn maps_dir_of(recording: &Path) -> PathBuf {
+    let mut s = recording.as_os_str().to_owned();
+    s.push(".maps");
+    PathBuf::from(s)
+}
+
+/// Without a perf map directory in `opts`, use the perf maps kept beside
+/// the first of `inputs` that has them ([`maps_dir_of`]), as `stackconv
+/// record` leaves them.
+pub fn maps_beside(opts: &mut ReadOptions, inputs: &[PathBuf]) {
+    let _ = (&opts, inputs); // unused without the perf feature
+    #[cfg(feature = "perf")]
+    {
+        let sym = &mut opts.perf.symbols;
+        if sym.perf_map_dir.is_some() {
+            return;
+        }
+        sym.perf_map_dir = inputs.iter().map(|i| maps_dir_of(i)).find(|d| d.is_dir());
+    }
+}
+
+/// The default title of an HTML report of `inputs`: their file names
+/// (`stackconv: a.data, b.data`).
+///
+/// ```
+/// use std::path::PathBuf;
+/// let inputs = [PathBuf::from("/x/a.data"), PathBuf::from("b.pb.gz")];
+/// assert_eq!(stackconv::report_title(&inputs), "stackconv: a.data, b.pb.gz");
+/// ```
+pub fn report_title(inputs: &[PathBuf]) -> String {
+    let names: Vec<String> = inputs
+        .iter()
+        .map(|p| {
+            p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    format!("stackconv: {}", names.join(", "))
+}
+
+/// The SVG title of graphs of off-CPU time (`--off-cpu`).
+pub const OFF_CPU_TITLE: &str = "Off-CPU Time Flame Graph";
+
 /// How to write outputs.
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
