@@ -8,9 +8,8 @@
 //! module and `stackconv` agree on every number. Parsing, processing and
 //! writing run with the GIL released.
 //!
-//! Not here yet: `Profile.to_arrow()`, which comes with the columnar output
-//! (crate `stackconv-columnar`): it will be a method of [`PyProfile`]
-//! handing the profile to that crate's Arrow writer.
+//! `Profile.to_arrow()` gives the columnar output (crate
+//! `stackconv-columnar`'s Arrow IPC, opened by pyarrow).
 
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -682,6 +681,41 @@ impl PyProfile {
             }
         })
         .map_err(|e| to_py(py, e))
+    }
+
+    /// The profile as a pyarrow Table, one row per (thread, stack), in the
+    /// schema of `stackconv IN -o OUT.arrow` (stackconv-columnar): `input`,
+    /// one column per label, pid, tid, process and thread names, `leaf`, one
+    /// Int64 column per value type, and `stack` as a list of frames root
+    /// first. The table is made in Rust as Arrow IPC and opened by pyarrow
+    /// over the same buffer, without copying. Needs pyarrow.
+    #[pyo3(signature = (*, labels=None))]
+    fn to_arrow<'py>(
+        &self,
+        py: Python<'py>,
+        labels: Option<Vec<(String, String)>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let pa = py.import("pyarrow")?;
+        let ipc = py.import("pyarrow.ipc")?;
+        let mut opts = stackconv::WriteOptions::default();
+        let path = self.sources.first().map(|p| p.display().to_string());
+        let mut source = stackconv::columnar::Source::new(path.unwrap_or_default());
+        for (k, v) in labels.unwrap_or_default() {
+            source = source.with_label(k, v);
+        }
+        opts.columnar = source;
+        let shown = self.shown(py, false)?;
+        let p: &Profile = &shown;
+        let bytes = py
+            .detach(|| -> Result<Vec<u8>, stackconv::Error> {
+                let mut out = Vec::new();
+                stackconv::write(&p.fold(), OutputFormat::Arrow, &opts, &mut out)?;
+                Ok(out)
+            })
+            .map_err(|e| to_py(py, e))?;
+        let buffer = pa.call_method1("py_buffer", (PyBytes::new(py, &bytes),))?;
+        ipc.call_method1("open_file", (buffer,))?
+            .call_method0("read_all")
     }
 
     /// The total weight of the shown value column, or of the column

@@ -2,7 +2,7 @@
 
 import os
 import pathlib
-from typing import Mapping, NamedTuple, Optional, Sequence, Tuple, Union, final
+from typing import Any, Mapping, NamedTuple, Optional, Sequence, Tuple, Union, final
 
 from ._errors import Error as Error
 from ._errors import InputError as InputError
@@ -88,8 +88,9 @@ def diff(
 class Profile:
     """A profile: samples, their stacks, threads and value columns."""
 
-    # to_arrow() -> pyarrow.Table comes with the columnar (Arrow/Parquet)
-    # output: crates/python/src/lib.rs says where.
+    def to_arrow(self, *, labels: Optional[Sequence[Tuple[str, str]]] = None) -> Any:
+        """The profile as a pyarrow Table (one row per thread and stack, the
+        schema of ``stackconv IN -o OUT.arrow``); needs pyarrow."""
 
     def filter(
         self,
