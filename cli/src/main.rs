@@ -14,6 +14,7 @@ mod args;
 mod commands;
 mod common;
 mod convert;
+mod convert_args;
 mod options;
 mod record;
 mod size;

@@ -8,7 +8,7 @@ use stackconv::columnar::Source;
 use stackconv::{OutputFormat, Profile};
 
 use crate::common::{usage, Failure};
-use crate::convert::ConvertArgs;
+use crate::convert_args::ConvertArgs;
 
 /// The table's label keys, each input's file and source (path and
 /// labels), and how many paths `--label-from-path` did not match.
