@@ -155,14 +155,7 @@ pub mod arb {
             })
             .collect();
         let mut p = Profile::new(vts);
-        let kinds = [
-            FrameKind::Native,
-            FrameKind::Kernel,
-            FrameKind::Python,
-            FrameKind::Jit,
-            FrameKind::Inline,
-            FrameKind::Unknown,
-        ];
+        let kinds = FrameKind::ALL;
         let frames: Vec<_> = s
             .frames
             .iter()
