@@ -179,6 +179,7 @@ impl Container<'_> {
     pub(crate) fn stream(
         &self,
         progress: Option<crate::Progress>,
+        position: std::sync::Arc<std::sync::atomic::AtomicU64>,
     ) -> impl std::io::Read + Send + '_ {
         let mut parts: Vec<(&[u8], Option<usize>)> = vec![(&self.header, None)];
         for seg in &self.segments {
@@ -195,6 +196,7 @@ impl Container<'_> {
             progress,
             reported: 0,
             len: self.input.len() as u64,
+            position,
         }
     }
 }
@@ -214,6 +216,8 @@ struct StreamReader<'a> {
     /// The input offset last reported.
     reported: usize,
     len: u64,
+    /// How far the input has been read (for errors of the parser).
+    position: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::io::Read for StreamReader<'_> {
@@ -226,6 +230,8 @@ impl std::io::Read for StreamReader<'_> {
             let n = part.read(buf)?;
             if let Some(at) = at {
                 *at = at.saturating_add(n);
+                self.position
+                    .store(*at as u64, std::sync::atomic::Ordering::Relaxed);
                 if *at >= self.released.saturating_add(self.pages.window) {
                     self.pages
                         .release(self.released.max(*at - self.pages.window)..*at);

@@ -123,6 +123,7 @@ pub(crate) fn decode_all<R: std::io::Read>(
     reader: PerfFileReader<R>,
     send: &mpsc::SyncSender<Message>,
     recycled: &mpsc::Receiver<Batch>,
+    position: &std::sync::atomic::AtomicU64,
 ) {
     let PerfFileReader {
         mut perf_file,
@@ -154,7 +155,8 @@ pub(crate) fn decode_all<R: std::io::Read>(
                 if !batch.records.is_empty() && send.send(Ok(batch)).is_err() {
                     return;
                 }
-                let _ = send.send(Err(Error::parse(e)));
+                let read_to = position.load(std::sync::atomic::Ordering::Relaxed);
+                let _ = send.send(Err(Error::parse(e, read_to)));
                 return;
             }
         }

@@ -65,15 +65,25 @@ pub enum Error {
     Io(#[source] std::io::Error),
     /// linux-perf-data refused the (already validated) record stream. The
     /// source is its error, boxed so that its type is not part of this
-    /// crate's API.
-    #[error("perf.data: the record stream could not be read")]
-    Parse(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// crate's API; the input had been read up to `read_to` (the record it
+    /// refused lies before that byte).
+    #[error("perf.data: a record before byte {read_to} could not be read: {source}")]
+    Parse {
+        /// How far the input had been read when the record was refused.
+        read_to: u64,
+        /// linux-perf-data's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl Error {
     /// Wrap an error of linux-perf-data.
-    pub(crate) fn parse(source: linux_perf_data::Error) -> Self {
-        Error::Parse(Box::new(source))
+    pub(crate) fn parse(source: linux_perf_data::Error, read_to: u64) -> Self {
+        Error::Parse {
+            read_to,
+            source: Box::new(source),
+        }
     }
 
     /// The sample the error names (from 0, in time order as `perf script`
@@ -98,7 +108,8 @@ impl Error {
             | Error::RecordTooLong { offset, .. }
             | Error::Invalid { offset, .. }
             | Error::DecompressedTooLarge { offset, .. } => Some(*offset),
-            Error::WeightOverflow { .. } | Error::Io(_) | Error::Parse(_) => None,
+            Error::Parse { read_to, .. } => Some(*read_to),
+            Error::WeightOverflow { .. } | Error::Io(_) => None,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! unwinding, symbolization, value columns and off-CPU time.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use framehop::x86_64::UnwindRegsX86_64;
@@ -234,8 +235,11 @@ struct Reader<'o> {
 
 /// Read a validated container into a profile.
 pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile, Error> {
-    let perf_reader =
-        PerfFileReader::parse_pipe(c.stream(opts.progress.clone())).map_err(Error::parse)?;
+    // How far the record stream has been read: where a record the parser
+    // refuses lies before.
+    let position = Arc::new(AtomicU64::new(0));
+    let perf_reader = PerfFileReader::parse_pipe(c.stream(opts.progress.clone(), position.clone()))
+        .map_err(|e| Error::parse(e, position.load(Ordering::Relaxed)))?;
     let attrs: Vec<AttributeDescription> = perf_reader.perf_file.event_attributes().to_vec();
 
     // Value columns: one per event, then off-CPU, then samples.
@@ -355,7 +359,7 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
         let decoder = std::thread::Builder::new()
             .name("perf-decode".into())
             .spawn_scoped(scope, move || {
-                decode::decode_all(perf_reader, &send, &recycled);
+                decode::decode_all(perf_reader, &send, &recycled, &position);
             });
         if let Err(e) = decoder {
             return Err(Error::Io(e));
