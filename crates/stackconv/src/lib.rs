@@ -1139,19 +1139,14 @@ pub fn write(
             csv::write(profile, column, &mut out)?
         }
         #[cfg(feature = "parquet")]
-        OutputFormat::Parquet => stackconv_columnar::write(
-            profile,
-            &opts.columnar,
-            stackconv_columnar::Format::Parquet,
-            &mut out,
-        )?,
-        #[cfg(feature = "parquet")]
-        OutputFormat::Arrow => stackconv_columnar::write(
-            profile,
-            &opts.columnar,
-            stackconv_columnar::Format::Arrow,
-            &mut out,
-        )?,
+        OutputFormat::Parquet | OutputFormat::Arrow => {
+            let table = if format == OutputFormat::Parquet {
+                stackconv_columnar::Format::Parquet
+            } else {
+                stackconv_columnar::Format::Arrow
+            };
+            stackconv_columnar::write(profile, &opts.columnar, table, &mut out)?
+        }
         #[cfg(not(all(
             feature = "svg",
             feature = "speedscope",
