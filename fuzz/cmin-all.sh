@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(folded perf_script pyspy speedscope cpuprofile pprof perf_map jitdump kallsyms elf perf_data detect_and_read)
+[ ${#targets[@]} -eq 0 ] && targets=(folded perf_script pyspy speedscope cpuprofile pprof perf_map jitdump kallsyms elf perf_data detect_and_read table)
 bin=target/x86_64-unknown-linux-gnu/release
 bytes() { find "$1" -type f -printf '%s\n' | awk '{ n += $1 } END { print n + 0 }'; }
 for t in "${targets[@]}"; do

@@ -5,6 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    stackconv_fuzz::tolerate_table_crate_panics();
     let mut opts = stackconv::ReadOptions::default();
     opts.perf.symbols.no_system_paths = true;
     opts.pprof = stackconv::pprof::ReadOptions::default()

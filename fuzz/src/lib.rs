@@ -129,3 +129,28 @@ pub fn check_profile(p: &Profile) -> Vec<u8> {
     }
     out
 }
+
+/// Let a panic raised inside the parquet or arrow crates unwind instead of
+/// aborting, once per process.
+///
+/// `stackconv_columnar::read` catches such panics (parquet 60 panics on
+/// some corrupt definition levels) and returns them as
+/// `Error::Damaged`; libFuzzer's panic hook would abort before the
+/// unwind reaches that `catch_unwind`, reporting a bug that is the
+/// dependency's and already handled. Any other panic still aborts, with
+/// libFuzzer's hook.
+pub fn tolerate_table_crate_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let fuzzer_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let in_table_crate = info.location().is_some_and(|l| {
+                let file = l.file();
+                ["/parquet-", "/arrow-"].iter().any(|c| file.contains(c))
+            });
+            if !in_table_crate {
+                fuzzer_hook(info);
+            }
+        }));
+    });
+}

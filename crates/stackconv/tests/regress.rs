@@ -158,6 +158,7 @@ fn reader_of(target: &str) -> Option<Reader> {
         "pprof" => Reader::Facade(Some(InputFormat::Pprof)),
         "speedscope" => Reader::Facade(Some(InputFormat::Speedscope)),
         "cpuprofile" => Reader::Facade(Some(InputFormat::ChromeCpuProfile)),
+        "table" => Reader::Facade(None),
         "detect_and_read" => Reader::Facade(None),
         "perf_map" => Reader::Symbols(fuzzing::perf_map),
         "jitdump" => Reader::Symbols(fuzzing::jitdump),
