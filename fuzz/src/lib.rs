@@ -117,7 +117,12 @@ pub fn check_profile(p: &Profile) -> Vec<u8> {
             return out;
         }
         if let Err(e) =
-            folded::write_pruned(p, &folded::WriteOptions::default(), min_weight, &mut pruned)
+            stackconv_collapsed::prune::write_pruned(
+                p,
+                &folded::WriteOptions::default(),
+                min_weight,
+                &mut pruned,
+            )
         {
             panic!("folded::write_pruned failed on a profile a reader returned: {e}");
         }
