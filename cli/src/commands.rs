@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use stackconv::collapsed::folded::RootFrame;
-use stackconv::model::top::{format_percentage, top_with, TopOptions};
+use stackconv::ops::top::{format_percentage, top_with, TopOptions};
 use stackconv::{OutputFormat, Profile};
 
 use crate::common::{
@@ -262,7 +262,7 @@ fn on_cpu_column(p: &Profile, off: usize) -> Option<usize> {
 }
 
 pub fn waits(a: WaitsArgs) -> Result<(), Failure> {
-    use stackconv::model::idle::{is_idle_task, thread_waits, wait_report, WaitScope};
+    use stackconv::ops::idle::{is_idle_task, thread_waits, wait_report, WaitScope};
     // Not folded: each thread's wall time spans its samples' times.
     let (p, _) = a.list.load(false)?;
     // Off-CPU time when the recording has it: all of it is waiting (a stack

@@ -176,7 +176,7 @@ impl ProcessArgs {
         let by_source = self.granularity.as_deref().is_some_and(|g| {
             matches!(
                 g.parse(),
-                Ok(stackconv::model::Granularity::File | stackconv::model::Granularity::Line)
+                Ok(stackconv::ops::Granularity::File | stackconv::ops::Granularity::Line)
             )
         });
         by_source
@@ -201,8 +201,8 @@ impl ProcessArgs {
     ) -> Result<stackconv::ProcessOptions, Failure> {
         let mut o = self.options()?;
         if self.view.is_none() {
-            o.transform.view = stackconv::model::view::default_view(profile);
-            if o.transform.view == stackconv::model::view::View::Python && !quiet {
+            o.transform.view = stackconv::ops::view::default_view(profile);
+            if o.transform.view == stackconv::ops::view::View::Python && !quiet {
                 say_python_view_once();
             }
         }
@@ -215,7 +215,7 @@ impl ProcessArgs {
     }
 
     pub fn options(&self) -> Result<stackconv::ProcessOptions, Failure> {
-        use stackconv::model::{IdleFilter, SampleFilter, StackTransform};
+        use stackconv::ops::{IdleFilter, SampleFilter, StackTransform};
         let mut f = SampleFilter::default();
         f.pids = self.pid.clone();
         f.tids = self.tid.clone();
@@ -224,9 +224,7 @@ impl ProcessArgs {
         f.event = self.event.clone();
         if let Some(t) = &self.time {
             f.time = Some(t.parse().map_err(
-                |e: stackconv::model::filter::ParseTimeRangeError| {
-                    usage(format!("--time: {}", e.0))
-                },
+                |e: stackconv::ops::filter::ParseTimeRangeError| usage(format!("--time: {}", e.0)),
             )?);
         }
         f.idle = if self.no_idle {

@@ -8,7 +8,7 @@
 //! callers-of-the-leaf view), a sandwich view of one function, a thread
 //! selector (all merged, or one thread) and a value selector (every value
 //! column), and tables of the top functions, the waits (from the model's
-//! wait classification, [`stackconv_model::idle::sample_waits`]) and the
+//! wait classification, [`stackconv_ops::idle::sample_waits`]) and the
 //! data quality (the profile's losses and warnings). A differential report
 //! ([`write_diff_html`]) colours frames by their change and keeps frames
 //! present only before, marked removed.
@@ -61,8 +61,8 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use stackconv_model::idle::{sample_waits, SampleWait, WaitScope};
 use stackconv_model::{Diff, FrameKind, Profile, StackId, StringId};
+use stackconv_ops::idle::{sample_waits, SampleWait, WaitScope};
 
 /// The page: markup, style and script, with [`DATA_MARKER`] where the
 /// profile's JSON goes.

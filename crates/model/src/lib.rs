@@ -15,8 +15,12 @@
 //! - [`Meta`]: where the profile came from and what was lost on the way.
 //!
 //! Operations are plain functions from profile to profile ([`Profile::fold`],
-//! [`merge`]) and keep the conservation law: the total of every value column
-//! is the same before and after.
+//! [`merge`], [`diff()`], [`Profile::filter_samples`], [`Profile::map_stacks`])
+//! and keep the conservation law: the total of every value column is the
+//! same before and after. Rules about what a frame is (its kind, Python
+//! identity, root text and annotation) are in [`naming`]; operations that
+//! carry policy (sample filters, pprof's stack transforms, the Python view,
+//! wait classification, top functions) are in the `stackconv-ops` crate.
 //!
 //! # Example
 //!
@@ -51,21 +55,12 @@ pub use ops::{merge, MergeError};
 pub mod limits;
 pub mod naming;
 
-// Operations on profiles (filters, stack transforms, views, idle, diff, top).
+// The generic operation that compares two profiles; the operations that
+// carry policy (filters, transforms, views, idle, top) are in the
+// stackconv-ops crate.
 pub mod diff;
-pub mod filter;
-pub mod idle;
-pub mod top;
-pub mod transform;
-pub mod view;
-pub mod wait_rules;
 
 pub use diff::{diff, Diff, DiffError, DiffRow};
-pub use filter::{filter, Filtered, IdleFilter, SampleFilter, TimeRange};
-pub use idle::{classify, wait_report, wait_sites, Wait, WaitReport, WaitScope, WaitSite};
-pub use top::{top, TopRow};
-pub use transform::{transform, Granularity, StackTransform, Transformed};
-pub use view::{apply_view, View};
 
 pub use profile::{
     Label, Loss, Meta, Module, Profile, SampleRef, Samples, StackCache, ValueNameError, ValueType,

@@ -177,9 +177,9 @@ fn read_name(name: &str, inline: bool) -> Profile {
 fn as_goldens_show(name: &str, p: Profile) -> Profile {
     match process_of_goldens(name) {
         Some(comm) => {
-            let mut f = stackconv_model::SampleFilter::default();
+            let mut f = stackconv_ops::SampleFilter::default();
             f.comm = Some(regex::Regex::new(comm).unwrap());
-            stackconv_model::filter(&p, &f).profile
+            stackconv_ops::filter(&p, &f).profile
         }
         None => p,
     }

@@ -4,7 +4,7 @@
 //!
 //! Every operation is the facade's (`stackconv::read_path`,
 //! `stackconv::process`, `stackconv::write`, `stackconv::write_diff`,
-//! `stackconv::model::top`), called as the command line calls it, so the
+//! `stackconv::ops::top`), called as the command line calls it, so the
 //! module and `stackconv` agree on every number. Parsing, processing and
 //! writing run with the GIL released.
 //!
@@ -19,9 +19,9 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyTuple};
 use stackconv::collapsed::folded::{self, RootFrame};
-use stackconv::model::top::{top_with, TopOptions};
-use stackconv::model::view::{default_view, View};
-use stackconv::model::{Granularity, IdleFilter, SampleFilter, StackTransform};
+use stackconv::ops::top::{top_with, TopOptions};
+use stackconv::ops::view::{default_view, View};
+use stackconv::ops::{Granularity, IdleFilter, SampleFilter, StackTransform};
 use stackconv::regex::Regex;
 use stackconv::{InputFormat, Location, OutputFormat, ProcessOptions, Profile, ReadOptions};
 
@@ -500,7 +500,7 @@ impl PyProfile {
         f.time = time
             .map(|t| {
                 t.parse()
-                    .map_err(|e: stackconv::model::filter::ParseTimeRangeError| {
+                    .map_err(|e: stackconv::ops::filter::ParseTimeRangeError| {
                         usage(py, format!("time: {}", e.0))
                     })
             })

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use stackconv::model::top::top;
+use stackconv::ops::top::top;
 use stackconv::{read_path, Profile, ReadOptions};
 
 /// Read `input` folded: one row per distinct (stack, thread).

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use stackconv::model::StackTransform;
+use stackconv::ops::StackTransform;
 use stackconv::{
     process, read_path, write, OutputFormat, ProcessOptions, ReadOptions, WriteOptions,
 };

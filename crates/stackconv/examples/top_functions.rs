@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use stackconv::model::top::top;
+use stackconv::ops::top::top;
 use stackconv::{read_path, ReadOptions};
 
 /// The `n` functions with the most self weight in the shown value column:

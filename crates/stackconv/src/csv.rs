@@ -1,11 +1,11 @@
 //! CSV of function self weights: `function,self_weight`, one row per
 //! function, heaviest first (the order and the function identity of
-//! [`stackconv_model::top`], as `go tool pprof -top` lists them).
+//! [`stackconv_ops::top`], as `go tool pprof -top` lists them).
 
 use std::io::{self, Write};
 
-use stackconv_model::top::top;
 use stackconv_model::Profile;
+use stackconv_ops::top::top;
 
 /// Write the self weight of every function of `profile` in value column
 /// `column` as CSV (RFC 4180: a name holding `,`, `"` or a line break is

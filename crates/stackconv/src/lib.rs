@@ -68,6 +68,7 @@ pub use stackconv_flamegraph as flamegraph;
 pub use stackconv_html as html;
 pub use stackconv_model as model;
 pub use stackconv_model::Profile;
+pub use stackconv_ops as ops;
 #[cfg(feature = "perf")]
 pub use stackconv_perf as perf;
 #[cfg(feature = "pprof")]

@@ -2,7 +2,8 @@
 //! expects: samples are chosen first, then stacks are rewritten.
 
 use stackconv_collapsed::folded;
-use stackconv_model::{filter, transform, Profile, SampleFilter, StackTransform};
+use stackconv_model::Profile;
+use stackconv_ops::{filter, transform, SampleFilter, StackTransform};
 
 use crate::Error;
 
@@ -35,7 +36,7 @@ pub struct Processed {
 ///
 /// ```
 /// use stackconv::{process, read_bytes, ProcessOptions, ReadOptions};
-/// use stackconv::model::StackTransform;
+/// use stackconv::ops::StackTransform;
 ///
 /// let p = read_bytes(b"main;handle;parse 3\nmain;gc 1\n", &ReadOptions::default())?;
 /// let mut opts = ProcessOptions::default();

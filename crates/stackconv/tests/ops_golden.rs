@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 
 use regex::Regex;
 use stackconv::model::diff::diff;
-use stackconv::model::filter::{filter, IdleFilter, SampleFilter};
-use stackconv::model::idle::{classify, wait_sites, Wait};
-use stackconv::model::top::{format_percentage, top_with, TopOptions};
-use stackconv::model::transform::{transform, StackTransform};
-use stackconv::model::view::{apply_view, is_call_machinery, is_interpreter_module, View};
 use stackconv::model::{FrameId, FrameKind, StackId};
+use stackconv::ops::filter::{filter, IdleFilter, SampleFilter};
+use stackconv::ops::idle::{classify, wait_sites, Wait};
+use stackconv::ops::top::{format_percentage, top_with, TopOptions};
+use stackconv::ops::transform::{transform, StackTransform};
+use stackconv::ops::view::{apply_view, is_call_machinery, is_interpreter_module, View};
 use stackconv::{read_path, Profile, ReadOptions};
 
 fn testdata(rel: &str) -> PathBuf {

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 
 use regex::Regex;
 use stackconv_model::diff::diff;
-use stackconv_model::top::{top, top_with, TopOptions};
-use stackconv_model::transform::{transform, Granularity, StackTransform};
-use stackconv_model::view::View;
 use stackconv_model::{Frame, FrameKind, Profile, ValueType};
+use stackconv_ops::top::{top, top_with, TopOptions};
+use stackconv_ops::transform::{transform, Granularity, StackTransform};
+use stackconv_ops::view::View;
 
 fn re(s: &str) -> Option<Regex> {
     Some(Regex::new(s).expect("test regex"))

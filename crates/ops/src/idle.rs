@@ -49,7 +49,7 @@
 //! `--idle-frames 'load \(webapi.py:57\)'` to count it.
 //!
 //! ```
-//! use stackconv_model::idle::{classify, Wait};
+//! use stackconv_ops::idle::{classify, Wait};
 //! use stackconv_model::{FrameKind, Profile, ValueType};
 //!
 //! let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
@@ -67,9 +67,6 @@
 
 use regex::Regex;
 
-use crate::naming::python_frame;
-use crate::profile::Profile;
-use crate::tables::{FrameId, FrameKind, StackId, ThreadId};
 use crate::view::is_interpreter_module;
 pub use crate::wait_rules::Wait;
 use crate::wait_rules::{
@@ -77,6 +74,9 @@ use crate::wait_rules::{
 };
 #[cfg(doc)]
 use crate::wait_rules::{canonical_name, Scope, WAIT_RULES};
+use stackconv_model::naming::python_frame;
+use stackconv_model::Profile;
+use stackconv_model::{FrameId, FrameKind, StackId, ThreadId};
 
 /// Whether `thread` is perf's idle task: pid 0 or tid 0, or a thread named
 /// `swapper` (`swapper/3`).
@@ -100,7 +100,7 @@ fn is_python_frame(p: &Profile, f: FrameId) -> bool {
         Some(py) => py.file,
         None => p.str(frame.file),
     };
-    file.is_empty() || crate::naming::is_python_source(file)
+    file.is_empty() || stackconv_model::naming::is_python_source(file)
 }
 
 /// Classify one stack (frames root first); `extra` are user regexes.
@@ -321,7 +321,7 @@ impl WaitReport {
 /// [`WaitReport::idle_task`] add up to the column's total.
 ///
 /// ```
-/// use stackconv_model::idle::{wait_report, Wait, WaitScope};
+/// use stackconv_ops::idle::{wait_report, Wait, WaitScope};
 /// use stackconv_model::{Frame, FrameKind, Profile, ValueType};
 ///
 /// let mut p = Profile::new(vec![ValueType::new("off-cpu", "nanoseconds")]);
@@ -428,7 +428,7 @@ pub struct SampleWaits {
 /// sums this).
 ///
 /// ```
-/// use stackconv_model::idle::{sample_waits, SampleWait, Wait, WaitScope};
+/// use stackconv_ops::idle::{sample_waits, SampleWait, Wait, WaitScope};
 /// use stackconv_model::{FrameKind, Profile, ValueType};
 ///
 /// let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
@@ -538,7 +538,7 @@ fn stack_wait_key(
 /// [`wait_report`] with [`WaitScope::IdleSamples`].
 ///
 /// ```
-/// use stackconv_model::idle::{wait_sites, Wait};
+/// use stackconv_ops::idle::{wait_sites, Wait};
 /// use stackconv_model::{FrameKind, Profile, ValueType};
 ///
 /// let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
@@ -664,7 +664,7 @@ pub fn classify(p: &Profile, extra: &[Regex]) -> Vec<Option<Wait>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Frame, ValueType};
+    use stackconv_model::{Frame, ValueType};
 
     fn stack(p: &mut Profile, frames: &[(&str, FrameKind)]) -> Vec<FrameId> {
         frames

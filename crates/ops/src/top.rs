@@ -19,7 +19,7 @@
 //!   the total ([`TopOptions::node_fraction`]; [`top`] hides nothing).
 //!
 //! ```
-//! use stackconv_model::top::top;
+//! use stackconv_ops::top::top;
 //! use stackconv_model::{FrameKind, Profile, ValueType};
 //!
 //! let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
@@ -37,10 +37,10 @@
 
 use std::collections::HashMap;
 
-use crate::profile::Profile;
-use crate::strings::StringId;
-use crate::tables::StackId;
 use crate::transform::function_name;
+use stackconv_model::Profile;
+use stackconv_model::StackId;
+use stackconv_model::StringId;
 
 /// One function of [`top`].
 #[derive(Clone, Debug, PartialEq)]
@@ -97,7 +97,7 @@ struct Functions {
 }
 
 impl Functions {
-    fn of(&mut self, p: &Profile, f: crate::FrameId) -> usize {
+    fn of(&mut self, p: &Profile, f: stackconv_model::FrameId) -> usize {
         let frame = p.frame(f);
         if let Some(&i) = self.by_name.get(&frame.name) {
             return i;
@@ -222,7 +222,7 @@ pub fn top_with(p: &Profile, o: &TopOptions) -> Top {
 /// near 100, two decimals from 1 up, two significant digits below.
 ///
 /// ```
-/// use stackconv_model::top::format_percentage;
+/// use stackconv_ops::top::format_percentage;
 /// assert_eq!(format_percentage(12.3456), "12.35%");
 /// assert_eq!(format_percentage(100.0), "  100%");
 /// assert_eq!(format_percentage(0.5), "  0.5%");

@@ -48,7 +48,7 @@
 //!
 //! ```
 //! use regex::Regex;
-//! use stackconv_model::transform::{transform, StackTransform};
+//! use stackconv_ops::transform::{transform, StackTransform};
 //! use stackconv_model::{FrameKind, Profile, ValueType};
 //!
 //! let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
@@ -73,10 +73,10 @@ use std::str::FromStr;
 
 use regex::Regex;
 
-use crate::naming::{python_frame, PythonFrame};
-use crate::profile::Profile;
-use crate::tables::{Frame, FrameId, FrameKind, StackId};
 use crate::view::{readable_python_frame, view_frames, View};
+use stackconv_model::naming::{python_frame, PythonFrame};
+use stackconv_model::Profile;
+use stackconv_model::{Frame, FrameId, FrameKind, StackId};
 
 /// How finely frames are told apart, as pprof's `-granularity`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -132,7 +132,7 @@ impl FromStr for Granularity {
     /// `functions`, `files`, `lines`, `addresses` too).
     ///
     /// ```
-    /// use stackconv_model::transform::Granularity;
+    /// use stackconv_ops::transform::Granularity;
     /// assert_eq!("lines".parse::<Granularity>().ok(), Some(Granularity::Line));
     /// assert!("module".parse::<Granularity>().is_err());
     /// ```

@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 use regex::Regex;
 use stackconv_model::diff::diff;
-use stackconv_model::filter::{filter, IdleFilter, SampleFilter, TimeRange};
-use stackconv_model::top::top;
-use stackconv_model::transform::{transform, Granularity, StackTransform};
-use stackconv_model::view::{apply_view, View};
 use stackconv_model::{Frame, FrameKind, Profile, ValueType};
+use stackconv_ops::filter::{filter, IdleFilter, SampleFilter, TimeRange};
+use stackconv_ops::top::top;
+use stackconv_ops::transform::{transform, Granularity, StackTransform};
+use stackconv_ops::view::{apply_view, View};
 
 /// Frame pool: (name, module, kind).
 const FRAMES: &[(&str, &str, FrameKind)] = &[

@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use regex::Regex;
-//! use stackconv_model::filter::{filter, SampleFilter};
+//! use stackconv_ops::filter::{filter, SampleFilter};
 //! use stackconv_model::{FrameKind, Profile, ValueType};
 //!
 //! let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
@@ -33,7 +33,7 @@ use std::str::FromStr;
 use regex::Regex;
 
 use crate::idle::{classify, Wait};
-use crate::profile::Profile;
+use stackconv_model::Profile;
 
 /// Which samples the idle filter keeps.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -121,7 +121,7 @@ impl FromStr for TimeRange {
     /// number.
     ///
     /// ```
-    /// use stackconv_model::filter::TimeRange;
+    /// use stackconv_ops::filter::TimeRange;
     /// assert_eq!(
     ///     "10..20.5s".parse::<TimeRange>().ok(),
     ///     Some(TimeRange::Relative { start_ns: Some(10_000_000_000), end_ns: Some(20_500_000_000) })
@@ -312,8 +312,8 @@ pub fn filter(p: &Profile, f: &SampleFilter) -> Filtered {
 /// `column`, for a report (`stackconv waits`, the `--no-idle` message).
 ///
 /// ```
-/// use stackconv_model::filter::idle_weights;
-/// use stackconv_model::idle::Wait;
+/// use stackconv_ops::filter::idle_weights;
+/// use stackconv_ops::idle::Wait;
 /// use stackconv_model::{FrameKind, Profile, ValueType};
 ///
 /// let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
@@ -343,7 +343,7 @@ pub fn idle_weights(p: &Profile, column: usize, extra: &[Regex]) -> Vec<(Wait, i
 #[allow(clippy::field_reassign_with_default)]
 mod tests {
     use super::*;
-    use crate::{FrameKind, ValueType};
+    use stackconv_model::{FrameKind, ValueType};
 
     fn sample_profile() -> Profile {
         let mut p = Profile::new(vec![

@@ -32,7 +32,7 @@
 //!     A sample in the eval loop itself ends at its Python frame.
 //!
 //!   Python frames are named as Python users read them,
-//!   `Repository.load (webapi.py)` ([`crate::naming::python_display_name`];
+//!   `Repository.load (webapi.py)` ([`stackconv_model::naming::python_display_name`];
 //!   the full path stays in the frame's file), unless the transform asks
 //!   for perf's spelling (`py::Repository.load:/srv/webapi.py`).
 //! - [`View::Native`]: every Python frame is removed.
@@ -40,7 +40,7 @@
 //! Views rewrite stacks only: every sample is kept, so every total is kept.
 //!
 //! ```
-//! use stackconv_model::view::{apply_view, View};
+//! use stackconv_ops::view::{apply_view, View};
 //! use stackconv_model::{Frame, FrameKind, Profile, ValueType};
 //!
 //! let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
@@ -75,9 +75,9 @@
 
 use std::str::FromStr;
 
-use crate::naming::{is_python_perf_symbol, python_frame};
-use crate::profile::Profile;
-use crate::tables::{Frame, FrameId, FrameKind};
+use stackconv_model::naming::{is_python_perf_symbol, python_frame};
+use stackconv_model::Profile;
+use stackconv_model::{Frame, FrameId, FrameKind};
 
 /// Which frames a stack shows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -126,7 +126,7 @@ impl FromStr for View {
     /// `mixed`, `python` or `native`.
     ///
     /// ```
-    /// use stackconv_model::view::View;
+    /// use stackconv_ops::view::View;
     /// assert_eq!("python".parse::<View>().ok(), Some(View::Python));
     /// assert!("java".parse::<View>().is_err());
     /// ```
@@ -146,7 +146,7 @@ impl FromStr for View {
 /// `d` suffix).
 ///
 /// ```
-/// use stackconv_model::view::is_interpreter_module;
+/// use stackconv_ops::view::is_interpreter_module;
 /// assert!(is_interpreter_module("/usr/lib/x86_64-linux-gnu/libpython3.12.so.1.0"));
 /// assert!(is_interpreter_module("/root/.pyenv/versions/3.12.1/bin/python3.12"));
 /// assert!(is_interpreter_module("python3"));
@@ -222,7 +222,7 @@ pub const CALL_MACHINERY: &[&str] = &[
 /// ([`CALL_MACHINERY`]).
 ///
 /// ```
-/// use stackconv_model::view::is_call_machinery;
+/// use stackconv_ops::view::is_call_machinery;
 /// assert!(is_call_machinery("_PyObject_VectorcallTstate"));
 /// assert!(is_call_machinery("cfunction_vectorcall_O"));
 /// assert!(is_call_machinery("_PyEval_EvalFrameDefault"));
@@ -241,7 +241,7 @@ pub fn is_call_machinery(name: &str) -> bool {
 /// and folded inputs, whose Python frames carry no module, stay mixed.
 ///
 /// ```
-/// use stackconv_model::view::{default_view, View};
+/// use stackconv_ops::view::{default_view, View};
 /// use stackconv_model::{Frame, FrameKind, Profile, ValueType};
 ///
 /// let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
@@ -364,7 +364,7 @@ pub(crate) fn view_frames(p: &Profile, frames: &[FrameId], view: View) -> Vec<Fr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Frame, ValueType};
+    use stackconv_model::{Frame, ValueType};
 
     fn frame(p: &mut Profile, name: &str, module: &str, kind: FrameKind) -> FrameId {
         let f = Frame {

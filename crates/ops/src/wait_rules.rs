@@ -17,8 +17,8 @@
 //! (`do_epoll_wait.part.0`, `__mutex_lock.constprop.0`).
 //!
 //! ```
-//! use stackconv_model::wait_rules::{canonical_name, native_wait};
-//! use stackconv_model::idle::Wait;
+//! use stackconv_ops::wait_rules::{canonical_name, native_wait};
+//! use stackconv_ops::idle::Wait;
 //!
 //! assert_eq!(canonical_name("__GI___lll_lock_wait"), "lll_lock_wait");
 //! assert_eq!(canonical_name("pthread_cond_timedwait@@GLIBC_2.3.2"), "pthread_cond_timedwait");
@@ -31,10 +31,10 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use crate::naming::is_kernel_module;
-use crate::naming::python_frame;
-use crate::profile::Profile;
-use crate::tables::{FrameId, FrameKind};
+use stackconv_model::naming::is_kernel_module;
+use stackconv_model::naming::python_frame;
+use stackconv_model::Profile;
+use stackconv_model::{FrameId, FrameKind};
 
 /// What an idle sample waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -346,7 +346,7 @@ const CLONE_SUFFIXES: &[&str] = &[".constprop", ".part", ".isra", ".cold", ".lto
 /// `64`) removed.
 ///
 /// ```
-/// use stackconv_model::wait_rules::canonical_name;
+/// use stackconv_ops::wait_rules::canonical_name;
 /// assert_eq!(canonical_name("__GI___clock_nanosleep"), "clock_nanosleep");
 /// assert_eq!(canonical_name("__clock_nanosleep_time64"), "clock_nanosleep");
 /// assert_eq!(canonical_name("__lll_lock_wait_private"), "lll_lock_wait");
@@ -356,7 +356,7 @@ const CLONE_SUFFIXES: &[&str] = &[".constprop", ".part", ".isra", ".cold", ".lto
 /// ```
 pub fn canonical_name(name: &str) -> String {
     let mut s = python_frame(name)
-        .filter(|_| !crate::naming::is_python_perf_symbol(name))
+        .filter(|_| !stackconv_model::naming::is_python_perf_symbol(name))
         .map(|py| py.func)
         .unwrap_or(name);
     s = s.split_once('@').map_or(s, |(n, _)| n);
@@ -457,7 +457,7 @@ impl FrameClass {
 /// `ld-musl-*.so.1`.
 ///
 /// ```
-/// use stackconv_model::wait_rules::is_c_library_module;
+/// use stackconv_ops::wait_rules::is_c_library_module;
 /// assert!(is_c_library_module("/usr/lib/x86_64-linux-gnu/libc.so.6"));
 /// assert!(is_c_library_module("/lib64/ld-linux-x86-64.so.2"));
 /// assert!(is_c_library_module("libpthread-2.31.so"));
