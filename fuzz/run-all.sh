@@ -15,10 +15,15 @@ bin=target/x86_64-unknown-linux-gnu/release
 # Targets whose seeds are whole binaries (perf.data, ELF, any of them for
 # detect_and_read) are cut to 32 KiB: the committed corpus stays a few MB,
 # and a perf.data header, its attributes and the first records, or an ELF
-# file's headers, still fit.
+# file's headers, still fit. The perf.data reader decodes on a second
+# thread: LeakSanitizer reports the 32 bytes glibc's
+# __cxa_thread_atexit_impl allocates for that thread's TLS destructors
+# (no frame of ours; freed at thread exit), so leak detection is off for
+# the targets that read perf.data. ASan's other checks stay on.
 max_len() {
     case "$1" in
-        perf_data | elf | detect_and_read) echo "-max_len=32768" ;;
+        perf_data | detect_and_read) echo "-max_len=32768 -detect_leaks=0" ;;
+        elf) echo "-max_len=32768" ;;
     esac
 }
 [ -d corpus ] || ./seed.sh

@@ -183,7 +183,7 @@ pub fn diff(a: DiffArgs) -> Result<(), Failure> {
 
 pub fn top(a: ListArgs) -> Result<(), Failure> {
     let (p, totals) = a.load(true)?;
-    let column = p.meta.default_value;
+    let column = p.meta().default_value;
     let mut o = TopOptions::default();
     o.column = column;
     // Percentages of the input's total, as pprof computes them before
@@ -191,12 +191,12 @@ pub fn top(a: ListArgs) -> Result<(), Failure> {
     o.total = totals.get(column).copied();
     let t = top_with(&p, &o);
     let unit = p
-        .value_types
+        .value_types()
         .get(column)
         .map(|v| v.unit.as_str())
         .unwrap_or("");
     let kind = p
-        .value_types
+        .value_types()
         .get(column)
         .map(|v| v.kind.as_str())
         .unwrap_or("");
@@ -256,7 +256,7 @@ pub struct WaitsArgs {
 /// The on-CPU time column of `p`: the first in nanoseconds that is not
 /// off-CPU time (cpu-clock, task-clock, pprof's cpu).
 fn on_cpu_column(p: &Profile, off: usize) -> Option<usize> {
-    p.value_types.iter().enumerate().position(|(i, v)| {
+    p.value_types().iter().enumerate().position(|(i, v)| {
         i != off && v.unit == "nanoseconds" && v.kind != "off-cpu" && v.kind != "offcpu-time"
     })
 }
@@ -273,13 +273,13 @@ pub fn waits(a: WaitsArgs) -> Result<(), Failure> {
         .or_else(|| p.value_index("offcpu-time"));
     let (column, scope) = match off_cpu {
         Some(c) => (c, WaitScope::AllWeight),
-        None => (p.meta.default_value, WaitScope::IdleSamples),
+        None => (p.meta().default_value, WaitScope::IdleSamples),
     };
     let extra = &a.list.process.idle_frames;
     let report = wait_report(&p, column, extra, scope);
     let total = report.rows_total();
     let all = p.total(column);
-    let vt = p.value_types.get(column);
+    let vt = p.value_types().get(column);
     let unit = vt.map(|v| v.unit.as_str()).unwrap_or("");
     let kind = vt.map(|v| v.kind.as_str()).unwrap_or("");
     let mut out = std::io::stdout().lock();
@@ -310,7 +310,7 @@ pub fn waits(a: WaitsArgs) -> Result<(), Failure> {
             }
             j.push_str("\n  ],\n  \"threads\": [");
             for (i, t) in threads.iter().enumerate() {
-                let th = p.threads.get(t.thread);
+                let th = p.threads().get(t.thread);
                 let opt = |v: Option<String>| v.unwrap_or_else(|| "null".to_string());
                 j.push_str(if i == 0 { "\n    " } else { ",\n    " });
                 j.push_str(&format!(

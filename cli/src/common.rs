@@ -94,11 +94,11 @@ pub fn report_dropped(
     for w in warnings {
         say!("stackconv: warning: {w}");
     }
-    let column = profile.meta.default_value;
+    let column = profile.meta().default_value;
     let (Some(&d), Some(&total), Some(vt)) = (
         dropped.get(column),
         input.get(column),
-        profile.value_types.get(column),
+        profile.value_types().get(column),
     ) else {
         return;
     };
@@ -134,10 +134,10 @@ pub fn report(profile: &Profile, quiet: bool) {
     if quiet {
         return;
     }
-    for loss in &profile.meta.losses {
+    for loss in &profile.meta().losses {
         say!("stackconv: note: {}: {}", loss.what, loss.count);
     }
-    for w in &profile.meta.warnings {
+    for w in &profile.meta().warnings {
         say!("stackconv: warning: {w}");
     }
 }

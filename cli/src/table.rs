@@ -141,17 +141,17 @@ fn note_usage(slot: &Mutex<Option<String>>, f: Failure) -> stackconv::Error {
 fn report_input(path: &std::path::Path, processed: &stackconv::Processed, totals: &[i64]) {
     let p = &processed.profile;
     let shown = path.display();
-    for loss in &p.meta.losses {
+    for loss in &p.meta().losses {
         say!("stackconv: {shown}: note: {}: {}", loss.what, loss.count);
     }
-    for w in p.meta.warnings.iter().chain(&processed.warnings) {
+    for w in p.meta().warnings.iter().chain(&processed.warnings) {
         say!("stackconv: {shown}: warning: {w}");
     }
-    let column = p.meta.default_value;
+    let column = p.meta().default_value;
     if let (Some(&d), Some(&total), Some(vt)) = (
         processed.dropped.get(column),
         totals.get(column),
-        p.value_types.get(column),
+        p.value_types().get(column),
     ) {
         if d != 0 {
             say!(

@@ -42,12 +42,12 @@ pub fn folded_sum(text: &[u8]) -> Option<i128> {
 /// frames write nothing, as inferno-collapse-perf), and the sum of the
 /// magnitudes (to know whether the writer's saturating sums are exact).
 pub fn expected_folded_sum(p: &Profile) -> (i128, i128) {
-    let Some(column) = p.samples.values.get(p.meta.default_value) else {
+    let Some(column) = p.samples().values().get(p.meta().default_value) else {
         return (0, 0);
     };
     let mut sum = 0i128;
     let mut magnitude = 0i128;
-    for (stack, &v) in p.samples.stacks.iter().zip(column) {
+    for (stack, &v) in p.samples().stacks().iter().zip(column) {
         if stack.is_some() {
             sum += i128::from(v);
             magnitude += i128::from(v).abs();
@@ -72,36 +72,36 @@ pub fn expected_folded_sum(p: &Profile) -> (i128, i128) {
 ///
 /// When an invariant does not hold.
 pub fn check_profile(p: &Profile) -> Vec<u8> {
-    let n = p.samples.stacks.len();
-    assert_eq!(p.samples.threads.len(), n, "thread column length");
+    let n = p.samples().stacks().len();
+    assert_eq!(p.samples().threads().len(), n, "thread column length");
     assert_eq!(
-        p.samples.values.len(),
-        p.value_types.len(),
+        p.samples().values().len(),
+        p.value_types().len(),
         "one value column per value type"
     );
-    for (i, c) in p.samples.values.iter().enumerate() {
+    for (i, c) in p.samples().values().iter().enumerate() {
         assert_eq!(c.len(), n, "value column {i} length");
     }
-    if let Some(t) = &p.samples.times {
+    if let Some(t) = p.samples().times() {
         assert_eq!(t.len(), n, "time column length");
     }
-    if let Some(l) = &p.samples.labels {
+    if let Some(l) = p.samples().labels() {
         assert_eq!(l.len(), n, "label column length");
     }
-    if !p.value_types.is_empty() {
+    if !p.value_types().is_empty() {
         assert!(
-            p.meta.default_value < p.value_types.len(),
+            p.meta().default_value < p.value_types().len(),
             "default value column {} of {}",
-            p.meta.default_value,
-            p.value_types.len()
+            p.meta().default_value,
+            p.value_types().len()
         );
     }
-    let out = if p.value_types.is_empty() {
+    let out = if p.value_types().is_empty() {
         Vec::new()
     } else {
         write_folded(p)
     };
-    let line_break = p.strings.iter().any(|(_, s)| s.contains(['\n', '\r']));
+    let line_break = p.strings().iter().any(|(_, s)| s.contains(['\n', '\r']));
     let (expected, magnitude) = expected_folded_sum(p);
     if !line_break && magnitude <= i128::from(i64::MAX) {
         assert_eq!(
@@ -113,7 +113,7 @@ pub fn check_profile(p: &Profile) -> Vec<u8> {
         // same total.
         let min_weight = (expected.max(0) as f64) / 100.0;
         let mut pruned = Vec::new();
-        if p.value_types.is_empty() {
+        if p.value_types().is_empty() {
             return out;
         }
         if let Err(e) =

@@ -63,8 +63,8 @@
 //!
 //! let back = stackconv_chrome::read(&json)?;
 //! assert_eq!(back.total(0), 7_000);
-//! assert_eq!(back.samples.times, Some(vec![1_000_000, 1_003_000]));
-//! assert_eq!(back.stack_names(back.samples.stacks[0]), vec!["main", "work"]);
+//! assert_eq!(back.samples().times(), Some(&[1_000_000, 1_003_000][..]));
+//! assert_eq!(back.stack_names(back.samples().stacks()[0]), vec!["main", "work"]);
 //! # Ok::<(), stackconv_chrome::Error>(())
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]

@@ -240,8 +240,8 @@ fn to_ns(us: i64) -> Option<u64> {
 ///     {"id":2,"callFrame":{"functionName":"main","url":"file:///app.js","lineNumber":0}}],
 ///   "startTime":100,"endTime":130,"samples":[2,2],"timeDeltas":[0,10]}"#;
 /// let p = stackconv_chrome::read(json)?;
-/// assert_eq!(p.samples.values[0], vec![10_000, 20_000]); // ns to the next sample
-/// assert_eq!(p.samples.times, Some(vec![100_000, 110_000]));
+/// assert_eq!(p.samples().column(0), Some(&[10_000, 20_000][..])); // ns to the next sample
+/// assert_eq!(p.samples().times(), Some(&[100_000, 110_000][..]));
 /// # Ok::<(), stackconv_chrome::Error>(())
 /// ```
 pub fn read(data: &[u8]) -> Result<Profile, Error> {
@@ -265,8 +265,8 @@ pub fn read(data: &[u8]) -> Result<Profile, Error> {
         ValueType::new("cpu", "nanoseconds"),
         ValueType::new("samples", "count"),
     ]);
-    out.meta.source_format = "cpuprofile".to_string();
-    out.meta.comm_root = false;
+    out.meta_mut().source_format = "cpuprofile".to_string();
+    out.meta_mut().comm_root = false;
     let stacks = node_stacks(&mut out, &pr.nodes, &parent)?;
     let thread = out.intern_thread(stackconv_model::Thread::default());
 
@@ -291,7 +291,7 @@ pub fn read(data: &[u8]) -> Result<Profile, Error> {
         out.push_sample(stack, thread, Some(t), &[weight, 1]);
     }
     if let (Some(first), Some(last)) = (times.first(), end_ns.or(times.last().copied())) {
-        out.meta.duration_ns = Some(last.saturating_sub(*first));
+        out.meta_mut().duration_ns = Some(last.saturating_sub(*first));
     }
     Ok(out)
 }

@@ -97,13 +97,13 @@ pub fn write(profile: &Profile, opts: &WriteOptions, out: impl Write) -> Result<
 }
 
 fn plan<'a>(p: &'a Profile, opts: &WriteOptions) -> Result<ProfileOut<'a>, Error> {
-    let column = opts.value.unwrap_or(p.meta.default_value);
+    let column = opts.value.unwrap_or(p.meta().default_value);
     let no_such = || Error::NoSuchValue {
         column,
-        columns: p.value_types.len(),
+        columns: p.value_types().len(),
     };
-    let vt = p.value_types.get(column).ok_or_else(no_such)?;
-    let values = p.samples.values.get(column).ok_or_else(no_such)?;
+    let vt = p.value_types().get(column).ok_or_else(no_such)?;
+    let values = p.samples().values().get(column).ok_or_else(no_such)?;
     let ns_per_unit = if vt.unit == "nanoseconds" {
         1
     } else {
@@ -123,9 +123,9 @@ fn plan<'a>(p: &'a Profile, opts: &WriteOptions) -> Result<ProfileOut<'a>, Error
                 value: v,
             })
     };
-    match &p.samples.times {
+    match p.samples().times() {
         Some(times) => {
-            let mut order: Vec<usize> = (0..p.samples.len()).collect();
+            let mut order: Vec<usize> = (0..p.samples().len()).collect();
             // Stable: samples at equal times keep their order.
             order.sort_by_key(|&i| times.get(i).copied().unwrap_or(u64::MAX));
             start_ns = order
@@ -134,14 +134,14 @@ fn plan<'a>(p: &'a Profile, opts: &WriteOptions) -> Result<ProfileOut<'a>, Error
                 .copied()
                 .unwrap_or(0);
             for i in order {
-                let stack = p.samples.stacks.get(i).copied().flatten();
+                let stack = p.samples().stacks().get(i).copied().flatten();
                 rows.push((stack, weight(i)?));
             }
         }
         None => {
             let mut row_of: HashMap<Option<StackId>, usize> = HashMap::new();
-            for i in 0..p.samples.len() {
-                let stack = p.samples.stacks.get(i).copied().flatten();
+            for i in 0..p.samples().len() {
+                let stack = p.samples().stacks().get(i).copied().flatten();
                 let w = weight(i)?;
                 match row_of.get(&stack) {
                     Some(&r) => {
@@ -189,14 +189,14 @@ fn plan<'a>(p: &'a Profile, opts: &WriteOptions) -> Result<ProfileOut<'a>, Error
                 break;
             }
             chain.push(s);
-            at = p.stacks.get(s).parent;
+            at = p.stacks().get(s).parent;
         }
         let mut parent_id = at.and_then(|s| node_of.get(&s).copied()).unwrap_or(1);
         while let Some(s) = chain.pop() {
             let id = u64::try_from(nodes.len())
                 .unwrap_or(u64::MAX)
                 .saturating_add(1);
-            let frame = p.frame(p.stacks.get(s).frame);
+            let frame = p.frame(p.stacks().get(s).frame);
             let url = p.str(frame.file);
             let next_script = u64::try_from(script_ids.len())
                 .unwrap_or(0)

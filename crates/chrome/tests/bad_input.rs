@@ -21,9 +21,9 @@ fn err(data: &[u8]) -> (Error, String) {
 #[test]
 fn good_baseline_reads() {
     let p = read(&profile(&format!("{ROOT},{MAIN}"), "[2,2,1]", "[0,10,10]")).unwrap();
-    assert_eq!(p.samples.values[0], vec![10_000, 10_000, 80_000]);
+    assert_eq!(p.samples().values()[0], vec![10_000, 10_000, 80_000]);
     // A sample on (root) has an empty stack.
-    assert_eq!(p.samples.stacks[2], None);
+    assert_eq!(p.samples().stacks()[2], None);
 }
 
 #[test]
@@ -123,7 +123,7 @@ fn long_chains_do_not_recurse() {
         ));
     }
     let p = read(&profile(&nodes, &format!("[{n}]"), "[0]")).unwrap();
-    assert_eq!(p.stack_frames(p.samples.stacks[0]).len(), n);
+    assert_eq!(p.stack_frames(p.samples().stacks()[0]).len(), n);
 }
 
 #[test]
@@ -177,7 +177,7 @@ fn nesting_bombs_are_errors_not_stack_overflows() {
     // In a field the reader does not read, serde_json skips the value
     // iteratively: no recursion, and the profile reads.
     let data = format!(r#"{{"other":{bomb},"nodes":[],"samples":[],"timeDeltas":[]}}"#);
-    assert_eq!(read(data.as_bytes()).unwrap().samples.len(), 0);
+    assert_eq!(read(data.as_bytes()).unwrap().samples().len(), 0);
 }
 
 #[test]
@@ -186,7 +186,7 @@ fn huge_claims_allocate_nothing() {
     // A giant id or delta is just a value.
     let nodes = r#"{"id":18446744073709551615,"callFrame":{"functionName":"a"}}"#;
     let p = read(&profile(nodes, "[18446744073709551615]", "[0]")).unwrap();
-    assert_eq!(p.samples.len(), 1);
+    assert_eq!(p.samples().len(), 1);
     let (e, _) = err(&profile(nodes, "[18446744073709551616]", "[0]"));
     assert!(matches!(e, Error::Json { .. }));
 }

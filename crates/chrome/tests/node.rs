@@ -60,19 +60,19 @@ fn reads_what_node_wrote() {
     let json: serde_json::Value = serde_json::from_slice(&data).unwrap();
     let p = read(&data).unwrap();
     let n = json["samples"].as_array().unwrap().len();
-    assert_eq!(p.samples.len(), n);
+    assert_eq!(p.samples().len(), n);
     assert_eq!(p.total(1), n as i64);
     // The samples span startTime..endTime of the first sample on.
     let start = json["startTime"].as_i64().unwrap();
     let end = json["endTime"].as_i64().unwrap();
     let first = start + json["timeDeltas"][0].as_i64().unwrap();
     assert_eq!(p.total(0), (end - first) * 1000);
-    let times = p.samples.times.as_ref().unwrap();
+    let times = p.samples().times().unwrap();
     assert!(times.is_sorted());
     assert_eq!(times[0], first as u64 * 1000);
     // The workload's functions, with their file and 1-based line.
     let fib = p
-        .frames
+        .frames()
         .iter()
         .find(|(id, _)| p.frame_name(*id) == "fib")
         .map(|(_, f)| *f)
@@ -81,7 +81,10 @@ fn reads_what_node_wrote() {
     assert_eq!(fib.line, 15);
     assert_eq!(fib.kind, stackconv_model::FrameKind::Jit);
     // (root) is no frame.
-    assert!(p.frames.iter().all(|(id, _)| p.frame_name(id) != "(root)"));
+    assert!(p
+        .frames()
+        .iter()
+        .all(|(id, _)| p.frame_name(id) != "(root)"));
 }
 
 #[test]
@@ -138,6 +141,6 @@ fn untimed_profile_writes_one_sample_per_stack() {
     write(&folded_in, &WriteOptions::default(), &mut out).unwrap();
     let back = read(&out).unwrap();
     let distinct = folded(&orig, 1).len();
-    assert!(back.samples.len() <= distinct + 1);
+    assert!(back.samples().len() <= distinct + 1);
     assert_eq!(folded(&back, 0), folded(&orig, 0));
 }

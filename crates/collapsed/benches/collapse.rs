@@ -24,7 +24,7 @@ fn perf_script_read(bencher: Bencher, file: &str) {
     let input = testdata(file);
     bencher
         .counter(BytesCount::new(input.len()))
-        .bench(|| perf_script::read(black_box(&input)).map(|p| p.samples.len()));
+        .bench(|| perf_script::read(black_box(&input)).map(|p| p.samples().len()));
 }
 
 #[divan::bench(args = ["perf/cpp.perf-script", "perf/py-fp.perf-script"])]
@@ -43,7 +43,7 @@ fn folded_read(bencher: Bencher, file: &str) {
     let input = testdata(file);
     bencher
         .counter(BytesCount::new(input.len()))
-        .bench(|| folded::read(black_box(&input)).map(|p| p.samples.len()));
+        .bench(|| folded::read(black_box(&input)).map(|p| p.samples().len()));
 }
 
 #[divan::bench(args = ["pyspy/plain.raw", "pyspy/native.raw"])]
@@ -51,7 +51,7 @@ fn pyspy_read(bencher: Bencher, file: &str) {
     let input = testdata(file);
     bencher
         .counter(BytesCount::new(input.len()))
-        .bench(|| pyspy::read(black_box(&input)).map(|p| p.samples.len()));
+        .bench(|| pyspy::read(black_box(&input)).map(|p| p.samples().len()));
 }
 
 /// A profile of `samples` pseudo-random walks 40 frames deep over 97

@@ -128,6 +128,7 @@ fn frame_kind(name: &str) -> FrameKind {
 
 /// Which root frame [`write()`] puts above each stack.
 #[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RootFrame {
     /// The thread's comm when the profile's `meta.comm_root` says so (perf
     /// sources, as inferno-collapse-perf), else none.
@@ -174,16 +175,16 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
     // A profile without value columns (a pprof message with no sample
     // types) has no weight to write; a column asked for by number must
     // exist.
-    if opts.value.is_none() && p.samples.values.is_empty() {
+    if opts.value.is_none() && p.samples().values().is_empty() {
         return Ok(());
     }
-    let column = opts.value.unwrap_or(p.meta.default_value);
-    let values = p.samples.values.get(column).ok_or_else(|| {
+    let column = opts.value.unwrap_or(p.meta().default_value);
+    let values = p.samples().values().get(column).ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
                 "folded: no value column {column} (the profile has {})",
-                p.samples.values.len()
+                p.samples().values().len()
             ),
         )
     })?;
@@ -192,14 +193,20 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
     // Fold by (stack, thread) first: that is cheap, and names are built once
     // per distinct pair.
     let mut by_pair: FxHashMap<(StackId, ThreadId), i64> = FxHashMap::default();
-    for (i, (&stack, &thread)) in p.samples.stacks.iter().zip(&p.samples.threads).enumerate() {
+    for (i, (&stack, &thread)) in p
+        .samples()
+        .stacks()
+        .iter()
+        .zip(p.samples().threads())
+        .enumerate()
+    {
         let Some(stack) = stack else { continue };
         let v = values.get(i).copied().unwrap_or(0);
         let e = by_pair.entry((stack, thread)).or_insert(0);
         *e = e.saturating_add(v);
     }
     // Names by frame index and root texts by thread, each made once.
-    let mut names: Vec<Option<String>> = vec![None; p.frames.len()];
+    let mut names: Vec<Option<String>> = vec![None; p.frames().len()];
     let mut roots: FxHashMap<ThreadId, Option<String>> = FxHashMap::default();
     // Every line's text in one buffer, (start, end, weight) per line,
     // sorted by text and equal texts merged (stacks of distinct frames
@@ -218,7 +225,7 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
             text.extend_from_slice(r.as_bytes());
         }
         frames.clear();
-        frames.extend(p.stacks.frames_leaf_first(stack));
+        frames.extend(p.stacks().frames_leaf_first(stack));
         for &f in frames.iter().rev() {
             if !first {
                 text.push(b';');
@@ -263,7 +270,7 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
 pub fn checked_total(p: &Profile, column: usize) -> io::Result<i64> {
     p.checked_total(column).ok_or_else(|| {
         let name = p
-            .value_types
+            .value_types()
             .get(column)
             .map_or_else(|| column.to_string(), |vt| vt.kind.clone());
         io::Error::new(
@@ -276,7 +283,7 @@ pub fn checked_total(p: &Profile, column: usize) -> io::Result<i64> {
 /// `root` with [`RootFrame::Auto`] decided for `p`.
 pub(crate) fn resolve_root(p: &Profile, root: RootFrame) -> RootFrame {
     match root {
-        RootFrame::Auto if p.meta.comm_root => RootFrame::Comm,
+        RootFrame::Auto if p.meta().comm_root => RootFrame::Comm,
         RootFrame::Auto => RootFrame::None,
         r => r,
     }
@@ -289,7 +296,7 @@ pub(crate) fn root_text(p: &Profile, thread: ThreadId, root: RootFrame) -> Optio
     if matches!(root, RootFrame::None | RootFrame::Auto) {
         return None;
     }
-    let t = p.threads.get(thread);
+    let t = p.threads().get(thread);
     let comm = stackconv_model::naming::comm_root(p.str(t.thread_name), p.str(t.process_name));
     if comm.is_none() && root == RootFrame::Comm {
         return None;
@@ -343,7 +350,7 @@ fn replace_separators(name: &str) -> String {
 /// assert_eq!(stackconv_collapsed::folded::replaced_names(&p), 1);
 /// ```
 pub fn replaced_names(p: &Profile) -> usize {
-    p.frames
+    p.frames()
         .iter()
         .filter(|(_, frame)| needs_replacing(p.str(frame.name)))
         .count()
@@ -356,7 +363,7 @@ pub fn replaced_names(p: &Profile) -> usize {
 /// use stackconv_collapsed::folded::{frame_text, read};
 ///
 /// let p = read(b"main;do_futex_[k] 1\n")?;
-/// let futex = p.stack_frames(p.samples.stacks[0])[1];
+/// let futex = p.stack_frames(p.samples().stacks()[0])[1];
 /// assert_eq!(frame_text(&p, futex, true), "do_futex_[k]");
 /// # Ok::<(), stackconv_collapsed::Error>(())
 /// ```

@@ -613,8 +613,11 @@ impl Reader {
             .collect();
         value_types.push(ValueType::new("samples", "count"));
         let columns = value_types.len();
-        p.samples.values = vec![Vec::with_capacity(self.samples.len()); columns];
-        p.value_types = value_types;
+        // No sample is pushed yet, so the value types are free to set and
+        // this cannot fail.
+        debug_assert!(p.samples().is_empty());
+        let _ = p.set_value_types(value_types);
+        p.reserve_samples(self.samples.len());
         // Process names: the comm of each pid's main thread.
         let mut main_comm: HashMap<u32, &str> = HashMap::new();
         for (pid, tid, comm) in &self.threads {
@@ -653,19 +656,19 @@ impl Reader {
             };
             p.push_sample(s.stack, thread, s.time_ns, &values);
         }
-        p.meta.source_format = FORMAT.to_string();
-        p.meta.events = self.events;
-        p.meta.comm_root = true;
-        p.meta.default_value = 0;
+        p.meta_mut().source_format = FORMAT.to_string();
+        p.meta_mut().events = self.events;
+        p.meta_mut().comm_root = true;
+        p.meta_mut().default_value = 0;
         if self.periods_ignored > 0 {
-            p.meta.warnings.push(format!(
+            p.meta_mut().warnings.push(format!(
                 "perf script: {} samples show a period that inferno-collapse-perf does not read \
                  (event names padded to equal width, or no time field); they weigh 1, as there",
                 self.periods_ignored
             ));
         }
         if p.has_times() && first <= last {
-            p.meta.duration_ns = Some(last - first);
+            p.meta_mut().duration_ns = Some(last - first);
         }
         Ok(p)
     }

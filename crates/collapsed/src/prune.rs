@@ -63,15 +63,15 @@ pub fn write_pruned(
     min_weight: f64,
     out: impl Write,
 ) -> io::Result<bool> {
-    let column = opts.value.unwrap_or(p.meta.default_value);
-    let Some(values) = p.samples.values.get(column) else {
+    let column = opts.value.unwrap_or(p.meta().default_value);
+    let Some(values) = p.samples().values().get(column) else {
         return write(p, opts, out).map(|()| false);
     };
     // With the total in 64 bits, no subtree's total overflows below (the
     // weights are not negative: `prepare` leaves those to `write`).
     checked_total(p, column)?;
     let root = resolve_root(p, opts.root);
-    let nodes = p.stacks.nodes();
+    let nodes = p.stacks().nodes();
     let lines = std::thread::scope(|scope| {
         // The callee lists take a pass over every node: on a large profile
         // they are built on another core meanwhile.
@@ -140,8 +140,8 @@ fn prepare(
 ) -> Option<(Vec<String>, Vec<u32>, Vec<(Option<String>, Vec<Leaf>)>)> {
     let mut name_ids: HashMap<String, u32> = HashMap::new();
     let mut names: Vec<String> = Vec::new();
-    let mut frame_name: Vec<u32> = Vec::with_capacity(p.frames.len());
-    for (f, _) in p.frames.iter() {
+    let mut frame_name: Vec<u32> = Vec::with_capacity(p.frames().len());
+    for (f, _) in p.frames().iter() {
         let text = frame_text(p, f, opts.annotate);
         if unsafe_name(&text) {
             return None;
@@ -158,7 +158,13 @@ fn prepare(
     let mut groups: Vec<(Option<String>, Vec<Leaf>)> = Vec::new();
     let mut group_of_text: HashMap<Option<String>, usize> = HashMap::new();
     let mut group_of_thread: HashMap<ThreadId, usize> = HashMap::new();
-    for (i, (&stack, &thread)) in p.samples.stacks.iter().zip(&p.samples.threads).enumerate() {
+    for (i, (&stack, &thread)) in p
+        .samples()
+        .stacks()
+        .iter()
+        .zip(p.samples().threads())
+        .enumerate()
+    {
         let Some(stack) = stack else { continue };
         let v = values.get(i).copied().unwrap_or(0);
         if v < 0 {
@@ -649,9 +655,9 @@ mod tests {
         for (i, &parent) in parents.iter().enumerate() {
             let frame = p.intern_frame_named(&format!("f{i}"), stackconv_model::FrameKind::Native);
             let parent = parent.map(|j| ids[j]);
-            ids.push(p.stacks.intern(StackNode { parent, frame }));
+            ids.push(p.stacks_mut().intern(StackNode { parent, frame }));
         }
-        p.stacks.nodes().to_vec()
+        p.stacks().nodes().to_vec()
     }
 
     fn callees(c: &Callees, nodes: &[StackNode], node: usize) -> Vec<u32> {

@@ -11,7 +11,7 @@
 //! assert!(pyspy::looks_like(raw));
 //! let p = pyspy::read(raw)?;
 //! assert_eq!(p.total(0), 3);
-//! let t = p.threads.get(p.samples.threads[0]);
+//! let t = p.threads().get(p.samples().threads()[0]);
 //! assert_eq!((t.tid, p.str(t.thread_name)), (Some(42), "worker"));
 //! # Ok::<(), stackconv_collapsed::Error>(())
 //! ```

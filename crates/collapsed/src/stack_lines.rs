@@ -155,9 +155,9 @@ pub(crate) struct FoldedBuilder {
 impl FoldedBuilder {
     pub(crate) fn new(format: &'static str, _columns: usize) -> Self {
         let mut profile = Profile::new(vec![ValueType::new("samples", "count")]);
-        profile.meta.source_format = format.to_string();
-        profile.meta.comm_root = false;
-        profile.meta.default_value = 0;
+        profile.meta_mut().source_format = format.to_string();
+        profile.meta_mut().comm_root = false;
+        profile.meta_mut().default_value = 0;
         FoldedBuilder {
             profile,
             frames: HashMap::new(),
@@ -247,10 +247,12 @@ impl FoldedBuilder {
 
     /// The profile, every sample's stack set from its path.
     pub(crate) fn finish(mut self) -> Profile {
-        let stacks = self.batch.intern_into(&mut self.profile.stacks);
-        for (slot, path) in self.profile.samples.stacks.iter_mut().zip(&self.paths) {
-            *slot = stacks.get(path.index()).copied().flatten();
-        }
+        let stacks = self.batch.intern_into(self.profile.stacks_mut());
+        let paths = &self.paths;
+        self.profile.map_sample_stacks(|i, _| {
+            let path = paths.get(i)?;
+            stacks.get(path.index()).copied().flatten()
+        });
         self.profile
     }
 }

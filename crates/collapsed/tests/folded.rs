@@ -55,8 +55,8 @@ fn inferno_outputs_round_trip_exactly() {
             path.display()
         );
         let p = folded::read(text.as_bytes()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(p.meta.source_format, "folded");
-        assert!(!p.meta.comm_root);
+        assert_eq!(p.meta().source_format, "folded");
+        assert!(!p.meta().comm_root);
         assert_eq!(p.total(0), total(&text), "{}", path.display());
         assert_eq!(write(&p), text, "{}", path.display());
     }
@@ -253,7 +253,7 @@ fn empty_input_is_an_empty_profile() {
         perf_script::read(b"").expect("perf script"),
         pyspy::read(b"").expect("py-spy"),
     ] {
-        assert_eq!(p.samples.len(), 0);
+        assert_eq!(p.samples().len(), 0);
         assert_eq!(write(&p), "");
     }
 }
@@ -327,7 +327,7 @@ fn sorted_and_unsorted_lines_read_the_same_stacks() {
     );
     assert_eq!(write(&p), write(&q));
     assert_eq!(write(&p), "a;b;c 1\na;b;d 2\na;b;d;e 3\na;x 4\nb 5\n");
-    assert_eq!(p.stacks.len(), q.stacks.len());
+    assert_eq!(p.stacks().len(), q.stacks().len());
     // Neighbours whose text agrees past a frame boundary, or only part way
     // into a frame, and empty frames: each line reads as its own frames.
     let edges = "a;b 1\na;bc 2\na;b;c 3\na 4\n;a 5\n;a; 6\n;; 7\n a 8\nab;c 9\na;b;c 10\n";

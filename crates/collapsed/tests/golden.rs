@@ -145,7 +145,7 @@ fn variants(name: &str, p: &Profile) -> Vec<(String, RootFrame, bool, Option<usi
     ];
     // Goldens made with inferno's --event-filter: the second event, or an
     // event by name.
-    if p.meta.events.len() > 1 {
+    if p.meta().events.len() > 1 {
         v.push((
             format!("{name}.ev2.folded"),
             RootFrame::Auto,
@@ -153,7 +153,7 @@ fn variants(name: &str, p: &Profile) -> Vec<(String, RootFrame, bool, Option<usi
             Some(1),
         ));
     }
-    for (i, e) in p.meta.events.iter().enumerate() {
+    for (i, e) in p.meta().events.iter().enumerate() {
         let short = e.rsplit(':').next().unwrap_or(e);
         v.push((
             format!("{name}.{short}.folded"),
@@ -260,7 +260,7 @@ fn perf_script_threads_and_events() {
     let path = perf_dir().join("c-2ev.F.perf-script");
     let p = perf_script::read(&std::fs::read(path).expect("read")).expect("parse");
     let kinds: Vec<(&str, &str)> = p
-        .value_types
+        .value_types()
         .iter()
         .map(|v| (v.kind.as_str(), v.unit.as_str()))
         .collect();
@@ -274,13 +274,13 @@ fn perf_script_threads_and_events() {
             ("samples", "count")
         ]
     );
-    assert!(p.meta.comm_root);
-    assert_eq!(p.meta.source_format, "perf script");
+    assert!(p.meta().comm_root);
+    assert_eq!(p.meta().source_format, "perf script");
     // The cpu-clock samples' periods are padded away from the event name;
     // the sched_switch ones (the longer name) are not.
-    let cpu_samples = p.samples.len() - 161;
+    let cpu_samples = p.samples().len() - 161;
     assert_eq!(
-        p.meta.warnings,
+        p.meta().warnings,
         [format!(
             "perf script: {cpu_samples} samples show a period that inferno-collapse-perf does not \
              read (event names padded to equal width, or no time field); they weigh 1, as there"
@@ -288,7 +288,7 @@ fn perf_script_threads_and_events() {
     );
     assert!(p.has_times());
     let by_event: BTreeMap<usize, usize> =
-        (0..p.samples.len()).fold(BTreeMap::new(), |mut m, i| {
+        (0..p.samples().len()).fold(BTreeMap::new(), |mut m, i| {
             let col = (0..2)
                 .find(|&c| p.value(c, i) != 0)
                 .expect("one event per sample");
@@ -296,7 +296,7 @@ fn perf_script_threads_and_events() {
             m
         });
     assert_eq!(by_event.get(&1).copied(), Some(161), "sched_switch samples");
-    let t = p.threads.get(p.samples.threads[0]);
+    let t = p.threads().get(p.samples().threads()[0]);
     assert_eq!(p.str(t.thread_name), "cfp");
     assert_eq!(t.pid, t.tid);
     assert!(t.pid.is_some());

@@ -35,8 +35,8 @@ fn every_variant_round_trips_to_its_own_lines() {
         assert!(!folded::looks_like(&input), "{}", path.display());
         assert!(!perf_script::looks_like(&input), "{}", path.display());
         let p = pyspy::read(&input).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(p.meta.source_format, "py-spy raw");
-        assert!(!p.meta.comm_root);
+        assert_eq!(p.meta().source_format, "py-spy raw");
+        assert!(!p.meta().comm_root);
         let want_total: i64 = text
             .lines()
             .map(|l| {
@@ -62,7 +62,7 @@ fn every_variant_round_trips_to_its_own_lines() {
 fn threads_come_from_thread_root_frames() {
     let p = pyspy::read(&read("threads.raw")).expect("parse");
     let mut names: Vec<(Option<u32>, &str)> = p
-        .threads
+        .threads()
         .iter()
         .map(|(_, t)| (t.tid, p.str(t.thread_name)))
         .collect();
@@ -106,14 +106,14 @@ fn processes_come_from_process_root_frames() {
         .and_then(|r| r.split_once(':'))
         .and_then(|(pid, _)| pid.parse().ok())
         .expect("process root frame");
-    assert!(p.threads.iter().all(|(_, t)| t.pid == Some(pid)));
+    assert!(p.threads().iter().all(|(_, t)| t.pid == Some(pid)));
 }
 
 #[test]
 fn frame_kinds() {
     let p = pyspy::read(&read("native.raw")).expect("parse");
     let kind_of = |name: &str| {
-        p.frames
+        p.frames()
             .iter()
             .find(|(_, f)| p.str(f.name) == name)
             .map(|(_, f)| (f.kind, p.str(f.module), p.str(f.file), f.line))
@@ -128,7 +128,7 @@ fn frame_kinds() {
     );
     let p = pyspy::read(&read("nolineno.raw")).expect("parse");
     let f = p
-        .frames
+        .frames()
         .iter()
         .find(|(_, f)| p.str(f.name) == "worker (webapi.py)")
         .map(|(_, f)| *f)

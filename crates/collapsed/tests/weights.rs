@@ -77,8 +77,8 @@ fn perf_script_bad_periods_are_errors_with_the_line() {
     // The largest period is fine; with another sample it overflows.
     let p = perf_script::read(script("9223372036854774807").as_bytes()).unwrap();
     assert_eq!(p.total(0), i64::MAX);
-    assert_eq!(p.value_types[0].unit, "nanoseconds");
-    assert_eq!(p.value_types.len(), 2, "no new event column");
+    assert_eq!(p.value_types()[0].unit, "nanoseconds");
+    assert_eq!(p.value_types().len(), 2, "no new event column");
     let e = perf_script::read(script("9223372036854774808").as_bytes()).unwrap_err();
     assert!(matches!(e, Error::WeightOverflow { line: 4, .. }), "{e:?}");
 }
@@ -100,7 +100,7 @@ fn folded_output_replaces_separators_in_names() {
     let text = String::from_utf8(out).unwrap();
     assert_eq!(text, "main;f<a:b>;line one   3\n");
     let back = folded::read(text.as_bytes()).unwrap();
-    assert_eq!(back.stack_names(back.samples.stacks[0]).len(), 3);
+    assert_eq!(back.stack_names(back.samples().stacks()[0]).len(), 3);
     assert_eq!(back.total(0), 3);
     let mut pruned = Vec::new();
     prune::write_pruned(&p, &folded::WriteOptions::default(), 1.0, &mut pruned).unwrap();

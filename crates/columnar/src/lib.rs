@@ -48,7 +48,7 @@
 //! write(&p, &Source::new("app.folded").with_label("host", "web-1"), Format::Parquet, &mut file)?;
 //! let back = read(&file)?;
 //! assert_eq!(back[0].profile.total(0), 5);
-//! assert_eq!(back[0].profile.stack_names(back[0].profile.samples.stacks[0]), ["main", "work"]);
+//! assert_eq!(back[0].profile.stack_names(back[0].profile.samples().stacks()[0]), ["main", "work"]);
 //! # Ok::<(), stackconv_columnar::Error>(())
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
@@ -125,7 +125,7 @@ pub fn write(
     out: impl Write,
 ) -> Result<(), Error> {
     let keys: Vec<String> = source.labels.iter().map(|(k, _)| k.clone()).collect();
-    let mut w = Writer::new(format, out, &keys, &profile.value_types)?;
+    let mut w = Writer::new(format, out, &keys, profile.value_types())?;
     w.write(profile, source)?;
     w.finish()?;
     Ok(())

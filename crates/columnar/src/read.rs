@@ -256,7 +256,7 @@ impl Tables {
                     types.push(ValueType::new(c.kind.clone(), c.unit.clone()));
                 }
                 let mut profile = Profile::new(types);
-                let meta = &mut profile.meta;
+                let meta = profile.meta_mut();
                 meta.comm_root = m.comm_root;
                 meta.default_value = m
                     .default_value
@@ -430,9 +430,9 @@ impl Tables {
         self.inputs
             .into_iter()
             .map(|mut r| {
-                r.profile.meta.source_format = format.to_string();
+                r.profile.meta_mut().source_format = format.to_string();
                 if !ignored.is_empty() {
-                    r.profile.meta.warnings.push(format!(
+                    r.profile.meta_mut().warnings.push(format!(
                         "{format}: columns of no stackconv type ignored: {}",
                         ignored.join(", ")
                     ));

@@ -57,8 +57,8 @@ pub(crate) struct ColumnMeta {
 
 impl InputMeta {
     fn of(profile: &Profile, source: &Source) -> InputMeta {
-        let names = value_column_names(&profile.value_types);
-        let meta = &profile.meta;
+        let names = value_column_names(profile.value_types());
+        let meta = &profile.meta();
         InputMeta {
             path: source.path.clone(),
             source_format: meta.source_format.clone(),
@@ -69,7 +69,7 @@ impl InputMeta {
             duration_ns: meta.duration_ns,
             value_types: names
                 .into_iter()
-                .zip(&profile.value_types)
+                .zip(profile.value_types())
                 .map(|(column, vt)| ColumnMeta {
                     column,
                     kind: vt.kind.clone(),
@@ -150,7 +150,7 @@ enum Sink<W: Write> {
 /// p.push_sample(stack, thread, None, &[10_000_000]);
 ///
 /// let keys = ["host".to_string()];
-/// let mut w = Writer::new(Format::Parquet, Vec::new(), &keys, &p.value_types)?;
+/// let mut w = Writer::new(Format::Parquet, Vec::new(), &keys, p.value_types())?;
 /// w.write(&p, &Source::new("a/perf.data").with_label("host", "a"))?;
 /// w.write(&p, &Source::new("b/perf.data").with_label("host", "b"))?;
 /// let bytes = w.finish()?;
@@ -342,7 +342,7 @@ impl<W: Write> Writer<W> {
 /// [`Error::Label`] for a label key that is a column's name.
 pub fn record_batch(profile: &Profile, source: &Source) -> Result<RecordBatch, Error> {
     let keys: Vec<String> = source.labels.iter().map(|(k, _)| k.clone()).collect();
-    let w = Writer::new(Format::Arrow, std::io::sink(), &keys, &profile.value_types)?;
+    let w = Writer::new(Format::Arrow, std::io::sink(), &keys, profile.value_types())?;
     batch(&w.schema, &w.label_keys, &w.values, profile, source)
 }
 
@@ -355,9 +355,9 @@ fn batch(
 ) -> Result<RecordBatch, Error> {
     // Where each of the table's value columns comes from in this profile.
     let mut from: Vec<Option<usize>> = vec![None; values.len()];
-    for (c, (name, vt)) in value_column_names(&profile.value_types)
+    for (c, (name, vt)) in value_column_names(profile.value_types())
         .into_iter()
-        .zip(&profile.value_types)
+        .zip(profile.value_types())
         .enumerate()
     {
         let slot = values
@@ -392,7 +392,7 @@ fn batch(
             });
         }
     }
-    let n = profile.samples.len();
+    let n = profile.samples().len();
     let mut input = StringBuilder::with_capacity(n, n.saturating_mul(source.path.len()));
     let label_values: Vec<Option<&str>> = label_keys
         .iter()

@@ -45,11 +45,11 @@ fn folded_text(p: &Profile, root: RootFrame, column: usize) -> String {
 }
 
 fn assert_same(name: &str, a: &Profile, b: &Profile) {
-    assert_eq!(a.value_types, b.value_types, "{name}: value types");
+    assert_eq!(a.value_types(), b.value_types(), "{name}: value types");
     assert_eq!(a.totals(), b.totals(), "{name}: totals");
-    assert_eq!(a.meta.comm_root, b.meta.comm_root, "{name}: comm root");
-    assert_eq!(a.meta.default_value, b.meta.default_value, "{name}");
-    for column in 0..a.value_types.len() {
+    assert_eq!(a.meta().comm_root, b.meta().comm_root, "{name}: comm root");
+    assert_eq!(a.meta().default_value, b.meta().default_value, "{name}");
+    for column in 0..a.value_types().len() {
         for root in [RootFrame::Auto, RootFrame::CommPid, RootFrame::CommPidTid] {
             let (x, y) = (folded_text(a, root, column), folded_text(b, root, column));
             assert!(!x.is_empty(), "{name}: empty folded text");
@@ -93,13 +93,13 @@ fn parquet_and_arrow_round_trip_every_recording() {
             let back = read(&file).unwrap();
             assert_eq!(back.len(), 1, "{name}");
             assert_eq!(back[0].source.path, name);
-            assert_eq!(back[0].profile.samples.len(), folded.samples.len());
+            assert_eq!(back[0].profile.samples().len(), folded.samples().len());
             assert_same(&name, &folded, &back[0].profile);
             // Unfolded: one row per sample, the same totals.
             let mut file = Vec::new();
             stackconv_columnar::write(&p, &Source::new(&name), format, &mut file).unwrap();
             let back = read(&file).unwrap();
-            assert_eq!(back[0].profile.samples.len(), p.samples.len(), "{name}");
+            assert_eq!(back[0].profile.samples().len(), p.samples().len(), "{name}");
             assert_same(&name, &p, &back[0].profile);
         }
     }
@@ -116,7 +116,7 @@ fn several_inputs_keep_their_rows_labels_and_value_columns_apart() {
     let (_, first) = recs.first().unwrap();
     let keys = vec!["host".to_string(), "service".to_string()];
     for format in [Format::Parquet, Format::Arrow] {
-        let mut w = Writer::new(format, Vec::new(), &keys, &first.value_types).unwrap();
+        let mut w = Writer::new(format, Vec::new(), &keys, first.value_types()).unwrap();
         let mut wrote = Vec::new();
         for (i, (name, p)) in recs.iter().enumerate() {
             // A perf script recording of one event has a subset of the
@@ -145,7 +145,7 @@ fn a_new_value_column_or_label_after_the_first_input_is_an_error() {
     let recs = recordings();
     let folded = recs.iter().find(|(n, _)| n.ends_with(".folded")).unwrap();
     let two_events = recs.iter().find(|(n, _)| n.contains("2ev")).unwrap();
-    let mut w = Writer::new(Format::Parquet, Vec::new(), &[], &folded.1.value_types).unwrap();
+    let mut w = Writer::new(Format::Parquet, Vec::new(), &[], folded.1.value_types()).unwrap();
     let e = w
         .write(&two_events.1, &Source::new("2ev"))
         .unwrap_err()

@@ -56,7 +56,8 @@ impl Categories {
             FrameKind::Kernel => (self.kernel, FrameFlags::empty()),
             FrameKind::Python => (self.python, FrameFlags::IS_JS),
             FrameKind::Jit => (self.jit, FrameFlags::IS_JS),
-            FrameKind::Unknown => (self.other, FrameFlags::empty()),
+            // Unknown, and any kind added later.
+            _ => (self.other, FrameFlags::empty()),
         }
     }
 }
@@ -103,7 +104,7 @@ pub fn write(profile: &Profile, opts: &WriteOptions, out: impl Write) -> Result<
 /// The thread's display name: its thread name, else its process name,
 /// else `all`.
 fn thread_name(p: &Profile, t: ThreadId) -> String {
-    let th = p.threads.get(t);
+    let th = p.threads().get(t);
     [th.thread_name, th.process_name]
         .into_iter()
         .map(|s| p.str(s))
@@ -113,13 +114,13 @@ fn thread_name(p: &Profile, t: ThreadId) -> String {
 }
 
 fn build(p: &Profile, opts: &WriteOptions) -> Result<fx::Profile, Error> {
-    let column = opts.value.unwrap_or(p.meta.default_value);
+    let column = opts.value.unwrap_or(p.meta().default_value);
     let no_such = || Error::NoSuchValue {
         column,
-        columns: p.value_types.len(),
+        columns: p.value_types().len(),
     };
-    let vt = p.value_types.get(column).ok_or_else(no_such)?;
-    let values = p.samples.values.get(column).ok_or_else(no_such)?;
+    let vt = p.value_types().get(column).ok_or_else(no_such)?;
+    let values = p.samples().values().get(column).ok_or_else(no_such)?;
     let is_time = vt.unit == "nanoseconds";
     let value_ns = |i: usize| -> u64 {
         let v = u64::try_from(values.get(i).copied().unwrap_or(0)).unwrap_or(0);
@@ -131,9 +132,9 @@ fn build(p: &Profile, opts: &WriteOptions) -> Result<fx::Profile, Error> {
     };
 
     // Sample order and times (ns relative to the first sample).
-    let (order, rel_ns): (Vec<usize>, Vec<u64>) = match &p.samples.times {
+    let (order, rel_ns): (Vec<usize>, Vec<u64>) = match p.samples().times() {
         Some(times) => {
-            let mut order: Vec<usize> = (0..p.samples.len()).collect();
+            let mut order: Vec<usize> = (0..p.samples().len()).collect();
             order.sort_by_key(|&i| times.get(i).copied().unwrap_or(u64::MAX));
             let first = order
                 .first()
@@ -148,28 +149,28 @@ fn build(p: &Profile, opts: &WriteOptions) -> Result<fx::Profile, Error> {
         }
         None => {
             let mut at = 0u64;
-            let rel = (0..p.samples.len())
+            let rel = (0..p.samples().len())
                 .map(|i| {
                     let t = at;
                     at = at.saturating_add(value_ns(i));
                     t
                 })
                 .collect();
-            ((0..p.samples.len()).collect(), rel)
+            ((0..p.samples().len()).collect(), rel)
         }
     };
 
-    let reference = match p.meta.start_time_ns {
+    let reference = match p.meta().start_time_ns {
         Some(ns) => ReferenceTimestamp::from_duration_since_unix_epoch(Duration::from_nanos(ns)),
         None => ReferenceTimestamp::from_millis_since_unix_epoch(0.0),
     };
-    let interval = match &p.meta.period {
+    let interval = match &p.meta().period {
         Some((vt, period)) if vt.unit == "nanoseconds" && *period > 0 => {
             SamplingInterval::from_nanos(u64::try_from(*period).unwrap_or(1_000_000))
         }
         _ => SamplingInterval::from_millis(1),
     };
-    let product = match p.meta.source_format.as_str() {
+    let product = match p.meta().source_format.as_str() {
         "" => "stackconv".to_string(),
         source => format!("stackconv ({source})"),
     };
@@ -182,7 +183,7 @@ fn build(p: &Profile, opts: &WriteOptions) -> Result<fx::Profile, Error> {
     let mut stacks: HashMap<(ThreadId, StackId), StackHandle> = HashMap::new();
     let mut first_time: HashMap<ThreadId, Timestamp> = HashMap::new();
     for (&i, &rel) in order.iter().zip(&rel_ns) {
-        let Some(&thread) = p.samples.threads.get(i) else {
+        let Some(&thread) = p.samples().threads().get(i) else {
             continue;
         };
         let at = Timestamp::from_nanos_since_reference(rel);
@@ -190,7 +191,7 @@ fn build(p: &Profile, opts: &WriteOptions) -> Result<fx::Profile, Error> {
         let handle = match threads.get(&thread) {
             Some(&h) => h,
             None => {
-                let th = p.threads.get(thread);
+                let th = p.threads().get(thread);
                 let process = *processes.entry(th.pid).or_insert_with(|| {
                     let name = match p.str(th.process_name) {
                         "" => thread_name(p, thread),
@@ -206,13 +207,13 @@ fn build(p: &Profile, opts: &WriteOptions) -> Result<fx::Profile, Error> {
                 h
             }
         };
-        let stack = match p.samples.stacks.get(i).copied().flatten() {
+        let stack = match p.samples().stacks().get(i).copied().flatten() {
             None => None,
             Some(s) => match stacks.get(&(thread, s)) {
                 Some(&h) => Some(h),
                 None => {
                     let frames: Vec<FrameInfo> = p
-                        .stacks
+                        .stacks()
                         .frames(s)
                         .into_iter()
                         .map(|f| {

@@ -149,7 +149,7 @@ pub fn write_svg(
         // (thread names) are not frames; inferno gives names missing from
         // the map its own hot colours, which are the native ones. Built
         // from the distinct frames, never from the (much longer) text.
-        for (id, frame) in profile.frames.iter() {
+        for (id, frame) in profile.frames().iter() {
             let name = profile.str(frame.name);
             let color = kind_color(frame.kind, name);
             for annotate in [false, true] {

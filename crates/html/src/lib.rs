@@ -149,18 +149,6 @@ fn js(s: &str) -> String {
         .replace('<', "\\u003c")
 }
 
-/// One letter per frame kind, as the page reads them.
-fn kind_letter(kind: FrameKind) -> char {
-    match kind {
-        FrameKind::Native => 'n',
-        FrameKind::Kernel => 'k',
-        FrameKind::Python => 'p',
-        FrameKind::Jit => 'j',
-        FrameKind::Inline => 'i',
-        FrameKind::Unknown => 'u',
-    }
-}
-
 /// The call tree, stacks merged by frame name.
 struct Tree {
     /// Name index (into `names`) and parent of each node; node 0 is the root.
@@ -196,7 +184,7 @@ impl Tree {
     }
 
     fn name_index(&mut self, p: &Profile, stack: StackId) -> u32 {
-        let frame = p.frame(p.stacks.get(stack).frame);
+        let frame = p.frame(p.stacks().get(stack).frame);
         let next = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
         *self.name_of.entry(frame.name).or_insert_with(|| {
             self.names.push((frame.name, frame.file, frame.kind));
@@ -214,7 +202,7 @@ impl Tree {
         let mut pending = vec![leaf];
         let mut node = 0;
         while let Some(&s) = pending.last() {
-            match p.stacks.get(s).parent {
+            match p.stacks().get(s).parent {
                 Some(parent) => match self.node_of.get(&parent) {
                     Some(&n) => {
                         node = n;
@@ -236,7 +224,7 @@ impl Tree {
 
 fn encode(p: &Profile, opts: &HtmlOptions, diff: Option<&Diff>) -> String {
     use std::fmt::Write as _;
-    let columns = p.value_types.len();
+    let columns = p.value_types().len();
     // Waits: off-CPU time when there is some (all of it is waiting), else
     // the idle samples of whichever column is shown.
     let off_cpu = ["off-cpu", "offcpu-time"]
@@ -244,7 +232,7 @@ fn encode(p: &Profile, opts: &HtmlOptions, diff: Option<&Diff>) -> String {
         .find_map(|k| p.value_index(k).filter(|&c| p.total(c) != 0));
     let (wait_column, scope) = match off_cpu {
         Some(c) => (c, WaitScope::AllWeight),
-        None => (p.meta.default_value, WaitScope::IdleSamples),
+        None => (p.meta().default_value, WaitScope::IdleSamples),
     };
     let waits = if diff.is_some() {
         Default::default()
@@ -255,8 +243,9 @@ fn encode(p: &Profile, opts: &HtmlOptions, diff: Option<&Diff>) -> String {
     // Rows: (node, thread, wait) -> values.
     let mut tree = Tree::new();
     let mut rows: HashMap<(u32, u32, i64), Vec<i64>> = HashMap::new();
-    for i in 0..p.samples.len() {
-        let (Some(&stack), Some(&thread)) = (p.samples.stacks.get(i), p.samples.threads.get(i))
+    for i in 0..p.samples().len() {
+        let (Some(&stack), Some(&thread)) =
+            (p.samples().stacks().get(i), p.samples().threads().get(i))
         else {
             continue;
         };
@@ -358,7 +347,11 @@ fn encode(p: &Profile, opts: &HtmlOptions, diff: Option<&Diff>) -> String {
         ",\"files\":[{}]",
         list(&mut tree.names.iter().map(|&(_, f, _)| js(p.str(f))))
     );
-    let kinds: String = tree.names.iter().map(|&(_, _, k)| kind_letter(k)).collect();
+    let kinds: String = tree
+        .names
+        .iter()
+        .map(|&(_, _, k)| FrameKind::letter(k))
+        .collect();
     let _ = write!(j, ",\"kinds\":\"{kinds}\"");
     let mut colors = String::with_capacity(tree.names.len() * 6);
     for &(s, _, k) in &tree.names {
@@ -370,18 +363,18 @@ fn encode(p: &Profile, opts: &HtmlOptions, diff: Option<&Diff>) -> String {
     let _ = write!(
         j,
         ",\"values\":[{}],\"default\":{}",
-        list(&mut p.value_types.iter().map(|v| format!(
+        list(&mut p.value_types().iter().map(|v| format!(
             "{{\"kind\":{},\"unit\":{}}}",
             js(&v.kind),
             js(&v.unit)
         ))),
-        p.meta.default_value
+        p.meta().default_value
     );
     let opt = |v: Option<u32>| v.map_or("null".to_string(), |v| v.to_string());
     let _ = write!(
         j,
         ",\"threads\":[{}]",
-        list(&mut p.threads.iter().map(|(_, t)| format!(
+        list(&mut p.threads().iter().map(|(_, t)| format!(
             "[{},{},{},{}]",
             opt(t.pid),
             opt(t.tid),
@@ -401,14 +394,14 @@ fn encode(p: &Profile, opts: &HtmlOptions, diff: Option<&Diff>) -> String {
             js(&k.caller)
         )))
     );
-    let m = &p.meta;
+    let m = &p.meta();
     let _ = write!(
         j,
         ",\"meta\":{{\"source\":{},\"events\":[{}],\"duration_ns\":{},\"samples\":{},\"modules\":{},\"build_ids\":{},\"losses\":[{}],\"warnings\":[{}]}}",
         js(&m.source_format),
         list(&mut m.events.iter().map(|e| js(e))),
         m.duration_ns.map_or("null".to_string(), |d| d.to_string()),
-        p.samples.len(),
+        p.samples().len(),
         m.modules.len(),
         m.modules.iter().filter(|m| m.build_id.is_some()).count(),
         list(&mut m.losses.iter().map(|l| format!("[{},{}]", js(&l.what), l.count))),

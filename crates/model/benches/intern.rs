@@ -37,7 +37,7 @@ fn node_by_node(bencher: Bencher, n: usize) {
         for path in &paths {
             p.intern_stack_frames(path.iter().copied());
         }
-        p.stacks.len()
+        p.stacks().len()
     });
 }
 
@@ -51,7 +51,7 @@ fn batch(bencher: Bencher, n: usize) {
         for path in &paths {
             batch.add(path);
         }
-        batch.intern_into(&mut p.stacks);
-        p.stacks.len()
+        batch.intern_into(p.stacks_mut());
+        p.stacks().len()
     });
 }

@@ -43,10 +43,10 @@ impl PathId {
 /// let abc = batch.add(&[a, b, c]);
 /// let ab = batch.add(&[a, b]);
 /// assert_eq!(batch.add(&[a, b, c]), abc, "equal paths share an id");
-/// let stacks = batch.intern_into(&mut p.stacks);
+/// let stacks = batch.intern_into(p.stacks_mut());
 /// assert_eq!(stacks[abc.index()], p.intern_stack_frames([a, b, c]));
 /// assert_eq!(stacks[ab.index()], p.intern_stack_frames([a, b]));
-/// assert_eq!(p.stacks.len(), 3, "a, a;b and a;b;c");
+/// assert_eq!(p.stacks().len(), 3, "a, a;b and a;b;c");
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct StackBatch {

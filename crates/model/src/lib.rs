@@ -36,7 +36,7 @@
 //! p.push_sample(stack, thread, None, &[4]);
 //!
 //! let folded = p.fold();
-//! assert_eq!(folded.samples.len(), 1);
+//! assert_eq!(folded.samples().len(), 1);
 //! assert_eq!(folded.total(0), 7);
 //! assert_eq!(p.stack_names(stack), vec!["main", "work"]);
 //! # let _ = (Frame::default(), Thread::default());
@@ -63,7 +63,8 @@ pub mod diff;
 pub use diff::{diff, Diff, DiffError, DiffRow};
 
 pub use profile::{
-    Label, Loss, Meta, Module, Profile, SampleRef, Samples, StackCache, ValueNameError, ValueType,
+    ColumnLengthError, Label, Loss, Meta, Module, Profile, SampleRef, Samples, StackCache,
+    ValueNameError, ValueType,
 };
 pub use strings::{StringId, StringTable};
 pub use tables::{

@@ -49,7 +49,7 @@ impl std::error::Error for MergeError {}
 /// let b = a.clone();
 /// let m = merge(&[a, b])?;
 /// assert_eq!(m.total(0), 4);
-/// assert_eq!(m.fold().samples.len(), 1);
+/// assert_eq!(m.fold().samples().len(), 1);
 /// # Ok::<(), stackconv_model::MergeError>(())
 /// ```
 ///

@@ -38,7 +38,11 @@ pub struct Loss {
 }
 
 /// Where a profile came from and what was lost on the way.
+///
+/// Read it with [`Profile::meta`], change it with [`Profile::meta_mut`];
+/// fields may be added (it is `#[non_exhaustive]`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Meta {
     /// The input format's name (`perf.data`, `perf script`, `folded`, ...).
     pub source_format: String,
@@ -71,11 +75,27 @@ pub struct Meta {
 
 /// A binary or library that samples ran in.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Module {
     /// Its path as recorded.
     pub path: String,
     /// Its build id (GNU build id bytes), when known.
     pub build_id: Option<Vec<u8>>,
+}
+
+impl Module {
+    /// A module from its path and build id.
+    ///
+    /// ```
+    /// let m = stackconv_model::Module::new("/usr/bin/app", Some(vec![0xab, 0xcd]));
+    /// assert_eq!(m.path, "/usr/bin/app");
+    /// ```
+    pub fn new(path: impl Into<String>, build_id: Option<Vec<u8>>) -> Module {
+        Module {
+            path: path.into(),
+            build_id,
+        }
+    }
 }
 
 /// A pprof-style label on a sample: a key and a string or a number.
@@ -122,22 +142,40 @@ impl Meta {
     }
 }
 
-/// The samples, as columns of equal length.
+/// The samples, as columns of equal length: read them through
+/// [`Profile::samples`], add them with [`Profile::push_sample`].
+///
+/// ```
+/// use stackconv_model::{FrameKind, Profile, ValueType};
+///
+/// let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
+/// let main = p.intern_frame_named("main", FrameKind::Native);
+/// let stack = p.intern_stack_frames([main]);
+/// let t = p.intern_thread_named(Some(1), Some(1), "app", "app");
+/// p.push_sample(stack, t, Some(10), &[2]);
+/// p.push_sample(None, t, Some(20), &[5]);
+///
+/// let s = p.samples();
+/// assert_eq!(s.len(), 2);
+/// assert_eq!(s.stacks(), [stack, None]);
+/// assert_eq!(s.times(), Some(&[10, 20][..]));
+/// assert_eq!(s.column(0), Some(&[2, 5][..]));
+/// assert!(s.labels().is_none());
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct Samples {
     /// The leaf of each sample's stack; `None` for an empty stack.
-    pub stacks: Vec<Option<StackId>>,
+    pub(crate) stacks: Vec<Option<StackId>>,
     /// The thread of each sample.
-    pub threads: Vec<ThreadId>,
+    pub(crate) threads: Vec<ThreadId>,
     /// Timestamps in nanoseconds, when the input had them for every sample.
-    pub times: Option<Vec<u64>>,
+    pub(crate) times: Option<Vec<u64>>,
     /// One column per value type, each as long as `stacks`.
-    pub values: Vec<Vec<i64>>,
+    pub(crate) values: Vec<Vec<i64>>,
     /// Labels of each sample (pprof), when the input had any; kept by
     /// [`Profile::map_stacks`] and [`Profile::filter_samples`], dropped by
-    /// [`Profile::fold`]. Push samples first, then set this column to the
-    /// same length.
-    pub labels: Option<Vec<Vec<Label>>>,
+    /// [`Profile::fold`].
+    pub(crate) labels: Option<Vec<Vec<Label>>>,
 }
 
 impl Samples {
@@ -150,6 +188,49 @@ impl Samples {
     pub fn is_empty(&self) -> bool {
         self.stacks.is_empty()
     }
+
+    /// The leaf of each sample's stack (`None` for an empty stack).
+    pub fn stacks(&self) -> &[Option<StackId>] {
+        &self.stacks
+    }
+
+    /// The thread of each sample.
+    pub fn threads(&self) -> &[ThreadId] {
+        &self.threads
+    }
+
+    /// Each sample's timestamp in nanoseconds, when every sample has one.
+    pub fn times(&self) -> Option<&[u64]> {
+        self.times.as_deref()
+    }
+
+    /// The value columns, one per value type, each as long as the samples.
+    pub fn values(&self) -> &[Vec<i64>] {
+        &self.values
+    }
+
+    /// Value column `column`, one value per sample.
+    pub fn column(&self, column: usize) -> Option<&[i64]> {
+        self.values.get(column).map(Vec::as_slice)
+    }
+
+    /// Each sample's labels (pprof), when the input had any.
+    pub fn labels(&self) -> Option<&[Vec<Label>]> {
+        self.labels.as_deref()
+    }
+}
+
+/// A column that does not have one entry per sample
+/// ([`Profile::set_labels`]), or value types changed under existing
+/// samples ([`Profile::set_value_types`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("a column of {got} entries for {expected} samples")]
+#[non_exhaustive]
+pub struct ColumnLengthError {
+    /// How many samples the profile has.
+    pub expected: usize,
+    /// How many entries the column had.
+    pub got: usize,
 }
 
 /// One sample, borrowed from a [`Profile`].
@@ -218,26 +299,166 @@ fn fold_samples(samples: &Samples, columns: usize) -> Samples {
 /// A profile: interned tables, value columns, samples and meta data.
 ///
 /// Build one with the `intern_*` methods and [`Profile::push_sample`]; read
-/// it through the public tables and [`Profile::samples`].
+/// it through [`Profile::samples`], [`Profile::iter_samples`], the tables
+/// ([`Profile::frames`], [`Profile::stacks`], [`Profile::threads`],
+/// [`Profile::strings`]) and [`Profile::meta`]. The fields are private so
+/// that every column stays as long as the samples.
 #[derive(Clone, Debug, Default)]
 pub struct Profile {
     /// Every name.
-    pub strings: StringTable,
+    pub(crate) strings: StringTable,
     /// Every frame.
-    pub frames: FrameTable,
+    pub(crate) frames: FrameTable,
     /// Every stack, as a prefix tree.
-    pub stacks: StackTable,
+    pub(crate) stacks: StackTable,
     /// Every thread.
-    pub threads: ThreadTable,
+    pub(crate) threads: ThreadTable,
     /// What each value column measures.
-    pub value_types: Vec<ValueType>,
+    pub(crate) value_types: Vec<ValueType>,
     /// The samples.
-    pub samples: Samples,
+    pub(crate) samples: Samples,
     /// Where the profile came from and what was lost.
-    pub meta: Meta,
+    pub(crate) meta: Meta,
 }
 
 impl Profile {
+    /// Every name, interned.
+    pub fn strings(&self) -> &StringTable {
+        &self.strings
+    }
+
+    /// Every frame, interned.
+    pub fn frames(&self) -> &FrameTable {
+        &self.frames
+    }
+
+    /// Every stack, as a prefix tree.
+    pub fn stacks(&self) -> &StackTable {
+        &self.stacks
+    }
+
+    /// The stack table, to intern stacks into (a [`crate::StackBatch`]'s
+    /// paths): it only grows, so every id handed out stays valid.
+    pub fn stacks_mut(&mut self) -> &mut StackTable {
+        &mut self.stacks
+    }
+
+    /// Every thread, interned.
+    pub fn threads(&self) -> &ThreadTable {
+        &self.threads
+    }
+
+    /// What each value column measures.
+    pub fn value_types(&self) -> &[ValueType] {
+        &self.value_types
+    }
+
+    /// The samples, as columns.
+    pub fn samples(&self) -> &Samples {
+        &self.samples
+    }
+
+    /// Where the profile came from and what was lost.
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    /// The meta data, to change.
+    pub fn meta_mut(&mut self) -> &mut Meta {
+        &mut self.meta
+    }
+
+    /// Replace the value types of a profile without samples (a reader that
+    /// learns its columns at the end). With samples, the column count must
+    /// stay the same (a rename).
+    ///
+    /// # Errors
+    ///
+    /// When there are samples and `value_types` has another length.
+    pub fn set_value_types(
+        &mut self,
+        value_types: Vec<ValueType>,
+    ) -> Result<(), ColumnLengthError> {
+        if !self.samples.is_empty() && value_types.len() != self.value_types.len() {
+            return Err(ColumnLengthError {
+                expected: self.value_types.len(),
+                got: value_types.len(),
+            });
+        }
+        if self.samples.is_empty() {
+            self.samples.values = vec![Vec::new(); value_types.len()];
+        }
+        self.value_types = value_types;
+        Ok(())
+    }
+
+    /// Set every sample's labels (one set per sample).
+    ///
+    /// # Errors
+    ///
+    /// When `labels` does not have one entry per sample.
+    pub fn set_labels(&mut self, labels: Vec<Vec<Label>>) -> Result<(), ColumnLengthError> {
+        if labels.len() != self.samples.len() {
+            return Err(ColumnLengthError {
+                expected: self.samples.len(),
+                got: labels.len(),
+            });
+        }
+        self.samples.labels = Some(labels);
+        Ok(())
+    }
+
+    /// Drop the samples' timestamps.
+    pub fn clear_times(&mut self) {
+        self.samples.times = None;
+    }
+
+    /// Set each sample's stack to `f(index, stack)` (ids of this
+    /// profile's stack table).
+    pub fn map_sample_stacks(
+        &mut self,
+        mut f: impl FnMut(usize, Option<StackId>) -> Option<StackId>,
+    ) {
+        for (i, slot) in self.samples.stacks.iter_mut().enumerate() {
+            *slot = f(i, *slot);
+        }
+    }
+
+    /// Add `values` (one per value type) to sample `index`'s values, for a
+    /// reader that counts a repeated stack in place.
+    ///
+    /// # Errors
+    ///
+    /// The first column whose sum would not fit an `i64` (that column is
+    /// left unchanged, earlier ones are added).
+    ///
+    /// ```
+    /// use stackconv_model::{Profile, ValueType};
+    /// let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
+    /// let t = p.intern_thread(Default::default());
+    /// p.push_sample(None, t, None, &[2]);
+    /// p.add_to_sample(0, &[3]).unwrap();
+    /// assert_eq!(p.total(0), 5);
+    /// assert_eq!(p.add_to_sample(0, &[i64::MAX]), Err(0));
+    /// ```
+    pub fn add_to_sample(&mut self, index: usize, values: &[i64]) -> Result<(), usize> {
+        for (column, (cells, &v)) in self.samples.values.iter_mut().zip(values).enumerate() {
+            if let Some(cell) = cells.get_mut(index) {
+                *cell = cell.checked_add(v).ok_or(column)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Room for `additional` more samples.
+    pub fn reserve_samples(&mut self, additional: usize) {
+        self.samples.stacks.reserve(additional);
+        self.samples.threads.reserve(additional);
+        for c in &mut self.samples.values {
+            c.reserve(additional);
+        }
+    }
+
     /// An empty profile with these value columns.
     pub fn new(value_types: Vec<ValueType>) -> Self {
         let columns = value_types.len();

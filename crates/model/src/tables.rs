@@ -66,6 +66,7 @@ id_type!(
 
 /// What kind of code a frame is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[non_exhaustive]
 pub enum FrameKind {
     /// Native user-space code (ELF symbols).
     Native,
@@ -116,6 +117,27 @@ impl FrameKind {
             FrameKind::Jit => "jit",
             FrameKind::Inline => "inline",
             FrameKind::Unknown => "unknown",
+        }
+    }
+
+    /// One lowercase letter per kind, distinct (`n`, `k`, `p`, `j`, `i`,
+    /// `u`): how compact outputs (the HTML report's data) spell the kind.
+    ///
+    /// ```
+    /// use stackconv_model::FrameKind;
+    /// assert_eq!(FrameKind::Python.letter(), 'p');
+    /// let mut letters: Vec<char> = FrameKind::ALL.iter().map(|k| k.letter()).collect();
+    /// letters.dedup();
+    /// assert_eq!(letters.len(), FrameKind::ALL.len());
+    /// ```
+    pub fn letter(self) -> char {
+        match self {
+            FrameKind::Native => 'n',
+            FrameKind::Kernel => 'k',
+            FrameKind::Python => 'p',
+            FrameKind::Jit => 'j',
+            FrameKind::Inline => 'i',
+            FrameKind::Unknown => 'u',
         }
     }
 

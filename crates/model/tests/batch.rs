@@ -31,24 +31,24 @@ proptest! {
             .collect();
         let distinct: std::collections::HashSet<&Vec<usize>> = paths.iter().collect();
         prop_assert_eq!(batch.len(), distinct.len());
-        let stacks = batch.intern_into(&mut a.stacks);
+        let stacks = batch.intern_into(a.stacks_mut());
         for (path, id) in paths.iter().zip(&ids) {
             let got = stacks[id.index()];
             let want_frames: Vec<FrameId> = path.iter().map(|&i| fa[i]).collect();
             // Same frames from the batch's stack...
-            prop_assert_eq!(got.map(|s| a.stacks.frames(s)).unwrap_or_default(), want_frames.clone());
+            prop_assert_eq!(got.map(|s| a.stacks().frames(s)).unwrap_or_default(), want_frames.clone());
             // ...and the same node count as interning one by one.
             b.intern_stack_frames(want_frames);
         }
-        prop_assert_eq!(a.stacks.len(), b.stacks.len());
+        prop_assert_eq!(a.stacks().len(), b.stacks().len());
         // Parents before children; no node twice.
         let mut seen = std::collections::HashSet::new();
-        for (id, node) in a.stacks.iter() {
+        for (id, node) in a.stacks().iter() {
             if let Some(parent) = node.parent {
                 prop_assert!(parent < id);
             }
             prop_assert!(seen.insert(*node));
-            prop_assert_eq!(a.stacks.lookup(node), Some(id));
+            prop_assert_eq!(a.stacks().lookup(node), Some(id));
         }
     }
 }

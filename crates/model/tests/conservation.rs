@@ -36,24 +36,24 @@ proptest! {
     fn fold_keeps_totals(p in arb_profile()) {
         let folded = p.fold();
         prop_assert_eq!(folded.totals(), p.totals());
-        prop_assert!(folded.samples.len() <= p.samples.len());
+        prop_assert!(folded.samples().len() <= p.samples().len());
     }
 
     #[test]
     fn into_folded_equals_fold(p in arb_profile()) {
         let a = p.fold();
         let b = p.clone().into_folded();
-        prop_assert_eq!(&a.samples.stacks, &b.samples.stacks);
-        prop_assert_eq!(&a.samples.threads, &b.samples.threads);
-        prop_assert_eq!(&a.samples.values, &b.samples.values);
-        prop_assert!(b.samples.times.is_none());
+        prop_assert_eq!(a.samples().stacks(), b.samples().stacks());
+        prop_assert_eq!(a.samples().threads(), b.samples().threads());
+        prop_assert_eq!(a.samples().values(), b.samples().values());
+        prop_assert!(b.samples().times().is_none());
     }
 
     #[test]
     fn fold_is_idempotent(p in arb_profile()) {
         let once = p.fold();
         let twice = once.fold();
-        prop_assert_eq!(once.samples.len(), twice.samples.len());
+        prop_assert_eq!(once.samples().len(), twice.samples().len());
         prop_assert_eq!(once.totals(), twice.totals());
     }
 
@@ -62,13 +62,13 @@ proptest! {
         let m = merge(&[a.clone(), b.clone()]).unwrap();
         let want: Vec<i64> = a.totals().iter().zip(b.totals()).map(|(x, y)| x + y).collect();
         prop_assert_eq!(m.totals(), want);
-        prop_assert_eq!(m.samples.len(), a.samples.len() + b.samples.len());
+        prop_assert_eq!(m.samples().len(), a.samples().len() + b.samples().len());
     }
 
     #[test]
     fn merge_keeps_stacks(a in arb_profile()) {
         let m = merge(std::slice::from_ref(&a)).unwrap();
-        for i in 0..a.samples.len() {
+        for i in 0..a.samples().len() {
             let sa = a.sample(i).unwrap();
             let sm = m.sample(i).unwrap();
             prop_assert_eq!(a.stack_names(sa.stack), m.stack_names(sm.stack));
@@ -80,13 +80,13 @@ proptest! {
     fn map_stacks_keeps_totals(p in arb_profile()) {
         let reversed = p.map_stacks(|_, frames| frames.iter().rev().copied().collect());
         prop_assert_eq!(reversed.totals(), p.totals());
-        prop_assert_eq!(reversed.samples.len(), p.samples.len());
+        prop_assert_eq!(reversed.samples().len(), p.samples().len());
     }
 
     #[test]
     fn filter_splits_totals(p in arb_profile(), keep_tid in 0u32..3) {
         let (kept, dropped) = p.filter_samples(|p, i| {
-            p.threads.get(p.samples.threads[i]).tid == Some(keep_tid)
+            p.threads().get(p.samples().threads()[i]).tid == Some(keep_tid)
         });
         let sum: Vec<i64> = kept.totals().iter().zip(&dropped).map(|(k, d)| k + d).collect();
         prop_assert_eq!(sum, p.totals());

@@ -37,6 +37,7 @@ use stackconv_model::Profile;
 
 /// Which samples the idle filter keeps.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum IdleFilter {
     /// Every sample, idle or not.
     #[default]
@@ -50,6 +51,7 @@ pub enum IdleFilter {
 /// A time range, both ends optional, the start included and the end
 /// excluded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TimeRange {
     /// Nanoseconds from the first (earliest) sample's time.
     Relative {
@@ -200,13 +202,13 @@ pub fn filter(p: &Profile, f: &SampleFilter) -> Filtered {
     if f.is_empty() {
         return Filtered {
             profile: p.clone(),
-            dropped: vec![0; p.value_types.len()],
+            dropped: vec![0; p.value_types().len()],
             warnings,
         };
     }
     // Per thread: pid, tid, names.
     let thread_ok: Vec<bool> = p
-        .threads
+        .threads()
         .iter()
         .map(|(_, t)| {
             (f.pids.is_empty() || t.pid.is_some_and(|pid| f.pids.contains(&pid)))
@@ -232,7 +234,7 @@ pub fn filter(p: &Profile, f: &SampleFilter) -> Filtered {
     }
     let mut window: Option<(u64, u64)> = None;
     if let Some(range) = f.time {
-        match &p.samples.times {
+        match p.samples().times() {
             None => warnings.push(
                 "--time: the samples carry no timestamps; the time filter is ignored".to_string(),
             ),
@@ -260,8 +262,8 @@ pub fn filter(p: &Profile, f: &SampleFilter) -> Filtered {
             return false;
         }
         let thread_pass = p
-            .samples
-            .threads
+            .samples()
+            .threads()
             .get(i)
             .and_then(|t| thread_ok.get(t.index()))
             .copied()
@@ -276,8 +278,8 @@ pub fn filter(p: &Profile, f: &SampleFilter) -> Filtered {
         }
         if let Some((start, end)) = window {
             let t = p
-                .samples
-                .times
+                .samples()
+                .times()
                 .as_ref()
                 .and_then(|t| t.get(i))
                 .copied()
@@ -296,9 +298,9 @@ pub fn filter(p: &Profile, f: &SampleFilter) -> Filtered {
         true
     });
     if let Some(c) = event_column {
-        profile.meta.default_value = c;
+        profile.meta_mut().default_value = c;
     }
-    if !p.samples.is_empty() && profile.samples.is_empty() && !event_missing {
+    if !p.samples().is_empty() && profile.samples().is_empty() && !event_missing {
         warnings.push("the sample filters matched no samples".to_string());
     }
     Filtered {
@@ -390,7 +392,7 @@ mod tests {
         let mut f = SampleFilter::default();
         f.event = Some("sched:sched_switch".to_string());
         let out = check(&p, &f, &[0, 1, 1], &[800, 0, 3]);
-        assert_eq!(out.profile.meta.default_value, 1);
+        assert_eq!(out.profile.meta().default_value, 1);
 
         let mut f = SampleFilter::default();
         f.time = Some("1..3".parse().expect("range"));
@@ -426,7 +428,7 @@ mod tests {
     #[test]
     fn time_without_timestamps_is_a_no_op() {
         let mut p = sample_profile();
-        p.samples.times = None;
+        p.clear_times();
         let mut f = SampleFilter::default();
         f.time = Some("1..2".parse().expect("range"));
         let out = check(&p, &f, &[800, 1, 4], &[0, 0, 0]);

@@ -81,7 +81,7 @@ use stackconv_model::{FrameId, FrameKind, StackId, ThreadId};
 /// Whether `thread` is perf's idle task: pid 0 or tid 0, or a thread named
 /// `swapper` (`swapper/3`).
 pub fn is_idle_task(p: &Profile, thread: ThreadId) -> bool {
-    let t = p.threads.get(thread);
+    let t = p.threads().get(thread);
     t.pid == Some(0)
         || t.tid == Some(0)
         || p.str(t.thread_name).starts_with("swapper")
@@ -271,6 +271,7 @@ pub struct WaitSite {
 
 /// Which samples a [`wait_report`] groups.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WaitScope {
     /// The idle samples ([`classify`]), perf's idle task among them: for
     /// sampled profiles (py-spy `--idle`, CPU profiles).
@@ -404,6 +405,7 @@ pub struct WaitKey {
 
 /// Where one sample waits, in [`SampleWaits`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SampleWait {
     /// Not waiting (or, with [`WaitScope::AllWeight`], no weight).
     NotWaiting,
@@ -455,8 +457,8 @@ pub fn sample_waits(p: &Profile, column: usize, extra: &[Regex], scope: WaitScop
             out.keys.len().saturating_sub(1)
         })
     };
-    for i in 0..p.samples.len() {
-        let Some(&thread) = p.samples.threads.get(i) else {
+    for i in 0..p.samples().len() {
+        let Some(&thread) = p.samples().threads().get(i) else {
             out.samples.push(SampleWait::NotWaiting);
             continue;
         };
@@ -469,7 +471,7 @@ pub fn sample_waits(p: &Profile, column: usize, extra: &[Regex], scope: WaitScop
             if every {
                 SampleWait::IdleTask
             } else {
-                let t = p.threads.get(thread);
+                let t = p.threads().get(thread);
                 let name = p.str(t.thread_name);
                 let key = WaitKey {
                     wait: Wait::Other,
@@ -479,7 +481,7 @@ pub fn sample_waits(p: &Profile, column: usize, extra: &[Regex], scope: WaitScop
                 SampleWait::At(intern(&mut out, key))
             }
         } else {
-            let stack = p.samples.stacks.get(i).copied().flatten();
+            let stack = p.samples().stacks().get(i).copied().flatten();
             let key = match by_stack.get(&stack) {
                 Some(&k) => k,
                 None => {
@@ -592,9 +594,9 @@ impl ThreadWait {
 /// thread id. perf's idle task is included (callers may set it apart with
 /// [`is_idle_task`]).
 pub fn thread_waits(p: &Profile, off_column: usize, on_column: Option<usize>) -> Vec<ThreadWait> {
-    let mut out: Vec<Option<ThreadWait>> = vec![None; p.threads.len()];
-    let times = p.samples.times.as_deref();
-    for (i, &thread) in p.samples.threads.iter().enumerate() {
+    let mut out: Vec<Option<ThreadWait>> = vec![None; p.threads().len()];
+    let times = p.samples().times();
+    for (i, &thread) in p.samples().threads().iter().enumerate() {
         let Some(slot) = out.get_mut(thread.index()) else {
             continue;
         };
@@ -625,12 +627,12 @@ pub fn thread_waits(p: &Profile, off_column: usize, on_column: Option<usize>) ->
 /// is idle whatever its stack. `extra` are the user's `--idle-frames`
 /// regexes.
 pub fn classify(p: &Profile, extra: &[Regex]) -> Vec<Option<Wait>> {
-    let mut by_stack: Vec<Option<Option<Wait>>> = vec![None; p.stacks.len()];
-    let mut by_thread: Vec<Option<bool>> = vec![None; p.threads.len()];
+    let mut by_stack: Vec<Option<Option<Wait>>> = vec![None; p.stacks().len()];
+    let mut by_thread: Vec<Option<bool>> = vec![None; p.threads().len()];
     let empty = classify_frames(p, &[], extra);
-    (0..p.samples.len())
+    (0..p.samples().len())
         .map(|i| {
-            if let Some(&t) = p.samples.threads.get(i) {
+            if let Some(&t) = p.samples().threads().get(i) {
                 let idle_task = match by_thread.get(t.index()).copied().flatten() {
                     Some(b) => b,
                     None => {
@@ -645,14 +647,14 @@ pub fn classify(p: &Profile, extra: &[Regex]) -> Vec<Option<Wait>> {
                     return Some(Wait::Other);
                 }
             }
-            let stack: Option<StackId> = p.samples.stacks.get(i).copied().flatten();
+            let stack: Option<StackId> = p.samples().stacks().get(i).copied().flatten();
             let Some(s) = stack else {
                 return empty;
             };
             if let Some(w) = by_stack.get(s.index()).copied().flatten() {
                 return w;
             }
-            let w = classify_frames(p, &p.stacks.frames(s), extra);
+            let w = classify_frames(p, &p.stacks().frames(s), extra);
             if let Some(slot) = by_stack.get_mut(s.index()) {
                 *slot = Some(w);
             }

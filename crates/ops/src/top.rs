@@ -138,7 +138,7 @@ pub fn top_with(p: &Profile, o: &TopOptions) -> Top {
     let mut flat: Vec<i64> = Vec::new();
     let mut cum: Vec<i64> = Vec::new();
     let mut abs_total: i64 = 0;
-    for i in 0..p.samples.len() {
+    for i in 0..p.samples().len() {
         let v = p.value(o.column, i);
         abs_total = abs_total.saturating_add(v.saturating_abs());
         if v == 0 {
@@ -146,11 +146,11 @@ pub fn top_with(p: &Profile, o: &TopOptions) -> Top {
             // not listed.
             continue;
         }
-        let Some(stack) = p.samples.stacks.get(i).copied().flatten() else {
+        let Some(stack) = p.samples().stacks().get(i).copied().flatten() else {
             continue;
         };
         let entry = per_stack.entry(stack).or_insert_with(|| {
-            let frames = p.stacks.frames(stack);
+            let frames = p.stacks().frames(stack);
             let mut ids: Vec<usize> = frames.iter().map(|&f| funcs.of(p, f)).collect();
             let leaf = ids.last().copied().unwrap_or(0);
             ids.sort_unstable();

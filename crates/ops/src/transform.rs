@@ -64,7 +64,7 @@
 //! let out = transform(&p, &opts);
 //! assert_eq!(out.profile.total(0), 3);
 //! assert_eq!(out.dropped, [2]);
-//! assert_eq!(out.profile.stack_names(out.profile.samples.stacks[0]), ["handle", "parse"]);
+//! assert_eq!(out.profile.stack_names(out.profile.samples().stacks()[0]), ["handle", "parse"]);
 //! # Ok::<(), regex::Error>(())
 //! ```
 
@@ -80,6 +80,7 @@ use stackconv_model::{Frame, FrameId, FrameKind, StackId};
 
 /// How finely frames are told apart, as pprof's `-granularity`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Granularity {
     /// Frames with the same name and module are one frame: line numbers are
     /// dropped; a py-spy name `func (file.py:12)` becomes `func (file.py)`
@@ -318,7 +319,7 @@ impl Pipeline<'_> {
 /// Each distinct stack is rewritten once. Threads, times, values, labels
 /// and meta data of the kept samples are kept.
 pub fn transform(p: &Profile, t: &StackTransform) -> Transformed {
-    let columns = p.value_types.len();
+    let columns = p.value_types().len();
     if t.is_identity() {
         return Transformed {
             profile: p.clone(),
@@ -328,7 +329,7 @@ pub fn transform(p: &Profile, t: &StackTransform) -> Transformed {
     }
     let mut work = p.clone();
     let renamed: Vec<FrameId> = p
-        .frames
+        .frames()
         .iter()
         .map(|(id, f)| {
             let id = if t.view == View::Python && !t.perf_python_names {
@@ -340,9 +341,9 @@ pub fn transform(p: &Profile, t: &StackTransform) -> Transformed {
             rename_frame(&mut work, id, f, &t.rename)
         })
         .collect();
-    let mut matches: Vec<Option<Matches>> = vec![None; work.frames.len()];
+    let mut matches: Vec<Option<Matches>> = vec![None; work.frames().len()];
     let mut any = Matches::default();
-    let mut granular: Vec<Option<FrameId>> = vec![None; work.frames.len()];
+    let mut granular: Vec<Option<FrameId>> = vec![None; work.frames().len()];
     for &r in &renamed {
         if matches.get(r.index()).copied().flatten().is_some() {
             continue;
@@ -376,7 +377,7 @@ pub fn transform(p: &Profile, t: &StackTransform) -> Transformed {
     let (kept, dropped) = if drops {
         let mut keep_cache: HashMap<Option<StackId>, bool> = HashMap::new();
         work.filter_samples(|w, i| {
-            let stack = w.samples.stacks.get(i).copied().flatten();
+            let stack = w.samples().stacks().get(i).copied().flatten();
             *keep_cache
                 .entry(stack)
                 .or_insert_with(|| pipeline.rewrite(w, &w.stack_frames(stack)).is_some())
@@ -401,7 +402,7 @@ pub fn transform(p: &Profile, t: &StackTransform) -> Transformed {
         pipeline.any.prune_from,
         "prune-from",
     );
-    if !p.samples.is_empty() && profile.samples.is_empty() {
+    if !p.samples().is_empty() && profile.samples().is_empty() {
         warnings.push("no samples left after the stack filters".to_string());
     }
     Transformed {

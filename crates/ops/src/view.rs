@@ -65,11 +65,11 @@
 //!
 //! let py = apply_view(&p, View::Python);
 //! assert_eq!(
-//!     py.stack_names(py.samples.stacks[0]),
+//!     py.stack_names(py.samples().stacks()[0]),
 //!     ["worker (w.py)", "handler (w.py)", "PyThread_acquire_lock_timed", "futex_wait"]
 //! );
 //! let native = apply_view(&p, View::Native);
-//! assert_eq!(native.stack_names(native.samples.stacks[0]).len(), 4);
+//! assert_eq!(native.stack_names(native.samples().stacks()[0]).len(), 4);
 //! assert_eq!(py.total(0), p.total(0));
 //! ```
 
@@ -81,6 +81,7 @@ use stackconv_model::{Frame, FrameId, FrameKind};
 
 /// Which frames a stack shows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum View {
     /// Every frame, Python and native, as recorded.
     #[default]
@@ -257,7 +258,7 @@ pub fn is_call_machinery(name: &str) -> bool {
 /// ```
 pub fn default_view(p: &Profile) -> View {
     let recorded_python = p
-        .frames
+        .frames()
         .iter()
         .any(|(_, f)| f.kind == FrameKind::Python && !p.str(f.module).is_empty());
     if recorded_python {
@@ -275,7 +276,7 @@ pub fn apply_view(p: &Profile, view: View) -> Profile {
     }
     let mut work = p.clone();
     let readable: Vec<FrameId> = p
-        .frames
+        .frames()
         .iter()
         .map(|(id, f)| match view {
             View::Python => readable_python_frame(&mut work, id, *f),
@@ -395,7 +396,7 @@ mod tests {
         p.push_sample(s, t, None, &[7]);
         let v = apply_view(&p, View::Python);
         assert_eq!(v.total(0), 7, "the view keeps the weight");
-        let stack = v.samples.stacks[0];
+        let stack = v.samples().stacks()[0];
         let files = v
             .stack_frames(stack)
             .iter()
@@ -561,7 +562,7 @@ mod tests {
         p.push_sample(s, t, None, &[5]);
         let n = apply_view(&p, View::Native);
         assert_eq!(
-            n.stack_names(n.samples.stacks[0]),
+            n.stack_names(n.samples().stacks()[0]),
             ["_start", "PyObject_Vectorcall", "do_futex"]
         );
         assert_eq!(n.total(0), 5);

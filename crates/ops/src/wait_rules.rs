@@ -38,6 +38,7 @@ use stackconv_model::{FrameId, FrameKind};
 
 /// What an idle sample waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Wait {
     /// A lock, semaphore, futex, or a Python lock, event or queue.
     Lock,
@@ -94,6 +95,7 @@ impl std::fmt::Display for Wait {
 
 /// Which frames a [`WaitRule`] is matched against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Scope {
     /// The innermost Python frame of a stack, as `func (file)` (`func` may
     /// carry a class: `Condition.wait`; `file` as the profiler wrote it).
@@ -432,6 +434,7 @@ pub fn python_leaf_wait(func_file: &str) -> Option<Wait> {
 
 /// What a frame is, for finding where a thread blocked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FrameClass {
     /// Kernel code: kind [`FrameKind::Kernel`] or a kernel module
     /// ([`is_kernel_module`]).

@@ -238,10 +238,10 @@ proptest! {
     fn filter_conserves_weight(p in arb_profile(), f in arb_filter()) {
         let out = filter(&p, &f);
         prop_assert_eq!(add(&out.profile.totals(), &out.dropped), p.totals());
-        prop_assert!(out.profile.samples.len() <= p.samples.len());
+        prop_assert!(out.profile.samples().len() <= p.samples().len());
         // Every kept sample passes the thread filters.
         for s in out.profile.iter_samples() {
-            let t = out.profile.threads.get(s.thread);
+            let t = out.profile.threads().get(s.thread);
             if !f.pids.is_empty() {
                 prop_assert!(f.pids.contains(&t.pid.unwrap()));
             }
@@ -249,7 +249,7 @@ proptest! {
                 prop_assert!(f.tids.contains(&t.tid.unwrap()));
             }
         }
-        if !p.samples.is_empty() && out.profile.samples.is_empty() {
+        if !p.samples().is_empty() && out.profile.samples().is_empty() {
             prop_assert!(!out.warnings.is_empty());
         }
     }
@@ -263,7 +263,7 @@ proptest! {
         let idle = filter(&p, &f);
         prop_assert_eq!(add(&busy.profile.totals(), &idle.profile.totals()), p.totals());
         prop_assert_eq!(&busy.dropped, &idle.profile.totals());
-        prop_assert_eq!(busy.profile.samples.len() + idle.profile.samples.len(), p.samples.len());
+        prop_assert_eq!(busy.profile.samples().len() + idle.profile.samples().len(), p.samples().len());
     }
 
     #[test]
@@ -274,11 +274,11 @@ proptest! {
             || t.show.is_some() || t.show_from.is_some();
         if !drops {
             prop_assert_eq!(out.profile.totals(), p.totals());
-            prop_assert_eq!(out.profile.samples.len(), p.samples.len());
+            prop_assert_eq!(out.profile.samples().len(), p.samples().len());
             prop_assert!(out.dropped.iter().all(|&d| d == 0));
         }
         // Times travel with their samples (an empty profile has none).
-        if !out.profile.samples.is_empty() {
+        if !out.profile.samples().is_empty() {
             prop_assert_eq!(out.profile.has_times(), p.has_times());
         }
     }
@@ -301,7 +301,7 @@ proptest! {
         }
         let out = transform(&p, &t);
         let mut want: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-        let mut dropped = vec![0; p.value_types.len()];
+        let mut dropped = vec![0; p.value_types().len()];
         for s in p.iter_samples() {
             let names: Vec<String> = p.stack_names(s.stack).iter().map(|n| n.to_string()).collect();
             match naive(&names, &t) {
@@ -321,7 +321,7 @@ proptest! {
         for v in [View::Mixed, View::Python, View::Native] {
             let out = apply_view(&p, v);
             prop_assert_eq!(out.totals(), p.totals());
-            prop_assert_eq!(out.samples.len(), p.samples.len());
+            prop_assert_eq!(out.samples().len(), p.samples().len());
             if v == View::Native {
                 for s in out.iter_samples() {
                     for f in out.stack_frames(s.stack) {

@@ -173,7 +173,7 @@ fn show_from_as_pprof_documents() {
                 assert_eq!(out.dropped, [0, 0]);
             }
             None => {
-                assert!(out.profile.samples.is_empty());
+                assert!(out.profile.samples().is_empty());
                 assert_eq!(out.dropped, [1, 1]);
                 assert!(out.warnings.iter().any(|w| w.contains("show-from")));
             }
@@ -335,7 +335,7 @@ fn granularity_of_frames_with_file_and_line() {
         for s in out.iter_samples() {
             *m.entry(out.stack_names(s.stack).join(";")).or_insert(0) += s.values[0];
         }
-        (m, out.fold().samples.len())
+        (m, out.fold().samples().len())
     };
     let (m, rows) = with(Granularity::Function);
     assert_eq!(m, map(&[("work", 7)]));
@@ -457,13 +457,13 @@ fn diff_as_inferno() {
     let n = diff(&b, &a, true).unwrap();
     assert_eq!(n.rows.iter().map(|r| r.before).collect::<Vec<_>>(), [1, 1]);
     let p = d.to_profile();
-    assert_eq!(p.value_types[0].kind, "before");
-    assert_eq!(p.value_types[1].kind, "after");
+    assert_eq!(p.value_types()[0].kind, "before");
+    assert_eq!(p.value_types()[1].kind, "after");
     assert_eq!((p.total(0), p.total(1)), (35, 70));
     let delta = d.delta_profile();
     assert_eq!(delta.total(0), 35);
-    assert_eq!(delta.samples.len(), 4);
-    let labels = delta.samples.labels.as_ref().expect("labels");
+    assert_eq!(delta.samples().len(), 4);
+    let labels = delta.samples().labels().expect("labels");
     let base: i64 = delta
         .iter_samples()
         .filter(|s| !labels[s.index].is_empty())

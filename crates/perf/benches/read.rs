@@ -33,5 +33,5 @@ fn read_and_fold(bencher: Bencher, name: &str) {
     let opts = options(name);
     bencher
         .counter(BytesCount::of_slice(&data))
-        .bench(|| read(divan::black_box(&data), &opts).map(|p| p.fold().samples.len()));
+        .bench(|| read(divan::black_box(&data), &opts).map(|p| p.fold().samples().len()));
 }

@@ -42,7 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if w == 0 {
             continue;
         }
-        let t = p.threads.get(s.thread);
+        let t = p.threads().get(s.thread);
         let mut line = p.str(t.thread_name).to_string();
         for f in p.stack_frames(s.stack) {
             let fr = p.frame(f);
@@ -64,14 +64,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     eprintln!(
         "samples {}, stack nodes {}, frames {}, threads {}",
-        p.samples.len(),
-        p.stacks.len(),
-        p.frames.len(),
-        p.threads.len()
+        p.samples().len(),
+        p.stacks().len(),
+        p.frames().len(),
+        p.threads().len()
     );
-    eprintln!("value types: {:?}", p.value_types);
-    eprintln!("losses: {:?}", p.meta.losses);
-    for w in &p.meta.warnings {
+    eprintln!("value types: {:?}", p.value_types());
+    eprintln!("losses: {:?}", p.meta().losses);
+    for w in &p.meta().warnings {
         eprintln!("warning: {w}");
     }
     Ok(())

@@ -140,7 +140,7 @@ pub fn read(data: &[u8], opts: &ReadOptions) -> Result<Profile, Error> {
 /// ```no_run
 /// let file = std::fs::File::open("perf.data")?;
 /// let profile = stackconv_perf::read_file(&file, &stackconv_perf::ReadOptions::default())?;
-/// println!("{} samples", profile.samples.len());
+/// println!("{} samples", profile.samples().len());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///

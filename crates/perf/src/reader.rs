@@ -279,10 +279,10 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
     let columns = value_types.len();
 
     let mut profile = Profile::new(value_types);
-    profile.meta.source_format = "perf.data".to_string();
-    profile.meta.comm_root = true;
-    profile.meta.default_value = 0;
-    profile.meta.events = attrs
+    profile.meta_mut().source_format = "perf.data".to_string();
+    profile.meta_mut().comm_root = true;
+    profile.meta_mut().default_value = 0;
+    profile.meta_mut().events = attrs
         .iter()
         .enumerate()
         .map(|(i, a)| {
@@ -292,7 +292,10 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
                 .unwrap_or_else(|| default_event_name(&a.attr.type_, i))
         })
         .collect();
-    profile.meta.warnings.extend(c.warnings.iter().cloned());
+    profile
+        .meta_mut()
+        .warnings
+        .extend(c.warnings.iter().cloned());
 
     let mut r = Reader {
         opts,
@@ -814,7 +817,7 @@ impl Reader<'_> {
             }
         };
 
-        let comm = self.profile.threads.get(thread).thread_name;
+        let comm = self.profile.threads().get(thread).thread_name;
         let stack = if self.profile.str(comm).starts_with("java") {
             self.java_stack(pid, stack_entries, comm)
         } else {
@@ -963,14 +966,14 @@ impl Reader<'_> {
         }
         for ev in self.events.iter().filter(|e| e.sched_switch) {
             if let Some(how) = &ev.sampled {
-                self.profile.meta.warnings.push(format!(
+                self.profile.meta_mut().warnings.push(format!(
                     "off-CPU time is incomplete: sched:sched_switch was sampled ({how}), so most switch-outs were not recorded; {HOW}"
                 ));
             }
         }
         let s = self.switch_ins;
         if s.later_sample > 0 && s.records == 0 && s.next_pid == 0 {
-            self.profile.meta.warnings.push(format!(
+            self.profile.meta_mut().warnings.push(format!(
                 "off-CPU time is approximate: no switch-in was recorded (no PERF_RECORD_SWITCH records, not system-wide), so {} off-CPU intervals end at their thread's next sample; {HOW}",
                 s.later_sample
             ));
@@ -1004,7 +1007,7 @@ impl Reader<'_> {
                         sample: self.sample_records.saturating_sub(1),
                         column: self
                             .profile
-                            .value_types
+                            .value_types()
                             .get(column)
                             .map(|vt| vt.kind.clone())
                             .unwrap_or_default(),
@@ -1028,12 +1031,8 @@ impl Reader<'_> {
             self.sample_paths.push(path);
             return;
         }
-        for (column, &v) in self.profile.samples.values.iter_mut().zip(values) {
-            if let Some(slot) = column.get_mut(row) {
-                // Within the column's total, checked by `weight`.
-                *slot = slot.saturating_add(v);
-            }
-        }
+        // Within the column's total, checked by `weight`: cannot overflow.
+        let _ = self.profile.add_to_sample(row, values);
     }
 
     /// Unwind the user stack of a `--call-graph dwarf` sample: the
@@ -1120,26 +1119,22 @@ impl Reader<'_> {
 
     fn finish(mut self) -> Profile {
         let batch = std::mem::take(&mut self.batch);
-        let stacks = batch.intern_into(&mut self.profile.stacks);
-        for (slot, path) in self
-            .profile
-            .samples
-            .stacks
-            .iter_mut()
-            .zip(&self.sample_paths)
-        {
-            *slot = stacks.get(path.index()).copied().flatten();
-        }
+        let stacks = batch.intern_into(self.profile.stacks_mut());
+        let paths = &self.sample_paths;
+        self.profile.map_sample_stacks(|i, _| {
+            let path = paths.get(i)?;
+            stacks.get(path.index()).copied().flatten()
+        });
         // Off-CPU intervals still open at the end of the recording are
         // dropped: their length is unknown.
         let open = self.pending_off_cpu.len() as u64;
         if open > 0 && self.off_cpu_column.is_some() {
-            self.profile.meta.warnings.push(format!(
+            self.profile.meta_mut().warnings.push(format!(
                 "{open} threads were still switched out at the end of the recording; their last off-CPU interval is not counted"
             ));
         }
         self.off_cpu_completeness();
-        let meta = &mut self.profile.meta;
+        let meta = self.profile.meta_mut();
         meta.add_loss("lost samples (PERF_RECORD_LOST)", self.lost);
         meta.add_loss("malformed records skipped", self.malformed);
         meta.add_loss("records of unknown type skipped", self.unknown_records);
@@ -1165,10 +1160,11 @@ impl Reader<'_> {
                 .get(i)
                 .map(|p| String::from_utf8_lossy(p).into_owned())
                 .unwrap_or_default();
-            self.profile.meta.modules.push(Module {
-                path,
-                build_id: self.build_ids.get(&id).cloned(),
-            });
+            let build_id = self.build_ids.get(&id).cloned();
+            self.profile
+                .meta_mut()
+                .modules
+                .push(Module::new(path, build_id));
         }
         let _ = self.opts;
         self.profile

@@ -69,7 +69,7 @@ fn truncated_everywhere() {
                 // Only the feature sections were cut: perf reads such a file.
                 assert!(cut >= data_end, "cut {cut} inside the data accepted");
                 assert_eq!(p.total(0), total, "cut {cut}");
-                assert!(!p.meta.warnings.is_empty(), "cut {cut}: no warning");
+                assert!(!p.meta().warnings.is_empty(), "cut {cut}: no warning");
             }
         }
     }
@@ -162,9 +162,9 @@ fn lying_feature_sections() {
             let p = read(&d, &opts()).unwrap();
             assert_eq!(p.total(0), whole.total(0));
             assert!(
-                p.meta.warnings.iter().any(|w| w.contains("feature")),
+                p.meta().warnings.iter().any(|w| w.contains("feature")),
                 "feature {i} size {claimed}: {:?}",
-                p.meta.warnings
+                p.meta().warnings
             );
         }
     }
@@ -186,9 +186,9 @@ fn huge_callchain_length() {
     assert!(nr > 0 && nr < 200, "layout assumption: nr = {nr}");
     put_u64(&mut d, nr_at, u64::MAX / 4);
     let p = read(&d, &opts()).unwrap();
-    assert_eq!(p.samples.len() + 1, whole.samples.len());
+    assert_eq!(p.samples().len() + 1, whole.samples().len());
     let malformed = p
-        .meta
+        .meta()
         .losses
         .iter()
         .find(|l| l.what.contains("malformed"))
@@ -209,12 +209,12 @@ fn mmap2_build_id_too_long() {
     d[at + 8 + 32] = 200;
     let p = read(&d, &opts()).unwrap();
     assert!(p
-        .meta
+        .meta()
         .warnings
         .iter()
         .any(|w| w.contains("build id size 200")));
     assert!(p
-        .meta
+        .meta()
         .losses
         .iter()
         .any(|l| l.what.contains("malformed") && l.count == 1));
@@ -260,7 +260,7 @@ fn damage(name: &str, rounds: usize, bytes: usize) {
                     assert!(o <= d.len() as u64, "{e}");
                 }
             }
-            Ok(p) => assert!(p.samples.len() <= 2 * full.len()),
+            Ok(p) => assert!(p.samples().len() <= 2 * full.len()),
         }
     }
     let _ = errors;
@@ -329,7 +329,7 @@ fn unknown_record_types_counted() {
     assert!(changed > 0);
     let p = read(&d, &opts()).unwrap();
     let unknown = p
-        .meta
+        .meta()
         .losses
         .iter()
         .find(|l| l.what.contains("unknown type"))
@@ -391,7 +391,7 @@ fn periods_adding_up_past_64_bits_are_an_error_naming_the_sample() {
     match read(&d, &opts()) {
         Err(Error::WeightOverflow { sample, column }) => {
             assert!(sample >= 1, "the second large period: {sample}");
-            assert_eq!(column, whole.value_types[0].kind);
+            assert_eq!(column, whole.value_types()[0].kind);
         }
         other => panic!("{other:?}"),
     }

@@ -30,22 +30,35 @@ fn folding_while_reading_is_folding_after() {
         fold_opts.fold = true;
         let folded = read(&data, &fold_opts).unwrap();
         let want = unfolded.clone().into_folded();
-        assert!(folded.samples.times.is_none(), "{name}: no times");
-        assert_eq!(folded.samples.stacks, want.samples.stacks, "{name}: stacks");
+        assert!(folded.samples().times().is_none(), "{name}: no times");
         assert_eq!(
-            folded.samples.threads, want.samples.threads,
+            folded.samples().stacks(),
+            want.samples().stacks(),
+            "{name}: stacks"
+        );
+        assert_eq!(
+            folded.samples().threads(),
+            want.samples().threads(),
             "{name}: threads"
         );
-        assert_eq!(folded.samples.values, want.samples.values, "{name}: values");
         assert_eq!(
-            folded.stacks.nodes(),
-            want.stacks.nodes(),
+            folded.samples().values(),
+            want.samples().values(),
+            "{name}: values"
+        );
+        assert_eq!(
+            folded.stacks().nodes(),
+            want.stacks().nodes(),
             "{name}: stack table"
         );
-        assert_eq!(folded.meta.duration_ns, unfolded.meta.duration_ns, "{name}");
-        assert_eq!(folded.meta.warnings, unfolded.meta.warnings, "{name}");
+        assert_eq!(
+            folded.meta().duration_ns,
+            unfolded.meta().duration_ns,
+            "{name}"
+        );
+        assert_eq!(folded.meta().warnings, unfolded.meta().warnings, "{name}");
         assert!(
-            folded.samples.len() <= unfolded.samples.len(),
+            folded.samples().len() <= unfolded.samples().len(),
             "{name}: folded has no more rows"
         );
     }
@@ -70,11 +83,27 @@ fn reading_the_mapped_file_is_reading_its_bytes() {
         let file = std::fs::File::open(&path).unwrap();
         for window in [128 << 10, 1 << 20] {
             let got = stackconv_perf::read_file_windowed(&file, &opts, window).unwrap();
-            assert_eq!(got.samples.stacks, want.samples.stacks, "{name} {window}");
-            assert_eq!(got.samples.values, want.samples.values, "{name} {window}");
-            assert_eq!(got.samples.times, want.samples.times, "{name} {window}");
-            assert_eq!(got.stacks.nodes(), want.stacks.nodes(), "{name} {window}");
-            assert_eq!(got.meta.warnings, want.meta.warnings, "{name} {window}");
+            assert_eq!(
+                got.samples().stacks(),
+                want.samples().stacks(),
+                "{name} {window}"
+            );
+            assert_eq!(
+                got.samples().values(),
+                want.samples().values(),
+                "{name} {window}"
+            );
+            assert_eq!(
+                got.samples().times(),
+                want.samples().times(),
+                "{name} {window}"
+            );
+            assert_eq!(
+                got.stacks().nodes(),
+                want.stacks().nodes(),
+                "{name} {window}"
+            );
+            assert_eq!(got.meta().warnings, want.meta().warnings, "{name} {window}");
         }
     }
 }

@@ -269,12 +269,12 @@ fn pipe_and_file_mode_agree() {
         );
     }
     assert_eq!(file.totals(), pipe.totals());
-    assert_eq!(file.samples.times, pipe.samples.times);
-    assert_eq!(file.value_types, pipe.value_types);
+    assert_eq!(file.samples().times(), pipe.samples().times());
+    assert_eq!(file.value_types(), pipe.value_types());
     // Same modules; build ids only in file mode (perf inject writes no
     // build-id records into a pipe stream).
     let paths = |p: &Profile| {
-        p.meta
+        p.meta()
             .modules
             .iter()
             .map(|m| m.path.clone())
@@ -292,34 +292,34 @@ fn pipe_and_file_mode_agree() {
 #[test]
 fn meta_and_columns() {
     let p = read_name("c-fp", true);
-    assert_eq!(p.meta.source_format, "perf.data");
-    assert!(p.meta.comm_root);
-    assert_eq!(p.value_types[0].kind, "cpu-clock");
-    assert_eq!(p.value_types[0].unit, "nanoseconds");
-    assert_eq!(p.value_types.last().unwrap().kind, "samples");
-    assert_eq!(p.total(p.value_types.len() - 1), p.samples.len() as i64);
+    assert_eq!(p.meta().source_format, "perf.data");
+    assert!(p.meta().comm_root);
+    assert_eq!(p.value_types()[0].kind, "cpu-clock");
+    assert_eq!(p.value_types()[0].unit, "nanoseconds");
+    assert_eq!(p.value_types().last().unwrap().kind, "samples");
+    assert_eq!(p.total(p.value_types().len() - 1), p.samples().len() as i64);
     assert!(p.has_times());
     // The workload binary was hit, with its build id from the header.
     let cfp = p
-        .meta
+        .meta()
         .modules
         .iter()
         .find(|m| m.path.ends_with("/cfp"))
         .unwrap();
     assert_eq!(cfp.build_id.as_ref().map(Vec::len), Some(20));
     // Threads carry the comm.
-    let t = p.threads.get(p.samples.threads[0]);
+    let t = p.threads().get(p.samples().threads()[0]);
     assert_eq!(p.str(t.thread_name), "cfp");
     assert_eq!(p.str(t.process_name), "cfp");
 
     let two = read_name("c-2ev", true);
-    let kinds: Vec<&str> = two.value_types.iter().map(|v| v.kind.as_str()).collect();
+    let kinds: Vec<&str> = two.value_types().iter().map(|v| v.kind.as_str()).collect();
     assert_eq!(
         kinds,
         ["cpu-clock", "sched:sched_switch", "off-cpu", "samples"]
     );
-    assert_eq!(two.value_types[1].unit, "count");
-    assert_eq!(two.value_types[2].unit, "nanoseconds");
+    assert_eq!(two.value_types()[1].unit, "count");
+    assert_eq!(two.value_types()[2].unit, "nanoseconds");
 }
 
 /// Off-CPU time: cfp in sleep mode sleeps 1 ms a round; the time between
@@ -363,13 +363,13 @@ fn build_id_mismatch_reported() {
         .keys()
         .any(|k| k.contains(";main;") || k.contains(";burn")));
     let reported = p
-        .meta
+        .meta()
         .losses
         .iter()
         .map(|l| l.what.as_str())
-        .chain(p.meta.warnings.iter().map(String::as_str))
+        .chain(p.meta().warnings.iter().map(String::as_str))
         .any(|w| w.contains("cfpmm") && w.contains("mismatch"));
-    assert!(reported, "{:?} {:?}", p.meta.losses, p.meta.warnings);
+    assert!(reported, "{:?} {:?}", p.meta().losses, p.meta().warnings);
 }
 
 /// Without source lines (`SymbolOptions::lines` off, as the command line
@@ -379,9 +379,9 @@ fn build_id_mismatch_reported() {
 fn lines_off_keeps_every_name() {
     let by_names = |p: &Profile| {
         let mut m: BTreeMap<Vec<String>, i64> = BTreeMap::new();
-        for (i, s) in p.samples.stacks.iter().enumerate() {
+        for (i, s) in p.samples().stacks().iter().enumerate() {
             let names: Vec<String> = p.stack_names(*s).into_iter().map(str::to_string).collect();
-            *m.entry(names).or_default() += p.samples.values[0][i];
+            *m.entry(names).or_default() += p.samples().values()[0][i];
         }
         m
     };
@@ -399,9 +399,9 @@ fn lines_off_keeps_every_name() {
         let no_lines = |f: &stackconv_model::Frame| {
             f.line == 0 && (f.file.is_empty() || f.kind == FrameKind::Python)
         };
-        assert!(off.frames.iter().all(|(_, f)| no_lines(f)), "{name}");
-        assert!(off.frames.len() <= on.frames.len(), "{name}");
-        if on.frames.iter().any(|(_, f)| f.line != 0) {
+        assert!(off.frames().iter().all(|(_, f)| no_lines(f)), "{name}");
+        assert!(off.frames().len() <= on.frames().len(), "{name}");
+        if on.frames().iter().any(|(_, f)| f.line != 0) {
             with_lines += 1;
         }
     }

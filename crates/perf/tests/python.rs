@@ -169,7 +169,7 @@ fn lock_wait_stacks() {
     );
     // Python frames are Python frames, from the perf map.
     let py = p
-        .frames
+        .frames()
         .iter()
         .find(|(_, f)| p.str(f.name).starts_with("py::worker:"))
         .map(|(_, f)| *f)
@@ -231,7 +231,7 @@ fn python_dwarf_leaf_side_agrees_with_perf() {
 #[test]
 fn jitdump_names() {
     let p = read_name("py313-jit");
-    let names: Vec<&str> = p.frames.iter().map(|(_, f)| p.str(f.name)).collect();
+    let names: Vec<&str> = p.frames().iter().map(|(_, f)| p.str(f.name)).collect();
     for f in ["py::worker:", "py::Thread._bootstrap:", "py::Repository."] {
         assert!(names.iter().any(|n| n.starts_with(f)), "no {f} frame");
     }

@@ -23,7 +23,7 @@ fn read_profile(bencher: Bencher, name: &str) {
     let input = testdata(name);
     bencher
         .counter(BytesCount::new(input.len()))
-        .bench(|| read(black_box(&input), &ReadOptions::default()).map(|p| p.samples.len()));
+        .bench(|| read(black_box(&input), &ReadOptions::default()).map(|p| p.samples().len()));
 }
 
 #[divan::bench(args = ["cpu.pb.gz", "heap.pb.gz"])]
@@ -79,5 +79,5 @@ fn read_large(bencher: Bencher) {
     let input = large_profile();
     bencher
         .counter(BytesCount::new(input.len()))
-        .bench(|| read(black_box(&input), &ReadOptions::default()).map(|p| p.samples.len()));
+        .bench(|| read(black_box(&input), &ReadOptions::default()).map(|p| p.samples().len()));
 }

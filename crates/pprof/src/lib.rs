@@ -83,7 +83,7 @@
 //!
 //! let back = stackconv_pprof::read(&bytes, &stackconv_pprof::ReadOptions::default())?;
 //! assert_eq!(back.total(0), 10_000_000);
-//! assert_eq!(back.stack_names(back.samples.stacks[0]), vec!["main", "work"]);
+//! assert_eq!(back.stack_names(back.samples().stacks()[0]), vec!["main", "work"]);
 //! # Ok::<(), stackconv_pprof::Error>(())
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]

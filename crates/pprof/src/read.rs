@@ -388,27 +388,27 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
         value_types.push(ValueType::new(kind, unit));
     }
     let mut p = Profile::new(value_types);
-    p.meta.source_format = "pprof".to_string();
-    p.meta.comm_root = false;
-    p.meta.events = p.value_types.iter().map(|v| v.kind.clone()).collect();
+    p.meta_mut().source_format = "pprof".to_string();
+    p.meta_mut().comm_root = false;
+    p.meta_mut().events = p.value_types().iter().map(|v| v.kind.clone()).collect();
     let default_type = strings.text(t.default_sample_type, t.default_sample_type_at, || {
         "Profile.default_sample_type".to_string()
     })?;
-    p.meta.default_value = if default_type.is_empty() {
+    p.meta_mut().default_value = if default_type.is_empty() {
         None
     } else {
-        p.value_types.iter().position(|v| v.kind == default_type)
+        p.value_types().iter().position(|v| v.kind == default_type)
     }
-    .unwrap_or_else(|| p.value_types.len().saturating_sub(1));
+    .unwrap_or_else(|| p.value_types().len().saturating_sub(1));
     if t.period != 0 || t.period_type.is_some() {
         let pt = t.period_type.unwrap_or_default();
         let at = t.period_type_at;
         let kind = strings.text(pt.r#type, at, || "period_type type".to_string())?;
         let unit = strings.text(pt.unit, at, || "period_type unit".to_string())?;
-        p.meta.period = Some((ValueType::new(kind, unit), t.period));
+        p.meta_mut().period = Some((ValueType::new(kind, unit), t.period));
     }
-    p.meta.start_time_ns = u64::try_from(t.time_nanos).ok().filter(|&v| v > 0);
-    p.meta.duration_ns = u64::try_from(t.duration_nanos).ok().filter(|&v| v > 0);
+    p.meta_mut().start_time_ns = u64::try_from(t.time_nanos).ok().filter(|&v| v > 0);
+    p.meta_mut().duration_ns = u64::try_from(t.duration_nanos).ok().filter(|&v| v > 0);
 
     // Mappings: module names and meta.modules.
     let mapping_index = id_index(t.mappings.iter().map(|m| m.id), &t.mapping_at, "mapping")?;
@@ -426,10 +426,11 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
         if file.is_empty() || !seen_modules.insert((file, build_id)) {
             continue;
         }
-        p.meta.modules.push(Module {
-            path: p.str(file).to_string(),
-            build_id: (!build_id.is_empty()).then(|| parse_build_id(p.str(build_id))),
-        });
+        let module = Module::new(
+            p.str(file).to_string(),
+            (!build_id.is_empty()).then(|| parse_build_id(p.str(build_id))),
+        );
+        p.meta_mut().modules.push(module);
     }
 
     // Functions: display names as pprof shows them.
@@ -514,7 +515,7 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
         t.drop_frames,
         t.drop_frames_at,
         "drop_frames",
-        &mut p.meta,
+        p.meta_mut(),
     )?;
     let keep = match &drop {
         Some(_) => compile_frames_regex(
@@ -522,7 +523,7 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
             t.keep_frames,
             t.keep_frames_at,
             "keep_frames",
-            &mut p.meta,
+            p.meta_mut(),
         )?,
         None => None,
     };
@@ -576,7 +577,7 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
         .saturating_mul(FRAMES_PER_INPUT_BYTE)
         .saturating_add(FRAMES_BASE);
     let mut frames_used: u64 = 0;
-    let columns = p.value_types.len();
+    let columns = p.value_types().len();
     // Per column, the sum of the values' magnitudes so far: while it fits
     // an i64, so does every sum of some of them (a merged row's, a
     // subtree's, the total).
@@ -759,17 +760,12 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
         let thread = p.intern_thread(thread);
         match rows.get(&(stack, thread, labels.clone())) {
             Some(&row) => {
-                let cells = p.samples.values.iter_mut().zip(&sample.value);
-                for (column, (values, v)) in cells.enumerate() {
-                    if let Some(cell) = values.get_mut(row) {
-                        // The magnitudes fit (above), so this does too.
-                        *cell = cell.checked_add(*v).ok_or(Error::WeightOverflow {
-                            offset: at,
-                            sample: this,
-                            column,
-                        })?;
-                    }
-                }
+                p.add_to_sample(row, &sample.value)
+                    .map_err(|column| Error::WeightOverflow {
+                        offset: at,
+                        sample: this,
+                        column,
+                    })?;
             }
             None => {
                 rows.insert((stack, thread, labels.clone()), row_labels.len());
@@ -779,7 +775,8 @@ pub(crate) fn read_plain(buf: &[u8]) -> Result<Profile, Error> {
         }
     }
     if any_labels {
-        p.samples.labels = Some(row_labels);
+        // One label set per row, pushed with each row.
+        let _ = p.set_labels(row_labels);
     }
     Ok(p)
 }

@@ -47,7 +47,7 @@ impl<'p> Builder<'p> {
             functions: HashMap::new(),
             locations: HashMap::new(),
             mappings: HashMap::new(),
-            frames: vec![None; p.frames.len()],
+            frames: vec![None; p.frames().len()],
             stacks: HashMap::new(),
             comm_functions: HashMap::new(),
         };
@@ -191,10 +191,10 @@ impl<'p> Builder<'p> {
     /// thread name as root frame (perf sources, `Meta::comm_root`) and the
     /// stack does not start with it already.
     fn comm_location(&mut self, thread: ThreadId, stack: Option<StackId>) -> Option<u64> {
-        if !self.p.meta.comm_root {
+        if !self.p.meta().comm_root {
             return None;
         }
-        let t = self.p.threads.get(thread);
+        let t = self.p.threads().get(thread);
         let name = stackconv_model::naming::comm_root(
             self.p.str(t.thread_name),
             self.p.str(t.process_name),
@@ -238,7 +238,7 @@ impl<'p> Builder<'p> {
     /// do not already say them (as the reader derives threads).
     fn labels(&mut self, own: &[Label], thread: ThreadId) -> Vec<proto::Label> {
         let mut out: Vec<proto::Label> = own.iter().map(|l| self.label(l)).collect();
-        let t = *self.p.threads.get(thread);
+        let t = *self.p.threads().get(thread);
         let said = crate::read::thread_from_labels(self.p, own);
         let mut push = |b: &mut Self, key: &str, num: i64, s: Option<StringId>| {
             let key = b.string(key);
@@ -267,17 +267,17 @@ impl<'p> Builder<'p> {
 
     fn build(mut self) -> proto::Profile {
         let p = self.p;
-        for v in &p.value_types {
+        for v in p.value_types() {
             let vt = proto::ValueType {
                 r#type: self.string(&v.kind),
                 unit: self.string(&v.unit),
             };
             self.out.sample_type.push(vt);
         }
-        if let Some(v) = p.value_types.get(p.meta.default_value) {
+        if let Some(v) = p.value_types().get(p.meta().default_value) {
             self.out.default_sample_type = self.string(&v.kind);
         }
-        if let Some((vt, period)) = &p.meta.period {
+        if let Some((vt, period)) = &p.meta().period {
             self.out.period_type = Some(proto::ValueType {
                 r#type: self.string(&vt.kind),
                 unit: self.string(&vt.unit),
@@ -285,31 +285,32 @@ impl<'p> Builder<'p> {
             self.out.period = *period;
         }
         self.out.time_nanos = p
-            .meta
+            .meta()
             .start_time_ns
             .and_then(|t| i64::try_from(t).ok())
             .unwrap_or(0);
         self.out.duration_nanos = p
-            .meta
+            .meta()
             .duration_ns
             .and_then(|t| i64::try_from(t).ok())
             .unwrap_or(0);
-        for m in &p.meta.modules {
+        for m in &p.meta().modules {
             self.mapping(&m.path, m.build_id.as_deref());
         }
 
         // Fold equal (stack, thread, labels): pprof samples carry no time.
         let no_labels: &[Label] = &[];
         let mut rows: HashMap<(Option<StackId>, ThreadId, &[Label]), usize> = HashMap::new();
-        let columns = p.value_types.len();
-        for i in 0..p.samples.len() {
-            let (Some(&stack), Some(&thread)) = (p.samples.stacks.get(i), p.samples.threads.get(i))
+        let columns = p.value_types().len();
+        for i in 0..p.samples().len() {
+            let (Some(&stack), Some(&thread)) =
+                (p.samples().stacks().get(i), p.samples().threads().get(i))
             else {
                 continue;
             };
             let own: &[Label] = p
-                .samples
-                .labels
+                .samples()
+                .labels()
                 .as_ref()
                 .and_then(|l| l.get(i))
                 .map(Vec::as_slice)

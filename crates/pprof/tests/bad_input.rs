@@ -244,7 +244,7 @@ fn read_msg(m: &proto::Profile) -> Result<stackconv_model::Profile, Error> {
 #[test]
 fn the_valid_base_case_reads() {
     let p = read_msg(&valid()).expect("valid");
-    assert_eq!(p.stack_names(p.samples.stacks[0]), ["main", "f"]);
+    assert_eq!(p.stack_names(p.samples().stacks()[0]), ["main", "f"]);
     assert_eq!(p.total(0), 5);
 }
 
@@ -462,8 +462,8 @@ mod arbitrary {
         #[test]
         fn arbitrary_bytes(data in proptest::collection::vec(any::<u8>(), 0..512)) {
             if let Ok(p) = read(&data, &opts()) {
-                for column in &p.samples.values {
-                    prop_assert_eq!(column.len(), p.samples.len());
+                for column in p.samples().values() {
+                    prop_assert_eq!(column.len(), p.samples().len());
                 }
             }
         }
@@ -478,7 +478,7 @@ mod arbitrary {
             }
             if let Ok(p) = read(&bytes, &opts()) {
                 // Each sample costs at least two bytes.
-                prop_assert!(p.samples.len() <= bytes.len() / 2);
+                prop_assert!(p.samples().len() <= bytes.len() / 2);
             }
         }
     }

@@ -27,12 +27,12 @@ fn raw_sample_types(profile: &str) -> Vec<String> {
 fn check_profile(profile: &str) {
     let p = load(&format!("{profile}.pb.gz"));
     let types: Vec<String> = p
-        .value_types
+        .value_types()
         .iter()
         .map(|v| format!("{}/{}", v.kind, v.unit))
         .collect();
     assert_eq!(types, raw_sample_types(profile), "{profile}: sample types");
-    for (i, v) in p.value_types.iter().enumerate() {
+    for (i, v) in p.value_types().iter().enumerate() {
         let name = format!("{profile}.{}.traces.txt", v.kind);
         let theirs = parse_traces(&read_text(&name));
         assert!(!theirs.is_empty(), "{name}: no stacks parsed");
@@ -49,9 +49,9 @@ fn check_profile(profile: &str) {
     // The default sample type.
     let name = format!("{profile}.traces.txt");
     let theirs = parse_traces(&read_text(&name));
-    let ours = model_traces(&p, p.meta.default_value);
+    let ours = model_traces(&p, p.meta().default_value);
     if let Some(d) = diff_traces(&ours, &theirs) {
-        panic!("{name} (default column {}): {d}", p.meta.default_value);
+        panic!("{name} (default column {}): {d}", p.meta().default_value);
     }
 }
 
@@ -59,25 +59,29 @@ fn check_profile(profile: &str) {
 fn cpu_matches_go_tool_pprof() {
     check_profile("cpu");
     let p = load("cpu.pb.gz");
-    assert_eq!(p.meta.source_format, "pprof");
-    assert!(!p.meta.comm_root);
-    assert_eq!(p.value_types.len(), 2);
-    assert_eq!(p.meta.default_value, 1, "cpu/nanoseconds is the last type");
-    let (period_type, period) = p.meta.period.clone().expect("period");
+    assert_eq!(p.meta().source_format, "pprof");
+    assert!(!p.meta().comm_root);
+    assert_eq!(p.value_types().len(), 2);
+    assert_eq!(
+        p.meta().default_value,
+        1,
+        "cpu/nanoseconds is the last type"
+    );
+    let (period_type, period) = p.meta().period.clone().expect("period");
     assert_eq!(
         (period_type.kind.as_str(), period_type.unit.as_str()),
         ("cpu", "nanoseconds")
     );
     assert_eq!(period, 10_000_000);
-    assert!(p.meta.start_time_ns.is_some() && p.meta.duration_ns.is_some());
+    assert!(p.meta().start_time_ns.is_some() && p.meta().duration_ns.is_some());
     // The workload's binary is the first mapping, with its build id.
-    let main = p.meta.modules.first().expect("a module");
+    let main = p.meta().modules.first().expect("a module");
     assert_eq!(main.path, "/tmp/stackconv-record/go/workload");
     assert!(main.build_id.as_ref().is_some_and(|b| !b.is_empty()));
     // Inlined helpers: main.mix / main.rotl appear as Inline frames with
     // file and line.
     let inline = p
-        .frames
+        .frames()
         .iter()
         .find(|(_, f)| f.kind == FrameKind::Inline && p.str(f.name) == "main.checksum")
         .map(|(_, f)| *f)
@@ -86,7 +90,7 @@ fn cpu_matches_go_tool_pprof() {
     assert!(inline.line > 0);
     assert_eq!(p.str(inline.module), "/tmp/stackconv-record/go/workload");
     // String labels: pprof.Do("worker", ...).
-    let labels = p.samples.labels.as_ref().expect("labels");
+    let labels = p.samples().labels().expect("labels");
     let workers: std::collections::BTreeSet<&str> = labels
         .iter()
         .flatten()
@@ -103,7 +107,7 @@ fn cpu_matches_go_tool_pprof() {
 fn heap_matches_go_tool_pprof() {
     check_profile("heap");
     let p = load("heap.pb.gz");
-    let kinds: Vec<&str> = p.value_types.iter().map(|v| v.kind.as_str()).collect();
+    let kinds: Vec<&str> = p.value_types().iter().map(|v| v.kind.as_str()).collect();
     assert_eq!(
         kinds,
         [
@@ -113,10 +117,10 @@ fn heap_matches_go_tool_pprof() {
             "inuse_space"
         ]
     );
-    assert_eq!(p.meta.default_value, 3, "inuse_space");
-    assert_eq!(p.meta.events, kinds);
+    assert_eq!(p.meta().default_value, 3, "inuse_space");
+    assert_eq!(p.meta().events, kinds);
     // Numeric labels with their unit: `bytes` (object size).
-    let labels = p.samples.labels.as_ref().expect("labels");
+    let labels = p.samples().labels().expect("labels");
     let sizes = labels
         .iter()
         .flatten()
@@ -145,7 +149,7 @@ fn drop_and_keep_frames_match_go_tool_pprof() {
     assert!(stacks.contains(&vec!["main", "serve", "caller"]));
     // Threads from labels: thread_name and tid.
     let names: std::collections::BTreeSet<(Option<u32>, &str)> = p
-        .threads
+        .threads()
         .iter()
         .map(|(_, t)| (t.tid, p.str(t.thread_name)))
         .collect();
@@ -153,7 +157,7 @@ fn drop_and_keep_frames_match_go_tool_pprof() {
     assert!(names.contains(&(Some(112), "b")));
     // The location without lines is named as pprof shows it.
     assert!(stacks.contains(&vec!["main", "serve", "[server]"]));
-    let module = &p.meta.modules[0];
+    let module = &p.meta().modules[0];
     assert_eq!(module.path, "/opt/app/bin/server");
     assert_eq!(
         module.build_id.as_deref(),

@@ -72,7 +72,7 @@ fn unit_flag(unit: &str) -> Option<&'static str> {
 fn traces_and_top(p: &Profile, i: usize, file: &Scratch) -> (Traces, Top) {
     let index = format!("-sample_index={i}");
     let mut args = vec![index.as_str()];
-    if let Some(u) = p.value_types.get(i).and_then(|v| unit_flag(&v.unit)) {
+    if let Some(u) = p.value_types().get(i).and_then(|v| unit_flag(&v.unit)) {
         args.push(u);
     }
     let mut t = vec!["-traces"];
@@ -106,7 +106,7 @@ fn traces_with_comm(p: &Profile, column: usize) -> Traces {
                 )
             })
             .collect();
-        let t = p.threads.get(s.thread);
+        let t = p.threads().get(s.thread);
         stack.push((p.str(t.thread_name).to_string(), false));
         *out.entry(stack).or_insert(0) += s.values[column];
     }
@@ -119,9 +119,9 @@ fn go_tool_pprof_shows_our_synthetic_profile() {
         return;
     }
     let mut p = synthetic();
-    p.meta.comm_root = true;
+    p.meta_mut().comm_root = true;
     let file = write_scratch(&p, "synthetic");
-    for i in 0..p.value_types.len() {
+    for i in 0..p.value_types().len() {
         let (traces, top) = traces_and_top(&p, i, &file);
         let want = traces_with_comm(&p, i);
         if let Some(d) = diff_traces(&want, &traces) {
@@ -189,7 +189,7 @@ fn go_tool_pprof_shows_our_copy_of_the_go_profiles_as_the_originals() {
         )
         .expect(name);
         let file = write_scratch(&p, name);
-        for (i, v) in p.value_types.iter().enumerate() {
+        for (i, v) in p.value_types().iter().enumerate() {
             let (traces, top) = traces_and_top(&p, i, &file);
             let golden = format!("{name}.{}.traces.txt", v.kind);
             let want = parse_traces(&read_text(&golden));

@@ -19,17 +19,17 @@ fn go_profiles_roundtrip() {
     for name in ["cpu.pb.gz", "heap.pb.gz", "dropframes.pb.gz"] {
         let a = read(&read_testdata(name), &ReadOptions::default()).expect(name);
         let b = roundtrip(&a);
-        assert_eq!(a.value_types, b.value_types, "{name}");
-        assert_eq!(a.meta.default_value, b.meta.default_value, "{name}");
-        assert_eq!(a.meta.period, b.meta.period, "{name}");
-        assert_eq!(a.meta.start_time_ns, b.meta.start_time_ns, "{name}");
-        assert_eq!(a.meta.duration_ns, b.meta.duration_ns, "{name}");
-        assert_eq!(a.meta.modules, b.meta.modules, "{name}");
-        assert_eq!(a.meta.events, b.meta.events, "{name}");
+        assert_eq!(a.value_types(), b.value_types(), "{name}");
+        assert_eq!(a.meta().default_value, b.meta().default_value, "{name}");
+        assert_eq!(a.meta().period, b.meta().period, "{name}");
+        assert_eq!(a.meta().start_time_ns, b.meta().start_time_ns, "{name}");
+        assert_eq!(a.meta().duration_ns, b.meta().duration_ns, "{name}");
+        assert_eq!(a.meta().modules, b.meta().modules, "{name}");
+        assert_eq!(a.meta().events, b.meta().events, "{name}");
         assert_eq!(snapshot(&a, true), snapshot(&b, true), "{name}");
         // Inline lines survive.
         let inline = |p: &Profile| {
-            p.frames
+            p.frames()
                 .iter()
                 .filter(|(_, f)| f.kind == FrameKind::Inline)
                 .count()
@@ -45,17 +45,17 @@ fn go_profiles_roundtrip() {
 fn synthetic_profile_roundtrips() {
     let a = synthetic();
     let b = roundtrip(&a);
-    assert_eq!(a.value_types, b.value_types);
-    assert_eq!(b.meta.default_value, 0);
+    assert_eq!(a.value_types(), b.value_types());
+    assert_eq!(b.meta().default_value, 0);
     // Modules first, then the other modules frames named (no build id).
-    assert_eq!(a.meta.modules[..], b.meta.modules[..3]);
-    assert_eq!(b.meta.modules[3].path, "/tmp/perf-100.map");
-    assert_eq!(b.meta.modules.len(), 4);
-    assert_eq!(b.meta.source_format, "pprof");
+    assert_eq!(a.meta().modules[..], b.meta().modules[..3]);
+    assert_eq!(b.meta().modules[3].path, "/tmp/perf-100.map");
+    assert_eq!(b.meta().modules.len(), 4);
+    assert_eq!(b.meta().source_format, "pprof");
     // Every frame with its file, line, module and kind; threads; values.
     assert_eq!(snapshot(&a, false), snapshot(&b, false));
     // Threads went through labels.
-    let labels = b.samples.labels.as_ref().expect("thread labels");
+    let labels = b.samples().labels().expect("thread labels");
     let text: std::collections::BTreeSet<String> = labels
         .iter()
         .flatten()
@@ -85,13 +85,13 @@ fn synthetic_profile_roundtrips() {
 #[test]
 fn comm_root_becomes_the_root_frame() {
     let mut a = synthetic();
-    a.meta.comm_root = true;
+    a.meta_mut().comm_root = true;
     let b = roundtrip(&a);
-    assert!(!b.meta.comm_root);
+    assert!(!b.meta().comm_root);
     let mut want: Vec<(String, Vec<String>)> = a
         .iter_samples()
         .map(|s| {
-            let t = a.threads.get(s.thread);
+            let t = a.threads().get(s.thread);
             let mut names = vec![a.str(t.thread_name).to_string()];
             names.extend(a.stack_names(s.stack).into_iter().map(String::from));
             (a.str(t.thread_name).to_string(), names)
@@ -100,7 +100,7 @@ fn comm_root_becomes_the_root_frame() {
     let mut got: Vec<(String, Vec<String>)> = b
         .iter_samples()
         .map(|s| {
-            let t = b.threads.get(s.thread);
+            let t = b.threads().get(s.thread);
             (
                 b.str(t.thread_name).to_string(),
                 b.stack_names(s.stack)
@@ -119,7 +119,7 @@ fn comm_root_becomes_the_root_frame() {
 #[test]
 fn labels_of_samples_are_kept() {
     let mut a = synthetic();
-    let n = a.samples.len();
+    let n = a.samples().len();
     let key = a.intern_str("request");
     let unit = a.intern_str("bytes");
     let size = a.intern_str("size");
@@ -142,7 +142,7 @@ fn labels_of_samples_are_kept() {
             ]
         })
         .collect();
-    a.samples.labels = Some(labels);
+    a.set_labels(labels).unwrap();
     let b = roundtrip(&a);
     // Our labels plus the thread labels the writer adds: compare ours only.
     let strip = |s: Snapshot| -> Snapshot {

@@ -270,7 +270,7 @@ fn read(
         // As `--off-cpu`: the off-CPU column is the one shown.
         let name =
             stackconv::off_cpu_value(&profile).map_err(|e| usage(py, format!("off_cpu: {e}")))?;
-        profile.meta.default_value =
+        profile.meta_mut().default_value =
             stackconv::value_column(&profile, name).map_err(|e| to_py(py, e))?;
     }
     let input_totals = profile.totals();
@@ -416,7 +416,7 @@ impl PyProfile {
 
     fn column(&self, py: Python<'_>, value: Option<&str>) -> PyResult<usize> {
         match value {
-            None => Ok(self.profile.meta.default_value),
+            None => Ok(self.profile.meta().default_value),
             Some(name) => stackconv::value_column(&self.profile, name).map_err(|e| to_py(py, e)),
         }
     }
@@ -573,7 +573,7 @@ impl PyProfile {
     #[pyo3(signature = (n=20))]
     fn top<'py>(&self, py: Python<'py>, n: Option<usize>) -> PyResult<Bound<'py, PyList>> {
         let shown = self.shown(py, false)?;
-        let column = shown.meta.default_value;
+        let column = shown.meta().default_value;
         let mut o = TopOptions::default();
         o.column = column;
         o.total = self.input_totals.get(column).copied();
@@ -731,7 +731,7 @@ impl PyProfile {
     #[getter]
     fn value_types(&self) -> Vec<(String, String)> {
         self.profile
-            .value_types
+            .value_types()
             .iter()
             .map(|v| (v.kind.clone(), v.unit.clone()))
             .collect()
@@ -742,15 +742,15 @@ impl PyProfile {
     #[getter]
     fn value(&self) -> Option<String> {
         self.profile
-            .value_types
-            .get(self.profile.meta.default_value)
+            .value_types()
+            .get(self.profile.meta().default_value)
             .map(|v| v.kind.clone())
     }
 
     /// The input format (`perf.data`, `pprof`, `folded`, ...).
     #[getter]
     fn source_format(&self) -> String {
-        self.profile.meta.source_format.clone()
+        self.profile.meta().source_format.clone()
     }
 
     /// The files read, as given.
@@ -771,7 +771,7 @@ impl PyProfile {
     #[getter]
     fn losses(&self) -> Vec<(String, u64)> {
         self.profile
-            .meta
+            .meta()
             .losses
             .iter()
             .map(|l| (l.what.clone(), l.count))
@@ -781,7 +781,7 @@ impl PyProfile {
     /// The readers' and the filters' warnings.
     #[getter]
     fn warnings(&self) -> Vec<String> {
-        let mut w = self.profile.meta.warnings.clone();
+        let mut w = self.profile.meta().warnings.clone();
         w.extend(self.warnings.iter().cloned());
         w
     }
@@ -791,7 +791,7 @@ impl PyProfile {
     #[getter]
     fn dropped(&self) -> Vec<i64> {
         if self.dropped.is_empty() {
-            vec![0; self.profile.value_types.len()]
+            vec![0; self.profile.value_types().len()]
         } else {
             self.dropped.clone()
         }
@@ -801,7 +801,7 @@ impl PyProfile {
     #[getter]
     fn threads(&self) -> Vec<(Option<u32>, Option<u32>, String, String)> {
         let p = &self.profile;
-        p.threads
+        p.threads()
             .iter()
             .map(|(_, t)| {
                 (
@@ -817,7 +817,7 @@ impl PyProfile {
     /// The number of sample rows (one per distinct stack and thread when
     /// the profile was folded).
     fn __len__(&self) -> usize {
-        self.profile.samples.len()
+        self.profile.samples().len()
     }
 
     fn __repr__(&self) -> String {
@@ -828,15 +828,22 @@ impl PyProfile {
             .map(|s| format!(" {}", s.display()))
             .unwrap_or_default();
         let shown = p
-            .value_types
-            .get(p.meta.default_value)
-            .map(|v| format!(", {} {} {}", v.kind, p.total(p.meta.default_value), v.unit))
+            .value_types()
+            .get(p.meta().default_value)
+            .map(|v| {
+                format!(
+                    ", {} {} {}",
+                    v.kind,
+                    p.total(p.meta().default_value),
+                    v.unit
+                )
+            })
             .unwrap_or_default();
         format!(
             "<stackconv.Profile{source} ({}): {} samples, {} threads{shown}>",
-            p.meta.source_format,
-            p.samples.len(),
-            p.threads.len()
+            p.meta().source_format,
+            p.samples().len(),
+            p.threads().len()
         )
     }
 }
@@ -864,8 +871,8 @@ fn merge(py: Python<'_>, profiles: Vec<PyRef<'_, PyProfile>>) -> PyResult<PyProf
     let merged = py
         .detach(|| stackconv::model::merge(&models))
         .map_err(|e| usage(py, e.to_string()))?;
-    let mut input_totals = vec![0i64; merged.value_types.len()];
-    let mut dropped = vec![0i64; merged.value_types.len()];
+    let mut input_totals = vec![0i64; merged.value_types().len()];
+    let mut dropped = vec![0i64; merged.value_types().len()];
     for p in &profiles {
         for (acc, v) in input_totals.iter_mut().zip(&p.input_totals) {
             *acc = acc.saturating_add(*v);

@@ -57,9 +57,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     write(&profile, &opts, File::create(output)?)?;
     eprintln!(
         "{} samples, {} threads, {} frames -> {output}",
-        profile.samples.len(),
-        profile.threads.len(),
-        profile.frames.len()
+        profile.samples().len(),
+        profile.threads().len(),
+        profile.frames().len()
     );
     Ok(())
 }

@@ -78,9 +78,9 @@
 //!
 //! let back = read(&json)?;
 //! assert_eq!(back.total(0), 7);
-//! let s = back.samples.stacks[0];
+//! let s = back.samples().stacks()[0];
 //! assert_eq!(back.stack_names(s), vec!["main", "work"]);
-//! let t = back.threads.get(back.samples.threads[0]);
+//! let t = back.threads().get(back.samples().threads()[0]);
 //! assert_eq!(back.str(t.thread_name), "worker 7/8");
 //! # Ok::<(), stackconv_speedscope::Error>(())
 //! ```

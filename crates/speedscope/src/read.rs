@@ -451,8 +451,8 @@ pub fn read(data: &[u8]) -> Result<Profile, Error> {
     let timed = columns.iter().all(|c| c.unit == "nanoseconds");
 
     let mut out = Profile::new(columns);
-    out.meta.source_format = "speedscope".to_string();
-    out.meta.comm_root = false;
+    out.meta_mut().source_format = "speedscope".to_string();
+    out.meta_mut().comm_root = false;
 
     let frames: Vec<FrameId> = file
         .shared
@@ -477,7 +477,7 @@ pub fn read(data: &[u8]) -> Result<Profile, Error> {
         })
         .collect();
 
-    let ncols = out.value_types.len();
+    let ncols = out.value_types().len();
     let mut totals = vec![0i64; ncols];
     let mut duration_ns: Option<u64> = None;
     for (index, (pr, &(column, scale))) in file.profiles.iter().zip(&plans).enumerate() {
@@ -507,8 +507,8 @@ pub fn read(data: &[u8]) -> Result<Profile, Error> {
             }
         }
     }
-    out.meta.duration_ns = duration_ns;
-    out.meta.default_value = file
+    out.meta_mut().duration_ns = duration_ns;
+    out.meta_mut().default_value = file
         .active_profile_index
         .and_then(|i| to_index(i, plans.len()))
         .and_then(|i| plans.get(i))

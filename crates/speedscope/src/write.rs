@@ -59,7 +59,7 @@ fn unit_name(unit: &str) -> &'static str {
 /// A thread's profile name: `comm pid/tid`, or what part of it is known,
 /// or `all` when the thread carries nothing.
 pub(crate) fn thread_label(p: &Profile, t: ThreadId) -> String {
-    let t = p.threads.get(t);
+    let t = p.threads().get(t);
     let mut name = p.str(t.thread_name).to_string();
     if name.is_empty() {
         name = p.str(t.process_name).to_string();
@@ -80,24 +80,24 @@ pub(crate) fn thread_label(p: &Profile, t: ThreadId) -> String {
 
 impl<'a> Plan<'a> {
     fn new(p: &'a Profile, opts: &'a WriteOptions) -> Result<Self, Error> {
-        let column = opts.value.unwrap_or(p.meta.default_value);
+        let column = opts.value.unwrap_or(p.meta().default_value);
         let no_such = Error::NoSuchValue {
             column,
-            columns: p.value_types.len(),
+            columns: p.value_types().len(),
         };
-        let Some(vt) = p.value_types.get(column) else {
+        let Some(vt) = p.value_types().get(column) else {
             return Err(no_such);
         };
-        let Some(values) = p.samples.values.get(column) else {
+        let Some(values) = p.samples().values().get(column) else {
             return Err(no_such);
         };
 
         // Sample order: by time within each thread when the profile has
         // times (a stable sort keeps input order for equal times), else
         // input order, folded below.
-        let sorted: Option<Vec<usize>> = match &p.samples.times {
+        let sorted: Option<Vec<usize>> = match p.samples().times() {
             Some(times) if !times.is_sorted() => {
-                let mut order: Vec<usize> = (0..p.samples.len()).collect();
+                let mut order: Vec<usize> = (0..p.samples().len()).collect();
                 order.sort_by_key(|&i| times.get(i).copied().unwrap_or(u64::MAX));
                 Some(order)
             }
@@ -105,16 +105,17 @@ impl<'a> Plan<'a> {
         };
         let order: Box<dyn Iterator<Item = usize>> = match &sorted {
             Some(order) => Box::new(order.iter().copied()),
-            None => Box::new(0..p.samples.len()),
+            None => Box::new(0..p.samples().len()),
         };
 
         let mut thread_slot: HashMap<ThreadId, usize> = HashMap::new();
         let mut threads: Vec<(ThreadId, Vec<Row>)> = Vec::new();
         // (thread slot, stack) -> row, for folding.
         let mut folded: HashMap<(usize, Option<StackId>), usize> = HashMap::new();
-        let mut used_stacks = vec![false; p.stacks.len()];
+        let mut used_stacks = vec![false; p.stacks().len()];
         for i in order {
-            let (Some(&stack), Some(&thread)) = (p.samples.stacks.get(i), p.samples.threads.get(i))
+            let (Some(&stack), Some(&thread)) =
+                (p.samples().stacks().get(i), p.samples().threads().get(i))
             else {
                 continue;
             };
@@ -158,8 +159,8 @@ impl<'a> Plan<'a> {
 
         // A used stack uses its parents; parents have smaller ids than
         // their children, so one pass from the top marks every ancestor.
-        let mut used_frames = vec![false; p.frames.len()];
-        for (id, node) in p.stacks.iter().collect::<Vec<_>>().into_iter().rev() {
+        let mut used_frames = vec![false; p.frames().len()];
+        for (id, node) in p.stacks().iter().collect::<Vec<_>>().into_iter().rev() {
             if !used_stacks.get(id.index()).copied().unwrap_or(false) {
                 continue;
             }
@@ -172,9 +173,9 @@ impl<'a> Plan<'a> {
                 }
             }
         }
-        let mut frame_map = vec![None; p.frames.len()];
+        let mut frame_map = vec![None; p.frames().len()];
         let mut frames = Vec::new();
-        for (id, _) in p.frames.iter() {
+        for (id, _) in p.frames().iter() {
             if used_frames.get(id.index()).copied().unwrap_or(false) {
                 if let Some(slot) = frame_map.get_mut(id.index()) {
                     *slot = u32::try_from(frames.len()).ok();
@@ -329,7 +330,7 @@ impl Serialize for StacksOut<'_, '_> {
         for &(stack, _) in self.rows {
             buf.clear();
             if let Some(stack) = stack {
-                for f in p.stacks.frames_leaf_first(stack) {
+                for f in p.stacks().frames_leaf_first(stack) {
                     let idx = self
                         .plan
                         .frame_map

@@ -43,7 +43,7 @@ fn evented_becomes_time_with_each_exact_stack() {
            {"type":"C","frame":1,"at":7},{"type":"C","frame":0,"at":10}"#,
     ))
     .unwrap();
-    assert_eq!(p.value_types, vec![ValueType::new("cpu", "nanoseconds")]);
+    assert_eq!(p.value_types(), vec![ValueType::new("cpu", "nanoseconds")]);
     // milliseconds -> nanoseconds; a alone: 0..2, 5..6, 7..10 = 6 ms.
     assert_eq!(
         folded(&p),
@@ -55,13 +55,14 @@ fn evented_becomes_time_with_each_exact_stack() {
     );
     // One sample per interval, in time order, with its start time.
     assert_eq!(
-        p.samples.times,
-        Some(vec![
-            0, 2_000_000, 3_000_000, 4_000_000, 5_000_000, 6_000_000, 7_000_000
-        ])
+        p.samples().times(),
+        Some(&[0, 2_000_000, 3_000_000, 4_000_000, 5_000_000, 6_000_000, 7_000_000][..])
     );
     assert_eq!(p.total(0), 10_000_000);
-    assert_eq!(p.str(p.threads.get(p.samples.threads[0]).thread_name), "ev");
+    assert_eq!(
+        p.str(p.threads().get(p.samples().threads()[0]).thread_name),
+        "ev"
+    );
 }
 
 #[test]
@@ -85,15 +86,15 @@ fn several_profiles_and_units_get_columns() {
     data = data.replacen("\"profiles\"", "\"activeProfileIndex\":1,\"profiles\"", 1);
     let p = read(data.as_bytes()).unwrap();
     assert_eq!(
-        p.value_types,
+        p.value_types(),
         vec![
             ValueType::new("samples", "count"),
             ValueType::new("space", "bytes")
         ]
     );
     assert_eq!(p.totals(), vec![8, 64]);
-    assert_eq!(p.meta.default_value, 1);
-    assert_eq!(p.threads.len(), 3);
+    assert_eq!(p.meta().default_value, 1);
+    assert_eq!(p.threads().len(), 3);
     assert!(!p.has_times());
 }
 
@@ -123,7 +124,7 @@ fn nesting_bombs_are_refused_or_skipped_without_recursion() {
             let in_frames = format!(r#"{{"shared":{{"frames":{bomb}}},"profiles":[]}}"#);
             assert!(matches!(err(in_frames.as_bytes()), Error::Json { .. }));
             let unknown = format!(r#"{{"shared":{{"frames":[]}},"profiles":[],"x":{bomb}}}"#);
-            assert_eq!(read(unknown.as_bytes()).unwrap().samples.len(), 0);
+            assert_eq!(read(unknown.as_bytes()).unwrap().samples().len(), 0);
         }
     }
 }
@@ -301,7 +302,7 @@ fn every_truncation_is_a_json_error() {
                 let json = source.downcast_ref::<serde_json::Error>();
                 assert!(json.is_some_and(|e| e.is_eof()), "cut {cut}: {source}")
             }
-            other => panic!("cut {cut}: {:?}", other.map(|p| p.samples.len())),
+            other => panic!("cut {cut}: {:?}", other.map(|p| p.samples().len())),
         }
     }
 }

@@ -19,15 +19,15 @@ fn profile() -> stackconv_model::Profile {
 #[test]
 fn threads_totals_and_units() {
     let p = profile();
-    assert_eq!(p.meta.source_format, "speedscope");
-    assert!(!p.meta.comm_root);
+    assert_eq!(p.meta().source_format, "speedscope");
+    assert!(!p.meta().comm_root);
     // unit "seconds", weights 0.01 -> 10 ms in nanoseconds.
-    assert_eq!(p.value_types, vec![ValueType::new("cpu", "nanoseconds")]);
-    assert_eq!(p.samples.len(), 441);
+    assert_eq!(p.value_types(), vec![ValueType::new("cpu", "nanoseconds")]);
+    assert_eq!(p.samples().len(), 441);
     assert_eq!(p.total(0), 441 * 10_000_000);
     let mut per_thread: Vec<(String, usize, i64)> = Vec::new();
-    for (id, t) in p.threads.iter() {
-        let n = p.samples.threads.iter().filter(|&&x| x == id).count();
+    for (id, t) in p.threads().iter() {
+        let n = p.samples().threads().iter().filter(|&&x| x == id).count();
         let w: i64 = p
             .iter_samples()
             .filter(|s| s.thread == id)
@@ -58,14 +58,14 @@ fn threads_totals_and_units() {
         ]
     );
     // endValue - startValue of the longest profile (1.05 s).
-    assert_eq!(p.meta.duration_ns, Some(1_050_000_000));
+    assert_eq!(p.meta().duration_ns, Some(1_050_000_000));
     assert!(p.has_times());
 }
 
 #[test]
 fn known_stacks() {
     let p = profile();
-    let s = p.samples.stacks[35 + 1]; // waitress-0, second sample
+    let s = p.samples().stacks()[35 + 1]; // waitress-0, second sample
     assert_eq!(
         p.stack_names(s),
         vec![
@@ -86,7 +86,7 @@ fn known_stacks() {
     assert_eq!(p.str(f.file), "/tmp/stackconv-record/webapi.py");
     assert_eq!(f.line, 138);
     assert_eq!(f.kind, FrameKind::Python);
-    let frozen = p.frame(p.stack_frames(p.samples.stacks[0])[1]);
+    let frozen = p.frame(p.stack_frames(p.samples().stacks()[0])[1]);
     assert_eq!(p.str(frozen.name), "_find_and_load");
     assert_eq!(p.str(frozen.file), "<frozen importlib._bootstrap>");
     // Frozen modules are Python code: the same rule as py-spy's raw
@@ -109,7 +109,7 @@ fn known_stacks() {
     );
     assert_eq!(get("<module>;main;Queue.put;Condition.wait"), 30);
     // 81 distinct frames in the file, 81 model frames.
-    assert_eq!(p.frames.len(), 81);
+    assert_eq!(p.frames().len(), 81);
 }
 
 #[test]

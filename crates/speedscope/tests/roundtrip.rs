@@ -18,7 +18,7 @@ fn two_threads(timed: bool) -> Profile {
         ValueType::new("cpu-clock", "nanoseconds"),
         ValueType::new("samples", "count"),
     ]);
-    p.meta.default_value = 0;
+    p.meta_mut().default_value = 0;
     let name = p.intern_str("main");
     let file = p.intern_str("/src/app.c");
     let main = p.intern_frame(Frame {
@@ -101,7 +101,7 @@ fn without_times_equal_stacks_fold_and_count_unit_is_none() {
 #[test]
 fn default_value_column_is_used_and_missing_column_is_an_error() {
     let mut p = two_threads(false);
-    p.meta.default_value = 1;
+    p.meta_mut().default_value = 1;
     let doc: Value = serde_json::from_slice(&to_json(&p)).unwrap();
     assert_eq!(doc["profiles"][0]["unit"], "none");
     let mut opts = WriteOptions::default();
@@ -154,7 +154,7 @@ fn no_thread_info_is_one_profile_named_all() {
     assert_eq!(doc["profiles"][0]["name"], "all");
     let back = read(&to_json(&p)).unwrap();
     assert_eq!(
-        back.str(back.threads.get(back.samples.threads[0]).thread_name),
+        back.str(back.threads().get(back.samples().threads()[0]).thread_name),
         "all"
     );
 }
@@ -164,7 +164,7 @@ fn timed_profile_round_trips_in_time_order() {
     let p = two_threads(true);
     let q = read(&to_json(&p)).unwrap();
     assert!(q.has_times());
-    assert_eq!(q.value_types, vec![ValueType::new("cpu", "nanoseconds")]);
+    assert_eq!(q.value_types(), vec![ValueType::new("cpu", "nanoseconds")]);
     let seq = thread_sequence(&q, "app 10/10", 0);
     let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     assert_eq!(
@@ -184,7 +184,7 @@ fn speedscope_fold_speedscope_keeps_stacks_and_weights() {
     let data = std::fs::read(testdata("pyspy/webapi.speedscope.json")).unwrap();
     let p = read(&data).unwrap();
     let folded = p.fold();
-    assert!(folded.samples.len() < p.samples.len());
+    assert!(folded.samples().len() < p.samples().len());
     let back = read(&to_json(&folded)).unwrap();
     assert_eq!(by_thread_name(&back, 0), by_thread_name(&p, 0));
     assert_eq!(back.total(0), p.total(0));
@@ -218,7 +218,7 @@ proptest! {
             let mut opts = WriteOptions::default();
             opts.value = Some(c);
             let q = read(&to_json_with(&p, &opts)).unwrap();
-            prop_assert_eq!(q.value_types.len(), 1);
+            prop_assert_eq!(q.value_types().len(), 1);
             prop_assert_eq!(by_thread_name(&q, 0), expected(&p, c, factor));
             let r = read(&to_json(&q)).unwrap();
             prop_assert_eq!(by_thread_name(&r, 0), by_thread_name(&q, 0));
@@ -226,7 +226,7 @@ proptest! {
             // their time order and weights.
             if spec.timed && q.has_times() {
                 let threads: std::collections::BTreeSet<_> =
-                    p.samples.threads.iter().map(|&t| (t, arb::label(&p, t))).collect();
+                    p.samples().threads().iter().map(|&t| (t, arb::label(&p, t))).collect();
                 for (t, label) in threads {
                     let mut want: Vec<(u64, Vec<String>, i64)> = p
                         .iter_samples()

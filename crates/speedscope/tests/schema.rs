@@ -120,7 +120,7 @@ proptest! {
     fn random_profiles_validate(spec in arb::spec()) {
         let v = validator();
         let p = arb::build(&spec);
-        for c in 0..p.value_types.len() {
+        for c in 0..p.value_types().len() {
             let mut opts = WriteOptions::default();
             opts.value = Some(c);
             let json = to_json_with(&p, &opts);

@@ -23,7 +23,7 @@ fn is_lock_wait(name: &str) -> bool {
 /// below its outermost lock frame's callees; and the weights dropped.
 fn lock_waits(p: &Profile) -> (Profile, Vec<i64>) {
     let has_lock = |p: &Profile, i: usize| {
-        let stack = p.samples.stacks.get(i).copied().flatten();
+        let stack = p.samples().stacks().get(i).copied().flatten();
         p.stack_names(stack).iter().any(|n| is_lock_wait(n))
     };
     let (kept, dropped) = p.filter_samples(has_lock);
@@ -83,7 +83,7 @@ mod tests {
             .map(|l| l.rsplit_once(' ').unwrap().1.parse::<i64>().unwrap())
             .sum();
         assert!(want > 0, "mutex.data waits on its lock");
-        assert_eq!(locks.total(p.meta.default_value), want);
+        assert_eq!(locks.total(p.meta().default_value), want);
         // Every kept stack ends at the lock wait.
         let out = dir.path().join("locks.folded");
         write_path(&locks, OutputFormat::Folded, &WriteOptions::default(), &out).unwrap();

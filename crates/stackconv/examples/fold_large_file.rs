@@ -22,13 +22,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .ok_or("usage: fold_large_file PERF.DATA")?;
     let p = read_folded(input.as_ref(), &ReadOptions::default())?;
-    let column = p.meta.default_value;
+    let column = p.meta().default_value;
     println!(
         "{} rows (distinct stack and thread), {} distinct stacks, total {} {}",
-        p.samples.len(),
-        p.stacks.len(),
+        p.samples().len(),
+        p.stacks().len(),
         p.total(column),
-        p.value_types.get(column).map_or("", |v| v.unit.as_str())
+        p.value_types().get(column).map_or("", |v| v.unit.as_str())
     );
     for row in top(&p, column).into_iter().take(5) {
         println!("{:>14} {:6.2}%  {}", row.flat, row.flat_pct, row.name);
@@ -53,14 +53,14 @@ mod tests {
         let folded = read_folded(&input, &opts).unwrap();
         let every = read_path(&input, &opts).unwrap();
         assert!(
-            folded.samples.len() < every.samples.len(),
+            folded.samples().len() < every.samples().len(),
             "rows are folded"
         );
-        assert!(folded.samples.times.is_none());
+        assert!(folded.samples().times().is_none());
         assert_eq!(folded.totals(), every.totals());
         let after = every.into_folded();
-        assert_eq!(folded.samples.stacks, after.samples.stacks);
-        assert_eq!(folded.samples.values, after.samples.values);
+        assert_eq!(folded.samples().stacks(), after.samples().stacks());
+        assert_eq!(folded.samples().values(), after.samples().values());
         assert_eq!(top(&folded, 0), top(&after, 0));
     }
 }

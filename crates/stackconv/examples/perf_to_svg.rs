@@ -33,7 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: perf_to_svg IN OUT.svg".into());
     };
     let p = perf_to_svg(input.as_ref(), output.as_ref(), &ReadOptions::default())?;
-    for loss in &p.meta.losses {
+    for loss in &p.meta().losses {
         eprintln!("note: {}: {}", loss.what, loss.count);
     }
     Ok(())

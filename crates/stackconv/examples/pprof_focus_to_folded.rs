@@ -19,7 +19,7 @@ fn focus_folded(input: &Path, focus: &str) -> Result<(String, i64), Box<dyn std:
     let mut opts = ProcessOptions::default();
     opts.transform = transform;
     let out = process(profile, &opts)?;
-    let column = out.profile.meta.default_value;
+    let column = out.profile.meta().default_value;
     let dropped = out.dropped.get(column).copied().unwrap_or(0);
     let mut text = Vec::new();
     write(

@@ -12,7 +12,7 @@ use stackconv::{read_path, ReadOptions};
 /// (name, self weight, share of the total in percent).
 fn top_functions(input: &Path, n: usize) -> Result<Vec<(String, i64, f64)>, stackconv::Error> {
     let profile = read_path(input, &ReadOptions::default())?;
-    let column = profile.meta.default_value;
+    let column = profile.meta().default_value;
     Ok(top(&profile, column)
         .into_iter()
         .take(n)

@@ -16,12 +16,12 @@ use stackconv_ops::top::top;
 /// An [`io::ErrorKind::InvalidInput`] error when the column does not
 /// exist, and any error of `out`.
 pub(crate) fn write(profile: &Profile, column: usize, mut out: impl Write) -> io::Result<()> {
-    if column >= profile.value_types.len() {
+    if column >= profile.value_types().len() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
                 "csv: no value column {column} (the profile has {})",
-                profile.value_types.len()
+                profile.value_types().len()
             ),
         ));
     }

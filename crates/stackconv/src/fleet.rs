@@ -110,7 +110,7 @@ where
             let w = match (&mut writer, writer_out.take()) {
                 (Some(w), _) => w,
                 (None, Some(o)) => writer.insert(
-                    Writer::new(format, o, label_keys, &profile.value_types)
+                    Writer::new(format, o, label_keys, profile.value_types())
                         .map_err(|e| E::from(e.into()))?,
                 ),
                 (None, None) => {
@@ -121,7 +121,7 @@ where
             };
             // Its errors name the input.
             w.write(&profile, source).map_err(|e| E::from(e.into()))?;
-            rows = rows.saturating_add(u64::try_from(profile.samples.len()).unwrap_or(u64::MAX));
+            rows = rows.saturating_add(u64::try_from(profile.samples().len()).unwrap_or(u64::MAX));
         }
     }
     match writer {

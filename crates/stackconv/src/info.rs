@@ -63,11 +63,11 @@ impl Summary {
     /// Summarize `p`.
     pub fn of(p: &Profile) -> Summary {
         let mut per_thread: BTreeMap<usize, usize> = BTreeMap::new();
-        for t in &p.samples.threads {
+        for t in p.samples().threads() {
             *per_thread.entry(t.index()).or_default() += 1;
         }
         let threads = p
-            .threads
+            .threads()
             .iter()
             .filter_map(|(id, t)| {
                 let n = per_thread.get(&id.index()).copied()?;
@@ -80,38 +80,38 @@ impl Summary {
                 })
             })
             .collect();
-        let distinct: std::collections::HashSet<_> = p.samples.stacks.iter().collect();
-        let time_span_ns = p.samples.times.as_ref().and_then(|t| {
+        let distinct: std::collections::HashSet<_> = p.samples().stacks().iter().collect();
+        let time_span_ns = p.samples().times().and_then(|t| {
             let min = t.iter().min()?;
             let max = t.iter().max()?;
             Some((*min, *max))
         });
         Summary {
-            format: p.meta.source_format.clone(),
-            events: p.meta.events.clone(),
+            format: p.meta().source_format.clone(),
+            events: p.meta().events.clone(),
             // The `samples` column counts samples even where the reader
             // folded equal ones into one row.
             samples: p
                 .value_index("samples")
                 .and_then(|c| usize::try_from(p.total(c)).ok())
-                .unwrap_or(p.samples.len()),
+                .unwrap_or(p.samples().len()),
             distinct_stacks: distinct.len(),
             totals: p
-                .value_types
+                .value_types()
                 .iter()
                 .enumerate()
                 .map(|(i, v)| (v.kind.clone(), v.unit.clone(), p.total(i)))
                 .collect(),
-            default_value: p.meta.default_value,
+            default_value: p.meta().default_value,
             threads,
             time_span_ns,
             losses: p
-                .meta
+                .meta()
                 .losses
                 .iter()
                 .map(|l| (l.what.clone(), l.count))
                 .collect(),
-            warnings: p.meta.warnings.clone(),
+            warnings: p.meta().warnings.clone(),
         }
     }
 }

@@ -700,7 +700,7 @@ pub struct ReadOptions {
     /// let mut opts = stackconv::ReadOptions::default();
     /// opts.fold = true;
     /// let p = stackconv::read_bytes(b"main;a 1\nmain;b 2\nmain;a 3\n", &opts)?;
-    /// assert_eq!(p.samples.len(), 2);
+    /// assert_eq!(p.samples().len(), 2);
     /// assert_eq!(p.total(0), 6);
     /// # Ok::<(), stackconv::Error>(())
     /// ```
@@ -837,7 +837,7 @@ pub fn read_bytes(data: &[u8], opts: &ReadOptions) -> Result<Profile, Error> {
 /// bits, whatever the format claimed: what comes after (folding, merging,
 /// totals, the SVG's widths) can then add without overflow.
 fn checked(profile: Profile, fold: bool) -> Result<Profile, Error> {
-    for (column, vt) in profile.value_types.iter().enumerate() {
+    for (column, vt) in profile.value_types().iter().enumerate() {
         if profile.checked_total(column).is_none() {
             return Err(Error::WeightOverflow {
                 column: vt.kind.clone(),
@@ -1077,11 +1077,11 @@ pub fn write(
         #[cfg(feature = "svg")]
         OutputFormat::Svg => {
             let mut svg = opts.svg.clone();
-            let column = opts.folded.value.unwrap_or(profile.meta.default_value);
+            let column = opts.folded.value.unwrap_or(profile.meta().default_value);
             // A profile without value columns (a pprof message with no
             // sample types, such as the two bytes `PE`) has nothing to
             // draw: say so, not that the folded writer lacks column 0.
-            if profile.value_types.is_empty() {
+            if profile.value_types().is_empty() {
                 return Err(stackconv_flamegraph::Error::Empty.into());
             }
             // The graph is drawn from folded text without the subtrees too
@@ -1090,10 +1090,16 @@ pub fn write(
             // saturated (or wrapped) widths.
             stackconv_collapsed::folded::checked_total(profile, column)?;
             let drawn: u64 = profile
-                .samples
-                .stacks
+                .samples()
+                .stacks()
                 .iter()
-                .zip(profile.samples.values.get(column).map_or(&[][..], |v| v))
+                .zip(
+                    profile
+                        .samples()
+                        .values()
+                        .get(column)
+                        .map_or(&[][..], |v| v),
+                )
                 .filter(|(s, _)| s.is_some())
                 .map(|(_, &v)| u64::try_from(v).unwrap_or(0))
                 .try_fold(0u64, u64::checked_add)
@@ -1108,7 +1114,7 @@ pub fn write(
                 min_weight,
                 &mut folded,
             )?;
-            if let Some(vt) = profile.value_types.get(column) {
+            if let Some(vt) = profile.value_types().get(column) {
                 if svg.count_name == stackconv_flamegraph::SvgOptions::default().count_name {
                     svg.count_name = count_name(&vt.unit);
                 }
@@ -1136,7 +1142,7 @@ pub fn write(
         #[cfg(feature = "html")]
         OutputFormat::Html => stackconv_html::write_html(profile, &opts.html, &mut out)?,
         OutputFormat::Csv => {
-            let column = opts.folded.value.unwrap_or(profile.meta.default_value);
+            let column = opts.folded.value.unwrap_or(profile.meta().default_value);
             csv::write(profile, column, &mut out)?
         }
         #[cfg(feature = "parquet")]

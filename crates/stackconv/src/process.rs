@@ -55,7 +55,7 @@ pub struct Processed {
 /// value column, or more than one.
 pub fn process(profile: Profile, opts: &ProcessOptions) -> Result<Processed, Error> {
     let mut warnings = Vec::new();
-    let mut dropped = vec![0i64; profile.value_types.len()];
+    let mut dropped = vec![0i64; profile.value_types().len()];
     let mut profile = profile;
     if !opts.filter.is_empty() {
         // An event that names nothing (or several events) is the user's
@@ -63,7 +63,7 @@ pub fn process(profile: Profile, opts: &ProcessOptions) -> Result<Processed, Err
         let mut sample_filter = opts.filter.clone();
         if let Some(event) = &opts.filter.event {
             let column = value_column(&profile, event)?;
-            sample_filter.event = profile.value_types.get(column).map(|v| v.kind.clone());
+            sample_filter.event = profile.value_types().get(column).map(|v| v.kind.clone());
         }
         let f = filter(&profile, &sample_filter);
         add(&mut dropped, &f.dropped);
@@ -77,7 +77,7 @@ pub fn process(profile: Profile, opts: &ProcessOptions) -> Result<Processed, Err
         profile = t.profile;
     }
     if let Some(name) = &opts.value {
-        profile.meta.default_value = value_column(&profile, name)?;
+        profile.meta_mut().default_value = value_column(&profile, name)?;
     }
     Ok(Processed {
         profile,
@@ -137,7 +137,11 @@ pub fn off_cpu_value(profile: &Profile) -> Result<&'static str, Error> {
                 .is_some_and(|c| profile.total(c) != 0)
         })
         .ok_or_else(|| Error::NoOffCpu {
-            have: profile.value_types.iter().map(|v| v.kind.clone()).collect(),
+            have: profile
+                .value_types()
+                .iter()
+                .map(|v| v.kind.clone())
+                .collect(),
         })
 }
 
@@ -153,9 +157,10 @@ pub fn as_folded(profile: &Profile, opts: &folded::WriteOptions) -> Result<Profi
     let mut text = Vec::new();
     folded::write(profile, opts, &mut text)?;
     let mut p = folded::read(&text)?;
-    let column = opts.value.unwrap_or(profile.meta.default_value);
-    if let (Some(vt), Some(slot)) = (profile.value_types.get(column), p.value_types.get_mut(0)) {
-        *slot = vt.clone();
+    let column = opts.value.unwrap_or(profile.meta().default_value);
+    if let Some(vt) = profile.value_types().get(column) {
+        // One column read back from one column written: a rename.
+        let _ = p.set_value_types(vec![vt.clone()]);
     }
     Ok(p)
 }

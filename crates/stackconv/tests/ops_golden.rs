@@ -133,7 +133,7 @@ fn python_view_of_the_dwarf_recording() {
     let p = read_perf("py-dwarf");
     let v = apply_view(&p, View::Python);
     assert_eq!(v.totals(), p.totals());
-    assert_eq!(v.samples.len(), p.samples.len());
+    assert_eq!(v.samples().len(), p.samples().len());
     // Measured when this test was written: 117 of 122 samples have
     // interpreter frames between two Python frames in the mixed view.
     let before = interpreter_between(&p);
@@ -218,7 +218,7 @@ fn sched_switch_samples_are_idle_unless_preempted() {
             idle += v;
             continue;
         }
-        let names = p.stack_names(p.samples.stacks[i]);
+        let names = p.stack_names(p.samples().stacks()[i]);
         assert!(
             names
                 .iter()
@@ -236,7 +236,7 @@ fn sched_switch_samples_are_idle_unless_preempted() {
     let mut f = SampleFilter::default();
     f.idle = IdleFilter::NoIdle;
     let out = filter(&p, &f);
-    let idle_weight: Vec<i64> = (0..p.value_types.len())
+    let idle_weight: Vec<i64> = (0..p.value_types().len())
         .map(|c| {
             waits
                 .iter()
@@ -373,7 +373,7 @@ fn top_and_stack_filters_equal_go_tool_pprof() {
         let args: Vec<&str> = command.split_whitespace().collect();
         let input = args.last().expect("input");
         let p = read(&format!("go/{input}"));
-        let mut column = p.meta.default_value;
+        let mut column = p.meta().default_value;
         let mut t = StackTransform::default();
         for a in &args {
             let Some((flag, value)) = a.split_once('=') else {
@@ -513,7 +513,7 @@ fn stack_filters_give_go_tool_pprof_traces() {
         let args: Vec<&str> = command.split_whitespace().collect();
         let input = args.last().expect("input");
         let p = read(&format!("go/{input}"));
-        let mut column = p.meta.default_value;
+        let mut column = p.meta().default_value;
         let mut t = StackTransform::default();
         for a in &args {
             let Some((flag, value)) = a.split_once('=') else {

@@ -146,7 +146,7 @@ fn profile_strategy() -> impl Strategy<Value = (Vec<(usize, Vec<usize>, i64)>, b
 
 fn build(samples: &[(usize, Vec<usize>, i64)], comm_root: bool) -> Profile {
     let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
-    p.meta.comm_root = comm_root;
+    p.meta_mut().comm_root = comm_root;
     for (t, stack, v) in samples {
         let name = p.intern_str(THREADS[*t]);
         let thread = p.intern_thread(Thread {
@@ -203,7 +203,7 @@ fn large_profile_draws_the_same() {
         let s = p.intern_stack_frames(path);
         p.push_sample(s, thread, None, &[(i % 5) as i64 + 1]);
     }
-    assert!(p.stacks.len() > 1 << 18, "{} nodes", p.stacks.len());
+    assert!(p.stacks().len() > 1 << 18, "{} nodes", p.stacks().len());
     for min_width in [0.1, 1.0] {
         let (full, pruned, lines) = both(&p, &WriteOptions::default(), min_width).unwrap();
         assert!(full == pruned, "min width {min_width}");

@@ -114,6 +114,7 @@ pub struct SymFrame {
 
 /// Why an address could not be symbolized.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Unresolved {
     /// No file was found for the recorded path.
     FileMissing,

@@ -67,7 +67,7 @@ fn fold_by(p: &Profile, column: usize, annotate: bool, counts: bool) -> BTreeMap
         if counts {
             w = s.values[samples];
         }
-        let thread = p.threads.get(s.thread);
+        let thread = p.threads().get(s.thread);
         let mut line = p.str(thread.thread_name).to_string();
         for f in p.stack_frames(s.stack) {
             let frame = p.frame(f);

@@ -249,7 +249,7 @@ pub fn snapshot(p: &Profile, with_labels: bool) -> Snapshot {
                 )
             })
             .collect();
-        let t = p.threads.get(s.thread);
+        let t = p.threads().get(s.thread);
         let thread = (
             t.pid,
             t.tid,
@@ -258,7 +258,7 @@ pub fn snapshot(p: &Profile, with_labels: bool) -> Snapshot {
         );
         let mut labels: Vec<String> = Vec::new();
         if with_labels {
-            if let Some(l) = p.samples.labels.as_ref().and_then(|l| l.get(s.index)) {
+            if let Some(l) = p.samples().labels().and_then(|l| l.get(s.index)) {
                 labels = l
                     .iter()
                     .map(|l| {
@@ -274,7 +274,7 @@ pub fn snapshot(p: &Profile, with_labels: bool) -> Snapshot {
         }
         let e = out
             .entry((frames, thread, labels))
-            .or_insert_with(|| vec![0; p.value_types.len()]);
+            .or_insert_with(|| vec![0; p.value_types().len()]);
         for (a, b) in e.iter_mut().zip(&s.values) {
             *a += b;
         }
@@ -291,20 +291,14 @@ pub fn synthetic() -> Profile {
         ValueType::new("cpu-clock", "nanoseconds"),
         ValueType::new("samples", "count"),
     ]);
-    p.meta.source_format = "perf.data".to_string();
-    p.meta.modules = vec![
-        Module {
-            path: "/usr/bin/app".into(),
-            build_id: Some(vec![0xde, 0xad, 0xbe, 0xef, 0x01]),
-        },
-        Module {
-            path: "/usr/lib/x86_64-linux-gnu/libc.so.6".into(),
-            build_id: Some(vec![0x12, 0x34]),
-        },
-        Module {
-            path: "[kernel.kallsyms]".into(),
-            build_id: None,
-        },
+    p.meta_mut().source_format = "perf.data".to_string();
+    p.meta_mut().modules = vec![
+        Module::new("/usr/bin/app", Some(vec![0xde, 0xad, 0xbe, 0xef, 0x01])),
+        Module::new(
+            "/usr/lib/x86_64-linux-gnu/libc.so.6",
+            Some(vec![0x12, 0x34]),
+        ),
+        Module::new("[kernel.kallsyms]", None),
     ];
     let frame = |p: &mut Profile, name: &str, module: &str, file: &str, line: u32, kind| {
         let f = Frame {

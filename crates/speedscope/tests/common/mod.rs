@@ -31,7 +31,7 @@ pub fn to_json_with(p: &Profile, opts: &WriteOptions) -> Vec<u8> {
 pub fn by_thread_name(p: &Profile, column: usize) -> BTreeMap<(String, Vec<String>), i64> {
     let mut m = BTreeMap::new();
     for s in p.iter_samples() {
-        let t = p.threads.get(s.thread);
+        let t = p.threads().get(s.thread);
         let key = (
             p.str(t.thread_name).to_string(),
             p.stack_names(s.stack)
@@ -51,7 +51,7 @@ pub fn by_thread_name(p: &Profile, column: usize) -> BTreeMap<(String, Vec<Strin
 pub fn thread_sequence(p: &Profile, thread_name: &str, column: usize) -> Vec<(Vec<String>, i64)> {
     let mut rows: Vec<(u64, Vec<String>, i64)> = p
         .iter_samples()
-        .filter(|s| p.str(p.threads.get(s.thread).thread_name) == thread_name)
+        .filter(|s| p.str(p.threads().get(s.thread).thread_name) == thread_name)
         .map(|s| {
             (
                 s.time.unwrap_or(0),
@@ -197,7 +197,7 @@ pub mod arb {
     /// The profile name the writer gives a thread, as the crate docs say:
     /// `comm pid/tid`, what is known of it, or `all`.
     pub fn label(p: &Profile, t: stackconv_model::ThreadId) -> String {
-        let t = p.threads.get(t);
+        let t = p.threads().get(t);
         let mut name = p.str(t.thread_name).to_string();
         if name.is_empty() {
             name = p.str(t.process_name).to_string();
