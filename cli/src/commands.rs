@@ -117,6 +117,7 @@ fn read_all(
     maps_beside(&mut opts, paths);
     opts.perf.symbols.lines = lines;
     opts.perf.fold = fold;
+    opts.fold = fold;
     let mut profiles = Vec::with_capacity(paths.len());
     for p in paths {
         profiles.push(read_with_progress(p, &opts, quiet)?);

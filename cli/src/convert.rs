@@ -30,6 +30,7 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     maps_beside(&mut read_opts, &a.inputs);
     read_opts.perf.symbols.lines |= a.process.needs_lines();
     read_opts.perf.fold &= a.process.can_fold();
+    read_opts.fold &= a.process.can_fold();
     if matches!(format, OutputFormat::Parquet | OutputFormat::Arrow) {
         return crate::table::convert_table(&a, format, out, &read_opts);
     }

@@ -49,6 +49,29 @@ pub enum Error {
         /// The line, 1-based.
         line: u64,
     },
+    /// The input could not be read (a streamed reader's I/O error) after
+    /// `line` lines.
+    #[error("{format}: reading line {line}: {source}")]
+    Io {
+        /// The format being read.
+        format: &'static str,
+        /// The line being read, 1-based.
+        line: u64,
+        /// What the reader said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line longer than the streaming readers take (1 GiB): not text of
+    /// this format.
+    #[error("{format}: line {line}: longer than {max} bytes")]
+    LineTooLong {
+        /// The format being read.
+        format: &'static str,
+        /// The line, 1-based.
+        line: u64,
+        /// The longest line taken.
+        max: u64,
+    },
     /// A `perf script` line that should start a sample but does not.
     #[error("perf script: line {line}: expected a sample header `comm pid[/tid] [cpu] time: [period] event:`, found {found:?}")]
     BadHeader {
@@ -102,6 +125,8 @@ impl Error {
     pub fn line(&self) -> u64 {
         match self {
             Error::Binary { line, .. }
+            | Error::Io { line, .. }
+            | Error::LineTooLong { line, .. }
             | Error::MissingCount { line, .. }
             | Error::BadCount { line, .. }
             | Error::EmptyStack { line, .. }

@@ -17,7 +17,7 @@ use std::io::{self, Write};
 
 use stackconv_model::{FrameId, FrameKind, Profile, StackId, ThreadId};
 
-use crate::lines::lines;
+use crate::lines::{lines, stream_lines, Line};
 use crate::stack_lines::{parse_count, split_count_allow_empty, FoldedBuilder};
 use crate::Error;
 
@@ -41,8 +41,40 @@ const FORMAT: &str = "folded";
 /// [`Error::MissingCount`] or [`Error::BadCount`] for a malformed line,
 /// [`Error::Binary`] for binary input; each names the line.
 pub fn read(input: &[u8]) -> Result<Profile, Error> {
-    let mut b = FoldedBuilder::new(FORMAT, 1);
-    for line in lines(input, FORMAT) {
+    read_lines(lines(input, FORMAT), FoldedBuilder::new(FORMAT, 1))
+}
+
+/// [`read`] from a reader, a line at a time: the input is never held
+/// whole, and with `fold` equal stacks are counted as they are read (one
+/// sample per distinct stack, weights summed), so memory grows with the
+/// distinct stacks, not the lines. Same profile (folded or not), same
+/// errors with the same line numbers, plus [`Error::Io`] for a read that
+/// fails.
+///
+/// ```
+/// use stackconv_collapsed::folded;
+/// let text = "main;work 3\nmain;idle 1\nmain;work 2\n";
+/// let p = folded::read_from(text.as_bytes(), true)?;
+/// assert_eq!(p.samples().len(), 2);
+/// assert_eq!(p.total(0), 6);
+/// # Ok::<(), stackconv_collapsed::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`read`], and [`Error::Io`] or [`Error::LineTooLong`].
+pub fn read_from(input: impl io::BufRead, fold: bool) -> Result<Profile, Error> {
+    read_lines(
+        stream_lines(input, FORMAT),
+        FoldedBuilder::new(FORMAT, 1).folding(fold),
+    )
+}
+
+fn read_lines<'a>(
+    lines: impl Iterator<Item = Result<Line<'a>, Error>>,
+    mut b: FoldedBuilder,
+) -> Result<Profile, Error> {
+    for line in lines {
         let line = line?;
         if line.text.trim().is_empty() {
             continue;

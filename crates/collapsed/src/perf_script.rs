@@ -30,7 +30,7 @@ use stackconv_model::naming::{
 use stackconv_model::{Frame, FrameId, FrameKind, Profile, StackId, ValueType};
 
 use crate::error::excerpt;
-use crate::lines::{head, lines};
+use crate::lines::{head, lines, stream_lines, Line};
 use crate::stack_lines::SNIFF_BYTES;
 use crate::Error;
 
@@ -72,8 +72,30 @@ const FORMAT: &str = "perf script";
 /// right after a sample header while the samples before had frames,
 /// [`Error::Binary`] for binary input.
 pub fn read(input: &[u8]) -> Result<Profile, Error> {
+    read_lines(lines(input, FORMAT))
+}
+
+/// [`read`] from a reader, a line at a time: the text is never held whole
+/// (`perf script | stackconv - ...`); the samples are kept in time order.
+///
+/// ```
+/// use stackconv_collapsed::perf_script;
+/// let text = "app 7 1.5: 1 cycles: \n\t4011 work (/bin/app)\n\t4022 main (/bin/app)\n\n";
+/// let p = perf_script::read_from(text.as_bytes())?;
+/// assert_eq!(p.samples().len(), 1);
+/// # Ok::<(), stackconv_collapsed::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`read`], and [`Error::Io`] or [`Error::LineTooLong`].
+pub fn read_from(input: impl std::io::BufRead) -> Result<Profile, Error> {
+    read_lines(stream_lines(input, FORMAT))
+}
+
+fn read_lines<'a>(lines: impl Iterator<Item = Result<Line<'a>, Error>>) -> Result<Profile, Error> {
     let mut r = Reader::default();
-    for line in lines(input, FORMAT) {
+    for line in lines {
         let line = line?;
         r.line(&line.text, line.number)?;
     }

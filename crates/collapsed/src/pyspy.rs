@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 use stackconv_model::{Frame, FrameKind, Profile, Thread, ThreadId};
 
-use crate::lines::{head, lines};
+use crate::lines::{head, lines, stream_lines, Line};
 use crate::stack_lines::{folded_shape, split_count_allow_empty, FoldedBuilder, SNIFF_BYTES};
 use crate::Error;
 
@@ -49,9 +49,38 @@ const FORMAT: &str = "py-spy raw";
 /// As [`crate::folded::read`]: a malformed line or binary input, naming the
 /// line.
 pub fn read(input: &[u8]) -> Result<Profile, Error> {
-    let mut b = FoldedBuilder::new(FORMAT, 1);
+    read_lines(lines(input, FORMAT), FoldedBuilder::new(FORMAT, 1))
+}
+
+/// [`read`] from a reader, a line at a time; with `fold`, equal stacks of
+/// one thread are counted as they are read (see
+/// [`crate::folded::read_from`]).
+///
+/// ```
+/// use stackconv_collapsed::pyspy;
+/// let text = "process 1:\"app\";thread (7);main (app.py:3) 2\n\
+///             process 1:\"app\";thread (7);main (app.py:3) 1\n";
+/// let p = pyspy::read_from(text.as_bytes(), true)?;
+/// assert_eq!((p.samples().len(), p.total(0)), (1, 3));
+/// # Ok::<(), stackconv_collapsed::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`read`], and [`Error::Io`] or [`Error::LineTooLong`].
+pub fn read_from(input: impl std::io::BufRead, fold: bool) -> Result<Profile, Error> {
+    read_lines(
+        stream_lines(input, FORMAT),
+        FoldedBuilder::new(FORMAT, 1).folding(fold),
+    )
+}
+
+fn read_lines<'a>(
+    lines: impl Iterator<Item = Result<Line<'a>, Error>>,
+    mut b: FoldedBuilder,
+) -> Result<Profile, Error> {
     let mut threads: HashMap<Thread, ThreadId> = HashMap::new();
-    for line in lines(input, FORMAT) {
+    for line in lines {
         let line = line?;
         if line.text.trim().is_empty() {
             continue;

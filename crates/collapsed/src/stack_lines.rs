@@ -150,6 +150,9 @@ pub(crate) struct FoldedBuilder {
     scratch: Vec<FrameId>,
     format: &'static str,
     total: WeightTotal,
+    /// Folding as lines are read: the row of each (path, thread) seen, so
+    /// that a repeated stack adds to its row instead of making a sample.
+    rows: Option<HashMap<(PathId, ThreadId), usize>>,
 }
 
 impl FoldedBuilder {
@@ -168,7 +171,32 @@ impl FoldedBuilder {
             scratch: Vec::new(),
             format,
             total: WeightTotal::default(),
+            rows: None,
         }
+    }
+
+    /// Fold as lines are read (one sample per distinct stack and thread,
+    /// weights summed): memory grows with distinct stacks, not lines.
+    pub(crate) fn folding(mut self, fold: bool) -> Self {
+        self.rows = fold.then(HashMap::new);
+        self
+    }
+
+    /// Add a sample of `path` on `thread`, or add its values to the row
+    /// of an equal one when folding.
+    fn add_sample(&mut self, path: PathId, thread: ThreadId, values: &[i64]) {
+        if let Some(rows) = &mut self.rows {
+            let next = self.paths.len();
+            let row = *rows.entry((path, thread)).or_insert(next);
+            if row != next {
+                // The sum of every weight read is checked (`total`), so
+                // a row's sum fits too.
+                let _ = self.profile.add_to_sample(row, values);
+                return;
+            }
+        }
+        self.profile.push_sample(None, thread, None, values);
+        self.paths.push(path);
     }
 
     /// Intern the frames of `stack` (`;`-separated, root first) with
@@ -224,8 +252,7 @@ impl FoldedBuilder {
                 t
             }
         };
-        self.profile.push_sample(None, thread, None, values);
-        self.paths.push(s);
+        self.add_sample(s, thread, values);
         Ok(())
     }
 
@@ -240,8 +267,7 @@ impl FoldedBuilder {
         for &v in values {
             self.total.add(v, self.format, line)?;
         }
-        self.profile.push_sample(None, thread, None, values);
-        self.paths.push(path);
+        self.add_sample(path, thread, values);
         Ok(())
     }
 

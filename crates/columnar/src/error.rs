@@ -73,6 +73,21 @@ pub enum Error {
         /// The reader's message.
         what: String,
     },
+    /// An Arrow IPC file's footer lists a block outside the file (or of
+    /// a negative size): the arrow reader would allocate what it claims.
+    #[error("arrow: {what} block {index} of the footer claims bytes {offset}..{offset}+{claimed}, outside the file of {len} bytes")]
+    BlockOutsideFile {
+        /// The block's index among the footer's blocks.
+        index: usize,
+        /// The byte offset the block claims.
+        offset: i64,
+        /// The bytes it claims (metadata + body, saturating), as the file says.
+        claimed: i64,
+        /// `record batch` or `dictionary`.
+        what: &'static str,
+        /// The file's length.
+        len: usize,
+    },
     /// Writing failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),

@@ -47,6 +47,62 @@ pub fn looks_like_arrow(data: &[u8]) -> bool {
     data.starts_with(b"ARROW1")
 }
 
+/// Check that every block an Arrow IPC file's footer lists lies inside the
+/// file. arrow-ipc 60 allocates (zeroed) each block's claimed length
+/// before reading it (`read_block`), so a footer claiming terabytes is an
+/// allocation of terabytes, and a negative length a panic. A footer that
+/// cannot be found or parsed is left to the arrow reader's own error.
+fn check_arrow_blocks(data: &[u8]) -> Result<(), Error> {
+    let Some(tail_at) = data.len().checked_sub(10) else {
+        return Ok(());
+    };
+    let Some(tail) = data
+        .get(tail_at..)
+        .and_then(|t| <[u8; 10]>::try_from(t).ok())
+    else {
+        return Ok(());
+    };
+    let Ok(footer_len) = arrow_ipc::reader::read_footer_length(tail) else {
+        return Ok(());
+    };
+    let Some(footer) = tail_at
+        .checked_sub(footer_len)
+        .and_then(|start| data.get(start..tail_at))
+    else {
+        return Ok(());
+    };
+    let Ok(footer) = arrow_ipc::root_as_footer(footer) else {
+        return Ok(());
+    };
+    let len = data.len();
+    let inside = |b: &arrow_ipc::Block| {
+        let end = u64::try_from(b.offset()).ok().and_then(|o| {
+            let meta = u64::try_from(b.metaDataLength()).ok()?;
+            let body = u64::try_from(b.bodyLength()).ok()?;
+            o.checked_add(meta)?.checked_add(body)
+        });
+        end.is_some_and(|end| end <= len as u64)
+    };
+    let lists = [
+        ("record batch", footer.recordBatches()),
+        ("dictionary", footer.dictionaries()),
+    ];
+    for (what, blocks) in lists {
+        for (index, b) in blocks.iter().flatten().enumerate() {
+            if !inside(b) {
+                return Err(Error::BlockOutsideFile {
+                    index,
+                    what,
+                    offset: b.offset(),
+                    claimed: i64::from(b.metaDataLength()).saturating_add(b.bodyLength()),
+                    len,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Read a Parquet or Arrow IPC file of the layout [`crate::Writer`]
 /// writes back into one profile per input (in the order of their first
 /// rows).
@@ -112,6 +168,7 @@ fn read_parquet(data: &[u8]) -> Result<Vec<Input>, Error> {
 }
 
 fn read_arrow(data: &[u8]) -> Result<Vec<Input>, Error> {
+    check_arrow_blocks(data)?;
     let reader = arrow_ipc::reader::FileReader::try_new(Cursor::new(data), None)?;
     let inputs = reader.custom_metadata().get(INPUTS_KEY).cloned();
     let mut tables = Tables::new(&reader.schema(), inputs.as_deref(), "arrow")?;

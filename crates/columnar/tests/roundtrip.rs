@@ -181,3 +181,50 @@ fn damaged_files_are_errors_not_panics() {
         assert!(read(&file[..file.len() - 1]).is_err());
     }
 }
+
+/// An Arrow file whose footer claims a record batch far larger than the
+/// file is refused before the arrow reader allocates the claim (it
+/// allocates each block's claimed length, zeroed, before reading it; the
+/// fuzz target `table` found a claim of 211 TB).
+#[test]
+fn arrow_blocks_claiming_more_than_the_file_are_refused() {
+    let (name, p) = recordings().remove(0);
+    let mut file = Vec::new();
+    stackconv_columnar::write(&p.fold(), &Source::new(&name), Format::Arrow, &mut file).unwrap();
+    // The footer: before its 4-byte length and the closing `ARROW1`.
+    let tail = file.len() - 10;
+    let footer_len = u32::from_le_bytes(file[tail..tail + 4].try_into().unwrap()) as usize;
+    let footer = tail - footer_len..tail;
+    let blocks = arrow_ipc::root_as_footer(&file[footer.clone()])
+        .unwrap()
+        .recordBatches()
+        .unwrap();
+    let body = blocks.get(0).bodyLength();
+    // The block's body length, where the footer stores it (a struct of
+    // offset, metadata length and body length: the one place in the
+    // footer where offset and body length follow each other).
+    let mut needle = blocks.get(0).offset().to_le_bytes().to_vec();
+    needle.extend_from_slice(&blocks.get(0).metaDataLength().to_le_bytes());
+    needle.extend_from_slice(&[0; 4]);
+    needle.extend_from_slice(&body.to_le_bytes());
+    let at = file[footer.clone()]
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("the block struct in the footer")
+        + footer.start
+        + needle.len()
+        - 8;
+    let mut bad = file.clone();
+    bad[at..at + 8].copy_from_slice(&(3i64 << 30).to_le_bytes());
+    let err = read(&bad).unwrap_err().to_string();
+    assert!(err.contains("outside the file"), "{err}");
+    assert!(err.contains(&format!("{} bytes", file.len())), "{err}");
+    // A negative length too (the arrow reader would panic on it).
+    bad[at..at + 8].copy_from_slice(&(-1i64).to_le_bytes());
+    assert!(read(&bad)
+        .unwrap_err()
+        .to_string()
+        .contains("outside the file"));
+    // Untouched, it reads.
+    assert!(read(&file).is_ok());
+}

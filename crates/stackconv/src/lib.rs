@@ -232,6 +232,9 @@ struct OutputRow {
     time_order: bool,
     /// Shows source files and lines, so they are read (DWARF).
     source_lines: bool,
+    /// Carries each sample's labels (pprof's), so samples of one stack
+    /// with different labels are not folded together.
+    labels: bool,
 }
 
 impl OutputFormat {
@@ -261,6 +264,7 @@ impl OutputFormat {
                 extensions: &[".svg"],
                 time_order: false,
                 source_lines: false,
+                labels: false,
             },
             OutputFormat::Html => OutputRow {
                 name: "html",
@@ -268,6 +272,7 @@ impl OutputFormat {
                 extensions: &[".html", ".htm"],
                 time_order: false,
                 source_lines: false,
+                labels: false,
             },
             OutputFormat::Folded => OutputRow {
                 name: "folded",
@@ -275,6 +280,7 @@ impl OutputFormat {
                 extensions: &[".folded", ".txt", ".collapsed"],
                 time_order: false,
                 source_lines: false,
+                labels: false,
             },
             OutputFormat::Speedscope => OutputRow {
                 name: "speedscope",
@@ -282,6 +288,7 @@ impl OutputFormat {
                 extensions: &[".json", ".speedscope.json"],
                 time_order: true,
                 source_lines: true,
+                labels: false,
             },
             OutputFormat::Pprof => OutputRow {
                 name: "pprof",
@@ -289,6 +296,7 @@ impl OutputFormat {
                 extensions: &[".pb.gz", ".pb", ".pprof", ".prof"],
                 time_order: false,
                 source_lines: true,
+                labels: true,
             },
             OutputFormat::Firefox => OutputRow {
                 name: "firefox",
@@ -296,6 +304,7 @@ impl OutputFormat {
                 extensions: &[".json.gz"],
                 time_order: true,
                 source_lines: false,
+                labels: false,
             },
             OutputFormat::ChromeCpuProfile => OutputRow {
                 name: "cpuprofile",
@@ -303,6 +312,7 @@ impl OutputFormat {
                 extensions: &[".cpuprofile"],
                 time_order: true,
                 source_lines: true,
+                labels: false,
             },
             OutputFormat::Csv => OutputRow {
                 name: "csv",
@@ -310,6 +320,7 @@ impl OutputFormat {
                 extensions: &[".csv"],
                 time_order: false,
                 source_lines: false,
+                labels: false,
             },
             OutputFormat::Parquet => OutputRow {
                 name: "parquet",
@@ -317,6 +328,7 @@ impl OutputFormat {
                 extensions: &[".parquet"],
                 time_order: false,
                 source_lines: true,
+                labels: false,
             },
             OutputFormat::Arrow => OutputRow {
                 name: "arrow",
@@ -324,6 +336,7 @@ impl OutputFormat {
                 extensions: &[".arrow", ".feather"],
                 time_order: false,
                 source_lines: true,
+                labels: false,
             },
         }
     }
@@ -405,6 +418,18 @@ impl OutputFormat {
     /// folded before writing).
     pub fn keeps_time_order(self) -> bool {
         self.row().time_order
+    }
+
+    /// Whether this output carries each sample's labels (pprof's), so
+    /// that samples are not folded before it.
+    ///
+    /// ```
+    /// use stackconv::OutputFormat;
+    /// assert!(OutputFormat::Pprof.keeps_labels());
+    /// assert!(!OutputFormat::Svg.keeps_labels());
+    /// ```
+    pub fn keeps_labels(self) -> bool {
+        self.row().labels
     }
 
     /// Whether this output shows source files and lines, so that readers
@@ -721,9 +746,11 @@ pub struct ReadOptions {
 impl ReadOptions {
     /// The options `stackconv IN -o OUT` reads with when OUT is `format`
     /// (before its command-line options): source lines (DWARF) only when
-    /// the output shows them ([`OutputFormat::shows_source_lines`]), and
+    /// the output shows them ([`OutputFormat::shows_source_lines`]),
     /// perf.data folded while read when the output keeps no time order
-    /// ([`OutputFormat::keeps_time_order`]). A flame graph is then drawn
+    /// ([`OutputFormat::keeps_time_order`]), and every format folded
+    /// ([`ReadOptions::fold`]) when the output keeps neither time order nor
+    /// labels ([`OutputFormat::keeps_labels`]). A flame graph is then drawn
     /// sooner and in less memory than with [`ReadOptions::default`], which
     /// keeps everything.
     ///
@@ -733,20 +760,21 @@ impl ReadOptions {
     /// assert!(svg.perf.fold && !svg.perf.symbols.lines);
     /// let speedscope = ReadOptions::for_output(OutputFormat::Speedscope);
     /// assert!(!speedscope.perf.fold, "speedscope shows samples in time order");
+    /// assert!(svg.fold && !ReadOptions::for_output(OutputFormat::Pprof).fold);
     /// ```
     pub fn for_output(format: OutputFormat) -> ReadOptions {
+        // Folding loses only time order and labels.
+        #[cfg_attr(not(feature = "perf"), allow(unused_mut))]
+        let mut opts = ReadOptions {
+            fold: !format.keeps_time_order() && !format.keeps_labels(),
+            ..ReadOptions::default()
+        };
         #[cfg(feature = "perf")]
         {
-            let mut opts = ReadOptions::default();
             opts.perf.symbols.lines = format.shows_source_lines();
             opts.perf.fold = !format.keeps_time_order();
-            opts
         }
-        #[cfg(not(feature = "perf"))]
-        {
-            let _ = format;
-            ReadOptions::default()
-        }
+        opts
     }
 }
 
@@ -863,6 +891,62 @@ fn memchr_nul(data: &[u8]) -> Option<usize> {
     data.iter().take(64 * 1024).position(|&b| b == 0)
 }
 
+/// How many bytes [`read_from`] reads before choosing a format.
+const HEAD_BYTES: u64 = 64 * 1024;
+
+/// Read a profile from a reader (standard input, a pipe, a socket, a
+/// decompressing reader), detecting its format from its first 64 KiB.
+///
+/// The line formats (folded, py-spy raw, `perf script` text) are read a
+/// line at a time, never held whole; with [`ReadOptions::fold`], folded
+/// and py-spy lines are counted per distinct stack as they are read, so
+/// memory grows with the distinct stacks, not with the input. Other
+/// formats are read to their end first (at most
+/// [`ReadOptions::max_input_bytes`]), then parsed as [`read_bytes`]
+/// parses them. The same profile as [`read_bytes`] on the same bytes.
+///
+/// ```
+/// let text = "main;work 3\nmain;idle 1\nmain;work 2\n";
+/// let mut opts = stackconv::ReadOptions::default();
+/// opts.fold = true;
+/// let p = stackconv::read_from(text.as_bytes(), &opts)?;
+/// assert_eq!((p.samples().len(), p.total(0)), (2, 6));
+/// # Ok::<(), stackconv::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`read_bytes`]; [`Error::InputTooLarge`] past
+/// [`ReadOptions::max_input_bytes`]; [`Error::Io`] for a read that fails.
+pub fn read_from(input: impl Read, opts: &ReadOptions) -> Result<Profile, Error> {
+    let limit = opts.max_input_bytes.unwrap_or(DEFAULT_MAX_INPUT);
+    // One byte past the limit tells a too-large input from one of exactly
+    // `limit` bytes.
+    let mut input = input.take(limit.saturating_add(1));
+    let head = read_bounded((&mut input).take(HEAD_BYTES), HEAD_BYTES)?;
+    let format = opts.format.or_else(|| detect(&head));
+    let line_format = match format {
+        Some(f @ (InputFormat::Folded | InputFormat::PySpy | InputFormat::PerfScript)) => f,
+        _ => {
+            let data = read_bounded(io::Cursor::new(head).chain(input), limit)?;
+            return read_bytes(&data, opts);
+        }
+    };
+    let lines = io::BufReader::with_capacity(1 << 20, io::Cursor::new(head).chain(&mut input));
+    let read = match line_format {
+        InputFormat::Folded => stackconv_collapsed::folded::read_from(lines, opts.fold),
+        InputFormat::PySpy => stackconv_collapsed::pyspy::read_from(lines, opts.fold),
+        _ => stackconv_collapsed::perf_script::read_from(lines),
+    };
+    // Cut at the limit, the last line may be a broken one: the limit is
+    // the error to report.
+    if input.limit() == 0 {
+        return Err(Error::InputTooLarge { limit });
+    }
+    // Folded and py-spy lines were folded as they were read.
+    checked(read?, opts.fold && line_format == InputFormat::PerfScript)
+}
+
 /// Read a profile from a file, or from standard input when `path` is `-`.
 /// Errors name the file.
 ///
@@ -870,14 +954,15 @@ fn memchr_nul(data: &[u8]) -> Option<usize> {
 ///
 /// [`Error::File`] wrapping what went wrong.
 pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<Profile, Error> {
+    // Standard input is streamed ([`read_from`]); a file is mapped, so its
+    // bytes are in the page cache rather than the heap.
     read_path_inner(path, opts).map_err(|e| e.in_file(path))
 }
 
 fn read_path_inner(path: &Path, opts: &ReadOptions) -> Result<Profile, Error> {
     let limit = opts.max_input_bytes.unwrap_or(DEFAULT_MAX_INPUT);
     if path.as_os_str() == "-" {
-        let data = read_bounded(io::stdin().lock(), limit)?;
-        return read_bytes(&data, opts);
+        return read_from(io::stdin().lock(), opts);
     }
     let file = File::open(path)?;
     let data = map_file(&file, limit)?;
