@@ -362,3 +362,48 @@ fn the_readme_queries_give_top_and_its_difference() {
         assert!((got - want).abs() < 1e-9, "{r:?}: want {want}");
     }
 }
+
+/// A damaged Parquet file on which the parquet crate panics (caught by
+/// the table reader) gets one line of error, without the panic's message
+/// and backtrace on stderr.
+#[test]
+fn a_table_the_parquet_crate_panics_on_is_one_clean_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("t.parquet");
+    let out = stackconv()
+        .arg(testdata("perf/c-before.data"))
+        .args(perf_symbol_args("perf/c-before.kallsyms"))
+        .args(["-q", "-o"])
+        .arg(&table)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let data = std::fs::read(&table).unwrap();
+    let bad = dir.path().join("bad.parquet");
+    let mut panics_seen = 0;
+    // Flip bytes of the first row group until the parquet crate panics
+    // (it does at several places in this file), then check the message.
+    for at in 0..data.len().min(2048) {
+        let mut flipped = data.clone();
+        flipped[at] ^= 0x55;
+        std::fs::write(&bad, &flipped).unwrap();
+        let out = stackconv()
+            .arg(&bad)
+            .arg("-o")
+            .arg(dir.path().join("bad.folded"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !stderr.contains("damaged file (the reader failed") {
+            continue;
+        }
+        panics_seen += 1;
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(!stderr.contains("panicked"), "byte {at}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "byte {at}: {stderr}");
+        if panics_seen == 3 {
+            break;
+        }
+    }
+    assert!(panics_seen > 0, "no flipped byte made the parquet crate panic");
+}

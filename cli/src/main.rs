@@ -28,6 +28,22 @@ use clap::Parser;
 use args::{Cli, Command, InfoArgs};
 use common::Failure;
 
+/// Panics inside the parquet and arrow crates are caught by the table
+/// reader and reported as the file's error ("damaged file"); their default
+/// message and backtrace on stderr would only bury it. Every other panic
+/// is reported as before.
+fn quiet_caught_table_panics() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let caught = info
+            .location()
+            .is_some_and(|l| stackconv::columnar::panic_is_caught_by_read(l.file()));
+        if !caught {
+            report(info);
+        }
+    }));
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -38,6 +54,7 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    quiet_caught_table_panics();
     // `record` passes SIGINT to perf while it runs, and handles signals
     // itself.
     let records = matches!(cli.command, Some(Command::Record(_)));

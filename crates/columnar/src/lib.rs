@@ -62,7 +62,7 @@ use std::io::Write;
 
 pub use arrow_array::RecordBatch;
 pub use error::Error;
-pub use read::{looks_like_arrow, looks_like_parquet, read, Input};
+pub use read::{looks_like_arrow, looks_like_parquet, panic_is_caught_by_read, read, Input};
 pub use schema::{value_column_name, value_column_names, FIXED_COLUMNS, KIND_KEY, UNIT_KEY};
 use stackconv_model::Profile;
 pub use write::{record_batch, Writer};

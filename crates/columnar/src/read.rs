@@ -27,6 +27,23 @@ pub struct Input {
     pub profile: Profile,
 }
 
+/// Whether a panic raised at source file `file` (a
+/// [`std::panic::Location::file`]) is one [`read`] catches and returns as
+/// [`Error::Damaged`]: one inside the parquet or arrow crates. A program
+/// with its own panic hook can stay quiet about those (the error says
+/// what happened) and report every other panic as before.
+///
+/// ```
+/// use stackconv_columnar::panic_is_caught_by_read;
+/// assert!(panic_is_caught_by_read(
+///     "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/arrow-buffer-60.1.0/src/util/bit_chunk_iterator.rs"
+/// ));
+/// assert!(!panic_is_caught_by_read("crates/columnar/src/read.rs"));
+/// ```
+pub fn panic_is_caught_by_read(file: &str) -> bool {
+    ["/parquet-", "/arrow-"].iter().any(|c| file.contains(c))
+}
+
 /// Whether `data` starts as a Parquet file does (`PAR1`).
 ///
 /// ```
