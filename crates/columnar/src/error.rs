@@ -88,6 +88,17 @@ pub enum Error {
         /// The file's length.
         len: usize,
     },
+    /// A Parquet footer claims what the file cannot hold (a row count
+    /// that overflows, a column chunk outside the file).
+    #[error("parquet: the footer at byte {footer_at} claims row group {row_group} has {what}")]
+    FooterClaim {
+        /// The footer's byte offset.
+        footer_at: usize,
+        /// The row group, 0-based.
+        row_group: usize,
+        /// What it claims.
+        what: String,
+    },
     /// Writing failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),

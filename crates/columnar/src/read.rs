@@ -66,6 +66,57 @@ pub fn looks_like_arrow(data: &[u8]) -> bool {
     data.starts_with(b"ARROW1")
 }
 
+/// Check what a Parquet footer claims before the parquet reader relies on
+/// it: every row group's row count non-negative and their sum within
+/// `i64` (parquet 60 adds them unchecked), every column chunk's bytes
+/// inside the file.
+fn check_parquet_claims(
+    data: &[u8],
+    metadata: &parquet::file::metadata::ParquetMetaData,
+) -> Result<(), Error> {
+    // The footer: before its 4-byte length and the closing `PAR1`.
+    let footer_at = data
+        .len()
+        .checked_sub(8)
+        .and_then(|end| {
+            let len = data.get(end..end + 4)?;
+            let len = u32::from_le_bytes(len.try_into().ok()?);
+            end.checked_sub(usize::try_from(len).ok()?)
+        })
+        .unwrap_or(0);
+    let mut rows: i64 = 0;
+    for (index, group) in metadata.row_groups().iter().enumerate() {
+        let claim = |what: String| Error::FooterClaim {
+            footer_at,
+            row_group: index,
+            what,
+        };
+        rows = u64::try_from(group.num_rows())
+            .ok()
+            .and_then(|n| i64::try_from(n).ok())
+            .and_then(|n| rows.checked_add(n))
+            .ok_or_else(|| {
+                claim(format!(
+                    "{} rows, past what all row groups can hold",
+                    group.num_rows()
+                ))
+            })?;
+        for (column, chunk) in group.columns().iter().enumerate() {
+            let (start, len) = chunk.byte_range();
+            if start
+                .checked_add(len)
+                .is_none_or(|end| end > data.len() as u64)
+            {
+                return Err(claim(format!(
+                    "column {column} at bytes {start}..{start}+{len}, outside the file of {} bytes",
+                    data.len()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Check that every block an Arrow IPC file's footer lists lies inside the
 /// file. arrow-ipc 60 allocates (zeroed) each block's claimed length
 /// before reading it (`read_block`), so a footer claiming terabytes is an
@@ -176,6 +227,7 @@ pub fn read(data: &[u8]) -> Result<Vec<Input>, Error> {
 
 fn read_parquet(data: &[u8]) -> Result<Vec<Input>, Error> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::copy_from_slice(data))?;
+    check_parquet_claims(data, builder.metadata())?;
     let inputs = builder
         .metadata()
         .file_metadata()
