@@ -377,7 +377,11 @@ fn a_table_the_parquet_crate_panics_on_is_one_clean_error() {
         .arg(&table)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let data = std::fs::read(&table).unwrap();
     let bad = dir.path().join("bad.parquet");
     let mut panics_seen = 0;
@@ -405,5 +409,8 @@ fn a_table_the_parquet_crate_panics_on_is_one_clean_error() {
             break;
         }
     }
-    assert!(panics_seen > 0, "no flipped byte made the parquet crate panic");
+    assert!(
+        panics_seen > 0,
+        "no flipped byte made the parquet crate panic"
+    );
 }

@@ -97,7 +97,7 @@ fn check_parquet_claims(
             .and_then(|n| rows.checked_add(n))
             .ok_or_else(|| {
                 claim(format!(
-                    "{} rows, past what all row groups can hold",
+                    "{} rows (negative, or more than the row groups can hold together)",
                     group.num_rows()
                 ))
             })?;
