@@ -88,6 +88,15 @@ pub enum Error {
         /// The file's length.
         len: usize,
     },
+    /// An Arrow IPC file's footer length (the 4 bytes before the closing
+    /// `ARROW1`) claims more bytes than come before it.
+    #[error("arrow: the footer length at byte {at} claims {claimed} bytes, more than the file holds before it")]
+    ArrowFooterOutsideFile {
+        /// The claimed footer length.
+        claimed: usize,
+        /// The byte offset of the footer length.
+        at: usize,
+    },
     /// A Parquet footer claims what the file cannot hold (a row count
     /// that overflows, a column chunk outside the file).
     #[error("parquet: the footer at byte {footer_at} claims row group {row_group} has {what}")]

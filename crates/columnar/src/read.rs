@@ -102,11 +102,16 @@ fn check_parquet_claims(
                 ))
             })?;
         for (column, chunk) in group.columns().iter().enumerate() {
-            let (start, len) = chunk.byte_range();
-            if start
-                .checked_add(len)
-                .is_none_or(|end| end > data.len() as u64)
-            {
+            // As `byte_range()` reads them, which asserts on negatives.
+            let start = chunk
+                .dictionary_page_offset()
+                .unwrap_or_else(|| chunk.data_page_offset());
+            let len = chunk.compressed_size();
+            let end = u64::try_from(start)
+                .ok()
+                .zip(u64::try_from(len).ok())
+                .and_then(|(s, l)| s.checked_add(l));
+            if end.is_none_or(|end| end > data.len() as u64) {
                 return Err(claim(format!(
                     "column {column} at bytes {start}..{start}+{len}, outside the file of {} bytes",
                     data.len()
@@ -135,11 +140,15 @@ fn check_arrow_blocks(data: &[u8]) -> Result<(), Error> {
     let Ok(footer_len) = arrow_ipc::reader::read_footer_length(tail) else {
         return Ok(());
     };
+    // arrow-ipc allocates the footer's claimed length before reading it.
     let Some(footer) = tail_at
         .checked_sub(footer_len)
         .and_then(|start| data.get(start..tail_at))
     else {
-        return Ok(());
+        return Err(Error::ArrowFooterOutsideFile {
+            claimed: footer_len,
+            at: tail_at,
+        });
     };
     let Ok(footer) = arrow_ipc::root_as_footer(footer) else {
         return Ok(());
