@@ -1,6 +1,8 @@
 //! Writing the sample model as a gzipped profile.proto.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::io::Write;
 
 use prost::Message;
@@ -15,13 +17,15 @@ struct Builder<'p> {
     p: &'p Profile,
     out: proto::Profile,
     strings: HashMap<String, i64>,
-    functions: HashMap<(i64, i64), u64>,
-    locations: HashMap<(u64, Vec<(u64, i64)>), u64>,
+    functions: FxHashMap<(i64, i64), u64>,
+    locations: FxHashMap<(u64, Vec<(u64, i64)>), u64>,
     mappings: HashMap<String, u64>,
     /// Per model frame: its function, line and mapping.
     frames: Vec<Option<(u64, i64, u64)>>,
     /// Location ids (leaf first) per model stack, memoised.
-    stacks: HashMap<Option<StackId>, Vec<u64>>,
+    stacks: FxHashMap<Option<StackId>, Vec<u64>>,
+    /// Per model frame: the location of that frame alone.
+    frame_locations: Vec<Option<u64>>,
     /// Per thread: the root frame's function when `comm_root` asks for it.
     comm_functions: HashMap<ThreadId, Option<u64>>,
 }
@@ -44,11 +48,12 @@ impl<'p> Builder<'p> {
             p,
             out: proto::Profile::default(),
             strings: HashMap::new(),
-            functions: HashMap::new(),
-            locations: HashMap::new(),
+            functions: FxHashMap::default(),
+            locations: FxHashMap::default(),
             mappings: HashMap::new(),
             frames: vec![None; p.frames().len()],
-            stacks: HashMap::new(),
+            stacks: FxHashMap::default(),
+            frame_locations: vec![None; p.frames().len()],
             comm_functions: HashMap::new(),
         };
         b.string("");
@@ -168,23 +173,60 @@ impl<'p> Builder<'p> {
             return ids.clone();
         }
         let frames = self.p.stack_frames(stack);
-        // Groups root first; each group's lines root first.
-        let mut groups: Vec<(u64, Vec<(u64, i64)>)> = Vec::new();
-        for f in frames {
-            let kind = self.p.frame_kind(f);
-            let (function, line, mapping) = self.frame(f);
-            match groups.last_mut() {
-                Some((_, lines)) if kind == FrameKind::Inline => lines.push((function, line)),
-                _ => groups.push((mapping, vec![(function, line)])),
-            }
+        // Functions, strings and mappings are numbered root first (each
+        // frame's are memoised, so this is a lookup once seen).
+        for &f in &frames {
+            self.frame(f);
         }
-        let mut ids: Vec<u64> = Vec::with_capacity(groups.len());
-        for (mapping, mut lines) in groups.into_iter().rev() {
-            lines.reverse();
-            ids.push(self.location(mapping, lines));
+        // Groups (root first): a frame and the inlined frames after it.
+        let mut groups: Vec<&[FrameId]> = Vec::new();
+        let mut rest: &[FrameId] = &frames;
+        while !rest.is_empty() {
+            let len = 1 + rest
+                .iter()
+                .skip(1)
+                .take_while(|&&f| self.p.frame_kind(f) == FrameKind::Inline)
+                .count();
+            let (group, tail) = rest.split_at(len.min(rest.len()));
+            groups.push(group);
+            rest = tail;
         }
+        // Leaf first, which is also the order locations are numbered in.
+        let ids: Vec<u64> = groups
+            .into_iter()
+            .rev()
+            .map(|g| self.group_location(g))
+            .collect();
         self.stacks.insert(stack, ids.clone());
         ids
+    }
+
+    /// The location of a group of frames (root first): the first frame's
+    /// mapping, the lines leaf first. A group of one frame (most of them)
+    /// is memoised by its frame.
+    fn group_location(&mut self, group: &[FrameId]) -> u64 {
+        if let [f] = group {
+            if let Some(&Some(id)) = self.frame_locations.get(f.index()) {
+                return id;
+            }
+            let (function, line, mapping) = self.frame(*f);
+            let id = self.location(mapping, vec![(function, line)]);
+            if let Some(slot) = self.frame_locations.get_mut(f.index()) {
+                *slot = Some(id);
+            }
+            return id;
+        }
+        let mut mapping = 0;
+        let mut lines = Vec::with_capacity(group.len());
+        for (i, &f) in group.iter().enumerate() {
+            let (function, line, m) = self.frame(f);
+            if i == 0 {
+                mapping = m;
+            }
+            lines.push((function, line));
+        }
+        lines.reverse();
+        self.location(mapping, lines)
     }
 
     /// The root frame's location for `thread` when the profile wants the
@@ -300,7 +342,8 @@ impl<'p> Builder<'p> {
 
         // Fold equal (stack, thread, labels): pprof samples carry no time.
         let no_labels: &[Label] = &[];
-        let mut rows: HashMap<(Option<StackId>, ThreadId, &[Label]), usize> = HashMap::new();
+        let mut rows: FxHashMap<(Option<StackId>, ThreadId, &[Label]), usize> =
+            FxHashMap::default();
         let columns = p.value_types().len();
         for i in 0..p.samples().len() {
             let (Some(&stack), Some(&thread)) =
@@ -346,7 +389,10 @@ impl<'p> Builder<'p> {
 pub(crate) fn write(p: &Profile, out: impl Write) -> Result<(), Error> {
     let message = Builder::new(p).build();
     let bytes = message.encode_to_vec();
-    let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());
+    // The fastest level, as Go's runtime/pprof writes its profiles: the
+    // tables compress well at any level, and the default level took most
+    // of the time of a large profile.
+    let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
     gz.write_all(&bytes)?;
     gz.finish()?.flush()?;
     Ok(())
