@@ -97,6 +97,15 @@ pub enum Error {
         /// The byte offset of the footer length.
         at: usize,
     },
+    /// A Parquet footer or page header (Thrift) claims more elements than
+    /// it has bytes: the parquet crate would loop over the claim.
+    #[error("parquet: byte {at}: {what}")]
+    ThriftClaim {
+        /// The byte offset of the claim.
+        at: usize,
+        /// What is claimed.
+        what: &'static str,
+    },
     /// A Parquet footer claims what the file cannot hold (a row count
     /// that overflows, a column chunk outside the file).
     #[error("parquet: the footer at byte {footer_at} claims row group {row_group} has {what}")]

@@ -56,6 +56,7 @@
 mod error;
 mod read;
 mod schema;
+mod thrift;
 mod write;
 
 use std::io::Write;

@@ -72,18 +72,10 @@ pub fn looks_like_arrow(data: &[u8]) -> bool {
 /// inside the file.
 fn check_parquet_claims(
     data: &[u8],
+    footer_at: usize,
     metadata: &parquet::file::metadata::ParquetMetaData,
-) -> Result<(), Error> {
-    // The footer: before its 4-byte length and the closing `PAR1`.
-    let footer_at = data
-        .len()
-        .checked_sub(8)
-        .and_then(|end| {
-            let len = data.get(end..end + 4)?;
-            let len = u32::from_le_bytes(len.try_into().ok()?);
-            end.checked_sub(usize::try_from(len).ok()?)
-        })
-        .unwrap_or(0);
+) -> Result<Vec<(usize, usize)>, Error> {
+    let mut chunks = Vec::new();
     let mut rows: i64 = 0;
     for (index, group) in metadata.row_groups().iter().enumerate() {
         let claim = |what: String| Error::FooterClaim {
@@ -111,15 +103,36 @@ fn check_parquet_claims(
                 .ok()
                 .zip(u64::try_from(len).ok())
                 .and_then(|(s, l)| s.checked_add(l));
-            if end.is_none_or(|end| end > data.len() as u64) {
-                return Err(claim(format!(
-                    "column {column} at bytes {start}..{start}+{len}, outside the file of {} bytes",
-                    data.len()
-                )));
+            let inside = end.is_some_and(|end| end <= data.len() as u64);
+            if let (true, Ok(start), Ok(len)) =
+                (inside, usize::try_from(start), usize::try_from(len))
+            {
+                chunks.push((start, len));
+                continue;
             }
+            return Err(claim(format!(
+                "column {column} at bytes {start}..{start}+{len}, outside the file of {} bytes",
+                data.len()
+            )));
         }
     }
-    Ok(())
+    Ok(chunks)
+}
+
+/// The byte offset of a Parquet file's footer (FileMetaData): before its
+/// 4-byte length and the closing `PAR1`.
+fn parquet_footer_at(data: &[u8]) -> Option<usize> {
+    let end = data.len().checked_sub(8)?;
+    let len = data.get(end..end.checked_add(4)?)?;
+    let len = u32::from_le_bytes(len.try_into().ok()?);
+    end.checked_sub(usize::try_from(len).ok()?)
+}
+
+fn thrift_refused(r: crate::thrift::Refused) -> Error {
+    Error::ThriftClaim {
+        at: r.at,
+        what: r.what,
+    }
 }
 
 /// Check that every block an Arrow IPC file's footer lists lies inside the
@@ -235,8 +248,14 @@ pub fn read(data: &[u8]) -> Result<Vec<Input>, Error> {
 }
 
 fn read_parquet(data: &[u8]) -> Result<Vec<Input>, Error> {
+    let footer_at = parquet_footer_at(data);
+    if let Some(start) = footer_at {
+        let end = data.len().saturating_sub(8);
+        crate::thrift::check_footer(data, start, end).map_err(thrift_refused)?;
+    }
     let builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::copy_from_slice(data))?;
-    check_parquet_claims(data, builder.metadata())?;
+    let chunks = check_parquet_claims(data, footer_at.unwrap_or(0), builder.metadata())?;
+    crate::thrift::check_pages(data, &chunks).map_err(thrift_refused)?;
     let inputs = builder
         .metadata()
         .file_metadata()

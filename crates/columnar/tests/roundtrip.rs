@@ -228,3 +228,78 @@ fn arrow_blocks_claiming_more_than_the_file_are_refused() {
     // Untouched, it reads.
     assert!(read(&file).is_ok());
 }
+
+/// A table rewritten with another codec (Snappy is the default of
+/// pyarrow, DuckDB and Spark) reads back the same.
+#[test]
+fn a_table_rewritten_with_snappy_reads_the_same() {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::arrow::ArrowWriter;
+    use parquet::basic::Compression;
+    use parquet::file::properties::WriterProperties;
+
+    let (name, p) = recordings().remove(0);
+    let p = p.fold();
+    let mut file = Vec::new();
+    stackconv_columnar::write(&p, &Source::new(&name), Format::Parquet, &mut file).unwrap();
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(file)).unwrap();
+    let kv = builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .cloned();
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_key_value_metadata(kv)
+        .build();
+    let mut snappy = Vec::new();
+    let mut writer =
+        ArrowWriter::try_new(&mut snappy, builder.schema().clone(), Some(props)).unwrap();
+    for batch in builder.build().unwrap() {
+        writer.write(&batch.unwrap()).unwrap();
+    }
+    writer.close().unwrap();
+    let back = read(&snappy).unwrap();
+    assert_eq!(back.len(), 1);
+    assert_same(&name, &p, &back[0].profile);
+}
+
+/// A Parquet footer with an unknown field holding a list that claims
+/// 2^31 - 1 booleans in five bytes is refused at that list's offset: the
+/// parquet crate skips unknown fields by looping over the claimed count
+/// (seconds per claim; the `table` fuzz target found a file of such
+/// claims that took minutes).
+#[test]
+fn a_footer_list_claiming_more_elements_than_bytes_is_refused() {
+    let (name, p) = recordings().remove(0);
+    let mut file = Vec::new();
+    stackconv_columnar::write(&p.fold(), &Source::new(&name), Format::Parquet, &mut file).unwrap();
+    let tail = file.len() - 8;
+    let footer_len = u32::from_le_bytes(file[tail..tail + 4].try_into().unwrap()) as usize;
+    let footer = tail - footer_len..tail;
+    assert_eq!(file[tail - 1], 0, "the footer ends with its STOP");
+    // Field 100 (long form: type 9 = list, zigzag id 200), a list header
+    // of booleans (type 1) with a varint size of 2^31 - 1, then STOP.
+    let claim = [0x09, 0xc8, 0x01, 0xf1, 0xff, 0xff, 0xff, 0xff, 0x07];
+    let mut bad = file[..tail - 1].to_vec();
+    let list_at = bad.len() + 3;
+    bad.extend_from_slice(&claim);
+    bad.push(0);
+    let new_len = u32::try_from(bad.len() - footer.start).unwrap();
+    bad.extend_from_slice(&new_len.to_le_bytes());
+    bad.extend_from_slice(b"PAR1");
+    let err = read(&bad).unwrap_err().to_string();
+    assert!(
+        err.contains("a list claims more elements than bytes left"),
+        "{err}"
+    );
+    // The offset after the list header, where its elements would start.
+    assert!(err.contains(&format!("byte {}", list_at + 6)), "{err}");
+    // A list that holds what it claims (two i32, type 5) reads.
+    let mut good = file[..tail - 1].to_vec();
+    good.extend_from_slice(&[0x09, 0xc8, 0x01, 0x25, 0x02, 0x04, 0x00]);
+    let new_len = u32::try_from(good.len() - footer.start).unwrap();
+    good.extend_from_slice(&new_len.to_le_bytes());
+    good.extend_from_slice(b"PAR1");
+    assert!(read(&good).is_ok(), "{:?}", read(&good).err());
+}
