@@ -22,8 +22,14 @@ use crate::symbolize::{SymFrame, Symbolizer, Unresolved};
 use crate::unwind::{self, ProcessUnwinder};
 use crate::ReadOptions;
 
-/// The module name perf gives kernel code.
-const KERNEL_MODULE: &str = "[kernel.kallsyms]";
+mod frames;
+mod offcpu;
+mod process;
+mod unwinding;
+
+use frames::{AddrKey, FrontEntry, LastPath, Span, FRONT_SIZE};
+use offcpu::{SwitchIns, SwitchOut};
+use process::{MapKind, Process};
 
 /// What a perf event's samples weigh.
 #[derive(Clone, Debug)]
@@ -37,59 +43,6 @@ struct EventColumn {
     /// How the event was sampled when it is not every hit (`-F 99`:
     /// "frequency 99 Hz", `-c 10`: "period 10"); `None` for every hit.
     sampled: Option<String>,
-}
-
-/// How off-CPU intervals were closed, to tell the user when the off-CPU
-/// column can only be an approximation.
-#[derive(Clone, Copy, Debug, Default)]
-struct SwitchIns {
-    /// By a `PERF_RECORD_SWITCH` switch-in (`--switch-events`).
-    records: u64,
-    /// By the `next_pid` of a `sched:sched_switch` (system-wide).
-    next_pid: u64,
-    /// By a later sample of the thread (an upper bound of the interval).
-    later_sample: u64,
-}
-
-/// A mapping of a process.
-#[derive(Clone, Debug)]
-struct Mapping {
-    start: u64,
-    end: u64,
-    pgoff: u64,
-    /// Index into `Reader::paths`.
-    path: u32,
-    kind: MapKind,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum MapKind {
-    /// A file: symbolized through the symbolizer.
-    File,
-    /// Anonymous memory: JIT code named by perf maps / jitdump.
-    Anon,
-}
-
-#[derive(Default)]
-struct Process {
-    /// Sorted by start, not overlapping.
-    maps: Vec<Mapping>,
-    /// Changed by every mapping change, unique across processes (0: no
-    /// process): part of the keys of the address caches.
-    generation: u32,
-    unwinder: Option<Box<ProcessUnwinder>>,
-}
-
-/// The previous sample of a thread: its entries root first, its frames
-/// root first, how many frames each entry's prefix makes, its path, and the
-/// process's mapping generation then.
-#[derive(Default)]
-struct LastPath {
-    generation: u32,
-    entries: Vec<Entry>,
-    ends: Vec<usize>,
-    frames: Vec<FrameId>,
-    path: Option<PathId>,
 }
 
 /// A hash map with the Fx hash (rustc's): the reader's caches are keyed by
@@ -134,42 +87,6 @@ impl std::hash::Hasher for FxHasher {
     fn finish(&self) -> u64 {
         self.0
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum AddrKey {
-    Kernel(u64),
-    /// (path, file offset, with inlined frames).
-    File(u32, u64, bool),
-    Jit(u32, u64),
-    /// A user address outside every mapping.
-    NoMap,
-}
-
-/// A run of `Reader::addr_frames`: start and length.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Span(u32, u32);
-
-/// Slots of the front address cache: `1 << FRONT_BITS`.
-const FRONT_BITS: u32 = 14;
-const FRONT_SIZE: usize = 1 << FRONT_BITS;
-
-/// A slot of the front address cache: an address of a process as its
-/// mappings were at a generation (0 for kernel addresses), and its frames.
-#[derive(Clone, Copy, Debug, Default)]
-struct FrontEntry {
-    addr: u64,
-    generation: u32,
-    /// Bit 0: kernel; bit 1: with inlined frames; bit 2: valid.
-    flags: u8,
-    span: Span,
-}
-
-/// An off-CPU interval waiting for its thread's switch-in.
-struct SwitchOut {
-    time: u64,
-    stack: PathId,
-    thread: ThreadId,
 }
 
 struct Reader<'o> {
@@ -519,228 +436,6 @@ impl Reader<'_> {
         }
     }
 
-    fn mmap(&mut self, pid: i32, mode: CpuMode, start: u64, len: u64, pgoff: u64, path: &[u8]) {
-        if matches!(mode, CpuMode::Kernel | CpuMode::GuestKernel) || pid == -1 {
-            // Kernel and module maps: kernel addresses go to kallsyms.
-            return;
-        }
-        let Some(end) = start.checked_add(len) else {
-            return;
-        };
-        if is_jitdump(path) {
-            if let Ok(pid) = u32::try_from(pid) {
-                self.sym.add_jitdump(pid, path);
-                self.jitdumps
-                    .insert(pid, String::from_utf8_lossy(path).into_owned());
-            }
-        }
-        let kind = if is_anon(path) {
-            MapKind::Anon
-        } else {
-            MapKind::File
-        };
-        let path = self.path_id(path);
-        let generation = self.next_generation();
-        let proc = self.processes.entry(pid).or_default();
-        // Replace what the new mapping overlaps (perf's
-        // maps__fixup_overlappings): trim or split the old ones.
-        let mut kept = Vec::with_capacity(proc.maps.len() + 2);
-        let mut removed = Vec::new();
-        for m in proc.maps.drain(..) {
-            if m.end <= start || m.start >= end {
-                kept.push(m);
-                continue;
-            }
-            removed.push(m.start);
-            if m.start < start {
-                kept.push(Mapping {
-                    end: start,
-                    ..m.clone()
-                });
-            }
-            if m.end > end {
-                kept.push(Mapping {
-                    start: end,
-                    pgoff: m.pgoff.wrapping_add(end - m.start),
-                    ..m
-                });
-            }
-        }
-        kept.push(Mapping {
-            start,
-            end,
-            pgoff,
-            path,
-            kind,
-        });
-        kept.sort_by_key(|m| m.start);
-        proc.maps = kept;
-        proc.generation = generation;
-        if let Some(u) = proc.unwinder.as_mut() {
-            for s in removed {
-                u.remove(s);
-            }
-        }
-    }
-
-    /// A fresh mapping generation.
-    fn next_generation(&mut self) -> u32 {
-        self.generations = self.generations.wrapping_add(1).max(1);
-        self.generations
-    }
-
-    fn find_map(&self, pid: i32, addr: u64) -> Option<&Mapping> {
-        let maps = &self.processes.get(&pid)?.maps;
-        let i = maps.partition_point(|m| m.start <= addr);
-        let m = maps.get(i.checked_sub(1)?)?;
-        (addr < m.end).then_some(m)
-    }
-
-    /// The frames (innermost first) of one address, a span of
-    /// `addr_frames`; `inline`: with the inlined frames (DWARF-unwound
-    /// entries) or only the function (callchain entries). `generation` is
-    /// that of the process's mappings now.
-    #[inline]
-    fn frames_of(&mut self, pid: i32, generation: u32, e: Entry) -> Span {
-        let Entry {
-            addr,
-            kernel,
-            inline,
-        } = e;
-        let generation = if kernel { 0 } else { generation };
-        let flags = 4 | u8::from(kernel) | (u8::from(inline) << 1);
-        // Fibonacci hashing of the address picks the slot.
-        let slot = (addr.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - FRONT_BITS)) as usize;
-        if let Some(e) = self.front.get(slot) {
-            if e.addr == addr && e.generation == generation && e.flags == flags {
-                return e.span;
-            }
-        }
-        let span = self.frames_of_slow(pid, addr, kernel, inline);
-        if let Some(e) = self.front.get_mut(slot) {
-            *e = FrontEntry {
-                addr,
-                generation,
-                flags,
-                span,
-            };
-        }
-        span
-    }
-
-    /// The frames of `span`.
-    #[inline]
-    fn span_frames(&self, span: Span) -> &[FrameId] {
-        let start = span.0 as usize;
-        self.addr_frames
-            .get(start..start + span.1 as usize)
-            .unwrap_or_default()
-    }
-
-    fn frames_of_slow(&mut self, pid: i32, addr: u64, kernel: bool, inline: bool) -> Span {
-        let key = if kernel {
-            AddrKey::Kernel(addr)
-        } else {
-            match self.find_map(pid, addr) {
-                Some(m) if m.kind == MapKind::File => {
-                    let offset = addr.wrapping_sub(m.start).wrapping_add(m.pgoff);
-                    AddrKey::File(m.path, offset, inline)
-                }
-                Some(_) => AddrKey::Jit(u32::try_from(pid).unwrap_or(0), addr),
-                None => AddrKey::NoMap,
-            }
-        };
-        if let Some(&span) = self.addr_cache.get(&key) {
-            return span;
-        }
-        let frames: Vec<FrameId> = match key {
-            AddrKey::Kernel(a) => {
-                let r = self.sym.symbolize_kernel(a);
-                // A module's code is named after the module (`[nf_tables]`).
-                let module = self.sym.kernel_module(a);
-                let module = module.as_deref().unwrap_or(KERNEL_MODULE).to_string();
-                self.intern_sym(r, &module, FrameKind::Kernel)
-            }
-            AddrKey::File(path, offset, inline) => {
-                if let Some(h) = self.hit_paths.get_mut(path as usize) {
-                    *h = true;
-                }
-                let p = self
-                    .paths
-                    .get(path as usize)
-                    .cloned()
-                    .unwrap_or_else(|| Arc::from(&b""[..]));
-                // perf 6.1 expands inlined frames only for DWARF-unwound
-                // entries and names callchain entries by their ELF symbol.
-                let r =
-                    self.sym
-                        .symbolize_file_inline(&p, offset, inline && self.opts.symbols.inline);
-                let module = self.path_str(path);
-                self.intern_sym(r, &module, FrameKind::Native)
-            }
-            AddrKey::Jit(pid, a) => {
-                let r = self.sym.symbolize_jit(pid, a);
-                let module = self
-                    .jitdumps
-                    .get(&pid)
-                    .cloned()
-                    .unwrap_or_else(|| format!("/tmp/perf-{pid}.map"));
-                self.intern_sym(r, &module, FrameKind::Jit)
-            }
-            AddrKey::NoMap => {
-                let f = self
-                    .profile
-                    .intern_frame_named(stackconv_model::naming::UNKNOWN, FrameKind::Unknown);
-                vec![f]
-            }
-        };
-        let span = Span(
-            u32::try_from(self.addr_frames.len()).unwrap_or(u32::MAX),
-            u32::try_from(frames.len()).unwrap_or(0),
-        );
-        self.addr_frames.extend(frames);
-        self.addr_cache.insert(key, span);
-        span
-    }
-
-    fn intern_sym(
-        &mut self,
-        r: Result<Arc<[SymFrame]>, Unresolved>,
-        module: &str,
-        _default: FrameKind,
-    ) -> Vec<FrameId> {
-        let module_id = self.profile.intern_str(module);
-        match r {
-            Ok(frames) if !frames.is_empty() => frames
-                .iter()
-                .map(|f| {
-                    let frame = Frame {
-                        name: self.profile.intern_str(&f.name),
-                        module: module_id,
-                        file: f
-                            .file
-                            .as_deref()
-                            .map(|s| self.profile.intern_str(s))
-                            .unwrap_or(StringId::EMPTY),
-                        line: f.line,
-                        kind: f.kind,
-                    };
-                    self.profile.intern_frame(frame)
-                })
-                .collect(),
-            _ => {
-                let name = unknown_frame_name(Some(module));
-                let frame = Frame {
-                    name: self.profile.intern_str(&name),
-                    module: module_id,
-                    kind: FrameKind::Unknown,
-                    ..Frame::default()
-                };
-                vec![self.profile.intern_frame(frame)]
-            }
-        }
-    }
-
     fn thread_of(&mut self, pid: i32, tid: i32) -> ThreadId {
         // perf names a thread it saw no COMM for ":TID", and the idle
         // task (pid 0) "swapper".
@@ -866,126 +561,6 @@ impl Reader<'_> {
         }
     }
 
-    /// The path of `entries` (leaf first): their frames root first.
-    ///
-    /// Consecutive samples of a thread mostly share their outer frames: the
-    /// part equal to the thread's previous sample is taken from it by
-    /// comparing addresses, and only the rest is looked up (each distinct
-    /// address is symbolized once). A sample equal to the previous one
-    /// reuses its path without hashing it again.
-    fn intern_entries(&mut self, pid: i32, tid: i32, entries: &[Entry]) -> PathId {
-        let generation = self.processes.get(&pid).map_or(0, |p| p.generation);
-        let mut last = self.last_path.remove(&tid).unwrap_or_default();
-        let shared = if last.generation == generation {
-            last.entries
-                .iter()
-                .zip(entries.iter().rev())
-                .take_while(|(a, b)| a == b)
-                .count()
-        } else {
-            0
-        };
-        let path = match last.path {
-            Some(path) if shared == entries.len() && shared == last.entries.len() => path,
-            _ => {
-                last.generation = generation;
-                last.entries.truncate(shared);
-                last.ends.truncate(shared);
-                last.frames.truncate(last.ends.last().copied().unwrap_or(0));
-                for e in entries.iter().rev().skip(shared) {
-                    let span = self.frames_of(pid, generation, *e);
-                    last.frames.extend(self.span_frames(span).iter().rev());
-                    last.entries.push(*e);
-                    last.ends.push(last.frames.len());
-                }
-                self.batch.add(&last.frames)
-            }
-        };
-        last.path = Some(path);
-        self.last_path.insert(tid, last);
-        path
-    }
-
-    /// As [`Self::intern_entries`], with inferno's Java tidy of each frame
-    /// (it depends on the comm; rare, so not cached).
-    fn java_stack(&mut self, pid: i32, entries: &[Entry], comm: StringId) -> PathId {
-        let comm_s = self.profile.str(comm).to_string();
-        let mut path = Vec::new();
-        let generation = self.processes.get(&pid).map_or(0, |p| p.generation);
-        for e in entries.iter().rev() {
-            let span = self.frames_of(pid, generation, *e);
-            let fs = self.span_frames(span).to_vec();
-            for &f in fs.iter().rev() {
-                let frame = *self.profile.frame(f);
-                let name = self.profile.str(frame.name).to_string();
-                let tidied = tidy_java_symbol(&name, &comm_s).to_string();
-                let f = if tidied != name {
-                    let new = Frame {
-                        name: self.profile.intern_str(&tidied),
-                        ..frame
-                    };
-                    self.profile.intern_frame(new)
-                } else {
-                    f
-                };
-                path.push(f);
-            }
-        }
-        self.batch.add(&path)
-    }
-
-    /// Charge the off-CPU interval of `tid` that ends at `time`; whether
-    /// one was open.
-    fn switch_in(&mut self, tid: i32, time: u64) -> bool {
-        let Some(col) = self.off_cpu_column else {
-            return false;
-        };
-        let Some(out) = self.pending_off_cpu.remove(&tid) else {
-            return false;
-        };
-        let Some(dt) = time.checked_sub(out.time) else {
-            return false;
-        };
-        let mut values = vec![0i64; self.columns];
-        if let Some(v) = values.get_mut(col) {
-            *v = self.weight(col, dt);
-        }
-        self.push_sample(out.stack, out.thread, Some(out.time), &values);
-        true
-    }
-
-    /// Say when the off-CPU column can only be part of the off-CPU time:
-    /// `sched:sched_switch` was sampled (only some switch-outs recorded), or
-    /// no switch-in was recorded (no `--switch-events` and not system-wide),
-    /// so intervals end at the thread's next sample, an upper bound.
-    fn off_cpu_completeness(&mut self) {
-        const HOW: &str =
-            "record every switch with `perf record -e sched:sched_switch -c 1 --switch-events`";
-        if self.off_cpu_column.is_none() {
-            return;
-        }
-        for ev in self.events.iter().filter(|e| e.sched_switch) {
-            if let Some(how) = &ev.sampled {
-                self.profile.meta_mut().warnings.push(format!(
-                    "off-CPU time is incomplete: sched:sched_switch was sampled ({how}), so most switch-outs were not recorded; {HOW}"
-                ));
-            }
-        }
-        let s = self.switch_ins;
-        if s.later_sample > 0 && s.records == 0 && s.next_pid == 0 {
-            self.profile.meta_mut().warnings.push(format!(
-                "off-CPU time is approximate: no switch-in was recorded (no PERF_RECORD_SWITCH records, not system-wide), so {} off-CPU intervals end at their thread's next sample; {HOW}",
-                s.later_sample
-            ));
-        }
-    }
-
-    /// Push a sample whose stack is the path `path` (set in
-    /// [`Self::finish`], once all paths are interned).
-    ///
-    /// With `opts.fold`, a sample of a (path, thread) pushed before is
-    /// added to that row (as [`Profile::into_folded`] would), without its
-    /// time.
     /// `weight` for value column `column`, added to the column's total; a
     /// total past 2^63-1 (or a weight past it) is remembered as the
     /// error that ends the read, naming the sample record, and counts 0.
@@ -1018,6 +593,12 @@ impl Reader<'_> {
         }
     }
 
+    /// Push a sample whose stack is the path `path` (set in
+    /// [`Self::finish`], once all paths are interned).
+    ///
+    /// With `opts.fold`, a sample of a (path, thread) pushed before is
+    /// added to that row (as [`Profile::into_folded`] would), without its
+    /// time.
     fn push_sample(&mut self, path: PathId, thread: ThreadId, time: Option<u64>, values: &[i64]) {
         if !self.opts.fold {
             self.profile.push_sample(None, thread, time, values);
@@ -1033,88 +614,6 @@ impl Reader<'_> {
         }
         // Within the column's total, checked by `weight`: cannot overflow.
         let _ = self.profile.add_to_sample(row, values);
-    }
-
-    /// Unwind the user stack of a `--call-graph dwarf` sample: the
-    /// instruction pointer, then return addresses, outermost last.
-    fn unwind_user(
-        &mut self,
-        pid: i32,
-        ip: u64,
-        sp: u64,
-        bp: u64,
-        stack: &[u8],
-    ) -> Vec<(u64, bool)> {
-        let mut out = Vec::new();
-        let mut read_stack = |addr: u64| -> Result<u64, ()> {
-            let off = addr.checked_sub(sp).ok_or(())?;
-            let off = usize::try_from(off).map_err(|_| ())?;
-            let b = stack.get(off..off.checked_add(8).ok_or(())?).ok_or(())?;
-            let a: [u8; 8] = b.try_into().map_err(|_| ())?;
-            Ok(u64::from_le_bytes(a))
-        };
-        let mut regs = UnwindRegsX86_64::new(ip, sp, bp);
-        let mut address = FrameAddress::from_instruction_pointer(ip);
-        let upid = u32::try_from(pid).unwrap_or(0);
-        let mut unwinder = self
-            .processes
-            .get_mut(&pid)
-            .and_then(|p| p.unwinder.take())
-            .unwrap_or_else(|| Box::new(ProcessUnwinder::new()));
-        for _ in 0..unwind::MAX_FRAMES {
-            let addr = address.address();
-            out.push((addr, address.is_return_address()));
-            let lookup = address.address_for_lookup();
-            // Make sure the module of this address is known to framehop.
-            let map = self.find_map(pid, lookup).cloned();
-            let mut next = None;
-            match map {
-                Some(m) if m.kind == MapKind::File => {
-                    if unwinder.tried.insert(m.start) {
-                        let path = self.paths.get(m.path as usize).cloned();
-                        if let Some(path) = path {
-                            if let Ok(bytes) = self.sym.file_bytes(&path) {
-                                let name = String::from_utf8_lossy(&path).into_owned();
-                                if let Some(module) =
-                                    unwind::module_for(&name, bytes, m.start, m.end, m.pgoff)
-                                {
-                                    unwinder.add(module);
-                                }
-                            }
-                        }
-                    }
-                }
-                Some(_) | None => {
-                    // JIT code: the Python 3.12 perf trampoline rule.
-                    if let Some((start, size, name)) = self.sym.jit_entry(upid, addr) {
-                        if stackconv_model::naming::is_python_perf_symbol(&name) {
-                            if let Some((ra, caller_sp)) = unwind::trampoline_step(
-                                address,
-                                start,
-                                size,
-                                regs.sp(),
-                                &mut read_stack,
-                            ) {
-                                regs.set_sp(caller_sp);
-                                next = Some(ra);
-                            }
-                        }
-                    }
-                }
-            }
-            let ra = match next {
-                Some(ra) => Some(ra),
-                None => unwinder.step(address, &mut regs, &mut read_stack),
-            };
-            match ra.and_then(FrameAddress::from_return_address) {
-                Some(a) => address = a,
-                None => break,
-            }
-        }
-        if let Some(p) = self.processes.get_mut(&pid) {
-            p.unwinder = Some(unwinder);
-        }
-        out
     }
 
     fn finish(mut self) -> Profile {
@@ -1169,24 +668,4 @@ impl Reader<'_> {
         let _ = self.opts;
         self.profile
     }
-}
-
-/// Anonymous memory, as perf's `is_anon_memory` / `is_no_dso_memory`:
-/// perf names its code through `/tmp/perf-PID.map`.
-fn is_anon(path: &[u8]) -> bool {
-    path.is_empty()
-        || path.starts_with(b"//anon")
-        || path.starts_with(b"[anon:")
-        || path.starts_with(b"/dev/zero")
-        || path.starts_with(b"/anon_hugepage")
-        || path.starts_with(b"/memfd:")
-        || path == b"[heap]"
-        || path == b"[stack]"
-        || is_jitdump(path)
-}
-
-/// A jitdump file mapped by a JIT (`.../jit-PID.dump`).
-fn is_jitdump(path: &[u8]) -> bool {
-    let base = path.rsplit(|&c| c == b'/').next().unwrap_or(path);
-    base.starts_with(b"jit-") && base.ends_with(b".dump")
 }
