@@ -21,6 +21,12 @@ use linux_perf_data::linux_perf_event_reader::PerfEventAttr;
 use crate::error::Error;
 use crate::pages::Pages;
 
+mod decompress;
+mod features;
+mod stream;
+
+use features::{parse_clock_data, parse_event_desc, parse_header_string};
+
 const FILE_HEADER_SIZE: u64 = 104;
 const PIPE_HEADER_SIZE: u64 = 16;
 const RECORD_HEADER_SIZE: u64 = 8;
@@ -172,82 +178,6 @@ impl<'a> Bytes<'a> {
 /// Whether `prefix` starts like a perf.data file or pipe stream.
 pub(crate) fn looks_like(prefix: &[u8]) -> bool {
     prefix.starts_with(b"PERFILE2") || prefix.starts_with(b"2ELIFREP")
-}
-
-impl Container<'_> {
-    /// The canonical pipe-mode stream, for `PerfFileReader::parse_pipe`.
-    pub(crate) fn stream(
-        &self,
-        progress: Option<crate::Progress>,
-        position: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    ) -> impl std::io::Read + Send + '_ {
-        let mut parts: Vec<(&[u8], Option<usize>)> = vec![(&self.header, None)];
-        for seg in &self.segments {
-            parts.push(match seg {
-                Segment::Input(r) => (self.input.get(r.clone()).unwrap_or_default(), Some(r.start)),
-                Segment::Owned(v) => (v, None),
-            });
-        }
-        StreamReader {
-            parts,
-            index: 0,
-            pages: self.pages,
-            released: 0,
-            progress,
-            reported: 0,
-            len: self.input.len() as u64,
-            position,
-        }
-    }
-}
-
-/// Input bytes read between two progress reports.
-const PROGRESS_STEP: usize = 4 << 20;
-
-/// Reads a list of byte slices one after the other, each with its offset
-/// in the input when it lies there, releasing the input's pages behind it.
-struct StreamReader<'a> {
-    parts: Vec<(&'a [u8], Option<usize>)>,
-    index: usize,
-    pages: Pages<'a>,
-    /// The input is released up to here.
-    released: usize,
-    progress: Option<crate::Progress>,
-    /// The input offset last reported.
-    reported: usize,
-    len: u64,
-    /// How far the input has been read (for errors of the parser).
-    position: std::sync::Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl std::io::Read for StreamReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while let Some((part, at)) = self.parts.get_mut(self.index) {
-            if part.is_empty() {
-                self.index += 1;
-                continue;
-            }
-            let n = part.read(buf)?;
-            if let Some(at) = at {
-                *at = at.saturating_add(n);
-                self.position
-                    .store(*at as u64, std::sync::atomic::Ordering::Relaxed);
-                if *at >= self.released.saturating_add(self.pages.window) {
-                    self.pages
-                        .release(self.released.max(*at - self.pages.window)..*at);
-                    self.released = *at;
-                }
-                if let Some(p) = &self.progress {
-                    if *at >= self.reported.saturating_add(PROGRESS_STEP) {
-                        self.reported = *at;
-                        p.report(*at as u64, self.len);
-                    }
-                }
-            }
-            return Ok(n);
-        }
-        Ok(0)
-    }
 }
 
 /// Read and validate the container of a perf.data file or pipe stream;
@@ -449,90 +379,6 @@ impl<'a> Walker<'a> {
         (0..count).map_while(|i| self.b.u64(at + i * 8)).collect()
     }
 
-    /// The feature sections we use; a section that does not lie in the
-    /// file is skipped with a warning, as perf does.
-    fn features(&mut self, table: u64) {
-        let mut index = 0u64;
-        for word in 0..4u64 {
-            let bits = self.b.u64(72 + word * 8).unwrap_or(0);
-            for bit in 0..64u64 {
-                if bits & (1 << bit) == 0 {
-                    continue;
-                }
-                let feature = word * 64 + bit;
-                let at = table + index * 16;
-                index += 1;
-                let (offset, size) = match self.section(at, "feature section") {
-                    Ok(s) => s,
-                    Err(e) => {
-                        self.c
-                            .warnings
-                            .push(format!("feature {feature} skipped: {e}"));
-                        continue;
-                    }
-                };
-                let Some(body) = self.b.slice(offset, size) else {
-                    continue;
-                };
-                match feature {
-                    FEAT_EVENT_DESC => match parse_event_desc(body, self.b.be) {
-                        Some(events) => self.event_desc = events,
-                        None => self.c.warnings.push(format!(
-                            "EVENT_DESC feature at byte {offset} is malformed; event names unknown"
-                        )),
-                    },
-                    FEAT_BUILD_ID => self.build_id_section(body, offset),
-                    FEAT_CLOCK_DATA => self.c.clock = parse_clock_data(body, self.b.be),
-                    FEAT_OSRELEASE => self.c.os_release = parse_header_string(body, self.b.be),
-                    _ => {}
-                }
-            }
-        }
-    }
-
-    /// A sequence of `build_id_event` records (the BUILD_ID feature).
-    fn build_id_section(&mut self, body: &[u8], offset: u64) {
-        let b = Bytes {
-            data: body,
-            be: self.b.be,
-        };
-        let mut at = 0u64;
-        while at + RECORD_HEADER_SIZE <= b.len() {
-            let misc = b.u16(at + 4).unwrap_or(0);
-            let size = u64::from(b.u16(at + 6).unwrap_or(0));
-            if size < RECORD_HEADER_SIZE + 4 + 24 || at + size > b.len() {
-                self.c.warnings.push(format!(
-                    "build id entry at byte {}: size {size} is malformed; later build ids skipped",
-                    offset + at
-                ));
-                return;
-            }
-            if let Some(rec) = b.slice(at, size) {
-                self.build_id_event(rec, misc);
-            }
-            at += size;
-        }
-    }
-
-    /// One `build_id_event`: header, pid, build_id[24], filename.
-    fn build_id_event(&mut self, rec: &[u8], misc: u16) {
-        let Some(id) = rec.get(12..36) else { return };
-        let id_len = if misc & MISC_BUILD_ID_SIZE != 0 {
-            usize::from(id.get(20).copied().unwrap_or(20)).min(20)
-        } else {
-            20
-        };
-        let name = rec.get(36..).unwrap_or_default();
-        let name = name.split(|&c| c == 0).next().unwrap_or_default();
-        if let Some(id) = id.get(..id_len) {
-            // perf writes zero ids for files it could not read (and for
-            // every file of a `-z` recording, as perf 6.1 does).
-            if !name.is_empty() && id.iter().any(|&b| b != 0) {
-                self.c.build_ids.push((name.to_vec(), id.to_vec()));
-            }
-        }
-    }
-
     /// Walk the records in `[start, end)` of the input.
     fn walk(&mut self, start: u64, end: u64) -> Result<(), Error> {
         let mut at = start;
@@ -729,103 +575,6 @@ impl<'a> Walker<'a> {
         Ok(size)
     }
 
-    /// Decompress one compressed record's zstd data and walk the records
-    /// it holds (a record may continue in the next compressed record).
-    fn decompress(&mut self, mut input: &[u8], at: u64) -> Result<(), Error> {
-        use zstd::stream::raw::{Decoder, InBuffer, Operation, OutBuffer};
-        self.c.compressed = true;
-        if self.decoder.is_none() {
-            self.decoder = Some(Decoder::new().map_err(Error::Io)?);
-        }
-        let Some(decoder) = self.decoder.as_mut() else {
-            return Ok(());
-        };
-        let start_len = self.pending.len();
-        let mut chunk = vec![0u8; 256 * 1024];
-        loop {
-            let mut inb = InBuffer::around(input);
-            let mut outb = OutBuffer::around(&mut chunk[..]);
-            decoder
-                .run(&mut inb, &mut outb)
-                .map_err(|e| Error::Invalid {
-                    offset: at,
-                    what: "compressed record",
-                    detail: format!("zstd: {e}"),
-                })?;
-            let consumed = inb.pos();
-            let produced = outb.pos();
-            // The bound on the whole input's decompressed bytes, checked
-            // before they are kept: a small file of many compressed records
-            // (each under DECOMPRESSED_MAX) must not fill memory.
-            self.decompressed = u64::try_from(produced)
-                .ok()
-                .and_then(|n| self.decompressed.checked_add(n))
-                .filter(|&total| total <= self.max_decompressed)
-                .ok_or(Error::DecompressedTooLarge {
-                    offset: at,
-                    limit: self.max_decompressed,
-                })?;
-            self.pending
-                .extend_from_slice(chunk.get(..produced).unwrap_or_default());
-            if self.pending.len() - start_len > DECOMPRESSED_MAX
-                || self.pending.len() > 2 * DECOMPRESSED_MAX
-            {
-                return Err(Error::Invalid {
-                    offset: at,
-                    what: "compressed record",
-                    detail: format!("decompresses to more than {DECOMPRESSED_MAX} bytes"),
-                });
-            }
-            input = input.get(consumed..).unwrap_or_default();
-            if input.is_empty() && produced < chunk.len() {
-                break;
-            }
-            if consumed == 0 && produced == 0 {
-                break;
-            }
-        }
-        if start_len == 0 {
-            self.pending_offset = at;
-        }
-        // Walk the complete records; keep the tail for the next one.
-        let pending = std::mem::take(&mut self.pending);
-        let p = Bytes {
-            data: &pending,
-            be: self.b.be,
-        };
-        let mut pos = 0u64;
-        while pos + RECORD_HEADER_SIZE <= p.len() {
-            let size = u64::from(p.u16(pos + 6).unwrap_or(0));
-            if size < RECORD_HEADER_SIZE {
-                return Err(Error::Invalid {
-                    offset: self.pending_offset,
-                    what: "record inside compressed data",
-                    detail: format!("size {size} (a record is at least 8 bytes)"),
-                });
-            }
-            let Some(rec) = p.slice(pos, size) else { break };
-            let ty = p.u32(pos).unwrap_or(0);
-            if matches!(
-                ty,
-                rtype::COMPRESSED
-                    | rtype::COMPRESSED2
-                    | rtype::AUXTRACE
-                    | rtype::HEADER_TRACING_DATA
-            ) {
-                return Err(Error::Invalid {
-                    offset: self.pending_offset,
-                    what: "record inside compressed data",
-                    detail: format!("type {ty} cannot be nested"),
-                });
-            }
-            self.record(rec, self.pending_offset, u64::MAX, false)?;
-            pos += size;
-        }
-        self.pending = pending.get(pos as usize..).unwrap_or_default().to_vec();
-        self.pending_offset = at;
-        Ok(())
-    }
-
     fn finish(mut self) -> Result<Container<'a>, Error> {
         if !self.pending.is_empty() {
             self.c.warnings.push(format!(
@@ -931,74 +680,4 @@ fn put_u32(out: &mut Vec<u8>, v: u32, be: bool) {
 
 fn put_u64(out: &mut Vec<u8>, v: u64, be: bool) {
     out.extend_from_slice(&if be { v.to_be_bytes() } else { v.to_le_bytes() });
-}
-
-/// The CLOCK_DATA feature: `u32 version (1); u32 clockid; u64 wall_clock_ns;
-/// u64 clockid_time_ns`.
-fn parse_clock_data(data: &[u8], be: bool) -> Option<(u64, u64)> {
-    let b = Bytes { data, be };
-    (b.u32(0)? == 1).then_some(())?;
-    Some((b.u64(8)?, b.u64(16)?))
-}
-
-/// A `perf_header_string` (`u32 len; char str[len]`, NUL-padded), as the
-/// OSRELEASE feature holds; `None` when it runs past the data or is empty.
-fn parse_header_string(data: &[u8], be: bool) -> Option<String> {
-    let b = Bytes { data, be };
-    let len = usize::try_from(b.u32(0)?).ok()?;
-    let text = data.get(4..)?.get(..len)?;
-    let text = text.split(|&c| c == 0).next().unwrap_or_default();
-    let text = String::from_utf8_lossy(text).trim().to_string();
-    (!text.is_empty()).then_some(text)
-}
-
-/// The EVENT_DESC feature: `u32 nr; u32 attr_size; { attr; u32 nr_ids;
-/// perf_header_string name; u64 ids[nr_ids]; }[nr]`. `None` when any part
-/// runs past the section.
-fn parse_event_desc(data: &[u8], be: bool) -> Option<Vec<EventInfo>> {
-    let b = Bytes { data, be };
-    let nr = u64::from(b.u32(0)?);
-    let attr_size = u64::from(b.u32(4)?);
-    if !(ATTR_SIZE_MIN..=ATTR_SIZE_MAX).contains(&attr_size) {
-        return None;
-    }
-    // Every entry takes at least attr_size + 8 bytes: bound nr first.
-    if nr.checked_mul(attr_size + 8)? > b.len() {
-        return None;
-    }
-    let mut out = Vec::new();
-    let mut at = 8u64;
-    for _ in 0..nr {
-        let size = u64::from(b.u32(at + 4)?);
-        if size < ATTR_SIZE_MIN || size > attr_size {
-            return None;
-        }
-        let attr = b.slice(at, size)?.to_vec();
-        at += attr_size;
-        let nr_ids = u64::from(b.u32(at)?);
-        let str_len = u64::from(b.u32(at + 4)?);
-        let name = b.slice(at + 8, str_len)?;
-        let name = name.split(|&c| c == 0).next().unwrap_or_default();
-        at += 8 + str_len;
-        let ids_bytes = b.slice(at, nr_ids.checked_mul(8)?)?;
-        let ids = ids_bytes
-            .chunks_exact(8)
-            .filter_map(|c| {
-                let a: [u8; 8] = c.try_into().ok()?;
-                Some(if be {
-                    u64::from_be_bytes(a)
-                } else {
-                    u64::from_le_bytes(a)
-                })
-            })
-            .collect();
-        at += nr_ids * 8;
-        out.push(EventInfo {
-            attr,
-            ids,
-            name: Some(String::from_utf8_lossy(name).into_owned()),
-            offset: 0,
-        });
-    }
-    Some(out)
 }
