@@ -90,7 +90,7 @@ impl ProcessUnwinder {
 
 /// A framehop module for a file mapped at `start..end` from file offset
 /// `pgoff`: its `.text`, `.eh_frame`(`_hdr`), `.debug_frame` and `.got`,
-/// located through the ELF load segment that holds `pgoff`.
+/// located through the ELF load segment the mapping holds (see [`bias`]).
 pub(crate) fn module_for(
     name: &str,
     file: FileBytes,
@@ -100,18 +100,19 @@ pub(crate) fn module_for(
 ) -> Option<Module<SectionData>> {
     let bytes: &[u8] = (*file).as_ref();
     let obj = object::File::parse(bytes).ok()?;
-    // The stated address of file offset `pgoff`, from the load segment
-    // that contains it: avma = svma + bias.
-    let svma_of_pgoff = obj
+    let segments: Vec<Segment> = obj
         .segments()
-        .find_map(|seg| {
-            let (off, size) = seg.file_range();
-            (off <= pgoff && pgoff < off.checked_add(size)?)
-                .then(|| seg.address().checked_add(pgoff - off))
-                .flatten()
+        .map(|seg| {
+            let (offset, size) = seg.file_range();
+            Segment {
+                offset,
+                size,
+                address: seg.address(),
+                executable: seg.permissions().executable(),
+            }
         })
-        .unwrap_or(pgoff);
-    let bias = start.wrapping_sub(svma_of_pgoff);
+        .collect();
+    let bias = bias(&segments, start, end, pgoff);
     let section = |name: &str| -> (Option<Range<u64>>, Option<SectionData>) {
         let Some(s) = obj.section_by_name(name) else {
             return (None, None);
@@ -151,6 +152,45 @@ pub(crate) fn module_for(
         text_segment: None,
     };
     Some(Module::new(name.to_string(), start..end, bias, info))
+}
+
+/// An ELF load segment: its file range, stated address, and whether it
+/// is executable.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Segment {
+    pub(crate) offset: u64,
+    pub(crate) size: u64,
+    pub(crate) address: u64,
+    pub(crate) executable: bool,
+}
+
+/// The difference between the addresses a file's code runs at and the
+/// addresses it states (avma = svma + bias), for its mapping at
+/// `start..end` from file offset `pgoff`.
+///
+/// The mapping starts at the page that holds its segment's first byte, so
+/// `pgoff` may lie before that segment, in the one before it: lld (the
+/// default linker of Rust since 1.90) places `.text` at file offset
+/// 0x30c600 and address 0x30d600, mapped from offset 0x30c000, which the
+/// read-only segment before it still holds. The segment is therefore the
+/// executable one (the mappings unwound through are) whose file range
+/// overlaps the mapping's, else the one that holds `pgoff`; `pgoff`'s
+/// stated address is then that segment's address less its distance from
+/// `pgoff`.
+pub(crate) fn bias(segments: &[Segment], start: u64, end: u64, pgoff: u64) -> u64 {
+    let len = end.saturating_sub(start);
+    let map_end = pgoff.saturating_add(len);
+    let overlaps = |s: &&Segment| s.offset < map_end && pgoff < s.offset.saturating_add(s.size);
+    let holds = |s: &&Segment| s.offset <= pgoff && pgoff < s.offset.saturating_add(s.size);
+    let segment = segments
+        .iter()
+        .filter(overlaps)
+        .find(|s| s.executable)
+        .or_else(|| segments.iter().find(holds));
+    let svma_of_pgoff = segment.map_or(pgoff, |s| {
+        s.address.wrapping_sub(s.offset).wrapping_add(pgoff)
+    });
+    start.wrapping_sub(svma_of_pgoff)
 }
 
 /// The size of CPython 3.12's perf trampoline (`Python/asm_trampoline.S`,
@@ -198,4 +238,63 @@ pub(crate) fn trampoline_step(
     let ra = read_stack(sp.checked_add(ra_slot)?).ok()?;
     let caller_sp = sp.checked_add(ra_slot + 8)?;
     (ra != 0).then_some((ra, caller_sp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{bias, Segment};
+
+    fn seg(offset: u64, size: u64, address: u64, executable: bool) -> Segment {
+        Segment {
+            offset,
+            size,
+            address,
+            executable,
+        }
+    }
+
+    /// The load segments of a GNU ld (bfd) shared object,
+    /// `testdata/perf/bin/_hashlib.cpython-312-x86_64-linux-gnu.so`: file
+    /// offset and address agree, and its text mapping starts at the
+    /// segment's offset.
+    #[test]
+    fn bfd_text_segment_starts_its_mapping() {
+        let segments = [
+            seg(0x0, 0x3850, 0x0, false),
+            seg(0x4000, 0x5075, 0x4000, true),
+            seg(0xa000, 0x31dc, 0xa000, false),
+            seg(0xd7d0, 0x1b18, 0xe7d0, false),
+        ];
+        let base = 0x7f00_0000_0000;
+        let (start, end) = (base + 0x4000, base + 0xa000);
+        assert_eq!(bias(&segments, start, end, 0x4000), base);
+    }
+
+    /// The load segments of an lld-linked Rust binary (stackconv's own
+    /// release build with Rust 1.95): `.text` at file offset 0x30c600,
+    /// address 0x30d600, mapped from the page at 0x30c000, which the
+    /// read-only segment before it holds too. The bias must come from the
+    /// executable segment (it came from the read-only one, 0x1000 off, and
+    /// unwinding stopped after the first frame of nearly every sample).
+    #[test]
+    fn lld_text_segment_starts_mid_page() {
+        let segments = [
+            seg(0x0, 0x30c5e8, 0x0, false),
+            seg(0x30c600, 0xb96690, 0x30d600, true),
+            seg(0xea2c90, 0x84ee0, 0xea4c90, false),
+            seg(0xf27b70, 0xb5a, 0xf2ab70, false),
+        ];
+        let base = 0x5555_5555_4000;
+        let (start, end) = (base + 0x30d000, base + 0xea4000);
+        assert_eq!(bias(&segments, start, end, 0x30c000), base);
+    }
+
+    /// A mapping of part of a segment (split by a later mapping) still
+    /// finds it.
+    #[test]
+    fn a_mapping_inside_a_segment() {
+        let segments = [seg(0x1000, 0x10000, 0x401000, true)];
+        let start = 0x405000;
+        assert_eq!(bias(&segments, start, start + 0x1000, 0x5000), 0);
+    }
 }
