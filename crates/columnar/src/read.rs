@@ -301,6 +301,10 @@ struct Reading {
     cache: StackCache,
     /// The schema index of each of the profile's value columns.
     values: Vec<Option<usize>>,
+    /// Per value column, the magnitudes of its values so far: kept within
+    /// 2^63-1 (the rule of `Profile::checked_total`), so that every sum of
+    /// some of them fits.
+    magnitudes: Vec<u64>,
 }
 
 struct Tables {
@@ -433,6 +437,7 @@ impl Tables {
                     profile,
                     cache: StackCache::default(),
                     values,
+                    magnitudes: Vec::new(),
                 }
             }
             None => Reading {
@@ -445,6 +450,7 @@ impl Tables {
                         .collect(),
                 ),
                 cache: StackCache::default(),
+                magnitudes: Vec::new(),
                 values: self
                     .layout
                     .values
@@ -577,6 +583,28 @@ impl Tables {
                     .filter(|a| a.is_valid(i))
                     .map_or(0, |a| a.value(i));
                 values.push(v);
+            }
+            reading.magnitudes.resize(values.len(), 0);
+            for (c, (&v, m)) in values.iter().zip(reading.magnitudes.iter_mut()).enumerate() {
+                match m
+                    .checked_add(v.unsigned_abs())
+                    .filter(|&t| i64::try_from(t).is_ok())
+                {
+                    Some(t) => *m = t,
+                    None => {
+                        return Err(Error::Column {
+                            format,
+                            column: p
+                                .value_types()
+                                .get(c)
+                                .map(|vt| vt.kind.clone())
+                                .unwrap_or_default(),
+                            what: format!(
+                                "row {row}: the values of input {path:?} add up past 2^63-1"
+                            ),
+                        })
+                    }
+                }
             }
             p.push_sample(stack, thread, None, &values);
         }

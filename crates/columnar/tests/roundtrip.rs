@@ -303,3 +303,31 @@ fn a_footer_list_claiming_more_elements_than_bytes_is_refused() {
     good.extend_from_slice(b"PAR1");
     assert!(read(&good).is_ok(), "{:?}", read(&good).err());
 }
+
+/// The rows of one input whose values add up past 2^63-1 (two inputs
+/// written under one path, each within the limit) are an error naming the
+/// column and the row, not a profile whose totals overflow later (the
+/// `table` fuzz target found such files).
+#[test]
+fn values_of_one_input_adding_up_past_64_bits_are_an_error_with_the_row() {
+    use stackconv_model::ValueType;
+    let mut p = Profile::new(vec![ValueType::new("cpu-clock", "nanoseconds")]);
+    let t = p.intern_thread_named(Some(1), Some(1), "app", "app");
+    let f = p.intern_frame_named("main", stackconv_model::FrameKind::Native);
+    let s = p.intern_stack_frames([f]);
+    p.push_sample(s, t, None, &[i64::MAX - 1]);
+    for format in [Format::Parquet, Format::Arrow] {
+        let mut w = Writer::new(format, Vec::new(), &[], p.value_types()).unwrap();
+        w.write(&p, &Source::new("same.data")).unwrap();
+        w.write(&p, &Source::new("same.data")).unwrap();
+        let file = w.finish().unwrap();
+        let err = read(&file).unwrap_err().to_string();
+        assert!(err.contains("column \"cpu-clock\""), "{err}");
+        assert!(err.contains("row 1:"), "{err}");
+        assert!(err.contains("past 2^63-1"), "{err}");
+        // One of them reads.
+        let mut w = Writer::new(format, Vec::new(), &[], p.value_types()).unwrap();
+        w.write(&p, &Source::new("same.data")).unwrap();
+        assert!(read(&w.finish().unwrap()).is_ok());
+    }
+}
