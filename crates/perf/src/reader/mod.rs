@@ -502,8 +502,10 @@ impl Reader<'_> {
                 let addrs = self.unwind_user(pid, user.ip, user.sp, user.bp, &user.stack);
                 self.unwound_samples += 1;
                 // The callchain's own user part (if any) is the same ip.
+                // The unwound addresses are lookup addresses: return
+                // addresses one byte back (see `unwind_user`).
                 let skip = usize::from(user.user_ip_seen);
-                entries.extend(addrs.iter().skip(skip).map(|&(addr, _)| Entry {
+                entries.extend(addrs.iter().skip(skip).map(|&addr| Entry {
                     addr,
                     kernel: false,
                     inline: true,

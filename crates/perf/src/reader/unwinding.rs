@@ -5,7 +5,8 @@ use super::*;
 
 impl Reader<'_> {
     /// Unwind the user stack of a `--call-graph dwarf` sample: the
-    /// instruction pointer, then return addresses, outermost last.
+    /// addresses to name, the instruction pointer, then each return
+    /// address less one, outermost last.
     pub(super) fn unwind_user(
         &mut self,
         pid: i32,
@@ -13,7 +14,7 @@ impl Reader<'_> {
         sp: u64,
         bp: u64,
         stack: &[u8],
-    ) -> Vec<(u64, bool)> {
+    ) -> Vec<u64> {
         let mut out = Vec::new();
         let mut read_stack = |addr: u64| -> Result<u64, ()> {
             let off = addr.checked_sub(sp).ok_or(())?;
@@ -32,8 +33,14 @@ impl Reader<'_> {
             .unwrap_or_else(|| Box::new(ProcessUnwinder::new()));
         for _ in 0..unwind::MAX_FRAMES {
             let addr = address.address();
-            out.push((addr, address.is_return_address()));
+            // A return address is named from one byte back, inside its
+            // call instruction, as perf's unwinders do (libdw's
+            // `isactivation`, libunwind's non-signal frames): the
+            // instruction after a call may belong to another inlined
+            // function or line, or to the next function after a call
+            // that does not return.
             let lookup = address.address_for_lookup();
+            out.push(lookup);
             // Make sure the module of this address is known to framehop.
             let map = self.find_map(pid, lookup).cloned();
             let mut next = None;
