@@ -43,25 +43,37 @@ pub(crate) fn display_name(raw: &str) -> String {
 
 /// A legacy Rust symbol: `_ZN ... 17h<16 hex>E`, possibly followed by a
 /// `.llvm.NNN`-style suffix (perf's `rust_is_mangled` checks the hash).
+/// The path itself may hold dots (`_$LT$impl$u20$a..b..C$GT$`, an impl
+/// block's path), so the hash may end at any dot, or at the end.
 fn is_rust_legacy(name: &str) -> bool {
     let Some(body) = name.strip_prefix("_ZN") else {
         return false;
     };
-    let body = body.split('.').next().unwrap_or(body);
-    let Some(body) = body.strip_suffix('E') else {
-        return false;
-    };
     let bytes = body.as_bytes();
-    let Some(split) = bytes.len().checked_sub(19) else {
+    let dots = bytes
+        .iter()
+        .enumerate()
+        .filter(|&(_, &b)| b == b'.')
+        .map(|(i, _)| i);
+    std::iter::once(bytes.len())
+        .chain(dots)
+        .any(|end| bytes.get(..end).is_some_and(ends_with_rust_hash))
+}
+
+/// Whether `b` ends with a legacy Rust hash element, `17h<16 hex>E`.
+fn ends_with_rust_hash(b: &[u8]) -> bool {
+    let Some(b) = b.strip_suffix(b"E") else {
         return false;
     };
-    let Some(tail) = bytes.get(split..) else {
+    let Some(split) = b.len().checked_sub(19) else {
         return false;
     };
-    tail.starts_with(b"17h")
-        && tail
-            .get(3..)
-            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    b.get(split..).is_some_and(|tail| {
+        tail.starts_with(b"17h")
+            && tail
+                .get(3..)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    })
 }
 
 fn demangle_cpp(name: &str) -> Option<String> {
@@ -95,6 +107,14 @@ mod tests {
             "r::m::S<T>::work"
         );
         assert_eq!(demangle("_ZN2ns1A4workIlEElT_"), "ns::A::work<long>");
+        // A method of an impl block: its path holds dots (`..`), with and
+        // without an LTO suffix (perf script printed stackconv's own
+        // `frames::<impl stackconv_perf::reader::Reader>::intern_entries`).
+        let imp = "_ZN14stackconv_perf6reader6frames48_$LT$impl$u20$stackconv_perf..reader..Reader$GT$14intern_entries17h0123456789abcdefE";
+        let want =
+            "stackconv_perf::reader::frames::<impl stackconv_perf::reader::Reader>::intern_entries";
+        assert_eq!(demangle(imp), want);
+        assert_eq!(demangle(&format!("{imp}.llvm.12345")), want);
         assert_eq!(demangle("main"), "main");
         assert_eq!(demangle("_Zgarbage"), "_Zgarbage");
     }
