@@ -190,6 +190,10 @@ fn svg_draws_what_inferno_draws_from_the_reference_folded_text() {
                 args.push("--no-inline".into());
                 Some("c-dwarf.noinline.folded")
             }
+            "c-lld-dwarf" => {
+                args.push("--no-inline".into());
+                Some("c-lld-dwarf.noinline.folded")
+            }
             // -F goldens: inferno misreads the tracepoint fields of
             // default perf script output (crates/perf/tests/golden.rs).
             "mutex" => Some("mutex.F.folded"),
