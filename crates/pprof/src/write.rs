@@ -22,8 +22,16 @@ struct Builder<'p> {
     mappings: HashMap<String, u64>,
     /// Per model frame: its function, line and mapping.
     frames: Vec<Option<(u64, i64, u64)>>,
-    /// Location ids (leaf first) per model stack, memoised.
-    stacks: FxHashMap<Option<StackId>, Vec<u64>>,
+    /// Per stack node: whether the functions of its frame and of every
+    /// frame above it are numbered.
+    numbered: Vec<bool>,
+    /// Per stack node that ends a group (see [`Builder::stack`]): the
+    /// group's location and the node above the group; 0 when not known.
+    groups: Vec<(u32, Option<StackId>)>,
+    /// The labels of a thread's samples without labels of their own.
+    thread_labels: FxHashMap<ThreadId, Vec<proto::Label>>,
+    /// Scratch for [`Builder::stack`].
+    fresh: Vec<StackId>,
     /// Per model frame: the location of that frame alone.
     frame_locations: Vec<Option<u64>>,
     /// Per thread: the root frame's function when `comm_root` asks for it.
@@ -52,7 +60,10 @@ impl<'p> Builder<'p> {
             locations: FxHashMap::default(),
             mappings: HashMap::new(),
             frames: vec![None; p.frames().len()],
-            stacks: FxHashMap::default(),
+            numbered: vec![false; p.stacks().len()],
+            groups: vec![(0, None); p.stacks().len()],
+            fresh: Vec::new(),
+            thread_labels: FxHashMap::default(),
             frame_locations: vec![None; p.frames().len()],
             comm_functions: HashMap::new(),
         };
@@ -165,40 +176,91 @@ impl<'p> Builder<'p> {
         id
     }
 
-    /// The location ids of `stack`, leaf first: each frame that is not
-    /// inlined starts a location, the inlined frames after it (its
-    /// callees) become its extra lines.
-    fn stack(&mut self, stack: Option<StackId>) -> Vec<u64> {
-        if let Some(ids) = self.stacks.get(&stack) {
-            return ids.clone();
+    /// The location ids of `stack`, leaf first, appended to `out`: each
+    /// frame that is not inlined starts a location, the inlined frames
+    /// after it (its callees) become its extra lines.
+    ///
+    /// Functions, strings and mappings are numbered root first, locations
+    /// leaf first, in the order a stack first needs them. Both are
+    /// memoised per stack node: a node's group (the frames from the nearest
+    /// frame above that is not inlined down to it) is the same in every
+    /// stack through it, so a stack costs a lookup per location.
+    /// Returns the root frame.
+    fn stack(&mut self, stack: Option<StackId>, out: &mut Vec<u64>) -> Option<FrameId> {
+        let leaf = stack?;
+        let stacks = self.p.stacks();
+        // Number the functions of the frames not numbered yet (a suffix of
+        // the path: a numbered node's ancestors are numbered), root first.
+        let mut fresh = std::mem::take(&mut self.fresh);
+        fresh.clear();
+        let mut next = Some(leaf);
+        while let Some(n) = next {
+            if self.numbered.get(n.index()).copied().unwrap_or(true) {
+                break;
+            }
+            fresh.push(n);
+            next = stacks.get(n).parent;
         }
-        let frames = self.p.stack_frames(stack);
-        // Functions, strings and mappings are numbered root first (each
-        // frame's are memoised, so this is a lookup once seen).
-        for &f in &frames {
-            self.frame(f);
+        for &n in fresh.iter().rev() {
+            self.frame(stacks.get(n).frame);
+            if let Some(slot) = self.numbered.get_mut(n.index()) {
+                *slot = true;
+            }
         }
-        // Groups (root first): a frame and the inlined frames after it.
-        let mut groups: Vec<&[FrameId]> = Vec::new();
-        let mut rest: &[FrameId] = &frames;
-        while !rest.is_empty() {
-            let len = 1 + rest
-                .iter()
-                .skip(1)
-                .take_while(|&&f| self.p.frame_kind(f) == FrameKind::Inline)
-                .count();
-            let (group, tail) = rest.split_at(len.min(rest.len()));
-            groups.push(group);
-            rest = tail;
+        self.fresh = fresh;
+        let mut next = Some(leaf);
+        while let Some(n) = next {
+            let (location, above) = match self.groups.get(n.index()) {
+                Some(&(location, above)) if location != 0 => (u64::from(location), above),
+                _ if self.p.frame_kind(stacks.get(n).frame) != FrameKind::Inline => {
+                    // A group of one frame, as most are.
+                    let location = self.group_location(&[stacks.get(n).frame]);
+                    let above = stacks.get(n).parent;
+                    if let (Some(slot), Ok(id)) =
+                        (self.groups.get_mut(n.index()), u32::try_from(location))
+                    {
+                        *slot = (id, above);
+                    }
+                    (location, above)
+                }
+                _ => {
+                    // The group leaf first: up through inlined frames to
+                    // the one they are inlined into (or the root).
+                    let mut group = vec![stacks.get(n).frame];
+                    let mut top = n;
+                    while self.p.frame_kind(stacks.get(top).frame) == FrameKind::Inline {
+                        let Some(up) = stacks.get(top).parent else {
+                            break;
+                        };
+                        top = up;
+                        group.push(stacks.get(top).frame);
+                    }
+                    group.reverse();
+                    let location = self.group_location(&group);
+                    let above = stacks.get(top).parent;
+                    // Locations are fewer than stack nodes and threads
+                    // together: an id past u32 is not memoised.
+                    if let (Some(slot), Ok(id)) =
+                        (self.groups.get_mut(n.index()), u32::try_from(location))
+                    {
+                        *slot = (id, above);
+                    }
+                    (location, above)
+                }
+            };
+            out.push(location);
+            if above.is_none() {
+                // This group reaches the root (through inlined frames
+                // only, a short walk).
+                let mut top = n;
+                while let Some(up) = stacks.get(top).parent {
+                    top = up;
+                }
+                return Some(stacks.get(top).frame);
+            }
+            next = above;
         }
-        // Leaf first, which is also the order locations are numbered in.
-        let ids: Vec<u64> = groups
-            .into_iter()
-            .rev()
-            .map(|g| self.group_location(g))
-            .collect();
-        self.stacks.insert(stack, ids.clone());
-        ids
+        None
     }
 
     /// The location of a group of frames (root first): the first frame's
@@ -232,7 +294,7 @@ impl<'p> Builder<'p> {
     /// The root frame's location for `thread` when the profile wants the
     /// thread name as root frame (perf sources, `Meta::comm_root`) and the
     /// stack does not start with it already.
-    fn comm_location(&mut self, thread: ThreadId, stack: Option<StackId>) -> Option<u64> {
+    fn comm_location(&mut self, thread: ThreadId, root: Option<FrameId>) -> Option<u64> {
         if !self.p.meta().comm_root {
             return None;
         }
@@ -241,7 +303,7 @@ impl<'p> Builder<'p> {
             self.p.str(t.thread_name),
             self.p.str(t.process_name),
         )?;
-        if let Some(&root) = self.p.stack_frames(stack).first() {
+        if let Some(root) = root {
             if self.p.frame_name(root) == name {
                 return None;
             }
@@ -279,6 +341,18 @@ impl<'p> Builder<'p> {
     /// numeric; `thread_name`, `process_name` strings) where the own labels
     /// do not already say them (as the reader derives threads).
     fn labels(&mut self, own: &[Label], thread: ThreadId) -> Vec<proto::Label> {
+        if own.is_empty() {
+            if let Some(done) = self.thread_labels.get(&thread) {
+                return done.clone();
+            }
+            let done = self.labels_uncached(own, thread);
+            self.thread_labels.insert(thread, done.clone());
+            return done;
+        }
+        self.labels_uncached(own, thread)
+    }
+
+    fn labels_uncached(&mut self, own: &[Label], thread: ThreadId) -> Vec<proto::Label> {
         let mut out: Vec<proto::Label> = own.iter().map(|l| self.label(l)).collect();
         let t = *self.p.threads().get(thread);
         let said = crate::read::thread_from_labels(self.p, own);
@@ -307,7 +381,9 @@ impl<'p> Builder<'p> {
         out
     }
 
-    fn build(mut self) -> proto::Profile {
+    /// The message's header fields and mappings; the samples are written
+    /// by [`Builder::write_samples`], which fills the other tables.
+    fn header(&mut self) {
         let p = self.p;
         for v in p.value_types() {
             let vt = proto::ValueType {
@@ -339,61 +415,140 @@ impl<'p> Builder<'p> {
         for m in &p.meta().modules {
             self.mapping(&m.path, m.build_id.as_deref());
         }
+    }
 
-        // Fold equal (stack, thread, labels): pprof samples carry no time.
+    /// Write the samples as the `sample` field (2) of the message, as
+    /// prost would encode them, through `out` (flushed into `sink` now and
+    /// then). Equal (stack, thread, labels) are folded into one sample
+    /// (pprof samples carry no time); each is encoded where it first
+    /// appeared, numbering what it needs then, so the tables come out in
+    /// the same order as when the whole message is built first.
+    fn write_samples(&mut self, out: &mut Vec<u8>, sink: &mut impl Write) -> std::io::Result<()> {
+        let p = self.p;
         let no_labels: &[Label] = &[];
+        let own_labels = |i: usize| -> &[Label] {
+            p.samples()
+                .labels()
+                .as_ref()
+                .and_then(|l| l.get(i))
+                .map(Vec::as_slice)
+                .unwrap_or(no_labels)
+        };
+        let columns = p.value_types().len();
+        // Each distinct (stack, thread, labels): its first sample and its
+        // values, summed.
         let mut rows: FxHashMap<(Option<StackId>, ThreadId, &[Label]), usize> =
             FxHashMap::default();
-        let columns = p.value_types().len();
+        let mut firsts: Vec<usize> = Vec::new();
+        let mut values: Vec<i64> = Vec::new();
         for i in 0..p.samples().len() {
             let (Some(&stack), Some(&thread)) =
                 (p.samples().stacks().get(i), p.samples().threads().get(i))
             else {
                 continue;
             };
-            let own: &[Label] = p
-                .samples()
-                .labels()
-                .as_ref()
-                .and_then(|l| l.get(i))
-                .map(Vec::as_slice)
-                .unwrap_or(no_labels);
-            match rows.get(&(stack, thread, own)) {
-                Some(&row) => {
-                    if let Some(s) = self.out.sample.get_mut(row) {
-                        for (c, v) in s.value.iter_mut().enumerate() {
+            match rows.entry((stack, thread, own_labels(i))) {
+                std::collections::hash_map::Entry::Occupied(row) => {
+                    let at = row.get().saturating_mul(columns);
+                    if let Some(values) = values.get_mut(at..at + columns) {
+                        for (c, v) in values.iter_mut().enumerate() {
                             *v = v.saturating_add(p.value(c, i));
                         }
                     }
                 }
-                None => {
-                    let mut location_id = self.stack(stack);
-                    if let Some(root) = self.comm_location(thread, stack) {
-                        location_id.push(root);
-                    }
-                    let label = self.labels(own, thread);
-                    rows.insert((stack, thread, own), self.out.sample.len());
-                    self.out.sample.push(proto::Sample {
-                        location_id,
-                        value: (0..columns).map(|c| p.value(c, i)).collect(),
-                        label,
-                    });
+                std::collections::hash_map::Entry::Vacant(row) => {
+                    row.insert(firsts.len());
+                    firsts.push(i);
+                    values.extend((0..columns).map(|c| p.value(c, i)));
                 }
             }
         }
-        self.out
+        drop(rows);
+
+        use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
+        let field = |len: usize| 1 + encoded_len_varint(len as u64) + len;
+        let mut locations = Vec::new();
+        for (row, &i) in firsts.iter().enumerate() {
+            let (Some(&stack), Some(&thread)) =
+                (p.samples().stacks().get(i), p.samples().threads().get(i))
+            else {
+                continue;
+            };
+            locations.clear();
+            let root = self.stack(stack, &mut locations);
+            if let Some(root) = self.comm_location(thread, root) {
+                locations.push(root);
+            }
+            let labels = self.labels(own_labels(i), thread);
+            let at = row.saturating_mul(columns);
+            let values = values.get(at..at + columns).unwrap_or_default();
+
+            let locations_len: usize = locations.iter().map(|&l| encoded_len_varint(l)).sum();
+            let values_len: usize = values.iter().map(|&v| encoded_len_varint(v as u64)).sum();
+            let mut len = 0;
+            if !locations.is_empty() {
+                len += field(locations_len);
+            }
+            if !values.is_empty() {
+                len += field(values_len);
+            }
+            for l in &labels {
+                len += field(l.encoded_len());
+            }
+            encode_key(2, WireType::LengthDelimited, out);
+            encode_varint(len as u64, out);
+            if !locations.is_empty() {
+                encode_key(1, WireType::LengthDelimited, out);
+                encode_varint(locations_len as u64, out);
+                for &l in &locations {
+                    encode_varint(l, out);
+                }
+            }
+            if !values.is_empty() {
+                encode_key(2, WireType::LengthDelimited, out);
+                encode_varint(values_len as u64, out);
+                for &v in values {
+                    encode_varint(v as u64, out);
+                }
+            }
+            for l in &labels {
+                prost::encoding::message::encode(3, l, out);
+            }
+            if out.len() >= FLUSH_AT {
+                sink.write_all(out)?;
+                out.clear();
+            }
+        }
+        Ok(())
     }
 }
 
+/// Bytes of encoded message gathered before they go to the compressor.
+const FLUSH_AT: usize = 1 << 20;
+
 /// Write `p` as a gzipped profile.proto.
 pub(crate) fn write(p: &Profile, out: impl Write) -> Result<(), Error> {
-    let message = Builder::new(p).build();
-    let bytes = message.encode_to_vec();
+    let mut builder = Builder::new(p);
+    builder.header();
     // The fastest level, as Go's runtime/pprof writes its profiles: the
     // tables compress well at any level, and the default level took most
     // of the time of a large profile.
     let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
-    gz.write_all(&bytes)?;
+    // Fields in number order, as prost encodes a whole message: the sample
+    // types (1), the samples (2), then the tables and the rest.
+    let mut buf = Vec::with_capacity(FLUSH_AT * 2);
+    let head = proto::Profile {
+        sample_type: std::mem::take(&mut builder.out.sample_type),
+        ..proto::Profile::default()
+    };
+    head.encode(&mut buf)
+        .map_err(|e| Error::Io(std::io::Error::other(e)))?;
+    builder.write_samples(&mut buf, &mut gz)?;
+    builder
+        .out
+        .encode(&mut buf)
+        .map_err(|e| Error::Io(std::io::Error::other(e)))?;
+    gz.write_all(&buf)?;
     gz.finish()?.flush()?;
     Ok(())
 }
