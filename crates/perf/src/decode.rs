@@ -2,18 +2,19 @@
 //!
 //! Parsing records and walking their callchains needs no reader state, so
 //! it runs on another core while the reader symbolizes: the decoder sends
-//! batches of [`Decoded`] records through a bounded channel, in file order.
+//! batches of [`Decoded`] records through a bounded channel, in time order
+//! ([`crate::records`]).
 
 use std::sync::mpsc;
 
-use linux_perf_data::linux_perf_event_reader::{
+use crate::container::Container;
+use crate::error::Error;
+use crate::records::{self, Events};
+use crate::unwind;
+use linux_perf_event_reader::{
     constants, CpuMode, EventRecord, Mmap2FileId, RawEventRecord, ReadFormat, RecordParseInfo,
     RecordType, SampleFormat, SampleRecord,
 };
-use linux_perf_data::{PerfFileReader, PerfFileRecord};
-
-use crate::error::Error;
-use crate::unwind;
 
 /// `PERF_RECORD_MISC_SWITCH_OUT`.
 const MISC_SWITCH_OUT: u16 = 1 << 13;
@@ -57,6 +58,8 @@ pub(crate) struct UserStack {
 #[derive(Debug)]
 pub(crate) struct Sample {
     pub attr_index: usize,
+    /// Where its record lies in the input (`None`: decompressed).
+    pub offset: Option<u64>,
     pub pid: Option<i32>,
     pub tid: Option<i32>,
     pub timestamp: Option<u64>,
@@ -115,20 +118,17 @@ pub(crate) struct Batch {
 /// What the decoder sends: a batch, or the error that ends the stream.
 pub(crate) type Message = Result<Batch, Error>;
 
-/// Decode every record of `reader` into `send`, in batches, in order; an
-/// error ends the stream (sent last). Returns when the stream ends or the
-/// receiver hangs up. Batches are refilled from `recycled` (emptied by the
-/// receiver) when it has one, so that their buffers are reused.
-pub(crate) fn decode_all<R: std::io::Read>(
-    reader: PerfFileReader<R>,
+/// Decode every record of `c`, in time order, into `send`, in batches;
+/// returns when the records end or the receiver hangs up. Batches are
+/// refilled from `recycled` (emptied by the receiver) when it has one, so
+/// that their buffers are reused.
+pub(crate) fn decode_all(
+    c: &Container,
+    events: &Events,
+    progress: Option<&crate::Progress>,
     send: &mpsc::SyncSender<Message>,
     recycled: &mpsc::Receiver<Batch>,
-    position: &std::sync::atomic::AtomicU64,
 ) {
-    let PerfFileReader {
-        mut perf_file,
-        mut record_iter,
-    } = reader;
     let next_batch = || {
         recycled
             .try_recv()
@@ -143,32 +143,18 @@ pub(crate) fn decode_all<R: std::io::Read>(
             })
     };
     let mut batch = next_batch();
-    loop {
-        match record_iter.next_record(&mut perf_file) {
-            Ok(Some(PerfFileRecord::EventRecord { attr_index, record })) => {
-                let d = decode(attr_index, &record, &mut batch.entries);
-                batch.records.push(d);
-            }
-            Ok(Some(PerfFileRecord::UserRecord(_))) => {}
-            Ok(None) => break,
-            Err(e) => {
-                if !batch.records.is_empty() && send.send(Ok(batch)).is_err() {
-                    return;
-                }
-                let read_to = position.load(std::sync::atomic::Ordering::Relaxed);
-                let _ = send.send(Err(Error::parse(e, read_to)));
-                return;
-            }
-        }
-        if batch.records.len() >= BATCH
-            && send
+    let mut open = true;
+    records::for_each(c, events, progress, |r| {
+        let d = decode(r.event, &r.raw, r.offset, &mut batch.entries);
+        batch.records.push(d);
+        if batch.records.len() >= BATCH {
+            open = send
                 .send(Ok(std::mem::replace(&mut batch, next_batch())))
-                .is_err()
-        {
-            return;
+                .is_ok();
         }
-    }
-    if !batch.records.is_empty() {
+        open
+    });
+    if open && !batch.records.is_empty() {
         let _ = send.send(Ok(batch));
     }
 }
@@ -179,7 +165,13 @@ pub(crate) fn channel() -> (mpsc::SyncSender<Message>, mpsc::Receiver<Message>) 
 }
 
 /// Decode one record; a sample's stack entries go to `entries`.
-fn decode(attr_index: usize, record: &RawEventRecord, entries: &mut Vec<Entry>) -> Decoded {
+/// `offset`: where the record lies in the input (`None`: decompressed).
+fn decode(
+    attr_index: usize,
+    record: &RawEventRecord,
+    offset: Option<u64>,
+    entries: &mut Vec<Entry>,
+) -> Decoded {
     let ty = record.record_type;
     if ty == RecordType::SAMPLE && !sample_is_sane(&record.data.as_slice(), &record.parse_info) {
         return Decoded::Malformed;
@@ -210,7 +202,7 @@ fn decode(attr_index: usize, record: &RawEventRecord, entries: &mut Vec<Entry>) 
         return Decoded::Malformed;
     };
     match parsed {
-        EventRecord::Sample(s) => Decoded::Sample(sample(attr_index, &s, entries)),
+        EventRecord::Sample(s) => Decoded::Sample(sample(attr_index, &s, offset, entries)),
         EventRecord::Comm(c) => Decoded::Comm {
             pid: c.pid,
             tid: c.tid,
@@ -253,7 +245,12 @@ fn decode(attr_index: usize, record: &RawEventRecord, entries: &mut Vec<Entry>) 
 
 /// The parts of a sample the reader needs: the addresses of its stack leaf
 /// first, as the callchain gives them, with their kernel/user context.
-fn sample(attr_index: usize, s: &SampleRecord, entries: &mut Vec<Entry>) -> Sample {
+fn sample(
+    attr_index: usize,
+    s: &SampleRecord,
+    offset: Option<u64>,
+    entries: &mut Vec<Entry>,
+) -> Sample {
     let first = entries.len();
     let sample_kernel = matches!(s.cpu_mode, CpuMode::Kernel | CpuMode::GuestKernel);
     let mut user_ip_seen = false;
@@ -328,6 +325,7 @@ fn sample(attr_index: usize, s: &SampleRecord, entries: &mut Vec<Entry>) -> Samp
     let prev_pid = raw_i32(SCHED_SWITCH_PREV_PID);
     Sample {
         attr_index,
+        offset,
         pid: s.pid,
         tid: s.tid,
         timestamp: s.timestamp,
@@ -343,10 +341,7 @@ fn sample(attr_index: usize, s: &SampleRecord, entries: &mut Vec<Entry>) -> Samp
 /// overflowing: it multiplies the callchain length by 8 unchecked. Walks
 /// the sample the way it does, up to the callchain.
 fn sample_is_sane(data: &[u8], pi: &RecordParseInfo) -> bool {
-    let be = matches!(
-        pi.endian,
-        linux_perf_data::linux_perf_event_reader::Endianness::BigEndian
-    );
+    let be = matches!(pi.endian, linux_perf_event_reader::Endianness::BigEndian);
     let u64_at = |at: usize| -> Option<u64> {
         let a: [u8; 8] = data.get(at..at.checked_add(8)?)?.try_into().ok()?;
         Some(if be {

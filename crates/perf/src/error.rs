@@ -51,47 +51,34 @@ pub enum Error {
     },
     /// The periods (or off-CPU times) of one value column add up past
     /// 2^63-1: refused rather than summed wrongly. Sample records are read
-    /// in time order (as `perf script` lists them), not in file order, and
-    /// carry no byte offset once sorted: the error counts them instead.
-    #[error("perf.data: sample {sample} (from 0, in time order as perf script lists them): the weights of column {column:?} add up past 2^63-1")]
+    /// in time order (as `perf script` lists them), not in file order: the
+    /// error names the record's byte offset (none for a record of
+    /// compressed data) and its number in time order.
+    #[error("perf.data: {}sample {sample} (from 0, in time order as perf script lists them): the weights of column {column:?} add up past 2^63-1", offset.map(|o| format!("sample record at byte {o}, ")).unwrap_or_default())]
     WeightOverflow {
         /// The sample whose weight passed the limit.
         sample: u64,
         /// The value column (event) it was added to.
         column: String,
+        /// Where its record lies in the input (`None`: in compressed data).
+        offset: Option<u64>,
     },
     /// Reading the input failed.
     #[error("perf.data: reading the input failed")]
     Io(#[source] std::io::Error),
-    /// linux-perf-data refused the (already validated) record stream. The
-    /// source is its error, boxed so that its type is not part of this
-    /// crate's API; the input had been read up to `read_to` (the record it
-    /// refused lies before that byte).
-    #[error("perf.data: a record before byte {read_to} could not be read: {source}")]
-    Parse {
-        /// How far the input had been read when the record was refused.
-        read_to: u64,
-        /// linux-perf-data's error.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
 }
 
 impl Error {
-    /// Wrap an error of linux-perf-data.
-    pub(crate) fn parse(source: linux_perf_data::Error, read_to: u64) -> Self {
-        Error::Parse {
-            read_to,
-            source: Box::new(source),
-        }
-    }
-
     /// The sample the error names (from 0, in time order as `perf script`
     /// lists them), when it names one instead of a byte offset.
     ///
     /// ```
-    /// let e = stackconv_perf::Error::WeightOverflow { sample: 7, column: "cycles".into() };
-    /// assert_eq!((e.sample(), e.offset()), (Some(7), None));
+    /// let e = stackconv_perf::Error::WeightOverflow {
+    ///     sample: 7,
+    ///     column: "cycles".into(),
+    ///     offset: Some(4096),
+    /// };
+    /// assert_eq!((e.sample(), e.offset()), (Some(7), Some(4096)));
     /// ```
     pub fn sample(&self) -> Option<u64> {
         match self {
@@ -108,8 +95,8 @@ impl Error {
             | Error::RecordTooLong { offset, .. }
             | Error::Invalid { offset, .. }
             | Error::DecompressedTooLarge { offset, .. } => Some(*offset),
-            Error::Parse { read_to, .. } => Some(*read_to),
-            Error::WeightOverflow { .. } | Error::Io(_) => None,
+            Error::WeightOverflow { offset, .. } => *offset,
+            Error::Io(_) => None,
         }
     }
 }

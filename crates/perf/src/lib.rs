@@ -4,10 +4,12 @@
 //! through ELF symbols, DWARF, kallsyms, perf maps and jitdump, with
 //! off-CPU time from `sched:sched_switch`.
 //!
-//! The input is validated before `linux-perf-data` parses it: section
-//! tables, feature sections and every record size are checked against the
-//! input, so a damaged file gives an [`Error`] naming the byte offset, never
-//! a panic or an allocation the file only claims to need.
+//! The container is read and validated here before any record is decoded:
+//! section tables, feature sections and every record size are checked
+//! against the input, so a damaged file gives an [`Error`] naming the byte
+//! offset, never a panic or an allocation the file only claims to need.
+//! Records are then decoded in time order straight from the input's bytes
+//! (`linux-perf-event-reader` parses each one), without a copy.
 //!
 //! Stacks come out root first without the comm root frame
 //! (`meta.comm_root` is set: writers add it), frames named as
@@ -36,6 +38,7 @@ mod decode;
 mod error;
 mod pages;
 mod reader;
+mod records;
 pub mod symbolize;
 mod unwind;
 

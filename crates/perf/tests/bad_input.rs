@@ -380,7 +380,14 @@ fn periods_adding_up_past_64_bits_are_an_error_naming_the_sample() {
     match read(&d, &opts()) {
         Err(e @ Error::WeightOverflow { .. }) => {
             assert!(e.to_string().contains("2^63-1"), "{e}");
-            assert!(e.sample().is_some() && e.offset().is_none(), "{e}");
+            assert!(e.sample().is_some(), "{e}");
+            // The record is named by its offset in the file.
+            assert_eq!(e.offset(), Some(samples[0] as u64), "{e}");
+            assert!(
+                e.to_string()
+                    .contains(&format!("sample record at byte {}", samples[0])),
+                "{e}"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -389,8 +396,17 @@ fn periods_adding_up_past_64_bits_are_an_error_naming_the_sample() {
     put_u64(&mut d, period_at(samples[1]), 1 << 62);
     put_u64(&mut d, period_at(samples[2]), 1 << 62);
     match read(&d, &opts()) {
-        Err(Error::WeightOverflow { sample, column }) => {
+        Err(Error::WeightOverflow {
+            sample,
+            column,
+            offset,
+        }) => {
             assert!(sample >= 1, "the second large period: {sample}");
+            assert_eq!(
+                offset,
+                Some(samples[2] as u64),
+                "the second large period's record"
+            );
             assert_eq!(column, whole.value_types()[0].kind);
         }
         other => panic!("{other:?}"),

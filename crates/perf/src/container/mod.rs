@@ -1,29 +1,27 @@
-//! The perf.data container, validated before linux-perf-data sees it.
+//! The perf.data container, validated before any record is decoded.
 //!
-//! linux-perf-data 0.13 trusts the sizes a file states: it allocates every
-//! feature section's claimed size, reads every feature section eagerly (one
-//! truncated section refuses the whole file), does not check that a record
-//! ends inside the data section, and in pipe mode takes a truncated record
-//! for a clean end. So this module reads the container itself: the file
-//! header and its section tables (or the pipe header), the attributes, the
-//! feature sections we use (EVENT_DESC names, BUILD_ID), and every record
-//! header of the data section, each checked against the input's length.
-//! Compressed records (`perf record -z`) are decompressed here with a
-//! bound on their output.
+//! This module reads the container itself, trusting no size the file
+//! states: the file header and its section tables (or the pipe header),
+//! the attributes, the feature sections we use (EVENT_DESC names,
+//! BUILD_ID, OSRELEASE, CLOCK_DATA), and every record header of the data
+//! section, each checked against the input's length. Compressed records
+//! (`perf record -z`) are decompressed here with a bound on their output.
+//! (linux-perf-data 0.13, which reads the same format, allocates every
+//! feature section's claimed size, refuses a whole file for one truncated
+//! feature section and takes a truncated pipe record for a clean end.)
 //!
-//! What comes out is a canonical pipe-mode stream (`PERFILE2` header,
-//! one `PERF_RECORD_HEADER_ATTR` per event, then the data records, all
-//! uncompressed and all in bounds) that linux-perf-data parses with
-//! `parse_pipe`, and the metadata read on the way.
+//! What comes out is the attributes and the data records as byte ranges
+//! of the input (not copied; decompressed records in buffers of their
+//! own), every record whole and in bounds, read in time order by
+//! [`crate::records`], and the metadata read on the way.
 
-use linux_perf_data::linux_perf_event_reader::PerfEventAttr;
+use linux_perf_event_reader::PerfEventAttr;
 
 use crate::error::Error;
 use crate::pages::Pages;
 
 mod decompress;
 mod features;
-mod stream;
 
 use features::{parse_clock_data, parse_event_desc, parse_header_string};
 
@@ -83,8 +81,8 @@ pub(crate) struct EventInfo {
     pub offset: u64,
 }
 
-/// A piece of the canonical stream's records: a range of the input (the
-/// records as they are, not copied) or bytes made here (decompressed).
+/// A run of data records: a range of the input (the records as they are,
+/// not copied) or bytes made here (decompressed).
 #[derive(Debug)]
 enum Segment {
     Input(std::ops::Range<usize>),
@@ -96,12 +94,12 @@ enum Segment {
 pub(crate) struct Container<'a> {
     /// The input.
     input: &'a [u8],
-    /// Its pages, released as the stream is read.
+    /// Its pages, released as the records are read.
     pages: Pages<'a>,
-    /// The pipe header and the HEADER_ATTR records of the stream.
-    header: Vec<u8>,
-    /// The data records of the stream.
+    /// The data records, in file order.
     segments: Vec<Segment>,
+    /// Whether the recording is big-endian.
+    pub big_endian: bool,
     /// The events in the order of the stream's HEADER_ATTR records.
     pub events: Vec<EventInfo>,
     /// (path as recorded, build id) from the BUILD_ID feature or
@@ -383,9 +381,10 @@ impl<'a> Walker<'a> {
     fn walk(&mut self, start: u64, end: u64) -> Result<(), Error> {
         let mut at = start;
         let mut released = usize::try_from(start).unwrap_or(usize::MAX);
+        let window = self.c.pages.window;
         while at < end {
             let here = usize::try_from(at).unwrap_or(usize::MAX);
-            if here >= released.saturating_add(self.c.pages.window) {
+            if here >= released.saturating_add(window) {
                 self.c.pages.release(released..here);
                 released = here;
             }
@@ -616,9 +615,9 @@ impl<'a> Walker<'a> {
                     .map(|(_, n)| n.clone());
             }
         }
-        // linux-perf-data refuses the whole stream when it does not
-        // understand an attribute (an event type or config it does not
-        // know): say which one, and where.
+        // linux-perf-event-reader cannot parse an attribute of an event
+        // type or config it does not know: refuse the recording, saying
+        // which attribute and where.
         for ev in &self.c.events {
             let parsed = if self.b.be {
                 PerfEventAttr::parse::<_, byteorder::BigEndian>(&ev.attr[..])
@@ -641,43 +640,28 @@ impl<'a> Walker<'a> {
                 });
             }
         }
-        // The canonical pipe stream.
-        let be = self.b.be;
-        let mut out = Vec::with_capacity(4096);
-        out.extend_from_slice(if be { b"2ELIFREP" } else { b"PERFILE2" });
-        put_u64(&mut out, PIPE_HEADER_SIZE, be);
-        for (i, ev) in self.c.events.iter_mut().enumerate() {
-            // One record holds at most 65535 bytes.
-            let room = (usize::from(u16::MAX) - 8 - ev.attr.len()) / 8;
-            if ev.ids.len() > room {
-                self.c.warnings.push(format!(
-                    "event {i}: {} sample ids, only the first {room} kept",
-                    ev.ids.len()
-                ));
-                ev.ids.truncate(room);
-            }
-            let size = 8 + ev.attr.len() + 8 * ev.ids.len();
-            put_u32(&mut out, rtype::HEADER_ATTR, be);
-            put_u16(&mut out, 0, be);
-            put_u16(&mut out, u16::try_from(size).unwrap_or(u16::MAX), be);
-            out.extend_from_slice(&ev.attr);
-            for &id in &ev.ids {
-                put_u64(&mut out, id, be);
-            }
-        }
-        self.c.header = out;
+        self.c.big_endian = self.b.be;
         Ok(self.c)
     }
 }
 
-fn put_u16(out: &mut Vec<u8>, v: u16, be: bool) {
-    out.extend_from_slice(&if be { v.to_be_bytes() } else { v.to_le_bytes() });
-}
+impl<'a> Container<'a> {
+    /// The data records, run by run, in file order: each run's bytes and,
+    /// when they are the input's, where they start in it.
+    pub(crate) fn record_ranges(&self) -> impl Iterator<Item = (&[u8], Option<usize>)> + '_ {
+        self.segments.iter().map(|seg| match seg {
+            Segment::Input(r) => (self.input.get(r.clone()).unwrap_or_default(), Some(r.start)),
+            Segment::Owned(v) => (&v[..], None),
+        })
+    }
 
-fn put_u32(out: &mut Vec<u8>, v: u32, be: bool) {
-    out.extend_from_slice(&if be { v.to_be_bytes() } else { v.to_le_bytes() });
-}
+    /// The input's length in bytes.
+    pub(crate) fn input_len(&self) -> usize {
+        self.input.len()
+    }
 
-fn put_u64(out: &mut Vec<u8>, v: u64, be: bool) {
-    out.extend_from_slice(&if be { v.to_be_bytes() } else { v.to_le_bytes() });
+    /// The input's pages.
+    pub(crate) fn pages(&self) -> Pages<'a> {
+        self.pages
+    }
 }

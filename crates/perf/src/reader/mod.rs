@@ -2,13 +2,11 @@
 //! unwinding, symbolization, value columns and off-CPU time.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use framehop::x86_64::UnwindRegsX86_64;
 use framehop::FrameAddress;
-use linux_perf_data::linux_perf_event_reader::{CpuMode, PerfEventType};
-use linux_perf_data::{AttributeDescription, PerfFileReader};
+use linux_perf_event_reader::{CpuMode, PerfEventType};
 use stackconv_model::naming::{tidy_java_symbol, unknown_frame_name};
 use stackconv_model::{
     Frame, FrameId, FrameKind, Module, PathId, Profile, StackBatch, StringId, Thread, ThreadId,
@@ -18,6 +16,7 @@ use stackconv_model::{
 use crate::container::Container;
 use crate::decode::{self, Decoded, Entry, Sample};
 use crate::error::Error;
+use crate::records::Events;
 use crate::symbolize::{SymFrame, Symbolizer, Unresolved};
 use crate::unwind::{self, ProcessUnwinder};
 use crate::ReadOptions;
@@ -148,16 +147,14 @@ struct Reader<'o> {
     sample_records: u64,
     /// The first weight that passed 2^63-1: ends the read with this error.
     overflow: Option<Error>,
+    /// Where the sample record being read lies in the input.
+    sample_offset: Option<u64>,
 }
 
 /// Read a validated container into a profile.
 pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile, Error> {
-    // How far the record stream has been read: where a record the parser
-    // refuses lies before.
-    let position = Arc::new(AtomicU64::new(0));
-    let perf_reader = PerfFileReader::parse_pipe(c.stream(opts.progress.clone(), position.clone()))
-        .map_err(|e| Error::parse(e, position.load(Ordering::Relaxed)))?;
-    let attrs: Vec<AttributeDescription> = perf_reader.perf_file.event_attributes().to_vec();
+    let event_info = Events::new(&c)?;
+    let attrs = &event_info.attrs;
 
     // Value columns: one per event, then off-CPU, then samples.
     let mut value_types = Vec::new();
@@ -168,12 +165,12 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
             .events
             .get(i)
             .and_then(|e| e.name.clone())
-            .unwrap_or_else(|| default_event_name(&attr.attr.type_, i));
-        let (kind, unit) = column_of(&name, &attr.attr.type_);
+            .unwrap_or_else(|| default_event_name(&attr.type_, i));
+        let (kind, unit) = column_of(&name, &attr.type_);
         let sched_switch = kind == "sched:sched_switch";
         has_sched_switch |= sched_switch;
-        use linux_perf_data::linux_perf_event_reader::SamplingPolicy;
-        let (fixed_period, sampled) = match attr.attr.sampling_policy {
+        use linux_perf_event_reader::SamplingPolicy;
+        let (fixed_period, sampled) = match attr.sampling_policy {
             SamplingPolicy::Period(p) if p.get() == 1 => (1, None),
             SamplingPolicy::Period(p) => (p.get(), Some(format!("period {p}"))),
             SamplingPolicy::Frequency(f) => (1, Some(format!("frequency {f} Hz"))),
@@ -206,7 +203,7 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
             c.events
                 .get(i)
                 .and_then(|e| e.name.clone())
-                .unwrap_or_else(|| default_event_name(&a.attr.type_, i))
+                .unwrap_or_else(|| default_event_name(&a.type_, i))
         })
         .collect();
     profile
@@ -252,14 +249,14 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
         weight_totals: vec![0; columns],
         sample_records: 0,
         overflow: None,
+        sample_offset: None,
     };
     r.sym.set_recorded_kernel_release(c.os_release.clone());
     // An event that samples the kernel will want kernel symbols: read them
     // meanwhile.
     if attrs.iter().any(|a| {
-        !a.attr
-            .flags
-            .contains(linux_perf_data::linux_perf_event_reader::AttrFlags::EXCLUDE_KERNEL)
+        !a.flags
+            .contains(linux_perf_event_reader::AttrFlags::EXCLUDE_KERNEL)
     }) {
         r.sym.prefetch_kallsyms();
     }
@@ -276,10 +273,12 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
     let (send, recv) = decode::channel();
     let (give_back, recycled) = std::sync::mpsc::channel::<decode::Batch>();
     std::thread::scope(|scope| -> Result<(), Error> {
+        let (c, event_info) = (&c, &event_info);
+        let progress = opts.progress.as_ref();
         let decoder = std::thread::Builder::new()
             .name("perf-decode".into())
             .spawn_scoped(scope, move || {
-                decode::decode_all(perf_reader, &send, &recycled, &position);
+                decode::decode_all(c, event_info, progress, &send, &recycled);
             });
         if let Err(e) = decoder {
             return Err(Error::Io(e));
@@ -306,7 +305,7 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
 
 /// perf's name for an event without a recorded name.
 fn default_event_name(ty: &PerfEventType, index: usize) -> String {
-    use linux_perf_data::linux_perf_event_reader::{HardwareEventId, SoftwareCounterType};
+    use linux_perf_event_reader::{HardwareEventId, SoftwareCounterType};
     match ty {
         PerfEventType::Software(s) => match s {
             SoftwareCounterType::CpuClock => "cpu-clock".into(),
@@ -336,7 +335,7 @@ fn default_event_name(ty: &PerfEventType, index: usize) -> String {
 /// modifiers (`cpu-clock:ppp` -> `cpu-clock`; a tracepoint keeps
 /// `subsystem:name`); nanoseconds for the clock events.
 fn column_of(name: &str, ty: &PerfEventType) -> (String, &'static str) {
-    use linux_perf_data::linux_perf_event_reader::SoftwareCounterType;
+    use linux_perf_event_reader::SoftwareCounterType;
     let kind = stackconv_model::naming::strip_event_modifiers(name).to_string();
     let unit = match ty {
         PerfEventType::Software(SoftwareCounterType::CpuClock | SoftwareCounterType::TaskClock) => {
@@ -463,6 +462,7 @@ impl Reader<'_> {
 
     fn sample(&mut self, s: Sample, batch_entries: &[Entry]) {
         self.sample_records += 1;
+        self.sample_offset = s.offset;
         let Some(ev) = self.events.get(s.attr_index).cloned() else {
             self.malformed += 1;
             return;
@@ -588,6 +588,7 @@ impl Reader<'_> {
                             .get(column)
                             .map(|vt| vt.kind.clone())
                             .unwrap_or_default(),
+                        offset: self.sample_offset,
                     });
                 }
                 0
