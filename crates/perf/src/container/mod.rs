@@ -46,6 +46,7 @@ const FEAT_CLOCK_DATA: u64 = 29;
 
 /// Record types (`enum perf_event_type`, `enum perf_user_event_type`).
 pub(crate) mod rtype {
+    pub const SAMPLE: u32 = 9;
     pub const MMAP2: u32 = 10;
     pub const KERNEL_LAST: u32 = 21;
     pub const HEADER_ATTR: u32 = 64;
@@ -100,6 +101,9 @@ pub(crate) struct Container<'a> {
     segments: Vec<Segment>,
     /// Whether the recording is big-endian.
     pub big_endian: bool,
+    /// Sample records taken in kernel mode (host or guest): the only ones
+    /// with kernel addresses in their stacks.
+    pub kernel_samples: u64,
     /// The events in the order of the stream's HEADER_ATTR records.
     pub events: Vec<EventInfo>,
     /// (path as recorded, build id) from the BUILD_ID feature or
@@ -553,6 +557,10 @@ impl<'a> Walker<'a> {
                 }
             }
             1..=rtype::KERNEL_LAST | rtype::FINISHED_ROUND..=rtype::USER_LAST => {
+                // PERF_RECORD_MISC_CPUMODE_MASK: KERNEL 1, GUEST_KERNEL 3.
+                if ty == rtype::SAMPLE && matches!(misc & 7, 1 | 3) {
+                    self.c.kernel_samples += 1;
+                }
                 self.forward(rec, at, in_input);
             }
             _ => self.c.unknown_records += 1,

@@ -252,12 +252,10 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
         sample_offset: None,
     };
     r.sym.set_recorded_kernel_release(c.os_release.clone());
-    // An event that samples the kernel will want kernel symbols: read them
-    // meanwhile.
-    if attrs.iter().any(|a| {
-        !a.flags
-            .contains(linux_perf_event_reader::AttrFlags::EXCLUDE_KERNEL)
-    }) {
+    // Samples taken in the kernel will want kernel symbols: read them
+    // meanwhile. A recording without one (a user-space workload, or
+    // `:u` events) names no kernel address, and reads none.
+    if c.kernel_samples > 0 {
         r.sym.prefetch_kallsyms();
     }
     for (path, id) in &c.build_ids {
