@@ -527,28 +527,71 @@ impl<'p> Builder<'p> {
 const FLUSH_AT: usize = 1 << 20;
 
 /// Write `p` as a gzipped profile.proto.
-pub(crate) fn write(p: &Profile, out: impl Write) -> Result<(), Error> {
+///
+/// The message is encoded on this thread and compressed on another, in
+/// chunks, as it is encoded (compression was a fifth of the time).
+pub(crate) fn write(p: &Profile, mut out: impl Write) -> Result<(), Error> {
     let mut builder = Builder::new(p);
     builder.header();
-    // The fastest level, as Go's runtime/pprof writes its profiles: the
-    // tables compress well at any level, and the default level took most
-    // of the time of a large profile.
-    let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
-    // Fields in number order, as prost encodes a whole message: the sample
-    // types (1), the samples (2), then the tables and the rest.
-    let mut buf = Vec::with_capacity(FLUSH_AT * 2);
-    let head = proto::Profile {
-        sample_type: std::mem::take(&mut builder.out.sample_type),
-        ..proto::Profile::default()
-    };
-    head.encode(&mut buf)
-        .map_err(|e| Error::Io(std::io::Error::other(e)))?;
-    builder.write_samples(&mut buf, &mut gz)?;
-    builder
-        .out
-        .encode(&mut buf)
-        .map_err(|e| Error::Io(std::io::Error::other(e)))?;
-    gz.write_all(&buf)?;
-    gz.finish()?.flush()?;
+    let compressed = std::thread::scope(|scope| -> Result<Vec<u8>, Error> {
+        let (send, recv) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let compressor = std::thread::Builder::new()
+            .name("pprof-gzip".into())
+            .spawn_scoped(scope, move || -> std::io::Result<Vec<u8>> {
+                // The fastest level, as Go's runtime/pprof writes its
+                // profiles: the tables compress well at any level, and the
+                // default level took most of the time of a large profile.
+                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                for chunk in recv {
+                    gz.write_all(&chunk)?;
+                }
+                gz.finish()
+            })
+            .map_err(Error::Io)?;
+        let mut sink = Chunks(send);
+        // Fields in number order, as prost encodes a whole message: the
+        // sample types (1), the samples (2), then the tables and the rest.
+        let mut buf = Vec::with_capacity(FLUSH_AT * 2);
+        let head = proto::Profile {
+            sample_type: std::mem::take(&mut builder.out.sample_type),
+            ..proto::Profile::default()
+        };
+        let encoded = head
+            .encode(&mut buf)
+            .map_err(|e| Error::Io(std::io::Error::other(e)))
+            .and_then(|()| Ok(builder.write_samples(&mut buf, &mut sink)?))
+            .and_then(|()| {
+                builder
+                    .out
+                    .encode(&mut buf)
+                    .map_err(|e| Error::Io(std::io::Error::other(e)))
+            })
+            .and_then(|()| Ok(sink.write_all(&buf)?));
+        // Hang up, so that the compressor finishes.
+        drop(sink);
+        let compressed = compressor
+            .join()
+            .map_err(|_| Error::Io(std::io::Error::other("the gzip thread panicked")))?;
+        encoded?;
+        Ok(compressed?)
+    })?;
+    out.write_all(&compressed)?;
+    out.flush()?;
     Ok(())
+}
+
+/// Bytes written go, as chunks, to the compressing thread.
+struct Chunks(std::sync::mpsc::SyncSender<Vec<u8>>);
+
+impl Write for Chunks {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .send(bytes.to_vec())
+            .map_err(|_| std::io::Error::other("the gzip thread stopped"))?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
