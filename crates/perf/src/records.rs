@@ -20,7 +20,7 @@ use linux_perf_event_reader::{
     SampleFormat,
 };
 
-use crate::container::{rtype, Container, EventInfo};
+use crate::container::{rtype, Bytes, Container, EventInfo};
 use crate::error::Error;
 
 /// The events of a recording: their attributes, and how a record finds
@@ -207,22 +207,6 @@ pub(crate) fn for_each<'a>(
     mut each: impl FnMut(Record<'_>) -> bool,
 ) {
     let be = c.big_endian;
-    let u16_at = |b: &[u8], at: usize| -> Option<u16> {
-        let a: [u8; 2] = b.get(at..at + 2)?.try_into().ok()?;
-        Some(if be {
-            u16::from_be_bytes(a)
-        } else {
-            u16::from_le_bytes(a)
-        })
-    };
-    let u32_at = |b: &[u8], at: usize| -> Option<u32> {
-        let a: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
-        Some(if be {
-            u32::from_be_bytes(a)
-        } else {
-            u32::from_le_bytes(a)
-        })
-    };
     let mut sorter = Sorter::default();
     let mut seq = 0u64;
     let mut reported = 0u64;
@@ -250,12 +234,11 @@ pub(crate) fn for_each<'a>(
         true
     };
     for (bytes, base) in c.record_ranges() {
+        let r = Bytes { data: bytes, be };
         let mut at = 0usize;
-        while let (Some(ty), Some(misc), Some(size)) = (
-            u32_at(bytes, at),
-            u16_at(bytes, at + 4),
-            u16_at(bytes, at + 6),
-        ) {
+        while let (Some(ty), Some(misc), Some(size)) =
+            (r.u32(at as u64), r.u16(at as u64 + 4), r.u16(at as u64 + 6))
+        {
             let size = usize::from(size);
             // The container walk checked every size; a record that does
             // not fit ends the range all the same.

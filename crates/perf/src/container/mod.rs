@@ -129,9 +129,10 @@ pub(crate) struct Container<'a> {
 
 /// Endian-aware bounds-checked reads.
 #[derive(Clone, Copy)]
-struct Bytes<'a> {
-    data: &'a [u8],
-    be: bool,
+pub(crate) struct Bytes<'a> {
+    pub(crate) data: &'a [u8],
+    /// Big-endian.
+    pub(crate) be: bool,
 }
 
 impl<'a> Bytes<'a> {
@@ -149,7 +150,7 @@ impl<'a> Bytes<'a> {
         self.slice(offset, N as u64)?.try_into().ok()
     }
 
-    fn u16(&self, offset: u64) -> Option<u16> {
+    pub(crate) fn u16(&self, offset: u64) -> Option<u16> {
         let a = self.array::<2>(offset)?;
         Some(if self.be {
             u16::from_be_bytes(a)
@@ -158,7 +159,7 @@ impl<'a> Bytes<'a> {
         })
     }
 
-    fn u32(&self, offset: u64) -> Option<u32> {
+    pub(crate) fn u32(&self, offset: u64) -> Option<u32> {
         let a = self.array::<4>(offset)?;
         Some(if self.be {
             u32::from_be_bytes(a)
