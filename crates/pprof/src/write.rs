@@ -30,8 +30,9 @@ struct Builder<'p> {
     groups: Vec<(u32, Option<StackId>)>,
     /// The labels of a thread's samples without labels of their own.
     thread_labels: FxHashMap<ThreadId, Vec<proto::Label>>,
-    /// Scratch for [`Builder::stack`].
+    /// Scratch for [`Builder::stack`]: nodes to number, a group's frames.
     fresh: Vec<StackId>,
+    group: Vec<FrameId>,
     /// Per model frame: the location of that frame alone.
     frame_locations: Vec<Option<u64>>,
     /// Per thread: the root frame's function when `comm_root` asks for it.
@@ -63,6 +64,7 @@ impl<'p> Builder<'p> {
             numbered: vec![false; p.stacks().len()],
             groups: vec![(0, None); p.stacks().len()],
             fresh: Vec::new(),
+            group: Vec::new(),
             thread_labels: FxHashMap::default(),
             frame_locations: vec![None; p.frames().len()],
             comm_functions: HashMap::new(),
@@ -212,21 +214,13 @@ impl<'p> Builder<'p> {
         while let Some(n) = next {
             let (location, above) = match self.groups.get(n.index()) {
                 Some(&(location, above)) if location != 0 => (u64::from(location), above),
-                _ if self.p.frame_kind(stacks.get(n).frame) != FrameKind::Inline => {
-                    // A group of one frame, as most are.
-                    let location = self.group_location(&[stacks.get(n).frame]);
-                    let above = stacks.get(n).parent;
-                    if let (Some(slot), Ok(id)) =
-                        (self.groups.get_mut(n.index()), u32::try_from(location))
-                    {
-                        *slot = (id, above);
-                    }
-                    (location, above)
-                }
                 _ => {
                     // The group leaf first: up through inlined frames to
-                    // the one they are inlined into (or the root).
-                    let mut group = vec![stacks.get(n).frame];
+                    // the one they are inlined into (or the root); most
+                    // groups are one frame.
+                    let mut group = std::mem::take(&mut self.group);
+                    group.clear();
+                    group.push(stacks.get(n).frame);
                     let mut top = n;
                     while self.p.frame_kind(stacks.get(top).frame) == FrameKind::Inline {
                         let Some(up) = stacks.get(top).parent else {
@@ -237,6 +231,7 @@ impl<'p> Builder<'p> {
                     }
                     group.reverse();
                     let location = self.group_location(&group);
+                    self.group = group;
                     let above = stacks.get(top).parent;
                     // Locations are fewer than stack nodes and threads
                     // together: an id past u32 is not memoised.
