@@ -1,6 +1,9 @@
 //! The convert command, `stackconv IN... -o OUT`.
 
-use stackconv::collapsed::folded::RootFrame;
+use std::sync::Arc;
+
+use stackconv::collapsed::folded::{RootFrame, WriteOptions};
+use stackconv::model::pruning::FlameGraphPruning;
 use stackconv::OutputFormat;
 
 use crate::common::{
@@ -31,6 +34,10 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     read_opts.perf.symbols.lines |= a.process.needs_lines();
     read_opts.perf.fold &= a.process.can_fold();
     read_opts.fold &= a.process.can_fold();
+    let folded_opts = folded_options(&a);
+    if format == OutputFormat::Svg {
+        read_opts.perf.flame_graph = flame_graph_pruning(&a, &folded_opts);
+    }
     if matches!(format, OutputFormat::Parquet | OutputFormat::Arrow) {
         return crate::table::convert_table(&a, format, out, &read_opts);
     }
@@ -69,14 +76,7 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     }
     report_replaced_names(&profile, format, a.quiet);
     let mut wopts = stackconv::WriteOptions::default();
-    wopts.folded.annotate = a.annotate;
-    wopts.folded.root = if a.per_thread {
-        RootFrame::CommPidTid
-    } else if a.per_process {
-        RootFrame::CommPid
-    } else {
-        RootFrame::Auto
-    };
+    wopts.folded = folded_opts;
     if let Some(title) = &a.title {
         wopts.svg.title = title.clone();
     } else if a.input.off_cpu {
@@ -92,4 +92,52 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
     wopts.firefox.gzip = output.to_string_lossy().ends_with(".gz");
     out.write_with(|w| stackconv::write(&profile, format, &wopts, w))?;
     Ok(())
+}
+
+/// How the folded text (and the flame graph drawn from it) is written:
+/// `--annotate`, and the root frame of `--per-thread`, `--per-process`.
+fn folded_options(a: &ConvertArgs) -> WriteOptions {
+    let mut folded = WriteOptions::default();
+    folded.annotate = a.annotate;
+    folded.root = if a.per_thread {
+        RootFrame::CommPidTid
+    } else if a.per_process {
+        RootFrame::CommPid
+    } else {
+        RootFrame::Auto
+    };
+    folded
+}
+
+/// For a flame graph of one input that nothing between reading and drawing
+/// changes (no filter, transform, view other than mixed, or value column
+/// other than the default): the reader may cut its stacks below what the
+/// graph draws, which it does only when `folded` draws every frame as one
+/// frame ([`stackconv::collapsed::prune::drawn_keys`]).
+fn flame_graph_pruning(a: &ConvertArgs, folded: &WriteOptions) -> Option<FlameGraphPruning> {
+    if a.inputs.len() != 1 || a.input.off_cpu {
+        return None;
+    }
+    let o = a.process.options().ok()?;
+    if !o.filter.is_empty() || o.value.is_some() {
+        return None;
+    }
+    let transform = o.transform;
+    // Without --view, the view is chosen from the profile read.
+    let chosen_view = a.process.view.is_none();
+    let folded = folded.clone();
+    Some(FlameGraphPruning {
+        min_width_percent: a.min_width,
+        column: None,
+        keys: Arc::new(move |p| {
+            let mut t = transform.clone();
+            if chosen_view {
+                t.view = stackconv::ops::view::default_view(p);
+            }
+            if !t.is_identity() {
+                return None;
+            }
+            stackconv::collapsed::prune::drawn_keys(p, &folded)
+        }),
+    })
 }

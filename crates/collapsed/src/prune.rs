@@ -11,7 +11,8 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use stackconv_model::{Profile, StackId, StackNode, ThreadId};
+use stackconv_model::pruning::DrawnKeys;
+use stackconv_model::{FrameId, Profile, StackId, StackNode, ThreadId};
 
 use crate::folded::{
     checked_total, frame_text, resolve_root, root_text, write, RootFrame, WriteOptions,
@@ -138,21 +139,7 @@ fn prepare(
     values: &[i64],
     root: RootFrame,
 ) -> Option<(Vec<String>, Vec<u32>, Vec<(Option<String>, Vec<Leaf>)>)> {
-    let mut name_ids: HashMap<String, u32> = HashMap::new();
-    let mut names: Vec<String> = Vec::new();
-    let mut frame_name: Vec<u32> = Vec::with_capacity(p.frames().len());
-    for (f, _) in p.frames().iter() {
-        let text = frame_text(p, f, opts.annotate);
-        if unsafe_name(&text) {
-            return None;
-        }
-        let next = names.len() as u32;
-        let id = *name_ids.entry(text.clone()).or_insert(next);
-        if id == next {
-            names.push(text);
-        }
-        frame_name.push(id);
-    }
+    let (names, frame_name) = frame_names(p, opts)?;
 
     // Samples by root text; negative weights cannot be pruned.
     let mut groups: Vec<(Option<String>, Vec<Leaf>)> = Vec::new();
@@ -200,6 +187,70 @@ fn prepare(
         return None;
     }
     Some((names, frame_name, groups))
+}
+
+/// The distinct frame texts of `p` as the folded text writes them, and the
+/// text id of each frame; `None` when a text could be drawn other than as
+/// one frame ([`unsafe_name`]).
+fn frame_names(p: &Profile, opts: &WriteOptions) -> Option<(Vec<String>, Vec<u32>)> {
+    let mut name_ids: HashMap<String, u32> = HashMap::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut frame_name: Vec<u32> = Vec::with_capacity(p.frames().len());
+    for (f, _) in p.frames().iter() {
+        let text = frame_text(p, f, opts.annotate);
+        if unsafe_name(&text) {
+            return None;
+        }
+        let next = names.len() as u32;
+        let id = *name_ids.entry(text.clone()).or_insert(next);
+        if id == next {
+            names.push(text);
+        }
+        frame_name.push(id);
+    }
+    Some((names, frame_name))
+}
+
+/// How a flame graph drawn from `p`'s folded text (written with `opts`)
+/// tells frames and roots apart: frames of one text, threads of one root
+/// text. `None` when a stack cut below what the graph draws could be drawn
+/// differently: a frame text with `;` or with whitespace at its ends, or a
+/// thread without a root text beside threads with one (its first frame
+/// could merge with their root).
+///
+/// For [`FlameGraphPruning`](stackconv_model::pruning::FlameGraphPruning),
+/// so that a reader cuts stacks as [`write_pruned`] prunes them.
+///
+/// ```
+/// use stackconv_collapsed::{folded::{self, WriteOptions}, prune};
+/// let p = folded::read(b"main;a 1\nmain;b 2\n")?;
+/// let keys = prune::drawn_keys(&p, &WriteOptions::default()).unwrap();
+/// assert_eq!(keys.frames.len(), p.frames().len());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn drawn_keys(p: &Profile, opts: &WriteOptions) -> Option<DrawnKeys> {
+    let (names, frame_name) = frame_names(p, opts)?;
+    let mut first: Vec<Option<FrameId>> = vec![None; names.len()];
+    let mut frames = Vec::with_capacity(frame_name.len());
+    for ((f, _), &n) in p.frames().iter().zip(&frame_name) {
+        let slot = first.get_mut(n as usize)?;
+        frames.push(*slot.get_or_insert(f));
+    }
+    let root = resolve_root(p, opts.root);
+    let mut group_of_text: HashMap<Option<String>, u32> = HashMap::new();
+    let mut threads = Vec::with_capacity(p.threads().len());
+    for (t, _) in p.threads().iter() {
+        let text = root_text(p, t, root);
+        if text.as_deref().is_some_and(unsafe_name) {
+            return None;
+        }
+        let next = group_of_text.len() as u32;
+        threads.push(*group_of_text.entry(text).or_insert(next));
+    }
+    if group_of_text.len() > 1 && group_of_text.contains_key(&None) {
+        return None;
+    }
+    Some(DrawnKeys { frames, threads })
 }
 
 /// A sample's stack and weight.

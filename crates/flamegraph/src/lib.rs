@@ -363,8 +363,7 @@ fn recolor_removed(svg: &[u8]) -> Vec<u8> {
 /// assert_eq!(w, 1000.0);
 /// ```
 pub fn min_drawn_weight(total: u64, min_width_percent: f64) -> f64 {
-    let width_per_weight_pct = 100.0 / total as f64;
-    min_width_percent / width_per_weight_pct
+    stackconv_model::pruning::min_drawn_weight(total, min_width_percent)
 }
 
 /// Whether some line of folded text ends in a positive weight.

@@ -14,7 +14,9 @@ use hashbrown::HashTable;
 use rayon::slice::ParallelSliceMut;
 use rustc_hash::FxBuildHasher;
 
+use crate::pruning::{min_drawn_weight, FlameGraphPruning};
 use crate::tables::{FrameId, StackId, StackNode, StackTable};
+use crate::Profile;
 
 /// The id of a path added to a [`StackBatch`]: an index into the vector
 /// [`StackBatch::intern_into`] returns.
@@ -50,7 +52,7 @@ impl PathId {
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct StackBatch {
-    /// Frame ids of all paths, big-endian, so that comparing bytes orders
+    /// Frame ids of all paths, in [`code`], so that comparing bytes orders
     /// paths frame by frame.
     bytes: Vec<u8>,
     /// Start of each path in `bytes`; its end is the next start.
@@ -86,10 +88,9 @@ impl StackBatch {
     /// When the batch already holds `u32::MAX` paths.
     pub fn add(&mut self, root_first: &[FrameId]) -> PathId {
         let start = self.bytes.len();
-        self.bytes.reserve(root_first.len() * 4);
+        self.bytes.reserve(root_first.len() * 2);
         for f in root_first {
-            self.bytes
-                .extend_from_slice(&(f.index() as u32).to_be_bytes());
+            code::push(&mut self.bytes, f.index() as u32);
         }
         let hash = FxBuildHasher.hash_one(self.bytes.get(start..).unwrap_or_default());
         let (bytes, starts) = (&self.bytes, &self.starts);
@@ -137,21 +138,23 @@ impl StackBatch {
         let mut built: Vec<StackNode> = Vec::new();
         if fresh {
             // At most one node per frame of a path.
-            built.reserve(self.bytes.len() / 4);
+            built.reserve(self.bytes.len() / 2);
         }
         let mut out = vec![None; self.starts.len()];
         let mut nodes: Vec<StackId> = Vec::new();
         let mut prev: &[u8] = &[];
+        // Where each frame of `prev` ends in it.
+        let mut ends: Vec<usize> = Vec::new();
         for (_, id) in order {
             let cur = self.path(id);
-            let shared = common_prefix(prev, cur) / 4;
+            let shared = shared_frames(&mut ends, prev, cur);
             nodes.truncate(shared);
-            for chunk in cur.get(shared * 4..).unwrap_or_default().chunks_exact(4) {
-                let mut word = [0u8; 4];
-                word.copy_from_slice(chunk);
+            let from = ends.last().copied().unwrap_or(0);
+            for (frame, end) in code::frames(cur.get(from..).unwrap_or_default()) {
+                ends.push(from + end);
                 let node = StackNode {
                     parent: nodes.last().copied(),
-                    frame: FrameId::from_index(u32::from_be_bytes(word)),
+                    frame: FrameId::from_index(frame),
                 };
                 let stack = if fresh {
                     built.push(node);
@@ -171,6 +174,314 @@ impl StackBatch {
         }
         out
     }
+}
+
+impl StackBatch {
+    /// Set the stack of each sample `i` of `profile` to path `paths[i]`
+    /// (paths beyond the samples are ignored, samples beyond the paths get
+    /// no stack), interning every path into the profile's stack table; with
+    /// `pruning`, cut as [`FlameGraphPruning`] allows, and keep the whole
+    /// paths when its keys say cutting could change the picture. Returns
+    /// whether stacks were cut.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use stackconv_model::pruning::{DrawnKeys, FlameGraphPruning};
+    /// use stackconv_model::{FrameKind, Profile, StackBatch, ValueType};
+    ///
+    /// let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
+    /// let t = p.intern_thread(Default::default());
+    /// let f: Vec<_> = ["main", "work", "a", "b"]
+    ///     .iter()
+    ///     .map(|n| p.intern_frame_named(n, FrameKind::Native))
+    ///     .collect();
+    /// let mut batch = StackBatch::default();
+    /// // 999 samples of main;work;a, one of main;work;b: at a minimum
+    /// // width of 1% `b` is not drawn, nor anything below it.
+    /// let heavy = batch.add(&[f[0], f[1], f[2]]);
+    /// let light = batch.add(&[f[0], f[1], f[3], f[2], f[2]]);
+    /// p.push_sample(None, t, None, &[999]);
+    /// p.push_sample(None, t, None, &[1]);
+    /// let pruning = FlameGraphPruning {
+    ///     min_width_percent: 1.0,
+    ///     column: None,
+    ///     keys: Arc::new(|p| Some(DrawnKeys {
+    ///         frames: p.frames().iter().map(|(id, _)| id).collect(),
+    ///         threads: vec![0; p.threads().len()],
+    ///     })),
+    /// };
+    /// assert!(batch.intern_samples(&mut p, &[heavy, light], Some(&pruning)));
+    /// let light_stack = p.samples().stacks()[1];
+    /// // Cut one frame below `b`, the first frame not drawn.
+    /// assert_eq!(p.stack_names(light_stack), ["main", "work", "b", "a"]);
+    /// assert_eq!(p.total(0), 1000);
+    /// ```
+    pub fn intern_samples(
+        self,
+        profile: &mut Profile,
+        paths: &[PathId],
+        pruning: Option<&FlameGraphPruning>,
+    ) -> bool {
+        let cut = pruning.and_then(|pr| {
+            let keys = (pr.keys)(profile)?;
+            let column = pr.column.unwrap_or(profile.meta().default_value);
+            let values = profile.samples().values().get(column)?;
+            let threads = profile.samples().threads();
+            let mut rows = Vec::with_capacity(paths.len());
+            let mut drawn = 0u64;
+            for (i, &path) in paths.iter().enumerate() {
+                // A negative weight cannot be cut away: keep everything.
+                let weight = u64::try_from(values.get(i).copied().unwrap_or(0)).ok()?;
+                let thread = threads.get(i).copied()?;
+                let group = keys.threads.get(thread.index()).copied()?;
+                if !self.path(path.0).is_empty() {
+                    drawn = drawn.checked_add(weight)?;
+                }
+                rows.push(Row {
+                    path,
+                    group,
+                    weight,
+                });
+            }
+            if keys.frames.len() != profile.frames().len() {
+                return None;
+            }
+            let min_weight = min_drawn_weight(drawn, pr.min_width_percent);
+            Some((rows, keys.frames, min_weight))
+        });
+        match cut {
+            Some((rows, reps, min_weight)) => {
+                let stacks = self.intern_cut(profile.stacks_mut(), &rows, &reps, min_weight);
+                profile.map_sample_stacks(|i, _| stacks.get(i).copied().flatten());
+                true
+            }
+            None => {
+                let stacks = self.intern_into(profile.stacks_mut());
+                profile.map_sample_stacks(|i, _| {
+                    let path = paths.get(i)?;
+                    stacks.get(path.index()).copied().flatten()
+                });
+                false
+            }
+        }
+    }
+
+    /// Intern each row's path cut one frame below its first node lighter
+    /// than `min_weight`, nodes told apart by `reps` and the rows' groups:
+    /// the stack of each row.
+    ///
+    /// The rows are sorted by group and path (frames replaced by their
+    /// representatives), so that every node of the tree in which frames
+    /// drawn alike are one is a run of rows: its weight is summed as the
+    /// walk leaves it, and a light node's run is remembered unless an
+    /// enclosing light node's replaces it.
+    fn intern_cut(
+        mut self,
+        table: &mut StackTable,
+        rows: &[Row],
+        reps: &[FrameId],
+        min_weight: f64,
+    ) -> Vec<Option<StackId>> {
+        // Frames replaced by their representatives, in place: paths equal
+        // to a flame graph become equal bytes. (The index is stale after;
+        // it is not used again.)
+        if reps.iter().enumerate().any(|(i, r)| r.index() != i) {
+            self.replace_frames(reps);
+        }
+        let path_of = |row: u32| {
+            let path = rows.get(row as usize).map_or(u32::MAX, |r| r.path.0);
+            self.path(path)
+        };
+        let mut order: Vec<(u32, u128, u32)> = (0..rows.len() as u32)
+            .map(|i| {
+                let group = rows.get(i as usize).map_or(0, |r| r.group);
+                (group, sort_key(path_of(i)), i)
+            })
+            .collect();
+        order.par_sort_unstable_by(|&(ga, ka, a), &(gb, kb, b)| {
+            (ga, ka)
+                .cmp(&(gb, kb))
+                .then_with(|| path_of(a).cmp(path_of(b)))
+        });
+
+        // The open nodes, root first: (first row of their run, weight).
+        let mut open: Vec<(u32, u64)> = Vec::new();
+        // Runs of light nodes whose callers are not light: (first row,
+        // end, depth).
+        let mut light: Vec<(u32, u32, u32)> = Vec::new();
+        let close = |open: &mut Vec<(u32, u64)>, light: &mut Vec<_>, depth: usize, end: u32| {
+            while open.len() > depth {
+                let Some((start, weight)) = open.pop() else {
+                    break;
+                };
+                if let Some(caller) = open.last_mut() {
+                    caller.1 = caller.1.saturating_add(weight);
+                }
+                // Drawn when at least the minimum (as the graph decides
+                // it; a NaN minimum draws nothing).
+                let drawn = (weight as f64) >= min_weight;
+                if !drawn {
+                    while light.last().is_some_and(|&(s, _, _)| s >= start) {
+                        light.pop();
+                    }
+                    light.push((start, end, open.len() as u32 + 1));
+                }
+            }
+        };
+        let mut prev: Option<(u32, &[u8])> = None;
+        // Where each frame of the previous path ends in it.
+        let mut ends: Vec<usize> = Vec::new();
+        for (at, &(group, _, row)) in order.iter().enumerate() {
+            let at = at as u32;
+            let cur = path_of(row);
+            let shared = match prev {
+                Some((g, p)) if g == group => shared_frames(&mut ends, p, cur),
+                _ => shared_frames(&mut ends, &[], cur),
+            };
+            close(&mut open, &mut light, shared, at);
+            let from = ends.last().copied().unwrap_or(0);
+            ends.extend(code::frames(cur.get(from..).unwrap_or_default()).map(|(_, e)| from + e));
+            while open.len() < ends.len() {
+                open.push((at, 0));
+            }
+            if let (Some(node), Some(r)) = (open.last_mut(), rows.get(row as usize)) {
+                node.1 = node.1.saturating_add(r.weight);
+            }
+            prev = Some((group, cur));
+        }
+        close(&mut open, &mut light, 0, order.len() as u32);
+
+        // Each row's path up to one frame below its first light node: the
+        // node keeps its place, and the frame below keeps its lines
+        // sorted where the whole stack's lines sort (`a;b` after `a.c`,
+        // where `a` alone would sort before it).
+        let mut keep = vec![usize::MAX; rows.len()];
+        for &(start, end, depth) in &light {
+            for &(_, _, row) in order.get(start as usize..end as usize).unwrap_or_default() {
+                if let Some(k) = keep.get_mut(row as usize) {
+                    *k = depth as usize + 1;
+                }
+            }
+        }
+        drop(order);
+        let mut cut = StackBatch::default();
+        let mut frames = Vec::new();
+        let cut_paths: Vec<PathId> = (0..rows.len() as u32)
+            .map(|row| {
+                let n = keep.get(row as usize).copied().unwrap_or(usize::MAX);
+                frames.clear();
+                frames.extend(
+                    code::frames(path_of(row))
+                        .take(n)
+                        .map(|(f, _)| FrameId::from_index(f)),
+                );
+                cut.add(&frames)
+            })
+            .collect();
+        drop(self);
+        let stacks = cut.intern_into(table);
+        cut_paths
+            .iter()
+            .map(|p| stacks.get(p.index()).copied().flatten())
+            .collect()
+    }
+}
+
+impl StackBatch {
+    /// Replace each frame `f` of every path by `reps[f]`, which is never
+    /// a later frame (so never longer in [`code`]): the paths are rewritten
+    /// in place, front to back. The index is stale after.
+    fn replace_frames(&mut self, reps: &[FrameId]) {
+        let mut scratch = Vec::new();
+        let mut write = 0;
+        for i in 0..self.starts.len() {
+            let start = self.starts.get(i).copied().unwrap_or(0);
+            let end = self.starts.get(i + 1).copied().unwrap_or(self.bytes.len());
+            scratch.clear();
+            for (f, _) in code::frames(self.bytes.get(start..end).unwrap_or_default()) {
+                let r = reps.get(f as usize).map_or(f, |r| r.index() as u32);
+                code::push(&mut scratch, r.min(f));
+            }
+            if let Some(dst) = self.bytes.get_mut(write..write + scratch.len()) {
+                dst.copy_from_slice(&scratch);
+            }
+            if let Some(s) = self.starts.get_mut(i) {
+                *s = write;
+            }
+            write += scratch.len();
+        }
+        self.bytes.truncate(write);
+    }
+}
+
+/// How many whole frames `prev` and `cur` share, with `ends` (where each
+/// frame of `prev` ends) cut to them. A frame boundary of `prev` within
+/// their common bytes is one of `cur` too: the code is prefix-free.
+fn shared_frames(ends: &mut Vec<usize>, prev: &[u8], cur: &[u8]) -> usize {
+    let common = common_prefix(prev, cur);
+    let shared = ends.partition_point(|&e| e <= common);
+    ends.truncate(shared);
+    shared
+}
+
+/// Frame ids as path bytes: a prefix-free code whose byte order is the
+/// ids' order, so that paths compare frame by frame as bytes, and the ids
+/// of most profiles (below 16,512) take one or two bytes.
+mod code {
+    /// Ids below: one byte `0xxxxxxx`.
+    const ONE: u32 = 0x80;
+    /// Ids below: `10xxxxxx` and a byte, of the id less [`ONE`].
+    const TWO: u32 = ONE + 0x4000;
+    /// Ids below: `110xxxxx` and two bytes, of the id less [`TWO`]; the
+    /// rest are `0xE0` and the id's four bytes.
+    const THREE: u32 = TWO + 0x20_0000;
+
+    /// Append the code of `id`.
+    pub(super) fn push(out: &mut Vec<u8>, id: u32) {
+        if id < ONE {
+            out.push(id as u8);
+        } else if id < TWO {
+            let v = id - ONE;
+            out.extend_from_slice(&[0x80 | (v >> 8) as u8, v as u8]);
+        } else if id < THREE {
+            let v = id - TWO;
+            out.extend_from_slice(&[0xC0 | (v >> 16) as u8, (v >> 8) as u8, v as u8]);
+        } else {
+            out.push(0xE0);
+            out.extend_from_slice(&id.to_be_bytes());
+        }
+    }
+
+    /// The first id of `bytes` and its code's length; `None` at the end
+    /// (or at a cut code, which [`push`] never writes).
+    fn first(bytes: &[u8]) -> Option<(u32, usize)> {
+        let b = |i: usize| bytes.get(i).map(|&b| u32::from(b));
+        let b0 = b(0)?;
+        Some(match b0 {
+            0..=0x7F => (b0, 1),
+            0x80..=0xBF => (ONE + ((b0 & 0x3F) << 8 | b(1)?), 2),
+            0xC0..=0xDF => (TWO + ((b0 & 0x1F) << 16 | b(1)? << 8 | b(2)?), 3),
+            _ => (b(1)? << 24 | b(2)? << 16 | b(3)? << 8 | b(4)?, 5),
+        })
+    }
+
+    /// The ids of `bytes`, each with where its code ends.
+    pub(super) fn frames(bytes: &[u8]) -> impl Iterator<Item = (u32, usize)> + '_ {
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            let (id, len) = first(bytes.get(at..)?)?;
+            at += len;
+            Some((id, at))
+        })
+    }
+}
+
+/// A sample row for [`StackBatch::intern_cut`]: its path, the root it is
+/// drawn under, its weight.
+struct Row {
+    path: PathId,
+    group: u32,
+    weight: u64,
 }
 
 /// The first sixteen bytes of `path`, zero-padded, as a number that orders
@@ -209,6 +520,41 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_order_as_ids_and_read_back() {
+        let ids = [
+            0,
+            1,
+            0x7F,
+            0x80,
+            0x81,
+            0x407F,
+            0x4080,
+            0x4081,
+            0x20_407F,
+            0x20_4080,
+            0x20_4081,
+            u32::MAX - 1,
+            u32::MAX,
+        ];
+        let coded: Vec<Vec<u8>> = ids
+            .iter()
+            .map(|&id| {
+                let mut v = Vec::new();
+                code::push(&mut v, id);
+                v
+            })
+            .collect();
+        for (pair, ids) in coded.windows(2).zip(ids.windows(2)) {
+            assert!(pair[0] < pair[1], "{:x} orders before {:x}", ids[0], ids[1]);
+            // Prefix-free: no code starts another.
+            assert!(!pair[1].starts_with(&pair[0]));
+        }
+        let all: Vec<u8> = coded.concat();
+        let back: Vec<u32> = code::frames(&all).map(|(id, _)| id).collect();
+        assert_eq!(back, ids);
+    }
 
     #[test]
     fn common_prefix_lengths() {

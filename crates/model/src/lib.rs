@@ -54,6 +54,7 @@ pub use batch::{PathId, StackBatch};
 pub use ops::{merge, MergeError};
 pub mod limits;
 pub mod naming;
+pub mod pruning;
 
 // The generic operation that compares two profiles; the operations that
 // carry policy (filters, transforms, views, idle, top) are in the

@@ -45,6 +45,7 @@ mod unwind;
 use std::io::Read;
 
 pub use error::Error;
+use stackconv_model::pruning::FlameGraphPruning;
 pub use stackconv_model::Profile;
 pub use symbolize::SymbolOptions;
 
@@ -81,6 +82,24 @@ pub struct ReadOptions {
     /// far and its length (from the reading thread, about every 4 MiB):
     /// for a progress bar. Default none.
     pub progress: Option<Progress>,
+    /// The profile read is only drawn as one flame graph: cut each
+    /// sample's stack below what the graph would not draw (see
+    /// [`FlameGraphPruning`]), so that the stack tree of a large recording
+    /// is thousands of nodes instead of tens of millions. With
+    /// [`ReadOptions::fold`] (otherwise ignored). Default none.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use stackconv_model::pruning::{DrawnKeys, FlameGraphPruning};
+    /// let mut opts = stackconv_perf::ReadOptions::default();
+    /// opts.fold = true;
+    /// opts.flame_graph = Some(FlameGraphPruning {
+    ///     min_width_percent: 0.1,
+    ///     column: None,
+    ///     keys: Arc::new(|_| None::<DrawnKeys>),
+    /// });
+    /// ```
+    pub flame_graph: Option<FlameGraphPruning>,
 }
 
 /// A progress callback: `(bytes read, input length)`.

@@ -6,12 +6,14 @@
 //! names with `;` or spaces).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use proptest::prelude::*;
 use stackconv::collapsed::folded::{self, RootFrame, WriteOptions};
 use stackconv::collapsed::prune;
 use stackconv::flamegraph::{min_drawn_weight, write_svg, SvgOptions};
-use stackconv::model::{FrameKind, Thread, ValueType};
+use stackconv::model::pruning::FlameGraphPruning;
+use stackconv::model::{FrameKind, StackBatch, Thread, ValueType};
 use stackconv::{read_path, Profile, ReadOptions};
 
 fn testdata(rel: &str) -> PathBuf {
@@ -209,4 +211,165 @@ fn large_profile_draws_the_same() {
         assert!(full == pruned, "min width {min_width}");
         assert!(lines < 40_000, "{lines} lines");
     }
+}
+
+/// A reader may cut each stack below what the graph draws
+/// (`FlameGraphPruning`, `StackBatch::intern_samples`): drawn through the
+/// library's SVG writer, the cut profile's graph must be the whole
+/// profile's, byte for byte.
+fn svg_of(p: &Profile, o: &WriteOptions, min_width: f64) -> Option<Vec<u8>> {
+    let mut w = stackconv::WriteOptions::default();
+    w.folded = o.clone();
+    w.svg.min_width_percent = min_width;
+    let mut out = Vec::new();
+    stackconv::write(p, stackconv::OutputFormat::Svg, &w, &mut out).ok()?;
+    Some(out)
+}
+
+fn pruning(o: &WriteOptions, min_width: f64) -> FlameGraphPruning {
+    let o = o.clone();
+    FlameGraphPruning {
+        min_width_percent: min_width,
+        column: None,
+        keys: Arc::new(move |p| prune::drawn_keys(p, &o)),
+    }
+}
+
+/// `samples` as `build` makes them, but through a `StackBatch` cut for a
+/// graph of `o` at `min_width`; frames alternate between two kinds, so
+/// that frames drawn alike (one text) are distinct frames. Returns the
+/// whole profile, the cut one, and whether it was cut.
+fn build_cut(
+    names: &[&str],
+    samples: &[(usize, Vec<usize>, i64)],
+    comm_root: bool,
+    o: &WriteOptions,
+    min_width: f64,
+) -> (Profile, Profile, bool) {
+    let mut whole = Profile::new(vec![ValueType::new("samples", "count")]);
+    whole.meta_mut().comm_root = comm_root;
+    let mut cut = whole.clone();
+    let mut batch = StackBatch::default();
+    let mut paths = Vec::new();
+    for (i, (t, stack, v)) in samples.iter().enumerate() {
+        for (is_cut, p) in [(false, &mut whole), (true, &mut cut)] {
+            let name = p.intern_str(THREADS[*t]);
+            let thread = p.intern_thread(Thread {
+                pid: Some(1),
+                tid: Some(*t as u32 + 1),
+                process_name: name,
+                thread_name: name,
+            });
+            let frames: Vec<_> = stack
+                .iter()
+                .enumerate()
+                .map(|(d, &n)| {
+                    let kind = if (i + d) % 3 == 0 {
+                        FrameKind::Inline
+                    } else {
+                        FrameKind::Native
+                    };
+                    p.intern_frame_named(names[n], kind)
+                })
+                .collect();
+            if is_cut {
+                paths.push(batch.add(&frames));
+                p.push_sample(None, thread, None, &[*v]);
+            } else {
+                let s = p.intern_stack_frames(frames);
+                p.push_sample(s, thread, None, &[*v]);
+            }
+        }
+    }
+    let was_cut = batch.intern_samples(&mut cut, &paths, Some(&pruning(o, min_width)));
+    (whole, cut, was_cut)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+    #[test]
+    fn random_profiles_cut_while_read_draw_the_same(
+        (samples, comm_root) in profile_strategy(),
+        min_width in prop_oneof![Just(0.1), Just(5.0), Just(20.0), Just(60.0)],
+        root in prop_oneof![Just(RootFrame::Auto), Just(RootFrame::None), Just(RootFrame::CommPidTid)],
+        annotate in any::<bool>(),
+    ) {
+        let o = opts(root, annotate);
+        let (whole, cut, _) = build_cut(NAMES, &samples, comm_root, &o, min_width);
+        prop_assert_eq!(whole.totals(), cut.totals());
+        let (a, b) = (svg_of(&whole, &o, min_width), svg_of(&cut, &o, min_width));
+        prop_assert!(a == b, "cut SVG differs:\n{:?}\n---\n{:?}",
+            a.map(String::from_utf8), b.map(String::from_utf8));
+    }
+}
+
+#[test]
+fn a_wide_profile_is_cut() {
+    // main;hot (weight 10,000) beside 200 distinct deep stacks of weight 1
+    // under main;cold: at 1% (weight 102) `cold` is drawn, its callees are
+    // not, and the cut keeps one frame below each of them.
+    let mut names = vec!["main", "hot", "cold", "g", "h"];
+    let callees: Vec<String> = (0..200).map(|i| format!("f{i}")).collect();
+    names.extend(callees.iter().map(String::as_str));
+    let mut samples = vec![(0, vec![0, 1], 10_000)];
+    for i in 0..200 {
+        samples.push((0, vec![0, 2, 5 + i, 3, 4], 1));
+    }
+    let o = WriteOptions::default();
+    let (whole, cut, was_cut) = build_cut(&names, &samples, true, &o, 1.0);
+    assert!(was_cut);
+    // More: some frames are of another kind, drawn alike.
+    assert!(whole.stacks().len() > 3 + 200 * 3);
+    // main, hot, cold, each f_i and its `g`.
+    assert_eq!(cut.stacks().len(), 3 + 200 * 2);
+    assert_eq!(svg_of(&whole, &o, 1.0), svg_of(&cut, &o, 1.0));
+}
+
+#[test]
+fn recordings_cut_while_read_draw_the_same() {
+    let mut files = Vec::new();
+    let mut dirs = vec![testdata("")];
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|x| x == "data") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() >= 10, "testdata has its perf recordings");
+    let (mut compared, mut smaller) = (0, 0);
+    for path in &files {
+        for root in [RootFrame::Auto, RootFrame::CommPidTid] {
+            for annotate in [false, true] {
+                for min_width in [0.1, 2.0] {
+                    let o = opts(root, annotate);
+                    let mut ro = ReadOptions::default();
+                    ro.perf.symbols.no_system_paths = true;
+                    ro.perf.symbols.symbol_dirs = vec![testdata("perf/bin")];
+                    ro.perf.symbols.kallsyms = Some(testdata("perf/c-fp.kallsyms"));
+                    ro.perf.fold = true;
+                    let Ok(whole) = read_path(path, &ro) else {
+                        continue;
+                    };
+                    ro.perf.flame_graph = Some(pruning(&o, min_width));
+                    let cut = read_path(path, &ro).unwrap();
+                    assert_eq!(whole.totals(), cut.totals(), "{}", path.display());
+                    assert!(
+                        svg_of(&whole, &o, min_width) == svg_of(&cut, &o, min_width),
+                        "{}: root {root:?} annotate {annotate} min width {min_width}: \
+                         the SVG of the cut profile differs",
+                        path.display()
+                    );
+                    compared += 1;
+                    smaller += usize::from(cut.stacks().len() < whole.stacks().len());
+                }
+            }
+        }
+    }
+    assert!(compared > 40, "{compared} graphs compared");
+    assert!(smaller > compared / 4, "{smaller} of {compared} cut");
 }

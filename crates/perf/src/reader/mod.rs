@@ -619,12 +619,12 @@ impl Reader<'_> {
 
     fn finish(mut self) -> Profile {
         let batch = std::mem::take(&mut self.batch);
-        let stacks = batch.intern_into(self.profile.stacks_mut());
-        let paths = &self.sample_paths;
-        self.profile.map_sample_stacks(|i, _| {
-            let path = paths.get(i)?;
-            stacks.get(path.index()).copied().flatten()
-        });
+        // Cut for a flame graph only when the rows are folded: a row per
+        // sample keeps its time for outputs that show it.
+        let pruning = self.opts.flame_graph.as_ref().filter(|_| self.opts.fold);
+        let paths = std::mem::take(&mut self.sample_paths);
+        batch.intern_samples(&mut self.profile, &paths, pruning);
+        drop(paths);
         // Off-CPU intervals still open at the end of the recording are
         // dropped: their length is unknown.
         let open = self.pending_off_cpu.len() as u64;
