@@ -57,8 +57,9 @@ pub struct StackBatch {
     bytes: Vec<u8>,
     /// Start of each path in `bytes`; its end is the next start.
     starts: Vec<usize>,
-    /// (hash of its bytes, path id) of every path.
-    index: HashTable<(u64, u32)>,
+    /// Every path: the high half of the hash of its bytes, and its id
+    /// ([`entry`]); 8 bytes a path.
+    index: HashTable<u64>,
 }
 
 impl StackBatch {
@@ -92,7 +93,9 @@ impl StackBatch {
         for f in root_first {
             code::push(&mut self.bytes, f.index() as u32);
         }
-        let hash = FxBuildHasher.hash_one(self.bytes.get(start..).unwrap_or_default());
+        let high =
+            (FxBuildHasher.hash_one(self.bytes.get(start..).unwrap_or_default()) >> 32) as u32;
+        let hash = table_hash(u64::from(high) << 32);
         let (bytes, starts) = (&self.bytes, &self.starts);
         let path = |id: u32| {
             let i = id as usize;
@@ -101,17 +104,18 @@ impl StackBatch {
             bytes.get(s..e).unwrap_or_default()
         };
         let new = bytes.get(start..).unwrap_or_default();
-        if let Some(&(_, id)) = self
+        if let Some(&id) = self
             .index
-            .find(hash, |&(h, id)| h == hash && path(id) == new)
+            .find(hash, |&e| (e >> 32) as u32 == high && path(e as u32) == new)
         {
             self.bytes.truncate(start);
-            return PathId(id);
+            return PathId(id as u32);
         }
         #[allow(clippy::expect_used)]
         let id = u32::try_from(self.starts.len()).expect("more than 2^32 paths");
         self.starts.push(start);
-        self.index.insert_unique(hash, (hash, id), |&(h, _)| h);
+        self.index
+            .insert_unique(hash, entry(high, id), |&e| table_hash(e));
         PathId(id)
     }
 
@@ -292,13 +296,15 @@ impl StackBatch {
             let path = rows.get(row as usize).map_or(u32::MAX, |r| r.path.0);
             self.path(path)
         };
-        let mut order: Vec<(u32, u128, u32)> = (0..rows.len() as u32)
+        // (key, group, row): the key of the first eight bytes only, so that
+        // an entry is 16 bytes (there is one per sample row).
+        let mut order: Vec<(u64, u32, u32)> = (0..rows.len() as u32)
             .map(|i| {
                 let group = rows.get(i as usize).map_or(0, |r| r.group);
-                (group, sort_key(path_of(i)), i)
+                ((sort_key(path_of(i)) >> 64) as u64, group, i)
             })
             .collect();
-        order.par_sort_unstable_by(|&(ga, ka, a), &(gb, kb, b)| {
+        order.par_sort_unstable_by(|&(ka, ga, a), &(kb, gb, b)| {
             (ga, ka)
                 .cmp(&(gb, kb))
                 .then_with(|| path_of(a).cmp(path_of(b)))
@@ -331,7 +337,7 @@ impl StackBatch {
         let mut prev: Option<(u32, &[u8])> = None;
         // Where each frame of the previous path ends in it.
         let mut ends: Vec<usize> = Vec::new();
-        for (at, &(group, _, row)) in order.iter().enumerate() {
+        for (at, &(_, group, row)) in order.iter().enumerate() {
             let at = at as u32;
             let cur = path_of(row);
             let shared = match prev {
@@ -355,11 +361,11 @@ impl StackBatch {
         // node keeps its place, and the frame below keeps its lines
         // sorted where the whole stack's lines sort (`a;b` after `a.c`,
         // where `a` alone would sort before it).
-        let mut keep = vec![usize::MAX; rows.len()];
+        let mut keep = vec![u32::MAX; rows.len()];
         for &(start, end, depth) in &light {
             for &(_, _, row) in order.get(start as usize..end as usize).unwrap_or_default() {
                 if let Some(k) = keep.get_mut(row as usize) {
-                    *k = depth as usize + 1;
+                    *k = depth.saturating_add(1);
                 }
             }
         }
@@ -368,7 +374,7 @@ impl StackBatch {
         let mut frames = Vec::new();
         let cut_paths: Vec<PathId> = (0..rows.len() as u32)
             .map(|row| {
-                let n = keep.get(row as usize).copied().unwrap_or(usize::MAX);
+                let n = keep.get(row as usize).map_or(usize::MAX, |&k| k as usize);
                 frames.clear();
                 frames.extend(
                     code::frames(path_of(row))
@@ -414,6 +420,19 @@ impl StackBatch {
     }
 }
 
+/// An entry of [`StackBatch::index`]: the high half of a path's hash above
+/// its id.
+fn entry(high: u32, id: u32) -> u64 {
+    u64::from(high) << 32 | u64::from(id)
+}
+
+/// The hash the index files an entry under, from the entry alone (so that
+/// growing the index need not hash the paths again): its hash half, spread
+/// over 64 bits.
+fn table_hash(entry: u64) -> u64 {
+    (entry >> 32).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
 /// How many whole frames `prev` and `cur` share, with `ends` (where each
 /// frame of `prev` ends) cut to them. A frame boundary of `prev` within
 /// their common bytes is one of `cur` too: the code is prefix-free.
@@ -437,6 +456,7 @@ mod code {
     const THREE: u32 = TWO + 0x20_0000;
 
     /// Append the code of `id`.
+    #[inline]
     pub(super) fn push(out: &mut Vec<u8>, id: u32) {
         if id < ONE {
             out.push(id as u8);

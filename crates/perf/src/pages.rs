@@ -13,7 +13,7 @@
 use std::ops::Range;
 
 /// Bytes read between two releases.
-pub(crate) const WINDOW: usize = 32 << 20;
+pub(crate) const WINDOW: usize = 8 << 20;
 
 /// The pages of the input: a read-only file mapping, or none (bytes in
 /// memory, which are never released).

@@ -133,8 +133,12 @@ struct Reader<'o> {
     batch: StackBatch,
     /// The path of each sample pushed so far (its stack is set at the end).
     sample_paths: Vec<PathId>,
-    /// With `opts.fold`: the sample row of each (path, thread) pushed.
-    rows: FxHashMap<(PathId, ThreadId), usize>,
+    /// With `opts.fold`: the rows of each path, threads apart: the first
+    /// row of a path (by path index; [`NO_ROW`]: none yet), and after each
+    /// row the next of its path. Most paths are of one thread, and a
+    /// chain costs 8 bytes a row where a map of (path, thread) costs 20.
+    first_row: Vec<u32>,
+    next_row: Vec<u32>,
     /// Per thread, the previous sample's entries and frames, see
     /// [`Reader::intern_entries`].
     last_path: FxHashMap<i32, LastPath>,
@@ -150,6 +154,9 @@ struct Reader<'o> {
     /// Where the sample record being read lies in the input.
     sample_offset: Option<u64>,
 }
+
+/// No row: the end of a chain of [`Reader::next_row`].
+const NO_ROW: u32 = u32::MAX;
 
 /// Read a validated container into a profile.
 pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile, Error> {
@@ -243,7 +250,8 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
         scratch: Vec::new(),
         batch: StackBatch::default(),
         sample_paths: Vec::new(),
-        rows: FxHashMap::default(),
+        first_row: Vec::new(),
+        next_row: Vec::new(),
         last_path: FxHashMap::default(),
         values: vec![0; columns],
         weight_totals: vec![0; columns],
@@ -606,19 +614,51 @@ impl Reader<'_> {
             self.sample_paths.push(path);
             return;
         }
-        let next = self.sample_paths.len();
-        let row = *self.rows.entry((path, thread)).or_insert(next);
-        if row == next {
+        if self.first_row.len() <= path.index() {
+            self.first_row.resize(path.index() + 1, NO_ROW);
+        }
+        let threads = self.profile.samples().threads();
+        let mut at = self.first_row.get(path.index()).copied().unwrap_or(NO_ROW);
+        let mut last = None;
+        while at != NO_ROW {
+            if threads.get(at as usize) == Some(&thread) {
+                // Within the column's total, checked by `weight`: cannot
+                // overflow.
+                let _ = self.profile.add_to_sample(at as usize, values);
+                return;
+            }
+            last = Some(at);
+            at = self.next_row.get(at as usize).copied().unwrap_or(NO_ROW);
+        }
+        let Ok(row) = u32::try_from(self.sample_paths.len()) else {
+            // Past 2^32-1 rows (never, at 8 bytes a row): not folded.
             self.profile.push_sample(None, thread, None, values);
             self.sample_paths.push(path);
+            self.next_row.push(NO_ROW);
             return;
+        };
+        let link = match last {
+            Some(l) => self.next_row.get_mut(l as usize),
+            None => self.first_row.get_mut(path.index()),
+        };
+        if let Some(link) = link {
+            *link = row;
         }
-        // Within the column's total, checked by `weight`: cannot overflow.
-        let _ = self.profile.add_to_sample(row, values);
+        self.profile.push_sample(None, thread, None, values);
+        self.sample_paths.push(path);
+        self.next_row.push(NO_ROW);
     }
 
     fn finish(mut self) -> Profile {
         let batch = std::mem::take(&mut self.batch);
+        // What reading needed is done with: freed before the stacks are
+        // interned, which takes memory of its own.
+        self.first_row = Vec::new();
+        self.next_row = Vec::new();
+        self.last_path = FxHashMap::default();
+        self.addr_cache = FxHashMap::default();
+        self.addr_frames = Vec::new();
+        self.front = Vec::new();
         // Cut for a flame graph only when the rows are folded: a row per
         // sample keeps its time for outputs that show it.
         let pruning = self.opts.flame_graph.as_ref().filter(|_| self.opts.fold);
