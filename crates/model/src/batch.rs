@@ -126,15 +126,10 @@ impl StackBatch {
     /// to the table follow the sorted order of the paths; parents still come
     /// before their children.
     pub fn intern_into(self, table: &mut StackTable) -> Vec<Option<StackId>> {
-        // Sorted by the first sixteen bytes (four frames), then the whole
-        // path: most comparisons are decided by the key, in the array being
-        // sorted, without reading two paths from random places.
-        let mut order: Vec<(u128, u32)> = (0..self.starts.len() as u32)
-            .map(|id| (sort_key(self.path(id)), id))
-            .collect();
-        order.par_sort_unstable_by(|&(ka, a), &(kb, b)| {
-            ka.cmp(&kb).then_with(|| self.path(a).cmp(self.path(b)))
-        });
+        let order = sort_paths(
+            (0..self.starts.len() as u32).map(|id| (0, id)).collect(),
+            |id| self.path(id),
+        );
         // Nodes past the common prefix with the previous path are new to
         // the table when it started empty: they are appended without an
         // index. Otherwise they are looked up.
@@ -149,7 +144,7 @@ impl StackBatch {
         let mut prev: &[u8] = &[];
         // Where each frame of `prev` ends in it.
         let mut ends: Vec<usize> = Vec::new();
-        for (_, id) in order {
+        for (_, _, id) in order {
             let cur = self.path(id);
             let shared = shared_frames(&mut ends, prev, cur);
             nodes.truncate(shared);
@@ -296,19 +291,13 @@ impl StackBatch {
             let path = rows.get(row as usize).map_or(u32::MAX, |r| r.path.0);
             self.path(path)
         };
-        // (key, group, row): the key of the first eight bytes only, so that
-        // an entry is 16 bytes (there is one per sample row).
-        let mut order: Vec<(u64, u32, u32)> = (0..rows.len() as u32)
-            .map(|i| {
-                let group = rows.get(i as usize).map_or(0, |r| r.group);
-                ((sort_key(path_of(i)) >> 64) as u64, group, i)
-            })
-            .collect();
-        order.par_sort_unstable_by(|&(ka, ga, a), &(kb, gb, b)| {
-            (ga, ka)
-                .cmp(&(gb, kb))
-                .then_with(|| path_of(a).cmp(path_of(b)))
-        });
+        let order = sort_paths(
+            rows.iter()
+                .zip(0..rows.len() as u32)
+                .map(|(r, i)| (r.group, i))
+                .collect(),
+            path_of,
+        );
 
         // The open nodes, root first: (first row of their run, weight).
         let mut open: Vec<(u32, u64)> = Vec::new();
@@ -504,17 +493,91 @@ struct Row {
     weight: u64,
 }
 
-/// The first sixteen bytes of `path`, zero-padded, as a number that orders
-/// as the bytes do: paths whose keys differ compare as their keys; equal
-/// keys need the whole paths (a shorter path padded with zeros can equal a
-/// longer one's key).
-fn sort_key(path: &[u8]) -> u128 {
-    let mut key = [0u8; 16];
-    let n = path.len().min(16);
-    if let (Some(k), Some(p)) = (key.get_mut(..n), path.get(..n)) {
+/// `items` (group, id) sorted by group, then by `path(id)` in byte order
+/// (a path before the longer paths it starts), as (key, group, id)
+/// entries; equal paths of a group in no particular order.
+///
+/// A most-significant-first radix sort by seven bytes at a time: every
+/// comparison is of two integers in the array being sorted (the group, then
+/// [`sort_key`] of the next seven bytes), and only the runs that tie on
+/// them, with more bytes to come, are keyed again seven bytes further on.
+/// Paths are read in order of their bytes, never two from random places
+/// per comparison.
+fn sort_paths<'p>(
+    items: Vec<(u32, u32)>,
+    path: impl Fn(u32) -> &'p [u8] + Sync,
+) -> Vec<(u64, u32, u32)> {
+    let mut order: Vec<(u64, u32, u32)> = items
+        .into_iter()
+        .map(|(group, id)| (sort_key(path(id), 0), group, id))
+        .collect();
+    order.par_sort_unstable_by_key(|&(key, group, _)| (group, key));
+    // Runs still to sort: (start, end, byte offset their keys are at).
+    let mut todo: Vec<(usize, usize, usize)> = Vec::new();
+    push_ties(&order, 0, order.len(), 0, &mut todo);
+    while let Some((start, end, offset)) = todo.pop() {
+        let next = offset + KEY_BYTES;
+        let Some(run) = order.get_mut(start..end) else {
+            continue;
+        };
+        for e in run.iter_mut() {
+            e.0 = sort_key(path(e.2), next);
+        }
+        run.sort_unstable_by_key(|&(key, _, _)| key);
+        push_ties(&order, start, end, next, &mut todo);
+    }
+    order
+}
+
+/// Path bytes a sort key holds.
+const KEY_BYTES: usize = 7;
+
+/// Add to `todo` the runs of `order[start..end]` (sorted) whose entries
+/// tie on group and key and have more bytes past the key: they are keyed
+/// again at `offset + KEY_BYTES`.
+fn push_ties(
+    order: &[(u64, u32, u32)],
+    start: usize,
+    end: usize,
+    offset: usize,
+    todo: &mut Vec<(usize, usize, usize)>,
+) {
+    let mut i = start;
+    while i < end {
+        let Some(&(key, group, _)) = order.get(i) else {
+            break;
+        };
+        let mut j = i + 1;
+        while order
+            .get(j)
+            .is_some_and(|&(k, g, _)| j < end && k == key && g == group)
+        {
+            j += 1;
+        }
+        // More than the key's bytes left: the low byte says so.
+        if j - i > 1 && key & 0xFF > KEY_BYTES as u64 {
+            todo.push((i, j, offset));
+        }
+        i = j;
+    }
+}
+
+/// The seven bytes of `path` from `offset`, zero-padded, then how many
+/// bytes it has from there (at most eight), as a number that orders as the
+/// paths do: a path ending within the seven bytes sorts before a longer
+/// one with the same bytes (and zeros after them). Equal keys with the low
+/// byte 8 need the bytes past the key.
+fn sort_key(path: &[u8], offset: usize) -> u64 {
+    let rest = path.get(offset..).unwrap_or_default();
+    let mut key = [0u8; 8];
+    let n = rest.len().min(KEY_BYTES);
+    if let (Some(k), Some(p)) = (key.get_mut(..n), rest.get(..n)) {
         k.copy_from_slice(p);
     }
-    u128::from_be_bytes(key)
+    if let Some(len) = key.get_mut(KEY_BYTES) {
+        *len = rest.len().min(KEY_BYTES + 1) as u8;
+    }
+    u64::from_be_bytes(key)
 }
 
 /// The length in bytes of the common prefix of `a` and `b`.
@@ -574,6 +637,40 @@ mod tests {
         let all: Vec<u8> = coded.concat();
         let back: Vec<u32> = code::frames(&all).map(|(id, _)| id).collect();
         assert_eq!(back, ids);
+    }
+
+    #[test]
+    fn paths_sort_as_their_bytes() {
+        // Paths of few distinct bytes (zeros among them), many the
+        // prefixes of others, of two groups: ties at every key offset.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let paths: Vec<Vec<u8>> = (0..3000)
+            .map(|_| {
+                let len = (next() % 30) as usize;
+                (0..len)
+                    .map(|i| if i < 9 { 1 } else { (next() % 3) as u8 })
+                    .collect()
+            })
+            .collect();
+        let items: Vec<(u32, u32)> = (0..paths.len() as u32).map(|i| (i % 2, i)).collect();
+        let sorted = sort_paths(items.clone(), |i| &paths[i as usize]);
+        let mut expected = items;
+        expected.sort_by(|a, b| (a.0, &paths[a.1 as usize]).cmp(&(b.0, &paths[b.1 as usize])));
+        let got: Vec<(u32, &[u8])> = sorted
+            .iter()
+            .map(|&(_, g, i)| (g, &paths[i as usize][..]))
+            .collect();
+        let want: Vec<(u32, &[u8])> = expected
+            .iter()
+            .map(|&(g, i)| (g, &paths[i as usize][..]))
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[test]
