@@ -11,6 +11,7 @@
 use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
+use rayon::iter::{IntoParallelIterator, ParallelIterator};
 use rayon::slice::ParallelSliceMut;
 use rustc_hash::FxBuildHasher;
 
@@ -125,7 +126,10 @@ impl StackBatch {
     /// Paths are interned in sorted order, so the ids of nodes that are new
     /// to the table follow the sorted order of the paths; parents still come
     /// before their children.
-    pub fn intern_into(self, table: &mut StackTable) -> Vec<Option<StackId>> {
+    pub fn intern_into(mut self, table: &mut StackTable) -> Vec<Option<StackId>> {
+        // Paths are not looked up again: the index's memory goes before
+        // the sort takes some.
+        self.index = HashTable::new();
         let order = sort_paths(
             (0..self.starts.len() as u32).map(|id| (0, id)).collect(),
             |id| self.path(id),
@@ -281,9 +285,11 @@ impl StackBatch {
         reps: &[FrameId],
         min_weight: f64,
     ) -> Vec<Option<StackId>> {
+        // The index is not used again (and stale once frames are
+        // replaced): its memory goes before the sort takes some.
+        self.index = HashTable::new();
         // Frames replaced by their representatives, in place: paths equal
-        // to a flame graph become equal bytes. (The index is stale after;
-        // it is not used again.)
+        // to a flame graph become equal bytes.
         if reps.iter().enumerate().any(|(i, r)| r.index() != i) {
             self.replace_frames(reps);
         }
@@ -503,6 +509,10 @@ struct Row {
 /// them, with more bytes to come, are keyed again seven bytes further on.
 /// Paths are read in order of their bytes, never two from random places
 /// per comparison.
+///
+/// Runs are refined one by one while one of them holds most entries (the
+/// outer frames all paths share), then the runs left are refined on all
+/// cores, each on its own part of the array.
 fn sort_paths<'p>(
     items: Vec<(u32, u32)>,
     path: impl Fn(u32) -> &'p [u8] + Sync,
@@ -515,19 +525,62 @@ fn sort_paths<'p>(
     // Runs still to sort: (start, end, byte offset their keys are at).
     let mut todo: Vec<(usize, usize, usize)> = Vec::new();
     push_ties(&order, 0, order.len(), 0, &mut todo);
-    while let Some((start, end, offset)) = todo.pop() {
-        let next = offset + KEY_BYTES;
-        let Some(run) = order.get_mut(start..end) else {
-            continue;
-        };
-        for e in run.iter_mut() {
-            e.0 = sort_key(path(e.2), next);
-        }
-        run.sort_unstable_by_key(|&(key, _, _)| key);
-        push_ties(&order, start, end, next, &mut todo);
+    while let Some(i) = todo
+        .iter()
+        .position(|&(start, end, _)| (end - start) * 2 > order.len())
+    {
+        let (start, end, offset) = todo.swap_remove(i);
+        refine(&mut order, start, end, offset, &path, &mut todo);
     }
+    // The runs are disjoint: cut the array into them, in order.
+    todo.sort_unstable_by_key(|&(start, _, _)| start);
+    let mut parts = Vec::with_capacity(todo.len());
+    let mut rest = order.as_mut_slice();
+    let mut at = 0;
+    for &(start, end, offset) in &todo {
+        let (_, tail) = rest.split_at_mut(start.saturating_sub(at).min(rest.len()));
+        let (run, tail) = tail.split_at_mut((end - start).min(tail.len()));
+        parts.push((run, offset));
+        rest = tail;
+        at = end;
+    }
+    parts.into_par_iter().for_each(|(run, offset)| {
+        let mut todo = vec![(0, run.len(), offset)];
+        while let Some((start, end, offset)) = todo.pop() {
+            refine(run, start, end, offset, &path, &mut todo);
+        }
+    });
     order
 }
+
+/// Sort `order[start..end]` (entries that tie up to `offset`) by their
+/// keys from `offset + KEY_BYTES`, and add the runs that tie on those too
+/// to `todo`.
+fn refine<'p>(
+    order: &mut [(u64, u32, u32)],
+    start: usize,
+    end: usize,
+    offset: usize,
+    path: &impl Fn(u32) -> &'p [u8],
+    todo: &mut Vec<(usize, usize, usize)>,
+) {
+    let next = offset + KEY_BYTES;
+    let Some(run) = order.get_mut(start..end) else {
+        return;
+    };
+    for e in run.iter_mut() {
+        e.0 = sort_key(path(e.2), next);
+    }
+    if run.len() > PARALLEL_SORT {
+        run.par_sort_unstable_by_key(|&(key, _, _)| key);
+    } else {
+        run.sort_unstable_by_key(|&(key, _, _)| key);
+    }
+    push_ties(order, start, end, next, todo);
+}
+
+/// Runs longer than this are sorted on all cores.
+const PARALLEL_SORT: usize = 1 << 16;
 
 /// Path bytes a sort key holds.
 const KEY_BYTES: usize = 7;
@@ -650,7 +703,7 @@ mod tests {
             x ^= x << 17;
             x
         };
-        let paths: Vec<Vec<u8>> = (0..3000)
+        let paths: Vec<Vec<u8>> = (0..3001)
             .map(|_| {
                 let len = (next() % 30) as usize;
                 (0..len)
@@ -658,19 +711,24 @@ mod tests {
                     .collect()
             })
             .collect();
-        let items: Vec<(u32, u32)> = (0..paths.len() as u32).map(|i| (i % 2, i)).collect();
-        let sorted = sort_paths(items.clone(), |i| &paths[i as usize]);
-        let mut expected = items;
-        expected.sort_by(|a, b| (a.0, &paths[a.1 as usize]).cmp(&(b.0, &paths[b.1 as usize])));
-        let got: Vec<(u32, &[u8])> = sorted
-            .iter()
-            .map(|&(_, g, i)| (g, &paths[i as usize][..]))
-            .collect();
-        let want: Vec<(u32, &[u8])> = expected
-            .iter()
-            .map(|&(g, i)| (g, &paths[i as usize][..]))
-            .collect();
-        assert_eq!(got, want);
+        // One group: the first runs hold most paths and are refined one
+        // by one before the rest are refined in parallel; several: the
+        // parts are the groups.
+        for groups in [1, 2, 5] {
+            let items: Vec<(u32, u32)> = (0..paths.len() as u32).map(|i| (i % groups, i)).collect();
+            let sorted = sort_paths(items.clone(), |i| &paths[i as usize]);
+            let mut expected = items;
+            expected.sort_by(|a, b| (a.0, &paths[a.1 as usize]).cmp(&(b.0, &paths[b.1 as usize])));
+            let got: Vec<(u32, &[u8])> = sorted
+                .iter()
+                .map(|&(_, g, i)| (g, &paths[i as usize][..]))
+                .collect();
+            let want: Vec<(u32, &[u8])> = expected
+                .iter()
+                .map(|&(g, i)| (g, &paths[i as usize][..]))
+                .collect();
+            assert_eq!(got, want, "{groups} groups");
+        }
     }
 
     #[test]
