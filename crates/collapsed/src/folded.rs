@@ -12,6 +12,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::io::{self, Write};
 
@@ -238,49 +239,73 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
         *e = e.saturating_add(v);
     }
     // Names by frame index and root texts by thread, each made once.
-    let mut names: Vec<Option<String>> = vec![None; p.frames().len()];
-    let mut roots: FxHashMap<ThreadId, Option<String>> = FxHashMap::default();
-    // Every line's text in one buffer, (start, end, weight) per line,
-    // sorted by text and equal texts merged (stacks of distinct frames
-    // named alike, threads of one name): no hash of the text and no
-    // allocation per line.
-    let mut text: Vec<u8> = Vec::new();
-    let mut rows: Vec<(usize, usize, i64)> = Vec::with_capacity(by_pair.len());
-    let mut frames = Vec::new();
-    for ((stack, thread), v) in by_pair {
-        let root_frame = roots
-            .entry(thread)
-            .or_insert_with(|| root_text(p, thread, root));
-        let start = text.len();
-        let mut first = root_frame.is_none();
-        if let Some(r) = root_frame {
-            text.extend_from_slice(r.as_bytes());
-        }
-        frames.clear();
-        frames.extend(p.stacks().frames_leaf_first(stack));
-        for &f in frames.iter().rev() {
-            if !first {
-                text.push(b';');
-            }
-            first = false;
-            match names.get_mut(f.index()) {
-                Some(Some(name)) => text.extend_from_slice(name.as_bytes()),
-                Some(slot) => {
-                    text.extend_from_slice(slot.insert(frame_text(p, f, opts.annotate)).as_bytes())
+    let frames: Vec<FrameId> = p.frames().iter().map(|(f, _)| f).collect();
+    let names: Vec<String> = frames
+        .par_iter()
+        .map(|&f| frame_text(p, f, opts.annotate))
+        .collect();
+    let roots: FxHashMap<ThreadId, Option<String>> = p
+        .threads()
+        .iter()
+        .map(|(t, _)| (t, root_text(p, t, root)))
+        .collect();
+    // Every line's text in a buffer per part of the pairs, built on all
+    // cores; (part, start, end, weight) per line, sorted by text and equal
+    // texts merged (stacks of distinct frames named alike, threads of one
+    // name): no hash of the text and no allocation per line.
+    let pairs: Vec<((StackId, ThreadId), i64)> = by_pair.into_iter().collect();
+    let part = pairs
+        .len()
+        .div_ceil(4 * rayon::current_num_threads())
+        .max(4096);
+    let mut parts: Vec<(Vec<u8>, Vec<LineRow>)> = pairs
+        .par_chunks(part)
+        .enumerate()
+        .map(|(n, pairs)| {
+            let mut text: Vec<u8> = Vec::new();
+            let mut rows = Vec::with_capacity(pairs.len());
+            let mut frames = Vec::new();
+            for &((stack, thread), v) in pairs {
+                let root_frame = roots.get(&thread).and_then(Option::as_ref);
+                let start = text.len();
+                let mut first = root_frame.is_none();
+                if let Some(r) = root_frame {
+                    text.extend_from_slice(r.as_bytes());
                 }
-                None => text.extend_from_slice(frame_text(p, f, opts.annotate).as_bytes()),
+                frames.clear();
+                frames.extend(p.stacks().frames_leaf_first(stack));
+                for &f in frames.iter().rev() {
+                    if !first {
+                        text.push(b';');
+                    }
+                    first = false;
+                    if let Some(name) = names.get(f.index()) {
+                        text.extend_from_slice(name.as_bytes());
+                    }
+                }
+                rows.push((n as u32, start, text.len(), v));
             }
-        }
-        rows.push((start, text.len(), v));
+            (text, rows)
+        })
+        .collect();
+    let mut rows: Vec<LineRow> = Vec::with_capacity(pairs.len());
+    for (_, r) in &mut parts {
+        rows.append(r);
     }
-    let line = |r: &(usize, usize, i64)| text.get(r.0..r.1).unwrap_or_default();
-    rows.sort_unstable_by(|a, b| line(a).cmp(line(b)));
+    drop(pairs);
+    let line = |r: &LineRow| {
+        parts
+            .get(r.0 as usize)
+            .and_then(|(text, _)| text.get(r.1..r.2))
+            .unwrap_or_default()
+    };
+    rows.par_sort_unstable_by(|a, b| line(a).cmp(line(b)));
     let mut w = io::BufWriter::with_capacity(256 * 1024, out);
     let mut rest = rows.as_slice();
     while let Some((first, _)) = rest.split_first() {
         let same = rest.iter().take_while(|r| line(r) == line(first)).count();
         let (equal, after) = rest.split_at(same);
-        let v = equal.iter().fold(0i64, |t, r| t.saturating_add(r.2));
+        let v = equal.iter().fold(0i64, |t, r| t.saturating_add(r.3));
         if v != 0 {
             w.write_all(line(first))?;
             writeln!(w, " {v}")?;
@@ -289,6 +314,10 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
     }
     w.flush()
 }
+
+/// A folded line being written: the part of the text it is in, its start
+/// and end there, and its weight.
+type LineRow = (u32, usize, usize, i64);
 
 /// The total of value column `column` of `p`, checked: an
 /// [`io::ErrorKind::InvalidData`] error when its weights add up to more
