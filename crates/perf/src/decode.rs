@@ -12,8 +12,8 @@ use crate::error::Error;
 use crate::records::{self, Events};
 use crate::unwind;
 use linux_perf_event_reader::{
-    constants, CpuMode, EventRecord, Mmap2FileId, RawEventRecord, ReadFormat, RecordParseInfo,
-    RecordType, SampleFormat, SampleRecord,
+    constants, CpuMode, EventRecord, Mmap2FileId, RawData, RawEventRecord, ReadFormat,
+    RecordParseInfo, RecordType, SampleFormat, SampleRecord,
 };
 
 /// `PERF_RECORD_MISC_SWITCH_OUT`.
@@ -31,6 +31,10 @@ const SCHED_SWITCH_PREV_PID: usize = 24;
 
 /// Records per batch sent to the reader.
 const BATCH: usize = 1024;
+/// User stack bytes (`--call-graph dwarf`) per batch, at most about: a
+/// batch ends when its stacks reach this. 8 batches of 1024 samples with
+/// 16 KiB stacks would hold 128 MiB in flight.
+const BATCH_STACK_BYTES: usize = 1 << 20;
 /// Batches in flight between the decoder and the reader.
 const IN_FLIGHT: usize = 8;
 
@@ -49,7 +53,8 @@ pub(crate) struct UserStack {
     pub ip: u64,
     pub sp: u64,
     pub bp: u64,
-    pub stack: Vec<u8>,
+    /// The stack bytes: a range of its batch's `stacks`.
+    pub stack: std::ops::Range<usize>,
     /// Whether the callchain had a user part (its first entry is `ip`).
     pub user_ip_seen: bool,
 }
@@ -108,11 +113,13 @@ pub(crate) enum Decoded {
     Other,
 }
 
-/// Records decoded, in order, with the stack entries of their samples.
+/// Records decoded, in order, with the stack entries and user stack bytes
+/// of their samples (buffers reused from batch to batch).
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
     pub records: Vec<Decoded>,
     pub entries: Vec<Entry>,
+    pub stacks: Vec<u8>,
 }
 
 /// What the decoder sends: a batch, or the error that ends the stream.
@@ -135,19 +142,27 @@ pub(crate) fn decode_all(
             .map(|mut b| {
                 b.records.clear();
                 b.entries.clear();
+                b.stacks.clear();
                 b
             })
             .unwrap_or_else(|_| Batch {
                 records: Vec::with_capacity(BATCH),
                 entries: Vec::new(),
+                stacks: Vec::new(),
             })
     };
     let mut batch = next_batch();
     let mut open = true;
     records::for_each(c, events, progress, |r| {
-        let d = decode(r.event, &r.raw, r.offset, &mut batch.entries);
+        let d = decode(
+            r.event,
+            &r.raw,
+            r.offset,
+            &mut batch.entries,
+            &mut batch.stacks,
+        );
         batch.records.push(d);
-        if batch.records.len() >= BATCH {
+        if batch.records.len() >= BATCH || batch.stacks.len() >= BATCH_STACK_BYTES {
             open = send
                 .send(Ok(std::mem::replace(&mut batch, next_batch())))
                 .is_ok();
@@ -164,13 +179,15 @@ pub(crate) fn channel() -> (mpsc::SyncSender<Message>, mpsc::Receiver<Message>) 
     mpsc::sync_channel(IN_FLIGHT)
 }
 
-/// Decode one record; a sample's stack entries go to `entries`.
+/// Decode one record; a sample's stack entries go to `entries`, its user
+/// stack bytes to `stacks`.
 /// `offset`: where the record lies in the input (`None`: decompressed).
 fn decode(
     attr_index: usize,
     record: &RawEventRecord,
     offset: Option<u64>,
     entries: &mut Vec<Entry>,
+    stacks: &mut Vec<u8>,
 ) -> Decoded {
     let ty = record.record_type;
     if ty == RecordType::SAMPLE && !sample_is_sane(&record.data.as_slice(), &record.parse_info) {
@@ -202,7 +219,7 @@ fn decode(
         return Decoded::Malformed;
     };
     match parsed {
-        EventRecord::Sample(s) => Decoded::Sample(sample(attr_index, &s, offset, entries)),
+        EventRecord::Sample(s) => Decoded::Sample(sample(attr_index, &s, offset, entries, stacks)),
         EventRecord::Comm(c) => Decoded::Comm {
             pid: c.pid,
             tid: c.tid,
@@ -250,6 +267,7 @@ fn sample(
     s: &SampleRecord,
     offset: Option<u64>,
     entries: &mut Vec<Entry>,
+    stacks: &mut Vec<u8>,
 ) -> Sample {
     let first = entries.len();
     let sample_kernel = matches!(s.cpu_mode, CpuMode::Kernel | CpuMode::GuestKernel);
@@ -297,15 +315,23 @@ fn sample(
             let bp = regs.get(unwind::REG_BP).unwrap_or(0);
             match (ip, sp) {
                 (Some(ip), Some(sp)) => {
-                    let stack = stack.as_slice();
                     let valid = usize::try_from(*dyn_size)
                         .unwrap_or(usize::MAX)
                         .min(stack.len());
+                    let start = stacks.len();
+                    match stack.get(0..valid) {
+                        Some(RawData::Single(bytes)) => stacks.extend_from_slice(bytes),
+                        Some(RawData::Split(first, second)) => {
+                            stacks.extend_from_slice(first);
+                            stacks.extend_from_slice(second);
+                        }
+                        None => {}
+                    }
                     Some(UserStack {
                         ip,
                         sp,
                         bp,
-                        stack: stack.get(..valid).unwrap_or_default().to_vec(),
+                        stack: start..stacks.len(),
                         user_ip_seen,
                     })
                 }

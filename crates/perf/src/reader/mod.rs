@@ -293,16 +293,22 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
             let decode::Batch {
                 mut records,
                 mut entries,
+                mut stacks,
             } = batch?;
             for d in records.drain(..) {
-                r.apply(d, &entries);
+                r.apply(d, &entries, &stacks);
             }
             if let Some(e) = r.overflow.take() {
                 return Err(e);
             }
             entries.clear();
+            stacks.clear();
             // The decoder may have ended: then the batch is dropped.
-            let _ = give_back.send(decode::Batch { records, entries });
+            let _ = give_back.send(decode::Batch {
+                records,
+                entries,
+                stacks,
+            });
         }
         Ok(())
     })?;
@@ -376,9 +382,9 @@ impl Reader<'_> {
     }
 
     /// Take one decoded record into the profile.
-    fn apply(&mut self, d: Decoded, entries: &[Entry]) {
+    fn apply(&mut self, d: Decoded, entries: &[Entry], stacks: &[u8]) {
         match d {
-            Decoded::Sample(s) => self.sample(s, entries),
+            Decoded::Sample(s) => self.sample(s, entries, stacks),
             Decoded::Comm { pid, tid, name } => {
                 let id = self.profile.intern_str(&name);
                 self.comms.insert(tid, (pid, id));
@@ -466,7 +472,7 @@ impl Reader<'_> {
         t
     }
 
-    fn sample(&mut self, s: Sample, batch_entries: &[Entry]) {
+    fn sample(&mut self, s: Sample, batch_entries: &[Entry], batch_stacks: &[u8]) {
         self.sample_records += 1;
         self.sample_offset = s.offset;
         let Some(ev) = self.events.get(s.attr_index).cloned() else {
@@ -505,7 +511,8 @@ impl Reader<'_> {
             None => chain,
             Some(user) => {
                 entries.extend_from_slice(chain);
-                let addrs = self.unwind_user(pid, user.ip, user.sp, user.bp, &user.stack);
+                let stack = batch_stacks.get(user.stack.clone()).unwrap_or_default();
+                let addrs = self.unwind_user(pid, user.ip, user.sp, user.bp, stack);
                 self.unwound_samples += 1;
                 // The callchain's own user part (if any) is the same ip.
                 // The unwound addresses are lookup addresses: return
