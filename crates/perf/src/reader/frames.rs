@@ -14,7 +14,7 @@ pub(super) struct LastPath {
     pub(super) generation: u32,
     pub(super) entries: Vec<Entry>,
     pub(super) ends: Vec<usize>,
-    pub(super) frames: Vec<FrameId>,
+    pub(super) frames: PathBuilder,
     pub(super) path: Option<PathId>,
 }
 
@@ -227,11 +227,13 @@ impl Reader<'_> {
                 last.frames.truncate(last.ends.last().copied().unwrap_or(0));
                 for e in entries.iter().rev().skip(shared) {
                     let span = self.frames_of(pid, generation, *e);
-                    last.frames.extend(self.span_frames(span).iter().rev());
+                    for &f in self.span_frames(span).iter().rev() {
+                        last.frames.push(f);
+                    }
                     last.entries.push(*e);
                     last.ends.push(last.frames.len());
                 }
-                self.batch.add(&last.frames)
+                self.batch.add_path(&last.frames)
             }
         };
         last.path = Some(path);
