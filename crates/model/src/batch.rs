@@ -8,9 +8,12 @@
 //! the one before it, so the prefix tree is built by comparing neighbours,
 //! and a node beyond that prefix is new by construction.
 
+use std::hash::BuildHasher;
+
 use hashbrown::HashTable;
 use rayon::iter::{IntoParallelIterator, ParallelIterator};
 use rayon::slice::ParallelSliceMut;
+use rustc_hash::FxBuildHasher;
 
 use crate::pruning::{min_drawn_weight, FlameGraphPruning};
 use crate::tables::{FrameId, StackId, StackNode, StackTable};
@@ -60,54 +63,6 @@ pub struct StackBatch {
     index: HashTable<u64>,
 }
 
-/// A path of frames (root first) being built, for
-/// [`StackBatch::add_path`]: it keeps the path's bytes and the hash of
-/// every prefix, so that a path that shares a prefix with the previous one
-/// (the next sample of a thread) costs only its new frames.
-#[derive(Clone, Debug, Default)]
-pub struct PathBuilder {
-    /// The frames in [`code`].
-    bytes: Vec<u8>,
-    /// Per frame: where its code ends in `bytes`, and the hash of the path
-    /// up to it.
-    frames: Vec<(usize, u64)>,
-}
-
-impl PathBuilder {
-    /// Frames in the path.
-    pub fn len(&self) -> usize {
-        self.frames.len()
-    }
-
-    /// Whether the path has no frame.
-    pub fn is_empty(&self) -> bool {
-        self.frames.is_empty()
-    }
-
-    /// Add `frame` below the last.
-    pub fn push(&mut self, frame: FrameId) {
-        let id = frame.index() as u32;
-        code::push(&mut self.bytes, id);
-        let hash = (self.hash().rotate_left(5) ^ u64::from(id)).wrapping_mul(PATH_HASH_K);
-        self.frames.push((self.bytes.len(), hash));
-    }
-
-    /// Keep the first `frames` frames.
-    pub fn truncate(&mut self, frames: usize) {
-        self.frames.truncate(frames);
-        self.bytes
-            .truncate(self.frames.last().map_or(0, |&(end, _)| end));
-    }
-
-    /// The hash of the path (of its frame ids, one after the other).
-    fn hash(&self) -> u64 {
-        self.frames.last().map_or(PATH_HASH_K, |&(_, h)| h)
-    }
-}
-
-/// The multiplier of the path hash (the Fx hash's).
-const PATH_HASH_K: u64 = 0xf135_7aea_2e62_a9c5;
-
 impl StackBatch {
     /// How many distinct paths the batch holds.
     pub fn len(&self) -> usize {
@@ -134,56 +89,32 @@ impl StackBatch {
     ///
     /// When the batch already holds `u32::MAX` paths.
     pub fn add(&mut self, root_first: &[FrameId]) -> PathId {
-        let mut path = PathBuilder::default();
-        path.bytes.reserve(root_first.len() * 2);
-        for &f in root_first {
-            path.push(f);
+        let start = self.bytes.len();
+        self.bytes.reserve(root_first.len() * 2);
+        for f in root_first {
+            code::push(&mut self.bytes, f.index() as u32);
         }
-        self.add_path(&path)
-    }
-
-    /// The id of the path `path` holds, adding it if it is new: as
-    /// [`StackBatch::add`] of its frames, without encoding or hashing them
-    /// again (a builder keeps both for every prefix).
-    ///
-    /// # Panics
-    ///
-    /// When the batch already holds `u32::MAX` paths.
-    ///
-    /// ```
-    /// use stackconv_model::{FrameKind, PathBuilder, Profile, StackBatch};
-    ///
-    /// let mut p = Profile::new(vec![]);
-    /// let a = p.intern_frame_named("a", FrameKind::Native);
-    /// let b = p.intern_frame_named("b", FrameKind::Native);
-    /// let mut batch = StackBatch::default();
-    /// let mut path = PathBuilder::default();
-    /// path.push(a);
-    /// path.push(b);
-    /// let ab = batch.add_path(&path);
-    /// path.truncate(1);
-    /// assert_eq!(batch.add_path(&path), batch.add(&[a]));
-    /// assert_eq!(batch.add(&[a, b]), ab);
-    /// ```
-    pub fn add_path(&mut self, path: &PathBuilder) -> PathId {
-        let high = (path.hash() >> 32) as u32;
+        let high =
+            (FxBuildHasher.hash_one(self.bytes.get(start..).unwrap_or_default()) >> 32) as u32;
         let hash = table_hash(u64::from(high) << 32);
         let (bytes, starts) = (&self.bytes, &self.starts);
-        let stored = |id: u32| {
+        let path = |id: u32| {
             let i = id as usize;
             let s = starts.get(i).copied().unwrap_or(0);
-            let e = starts.get(i + 1).copied().unwrap_or(bytes.len());
+            let e = starts.get(i + 1).copied().unwrap_or(start);
             bytes.get(s..e).unwrap_or_default()
         };
-        if let Some(&id) = self.index.find(hash, |&e| {
-            (e >> 32) as u32 == high && stored(e as u32) == path.bytes
-        }) {
+        let new = bytes.get(start..).unwrap_or_default();
+        if let Some(&id) = self
+            .index
+            .find(hash, |&e| (e >> 32) as u32 == high && path(e as u32) == new)
+        {
+            self.bytes.truncate(start);
             return PathId(id as u32);
         }
         #[allow(clippy::expect_used)]
         let id = u32::try_from(self.starts.len()).expect("more than 2^32 paths");
-        self.starts.push(self.bytes.len());
-        self.bytes.extend_from_slice(&path.bytes);
+        self.starts.push(start);
         self.index
             .insert_unique(hash, entry(high, id), |&e| table_hash(e));
         PathId(id)
@@ -798,43 +729,6 @@ mod tests {
                 .collect();
             assert_eq!(got, want, "{groups} groups");
         }
-    }
-
-    #[test]
-    fn built_paths_are_the_paths_added() {
-        // A builder cut back and extended, as a thread's samples are,
-        // names the same path as adding its frames whole.
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
-        let mut batch = StackBatch::default();
-        let mut path = PathBuilder::default();
-        let mut frames: Vec<FrameId> = Vec::new();
-        for _ in 0..5000 {
-            let keep = next(frames.len() as u64 + 1) as usize;
-            frames.truncate(keep);
-            path.truncate(keep);
-            for _ in 0..next(6) {
-                // Ids on both sides of the one- and two-byte codes.
-                let f = FrameId::from_index(
-                    [next(4), 127 + next(3), 16_510 + next(4)][next(3) as usize] as u32,
-                );
-                frames.push(f);
-                path.push(f);
-            }
-            assert_eq!(path.len(), frames.len());
-            let built = batch.add_path(&path);
-            assert_eq!(batch.add(&frames), built);
-            let mut back: Vec<u32> = code::frames(batch.path(built.0)).map(|(f, _)| f).collect();
-            back.reverse();
-            let want: Vec<u32> = frames.iter().rev().map(|f| f.index() as u32).collect();
-            assert_eq!(back, want);
-        }
-        assert!(batch.len() > 1000, "{} distinct paths", batch.len());
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub(super) struct LastPath {
     pub(super) generation: u32,
     pub(super) entries: Vec<Entry>,
     pub(super) ends: Vec<usize>,
-    pub(super) frames: PathBuilder,
+    pub(super) frames: Vec<FrameId>,
     pub(super) path: Option<PathId>,
 }
 
@@ -227,13 +227,11 @@ impl Reader<'_> {
                 last.frames.truncate(last.ends.last().copied().unwrap_or(0));
                 for e in entries.iter().rev().skip(shared) {
                     let span = self.frames_of(pid, generation, *e);
-                    for &f in self.span_frames(span).iter().rev() {
-                        last.frames.push(f);
-                    }
+                    last.frames.extend(self.span_frames(span).iter().rev());
                     last.entries.push(*e);
                     last.ends.push(last.frames.len());
                 }
-                self.batch.add_path(&last.frames)
+                self.batch.add(&last.frames)
             }
         };
         last.path = Some(path);

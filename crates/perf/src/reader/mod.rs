@@ -9,8 +9,8 @@ use framehop::FrameAddress;
 use linux_perf_event_reader::{CpuMode, PerfEventType};
 use stackconv_model::naming::{tidy_java_symbol, unknown_frame_name};
 use stackconv_model::{
-    Frame, FrameId, FrameKind, Module, PathBuilder, PathId, Profile, StackBatch, StringId, Thread,
-    ThreadId, ValueType,
+    Frame, FrameId, FrameKind, Module, PathId, Profile, StackBatch, StringId, Thread, ThreadId,
+    ValueType,
 };
 
 use crate::container::Container;
