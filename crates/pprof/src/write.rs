@@ -22,16 +22,14 @@ struct Builder<'p> {
     mappings: HashMap<String, u64>,
     /// Per model frame: its function, line and mapping.
     frames: Vec<Option<(u64, i64, u64)>>,
-    /// Per stack node: whether the functions of its frame and of every
-    /// frame above it are numbered.
-    numbered: Vec<bool>,
-    /// Per stack node that ends a group (see [`Builder::stack`]): the
-    /// group's location and the node above the group; 0 when not known.
-    groups: Vec<(u32, Option<StackId>)>,
+    /// Per stack node whose frame is inlined into the frames above it
+    /// (see [`Builder::stack`]): the location of that group of frames.
+    /// Other nodes' locations are their frame's, in `frame_locations`.
+    inline_groups: FxHashMap<StackId, u64>,
     /// The labels of a thread's samples without labels of their own.
     thread_labels: FxHashMap<ThreadId, Vec<proto::Label>>,
-    /// Scratch for [`Builder::stack`]: nodes to number, a group's frames.
-    fresh: Vec<StackId>,
+    /// Scratch for [`Builder::stack`]: a stack's nodes, a group's frames.
+    path: Vec<StackId>,
     group: Vec<FrameId>,
     /// Per model frame: the location of that frame alone.
     frame_locations: Vec<Option<u64>>,
@@ -61,9 +59,8 @@ impl<'p> Builder<'p> {
             locations: FxHashMap::default(),
             mappings: HashMap::new(),
             frames: vec![None; p.frames().len()],
-            numbered: vec![false; p.stacks().len()],
-            groups: vec![(0, None); p.stacks().len()],
-            fresh: Vec::new(),
+            inline_groups: FxHashMap::default(),
+            path: Vec::new(),
             group: Vec::new(),
             thread_labels: FxHashMap::default(),
             frame_locations: vec![None; p.frames().len()],
@@ -183,79 +180,63 @@ impl<'p> Builder<'p> {
     /// after it (its callees) become its extra lines.
     ///
     /// Functions, strings and mappings are numbered root first, locations
-    /// leaf first, in the order a stack first needs them. Both are
-    /// memoised per stack node: a node's group (the frames from the nearest
-    /// frame above that is not inlined down to it) is the same in every
-    /// stack through it, so a stack costs a lookup per location.
-    /// Returns the root frame.
+    /// leaf first, in the order a stack first needs them. A frame's
+    /// numbers and the location of a frame alone are remembered per frame,
+    /// and the location of a group with inlined frames per node (the
+    /// group is the same in every stack through it), so a stack costs a
+    /// lookup per frame. Returns the root frame.
     fn stack(&mut self, stack: Option<StackId>, out: &mut Vec<u64>) -> Option<FrameId> {
         let leaf = stack?;
         let stacks = self.p.stacks();
-        // Number the functions of the frames not numbered yet (a suffix of
-        // the path: a numbered node's ancestors are numbered), root first.
-        let mut fresh = std::mem::take(&mut self.fresh);
-        fresh.clear();
+        let mut path = std::mem::take(&mut self.path);
+        path.clear();
         let mut next = Some(leaf);
         while let Some(n) = next {
-            if self.numbered.get(n.index()).copied().unwrap_or(true) {
-                break;
-            }
-            fresh.push(n);
+            path.push(n);
             next = stacks.get(n).parent;
         }
-        for &n in fresh.iter().rev() {
+        // Numbered root first (a frame seen before keeps its numbers).
+        for &n in path.iter().rev() {
             self.frame(stacks.get(n).frame);
-            if let Some(slot) = self.numbered.get_mut(n.index()) {
-                *slot = true;
-            }
         }
-        self.fresh = fresh;
-        let mut next = Some(leaf);
-        while let Some(n) = next {
-            let (location, above) = match self.groups.get(n.index()) {
-                Some(&(location, above)) if location != 0 => (u64::from(location), above),
-                _ => {
-                    // The group leaf first: up through inlined frames to
-                    // the one they are inlined into (or the root); most
-                    // groups are one frame.
-                    let mut group = std::mem::take(&mut self.group);
-                    group.clear();
-                    group.push(stacks.get(n).frame);
-                    let mut top = n;
-                    while self.p.frame_kind(stacks.get(top).frame) == FrameKind::Inline {
-                        let Some(up) = stacks.get(top).parent else {
-                            break;
-                        };
-                        top = up;
-                        group.push(stacks.get(top).frame);
-                    }
-                    group.reverse();
-                    let location = self.group_location(&group);
-                    self.group = group;
-                    let above = stacks.get(top).parent;
-                    // Locations are fewer than stack nodes and threads
-                    // together: an id past u32 is not memoised.
-                    if let (Some(slot), Ok(id)) =
-                        (self.groups.get_mut(n.index()), u32::try_from(location))
-                    {
-                        *slot = (id, above);
-                    }
-                    (location, above)
-                }
+        let mut at = 0;
+        while let Some(&n) = path.get(at) {
+            // The group leaf first: up through inlined frames to the one
+            // they are inlined into (or the root); most groups are one
+            // frame.
+            let mut end = at + 1;
+            while end < path.len()
+                && path
+                    .get(end - 1)
+                    .is_some_and(|&m| self.p.frame_kind(stacks.get(m).frame) == FrameKind::Inline)
+            {
+                end += 1;
+            }
+            let location = if end == at + 1 {
+                self.group_location(&[stacks.get(n).frame])
+            } else if let Some(&location) = self.inline_groups.get(&n) {
+                location
+            } else {
+                let mut group = std::mem::take(&mut self.group);
+                group.clear();
+                group.extend(
+                    path.get(at..end)
+                        .unwrap_or_default()
+                        .iter()
+                        .rev()
+                        .map(|&m| stacks.get(m).frame),
+                );
+                let location = self.group_location(&group);
+                self.group = group;
+                self.inline_groups.insert(n, location);
+                location
             };
             out.push(location);
-            if above.is_none() {
-                // This group reaches the root (through inlined frames
-                // only, a short walk).
-                let mut top = n;
-                while let Some(up) = stacks.get(top).parent {
-                    top = up;
-                }
-                return Some(stacks.get(top).frame);
-            }
-            next = above;
+            at = end;
         }
-        None
+        let root = path.last().map(|&n| stacks.get(n).frame);
+        self.path = path;
+        root
     }
 
     /// The location of a group of frames (root first): the first frame's
