@@ -69,7 +69,8 @@ pub struct Meta {
     /// their root frames (folded, py-spy) leave it false.
     pub comm_root: bool,
     /// Binaries the samples ran in, with their build ids, for outputs that
-    /// carry mappings (pprof).
+    /// carry mappings (pprof). The main executable, when a reader knows it,
+    /// comes first (even when no sample ran in it itself).
     pub modules: Vec<Module>,
 }
 

@@ -446,3 +446,25 @@ fn lld_code_unwinds_and_names_call_sites_as_perf_does() {
     assert_eq!(ours.get("main;caller;work"), Some(&main_caller_work));
     assert!(!ours.keys().any(|k| k.contains("account")), "{ours:?}");
 }
+
+/// pprof takes the first mapping for the main binary ("mapping[0] will be
+/// the main binary"): the executable of the process with the most samples
+/// comes first, whatever order the build-id table lists the files in.
+#[test]
+fn the_main_executable_is_the_first_module() {
+    for (name, exe) in [
+        ("c-fp", "/cfp"),
+        ("cpp", "/cppdemo"),
+        ("rust-v0", "/rustv0"),
+        ("py-fp", "/python3.12"),
+        ("py-dwarf", "/python3.12"),
+    ] {
+        let p = read_name(name, true);
+        let first = p.meta().modules.first().map(|m| m.path.as_str());
+        assert!(
+            first.is_some_and(|f| f.ends_with(exe)),
+            "{name}: first module {first:?}, all {:?}",
+            p.meta().modules.iter().map(|m| &m.path).collect::<Vec<_>>()
+        );
+    }
+}

@@ -103,6 +103,12 @@ struct Reader<'o> {
     build_ids: HashMap<u32, Vec<u8>>,
     /// Paths that samples hit.
     hit_paths: Vec<bool>,
+    /// Per process, the path of its first file mapping: the executable
+    /// (perf records it first after an exec, and first in address order
+    /// for a process it attaches to).
+    exes: FxHashMap<i32, u32>,
+    /// Sample records per thread, by thread index.
+    thread_samples: Vec<u64>,
     processes: FxHashMap<i32, Process>,
     /// Thread comm by tid, and the pid it belongs to.
     comms: FxHashMap<i32, (i32, StringId)>,
@@ -230,6 +236,8 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
         path_index: HashMap::new(),
         build_ids: HashMap::new(),
         hit_paths: Vec::new(),
+        exes: FxHashMap::default(),
+        thread_samples: Vec::new(),
         processes: FxHashMap::default(),
         comms: FxHashMap::default(),
         threads: FxHashMap::default(),
@@ -499,6 +507,12 @@ impl Reader<'_> {
             }
         }
         let thread = self.thread_of(pid, tid);
+        if self.thread_samples.len() <= thread.index() {
+            self.thread_samples.resize(thread.index() + 1, 0);
+        }
+        if let Some(n) = self.thread_samples.get_mut(thread.index()) {
+            *n += 1;
+        }
 
         // The addresses of the stack, leaf first: the callchain, then for
         // --call-graph dwarf the user stack unwound from the registers.
@@ -656,6 +670,24 @@ impl Reader<'_> {
         self.next_row.push(NO_ROW);
     }
 
+    /// The path of the executable of the process with the most samples
+    /// (the lowest pid of those with as many), when perf recorded its
+    /// mappings.
+    fn main_executable(&self) -> Option<u32> {
+        let mut by_pid: FxHashMap<i32, u64> = FxHashMap::default();
+        for (t, thread) in self.profile.threads().iter() {
+            let n = self.thread_samples.get(t.index()).copied().unwrap_or(0);
+            let pid = thread.pid.and_then(|p| i32::try_from(p).ok());
+            if let Some(pid) = pid.filter(|p| self.exes.contains_key(p)) {
+                *by_pid.entry(pid).or_default() += n;
+            }
+        }
+        let (pid, _) = by_pid
+            .into_iter()
+            .max_by_key(|&(pid, n)| (n, std::cmp::Reverse(pid)))?;
+        self.exes.get(&pid).copied()
+    }
+
     fn finish(mut self) -> Profile {
         let batch = std::mem::take(&mut self.batch);
         // What reading needed is done with: freed before the stacks are
@@ -697,11 +729,18 @@ impl Reader<'_> {
             meta.add_loss(&l.what, l.count);
         }
         meta.warnings.extend(warnings);
-        for (i, hit) in self.hit_paths.iter().enumerate() {
-            if !hit {
+        // The main executable first, even when no sample ran in it (pprof:
+        // "mapping[0] will be the main binary"): that of the process with
+        // the most samples.
+        let main = self.main_executable();
+        let order = main
+            .into_iter()
+            .chain((0..self.hit_paths.len() as u32).filter(|&p| Some(p) != main));
+        for id in order {
+            let i = id as usize;
+            if Some(id) != main && !self.hit_paths.get(i).copied().unwrap_or(false) {
                 continue;
             }
-            let Ok(id) = u32::try_from(i) else { continue };
             let path = self
                 .paths
                 .get(i)

@@ -62,6 +62,9 @@ impl Reader<'_> {
             MapKind::File
         };
         let path = self.path_id(path);
+        if kind == MapKind::File {
+            self.exes.entry(pid).or_insert(path);
+        }
         let generation = self.next_generation();
         let proc = self.processes.entry(pid).or_default();
         // Replace what the new mapping overlaps (perf's
