@@ -160,8 +160,8 @@ impl<'a> Plan<'a> {
         // A used stack uses its parents; parents have smaller ids than
         // their children, so one pass from the top marks every ancestor.
         let mut used_frames = vec![false; p.frames().len()];
-        for (id, node) in p.stacks().iter().collect::<Vec<_>>().into_iter().rev() {
-            if !used_stacks.get(id.index()).copied().unwrap_or(false) {
+        for (i, node) in p.stacks().nodes().iter().enumerate().rev() {
+            if !used_stacks.get(i).copied().unwrap_or(false) {
                 continue;
             }
             if let Some(u) = used_frames.get_mut(node.frame.index()) {
