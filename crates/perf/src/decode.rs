@@ -12,8 +12,8 @@ use crate::error::Error;
 use crate::records::{self, Events};
 use crate::unwind;
 use linux_perf_event_reader::{
-    constants, CpuMode, EventRecord, Mmap2FileId, RawData, RawEventRecord, ReadFormat,
-    RecordParseInfo, RecordType, SampleFormat, SampleRecord,
+    constants, CpuMode, EventRecord, Mmap2FileId, RawEventRecord, ReadFormat, RecordParseInfo,
+    RecordType, SampleFormat, SampleRecord,
 };
 
 /// `PERF_RECORD_MISC_SWITCH_OUT`.
@@ -319,14 +319,9 @@ fn sample(
                         .unwrap_or(usize::MAX)
                         .min(stack.len());
                     let start = stacks.len();
-                    match stack.get(0..valid) {
-                        Some(RawData::Single(bytes)) => stacks.extend_from_slice(bytes),
-                        Some(RawData::Split(first, second)) => {
-                            stacks.extend_from_slice(first);
-                            stacks.extend_from_slice(second);
-                        }
-                        None => {}
-                    }
+                    // Borrowed unless the record wrapped around a pipe
+                    // buffer.
+                    stacks.extend_from_slice(stack.as_slice().get(..valid).unwrap_or_default());
                     Some(UserStack {
                         ip,
                         sp,

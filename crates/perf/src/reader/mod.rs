@@ -107,8 +107,6 @@ struct Reader<'o> {
     /// (perf records it first after an exec, and first in address order
     /// for a process it attaches to).
     exes: FxHashMap<i32, u32>,
-    /// Sample records per thread, by thread index.
-    thread_samples: Vec<u64>,
     processes: FxHashMap<i32, Process>,
     /// Thread comm by tid, and the pid it belongs to.
     comms: FxHashMap<i32, (i32, StringId)>,
@@ -237,7 +235,6 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
         build_ids: HashMap::new(),
         hit_paths: Vec::new(),
         exes: FxHashMap::default(),
-        thread_samples: Vec::new(),
         processes: FxHashMap::default(),
         comms: FxHashMap::default(),
         threads: FxHashMap::default(),
@@ -507,12 +504,6 @@ impl Reader<'_> {
             }
         }
         let thread = self.thread_of(pid, tid);
-        if self.thread_samples.len() <= thread.index() {
-            self.thread_samples.resize(thread.index() + 1, 0);
-        }
-        if let Some(n) = self.thread_samples.get_mut(thread.index()) {
-            *n += 1;
-        }
 
         // The addresses of the stack, leaf first: the callchain, then for
         // --call-graph dwarf the user stack unwound from the registers.
@@ -673,13 +664,18 @@ impl Reader<'_> {
     /// The path of the executable of the process with the most samples
     /// (the lowest pid of those with as many), when perf recorded its
     /// mappings.
+    /// Counted from the rows' samples column (folded rows carry their
+    /// count), once, at the end.
     fn main_executable(&self) -> Option<u32> {
-        let mut by_pid: FxHashMap<i32, u64> = FxHashMap::default();
-        for (t, thread) in self.profile.threads().iter() {
-            let n = self.thread_samples.get(t.index()).copied().unwrap_or(0);
-            let pid = thread.pid.and_then(|p| i32::try_from(p).ok());
+        let samples = self.profile.samples();
+        let counts = samples.values().get(self.samples_column)?;
+        let mut by_pid: FxHashMap<i32, i64> = FxHashMap::default();
+        for (thread, &n) in samples.threads().iter().zip(counts) {
+            let pid = self.profile.threads().get(*thread).pid;
+            let pid = pid.and_then(|p| i32::try_from(p).ok());
             if let Some(pid) = pid.filter(|p| self.exes.contains_key(p)) {
-                *by_pid.entry(pid).or_default() += n;
+                let total = by_pid.entry(pid).or_default();
+                *total = total.saturating_add(n);
             }
         }
         let (pid, _) = by_pid

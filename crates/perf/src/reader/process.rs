@@ -61,8 +61,10 @@ impl Reader<'_> {
         } else {
             MapKind::File
         };
+        // A file by its path (not `[vdso]` and the like).
+        let named_file = kind == MapKind::File && path.first() == Some(&b'/');
         let path = self.path_id(path);
-        if kind == MapKind::File {
+        if named_file {
             self.exes.entry(pid).or_insert(path);
         }
         let generation = self.next_generation();
