@@ -55,13 +55,79 @@ pub(crate) struct UserStack {
     pub bp: u64,
     /// The stack bytes: a range of its batch's `stacks`.
     pub stack: std::ops::Range<usize>,
-    /// Whether the callchain had a user part (its first entry is `ip`).
-    pub user_ip_seen: bool,
+}
+
+/// A sample's callchain where it lies in the input (or its ip alone, for a
+/// sample without one): read by the reader, so the decoder copies nothing
+/// per address and the addresses cross from one core to the other once,
+/// at 8 bytes each.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Chain<'a> {
+    /// The callchain's words (`PERF_CONTEXT_*` markers included), in the
+    /// recording's byte order.
+    words: &'a [u8],
+    big_endian: bool,
+    /// The sample's ip, used when it has no callchain.
+    ip: Option<u64>,
+    /// Whether the sample was taken in the kernel.
+    kernel: bool,
+    /// Whether the sample has a callchain.
+    has_chain: bool,
+}
+
+impl Chain<'_> {
+    /// Append the stack's addresses, leaf first, with their kernel or
+    /// user context; whether it has a user part (whose first address is
+    /// then the user ip).
+    #[inline]
+    pub(crate) fn entries(&self, out: &mut Vec<Entry>) -> bool {
+        if !self.has_chain {
+            let Some(ip) = self.ip else { return false };
+            out.push(Entry {
+                addr: ip,
+                kernel: self.kernel,
+                inline: false,
+            });
+            return !self.kernel;
+        }
+        let mut kernel = self.kernel;
+        let mut user_seen = false;
+        for word in self.words.chunks_exact(8) {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(word);
+            let addr = if self.big_endian {
+                u64::from_be_bytes(b)
+            } else {
+                u64::from_le_bytes(b)
+            };
+            if addr >= constants::PERF_CONTEXT_MAX {
+                match addr {
+                    constants::PERF_CONTEXT_KERNEL | constants::PERF_CONTEXT_GUEST_KERNEL => {
+                        kernel = true;
+                    }
+                    constants::PERF_CONTEXT_USER | constants::PERF_CONTEXT_GUEST_USER => {
+                        kernel = false;
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            user_seen |= !kernel;
+            // perf (6.1) expands inlined frames only for DWARF-unwound
+            // entries, not for callchain entries.
+            out.push(Entry {
+                addr,
+                kernel,
+                inline: false,
+            });
+        }
+        user_seen
+    }
 }
 
 /// A sample, as the reader needs it.
 #[derive(Debug)]
-pub(crate) struct Sample {
+pub(crate) struct Sample<'a> {
     pub attr_index: usize,
     /// Where its record lies in the input (`None`: decompressed).
     pub offset: Option<u64>,
@@ -69,9 +135,8 @@ pub(crate) struct Sample {
     pub tid: Option<i32>,
     pub timestamp: Option<u64>,
     pub period: Option<u64>,
-    /// The callchain (or the ip), leaf first: a range of its batch's
-    /// entries.
-    pub entries: std::ops::Range<usize>,
+    /// The callchain (or the ip).
+    pub chain: Chain<'a>,
     pub user: Option<UserStack>,
     /// `next_pid` of a `sched:sched_switch` sample's raw data.
     pub next_pid: Option<i32>,
@@ -81,8 +146,8 @@ pub(crate) struct Sample {
 
 /// A record decoded.
 #[derive(Debug)]
-pub(crate) enum Decoded {
-    Sample(Sample),
+pub(crate) enum Decoded<'a> {
+    Sample(Sample<'a>),
     Comm {
         pid: i32,
         tid: i32,
@@ -113,52 +178,51 @@ pub(crate) enum Decoded {
     Other,
 }
 
-/// Records decoded, in order, with the stack entries and user stack bytes
-/// of their samples (buffers reused from batch to batch).
+/// Records decoded, in order, with the user stack bytes of their samples
+/// (buffers reused from batch to batch).
 #[derive(Debug, Default)]
-pub(crate) struct Batch {
-    pub records: Vec<Decoded>,
-    pub entries: Vec<Entry>,
+pub(crate) struct Batch<'a> {
+    pub records: Vec<Decoded<'a>>,
     pub stacks: Vec<u8>,
 }
 
 /// What the decoder sends: a batch, or the error that ends the stream.
-pub(crate) type Message = Result<Batch, Error>;
+pub(crate) type Message<'a> = Result<Batch<'a>, Error>;
 
 /// Decode every record of `c`, in time order, into `send`, in batches;
 /// returns when the records end or the receiver hangs up. Batches are
 /// refilled from `recycled` (emptied by the receiver) when it has one, so
 /// that their buffers are reused.
-pub(crate) fn decode_all(
-    c: &Container,
+pub(crate) fn decode_all<'a>(
+    c: &'a Container<'a>,
     events: &Events,
     progress: Option<&crate::Progress>,
-    send: &mpsc::SyncSender<Message>,
-    recycled: &mpsc::Receiver<Batch>,
+    send: &mpsc::SyncSender<Message<'a>>,
+    recycled: &mpsc::Receiver<Batch<'a>>,
 ) {
     let next_batch = || {
         recycled
             .try_recv()
             .map(|mut b| {
                 b.records.clear();
-                b.entries.clear();
                 b.stacks.clear();
                 b
             })
             .unwrap_or_else(|_| Batch {
                 records: Vec::with_capacity(BATCH),
-                entries: Vec::new(),
                 stacks: Vec::new(),
             })
     };
     let mut batch = next_batch();
     let mut open = true;
+    let big_endian = c.big_endian;
     records::for_each(c, events, progress, |r| {
         let d = decode(
             r.event,
             &r.raw,
+            r.body,
             r.offset,
-            &mut batch.entries,
+            big_endian,
             &mut batch.stacks,
         );
         batch.records.push(d);
@@ -175,23 +239,28 @@ pub(crate) fn decode_all(
 }
 
 /// A channel for [`decode_all`].
-pub(crate) fn channel() -> (mpsc::SyncSender<Message>, mpsc::Receiver<Message>) {
+pub(crate) fn channel<'a>() -> (mpsc::SyncSender<Message<'a>>, mpsc::Receiver<Message<'a>>) {
     mpsc::sync_channel(IN_FLIGHT)
 }
 
-/// Decode one record; a sample's stack entries go to `entries`, its user
-/// stack bytes to `stacks`.
+/// Decode one record (`body`: its bytes after the header); a sample's
+/// user stack bytes go to `stacks`.
 /// `offset`: where the record lies in the input (`None`: decompressed).
-fn decode(
+fn decode<'a>(
     attr_index: usize,
-    record: &RawEventRecord,
+    record: &RawEventRecord<'a>,
+    body: &'a [u8],
     offset: Option<u64>,
-    entries: &mut Vec<Entry>,
+    big_endian: bool,
     stacks: &mut Vec<u8>,
-) -> Decoded {
+) -> Decoded<'a> {
     let ty = record.record_type;
-    if ty == RecordType::SAMPLE && !sample_is_sane(&record.data.as_slice(), &record.parse_info) {
-        return Decoded::Malformed;
+    let mut chain_words: &'a [u8] = &[];
+    if ty == RecordType::SAMPLE {
+        match callchain_of(body, &record.parse_info) {
+            Some(words) => chain_words = words,
+            None => return Decoded::Malformed,
+        }
     }
     match ty.0 {
         RECORD_LOST_SAMPLES => {
@@ -219,7 +288,26 @@ fn decode(
         return Decoded::Malformed;
     };
     match parsed {
-        EventRecord::Sample(s) => Decoded::Sample(sample(attr_index, &s, offset, entries, stacks)),
+        // The words found where the crate found its callchain (the two
+        // walks agree; a sample where they would not is not read).
+        EventRecord::Sample(s)
+            if s.callchain.as_ref().map_or(0, |c| c.len()) != chain_words.len() / 8 =>
+        {
+            Decoded::Malformed
+        }
+        EventRecord::Sample(s) => Decoded::Sample(sample(
+            attr_index,
+            &s,
+            offset,
+            Chain {
+                words: chain_words,
+                big_endian,
+                ip: s.ip,
+                kernel: matches!(s.cpu_mode, CpuMode::Kernel | CpuMode::GuestKernel),
+                has_chain: s.callchain.is_some(),
+            },
+            stacks,
+        )),
         EventRecord::Comm(c) => Decoded::Comm {
             pid: c.pid,
             tid: c.tid,
@@ -260,53 +348,15 @@ fn decode(
     }
 }
 
-/// The parts of a sample the reader needs: the addresses of its stack leaf
-/// first, as the callchain gives them, with their kernel/user context.
-fn sample(
+/// The parts of a sample the reader needs; its user stack bytes
+/// (`--call-graph dwarf`) go to `stacks`.
+fn sample<'a>(
     attr_index: usize,
     s: &SampleRecord,
     offset: Option<u64>,
-    entries: &mut Vec<Entry>,
+    chain: Chain<'a>,
     stacks: &mut Vec<u8>,
-) -> Sample {
-    let first = entries.len();
-    let sample_kernel = matches!(s.cpu_mode, CpuMode::Kernel | CpuMode::GuestKernel);
-    let mut user_ip_seen = false;
-    if let Some(chain) = &s.callchain {
-        let mut kernel = sample_kernel;
-        for i in 0..chain.len() {
-            let Some(addr) = chain.get(i) else { break };
-            if addr >= constants::PERF_CONTEXT_MAX {
-                match addr {
-                    constants::PERF_CONTEXT_KERNEL | constants::PERF_CONTEXT_GUEST_KERNEL => {
-                        kernel = true;
-                    }
-                    constants::PERF_CONTEXT_USER | constants::PERF_CONTEXT_GUEST_USER => {
-                        kernel = false;
-                    }
-                    _ => {}
-                }
-                continue;
-            }
-            if !kernel {
-                user_ip_seen = true;
-            }
-            // perf (6.1) expands inlined frames only for DWARF-unwound
-            // entries, not for callchain entries.
-            entries.push(Entry {
-                addr,
-                kernel,
-                inline: false,
-            });
-        }
-    } else if let Some(ip) = s.ip {
-        user_ip_seen = !sample_kernel;
-        entries.push(Entry {
-            addr: ip,
-            kernel: sample_kernel,
-            inline: false,
-        });
-    }
+) -> Sample<'a> {
     // --call-graph dwarf: the registers and stack, unwound by the reader.
     let user = match (&s.user_regs, &s.user_stack) {
         (Some(regs), Some((stack, dyn_size))) => {
@@ -327,7 +377,6 @@ fn sample(
                         sp,
                         bp,
                         stack: start..stacks.len(),
-                        user_ip_seen,
                     })
                 }
                 _ => None,
@@ -351,17 +400,18 @@ fn sample(
         tid: s.tid,
         timestamp: s.timestamp,
         period: s.period,
-        entries: first..entries.len(),
+        chain,
         user,
         next_pid,
         prev_pid,
     }
 }
 
-/// Whether linux-perf-event-reader can parse this sample without
-/// overflowing: it multiplies the callchain length by 8 unchecked. Walks
-/// the sample the way it does, up to the callchain.
-fn sample_is_sane(data: &[u8], pi: &RecordParseInfo) -> bool {
+/// The callchain words of a sample (`data`: its bytes after the header),
+/// empty without one; `None` when linux-perf-event-reader cannot parse the
+/// sample without overflowing (it multiplies the callchain length by 8
+/// unchecked). Walks the sample the way it does, up to the callchain.
+fn callchain_of<'a>(data: &'a [u8], pi: &RecordParseInfo) -> Option<&'a [u8]> {
     let be = matches!(pi.endian, linux_perf_event_reader::Endianness::BigEndian);
     let u64_at = |at: usize| -> Option<u64> {
         let a: [u8; 8] = data.get(at..at.checked_add(8)?)?.try_into().ok()?;
@@ -396,23 +446,103 @@ fn sample_is_sane(data: &[u8], pi: &RecordParseInfo) -> bool {
         if rf.contains(ReadFormat::GROUP) {
             at += 8 + extra + 8 * usize::from(rf.contains(ReadFormat::ID));
         } else {
-            let Some(nr) = u64_at(at) else { return false };
+            let nr = u64_at(at)?;
             let per = 8 + 8 * u64::from(rf.contains(ReadFormat::ID));
-            let Some(bytes) = nr.checked_mul(per).and_then(|b| usize::try_from(b).ok()) else {
-                return false;
-            };
-            at = match at.checked_add(8 + extra).and_then(|a| a.checked_add(bytes)) {
-                Some(a) => a,
-                None => return false,
-            };
+            let bytes = nr.checked_mul(per).and_then(|b| usize::try_from(b).ok())?;
+            at = at
+                .checked_add(8 + extra)
+                .and_then(|a| a.checked_add(bytes))?;
         }
     }
     if f.contains(SampleFormat::CALLCHAIN) {
-        let Some(nr) = u64_at(at) else { return false };
+        let nr = u64_at(at)?;
         let remaining = data.len().saturating_sub(at + 8) as u64;
         if nr > remaining / 8 {
-            return false;
+            return None;
+        }
+        let start = at + 8;
+        return data.get(start..start + nr as usize * 8);
+    }
+    Some(&[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(addrs: &[u64], big_endian: bool) -> Vec<u8> {
+        addrs
+            .iter()
+            .flat_map(|a| {
+                if big_endian {
+                    a.to_be_bytes()
+                } else {
+                    a.to_le_bytes()
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_chain_reads_its_contexts_in_either_byte_order() {
+        let chain = [
+            constants::PERF_CONTEXT_KERNEL,
+            0xffff_ffff_8100_0010,
+            0xffff_ffff_8100_0020,
+            constants::PERF_CONTEXT_USER,
+            0x40_1000,
+            0x40_2000,
+        ];
+        for big_endian in [false, true] {
+            let bytes = words(&chain, big_endian);
+            let c = Chain {
+                words: &bytes,
+                big_endian,
+                ip: Some(1),
+                kernel: false,
+                has_chain: true,
+            };
+            let mut out = Vec::new();
+            assert!(c.entries(&mut out));
+            let got: Vec<(u64, bool)> = out.iter().map(|e| (e.addr, e.kernel)).collect();
+            assert_eq!(
+                got,
+                [
+                    (0xffff_ffff_8100_0010, true),
+                    (0xffff_ffff_8100_0020, true),
+                    (0x40_1000, false),
+                    (0x40_2000, false)
+                ],
+                "big endian: {big_endian}"
+            );
+            assert!(out.iter().all(|e| !e.inline));
         }
     }
-    true
+
+    #[test]
+    fn a_kernel_only_chain_has_no_user_part_and_no_chain_is_the_ip() {
+        let bytes = words(
+            &[constants::PERF_CONTEXT_KERNEL, 0xffff_ffff_8100_0010],
+            false,
+        );
+        let mut c = Chain {
+            words: &bytes,
+            big_endian: false,
+            ip: Some(0xffff_ffff_8100_0010),
+            kernel: true,
+            has_chain: true,
+        };
+        let mut out = Vec::new();
+        assert!(!c.entries(&mut out), "no user part");
+        assert_eq!(out.len(), 1);
+        c.has_chain = false;
+        c.kernel = false;
+        c.ip = Some(0x40_1000);
+        out.clear();
+        assert!(c.entries(&mut out), "a user ip is the user part");
+        assert_eq!(
+            out.first().map(|e| (e.addr, e.kernel)),
+            Some((0x40_1000, false))
+        );
+    }
 }

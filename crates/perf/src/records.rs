@@ -189,9 +189,17 @@ pub(crate) struct Record<'a> {
     /// The event it belongs to.
     pub event: usize,
     pub raw: RawEventRecord<'a>,
+    /// Its bytes after the header (`raw`'s data).
+    pub body: &'a [u8],
     /// Where it lies in the input (`None`: in decompressed data).
     pub offset: Option<u64>,
 }
+
+/// How far behind the decoder input pages stay mapped: the reader reads
+/// the callchains of the batches in flight from them (8 batches of 1,024
+/// frame-pointer samples are about 3 MB). A page released too early is
+/// only read again from the page cache.
+const READ_BEHIND: usize = 4 << 20;
 
 /// Input bytes read between two progress reports.
 const PROGRESS_STEP: u64 = 4 << 20;
@@ -204,7 +212,7 @@ pub(crate) fn for_each<'a>(
     c: &'a Container<'a>,
     events: &Events,
     progress: Option<&crate::Progress>,
-    mut each: impl FnMut(Record<'_>) -> bool,
+    mut each: impl FnMut(Record<'a>) -> bool,
 ) {
     let be = c.big_endian;
     let mut sorter = Sorter::default();
@@ -226,6 +234,7 @@ pub(crate) fn for_each<'a>(
             if !each(Record {
                 event: p.event,
                 raw,
+                body: p.body,
                 offset: p.offset,
             }) {
                 return false;
@@ -236,9 +245,11 @@ pub(crate) fn for_each<'a>(
     for (bytes, base) in c.record_ranges() {
         let r = Bytes { data: bytes, be };
         let mut at = 0usize;
+        let mut warmer = crate::pages::Warmer::default();
         while let (Some(ty), Some(misc), Some(size)) =
             (r.u32(at as u64), r.u16(at as u64 + 4), r.u16(at as u64 + 6))
         {
+            warmer.ahead(bytes, at);
             let size = usize::from(size);
             // The container walk checked every size; a record that does
             // not fit ends the range all the same.
@@ -252,9 +263,13 @@ pub(crate) fn for_each<'a>(
                 if !emit(&mut sorter, false) {
                     return;
                 }
-                // Input behind every waiting record is read.
+                // Input behind every waiting record is read (and the
+                // reader is done with it once it is some way behind: it
+                // reads callchains where they lie, a few batches after
+                // the decoder).
                 if let Some(base) = base {
                     let oldest = sorter.oldest_offset().map_or(base + at, |o| o as usize);
+                    let oldest = oldest.saturating_sub(READ_BEHIND);
                     if oldest >= released.saturating_add(c.pages().window) {
                         c.pages().release(released..oldest);
                         released = oldest;

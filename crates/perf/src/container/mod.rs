@@ -387,8 +387,10 @@ impl<'a> Walker<'a> {
         let mut at = start;
         let mut released = usize::try_from(start).unwrap_or(usize::MAX);
         let window = self.c.pages.window;
+        let mut warmer = crate::pages::Warmer::default();
         while at < end {
             let here = usize::try_from(at).unwrap_or(usize::MAX);
+            warmer.ahead(self.b.data, here);
             if here >= released.saturating_add(window) {
                 self.c.pages.release(released..here);
                 released = here;

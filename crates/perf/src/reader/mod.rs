@@ -297,26 +297,23 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
         for batch in recv {
             let decode::Batch {
                 mut records,
-                mut entries,
                 mut stacks,
             } = batch?;
             for d in records.drain(..) {
-                r.apply(d, &entries, &stacks);
+                r.apply(d, &stacks);
             }
             if let Some(e) = r.overflow.take() {
                 return Err(e);
             }
-            entries.clear();
             stacks.clear();
             // The decoder may have ended: then the batch is dropped.
-            let _ = give_back.send(decode::Batch {
-                records,
-                entries,
-                stacks,
-            });
+            let _ = give_back.send(decode::Batch { records, stacks });
         }
         Ok(())
     })?;
+    // Every record is read: none of the input's pages is needed while the
+    // stacks are interned, when memory peaks.
+    c.pages().release(0..c.input_len());
     Ok(r.finish())
 }
 
@@ -387,9 +384,9 @@ impl Reader<'_> {
     }
 
     /// Take one decoded record into the profile.
-    fn apply(&mut self, d: Decoded, entries: &[Entry], stacks: &[u8]) {
+    fn apply(&mut self, d: Decoded, stacks: &[u8]) {
         match d {
-            Decoded::Sample(s) => self.sample(s, entries, stacks),
+            Decoded::Sample(s) => self.sample(s, stacks),
             Decoded::Comm { pid, tid, name } => {
                 let id = self.profile.intern_str(&name);
                 self.comms.insert(tid, (pid, id));
@@ -477,7 +474,7 @@ impl Reader<'_> {
         t
     }
 
-    fn sample(&mut self, s: Sample, batch_entries: &[Entry], batch_stacks: &[u8]) {
+    fn sample(&mut self, s: Sample, batch_stacks: &[u8]) {
         self.sample_records += 1;
         self.sample_offset = s.offset;
         let Some(ev) = self.events.get(s.attr_index).cloned() else {
@@ -507,30 +504,24 @@ impl Reader<'_> {
 
         // The addresses of the stack, leaf first: the callchain, then for
         // --call-graph dwarf the user stack unwound from the registers.
-        // A frame-pointer callchain is used where the decoder put it; only
-        // a DWARF-unwound one is copied, to append the unwound frames.
-        let chain = batch_entries.get(s.entries.clone()).unwrap_or_default();
         let mut entries = std::mem::take(&mut self.scratch);
         entries.clear();
-        let stack_entries = match &s.user {
-            None => chain,
-            Some(user) => {
-                entries.extend_from_slice(chain);
-                let stack = batch_stacks.get(user.stack.clone()).unwrap_or_default();
-                let addrs = self.unwind_user(pid, user.ip, user.sp, user.bp, stack);
-                self.unwound_samples += 1;
-                // The callchain's own user part (if any) is the same ip.
-                // The unwound addresses are lookup addresses: return
-                // addresses one byte back (see `unwind_user`).
-                let skip = usize::from(user.user_ip_seen);
-                entries.extend(addrs.iter().skip(skip).map(|&addr| Entry {
-                    addr,
-                    kernel: false,
-                    inline: true,
-                }));
-                &entries[..]
-            }
-        };
+        let user_ip_seen = s.chain.entries(&mut entries);
+        if let Some(user) = &s.user {
+            let stack = batch_stacks.get(user.stack.clone()).unwrap_or_default();
+            let addrs = self.unwind_user(pid, user.ip, user.sp, user.bp, stack);
+            self.unwound_samples += 1;
+            // The callchain's own user part (if any) is the same ip.
+            // The unwound addresses are lookup addresses: return
+            // addresses one byte back (see `unwind_user`).
+            let skip = usize::from(user_ip_seen);
+            entries.extend(addrs.iter().skip(skip).map(|&addr| Entry {
+                addr,
+                kernel: false,
+                inline: true,
+            }));
+        }
+        let stack_entries = &entries[..];
 
         let comm = self.profile.threads().get(thread).thread_name;
         let stack = if self.profile.str(comm).starts_with("java") {
