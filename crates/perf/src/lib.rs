@@ -149,8 +149,28 @@ pub fn read(data: &[u8], opts: &ReadOptions) -> Result<Profile, Error> {
     let limit = opts
         .max_decompressed_bytes
         .unwrap_or_else(|| default_max_decompressed(u64::try_from(data.len()).unwrap_or(u64::MAX)));
-    let container = container::parse(data, pages::Pages::default(), limit)?;
-    reader::read_container(container, opts)
+    parse_and_read(data, pages::Pages::default(), limit, opts)
+}
+
+/// Walk the container of `data` (whose pages are `pages`), then read its
+/// records. Kernel symbols start being read on another thread as soon as
+/// the walk meets a sample taken in the kernel, while it goes on.
+fn parse_and_read(
+    data: &[u8],
+    pages: pages::Pages<'_>,
+    limit: u64,
+    opts: &ReadOptions,
+) -> Result<Profile, Error> {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let kallsyms = Rc::new(Cell::new(None));
+    let started = kallsyms.clone();
+    let symbols = opts.symbols.clone();
+    let on_kernel_sample = Box::new(move || {
+        started.set(symbolize::KallsymsPrefetch::start(&symbols));
+    });
+    let container = container::parse(data, pages, limit, Some(on_kernel_sample))?;
+    reader::read_container(container, opts, kallsyms.take())
 }
 
 /// Read a perf.data file, mapped rather than read into memory: the pages of
@@ -194,8 +214,7 @@ pub fn read_file_windowed(
     let limit = opts
         .max_decompressed_bytes
         .unwrap_or_else(|| default_max_decompressed(u64::try_from(map.len()).unwrap_or(u64::MAX)));
-    let container = container::parse(&map, pages::Pages::mapped(&map, window), limit)?;
-    reader::read_container(container, opts)
+    parse_and_read(&map, pages::Pages::mapped(&map, window), limit, opts)
 }
 
 /// Read a perf.data stream (`perf record -o -`, or a file) from `input`.

@@ -195,30 +195,26 @@ pub(crate) struct Record<'a> {
     pub offset: Option<u64>,
 }
 
-/// How far behind the decoder input pages stay mapped: the reader reads
-/// the callchains of the batches in flight from them (8 batches of 1,024
-/// frame-pointer samples are about 3 MB). A page released too early is
-/// only read again from the page cache.
-const READ_BEHIND: usize = 4 << 20;
-
 /// Input bytes read between two progress reports.
 const PROGRESS_STEP: u64 = 4 << 20;
 
 /// Pass every record of a built-in type (sample, mmap, comm, ...) of `c`
 /// to `each`, in time order (see the module's documentation); stops when
-/// `each` returns `false`. Reports progress by input offset, and releases
-/// the input's pages that no waiting record lies on.
+/// `each` returns `false`. Reports progress by input offset, and after a
+/// round, to `passed_on`, the input offset before which every record has
+/// been passed to `each` (when it grew).
 pub(crate) fn for_each<'a>(
     c: &'a Container<'a>,
     events: &Events,
     progress: Option<&crate::Progress>,
     mut each: impl FnMut(Record<'a>) -> bool,
+    mut passed_on: impl FnMut(usize),
 ) {
     let be = c.big_endian;
     let mut sorter = Sorter::default();
     let mut seq = 0u64;
     let mut reported = 0u64;
-    let mut released = 0usize;
+    let mut passed = 0usize;
     let len = c.input_len() as u64;
     let mut emit = |sorter: &mut Sorter<'a>, all: bool| -> bool {
         for p in sorter.ready(all) {
@@ -263,16 +259,12 @@ pub(crate) fn for_each<'a>(
                 if !emit(&mut sorter, false) {
                     return;
                 }
-                // Input behind every waiting record is read (and the
-                // reader is done with it once it is some way behind: it
-                // reads callchains where they lie, a few batches after
-                // the decoder).
+                // Input behind every waiting record is passed on.
                 if let Some(base) = base {
                     let oldest = sorter.oldest_offset().map_or(base + at, |o| o as usize);
-                    let oldest = oldest.saturating_sub(READ_BEHIND);
-                    if oldest >= released.saturating_add(c.pages().window) {
-                        c.pages().release(released..oldest);
-                        released = oldest;
+                    if oldest > passed {
+                        passed = oldest;
+                        passed_on(passed);
                     }
                 }
                 if let (Some(p), Some(o)) = (progress, offset) {

@@ -187,11 +187,13 @@ pub(crate) fn looks_like(prefix: &[u8]) -> bool {
 /// compressed records may decompress to `max_decompressed` bytes in all.
 ///
 /// `pages` are `data`'s pages when it is a mapped file: the walk releases
-/// them behind it (see [`crate::pages`]).
+/// them behind it (see [`crate::pages`]). `on_kernel_sample` is called
+/// when the walk meets the first sample taken in the kernel.
 pub(crate) fn parse<'a>(
     data: &'a [u8],
     pages: Pages<'a>,
     max_decompressed: u64,
+    on_kernel_sample: Option<Box<dyn FnOnce()>>,
 ) -> Result<Container<'a>, Error> {
     let len = data.len() as u64;
     let magic = data.get(..8).ok_or(Error::Truncated {
@@ -213,6 +215,7 @@ pub(crate) fn parse<'a>(
         len,
     })?;
     let mut w = Walker::new(b);
+    w.on_kernel_sample = on_kernel_sample;
     w.c.pages = pages;
     w.max_decompressed = max_decompressed;
     if header_size == PIPE_HEADER_SIZE {
@@ -238,6 +241,8 @@ struct Walker<'a> {
     pending_offset: u64,
     /// Bytes decompressed so far, from every compressed record.
     decompressed: u64,
+    /// Called at the first sample taken in the kernel.
+    on_kernel_sample: Option<Box<dyn FnOnce()>>,
     /// The bound on `decompressed`.
     max_decompressed: u64,
 }
@@ -257,6 +262,7 @@ impl<'a> Walker<'a> {
             pending_offset: 0,
             decompressed: 0,
             max_decompressed: u64::MAX,
+            on_kernel_sample: None,
         }
     }
 
@@ -562,6 +568,9 @@ impl<'a> Walker<'a> {
             1..=rtype::KERNEL_LAST | rtype::FINISHED_ROUND..=rtype::USER_LAST => {
                 // PERF_RECORD_MISC_CPUMODE_MASK: KERNEL 1, GUEST_KERNEL 3.
                 if ty == rtype::SAMPLE && matches!(misc & 7, 1 | 3) {
+                    if let Some(first) = self.on_kernel_sample.take() {
+                        first();
+                    }
                     self.c.kernel_samples += 1;
                 }
                 self.forward(rec, at, in_input);

@@ -17,7 +17,7 @@ use crate::container::Container;
 use crate::decode::{self, Decoded, Entry, Sample};
 use crate::error::Error;
 use crate::records::Events;
-use crate::symbolize::{SymFrame, Symbolizer, Unresolved};
+use crate::symbolize::{KallsymsPrefetch, SymFrame, Symbolizer, Unresolved};
 use crate::unwind::{self, ProcessUnwinder};
 use crate::ReadOptions;
 
@@ -163,7 +163,12 @@ struct Reader<'o> {
 const NO_ROW: u32 = u32::MAX;
 
 /// Read a validated container into a profile.
-pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile, Error> {
+/// `kallsyms`: the kernel symbols' read, when the walk started one.
+pub(crate) fn read_container(
+    c: Container,
+    opts: &ReadOptions,
+    kallsyms: Option<KallsymsPrefetch>,
+) -> Result<Profile, Error> {
     let event_info = Events::new(&c)?;
     let attrs = &event_info.attrs;
 
@@ -268,6 +273,9 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
     // Samples taken in the kernel will want kernel symbols: read them
     // meanwhile. A recording without one (a user-space workload, or
     // `:u` events) names no kernel address, and reads none.
+    if let Some(k) = kallsyms {
+        r.sym.adopt_kallsyms(k);
+    }
     if c.kernel_samples > 0 {
         r.sym.prefetch_kallsyms();
     }
@@ -294,10 +302,13 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
         if let Err(e) = decoder {
             return Err(Error::Io(e));
         }
+        // The input before this is read, and its pages released.
+        let mut released = 0;
         for batch in recv {
             let decode::Batch {
                 mut records,
                 mut stacks,
+                passed,
             } = batch?;
             for d in records.drain(..) {
                 r.apply(d, &stacks);
@@ -305,9 +316,17 @@ pub(crate) fn read_container(c: Container, opts: &ReadOptions) -> Result<Profile
             if let Some(e) = r.overflow.take() {
                 return Err(e);
             }
+            if passed >= released + c.pages().window {
+                c.pages().release(released..passed);
+                released = passed;
+            }
             stacks.clear();
             // The decoder may have ended: then the batch is dropped.
-            let _ = give_back.send(decode::Batch { records, stacks });
+            let _ = give_back.send(decode::Batch {
+                records,
+                stacks,
+                passed: 0,
+            });
         }
         Ok(())
     })?;

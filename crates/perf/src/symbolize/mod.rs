@@ -202,6 +202,34 @@ struct JitSlot {
 /// and its count of malformed lines.
 type KallsymsLoad = std::thread::JoinHandle<std::io::Result<(Kallsyms, u64)>>;
 
+/// The kallsyms file kernel addresses would be named from, being read on
+/// another thread (see [`Symbolizer::prefetch_kallsyms`]); it can be
+/// started before the symbolizer, as soon as the recording shows a
+/// kernel sample.
+pub(crate) struct KallsymsPrefetch {
+    path: PathBuf,
+    load: KallsymsLoad,
+}
+
+impl KallsymsPrefetch {
+    /// Start reading `opts.kallsyms`, else `/proc/kallsyms` unless
+    /// `no_system_paths`; `None` when there is no file to read or no
+    /// thread to read it on (it is read when first needed then).
+    pub(crate) fn start(opts: &SymbolOptions) -> Option<Self> {
+        let path = match &opts.kallsyms {
+            Some(p) => p.clone(),
+            None if !opts.no_system_paths => PathBuf::from("/proc/kallsyms"),
+            None => return None,
+        };
+        let file = path.clone();
+        let load = std::thread::Builder::new()
+            .name("kallsyms".into())
+            .spawn(move || std::fs::read(&file).map(|text| Kallsyms::parse(&text)))
+            .ok()?;
+        Some(KallsymsPrefetch { path, load })
+    }
+}
+
 /// Symbolizes addresses; caches files, symbol tables and results.
 ///
 /// ```
@@ -228,7 +256,7 @@ pub struct Symbolizer {
     kernel_misses: Misses,
     /// A kallsyms file being read and parsed on another thread ahead of
     /// its first use ([`Symbolizer::prefetch_kallsyms`]), and its path.
-    kernel_prefetch: Option<(PathBuf, KallsymsLoad)>,
+    kernel_prefetch: Option<KallsymsPrefetch>,
     jitdumps: HashMap<u32, Vec<Vec<u8>>>,
     jits: HashMap<u32, JitSlot>,
     warnings: Vec<String>,
@@ -718,18 +746,14 @@ impl Symbolizer {
         if self.kernel.is_some() || self.kernel_prefetch.is_some() {
             return;
         }
-        let path = match &self.opts.kallsyms {
-            Some(p) => p.clone(),
-            None if !self.opts.no_system_paths => PathBuf::from("/proc/kallsyms"),
-            None => return,
-        };
-        let file = path.clone();
-        let handle = std::thread::Builder::new()
-            .name("kallsyms".into())
-            .spawn(move || std::fs::read(&file).map(|text| Kallsyms::parse(&text)));
-        // Without a thread, the table is read when first needed.
-        if let Ok(handle) = handle {
-            self.kernel_prefetch = Some((path, handle));
+        self.kernel_prefetch = KallsymsPrefetch::start(&self.opts);
+    }
+
+    /// Take a read of the kallsyms file started before this symbolizer
+    /// (see [`KallsymsPrefetch`]), unless one is started already.
+    pub(crate) fn adopt_kallsyms(&mut self, prefetch: KallsymsPrefetch) {
+        if self.kernel.is_none() && self.kernel_prefetch.is_none() {
+            self.kernel_prefetch = Some(prefetch);
         }
     }
 
@@ -767,7 +791,9 @@ impl Symbolizer {
             };
             // The prefetched table, when it is of this file.
             let prefetched = match self.kernel_prefetch.take() {
-                Some((p, handle)) if Some(&p) == path.as_ref() => handle.join().ok(),
+                Some(KallsymsPrefetch { path: p, load }) if Some(&p) == path.as_ref() => {
+                    load.join().ok()
+                }
                 _ => None,
             };
             let loaded = match &path {
