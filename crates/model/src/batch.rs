@@ -15,6 +15,7 @@ use rayon::iter::{IntoParallelIterator, ParallelIterator};
 use rayon::slice::ParallelSliceMut;
 use rustc_hash::FxBuildHasher;
 
+use crate::memory::prefetch;
 use crate::pruning::{min_drawn_weight, FlameGraphPruning};
 use crate::tables::{FrameId, StackId, StackNode, StackTable};
 use crate::Profile;
@@ -432,25 +433,6 @@ impl StackBatch {
 /// How many rows ahead [`StackBatch::intern_cut`] asks for a row; its
 /// path's start is asked for half as far ahead, its bytes a quarter.
 const PREFETCH_ROWS: usize = 16;
-
-/// Ask the CPU to bring `item`'s cache line in (nothing when `None`, or
-/// off x86-64).
-#[inline(always)]
-fn prefetch<T>(item: Option<&T>) {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(item) = item {
-        #[allow(unsafe_code)]
-        // SAFETY: a prefetch is only a hint: it reads nothing the program
-        // sees and never faults, whatever the address (here a reference,
-        // so a valid one anyway).
-        unsafe {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(item).cast());
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = item;
-}
 
 /// An entry of [`StackBatch::index`]: the high half of a path's hash above
 /// its id.

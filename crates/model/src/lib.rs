@@ -53,6 +53,7 @@ mod tables;
 pub use batch::{PathId, StackBatch};
 pub use ops::{merge, MergeError};
 pub mod limits;
+pub mod memory;
 pub mod naming;
 pub mod pruning;
 

@@ -6,6 +6,7 @@ use rustc_hash::FxHashMap;
 use std::io::Write;
 
 use prost::Message;
+use stackconv_model::memory;
 use stackconv_model::{FrameId, FrameKind, Label, Profile, StackId, StringId, ThreadId};
 
 use crate::proto;
@@ -444,7 +445,18 @@ impl<'p> Builder<'p> {
         use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
         let field = |len: usize| 1 + encoded_len_varint(len as u64) + len;
         let mut locations = Vec::new();
+        let nodes = p.stacks().nodes();
         for (row, &i) in firsts.iter().enumerate() {
+            // The rows' stacks lie all over the stack table: ask for a
+            // coming row's leaf and the nodes below it in memory (a new
+            // stack's nodes are numbered in a run, its parents first), so
+            // that the walk up its parents does not wait for each.
+            let ahead = firsts.get(row + PREFETCH_ROWS);
+            if let Some(Some(leaf)) = ahead.and_then(|&a| p.samples().stacks().get(a)) {
+                for back in (0..NODE_LINES_AHEAD).map(|l| l * NODES_PER_LINE) {
+                    memory::prefetch(nodes.get(leaf.index().saturating_sub(back)));
+                }
+            }
             let (Some(&stack), Some(&thread)) =
                 (p.samples().stacks().get(i), p.samples().threads().get(i))
             else {
@@ -501,6 +513,13 @@ impl<'p> Builder<'p> {
 
 /// Bytes of encoded message gathered before they go to the compressor.
 const FLUSH_AT: usize = 1 << 20;
+
+/// How many rows ahead a sample's stack nodes are asked for.
+const PREFETCH_ROWS: usize = 8;
+/// Cache lines of stack nodes asked for, from a leaf down.
+const NODE_LINES_AHEAD: usize = 4;
+/// Stack nodes (8 bytes each) in a 64-byte cache line.
+const NODES_PER_LINE: usize = 8;
 
 /// Write `p` as a gzipped profile.proto.
 ///
