@@ -149,7 +149,15 @@ impl StackBatch {
         let mut prev: &[u8] = &[];
         // Where each frame of `prev` ends in it.
         let mut ends: Vec<usize> = Vec::new();
-        for (_, _, id) in order {
+        for (at, &(_, _, id)) in order.iter().enumerate() {
+            // As in `intern_cut`: the coming paths' starts and bytes asked
+            // for ahead.
+            if let Some(&(_, _, ahead)) = order.get(at + PREFETCH_ROWS / 2) {
+                prefetch(self.starts.get(ahead as usize));
+            }
+            if let Some(&(_, _, ahead)) = order.get(at + PREFETCH_ROWS / 4) {
+                prefetch(self.path(ahead).first());
+            }
             let cur = self.path(id);
             let shared = shared_frames(&mut ends, prev, cur);
             nodes.truncate(shared);
