@@ -16,6 +16,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::io::{self, Write};
 
+use stackconv_model::memory::prefetch_stack;
 use stackconv_model::{FrameId, FrameKind, Profile, StackId, ThreadId};
 
 use crate::lines::{lines, stream_lines, Line};
@@ -265,7 +266,14 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
             let mut text: Vec<u8> = Vec::new();
             let mut rows = Vec::with_capacity(pairs.len());
             let mut frames = Vec::new();
-            for &((stack, thread), v) in pairs {
+            let nodes = p.stacks().nodes();
+            for (i, &((stack, thread), v)) in pairs.iter().enumerate() {
+                // The pairs' stacks lie all over the stack table: a coming
+                // pair's leaf and the nodes below it (a stack's nodes are
+                // numbered in a run) are asked for ahead.
+                if let Some(&((leaf, _), _)) = pairs.get(i + PREFETCH_PAIRS) {
+                    prefetch_stack(nodes, leaf);
+                }
                 let root_frame = roots.get(&thread).and_then(Option::as_ref);
                 let start = text.len();
                 let mut first = root_frame.is_none();
@@ -318,6 +326,9 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
 /// A folded line being written: the part of the text it is in, its start
 /// and end there, and its weight.
 type LineRow = (u32, usize, usize, i64);
+
+/// How many pairs ahead a stack's nodes are asked for.
+const PREFETCH_PAIRS: usize = 8;
 
 /// The total of value column `column` of `p`, checked: an
 /// [`io::ErrorKind::InvalidData`] error when its weights add up to more

@@ -3,6 +3,8 @@
 //! lines of items a few iterations ahead lets their misses overlap instead
 //! of waiting for each in turn.
 
+use crate::{StackId, StackNode};
+
 /// Ask the CPU to bring `item`'s cache line in, without waiting for it;
 /// nothing when `None`, or off x86-64. It changes no value: a hint only.
 ///
@@ -34,4 +36,37 @@ pub fn prefetch<T>(item: Option<&T>) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = item;
+}
+
+/// Cache lines of stack nodes [`prefetch_stack`] asks for, from a leaf
+/// down.
+const STACK_LINES: usize = 4;
+
+/// Stack nodes (8 bytes each) in a 64-byte cache line.
+const NODES_PER_LINE: usize = 8;
+
+/// Ask for the nodes of `leaf`'s stack in `nodes` (a [`StackTable`]'s):
+/// its own and the few cache lines below it, where its callers are when
+/// the stack was interned with [`StackBatch::intern_into`] (a new stack's
+/// nodes are numbered in a run, callers first). For a loop that walks
+/// stacks in an order of its own: call it a few stacks ahead.
+///
+/// ```
+/// use stackconv_model::memory::prefetch_stack;
+/// use stackconv_model::{FrameKind, Profile, ValueType};
+///
+/// let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
+/// let f = p.intern_frame_named("main", FrameKind::Native);
+/// let leaf = p.intern_stack_frames([f, f]).unwrap();
+/// prefetch_stack(p.stacks().nodes(), leaf);
+/// assert_eq!(p.stacks().frames(leaf), vec![f, f]);
+/// ```
+///
+/// [`StackTable`]: crate::StackTable
+/// [`StackBatch::intern_into`]: crate::StackBatch::intern_into
+#[inline]
+pub fn prefetch_stack(nodes: &[StackNode], leaf: StackId) {
+    for line in 0..STACK_LINES {
+        prefetch(nodes.get(leaf.index().saturating_sub(line * NODES_PER_LINE)));
+    }
 }

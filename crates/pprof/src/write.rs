@@ -453,9 +453,7 @@ impl<'p> Builder<'p> {
             // that the walk up its parents does not wait for each.
             let ahead = firsts.get(row + PREFETCH_ROWS);
             if let Some(Some(leaf)) = ahead.and_then(|&a| p.samples().stacks().get(a)) {
-                for back in (0..NODE_LINES_AHEAD).map(|l| l * NODES_PER_LINE) {
-                    memory::prefetch(nodes.get(leaf.index().saturating_sub(back)));
-                }
+                memory::prefetch_stack(nodes, *leaf);
             }
             let (Some(&stack), Some(&thread)) =
                 (p.samples().stacks().get(i), p.samples().threads().get(i))
@@ -516,10 +514,6 @@ const FLUSH_AT: usize = 1 << 20;
 
 /// How many rows ahead a sample's stack nodes are asked for.
 const PREFETCH_ROWS: usize = 8;
-/// Cache lines of stack nodes asked for, from a leaf down.
-const NODE_LINES_AHEAD: usize = 4;
-/// Stack nodes (8 bytes each) in a 64-byte cache line.
-const NODES_PER_LINE: usize = 8;
 
 /// Write `p` as a gzipped profile.proto.
 ///
