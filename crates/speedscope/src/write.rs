@@ -5,6 +5,7 @@ use std::io::Write;
 
 use serde::ser::{Error as _, SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
+use stackconv_model::memory::prefetch_stack;
 use stackconv_model::{FrameId, Profile, StackId, ThreadId};
 
 use crate::error::Error;
@@ -327,7 +328,13 @@ impl Serialize for StacksOut<'_, '_> {
         let p = self.plan.p;
         let mut seq = s.serialize_seq(Some(self.rows.len()))?;
         let mut buf: Vec<u32> = Vec::new();
-        for &(stack, _) in self.rows {
+        let nodes = p.stacks().nodes();
+        for (i, &(stack, _)) in self.rows.iter().enumerate() {
+            // Rows in time order reach stacks all over the table: a coming
+            // row's nodes are asked for ahead.
+            if let Some(&(Some(leaf), _)) = self.rows.get(i + PREFETCH_ROWS) {
+                prefetch_stack(nodes, leaf);
+            }
             buf.clear();
             if let Some(stack) = stack {
                 for f in p.stacks().frames_leaf_first(stack) {
@@ -347,6 +354,9 @@ impl Serialize for StacksOut<'_, '_> {
         seq.end()
     }
 }
+
+/// How many rows ahead a stack's nodes are asked for.
+const PREFETCH_ROWS: usize = 8;
 
 struct WeightsOut<'a>(&'a [Row]);
 
