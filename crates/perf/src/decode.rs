@@ -78,6 +78,15 @@ pub(crate) struct Chain<'a> {
 }
 
 impl Chain<'_> {
+    /// Ask for the callchain's bytes ahead of reading them (they lie in the
+    /// input, read by no one yet).
+    #[inline]
+    pub(crate) fn prefetch(&self) {
+        for line in self.words.chunks(64) {
+            stackconv_model::memory::prefetch(line.first());
+        }
+    }
+
     /// Append the stack's addresses, leaf first, with their kernel or
     /// user context; whether it has a user part (whose first address is
     /// then the user ip).

@@ -159,6 +159,9 @@ struct Reader<'o> {
     sample_offset: Option<u64>,
 }
 
+/// How many records ahead a sample's callchain is asked for.
+const PREFETCH_RECORDS: usize = 2;
+
 /// No row: the end of a chain of [`Reader::next_row`].
 const NO_ROW: u32 = u32::MAX;
 
@@ -310,9 +313,17 @@ pub(crate) fn read_container(
                 mut stacks,
                 passed,
             } = batch?;
-            for d in records.drain(..) {
-                r.apply(d, &stacks);
+            for at in 0..records.len() {
+                // A coming sample's callchain is asked for ahead.
+                if let Some(decode::Decoded::Sample(s)) = records.get(at + PREFETCH_RECORDS) {
+                    s.chain.prefetch();
+                }
+                if let Some(d) = records.get_mut(at) {
+                    let d = std::mem::replace(d, decode::Decoded::Other);
+                    r.apply(d, &stacks);
+                }
             }
+            records.clear();
             if let Some(e) = r.overflow.take() {
                 return Err(e);
             }
