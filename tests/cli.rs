@@ -961,3 +961,87 @@ fn progress_bar_on_a_terminal_only() {
     assert!(piped.status.success());
     assert!(!String::from_utf8_lossy(&piped.stderr).contains("reading"));
 }
+
+/// The kernel's build id in c-fp.data (`perf buildid-list -i
+/// testdata/perf/c-fp.data`: the `[kernel.kallsyms]` line).
+const C_FP_KERNEL_BUILD_ID: &str = "85c7e4e2ed76f4417e8aaad7c6b040d2bb897a26";
+
+/// Kernel symbols are taken from perf's build-id cache
+/// (`~/.debug/[kernel.kallsyms]/BUILD_ID/kallsyms`, which `perf record`
+/// writes) when it holds the recorded kernel's table, as `perf report`
+/// does: the frames are those `--kallsyms` with the same table gives. A
+/// cached table of another boot (the kernel image elsewhere than the
+/// recording's `[kernel.kallsyms]_text` mapping says) is passed over with
+/// a warning, and names no frame.
+#[test]
+fn perf_build_id_cache_kallsyms_is_used_when_of_the_recording() {
+    let table = std::fs::read_to_string(testdata("perf/c-fp.kallsyms")).unwrap();
+    let run = |home: &Path| {
+        let empty = home.join("symfs");
+        std::fs::create_dir_all(&empty).unwrap();
+        stackconv()
+            .env("HOME", home)
+            .arg(testdata("perf/c-fp.data"))
+            .args(["-o", "-", "--to", "folded", "--symfs"])
+            .arg(&empty)
+            .arg("--symbol-dir")
+            .arg(testdata("perf/bin"))
+            .arg("--perf-map-dir")
+            .arg(&empty)
+            .output()
+            .unwrap()
+    };
+    let cache_dir = |home: &Path| {
+        let d = home
+            .join(".debug")
+            .join("[kernel.kallsyms]")
+            .join(C_FP_KERNEL_BUILD_ID);
+        std::fs::create_dir_all(&d).unwrap();
+        d.join("kallsyms")
+    };
+
+    let given = stackconv()
+        .arg(testdata("perf/c-fp.data"))
+        .args(["-o", "-", "--to", "folded"])
+        .args(perf_symbol_args("c-fp.kallsyms"))
+        .output()
+        .unwrap();
+    assert!(given.status.success());
+    let given = String::from_utf8(given.stdout).unwrap();
+    assert!(
+        given.contains("asm_exc_page_fault"),
+        "kernel frames named with --kallsyms"
+    );
+
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(cache_dir(home.path()), &table).unwrap();
+    let cached = run(home.path());
+    let err = String::from_utf8_lossy(&cached.stderr);
+    assert!(cached.status.success(), "{err}");
+    assert!(!err.contains("kernel frames are not named"), "{err}");
+    assert_eq!(String::from_utf8(cached.stdout).unwrap(), given);
+
+    // The same table two megabytes higher: another boot's layout.
+    let moved: String = table
+        .lines()
+        .map(|l| match l.split_once(' ') {
+            Some((a, rest)) => {
+                let a = u64::from_str_radix(a, 16).unwrap() + 0x20_0000;
+                format!("{a:016x} {rest}\n")
+            }
+            None => format!("{l}\n"),
+        })
+        .collect();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(cache_dir(home.path()), moved).unwrap();
+    let other_boot = run(home.path());
+    let err = String::from_utf8_lossy(&other_boot.stderr);
+    assert!(other_boot.status.success(), "{err}");
+    assert!(
+        err.contains("kallsyms: not used: it lists _text at 0xffffffff81200000, the recording at 0xffffffff81000000"),
+        "{err}"
+    );
+    let out = String::from_utf8(other_boot.stdout).unwrap();
+    assert_ne!(out, given, "the moved table named kernel frames");
+    assert_eq!(folded_total(&out), folded_total(&given));
+}

@@ -166,8 +166,11 @@ fn parse_and_read(
     let kallsyms = Rc::new(Cell::new(None));
     let started = kallsyms.clone();
     let symbols = opts.symbols.clone();
-    let on_kernel_sample = Box::new(move || {
-        started.set(symbolize::KallsymsPrefetch::start(&symbols));
+    let on_kernel_sample = Box::new(move |kernel_build_id: Option<&[u8]>| {
+        started.set(symbolize::KallsymsPrefetch::start(
+            &symbols,
+            kernel_build_id,
+        ));
     });
     let container = container::parse(data, pages, limit, Some(on_kernel_sample))?;
     reader::read_container(container, opts, kallsyms.take())

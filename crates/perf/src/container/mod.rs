@@ -19,6 +19,11 @@ use linux_perf_event_reader::PerfEventAttr;
 
 use crate::error::Error;
 use crate::pages::Pages;
+use crate::symbolize::KERNEL_BUILD_ID_PATH;
+
+/// Called at the first sample taken in the kernel, with the recorded
+/// kernel's build id when the header names it.
+pub(crate) type OnKernelSample = Box<dyn FnOnce(Option<&[u8]>)>;
 
 mod decompress;
 mod features;
@@ -193,7 +198,7 @@ pub(crate) fn parse<'a>(
     data: &'a [u8],
     pages: Pages<'a>,
     max_decompressed: u64,
-    on_kernel_sample: Option<Box<dyn FnOnce()>>,
+    on_kernel_sample: Option<OnKernelSample>,
 ) -> Result<Container<'a>, Error> {
     let len = data.len() as u64;
     let magic = data.get(..8).ok_or(Error::Truncated {
@@ -242,7 +247,7 @@ struct Walker<'a> {
     /// Bytes decompressed so far, from every compressed record.
     decompressed: u64,
     /// Called at the first sample taken in the kernel.
-    on_kernel_sample: Option<Box<dyn FnOnce()>>,
+    on_kernel_sample: Option<OnKernelSample>,
     /// The bound on `decompressed`.
     max_decompressed: u64,
 }
@@ -569,7 +574,9 @@ impl<'a> Walker<'a> {
                 // PERF_RECORD_MISC_CPUMODE_MASK: KERNEL 1, GUEST_KERNEL 3.
                 if ty == rtype::SAMPLE && matches!(misc & 7, 1 | 3) {
                     if let Some(first) = self.on_kernel_sample.take() {
-                        first();
+                        let kernel = KERNEL_BUILD_ID_PATH;
+                        let ids = &self.c.build_ids;
+                        first(ids.iter().find(|(p, _)| p == kernel).map(|(_, id)| &id[..]));
                     }
                     self.c.kernel_samples += 1;
                 }

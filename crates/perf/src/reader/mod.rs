@@ -279,13 +279,14 @@ pub(crate) fn read_container(
     if let Some(k) = kallsyms {
         r.sym.adopt_kallsyms(k);
     }
-    if c.kernel_samples > 0 {
-        r.sym.prefetch_kallsyms();
-    }
     for (path, id) in &c.build_ids {
         r.sym.add_build_id(path, id);
         let p = r.path_id(path);
         r.build_ids.insert(p, id.clone());
+    }
+    // After the build ids: the kernel's picks the file.
+    if c.kernel_samples > 0 {
+        r.sym.prefetch_kallsyms();
     }
 
     // Records are parsed and decoded on another thread, in order, while

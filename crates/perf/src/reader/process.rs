@@ -43,7 +43,14 @@ impl Reader<'_> {
         path: &[u8],
     ) {
         if matches!(mode, CpuMode::Kernel | CpuMode::GuestKernel) || pid == -1 {
-            // Kernel and module maps: kernel addresses go to kallsyms.
+            // Kernel and module maps: kernel addresses go to kallsyms. The
+            // kernel image's (`[kernel.kallsyms]_text`) says where the
+            // image was, to check a kallsyms file against.
+            if matches!(mode, CpuMode::Kernel) {
+                if let Some(name) = path.strip_prefix(crate::symbolize::KERNEL_BUILD_ID_PATH) {
+                    self.sym.set_recorded_kernel_image(name, pgoff);
+                }
+            }
             return;
         }
         let Some(end) = start.checked_add(len) else {

@@ -7,6 +7,10 @@ use std::sync::Arc;
 
 const PAGE: u64 = 4096;
 
+/// The symbols perf takes the kernel image's address from (`ref_reloc_sym`
+/// in tools/perf/util/machine.c: `_text`, else `_stext`).
+pub(crate) const RELOC_REFS: [&str; 2] = ["_text", "_stext"];
+
 /// One kernel symbol after perf's fixups.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct KSym {
@@ -30,6 +34,10 @@ struct Parsed {
 #[derive(Debug, Default)]
 pub(crate) struct Kallsyms {
     syms: Vec<KSym>,
+    /// The addresses of the kernel image's relocation reference symbols
+    /// as listed (before duplicates are resolved, which drops one of
+    /// `_text` and `_stext` when they share an address).
+    reloc_refs: Vec<(Box<str>, u64)>,
 }
 
 impl Kallsyms {
@@ -42,6 +50,7 @@ impl Kallsyms {
         let mut raw: Vec<Parsed> = Vec::new();
         // A module's symbols are listed together: its name is shared.
         let mut last_module: Option<Arc<str>> = None;
+        let mut reloc_refs = Vec::new();
         for line in text.split(|&b| b == b'\n') {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.is_empty() {
@@ -49,6 +58,9 @@ impl Kallsyms {
             }
             match parse_line(line) {
                 Some(Some(l)) => {
+                    if l.module.is_none() && RELOC_REFS.contains(&l.name) {
+                        reloc_refs.push((Box::from(l.name), l.start));
+                    }
                     let module = l.module.map(|m| match &last_module {
                         Some(last) if **last == *m => last.clone(),
                         _ => {
@@ -109,7 +121,17 @@ impl Kallsyms {
         if let Some((last, last_end)) = kept {
             syms.push(ksym(last, last_end));
         }
-        (Kallsyms { syms }, bad)
+        (Kallsyms { syms, reloc_refs }, bad)
+    }
+
+    /// The listed address of `name`, one of the symbols perf records the
+    /// kernel image's address by (the `[kernel.kallsyms]_text` mapping's
+    /// offset); `None` when not listed.
+    pub(crate) fn reloc_ref(&self, name: &str) -> Option<u64> {
+        self.reloc_refs
+            .iter()
+            .find(|(n, _)| &**n == name)
+            .map(|&(_, a)| a)
     }
 
     /// The symbol covering `addr`.
@@ -221,6 +243,22 @@ fn choose_a(a: &Parsed, a_end: u64, b: &Parsed, b_end: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reference_symbols_are_found_when_their_address_is_shared() {
+        let text = b"\
+ffffffff81000000 T _stext
+ffffffff81000000 T _text
+ffffffff81000100 T _text\t[not_the_image]
+";
+        let (k, bad) = Kallsyms::parse(text);
+        assert_eq!(bad, 0);
+        // One symbol at the address (the other is a duplicate for lookups).
+        assert_eq!(k.len(), 2);
+        assert_eq!(k.reloc_ref("_text"), Some(0xffff_ffff_8100_0000));
+        assert_eq!(k.reloc_ref("_stext"), Some(0xffff_ffff_8100_0000));
+        assert_eq!(k.reloc_ref("startup_64"), None);
+    }
 
     #[test]
     fn parses_filters_and_fixes_up() {

@@ -11,8 +11,76 @@
 //! (the GNU build-id note of `/sys/kernel/notes`) equals the recorded one,
 //! or, where none was recorded, when the releases are equal.
 
+use std::path::{Path, PathBuf};
+
+use super::SymbolOptions;
+
 /// The recorded path of the kernel image in build-id tables.
 pub(crate) const KERNEL_BUILD_ID_PATH: &[u8] = b"[kernel.kallsyms]";
+
+/// The running kernel's symbol table.
+pub(crate) const PROC_KALLSYMS: &str = "/proc/kallsyms";
+
+/// Where a recording's kernel symbols are read from, in the order tried.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum KallsymsSource {
+    /// `--kallsyms FILE`: used as given (only warned about).
+    Given(PathBuf),
+    /// perf's build-id cache copy of the recorded kernel's table,
+    /// `~/.debug/[kernel.kallsyms]/BUILD_ID/kallsyms`, which `perf record`
+    /// writes (and `perf report` reads): the recording's kernel by its
+    /// build id, laid out as in its boot (checked against the recording's
+    /// kernel mapping), and a plain file, read in a few milliseconds where
+    /// `/proc/kallsyms` takes the kernel tens. Passed over for
+    /// [`KallsymsSource::Running`] when it is of another boot.
+    PerfCache(PathBuf),
+    /// `/proc/kallsyms`, when the running kernel is the recording's (see
+    /// [`same_kernel`]).
+    Running,
+}
+
+impl KallsymsSource {
+    /// The first source to try: `--kallsyms`; else, unless
+    /// `no_system_paths`, perf's cache copy when the recording names its
+    /// kernel's build id and the copy exists under `home`, or
+    /// `/proc/kallsyms`.
+    pub(crate) fn first(
+        opts: &SymbolOptions,
+        kernel_build_id: Option<&[u8]>,
+        home: Option<&Path>,
+    ) -> Option<KallsymsSource> {
+        if let Some(p) = &opts.kallsyms {
+            return Some(KallsymsSource::Given(p.clone()));
+        }
+        if opts.no_system_paths {
+            return None;
+        }
+        let cached = kernel_build_id
+            .zip(home)
+            .map(|(id, home)| perf_cache_kallsyms(home, id))
+            .filter(|p| p.is_file());
+        Some(cached.map_or(KallsymsSource::Running, KallsymsSource::PerfCache))
+    }
+
+    /// The file read.
+    pub(crate) fn path(&self) -> PathBuf {
+        match self {
+            KallsymsSource::Given(p) | KallsymsSource::PerfCache(p) => p.clone(),
+            KallsymsSource::Running => PathBuf::from(PROC_KALLSYMS),
+        }
+    }
+}
+
+/// perf's build-id cache entry for the kallsyms of kernel `build_id`
+/// (tools/perf/util/build-id.c: `DIR/[kernel.kallsyms]/SBUILD_ID/kallsyms`
+/// under `~/.debug`).
+pub(crate) fn perf_cache_kallsyms(home: &Path, build_id: &[u8]) -> PathBuf {
+    let id = super::locate::hex(super::trim_build_id(build_id));
+    home.join(".debug")
+        .join("[kernel.kallsyms]")
+        .join(id)
+        .join("kallsyms")
+}
 
 /// What is known of one kernel: its build id and its release.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -111,6 +179,35 @@ pub(crate) fn gnu_build_id_note(notes: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kallsyms_sources_in_order() {
+        let home = std::env::temp_dir().join(format!("stackconv-kallsyms-{}", std::process::id()));
+        let id = [0xab, 0xcd, 0, 0];
+        let cached = perf_cache_kallsyms(&home, &id);
+        assert!(cached.ends_with(".debug/[kernel.kallsyms]/abcd/kallsyms"));
+        let mut opts = SymbolOptions::default();
+        // No copy in the cache yet: the running kernel's.
+        let first =
+            |o: &SymbolOptions, id: Option<&[u8]>| KallsymsSource::first(o, id, Some(&home));
+        assert_eq!(first(&opts, Some(&id)), Some(KallsymsSource::Running));
+        std::fs::create_dir_all(cached.parent().unwrap()).unwrap();
+        std::fs::write(&cached, "ffffffff81000000 T _text\n").unwrap();
+        assert_eq!(
+            first(&opts, Some(&id)),
+            Some(KallsymsSource::PerfCache(cached.clone()))
+        );
+        assert_eq!(first(&opts, None), Some(KallsymsSource::Running));
+        assert_eq!(first(&opts, Some(&[0xab])), Some(KallsymsSource::Running));
+        opts.no_system_paths = true;
+        assert_eq!(first(&opts, Some(&id)), None);
+        opts.kallsyms = Some(PathBuf::from("k.txt"));
+        assert_eq!(
+            first(&opts, Some(&id)),
+            Some(KallsymsSource::Given("k.txt".into()))
+        );
+        std::fs::remove_dir_all(&home).unwrap();
+    }
 
     fn note(name: &[u8], kind: u32, desc: &[u8]) -> Vec<u8> {
         let mut v = Vec::new();

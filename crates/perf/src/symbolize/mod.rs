@@ -49,7 +49,8 @@ mod names;
 use elf::ElfSymbols;
 use jit::{JitEntry, JitTable};
 use kallsyms::Kallsyms;
-use kernel::{same_kernel, KernelId, KERNEL_BUILD_ID_PATH};
+pub(crate) use kernel::KERNEL_BUILD_ID_PATH;
+use kernel::{same_kernel, KallsymsSource, KernelId, PROC_KALLSYMS};
 use locate::{
     base_name, build_id_rel_path, bytes_to_path, hex, read_file, read_file_or_xz, under_root,
 };
@@ -212,15 +213,12 @@ pub(crate) struct KallsymsPrefetch {
 }
 
 impl KallsymsPrefetch {
-    /// Start reading `opts.kallsyms`, else `/proc/kallsyms` unless
-    /// `no_system_paths`; `None` when there is no file to read or no
-    /// thread to read it on (it is read when first needed then).
-    pub(crate) fn start(opts: &SymbolOptions) -> Option<Self> {
-        let path = match &opts.kallsyms {
-            Some(p) => p.clone(),
-            None if !opts.no_system_paths => PathBuf::from("/proc/kallsyms"),
-            None => return None,
-        };
+    /// Start reading the first kallsyms file [`KallsymsSource::first`]
+    /// names for a recording of the kernel with build id `kernel_build_id`;
+    /// `None` when there is no file to read or no thread to read it on (it
+    /// is read when first needed then).
+    pub(crate) fn start(opts: &SymbolOptions, kernel_build_id: Option<&[u8]>) -> Option<Self> {
+        let path = KallsymsSource::first(opts, kernel_build_id, home_dir().as_deref())?.path();
         let file = path.clone();
         let load = std::thread::Builder::new()
             .name("kallsyms".into())
@@ -252,6 +250,9 @@ pub struct Symbolizer {
     /// The kernel the recording was made on (release from the header; the
     /// build id is the `[kernel.kallsyms]` entry of `build_ids`).
     recorded_release: Option<String>,
+    /// Where the recording says the kernel image was: a reference symbol
+    /// and its address ([`Symbolizer::set_recorded_kernel_image`]).
+    recorded_image: Option<(&'static str, u64)>,
     kernel_results: HashMap<u64, Frames>,
     kernel_misses: Misses,
     /// A kallsyms file being read and parsed on another thread ahead of
@@ -283,6 +284,7 @@ impl Symbolizer {
             kernel: None,
             kernel_path: None,
             recorded_release: None,
+            recorded_image: None,
             kernel_results: HashMap::new(),
             kernel_misses: Misses::default(),
             kernel_prefetch: None,
@@ -746,7 +748,42 @@ impl Symbolizer {
         if self.kernel.is_some() || self.kernel_prefetch.is_some() {
             return;
         }
-        self.kernel_prefetch = KallsymsPrefetch::start(&self.opts);
+        let id = self.build_ids.get(KERNEL_BUILD_ID_PATH).map(Vec::as_slice);
+        self.kernel_prefetch = KallsymsPrefetch::start(&self.opts, id);
+    }
+
+    /// The kernel image's address in the recording: perf's
+    /// `[kernel.kallsyms]NAME` mapping starts at the address of symbol
+    /// `NAME` (`_text`), which a kallsyms file of the same boot lists at
+    /// the same address (see [`Kallsyms::reloc_ref`]). Names other than
+    /// perf's reference symbols are ignored.
+    pub(crate) fn set_recorded_kernel_image(&mut self, name: &[u8], addr: u64) {
+        if let Some(n) = kallsyms::RELOC_REFS.iter().find(|n| n.as_bytes() == name) {
+            self.recorded_image = Some((n, addr));
+        }
+    }
+
+    /// Why `k` is not the recording's kernel as it was laid out (another
+    /// boot relocates the kernel), when the recording says where its
+    /// image was and `k` lists that symbol elsewhere.
+    fn relocated(&self, k: &Kallsyms) -> Option<String> {
+        let (name, recorded) = self.recorded_image?;
+        let listed = k.reloc_ref(name)?;
+        (listed != recorded).then(|| {
+            format!("it lists {name} at {listed:#x}, the recording at {recorded:#x} (another boot)")
+        })
+    }
+
+    /// The table of `path`: the prefetched one when it is of this file.
+    fn load_kallsyms(&mut self, path: &Path) -> std::io::Result<(Kallsyms, u64)> {
+        let prefetched = match self.kernel_prefetch.take() {
+            Some(KallsymsPrefetch { path: p, load }) if p == path => load.join().ok(),
+            other => {
+                self.kernel_prefetch = other;
+                None
+            }
+        };
+        prefetched.unwrap_or_else(|| std::fs::read(path).map(|text| Kallsyms::parse(&text)))
     }
 
     /// Take a read of the kallsyms file started before this symbolizer
@@ -759,67 +796,7 @@ impl Symbolizer {
 
     fn kallsyms(&mut self) -> Result<&Kallsyms, Unresolved> {
         if self.kernel.is_none() {
-            let recorded = KernelId {
-                build_id: self.build_ids.get(KERNEL_BUILD_ID_PATH).cloned(),
-                release: self.recorded_release.clone(),
-            };
-            let path = match &self.opts.kallsyms {
-                Some(p) => {
-                    // Used as given; but the running kernel's own table
-                    // says so when it is not the recording's.
-                    let proc_kallsyms =
-                        std::fs::canonicalize(p).is_ok_and(|c| c == Path::new("/proc/kallsyms"));
-                    if proc_kallsyms {
-                        if let Err(why) = same_kernel(&recorded, &KernelId::running()) {
-                            self.warnings
-                                .push(format!("{}: given, used, but {why}", p.display()));
-                        }
-                    }
-                    Some(p.clone())
-                }
-                None if !self.opts.no_system_paths => {
-                    match same_kernel(&recorded, &KernelId::running()) {
-                        Ok(()) => Some(PathBuf::from("/proc/kallsyms")),
-                        Err(why) => {
-                            self.warnings.push(why);
-                            self.kernel = Some(Err(Unresolved::OtherKernel));
-                            return Err(Unresolved::OtherKernel);
-                        }
-                    }
-                }
-                None => None,
-            };
-            // The prefetched table, when it is of this file.
-            let prefetched = match self.kernel_prefetch.take() {
-                Some(KallsymsPrefetch { path: p, load }) if Some(&p) == path.as_ref() => {
-                    load.join().ok()
-                }
-                _ => None,
-            };
-            let loaded = match &path {
-                None => Err(Unresolved::FileMissing),
-                Some(p) => match prefetched
-                    .unwrap_or_else(|| std::fs::read(p).map(|text| Kallsyms::parse(&text)))
-                {
-                    Ok((k, bad)) => {
-                        if bad > 0 {
-                            self.warnings
-                                .push(format!("{}: {bad} malformed lines skipped", p.display()));
-                        }
-                        if k.len() == 0 {
-                            self.warnings
-                                .push(format!("{}: no usable kernel symbols", p.display()));
-                            Err(Unresolved::FileMissing)
-                        } else {
-                            Ok(k)
-                        }
-                    }
-                    Err(e) => {
-                        self.warnings.push(format!("{}: {e}", p.display()));
-                        Err(Unresolved::FileMissing)
-                    }
-                },
-            };
+            let (path, loaded) = self.choose_kallsyms();
             self.kernel_path = path;
             self.kernel = Some(loaded);
         }
@@ -828,6 +805,91 @@ impl Symbolizer {
             Some(Err(why)) => Err(*why),
             None => Err(Unresolved::FileMissing),
         }
+    }
+
+    /// The kernel symbols for the recording and the file they came from:
+    /// the sources of [`KallsymsSource`] in order, each checked against
+    /// the recording (warnings say why one was passed over).
+    fn choose_kallsyms(&mut self) -> (Option<PathBuf>, Result<Kallsyms, Unresolved>) {
+        let recorded = KernelId {
+            build_id: self.build_ids.get(KERNEL_BUILD_ID_PATH).cloned(),
+            release: self.recorded_release.clone(),
+        };
+        let mut source = KallsymsSource::first(
+            &self.opts,
+            recorded.build_id.as_deref(),
+            home_dir().as_deref(),
+        );
+        while let Some(s) = source.take() {
+            let path = s.path();
+            match &s {
+                KallsymsSource::Given(p) => {
+                    // Used as given; but the running kernel's own table
+                    // says so when it is not the recording's.
+                    let proc_kallsyms =
+                        std::fs::canonicalize(p).is_ok_and(|c| c == Path::new(PROC_KALLSYMS));
+                    if proc_kallsyms {
+                        if let Err(why) = same_kernel(&recorded, &KernelId::running()) {
+                            self.warnings
+                                .push(format!("{}: given, used, but {why}", p.display()));
+                        }
+                    }
+                }
+                KallsymsSource::PerfCache(_) => {}
+                KallsymsSource::Running => {
+                    if let Err(why) = same_kernel(&recorded, &KernelId::running()) {
+                        self.warnings.push(why);
+                        return (None, Err(Unresolved::OtherKernel));
+                    }
+                }
+            }
+            let loaded = match self.load_kallsyms(&path) {
+                Ok((k, bad)) => {
+                    if bad > 0 {
+                        self.warnings
+                            .push(format!("{}: {bad} malformed lines skipped", path.display()));
+                    }
+                    if k.len() == 0 {
+                        self.warnings
+                            .push(format!("{}: no usable kernel symbols", path.display()));
+                        Err(Unresolved::FileMissing)
+                    } else {
+                        Ok(k)
+                    }
+                }
+                Err(e) => {
+                    self.warnings.push(format!("{}: {e}", path.display()));
+                    Err(Unresolved::FileMissing)
+                }
+            };
+            let why = loaded.as_ref().ok().and_then(|k| self.relocated(k));
+            match (s, why) {
+                (_, None) if loaded.is_ok() => return (Some(path), loaded),
+                (KallsymsSource::PerfCache(_), why) => {
+                    if let Some(why) = why {
+                        self.warnings
+                            .push(format!("{}: not used: {why}", path.display()));
+                    }
+                    source = Some(KallsymsSource::Running);
+                }
+                (KallsymsSource::Running, Some(why)) => {
+                    self.warnings.push(format!(
+                        "kernel frames are not named: {PROC_KALLSYMS} is of this boot of the \
+                         recording's kernel, and {why}; pass --kallsyms FILE of the recording's boot"
+                    ));
+                    return (Some(path), Err(Unresolved::OtherKernel));
+                }
+                (KallsymsSource::Given(_), Some(why)) => {
+                    self.warnings.push(format!(
+                        "{}: given, used, but {why}: kernel frames may be misnamed",
+                        path.display()
+                    ));
+                    return (Some(path), loaded);
+                }
+                (_, None) => return (Some(path), loaded),
+            }
+        }
+        (None, Err(Unresolved::FileMissing))
     }
 
     /// Load (once) the JIT table of `pid`.
