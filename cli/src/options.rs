@@ -21,9 +21,11 @@ pub struct InputArgs {
     /// `.build-id/xx/rest[.debug]`); repeatable.
     #[arg(long, value_name = "DIR")]
     pub symbol_dir: Vec<PathBuf>,
-    /// Kernel symbols file, used as given (default: /proc/kallsyms, only when
-    /// the recording was made on the running kernel: same build id, or
-    /// same release where no build id was recorded).
+    /// Kernel symbols file, used as given (default: perf's build-id cache
+    /// copy ~/.debug/[kernel.kallsyms]/BUILD_ID/kallsyms of the recorded
+    /// kernel, else /proc/kallsyms, only when the recording was made on the
+    /// running kernel: same build id, or same release where no build id
+    /// was recorded; either only when of the recording's boot).
     #[arg(long, value_name = "FILE")]
     pub kallsyms: Option<PathBuf>,
     /// Do not show inlined frames.
