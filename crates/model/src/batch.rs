@@ -95,6 +95,24 @@ impl StackBatch {
         for f in root_first {
             code::push(&mut self.bytes, f.index() as u32);
         }
+        self.intern_from(start)
+    }
+
+    /// [`Self::add`] of the path `built` holds, whose frames are encoded
+    /// already: it is copied, not encoded frame by frame.
+    ///
+    /// # Panics
+    ///
+    /// When the batch already holds `u32::MAX` paths.
+    pub fn add_built(&mut self, built: &PathBuilder) -> PathId {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(&built.bytes);
+        self.intern_from(start)
+    }
+
+    /// The id of the path encoded in `bytes[start..]`: a new one, or that
+    /// of an equal path added before (the bytes are then dropped).
+    fn intern_from(&mut self, start: usize) -> PathId {
         let high =
             (FxBuildHasher.hash_one(self.bytes.get(start..).unwrap_or_default()) >> 32) as u32;
         let hash = table_hash(u64::from(high) << 32);
@@ -515,6 +533,66 @@ mod code {
             at += len;
             Some((id, at))
         })
+    }
+}
+
+/// A path being built root first, in the encoding of [`StackBatch`]: a
+/// path that shares its outer frames with the previous one keeps their
+/// encoding (cut back to a [`PathMark`] and continued), and
+/// [`StackBatch::add_built`] copies it rather than encoding every frame.
+///
+/// ```
+/// use stackconv_model::{FrameKind, PathBuilder, Profile, StackBatch};
+///
+/// let mut p = Profile::default();
+/// let [a, b, c] = ["a", "b", "c"].map(|n| p.intern_frame_named(n, FrameKind::Native));
+/// let mut batch = StackBatch::default();
+/// let mut path = PathBuilder::default();
+/// path.push(a);
+/// path.push(b);
+/// let after_b = path.mark();
+/// path.push(c);
+/// let abc = batch.add_built(&path);
+/// path.truncate(after_b);
+/// let ab = batch.add_built(&path);
+/// assert_eq!(batch.add(&[a, b, c]), abc);
+/// assert_eq!(batch.add(&[a, b]), ab);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct PathBuilder {
+    bytes: Vec<u8>,
+}
+
+/// How much of a [`PathBuilder`]'s path there was when the mark was
+/// taken.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PathMark(usize);
+
+impl PathBuilder {
+    /// Append a frame, inside the frames before it.
+    #[inline]
+    pub fn push(&mut self, frame: FrameId) {
+        code::push(&mut self.bytes, frame.index() as u32);
+    }
+
+    /// The path so far, to come back to with [`Self::truncate`].
+    #[inline]
+    pub fn mark(&self) -> PathMark {
+        PathMark(self.bytes.len())
+    }
+
+    /// Back to the path as it was at `mark`, which was taken of this path
+    /// or of a path it starts with (a mark of a path since cut away may
+    /// fall inside a frame's code: the path is then wrong, not unsafe).
+    /// A mark past the end changes nothing.
+    #[inline]
+    pub fn truncate(&mut self, mark: PathMark) {
+        self.bytes.truncate(mark.0);
+    }
+
+    /// Empty the path.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
     }
 }
 

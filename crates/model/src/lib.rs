@@ -50,7 +50,7 @@ mod profile;
 mod strings;
 mod tables;
 
-pub use batch::{PathId, StackBatch};
+pub use batch::{PathBuilder, PathId, PathMark, StackBatch};
 pub use ops::{merge, MergeError};
 pub mod limits;
 pub mod memory;

@@ -60,9 +60,9 @@ pub(crate) struct UserStack {
 }
 
 /// A sample's callchain where it lies in the input (or its ip alone, for a
-/// sample without one): read by the reader, so the decoder copies nothing
-/// per address and the addresses cross from one core to the other once,
-/// at 8 bytes each.
+/// sample without one), read into entries by the decoder, which sends the
+/// reader only the entries that differ from the previous stack of the
+/// sample's thread ([`Sample::new`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Chain<'a> {
     /// The callchain's words (`PERF_CONTEXT_*` markers included), in the
@@ -78,15 +78,6 @@ pub(crate) struct Chain<'a> {
 }
 
 impl Chain<'_> {
-    /// Ask for the callchain's bytes ahead of reading them (they lie in the
-    /// input, read by no one yet).
-    #[inline]
-    pub(crate) fn prefetch(&self) {
-        for line in self.words.chunks(64) {
-            stackconv_model::memory::prefetch(line.first());
-        }
-    }
-
     /// Append the stack's addresses, leaf first, with their kernel or
     /// user context; whether it has a user part (whose first address is
     /// then the user ip).
@@ -136,9 +127,50 @@ impl Chain<'_> {
     }
 }
 
+/// The key under which a sample's stack is compared with the previous
+/// one's: its thread id, else its process id, else -1 (one rule for the
+/// decoder and the reader's mirror of it).
+#[inline]
+pub(crate) fn chain_key(pid: Option<i32>, tid: Option<i32>) -> i32 {
+    tid.or(pid).unwrap_or(-1)
+}
+
+/// A key's previous stack (outermost entry first) after a sample: its
+/// `shared` outermost entries kept, then `new` (leaf first) inside them.
+/// The decoder keeps each key's stack so, and the reader a mirror of it
+/// (one rule for both).
+#[inline]
+pub(crate) fn follow_stack(last: &mut Vec<Entry>, shared: usize, new: &[Entry]) {
+    last.truncate(shared);
+    last.extend(new.iter().rev());
+}
+
+/// The decoder's previous stack of each [`chain_key`].
+#[derive(Debug, Default)]
+struct LastStacks {
+    last: crate::fxhash::FxHashMap<i32, Vec<Entry>>,
+}
+
+impl LastStacks {
+    /// How many outermost entries `entries` (leaf first) shares with the
+    /// previous stack of `key`, which becomes `entries`.
+    #[inline]
+    fn diff(&mut self, key: i32, entries: &[Entry]) -> usize {
+        let last = self.last.entry(key).or_default();
+        let shared = last
+            .iter()
+            .zip(entries.iter().rev())
+            .take_while(|(a, b)| a == b)
+            .count();
+        let new = entries.get(..entries.len() - shared).unwrap_or_default();
+        follow_stack(last, shared, new);
+        shared
+    }
+}
+
 /// A sample, as the reader needs it.
 #[derive(Debug)]
-pub(crate) struct Sample<'a> {
+pub(crate) struct Sample {
     pub attr_index: usize,
     /// Where its record lies in the input (`None`: decompressed).
     pub offset: Option<u64>,
@@ -146,8 +178,17 @@ pub(crate) struct Sample<'a> {
     pub tid: Option<i32>,
     pub timestamp: Option<u64>,
     pub period: Option<u64>,
-    /// The callchain (or the ip).
-    pub chain: Chain<'a>,
+    /// The callchain's addresses (or the ip) as a change from the previous
+    /// sample of the same [`chain_key`]: that sample's `shared` outermost
+    /// entries, then `new` (a range of the batch's `entries`, leaf first)
+    /// inside them ([`follow_stack`]). The reader mirrors the decoder's
+    /// previous stack of each key, so the entries shared, most of a stack,
+    /// are neither decoded nor compared on its core.
+    pub shared: u32,
+    pub new: std::ops::Range<usize>,
+    /// Whether the callchain has a user part (whose first address is then
+    /// the user ip).
+    pub user_ip_seen: bool,
     pub user: Option<UserStack>,
     /// `next_pid` of a `sched:sched_switch` sample's raw data.
     pub next_pid: Option<i32>,
@@ -157,8 +198,8 @@ pub(crate) struct Sample<'a> {
 
 /// A record decoded.
 #[derive(Debug)]
-pub(crate) enum Decoded<'a> {
-    Sample(Sample<'a>),
+pub(crate) enum Decoded {
+    Sample(Sample),
     Comm {
         pid: i32,
         tid: i32,
@@ -192,9 +233,11 @@ pub(crate) enum Decoded<'a> {
 /// Records decoded, in order, with the user stack bytes of their samples
 /// (buffers reused from batch to batch).
 #[derive(Debug, Default)]
-pub(crate) struct Batch<'a> {
-    pub records: Vec<Decoded<'a>>,
+pub(crate) struct Batch {
+    pub records: Vec<Decoded>,
     pub stacks: Vec<u8>,
+    /// The samples' new stack entries ([`Sample::new`]).
+    pub entries: Vec<Entry>,
     /// The input offset before which every record is in this batch or an
     /// earlier one: once the batch is read, the input's pages before it
     /// can go (the reader reads callchains where they lie).
@@ -202,7 +245,7 @@ pub(crate) struct Batch<'a> {
 }
 
 /// What the decoder sends: a batch, or the error that ends the stream.
-pub(crate) type Message<'a> = Result<Batch<'a>, Error>;
+pub(crate) type Message = Result<Batch, Error>;
 
 /// Decode every record of `c`, in time order, into `send`, in batches;
 /// returns when the records end or the receiver hangs up. Batches are
@@ -212,8 +255,8 @@ pub(crate) fn decode_all<'a>(
     c: &'a Container<'a>,
     events: &Events,
     progress: Option<&crate::Progress>,
-    send: &mpsc::SyncSender<Message<'a>>,
-    recycled: &mpsc::Receiver<Batch<'a>>,
+    send: &mpsc::SyncSender<Message>,
+    recycled: &mpsc::Receiver<Batch>,
 ) {
     let next_batch = || {
         recycled
@@ -221,12 +264,14 @@ pub(crate) fn decode_all<'a>(
             .map(|mut b| {
                 b.records.clear();
                 b.stacks.clear();
+                b.entries.clear();
                 b.passed = 0;
                 b
             })
             .unwrap_or_else(|_| Batch {
                 records: Vec::with_capacity(BATCH),
                 stacks: Vec::new(),
+                entries: Vec::new(),
                 passed: 0,
             })
     };
@@ -234,6 +279,7 @@ pub(crate) fn decode_all<'a>(
     let mut open = true;
     let big_endian = c.big_endian;
     let passed = std::cell::Cell::new(0);
+    let mut stacks = ChainStacks::default();
     let each = |r: records::Record<'a>| {
         let d = decode(
             r.event,
@@ -242,6 +288,8 @@ pub(crate) fn decode_all<'a>(
             r.offset,
             big_endian,
             &mut batch.stacks,
+            &mut stacks,
+            &mut batch.entries,
         );
         batch.records.push(d);
         if batch.records.len() >= BATCH || batch.stacks.len() >= BATCH_STACK_BYTES {
@@ -260,13 +308,22 @@ pub(crate) fn decode_all<'a>(
 }
 
 /// A channel for [`decode_all`].
-pub(crate) fn channel<'a>() -> (mpsc::SyncSender<Message<'a>>, mpsc::Receiver<Message<'a>>) {
+pub(crate) fn channel() -> (mpsc::SyncSender<Message>, mpsc::Receiver<Message>) {
     mpsc::sync_channel(IN_FLIGHT)
 }
 
+/// The decoder's stacks: the previous one of each key, and a sample's
+/// entries being compared with it.
+#[derive(Debug, Default)]
+struct ChainStacks {
+    last: LastStacks,
+    scratch: Vec<Entry>,
+}
+
 /// Decode one record (`body`: its bytes after the header); a sample's
-/// user stack bytes go to `stacks`.
+/// user stack bytes go to `stacks`, its new stack entries to `entries`.
 /// `offset`: where the record lies in the input (`None`: decompressed).
+#[allow(clippy::too_many_arguments)]
 fn decode<'a>(
     attr_index: usize,
     record: &RawEventRecord<'a>,
@@ -274,7 +331,9 @@ fn decode<'a>(
     offset: Option<u64>,
     big_endian: bool,
     stacks: &mut Vec<u8>,
-) -> Decoded<'a> {
+    chains: &mut ChainStacks,
+    entries: &mut Vec<Entry>,
+) -> Decoded {
     let ty = record.record_type;
     let mut chain_words: &'a [u8] = &[];
     if ty == RecordType::SAMPLE {
@@ -316,19 +375,27 @@ fn decode<'a>(
         {
             Decoded::Malformed
         }
-        EventRecord::Sample(s) => Decoded::Sample(sample(
-            attr_index,
-            &s,
-            offset,
-            Chain {
+        EventRecord::Sample(s) => {
+            let chain = Chain {
                 words: chain_words,
                 big_endian,
                 ip: s.ip,
                 kernel: matches!(s.cpu_mode, CpuMode::Kernel | CpuMode::GuestKernel),
                 has_chain: s.callchain.is_some(),
-            },
-            stacks,
-        )),
+            };
+            let ChainStacks { last, scratch } = chains;
+            scratch.clear();
+            let user_ip_seen = chain.entries(scratch);
+            let shared = last.diff(chain_key(s.pid, s.tid), scratch);
+            let start = entries.len();
+            entries.extend_from_slice(scratch.get(..scratch.len() - shared).unwrap_or_default());
+            let delta = StackDelta {
+                shared: u32::try_from(shared).unwrap_or(u32::MAX),
+                new: start..entries.len(),
+                user_ip_seen,
+            };
+            Decoded::Sample(sample(attr_index, &s, offset, delta, stacks))
+        }
         EventRecord::Comm(c) => Decoded::Comm {
             pid: c.pid,
             tid: c.tid,
@@ -371,13 +438,20 @@ fn decode<'a>(
 
 /// The parts of a sample the reader needs; its user stack bytes
 /// (`--call-graph dwarf`) go to `stacks`.
-fn sample<'a>(
+/// A sample's stack as a change from its key's previous one.
+struct StackDelta {
+    shared: u32,
+    new: std::ops::Range<usize>,
+    user_ip_seen: bool,
+}
+
+fn sample(
     attr_index: usize,
     s: &SampleRecord,
     offset: Option<u64>,
-    chain: Chain<'a>,
+    delta: StackDelta,
     stacks: &mut Vec<u8>,
-) -> Sample<'a> {
+) -> Sample {
     // --call-graph dwarf: the registers and stack, unwound by the reader.
     let user = match (&s.user_regs, &s.user_stack) {
         (Some(regs), Some((stack, dyn_size))) => {
@@ -421,7 +495,9 @@ fn sample<'a>(
         tid: s.tid,
         timestamp: s.timestamp,
         period: s.period,
-        chain,
+        shared: delta.shared,
+        new: delta.new,
+        user_ip_seen: delta.user_ip_seen,
         user,
         next_pid,
         prev_pid,
@@ -490,6 +566,37 @@ fn callchain_of<'a>(data: &'a [u8], pi: &RecordParseInfo) -> Option<&'a [u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The reader's mirror, followed with what the decoder sends for
+        /// each sample, is the sample's stack, whatever the order of the
+        /// keys' samples; and only entries past the shared ones are sent.
+        #[test]
+        fn a_mirror_follows_the_decoders_stacks(
+            samples in proptest::collection::vec(
+                (0i32..3, proptest::collection::vec((0u64..4, proptest::bool::ANY), 0..6)),
+                0..60,
+            )
+        ) {
+            let mut decoder = LastStacks::default();
+            let mut mirror: std::collections::HashMap<i32, Vec<Entry>> = Default::default();
+            for (key, stack) in samples {
+                let entries: Vec<Entry> = stack
+                    .iter()
+                    .map(|&(addr, kernel)| Entry { addr, kernel, inline: false })
+                    .collect();
+                let shared = decoder.diff(key, &entries);
+                let new = &entries[..entries.len() - shared];
+                let m = mirror.entry(key).or_default();
+                proptest::prop_assert!(shared <= m.len());
+                proptest::prop_assert!(shared == m.len() || shared == entries.len()
+                    || m[shared] != entries[entries.len() - 1 - shared]);
+                follow_stack(m, shared, new);
+                let leaf_first: Vec<Entry> = m.iter().rev().copied().collect();
+                proptest::prop_assert_eq!(leaf_first, entries);
+            }
+        }
+    }
 
     fn words(addrs: &[u64], big_endian: bool) -> Vec<u8> {
         addrs

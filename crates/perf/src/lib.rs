@@ -36,6 +36,7 @@
 mod container;
 mod decode;
 mod error;
+mod fxhash;
 mod pages;
 mod reader;
 mod records;

@@ -18,6 +18,36 @@ pub(super) struct LastPath {
     pub(super) path: Option<PathId>,
 }
 
+/// The reader's mirror of the decoder's previous stack of a chain key
+/// ([`decode::follow_stack`]), outermost entry first, with the frames of
+/// its outermost entries as last looked up.
+#[derive(Default)]
+pub(super) struct KeyStack {
+    pub(super) entries: Vec<Entry>,
+    /// The process's mapping generation the frames were looked up at.
+    generation: u32,
+    /// The frames of the first `ends.len()` entries, root first, encoded
+    /// for the path store, and where each entry's frames end in them.
+    ends: Vec<PathMark>,
+    frames: PathBuilder,
+    /// The path of `frames`, while they are the whole stack's.
+    path: Option<PathId>,
+}
+
+impl KeyStack {
+    /// Follow the decoder to the next stack of the key: its `shared`
+    /// outermost entries kept, then `new` (leaf first). The frames of the
+    /// entries kept stay.
+    #[inline]
+    pub(super) fn follow(&mut self, shared: usize, new: &[Entry]) {
+        if shared < self.entries.len() || !new.is_empty() {
+            self.path = None;
+        }
+        decode::follow_stack(&mut self.entries, shared, new);
+        self.ends.truncate(shared);
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(super) enum AddrKey {
     Kernel(u64),
@@ -236,6 +266,40 @@ impl Reader<'_> {
         };
         last.path = Some(path);
         self.last_path.insert(tid, last);
+        path
+    }
+
+    /// The path of a callchain's stack, `stack`'s entries: only the frames
+    /// of the entries not looked up for the key's previous stack (or all,
+    /// when the process's mappings changed since) are looked up, and a
+    /// stack equal to the previous one reuses its path.
+    #[inline]
+    pub(super) fn intern_key_stack(&mut self, pid: i32, stack: &mut KeyStack) -> PathId {
+        let generation = self.processes.get(&pid).map_or(0, |p| p.generation);
+        if stack.generation != generation {
+            stack.generation = generation;
+            stack.ends.clear();
+            stack.path = None;
+        }
+        if let Some(path) = stack.path {
+            return path;
+        }
+        match stack.ends.last() {
+            Some(&end) => stack.frames.truncate(end),
+            None => stack.frames.clear(),
+        }
+        for i in stack.ends.len()..stack.entries.len() {
+            let Some(&e) = stack.entries.get(i) else {
+                break;
+            };
+            let span = self.frames_of(pid, generation, e);
+            for &f in self.span_frames(span).iter().rev() {
+                stack.frames.push(f);
+            }
+            stack.ends.push(stack.frames.mark());
+        }
+        let path = self.batch.add_built(&stack.frames);
+        stack.path = Some(path);
         path
     }
 

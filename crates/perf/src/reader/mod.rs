@@ -9,13 +9,14 @@ use framehop::FrameAddress;
 use linux_perf_event_reader::{CpuMode, PerfEventType};
 use stackconv_model::naming::{tidy_java_symbol, unknown_frame_name};
 use stackconv_model::{
-    Frame, FrameId, FrameKind, Module, PathId, Profile, StackBatch, StringId, Thread, ThreadId,
-    ValueType,
+    Frame, FrameId, FrameKind, Module, PathBuilder, PathId, PathMark, Profile, StackBatch,
+    StringId, Thread, ThreadId, ValueType,
 };
 
 use crate::container::Container;
 use crate::decode::{self, Decoded, Entry, Sample};
 use crate::error::Error;
+use crate::fxhash::FxHashMap;
 use crate::records::Events;
 use crate::symbolize::{KallsymsPrefetch, SymFrame, Symbolizer, Unresolved};
 use crate::unwind::{self, ProcessUnwinder};
@@ -26,7 +27,7 @@ mod offcpu;
 mod process;
 mod unwinding;
 
-use frames::{AddrKey, FrontEntry, LastPath, Span, FRONT_SIZE};
+use frames::{AddrKey, FrontEntry, KeyStack, LastPath, Span, FRONT_SIZE};
 use offcpu::{SwitchIns, SwitchOut};
 use process::{MapKind, Process};
 
@@ -42,50 +43,6 @@ struct EventColumn {
     /// How the event was sampled when it is not every hit (`-F 99`:
     /// "frequency 99 Hz", `-c 10`: "period 10"); `None` for every hit.
     sampled: Option<String>,
-}
-
-/// A hash map with the Fx hash (rustc's): the reader's caches are keyed by
-/// small integers it made, not by attacker-chosen strings.
-type FxHashMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
-
-/// The Fx hash: multiply-rotate over words.
-#[derive(Default, Clone, Copy)]
-struct FxHasher(u64);
-
-impl FxHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl std::hash::Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            if let Some(dst) = word.get_mut(..chunk.len()) {
-                dst.copy_from_slice(chunk);
-            }
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-    fn write_u32(&mut self, i: u32) {
-        self.add(u64::from(i));
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-    fn write_i32(&mut self, i: i32) {
-        self.add(u64::from(i as u32));
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
 
 struct Reader<'o> {
@@ -146,6 +103,10 @@ struct Reader<'o> {
     /// Per thread, the previous sample's entries and frames, see
     /// [`Reader::intern_entries`].
     last_path: FxHashMap<i32, LastPath>,
+    /// Each chain key's stack as the decoder last sent it
+    /// ([`decode::chain_key`]); boxed, as a sample takes its key's out of
+    /// the map and puts it back.
+    key_stacks: FxHashMap<i32, Box<KeyStack>>,
     values: Vec<i64>,
     /// Per value column, the sum of the weights pushed so far (all
     /// non-negative): kept within 2^63-1, so every sum of some of them fits.
@@ -159,7 +120,7 @@ struct Reader<'o> {
     sample_offset: Option<u64>,
 }
 
-/// How many records ahead a sample's callchain is asked for.
+/// How many records ahead a sample's new stack entries are asked for.
 const PREFETCH_RECORDS: usize = 2;
 
 /// No row: the end of a chain of [`Reader::next_row`].
@@ -266,6 +227,7 @@ pub(crate) fn read_container(
         first_row: Vec::new(),
         next_row: Vec::new(),
         last_path: FxHashMap::default(),
+        key_stacks: FxHashMap::default(),
         values: vec![0; columns],
         weight_totals: vec![0; columns],
         sample_records: 0,
@@ -312,16 +274,21 @@ pub(crate) fn read_container(
             let decode::Batch {
                 mut records,
                 mut stacks,
+                mut entries,
                 passed,
             } = batch?;
             for at in 0..records.len() {
-                // A coming sample's callchain is asked for ahead.
+                // A coming sample's new entries are asked for ahead: the
+                // decoder wrote them on the other core.
                 if let Some(decode::Decoded::Sample(s)) = records.get(at + PREFETCH_RECORDS) {
-                    s.chain.prefetch();
+                    let new = entries.get(s.new.clone()).unwrap_or_default();
+                    for line in new.chunks(4) {
+                        stackconv_model::memory::prefetch(line.first());
+                    }
                 }
                 if let Some(d) = records.get_mut(at) {
                     let d = std::mem::replace(d, decode::Decoded::Other);
-                    r.apply(d, &stacks);
+                    r.apply(d, &stacks, &entries);
                 }
             }
             records.clear();
@@ -333,10 +300,12 @@ pub(crate) fn read_container(
                 released = passed;
             }
             stacks.clear();
+            entries.clear();
             // The decoder may have ended: then the batch is dropped.
             let _ = give_back.send(decode::Batch {
                 records,
                 stacks,
+                entries,
                 passed: 0,
             });
         }
@@ -415,9 +384,9 @@ impl Reader<'_> {
     }
 
     /// Take one decoded record into the profile.
-    fn apply(&mut self, d: Decoded, stacks: &[u8]) {
+    fn apply(&mut self, d: Decoded, stacks: &[u8], entries: &[Entry]) {
         match d {
-            Decoded::Sample(s) => self.sample(s, stacks),
+            Decoded::Sample(s) => self.sample(s, stacks, entries),
             Decoded::Comm { pid, tid, name } => {
                 let id = self.profile.intern_str(&name);
                 self.comms.insert(tid, (pid, id));
@@ -505,7 +474,18 @@ impl Reader<'_> {
         t
     }
 
-    fn sample(&mut self, s: Sample, batch_stacks: &[u8]) {
+    fn sample(&mut self, s: Sample, batch_stacks: &[u8], batch_entries: &[Entry]) {
+        // The decoder's stack of the sample's key, followed first, whatever
+        // becomes of the sample: the mirror stays in step.
+        let key = decode::chain_key(s.pid, s.tid);
+        let mut chain = self.key_stacks.remove(&key).unwrap_or_default();
+        let new = batch_entries.get(s.new.clone()).unwrap_or_default();
+        chain.follow(s.shared as usize, new);
+        self.sample_of(s, batch_stacks, &mut chain);
+        self.key_stacks.insert(key, chain);
+    }
+
+    fn sample_of(&mut self, s: Sample, batch_stacks: &[u8], chain: &mut KeyStack) {
         self.sample_records += 1;
         self.sample_offset = s.offset;
         let Some(ev) = self.events.get(s.attr_index).cloned() else {
@@ -535,32 +515,13 @@ impl Reader<'_> {
 
         // The addresses of the stack, leaf first: the callchain, then for
         // --call-graph dwarf the user stack unwound from the registers.
-        let mut entries = std::mem::take(&mut self.scratch);
-        entries.clear();
-        let user_ip_seen = s.chain.entries(&mut entries);
-        if let Some(user) = &s.user {
-            let stack = batch_stacks.get(user.stack.clone()).unwrap_or_default();
-            let addrs = self.unwind_user(pid, user.ip, user.sp, user.bp, stack);
-            self.unwound_samples += 1;
-            // The callchain's own user part (if any) is the same ip.
-            // The unwound addresses are lookup addresses: return
-            // addresses one byte back (see `unwind_user`).
-            let skip = usize::from(user_ip_seen);
-            entries.extend(addrs.iter().skip(skip).map(|&addr| Entry {
-                addr,
-                kernel: false,
-                inline: true,
-            }));
-        }
-        let stack_entries = &entries[..];
-
         let comm = self.profile.threads().get(thread).thread_name;
-        let stack = if self.profile.str(comm).starts_with("java") {
-            self.java_stack(pid, stack_entries, comm)
+        let java = self.profile.str(comm).starts_with("java");
+        let stack = if s.user.is_none() && !java {
+            self.intern_key_stack(pid, chain)
         } else {
-            self.intern_entries(pid, tid, stack_entries)
+            self.full_stack(&s, pid, tid, comm, java, batch_stacks, chain)
         };
-        self.scratch = entries;
 
         // The sample's period, as perf script prints it (and
         // inferno-collapse-perf sums it): nanoseconds for the clock events,
@@ -601,6 +562,46 @@ impl Reader<'_> {
                 }
             }
         }
+    }
+
+    /// The path of a sample whose stack is more than its callchain (the
+    /// user stack of a `--call-graph dwarf` sample unwound) or whose frames
+    /// depend on its thread's name (Java): its whole stack, leaf first.
+    #[allow(clippy::too_many_arguments)]
+    fn full_stack(
+        &mut self,
+        s: &Sample,
+        pid: i32,
+        tid: i32,
+        comm: StringId,
+        java: bool,
+        batch_stacks: &[u8],
+        chain: &KeyStack,
+    ) -> PathId {
+        let mut entries = std::mem::take(&mut self.scratch);
+        entries.clear();
+        entries.extend(chain.entries.iter().rev());
+        if let Some(user) = &s.user {
+            let stack = batch_stacks.get(user.stack.clone()).unwrap_or_default();
+            let addrs = self.unwind_user(pid, user.ip, user.sp, user.bp, stack);
+            self.unwound_samples += 1;
+            // The callchain's own user part (if any) is the same ip.
+            // The unwound addresses are lookup addresses: return
+            // addresses one byte back (see `unwind_user`).
+            let skip = usize::from(s.user_ip_seen);
+            entries.extend(addrs.iter().skip(skip).map(|&addr| Entry {
+                addr,
+                kernel: false,
+                inline: true,
+            }));
+        }
+        let path = if java {
+            self.java_stack(pid, &entries, comm)
+        } else {
+            self.intern_entries(pid, tid, &entries)
+        };
+        self.scratch = entries;
+        path
     }
 
     /// `weight` for value column `column`, added to the column's total; a
@@ -713,6 +714,7 @@ impl Reader<'_> {
         self.first_row = Vec::new();
         self.next_row = Vec::new();
         self.last_path = FxHashMap::default();
+        self.key_stacks = FxHashMap::default();
         self.addr_cache = FxHashMap::default();
         self.addr_frames = Vec::new();
         self.front = Vec::new();
