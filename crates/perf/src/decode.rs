@@ -145,6 +145,16 @@ pub(crate) fn follow_stack(last: &mut Vec<Entry>, shared: usize, new: &[Entry]) 
     last.extend(new.iter().rev());
 }
 
+/// How many outermost entries a stack (`last`, outermost first) shares
+/// with `entries` (leaf first).
+#[inline]
+pub(crate) fn shared_entries(last: &[Entry], entries: &[Entry]) -> usize {
+    last.iter()
+        .zip(entries.iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count()
+}
+
 /// The decoder's previous stack of each [`chain_key`].
 #[derive(Debug, Default)]
 struct LastStacks {
@@ -157,11 +167,7 @@ impl LastStacks {
     #[inline]
     fn diff(&mut self, key: i32, entries: &[Entry]) -> usize {
         let last = self.last.entry(key).or_default();
-        let shared = last
-            .iter()
-            .zip(entries.iter().rev())
-            .take_while(|(a, b)| a == b)
-            .count();
+        let shared = shared_entries(last, entries);
         let new = entries.get(..entries.len() - shared).unwrap_or_default();
         follow_stack(last, shared, new);
         shared

@@ -3,24 +3,12 @@
 
 use super::*;
 
-/// The module name perf gives kernel code.
-pub(super) const KERNEL_MODULE: &str = "[kernel.kallsyms]";
+pub(super) use crate::symbolize::KERNEL_MODULE;
 
-/// The previous sample of a thread: its entries root first, its frames
-/// root first, how many frames each entry's prefix makes, its path, and the
-/// process's mapping generation then.
-#[derive(Default)]
-pub(super) struct LastPath {
-    pub(super) generation: u32,
-    pub(super) entries: Vec<Entry>,
-    pub(super) ends: Vec<usize>,
-    pub(super) frames: Vec<FrameId>,
-    pub(super) path: Option<PathId>,
-}
-
-/// The reader's mirror of the decoder's previous stack of a chain key
-/// ([`decode::follow_stack`]), outermost entry first, with the frames of
-/// its outermost entries as last looked up.
+/// A stack, outermost entry first, with the frames of its outermost
+/// entries as last looked up: the reader's mirror of the decoder's previous
+/// stack of a chain key ([`decode::follow_stack`]), or a thread's previous
+/// whole stack (with its DWARF-unwound part, [`Reader::intern_entries`]).
 #[derive(Default)]
 pub(super) struct KeyStack {
     pub(super) entries: Vec<Entry>,
@@ -237,34 +225,13 @@ impl Reader<'_> {
     /// address is symbolized once). A sample equal to the previous one
     /// reuses its path without hashing it again.
     pub(super) fn intern_entries(&mut self, pid: i32, tid: i32, entries: &[Entry]) -> PathId {
-        let generation = self.processes.get(&pid).map_or(0, |p| p.generation);
         let mut last = self.last_path.remove(&tid).unwrap_or_default();
-        let shared = if last.generation == generation {
-            last.entries
-                .iter()
-                .zip(entries.iter().rev())
-                .take_while(|(a, b)| a == b)
-                .count()
-        } else {
-            0
-        };
-        let path = match last.path {
-            Some(path) if shared == entries.len() && shared == last.entries.len() => path,
-            _ => {
-                last.generation = generation;
-                last.entries.truncate(shared);
-                last.ends.truncate(shared);
-                last.frames.truncate(last.ends.last().copied().unwrap_or(0));
-                for e in entries.iter().rev().skip(shared) {
-                    let span = self.frames_of(pid, generation, *e);
-                    last.frames.extend(self.span_frames(span).iter().rev());
-                    last.entries.push(*e);
-                    last.ends.push(last.frames.len());
-                }
-                self.batch.add(&last.frames)
-            }
-        };
-        last.path = Some(path);
+        let shared = decode::shared_entries(&last.entries, entries);
+        last.follow(
+            shared,
+            entries.get(..entries.len() - shared).unwrap_or_default(),
+        );
+        let path = self.intern_key_stack(pid, &mut last);
         self.last_path.insert(tid, last);
         path
     }

@@ -27,7 +27,7 @@ mod offcpu;
 mod process;
 mod unwinding;
 
-use frames::{AddrKey, FrontEntry, KeyStack, LastPath, Span, FRONT_SIZE};
+use frames::{AddrKey, FrontEntry, KeyStack, Span, FRONT_SIZE};
 use offcpu::{SwitchIns, SwitchOut};
 use process::{MapKind, Process};
 
@@ -102,7 +102,7 @@ struct Reader<'o> {
     next_row: Vec<u32>,
     /// Per thread, the previous sample's entries and frames, see
     /// [`Reader::intern_entries`].
-    last_path: FxHashMap<i32, LastPath>,
+    last_path: FxHashMap<i32, Box<KeyStack>>,
     /// Each chain key's stack as the decoder last sent it
     /// ([`decode::chain_key`]); boxed, as a sample takes its key's out of
     /// the map and puts it back.

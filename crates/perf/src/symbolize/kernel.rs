@@ -15,8 +15,12 @@ use std::path::{Path, PathBuf};
 
 use super::SymbolOptions;
 
-/// The recorded path of the kernel image in build-id tables.
-pub(crate) const KERNEL_BUILD_ID_PATH: &[u8] = b"[kernel.kallsyms]";
+/// The module name perf gives kernel code.
+pub(crate) const KERNEL_MODULE: &str = "[kernel.kallsyms]";
+
+/// The recorded path of the kernel image in build-id tables (and, with a
+/// reference symbol's name after it, of the kernel image's mapping).
+pub(crate) const KERNEL_BUILD_ID_PATH: &[u8] = KERNEL_MODULE.as_bytes();
 
 /// The running kernel's symbol table.
 pub(crate) const PROC_KALLSYMS: &str = "/proc/kallsyms";
@@ -77,7 +81,7 @@ impl KallsymsSource {
 pub(crate) fn perf_cache_kallsyms(home: &Path, build_id: &[u8]) -> PathBuf {
     let id = super::locate::hex(super::trim_build_id(build_id));
     home.join(".debug")
-        .join("[kernel.kallsyms]")
+        .join(KERNEL_MODULE)
         .join(id)
         .join("kallsyms")
 }

@@ -49,8 +49,8 @@ mod names;
 use elf::ElfSymbols;
 use jit::{JitEntry, JitTable};
 use kallsyms::Kallsyms;
-pub(crate) use kernel::KERNEL_BUILD_ID_PATH;
 use kernel::{same_kernel, KallsymsSource, KernelId, PROC_KALLSYMS};
+pub(crate) use kernel::{KERNEL_BUILD_ID_PATH, KERNEL_MODULE};
 use locate::{
     base_name, build_id_rel_path, bytes_to_path, hex, read_file, read_file_or_xz, under_root,
 };
@@ -525,7 +525,7 @@ impl Symbolizer {
         for slot in &self.files {
             add(&String::from_utf8_lossy(&slot.path), &slot.misses);
         }
-        add("[kernel.kallsyms]", &self.kernel_misses);
+        add(KERNEL_MODULE, &self.kernel_misses);
         let mut pids: Vec<_> = self.jits.keys().copied().collect();
         pids.sort_unstable();
         for pid in pids {
