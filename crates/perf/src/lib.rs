@@ -173,8 +173,18 @@ fn parse_and_read(
             kernel_build_id,
         ));
     });
-    let container = container::parse(data, pages, limit, Some(on_kernel_sample))?;
-    reader::read_container(container, opts, kallsyms.take())
+    let files = Rc::new(Cell::new(None));
+    let started = files.clone();
+    let symbols = opts.symbols.clone();
+    let on_files = Box::new(move |c: &container::Container<'_>| {
+        started.set(symbolize::FilesPrefetch::for_recording(&symbols, c));
+    });
+    let hooks = container::Hooks {
+        on_kernel_sample: Some(on_kernel_sample),
+        on_files: Some(on_files),
+    };
+    let container = container::parse(data, pages, limit, hooks)?;
+    reader::read_container(container, opts, kallsyms.take(), files.take())
 }
 
 /// Read a perf.data file, mapped rather than read into memory: the pages of

@@ -152,6 +152,15 @@ impl Events {
     }
 }
 
+/// Whether samples of these events carry a copy of the user stack to
+/// unwind (`perf record --call-graph dwarf`).
+pub(crate) fn unwinds_user_stacks(c: &Container<'_>) -> bool {
+    c.events
+        .iter()
+        .filter_map(|ev| parse_attr(ev, c.big_endian).ok())
+        .any(|a| a.sample_format.contains(SampleFormat::STACK_USER))
+}
+
 fn parse_attr(ev: &EventInfo, be: bool) -> Result<PerfEventAttr, Error> {
     let parsed = if be {
         PerfEventAttr::parse::<_, BigEndian>(&ev.attr[..])

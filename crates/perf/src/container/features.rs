@@ -83,7 +83,11 @@ impl Walker<'_> {
             // perf writes zero ids for files it could not read (and for
             // every file of a `-z` recording, as perf 6.1 does).
             if !name.is_empty() && id.iter().any(|&b| b != 0) {
-                self.c.build_ids.push((name.to_vec(), id.to_vec()));
+                self.c.build_ids.push(BuildId {
+                    path: name.to_vec(),
+                    id: id.to_vec(),
+                    kernel: kernel_mode(misc),
+                });
             }
         }
     }

@@ -25,6 +25,21 @@ use crate::symbolize::KERNEL_BUILD_ID_PATH;
 /// kernel's build id when the header names it.
 pub(crate) type OnKernelSample = Box<dyn FnOnce(Option<&[u8]>)>;
 
+/// Called with the container once the files with samples are known.
+pub(crate) type OnFiles = Box<dyn for<'c> FnOnce(&Container<'c>)>;
+
+/// Work the walk's findings let a caller start early, on other threads.
+#[derive(Default)]
+pub(crate) struct Hooks {
+    /// At the first sample taken in the kernel, with the kernel's build
+    /// id when recorded.
+    pub on_kernel_sample: Option<OnKernelSample>,
+    /// Once the events and the files with samples (the BUILD_ID feature)
+    /// are known: in file mode before the walk; not called in pipe mode,
+    /// whose build ids come at the end of the stream.
+    pub on_files: Option<OnFiles>,
+}
+
 mod decompress;
 mod features;
 
@@ -111,9 +126,9 @@ pub(crate) struct Container<'a> {
     pub kernel_samples: u64,
     /// The events in the order of the stream's HEADER_ATTR records.
     pub events: Vec<EventInfo>,
-    /// (path as recorded, build id) from the BUILD_ID feature or
-    /// HEADER_BUILD_ID records.
-    pub build_ids: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The files perf wrote a build id for (those with samples), from the
+    /// BUILD_ID feature or HEADER_BUILD_ID records.
+    pub build_ids: Vec<BuildId>,
     /// Problems that did not stop reading.
     pub warnings: Vec<String>,
     /// Records of a type this reader does not know, skipped.
@@ -183,6 +198,23 @@ impl<'a> Bytes<'a> {
     }
 }
 
+/// A file perf wrote a build id for.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct BuildId {
+    /// The path as recorded.
+    pub path: Vec<u8>,
+    pub id: Vec<u8>,
+    /// Whether the file is the kernel's or a kernel module's (its
+    /// addresses are named through kallsyms, not from the file).
+    pub kernel: bool,
+}
+
+/// Whether a record's `misc` says it was taken in the kernel
+/// (PERF_RECORD_MISC_CPUMODE_MASK: KERNEL 1, GUEST_KERNEL 3).
+pub(crate) fn kernel_mode(misc: u16) -> bool {
+    matches!(misc & 7, 1 | 3)
+}
+
 /// Whether `prefix` starts like a perf.data file or pipe stream.
 pub(crate) fn looks_like(prefix: &[u8]) -> bool {
     prefix.starts_with(b"PERFILE2") || prefix.starts_with(b"2ELIFREP")
@@ -192,13 +224,13 @@ pub(crate) fn looks_like(prefix: &[u8]) -> bool {
 /// compressed records may decompress to `max_decompressed` bytes in all.
 ///
 /// `pages` are `data`'s pages when it is a mapped file: the walk releases
-/// them behind it (see [`crate::pages`]). `on_kernel_sample` is called
-/// when the walk meets the first sample taken in the kernel.
+/// them behind it (see [`crate::pages`]). `hooks` are called as the walk
+/// learns what they wait for.
 pub(crate) fn parse<'a>(
     data: &'a [u8],
     pages: Pages<'a>,
     max_decompressed: u64,
-    on_kernel_sample: Option<OnKernelSample>,
+    hooks: Hooks,
 ) -> Result<Container<'a>, Error> {
     let len = data.len() as u64;
     let magic = data.get(..8).ok_or(Error::Truncated {
@@ -220,7 +252,8 @@ pub(crate) fn parse<'a>(
         len,
     })?;
     let mut w = Walker::new(b);
-    w.on_kernel_sample = on_kernel_sample;
+    w.on_kernel_sample = hooks.on_kernel_sample;
+    w.on_files = hooks.on_files;
     w.c.pages = pages;
     w.max_decompressed = max_decompressed;
     if header_size == PIPE_HEADER_SIZE {
@@ -248,6 +281,8 @@ struct Walker<'a> {
     decompressed: u64,
     /// Called at the first sample taken in the kernel.
     on_kernel_sample: Option<OnKernelSample>,
+    /// Called once the files with samples are known.
+    on_files: Option<OnFiles>,
     /// The bound on `decompressed`.
     max_decompressed: u64,
 }
@@ -268,6 +303,7 @@ impl<'a> Walker<'a> {
             decompressed: 0,
             max_decompressed: u64::MAX,
             on_kernel_sample: None,
+            on_files: None,
         }
     }
 
@@ -343,6 +379,9 @@ impl<'a> Walker<'a> {
             return Err(self.truncated(data_offset.min(len), "data section", data_size));
         }
         self.features(data_end);
+        if let Some(on_files) = self.on_files.take() {
+            on_files(&self.c);
+        }
         self.walk(data_offset, data_end)
     }
 
@@ -571,12 +610,11 @@ impl<'a> Walker<'a> {
                 }
             }
             1..=rtype::KERNEL_LAST | rtype::FINISHED_ROUND..=rtype::USER_LAST => {
-                // PERF_RECORD_MISC_CPUMODE_MASK: KERNEL 1, GUEST_KERNEL 3.
-                if ty == rtype::SAMPLE && matches!(misc & 7, 1 | 3) {
+                if ty == rtype::SAMPLE && kernel_mode(misc) {
                     if let Some(first) = self.on_kernel_sample.take() {
                         let kernel = KERNEL_BUILD_ID_PATH;
                         let ids = &self.c.build_ids;
-                        first(ids.iter().find(|(p, _)| p == kernel).map(|(_, id)| &id[..]));
+                        first(ids.iter().find(|b| b.path == kernel).map(|b| &b.id[..]));
                     }
                     self.c.kernel_samples += 1;
                 }

@@ -18,7 +18,7 @@ use crate::decode::{self, Decoded, Entry, Sample};
 use crate::error::Error;
 use crate::fxhash::FxHashMap;
 use crate::records::Events;
-use crate::symbolize::{KallsymsPrefetch, SymFrame, Symbolizer, Unresolved};
+use crate::symbolize::{FilesPrefetch, KallsymsPrefetch, SymFrame, Symbolizer, Unresolved};
 use crate::unwind::{self, ProcessUnwinder};
 use crate::ReadOptions;
 
@@ -127,11 +127,13 @@ const PREFETCH_RECORDS: usize = 2;
 const NO_ROW: u32 = u32::MAX;
 
 /// Read a validated container into a profile.
-/// `kallsyms`: the kernel symbols' read, when the walk started one.
+/// `kallsyms`, `files`: the kernel symbols' and the files' reads, when
+/// the walk started them.
 pub(crate) fn read_container(
     c: Container,
     opts: &ReadOptions,
     kallsyms: Option<KallsymsPrefetch>,
+    files: Option<FilesPrefetch>,
 ) -> Result<Profile, Error> {
     let event_info = Events::new(&c)?;
     let attrs = &event_info.attrs;
@@ -241,14 +243,19 @@ pub(crate) fn read_container(
     if let Some(k) = kallsyms {
         r.sym.adopt_kallsyms(k);
     }
-    for (path, id) in &c.build_ids {
-        r.sym.add_build_id(path, id);
-        let p = r.path_id(path);
-        r.build_ids.insert(p, id.clone());
+    for b in &c.build_ids {
+        r.sym.add_build_id(&b.path, &b.id);
+        let p = r.path_id(&b.path);
+        r.build_ids.insert(p, b.id.clone());
     }
     // After the build ids: the kernel's picks the file.
     if c.kernel_samples > 0 {
         r.sym.prefetch_kallsyms();
+    }
+    // The files with samples, parsed ahead (in pipe mode their build ids
+    // were at the end of the stream: from now).
+    if let Some(f) = files.or_else(|| FilesPrefetch::for_recording(&opts.symbols, &c)) {
+        r.sym.adopt_files_prefetch(f);
     }
 
     // Records are parsed and decoded on another thread, in order, while

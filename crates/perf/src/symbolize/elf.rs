@@ -174,6 +174,12 @@ impl ElfSymbols {
         };
     }
 
+    /// Every symbol, in address order.
+    #[cfg(test)]
+    pub(crate) fn symbols(&self) -> &[Sym] {
+        &self.syms
+    }
+
     /// The symbol covering a file offset (perf's `symbols__find`: a sized
     /// symbol covers `[start, end)`, an empty one only its start).
     pub(crate) fn find(&self, offset: u64) -> Option<&Sym> {
@@ -468,7 +474,29 @@ fn dwarf_context(file: &object::File<'_>) -> Option<addr2line::Context<DwarfRead
         gimli::RunTimeEndian::Big
     };
     let load = |id: gimli::SectionId| -> Result<DwarfReader, gimli::Error> {
-        let bytes: Arc<[u8]> = section_bytes(file, id.name()).into();
+        // Only the sections names and lines come from (those
+        // `addr2line::Context::from_sections` takes): location lists,
+        // macros, name indexes and type units are large, often
+        // compressed, and not read.
+        use gimli::SectionId as S;
+        let used = matches!(
+            id,
+            S::DebugAbbrev
+                | S::DebugAddr
+                | S::DebugAranges
+                | S::DebugInfo
+                | S::DebugLine
+                | S::DebugLineStr
+                | S::DebugRanges
+                | S::DebugRngLists
+                | S::DebugStr
+                | S::DebugStrOffsets
+        );
+        let bytes: Arc<[u8]> = if used {
+            section_bytes(file, id.name()).into()
+        } else {
+            Arc::from(&[][..])
+        };
         Ok(gimli::EndianArcSlice::new(bytes, endian))
     };
     let dwarf = gimli::Dwarf::load(load).ok()?;

@@ -38,6 +38,7 @@ use stackconv_model::naming::{is_python_perf_symbol, python_perf_file, tidy_perf
 use stackconv_model::{FrameKind, Loss};
 
 mod elf;
+mod files;
 #[doc(hidden)]
 pub mod fuzzing;
 mod jit;
@@ -47,13 +48,13 @@ mod locate;
 mod names;
 
 use elf::ElfSymbols;
+pub(crate) use files::FilesPrefetch;
+use files::{Loaded, Mismatches};
 use jit::{JitEntry, JitTable};
 use kallsyms::Kallsyms;
 use kernel::{same_kernel, KallsymsSource, KernelId, PROC_KALLSYMS};
 pub(crate) use kernel::{KERNEL_BUILD_ID_PATH, KERNEL_MODULE};
-use locate::{
-    base_name, build_id_rel_path, bytes_to_path, hex, read_file, read_file_or_xz, under_root,
-};
+use locate::{base_name, bytes_to_path, hex, read_file, under_root};
 
 /// Where the symbolizer looks for files, kallsyms and perf maps.
 #[derive(Clone, Debug)]
@@ -169,15 +170,6 @@ impl Misses {
     }
 }
 
-/// A file that was found and parsed.
-struct Loaded {
-    binary: Option<FileBytes>,
-    debug: Option<FileBytes>,
-    symbols: ElfSymbols,
-    /// Whether DWARF was looked for (it is read on first need).
-    dwarf_read: bool,
-}
-
 /// One recorded path: where it was found, its symbols, its results.
 struct FileSlot {
     path: Vec<u8>,
@@ -186,7 +178,7 @@ struct FileSlot {
     results: HashMap<(u64, bool), Frames>,
     misses: Misses,
     /// Candidates refused for their build id: (path, build id found).
-    mismatches: Vec<(PathBuf, Option<Vec<u8>>)>,
+    mismatches: Mismatches,
 }
 
 /// The JIT symbols of one process.
@@ -258,6 +250,9 @@ pub struct Symbolizer {
     /// A kallsyms file being read and parsed on another thread ahead of
     /// its first use ([`Symbolizer::prefetch_kallsyms`]), and its path.
     kernel_prefetch: Option<KallsymsPrefetch>,
+    /// Files being found and parsed on another thread ahead of their
+    /// first use ([`Symbolizer::prefetch_files`]).
+    files_prefetch: Option<FilesPrefetch>,
     jitdumps: HashMap<u32, Vec<Vec<u8>>>,
     jits: HashMap<u32, JitSlot>,
     warnings: Vec<String>,
@@ -288,6 +283,7 @@ impl Symbolizer {
             kernel_results: HashMap::new(),
             kernel_misses: Misses::default(),
             kernel_prefetch: None,
+            files_prefetch: None,
             jitdumps: HashMap::new(),
             jits: HashMap::new(),
             warnings: Vec::new(),
@@ -373,11 +369,8 @@ impl Symbolizer {
         }
         let lines = self.opts.lines;
         if let Some(Ok(l)) = &mut slot.state {
-            if (inline || lines) && !l.dwarf_read {
-                l.dwarf_read = true;
-                let binary = l.binary.as_ref().map(|b| (**b).as_ref());
-                let debug = l.debug.as_ref().map(|b| (**b).as_ref());
-                l.symbols.read_dwarf(binary, debug);
+            if inline || lines {
+                l.read_dwarf();
             }
         }
         let r = match &slot.state {
@@ -593,148 +586,23 @@ impl Symbolizer {
             return;
         }
         let path = slot.path.clone();
-        let (state, mismatches) = self.locate_and_parse(&path);
+        let want = self.build_ids.get(&path).map(Vec::as_slice);
+        let prefetched = self
+            .files_prefetch
+            .as_mut()
+            .and_then(|p| p.take(&path, want));
+        let (state, mismatches) =
+            prefetched.unwrap_or_else(|| files::locate_and_parse(&self.opts, want, &path));
         if let Some(slot) = self.files.get_mut(id) {
             slot.state = Some(state);
             slot.mismatches = mismatches;
         }
     }
 
-    /// Find the binary and its debug file, parse them.
-    #[allow(clippy::type_complexity)]
-    fn locate_and_parse(
-        &self,
-        path: &[u8],
-    ) -> (
-        Result<Box<Loaded>, Unresolved>,
-        Vec<(PathBuf, Option<Vec<u8>>)>,
-    ) {
-        let mut mismatches = Vec::new();
-        let want = self.build_ids.get(path).map(Vec::as_slice);
-        // `[vdso]` and friends exist only as build-id cache entries.
-        let special = path.starts_with(b"[") || path.starts_with(b"//anon");
-        if path.is_empty() || (special && want.is_none()) {
-            return (Err(Unresolved::FileMissing), mismatches);
-        }
-        let mut binary: Option<FileBytes> = None;
-        for (cand, xz_ok) in self.binary_candidates(path, want) {
-            let bytes = if xz_ok {
-                read_file_or_xz(&cand)
-            } else {
-                read_file(&cand)
-            };
-            let Some(bytes) = bytes else { continue };
-            if let Some(want) = want {
-                let found = elf::build_id((*bytes).as_ref());
-                if !build_id_matches(want, found.as_deref()) {
-                    mismatches.push((cand, found));
-                    continue;
-                }
-            }
-            binary = Some(bytes);
-            break;
-        }
-        // Without a recorded build id, perf reads the binary's own to find
-        // its debug file (dso__load: filename__read_build_id).
-        let own_id = match (want, &binary) {
-            (None, Some(b)) => elf::build_id((**b).as_ref()),
-            _ => None,
-        };
-        let mut debug: Option<FileBytes> = None;
-        if let Some(want) = want.or(own_id.as_deref()) {
-            for (cand, xz_ok) in self.debug_candidates(want) {
-                let bytes = if xz_ok {
-                    read_file_or_xz(&cand)
-                } else {
-                    read_file(&cand)
-                };
-                let Some(bytes) = bytes else { continue };
-                let found = elf::build_id((*bytes).as_ref());
-                if build_id_matches(want, found.as_deref()) {
-                    debug = Some(bytes);
-                    break;
-                }
-            }
-        }
-        if binary.is_none() && debug.is_none() {
-            let why = if mismatches.is_empty() {
-                Unresolved::FileMissing
-            } else {
-                Unresolved::BuildIdMismatch
-            };
-            return (Err(why), mismatches);
-        }
-        let symbols = ElfSymbols::load(
-            binary.as_ref().map(|b| (**b).as_ref()),
-            debug.as_ref().map(|b| (**b).as_ref()),
-            false,
-        );
-        match symbols {
-            Some(symbols) => {
-                let loaded = Loaded {
-                    binary,
-                    debug,
-                    symbols,
-                    dwarf_read: false,
-                };
-                (Ok(Box::new(loaded)), mismatches)
-            }
-            // Found, but not an ELF file we can read: nothing to name.
-            None => (Err(Unresolved::NoSymbol), mismatches),
-        }
-    }
-
-    /// Where the binary may be, in order; `true` when an `.xz` copy counts.
-    fn binary_candidates(&self, path: &[u8], want: Option<&[u8]>) -> Vec<(PathBuf, bool)> {
-        let mut out = Vec::new();
-        let special = path.starts_with(b"[") || path.starts_with(b"//anon");
-        let base = bytes_to_path(base_name(path));
-        for dir in &self.opts.symbol_dirs {
-            if !special {
-                out.push((dir.join(&base), true));
-            }
-            if let Some(rel) = want.and_then(build_id_rel_path) {
-                out.push((dir.join(rel), true));
-            }
-        }
-        if !self.opts.no_system_paths {
-            if let (Some(rel), Some(home)) = (want.and_then(build_id_rel_path), home_dir()) {
-                // perf's build-id cache: `elf`, or `vdso` for the vDSO.
-                let entry = home.join(".debug").join(rel);
-                out.push((entry.join("elf"), false));
-                out.push((entry.join("vdso"), false));
-            }
-        }
-        if special {
-            return out;
-        }
-        match &self.opts.symfs {
-            Some(root) => out.push((under_root(root, path), false)),
-            None if !self.opts.no_system_paths => out.push((bytes_to_path(path), false)),
-            None => {}
-        }
-        out
-    }
-
-    /// Where a separate debug file may be (by build id), in order.
-    fn debug_candidates(&self, want: &[u8]) -> Vec<(PathBuf, bool)> {
-        let mut out = Vec::new();
-        let Some(rel) = build_id_rel_path(want) else {
-            return out;
-        };
-        let mut dbg = rel.clone().into_os_string();
-        dbg.push(".debug");
-        let dbg = PathBuf::from(dbg);
-        for dir in &self.opts.symbol_dirs {
-            out.push((dir.join(&dbg), true));
-        }
-        if !self.opts.no_system_paths {
-            out.push((Path::new("/usr/lib/debug").join(&dbg), false));
-            if let Some(home) = home_dir() {
-                out.push((home.join(".debug").join(&rel).join("debug"), false));
-            }
-        }
-        out
+    /// Files being parsed ahead ([`FilesPrefetch::for_recording`]): a
+    /// file's first address takes its result instead of parsing it.
+    pub(crate) fn adopt_files_prefetch(&mut self, prefetch: FilesPrefetch) {
+        self.files_prefetch = Some(prefetch);
     }
 
     /// Start reading and parsing the kallsyms file kernel addresses would
