@@ -23,7 +23,10 @@ use crate::folded::{
 /// ([`write()`]), sorted as it is, with every subtree lighter than
 /// `min_weight` replaced by at most two lines of the same weight that sort
 /// where its lines do: one for the samples that end at its root frame (as
-/// in the full text), one ending one frame below it for the rest.
+/// in the full text), one ending one frame below it for the rest. Then
+/// consecutive such lines of siblings become one (the first's text, their
+/// summed weight) while the sum stays lighter than `min_weight`: it is not
+/// drawn either, and what follows stays in place.
 ///
 /// Drawn from this text, the graph has the frames, positions and widths of
 /// the graph drawn from the full text with that minimum width: a frame is
@@ -115,7 +118,11 @@ pub fn write_pruned(
     let Some(mut lines) = lines else {
         return write(p, opts, out).map(|()| false);
     };
-    lines.sort_unstable();
+    // Emitted in order but for names one of which starts another (and
+    // several root texts): sorted then.
+    if !lines.is_sorted() {
+        lines.sort_unstable();
+    }
     let mut w = io::BufWriter::new(out);
     for line in &lines {
         w.write_all(line.as_bytes())?;
@@ -257,9 +264,11 @@ pub fn drawn_keys(p: &Profile, opts: &WriteOptions) -> Option<DrawnKeys> {
 type Leaf = (StackId, i64);
 
 /// Whether pruning by tree could draw `name` differently from the folded
-/// text: a `;` splits it into frames, whitespace at its ends is trimmed.
+/// text: a `;` splits it into frames, whitespace at its ends is trimmed, a
+/// line ending in an empty name or in one that reads as a count (see
+/// [`ends_like_a_count`]) is read otherwise by inferno.
 fn unsafe_name(name: &str) -> bool {
-    name.contains(';') || name.trim() != name
+    name.contains(';') || name.trim() != name || name.is_empty() || ends_like_a_count(name)
 }
 
 /// The callees of each stack node.
@@ -396,7 +405,8 @@ impl Tree<'_> {
         }
     }
 
-    /// Add to `lines` the lines of one root text's samples (loaded in `w`).
+    /// Add to `lines` the lines of one root text's samples (loaded in `w`),
+    /// in the order they sort in as a rule (see [`Tree::enter`]).
     fn emit(
         &self,
         w: &Weights,
@@ -405,11 +415,12 @@ impl Tree<'_> {
         min_weight: f64,
         lines: &mut Vec<String>,
     ) {
-        // Depth-first over the groups of equal names that are kept; one
-        // text buffer holds the path of the group being visited.
+        // Depth-first over the groups of equal names; one text buffer
+        // holds the path of the group being visited.
         struct Visit {
             text_len: usize,
-            kept: Vec<Group>,
+            children: Vec<Group>,
+            order: Vec<(usize, Part)>,
             next: usize,
         }
         let mut text = String::new();
@@ -422,42 +433,86 @@ impl Tree<'_> {
             total: 0,
             own: 0,
         };
-        let kept = self.enter(&top, w, names, min_weight, &mut text, lines);
+        let (children, order) = self.enter(&top, w, names, &mut text);
         stack.push(Visit {
             text_len: 0,
-            kept,
+            children,
+            order,
             next: 0,
         });
+        // Consecutive lines of siblings too light to be drawn are one line
+        // (the first's text, their summed weight) while that stays too
+        // light: drawn alike, at the same place.
+        let mut light = Light::default();
         while let Some(v) = stack.last_mut() {
-            let Some(group) = v.kept.get(v.next) else {
+            let Some((group, part)) = v
+                .order
+                .get(v.next)
+                .and_then(|&(i, part)| Some((v.children.get(i)?, part)))
+            else {
+                light.flush(lines);
                 let len = v.text_len;
                 stack.pop();
                 text.truncate(len);
                 continue;
             };
             v.next += 1;
-            let text_len = text.len();
-            let kept = self.enter(group, w, names, min_weight, &mut text, lines);
-            stack.push(Visit {
-                text_len,
-                kept,
-                next: 0,
-            });
+            let Some(name) = group.name.and_then(|n| names.get(n as usize)) else {
+                continue;
+            };
+            let drawn = (group.total as f64) >= min_weight;
+            match part {
+                // Its own samples' line, as in the full text.
+                Part::Own if group.own == 0 => {}
+                Part::Own if drawn => {
+                    light.flush(lines);
+                    lines.push(format!("{}{name} {}", Sep(&text), group.own));
+                }
+                Part::Own => {
+                    let line = || format!("{}{name}", Sep(&text));
+                    light.add(line, group.own, min_weight, lines);
+                }
+                Part::Below if drawn => {
+                    light.flush(lines);
+                    let text_len = text.len();
+                    let (children, order) = self.enter(group, w, names, &mut text);
+                    stack.push(Visit {
+                        text_len,
+                        children,
+                        order,
+                        next: 0,
+                    });
+                }
+                // Not drawn: the lines below it sort as `text;name;...`
+                // and become one line through one of its callees.
+                Part::Below => {
+                    let below = group.total.saturating_sub(group.own);
+                    let callee = group.members.iter().find_map(|&m| {
+                        self.children(m as usize)
+                            .find(|&c| w.total(c) != 0)
+                            .and_then(|c| names.get(self.name(c)? as usize))
+                    });
+                    if let (true, Some(callee)) = (below != 0, callee) {
+                        let line = || format!("{}{name};{callee}", Sep(&text));
+                        light.add(line, below, min_weight, lines);
+                    }
+                }
+            }
         }
     }
 
-    /// Visit a kept group: extend `text` by its name, add its own line and
-    /// one or two lines per pruned child group, and return the kept child
-    /// groups.
+    /// Enter a kept group: extend `text` by its name; return its child
+    /// groups, and the order of their parts' lines: as their names
+    /// followed by ` ` (own line) or `;` (the lines below) sort, which is
+    /// the order of the lines but where a name continues with a space or
+    /// with the digits of another's weight (`a` and `a b`).
     fn enter(
         &self,
         group: &Group,
         w: &Weights,
         names: &[String],
-        min_weight: f64,
         text: &mut String,
-        lines: &mut Vec<String>,
-    ) -> Vec<Group> {
+    ) -> (Vec<Group>, Vec<(usize, Part)>) {
         let name = match (&group.text, group.name) {
             (Some(t), _) => Some(t.as_str()),
             (None, Some(n)) => names.get(n as usize).map(String::as_str),
@@ -468,11 +523,8 @@ impl Tree<'_> {
                 text.push(';');
             }
             text.push_str(name);
-            if group.own != 0 {
-                lines.push(format!("{text} {}", group.own));
-            }
         }
-        // Child groups by name, in order of first appearance.
+        // Child groups by name.
         let mut by_name: HashMap<u32, usize> = HashMap::new();
         let mut groups: Vec<Group> = Vec::new();
         for &m in &group.members {
@@ -499,37 +551,96 @@ impl Tree<'_> {
                 }
             }
         }
-        let mut kept = Vec::new();
-        for g in groups {
-            if (g.total as f64) >= min_weight {
-                kept.push(g);
-                continue;
-            }
-            // Not drawn: its own samples' line is `text;name <own>` as in
-            // the full text; the rest sort as `text;name;...` and become
-            // one line through one of its callees.
-            let Some(child) = g.name.and_then(|n| names.get(n as usize)) else {
-                continue;
+        let key = |&(i, part): &(usize, Part)| {
+            let name = groups
+                .get(i)
+                .and_then(|g| g.name)
+                .and_then(|n| names.get(n as usize));
+            let end = match part {
+                Part::Own => b' ',
+                Part::Below => b';',
             };
-            let mut line = text.clone();
-            if !line.is_empty() {
-                line.push(';');
-            }
-            line.push_str(child);
-            if g.own != 0 {
-                lines.push(format!("{line} {}", g.own));
-            }
-            let below = g.total.saturating_sub(g.own);
-            let callee = g.members.iter().find_map(|&m| {
-                self.children(m as usize)
-                    .find(|&c| w.total(c) != 0)
-                    .and_then(|c| names.get(self.name(c)? as usize))
-            });
-            if let (true, Some(callee)) = (below != 0, callee) {
-                lines.push(format!("{line};{callee} {below}"));
+            name.map_or(&[][..], |n| n.as_bytes())
+                .iter()
+                .copied()
+                .chain(std::iter::once(end))
+        };
+        let mut order: Vec<(usize, Part)> = (0..groups.len())
+            .flat_map(|i| [(i, Part::Own), (i, Part::Below)])
+            .collect();
+        order.sort_by(|a, b| key(a).cmp(key(b)));
+        (groups, order)
+    }
+}
+
+/// Lines of siblings too light to be drawn, being summed into one.
+#[derive(Default)]
+struct Light {
+    /// The first line's text and the weight so far.
+    line: Option<(String, i64)>,
+}
+
+impl Light {
+    /// Add a line (its text, made when needed) of weight `weight`: to the
+    /// line being summed while the sum stays lighter than `min_weight`,
+    /// else as the start of another.
+    fn add(
+        &mut self,
+        text: impl FnOnce() -> String,
+        weight: i64,
+        min_weight: f64,
+        lines: &mut Vec<String>,
+    ) {
+        if let Some((_, sum)) = &mut self.line {
+            let more = sum.saturating_add(weight);
+            if (more as f64) < min_weight {
+                *sum = more;
+                return;
             }
         }
-        kept
+        self.flush(lines);
+        self.line = Some((text(), weight));
+    }
+
+    /// Write the line being summed.
+    fn flush(&mut self, lines: &mut Vec<String>) {
+        if let Some((text, weight)) = self.line.take() {
+            lines.push(format!("{text} {weight}"));
+        }
+    }
+}
+
+/// Whether inferno would read the end of a line ending in frame `name` as
+/// a count (the first of two columns, as in a differential graph): its
+/// last space-separated word is digits with at most one `.` (or empty).
+fn ends_like_a_count(name: &str) -> bool {
+    let Some((_, word)) = name.rsplit_once(' ') else {
+        return false;
+    };
+    let mut dots = 0;
+    word.chars().all(|c| {
+        dots += usize::from(c == '.');
+        c.is_ascii_digit() || (c == '.' && dots == 1)
+    })
+}
+
+/// The lines of a child group: those of its own samples, or those below it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    Own,
+    Below,
+}
+
+/// A path's text followed by `;` unless empty, to write a child's line.
+struct Sep<'a>(&'a str);
+
+impl std::fmt::Display for Sep<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            write!(f, "{};", self.0)
+        }
     }
 }
 
@@ -696,6 +807,36 @@ impl Weights {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn names_read_as_counts() {
+        for name in ["f 12", "f 1.5", "a b 7", "f ", "x 1."] {
+            assert!(super::ends_like_a_count(name), "{name}");
+        }
+        for name in [
+            "f",
+            "12",
+            "f 1.2.3",
+            "f 12a",
+            "Queue.get (queue.py:171)",
+            "",
+        ] {
+            assert!(!super::ends_like_a_count(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn light_siblings_are_summed_while_too_light() {
+        use super::Light;
+        let mut lines = Vec::new();
+        let mut light = Light::default();
+        for (text, weight) in [("p;a", 1), ("p;b", 1), ("p;c", 1), ("p;d", 2), ("p;e", 0)] {
+            light.add(|| text.to_string(), weight, 3.0, &mut lines);
+        }
+        light.flush(&mut lines);
+        // a+b (2: with c it would be 3, drawn), then c+d would be 3 too.
+        assert_eq!(lines, ["p;a 2", "p;c 1", "p;d 2"]);
+    }
+
     use super::*;
 
     /// Nodes whose callers are the nodes at the given indexes (distinct
