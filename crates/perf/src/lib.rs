@@ -177,7 +177,7 @@ fn parse_and_read(
     let started = files.clone();
     let symbols = opts.symbols.clone();
     let on_files = Box::new(move |c: &container::Container<'_>| {
-        started.set(symbolize::FilesPrefetch::for_recording(&symbols, c));
+        started.set(reader::files_ahead(&symbols, c));
     });
     let hooks = container::Hooks {
         on_kernel_sample: Some(on_kernel_sample),

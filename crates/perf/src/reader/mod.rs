@@ -18,7 +18,9 @@ use crate::decode::{self, Decoded, Entry, Sample};
 use crate::error::Error;
 use crate::fxhash::FxHashMap;
 use crate::records::Events;
-use crate::symbolize::{FilesPrefetch, KallsymsPrefetch, SymFrame, Symbolizer, Unresolved};
+use crate::symbolize::{
+    FilesPrefetch, KallsymsPrefetch, SymFrame, SymbolOptions, Symbolizer, Unresolved,
+};
 use crate::unwind::{self, ProcessUnwinder};
 use crate::ReadOptions;
 
@@ -254,7 +256,7 @@ pub(crate) fn read_container(
     }
     // The files with samples, parsed ahead (in pipe mode their build ids
     // were at the end of the stream: from now).
-    if let Some(f) = files.or_else(|| FilesPrefetch::for_recording(&opts.symbols, &c)) {
+    if let Some(f) = files.or_else(|| files_ahead(&opts.symbols, &c)) {
         r.sym.adopt_files_prefetch(f);
     }
 
@@ -322,6 +324,18 @@ pub(crate) fn read_container(
     // stacks are interned, when memory peaks.
     c.pages().release(0..c.input_len());
     Ok(r.finish())
+}
+
+/// Start parsing the files of recording `c` ahead
+/// ([`FilesPrefetch::start_for`]): those perf wrote a build id for but the
+/// kernel's and its modules'.
+pub(crate) fn files_ahead(opts: &SymbolOptions, c: &Container<'_>) -> Option<FilesPrefetch> {
+    let files = c
+        .build_ids
+        .iter()
+        .filter(|b| !b.kernel)
+        .map(|b| (b.path.as_slice(), b.id.as_slice()));
+    FilesPrefetch::start_for(opts, files, crate::records::unwinds_user_stacks(c))
 }
 
 /// perf's name for an event without a recorded name.

@@ -16,8 +16,6 @@ use super::locate::{
     base_name, build_id_rel_path, bytes_to_path, read_file, read_file_or_xz, under_root,
 };
 use super::{build_id_matches, home_dir, trim_build_id, FileBytes, SymbolOptions, Unresolved};
-use crate::container::Container;
-use crate::records::unwinds_user_stacks;
 
 /// A file that was found and parsed.
 pub(super) struct Loaded {
@@ -185,6 +183,12 @@ fn debug_candidates(opts: &SymbolOptions, want: &[u8]) -> Vec<(PathBuf, bool)> {
     out
 }
 
+/// The most files parsed ahead, the first the recording lists: perf lists
+/// the files with samples, but `perf record --buildid-all` lists every
+/// file mapped (hundreds, system-wide), and those without samples need no
+/// parsing.
+const MAX_AHEAD: usize = 32;
+
 /// A file to find and parse ahead: its recorded path and build id.
 struct Job {
     path: Vec<u8>,
@@ -239,19 +243,23 @@ pub(crate) struct FilesPrefetch {
 }
 
 impl FilesPrefetch {
-    /// Start parsing the files of a recording ahead: those perf wrote a
-    /// build id for (it does for every file with samples) but the kernel's
-    /// and its modules' (named through kallsyms); with their DWARF when
-    /// their addresses will be named with lines or inlined frames (those
-    /// of DWARF-unwound stacks are).
-    pub(crate) fn for_recording(opts: &SymbolOptions, c: &Container<'_>) -> Option<Self> {
-        let jobs = c
-            .build_ids
-            .iter()
-            .filter(|b| !b.kernel)
-            .map(|b| (b.path.clone(), Some(trim_build_id(&b.id).to_vec())))
+    /// Start parsing a recording's files ahead: `files` (recorded path,
+    /// build id) are those perf wrote a build id for (it does for every
+    /// file with samples) but the kernel's and its modules' (named through
+    /// kallsyms); with their DWARF when their addresses will be named with
+    /// lines or inlined frames (those of DWARF-unwound stacks are, when
+    /// `unwinds_user_stacks`).
+    pub(crate) fn start_for<'f>(
+        opts: &SymbolOptions,
+        files: impl IntoIterator<Item = (&'f [u8], &'f [u8])>,
+        unwinds_user_stacks: bool,
+    ) -> Option<Self> {
+        let jobs = files
+            .into_iter()
+            .map(|(path, id)| (path.to_vec(), Some(trim_build_id(id).to_vec())))
+            .take(MAX_AHEAD)
             .collect();
-        let dwarf = opts.lines || (opts.inline && unwinds_user_stacks(c));
+        let dwarf = opts.lines || (opts.inline && unwinds_user_stacks);
         Self::start(opts, jobs, dwarf)
     }
 
