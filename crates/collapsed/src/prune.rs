@@ -442,13 +442,16 @@ impl Tree<'_> {
         });
         // Consecutive lines of siblings too light to be drawn are one line
         // (the first's text, their summed weight) while that stays too
-        // light: drawn alike, at the same place.
+        // light: drawn alike, at the same place. A group's own line and
+        // the line below it are summed only together: apart, inferno
+        // would join the two lines back into one frame (they start with
+        // it), its weight now with the other groups' too.
         let mut light = Light::default();
         while let Some(v) = stack.last_mut() {
-            let Some((group, part)) = v
+            let Some((at, part, group)) = v
                 .order
                 .get(v.next)
-                .and_then(|&(i, part)| Some((v.children.get(i)?, part)))
+                .and_then(|&(i, part)| Some((i, part, v.children.get(i)?)))
             else {
                 light.flush(lines);
                 let len = v.text_len;
@@ -460,43 +463,72 @@ impl Tree<'_> {
             let Some(name) = group.name.and_then(|n| names.get(n as usize)) else {
                 continue;
             };
-            let drawn = (group.total as f64) >= min_weight;
-            match part {
-                // Its own samples' line, as in the full text.
-                Part::Own if group.own == 0 => {}
-                Part::Own if drawn => {
-                    light.flush(lines);
-                    lines.push(format!("{}{name} {}", Sep(&text), group.own));
+            if (group.total as f64) >= min_weight {
+                light.flush(lines);
+                match part {
+                    // Its own samples' line, as in the full text.
+                    Part::Own if group.own != 0 => {
+                        lines.push(format!("{}{name} {}", Sep(&text), group.own));
+                    }
+                    Part::Own => {}
+                    Part::Below => {
+                        let text_len = text.len();
+                        let (children, order) = self.enter(group, w, names, &mut text);
+                        stack.push(Visit {
+                            text_len,
+                            children,
+                            order,
+                            next: 0,
+                        });
+                    }
                 }
-                Part::Own => {
-                    let line = || format!("{}{name}", Sep(&text));
-                    light.add(line, group.own, min_weight, lines);
-                }
-                Part::Below if drawn => {
-                    light.flush(lines);
-                    let text_len = text.len();
-                    let (children, order) = self.enter(group, w, names, &mut text);
-                    stack.push(Visit {
-                        text_len,
-                        children,
-                        order,
-                        next: 0,
-                    });
-                }
-                // Not drawn: the lines below it sort as `text;name;...`
-                // and become one line through one of its callees.
-                Part::Below => {
-                    let below = group.total.saturating_sub(group.own);
-                    let callee = group.members.iter().find_map(|&m| {
+                continue;
+            }
+            // Not drawn: its own samples' line `text;name <own>` as in the
+            // full text; the lines below it sort as `text;name;...` and
+            // become one line through one of its callees.
+            let whole = part == Part::Own && v.order.get(v.next) == Some(&(at, Part::Below));
+            if whole {
+                v.next += 1;
+            }
+            let own = match part {
+                Part::Own => group.own,
+                Part::Below => 0,
+            };
+            let below = if whole || part == Part::Below {
+                group.total.saturating_sub(group.own)
+            } else {
+                0
+            };
+            let callee = (below != 0)
+                .then(|| {
+                    group.members.iter().find_map(|&m| {
                         self.children(m as usize)
                             .find(|&c| w.total(c) != 0)
                             .and_then(|c| names.get(self.name(c)? as usize))
-                    });
-                    if let (true, Some(callee)) = (below != 0, callee) {
-                        let line = || format!("{}{name};{callee}", Sep(&text));
-                        light.add(line, below, min_weight, lines);
-                    }
+                    })
+                })
+                .flatten();
+            let below = if callee.is_some() { below } else { 0 };
+            if whole {
+                let weight = own.saturating_add(below);
+                if weight != 0 {
+                    let line = || match (own, callee) {
+                        (0, Some(callee)) => format!("{}{name};{callee}", Sep(&text)),
+                        _ => format!("{}{name}", Sep(&text)),
+                    };
+                    light.add(line, weight, min_weight, lines);
                 }
+                continue;
+            }
+            // One part of a group whose other part sorts elsewhere: a line
+            // of its own.
+            light.flush(lines);
+            if own != 0 {
+                lines.push(format!("{}{name} {own}", Sep(&text)));
+            }
+            if let Some(callee) = callee.filter(|_| below != 0) {
+                lines.push(format!("{}{name};{callee} {below}", Sep(&text)));
             }
         }
     }
