@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc, Mutex, PoisonError};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError};
 
 use super::elf::{self, ElfSymbols};
 use super::locate::{
@@ -216,11 +216,9 @@ impl Job {
 /// reader.
 type Queue = Arc<Mutex<VecDeque<Job>>>;
 
-fn pop(queue: &Queue) -> Option<Job> {
-    queue
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .pop_front()
+/// The queue, locked (a thread that panicked holding it left whole jobs).
+fn lock(queue: &Queue) -> MutexGuard<'_, VecDeque<Job>> {
+    queue.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Files being found and parsed ahead of the reader's first need: on
@@ -286,7 +284,11 @@ impl FilesPrefetch {
             .name("symbols".into())
             .spawn(move || {
                 largest_first(&thread_opts, &jobs);
-                while let Some(job) = pop(&jobs) {
+                loop {
+                    // Unlocked before the job runs: the reader takes jobs
+                    // meanwhile.
+                    let next = lock(&jobs).pop_front();
+                    let Some(job) = next else { break };
                     if send.send(job.run(&thread_opts, dwarf)).is_err() {
                         break;
                     }
@@ -317,7 +319,7 @@ impl FilesPrefetch {
                 break done;
             }
             let next = {
-                let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut queue = lock(&self.queue);
                 match queue.iter().position(|j| j.path == path) {
                     Some(at) => queue.remove(at),
                     None => queue.pop_front(),
@@ -336,8 +338,8 @@ impl FilesPrefetch {
 /// Order the jobs largest file first: the longest to parse are the ones
 /// worth having parsed ahead. A file's size is that of its first
 /// candidate that exists.
-fn largest_first(opts: &SymbolOptions, jobs: &Mutex<VecDeque<Job>>) {
-    let mut jobs = jobs.lock().unwrap_or_else(PoisonError::into_inner);
+fn largest_first(opts: &SymbolOptions, jobs: &Queue) {
+    let mut jobs = lock(jobs);
     let mut sized: Vec<(u64, Job)> = jobs
         .drain(..)
         .map(|job| {
@@ -355,10 +357,7 @@ fn largest_first(opts: &SymbolOptions, jobs: &Mutex<VecDeque<Job>>) {
 impl Drop for FilesPrefetch {
     /// The thread stops after the file it is parsing.
     fn drop(&mut self) {
-        self.queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        lock(&self.queue).clear();
     }
 }
 
