@@ -1,9 +1,11 @@
 //! The writer: a model profile to a speedscope file.
 
-use std::collections::HashMap;
-use std::io::Write;
+use std::io::{self, Write};
 
-use serde::ser::{Error as _, SerializeMap, SerializeSeq};
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use stackconv_model::memory::prefetch_stack;
 use stackconv_model::{FrameId, Profile, StackId, ThreadId};
@@ -109,10 +111,10 @@ impl<'a> Plan<'a> {
             None => Box::new(0..p.samples().len()),
         };
 
-        let mut thread_slot: HashMap<ThreadId, usize> = HashMap::new();
+        let mut thread_slot: FxHashMap<ThreadId, usize> = FxHashMap::default();
         let mut threads: Vec<(ThreadId, Vec<Row>)> = Vec::new();
         // (thread slot, stack) -> row, for folding.
-        let mut folded: HashMap<(usize, Option<StackId>), usize> = HashMap::new();
+        let mut folded: FxHashMap<(usize, Option<StackId>), usize> = FxHashMap::default();
         let mut used_stacks = vec![false; p.stacks().len()];
         for i in order {
             let (Some(&stack), Some(&thread)) =
@@ -211,31 +213,6 @@ impl<'a> Plan<'a> {
     }
 }
 
-impl Serialize for Plan<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("$schema", SCHEMA_URL)?;
-        m.serialize_entry("exporter", "stackconv")?;
-        if let Some(name) = self.name {
-            m.serialize_entry("name", name)?;
-        }
-        m.serialize_entry("activeProfileIndex", &0)?;
-        m.serialize_entry("shared", &SharedOut(self))?;
-        m.serialize_entry("profiles", &ProfilesOut(self))?;
-        m.end()
-    }
-}
-
-struct SharedOut<'a, 'p>(&'a Plan<'p>);
-
-impl Serialize for SharedOut<'_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(1))?;
-        m.serialize_entry("frames", &FramesOut(self.0))?;
-        m.end()
-    }
-}
-
 struct FramesOut<'a, 'p>(&'a Plan<'p>);
 
 impl Serialize for FramesOut<'_, '_> {
@@ -274,97 +251,128 @@ impl Serialize for FrameOut<'_> {
     }
 }
 
-struct ProfilesOut<'a, 'p>(&'a Plan<'p>);
-
-impl Serialize for ProfilesOut<'_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.0.threads.len()))?;
-        for t in &self.0.threads {
-            seq.serialize_element(&ThreadProfileOut { plan: self.0, t })?;
-        }
-        seq.end()
-    }
-}
-
-struct ThreadProfileOut<'a, 'p> {
-    plan: &'a Plan<'p>,
-    t: &'a ThreadOut,
-}
-
-impl Serialize for ThreadProfileOut<'_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let total = self
-            .t
-            .rows
-            .iter()
-            .fold(0i64, |a, &(_, w)| a.saturating_add(w));
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("type", "sampled")?;
-        m.serialize_entry("name", &self.t.name)?;
-        m.serialize_entry("unit", self.plan.unit)?;
-        // speedscope takes endValue - startValue as the profile's total
-        // weight; the weights are consecutive, starting at 0.
-        m.serialize_entry("startValue", &0)?;
-        m.serialize_entry("endValue", &total)?;
-        m.serialize_entry(
-            "samples",
-            &StacksOut {
-                plan: self.plan,
-                rows: &self.t.rows,
-            },
-        )?;
-        m.serialize_entry("weights", &WeightsOut(&self.t.rows))?;
-        m.end()
-    }
-}
-
-struct StacksOut<'a, 'p> {
-    plan: &'a Plan<'p>,
-    rows: &'a [Row],
-}
-
-impl Serialize for StacksOut<'_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let p = self.plan.p;
-        let mut seq = s.serialize_seq(Some(self.rows.len()))?;
-        let mut buf: Vec<u32> = Vec::new();
-        let nodes = p.stacks().nodes();
-        for (i, &(stack, _)) in self.rows.iter().enumerate() {
-            // Rows in time order reach stacks all over the table: a coming
-            // row's nodes are asked for ahead.
-            if let Some(&(Some(leaf), _)) = self.rows.get(i + PREFETCH_ROWS) {
-                prefetch_stack(nodes, leaf);
-            }
-            buf.clear();
-            if let Some(stack) = stack {
-                for f in p.stacks().frames_leaf_first(stack) {
-                    let idx = self
-                        .plan
-                        .frame_map
-                        .get(f.index())
-                        .copied()
-                        .flatten()
-                        .ok_or_else(|| S::Error::custom("frame missing from shared.frames"))?;
-                    buf.push(idx);
-                }
-            }
-            buf.reverse();
-            seq.serialize_element(&buf)?;
-        }
-        seq.end()
-    }
-}
-
 /// How many rows ahead a stack's nodes are asked for.
 const PREFETCH_ROWS: usize = 8;
 
-struct WeightsOut<'a>(&'a [Row]);
+/// Bytes of rendered arrays gathered before they go to the writer.
+const FLUSH_AT: usize = 1 << 16;
 
-impl Serialize for WeightsOut<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(|&(_, w)| w))
+/// `v` as compact JSON (strings escaped by serde_json).
+fn json(w: &mut impl Write, v: &(impl Serialize + ?Sized)) -> io::Result<()> {
+    serde_json::to_writer(w, v).map_err(io::Error::from)
+}
+
+impl Plan<'_> {
+    /// Write the file as serde_json writes it compactly, members in the
+    /// order speedscope's schema lists them. The names and frames go
+    /// through serde_json; the stacks and weights, nearly all of the
+    /// bytes, are integer arrays rendered here ([`Plan::write_stacks`]).
+    fn write_json(&self, w: &mut impl Write) -> io::Result<()> {
+        w.write_all(b"{\"$schema\":")?;
+        json(w, SCHEMA_URL)?;
+        w.write_all(b",\"exporter\":\"stackconv\"")?;
+        if let Some(name) = self.name {
+            w.write_all(b",\"name\":")?;
+            json(w, name)?;
+        }
+        w.write_all(b",\"activeProfileIndex\":0,\"shared\":{\"frames\":")?;
+        json(w, &FramesOut(self))?;
+        w.write_all(b"},\"profiles\":[")?;
+        for (i, t) in self.threads.iter().enumerate() {
+            if i > 0 {
+                w.write_all(b",")?;
+            }
+            // speedscope takes endValue - startValue as the profile's
+            // total weight; the weights are consecutive, starting at 0.
+            let total = t.rows.iter().fold(0i64, |a, &(_, v)| a.saturating_add(v));
+            w.write_all(b"{\"type\":\"sampled\",\"name\":")?;
+            json(w, &t.name)?;
+            w.write_all(b",\"unit\":")?;
+            json(w, self.unit)?;
+            write!(w, ",\"startValue\":0,\"endValue\":{total},\"samples\":")?;
+            self.write_stacks(&t.rows, w)?;
+            w.write_all(b",\"weights\":")?;
+            let mut text = Vec::with_capacity(FLUSH_AT);
+            let mut n = itoa::Buffer::new();
+            text.push(b'[');
+            for (i, &(_, v)) in t.rows.iter().enumerate() {
+                if i > 0 {
+                    text.push(b',');
+                }
+                text.extend_from_slice(n.format(v).as_bytes());
+                if text.len() >= FLUSH_AT {
+                    w.write_all(&text)?;
+                    text.clear();
+                }
+            }
+            text.extend_from_slice(b"]}");
+            w.write_all(&text)?;
+        }
+        w.write_all(b"]}")
+    }
+
+    /// The `samples` array of `rows`: each row's stack as its frames'
+    /// indices in `shared.frames`, root first. The walks up the stacks
+    /// wait on memory (rows in time order reach stacks all over the
+    /// table): blocks of rows are rendered on all cores, a round of
+    /// blocks at a time, and written in order.
+    fn write_stacks(&self, rows: &[Row], w: &mut impl Write) -> io::Result<()> {
+        w.write_all(b"[")?;
+        let round = ROWS_PER_BLOCK * 2 * rayon::current_num_threads();
+        for (r, rows) in rows.chunks(round).enumerate() {
+            let blocks: Vec<io::Result<Vec<u8>>> = rows
+                .par_chunks(ROWS_PER_BLOCK)
+                .enumerate()
+                .map(|(b, rows)| self.render_stacks(rows, r == 0 && b == 0))
+                .collect();
+            for block in blocks {
+                w.write_all(&block?)?;
+            }
+        }
+        w.write_all(b"]")
+    }
+
+    /// The array elements of `rows`' stacks, each after a comma but the
+    /// very first.
+    fn render_stacks(&self, rows: &[Row], first: bool) -> io::Result<Vec<u8>> {
+        let stacks = self.p.stacks();
+        let nodes = stacks.nodes();
+        let mut frames: Vec<u32> = Vec::new();
+        let mut text = Vec::new();
+        let mut n = itoa::Buffer::new();
+        for (i, &(stack, _)) in rows.iter().enumerate() {
+            // A coming row's nodes are asked for ahead.
+            if let Some(&(Some(leaf), _)) = rows.get(i + PREFETCH_ROWS) {
+                prefetch_stack(nodes, leaf);
+            }
+            frames.clear();
+            if let Some(stack) = stack {
+                for f in stacks.frames_leaf_first(stack) {
+                    let index = self.frame_map.get(f.index()).copied().flatten();
+                    frames.push(
+                        index
+                            .ok_or_else(|| io::Error::other("frame missing from shared.frames"))?,
+                    );
+                }
+            }
+            if i > 0 || !first {
+                text.push(b',');
+            }
+            text.push(b'[');
+            for (j, &f) in frames.iter().rev().enumerate() {
+                if j > 0 {
+                    text.push(b',');
+                }
+                text.extend_from_slice(n.format(f).as_bytes());
+            }
+            text.push(b']');
+        }
+        Ok(text)
     }
 }
+
+/// Rows of stacks rendered as one block.
+const ROWS_PER_BLOCK: usize = 8192;
 
 /// Write `p` as a speedscope file to `out`.
 ///
@@ -388,7 +396,7 @@ impl Serialize for WeightsOut<'_> {
 pub fn write(p: &Profile, opts: &WriteOptions, out: impl Write) -> Result<(), Error> {
     let plan = Plan::new(p, opts)?;
     let mut w = std::io::BufWriter::new(out);
-    serde_json::to_writer(&mut w, &plan).map_err(|e| Error::Io(e.into()))?;
+    plan.write_json(&mut w)?;
     w.flush()?;
     Ok(())
 }

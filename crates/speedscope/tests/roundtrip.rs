@@ -244,3 +244,49 @@ proptest! {
         }
     }
 }
+
+/// More rows than the writer renders in one block (and in one round of
+/// blocks): every sample is in the file, in time order, with its stack.
+#[test]
+fn rows_rendered_in_blocks_stay_in_order() {
+    let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
+    let frames: Vec<_> = (0..40)
+        .map(|i| p.intern_frame_named(&format!("f{i}"), FrameKind::Native))
+        .collect();
+    let t = p.intern_thread_named(Some(1), Some(1), "app", "app");
+    let n: u64 = 70_001;
+    let mut want = Vec::new();
+    for i in 0..n {
+        // A stack per sample from i's digits in base 40, 1 to 4 deep.
+        let depth = 1 + (i % 4) as usize;
+        let stack: Vec<usize> = (0..depth)
+            .map(|d| ((i / 40u64.pow(d as u32)) % 40) as usize)
+            .collect();
+        let s = p.intern_stack_frames(stack.iter().map(|&f| frames[f]));
+        p.push_sample(s, t, Some(i), &[1 + (i % 3) as i64]);
+        want.push((stack, 1 + (i % 3) as i64));
+    }
+    let doc: Value = serde_json::from_slice(&to_json(&p)).unwrap();
+    let names: Vec<String> = doc["shared"]["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_string())
+        .collect();
+    let profile = &doc["profiles"][0];
+    let samples = profile["samples"].as_array().unwrap();
+    let weights = profile["weights"].as_array().unwrap();
+    assert_eq!(samples.len(), n as usize);
+    assert_eq!(weights.len(), n as usize);
+    for (i, (stack, weight)) in want.iter().enumerate() {
+        let got: Vec<&str> = samples[i]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| names[f.as_u64().unwrap() as usize].as_str())
+            .collect();
+        let want: Vec<String> = stack.iter().map(|f| format!("f{f}")).collect();
+        assert_eq!(got, want, "sample {i}");
+        assert_eq!(weights[i], *weight, "weight {i}");
+    }
+}
