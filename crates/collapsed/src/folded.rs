@@ -19,6 +19,7 @@ use std::io::{self, Write};
 use stackconv_model::memory::prefetch_stack;
 use stackconv_model::{FrameId, FrameKind, Profile, StackId, ThreadId};
 
+use crate::line_order::LineOrder;
 use crate::lines::{lines, stream_lines, Line};
 use crate::stack_lines::{parse_count, split_count_allow_empty, FoldedBuilder};
 use crate::Error;
@@ -250,11 +251,157 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
         .iter()
         .map(|(t, _)| (t, root_text(p, t, root)))
         .collect();
-    // Every line's text in a buffer per part of the pairs, built on all
-    // cores; (part, start, end, weight) per line, sorted by text and equal
-    // texts merged (stacks of distinct frames named alike, threads of one
-    // name): no hash of the text and no allocation per line.
     let pairs: Vec<((StackId, ThreadId), i64)> = by_pair.into_iter().collect();
+    let mut w = io::BufWriter::with_capacity(256 * 1024, out);
+    let texts = Texts::new(&names, &roots);
+    match LineOrder::new(&texts.distinct) {
+        Some(order) => write_by_keys(p, &pairs, &texts, &order, &mut w)?,
+        None => write_by_text(p, &pairs, &names, &roots, &mut w)?,
+    }
+    w.flush()
+}
+
+/// The distinct texts of a profile's frames and root frames, and the text
+/// of each.
+struct Texts<'a> {
+    distinct: Vec<&'a str>,
+    /// Per frame index.
+    of_frame: Vec<u32>,
+    /// Per thread with a root frame.
+    of_root: FxHashMap<ThreadId, u32>,
+}
+
+impl<'a> Texts<'a> {
+    fn new(names: &'a [String], roots: &'a FxHashMap<ThreadId, Option<String>>) -> Texts<'a> {
+        let mut ids: FxHashMap<&str, u32> = FxHashMap::default();
+        let mut distinct = Vec::new();
+        let mut id = |s: &'a str| {
+            *ids.entry(s).or_insert_with(|| {
+                distinct.push(s);
+                (distinct.len() - 1) as u32
+            })
+        };
+        let of_frame = names.iter().map(|n| id(n)).collect();
+        let of_root = roots
+            .iter()
+            .filter_map(|(&t, r)| Some((t, id(r.as_deref()?))))
+            .collect();
+        Texts {
+            distinct,
+            of_frame,
+            of_root,
+        }
+    }
+}
+
+/// The lines of `pairs`, sorted as their texts and equal texts merged,
+/// sorted by their keys in `order` ([`LineOrder`]): the keys are built on
+/// all cores, a sixth of the texts' size, and the text is made only to be
+/// written, on all cores, a round of blocks of lines at a time.
+fn write_by_keys(
+    p: &Profile,
+    pairs: &[((StackId, ThreadId), i64)],
+    texts: &Texts<'_>,
+    order: &LineOrder,
+    w: &mut impl Write,
+) -> io::Result<()> {
+    let part = pairs
+        .len()
+        .div_ceil(4 * rayon::current_num_threads())
+        .max(4096);
+    let mut parts: Vec<(Vec<u8>, Vec<LineRow>)> = pairs
+        .par_chunks(part)
+        .enumerate()
+        .map(|(n, pairs)| {
+            let mut keys: Vec<u8> = Vec::new();
+            let mut rows = Vec::with_capacity(pairs.len());
+            let mut line: Vec<u32> = Vec::new();
+            let nodes = p.stacks().nodes();
+            for (i, &((stack, thread), v)) in pairs.iter().enumerate() {
+                // The pairs' stacks lie all over the stack table: a coming
+                // pair's nodes are asked for ahead.
+                if let Some(&((leaf, _), _)) = pairs.get(i + PREFETCH_PAIRS) {
+                    prefetch_stack(nodes, leaf);
+                }
+                line.clear();
+                line.extend(
+                    p.stacks()
+                        .frames_leaf_first(stack)
+                        .map(|f| texts.of_frame.get(f.index()).copied().unwrap_or(0)),
+                );
+                if let Some(&root) = texts.of_root.get(&thread) {
+                    line.push(root);
+                }
+                line.reverse();
+                let start = keys.len();
+                order.push_key(&mut keys, &line);
+                rows.push((n as u32, start, keys.len(), v));
+            }
+            (keys, rows)
+        })
+        .collect();
+    let mut rows: Vec<LineRow> = Vec::with_capacity(pairs.len());
+    for (_, r) in &mut parts {
+        rows.append(r);
+    }
+    let key = |r: &LineRow| {
+        parts
+            .get(r.0 as usize)
+            .and_then(|(keys, _)| keys.get(r.1..r.2))
+            .unwrap_or_default()
+    };
+    rows.par_sort_unstable_by(|a, b| key(a).cmp(key(b)));
+    // Equal keys merged: (key of the first, summed weight), weight 0 left
+    // out.
+    let mut lines: Vec<(&[u8], i64)> = Vec::with_capacity(rows.len());
+    let mut rest = rows.as_slice();
+    while let Some((first, _)) = rest.split_first() {
+        let same = rest.iter().take_while(|r| key(r) == key(first)).count();
+        let (equal, after) = rest.split_at(same);
+        let v = equal.iter().fold(0i64, |t, r| t.saturating_add(r.3));
+        if v != 0 {
+            lines.push((key(first), v));
+        }
+        rest = after;
+    }
+    // The blocks' buffers are kept from round to round: fresh ones would
+    // fault their pages in, and grow by copying.
+    let mut blocks: Vec<Vec<u8>> = vec![Vec::new(); 2 * rayon::current_num_threads()];
+    for lines in lines.chunks(LINES_PER_BLOCK * blocks.len()) {
+        blocks
+            .par_iter_mut()
+            .zip(lines.par_chunks(LINES_PER_BLOCK))
+            .for_each(|(text, lines)| {
+                text.clear();
+                let mut n = itoa::Buffer::new();
+                for &(key, v) in lines {
+                    order.write_line(key, text);
+                    text.push(b' ');
+                    text.extend_from_slice(n.format(v).as_bytes());
+                    text.push(b'\n');
+                }
+            });
+        for block in blocks.iter().take(lines.len().div_ceil(LINES_PER_BLOCK)) {
+            w.write_all(block)?;
+        }
+    }
+    Ok(())
+}
+
+/// Lines of text rendered as one block.
+const LINES_PER_BLOCK: usize = 4096;
+
+/// The lines of `pairs`, sorted as their texts and equal texts merged,
+/// by making every line's text, in a buffer per part of the pairs, built
+/// on all cores; (part, start, end, weight) per line, sorted by text and
+/// equal texts merged. For texts [`LineOrder`] cannot order.
+fn write_by_text(
+    p: &Profile,
+    pairs: &[((StackId, ThreadId), i64)],
+    names: &[String],
+    roots: &FxHashMap<ThreadId, Option<String>>,
+    w: &mut impl Write,
+) -> io::Result<()> {
     let part = pairs
         .len()
         .div_ceil(4 * rayon::current_num_threads())
@@ -300,7 +447,6 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
     for (_, r) in &mut parts {
         rows.append(r);
     }
-    drop(pairs);
     let line = |r: &LineRow| {
         parts
             .get(r.0 as usize)
@@ -308,7 +454,6 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
             .unwrap_or_default()
     };
     rows.par_sort_unstable_by(|a, b| line(a).cmp(line(b)));
-    let mut w = io::BufWriter::with_capacity(256 * 1024, out);
     let mut rest = rows.as_slice();
     while let Some((first, _)) = rest.split_first() {
         let same = rest.iter().take_while(|r| line(r) == line(first)).count();
@@ -320,7 +465,7 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
         }
         rest = after;
     }
-    w.flush()
+    Ok(())
 }
 
 /// A folded line being written: the part of the text it is in, its start

@@ -32,6 +32,7 @@
 
 mod error;
 pub mod folded;
+mod line_order;
 mod lines;
 pub mod perf_script;
 pub mod prune;

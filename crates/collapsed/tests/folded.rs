@@ -292,6 +292,26 @@ proptest! {
         prop_assert_eq!(write(&again), got);
     }
 
+    /// As above with frames of a few letters and dots: many a frame's
+    /// text starts another's (`a`, `a.`, `a.b`), which sort apart from
+    /// where their first letters put them (`a.b` before `a;b`).
+    #[test]
+    fn frames_that_start_others_sort_as_their_text(
+        rows in prop::collection::vec((prop::collection::vec("[ab.]{1,3}", 1..5), 1u32..100), 0..40)
+    ) {
+        let text: String = rows
+            .iter()
+            .map(|(frames, n)| format!("{} {n}\n", frames.join(";")))
+            .collect();
+        let p = folded::read(text.as_bytes()).expect("parse");
+        let mut want: std::collections::BTreeMap<String, i64> = Default::default();
+        for (frames, n) in &rows {
+            *want.entry(frames.join(";")).or_default() += i64::from(*n);
+        }
+        let want: String = want.iter().map(|(s, n)| format!("{s} {n}\n")).collect();
+        prop_assert_eq!(write(&p), want);
+    }
+
     /// No input makes a reader panic.
     #[test]
     fn readers_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
@@ -301,6 +321,21 @@ proptest! {
         let _ = pyspy::read(&bytes);
         let _ = (folded::looks_like(&bytes), perf_script::looks_like(&bytes), pyspy::looks_like(&bytes));
     }
+}
+
+#[test]
+fn more_frame_texts_than_two_byte_ranks_still_sort_by_text() {
+    // 70,000 distinct texts: the writer sorts the lines' texts themselves.
+    let mut text = String::new();
+    let mut want = std::collections::BTreeMap::new();
+    for i in 0..35_000u32 {
+        let line = format!("f{};g{}", i * 7 % 35_000, i);
+        text.push_str(&format!("{line} {}\n", i % 3 + 1));
+        want.insert(line, i % 3 + 1);
+    }
+    let p = folded::read(text.as_bytes()).unwrap();
+    let want: String = want.iter().map(|(s, n)| format!("{s} {n}\n")).collect();
+    assert_eq!(write(&p), want);
 }
 
 #[test]

@@ -1,0 +1,195 @@
+//! The byte order of folded lines, decided by their frames' names alone.
+//!
+//! A folded line is its frames' texts joined by `;`. When no text holds a
+//! `;`, two lines compare, byte by byte, at the first frame where they
+//! differ: as that frame's text followed by `;` when a frame follows it,
+//! or by the end of the line when it is the last (`a`, then `a.b`, then
+//! `a;b`: `.` sorts before `;`). So each text gets two ranks, for
+//! the two ways it can end, and a line's key is its frames' ranks: keys
+//! compare as the lines do, and are equal exactly when the lines are,
+//! with two bytes per frame instead of the text's dozens.
+
+use std::cmp::Ordering;
+
+/// The two ranks of each text and what each rank writes.
+pub(crate) struct LineOrder {
+    /// Per text: its rank when a frame follows it, big-endian.
+    inner: Vec<[u8; 2]>,
+    /// Per text: its rank as the line's last frame, big-endian.
+    last: Vec<[u8; 2]>,
+    /// Per rank: what it writes, its text followed by `;` for an inner
+    /// rank.
+    pieces: Vec<Piece>,
+}
+
+/// The bytes a rank writes: short ones in a fixed array, so that a line
+/// is written with copies of one fixed size (no call per frame), then cut
+/// to length.
+enum Piece {
+    Short([u8; SHORT], usize),
+    Long(Vec<u8>),
+}
+
+/// The longest piece kept in a fixed array.
+const SHORT: usize = 32;
+
+impl LineOrder {
+    /// The order of lines made of `texts` (distinct); `None` when a text
+    /// holds a `;` (its line would read as other frames) or there are too
+    /// many texts for two-byte ranks.
+    pub(crate) fn new(texts: &[&str]) -> Option<LineOrder> {
+        if texts.len() > usize::from(u16::MAX) / 2 || texts.iter().any(|t| t.contains(';')) {
+            return None;
+        }
+        // Each text twice: followed by `;` (inner), and by the end of the
+        // line (last), which sorts before any byte.
+        let mut keys: Vec<(u32, bool)> = (0..texts.len() as u32)
+            .flat_map(|t| [(t, true), (t, false)])
+            .collect();
+        let text = |t: u32| texts.get(t as usize).map_or(&[][..], |s| s.as_bytes());
+        keys.sort_unstable_by(|&(a, a_inner), &(b, b_inner)| {
+            let (a, b) = (text(a), text(b));
+            let common = a.len().min(b.len());
+            match a.get(..common).cmp(&b.get(..common)) {
+                Ordering::Equal => {}
+                o => return o,
+            }
+            // One is the other followed by more bytes (or both equal):
+            // compare what follows the shorter, the end as least.
+            let next = |s: &[u8], inner: bool| match s.get(common) {
+                Some(&b) => Some(b),
+                None => inner.then_some(b';'),
+            };
+            next(a, a_inner).cmp(&next(b, b_inner))
+        });
+        let mut inner = vec![[0; 2]; texts.len()];
+        let mut last = vec![[0; 2]; texts.len()];
+        let mut pieces = Vec::with_capacity(keys.len());
+        for (rank, &(t, is_inner)) in keys.iter().enumerate() {
+            let slot = if is_inner { &mut inner } else { &mut last };
+            if let Some(s) = slot.get_mut(t as usize) {
+                *s = (rank as u16).to_be_bytes();
+            }
+            let mut piece = text(t).to_vec();
+            if is_inner {
+                piece.push(b';');
+            }
+            let mut short = [0; SHORT];
+            pieces.push(match short.get_mut(..piece.len()) {
+                Some(s) => {
+                    s.copy_from_slice(&piece);
+                    Piece::Short(short, piece.len())
+                }
+                None => Piece::Long(piece),
+            });
+        }
+        Some(LineOrder {
+            inner,
+            last,
+            pieces,
+        })
+    }
+
+    /// Append the key of the line of texts `root_first` to `key`.
+    pub(crate) fn push_key(&self, key: &mut Vec<u8>, root_first: &[u32]) {
+        if let Some((&leaf, above)) = root_first.split_last() {
+            for &t in above {
+                key.extend_from_slice(self.inner.get(t as usize).unwrap_or(&[0; 2]));
+            }
+            key.extend_from_slice(self.last.get(leaf as usize).unwrap_or(&[0; 2]));
+        }
+    }
+
+    /// Append the text of the line whose key is `key` to `out`.
+    pub(crate) fn write_line(&self, key: &[u8], out: &mut Vec<u8>) {
+        for r in key.chunks_exact(2) {
+            let rank = r.first().map_or(0, |&h| usize::from(h) << 8)
+                | r.get(1).map_or(0, |&l| usize::from(l));
+            match self.pieces.get(rank) {
+                Some(Piece::Short(bytes, len)) => {
+                    let end = out.len() + len;
+                    out.extend_from_slice(bytes);
+                    out.truncate(end);
+                }
+                Some(Piece::Long(bytes)) => out.extend_from_slice(bytes),
+                None => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn key(order: &LineOrder, line: &[u32]) -> Vec<u8> {
+        let mut k = Vec::new();
+        order.push_key(&mut k, line);
+        k
+    }
+
+    #[test]
+    fn a_text_that_starts_another_sorts_by_what_follows() {
+        let texts = ["a", "a.b", "a b", "c", ""];
+        let order = LineOrder::new(&texts).unwrap();
+        // `a` < `a b` < `a.b` < `a;` < `a;c`: a space and a dot sort
+        // before the `;` that follows `a` in `a;c`.
+        let lines: Vec<Vec<u32>> = vec![
+            vec![0, 3],
+            vec![1],
+            vec![2],
+            vec![0],
+            vec![4, 0],
+            vec![0, 4],
+        ];
+        let mut by_key = lines.clone();
+        by_key.sort_by_key(|l| key(&order, l));
+        let join = |l: &Vec<u32>| {
+            l.iter()
+                .map(|&t| texts[t as usize])
+                .collect::<Vec<_>>()
+                .join(";")
+        };
+        let mut by_text = lines.clone();
+        by_text.sort_by_key(join);
+        assert_eq!(by_key, by_text);
+        for l in &lines {
+            let mut text = Vec::new();
+            order.write_line(&key(&order, l), &mut text);
+            assert_eq!(String::from_utf8(text).unwrap(), join(l));
+        }
+    }
+
+    #[test]
+    fn texts_with_a_separator_have_no_order() {
+        assert!(LineOrder::new(&["a;b", "c"]).is_none());
+    }
+
+    proptest! {
+        /// Keys sort as the joined texts do and are equal exactly when
+        /// the texts are.
+        #[test]
+        fn keys_sort_as_the_lines(
+            texts in proptest::collection::hash_set("[a-c .;_]{0,3}", 1..8),
+            lines in proptest::collection::vec(proptest::collection::vec(0usize..8, 1..5), 1..40),
+        ) {
+            let texts: Vec<&str> = texts.iter().map(String::as_str).filter(|t| !t.contains(';')).collect();
+            prop_assume!(!texts.is_empty());
+            let order = LineOrder::new(&texts).unwrap();
+            let lines: Vec<Vec<u32>> = lines
+                .iter()
+                .map(|l| l.iter().map(|&i| (i % texts.len()) as u32).collect())
+                .collect();
+            let join = |l: &Vec<u32>| l.iter().map(|&t| texts[t as usize]).collect::<Vec<_>>().join(";");
+            for a in &lines {
+                for b in &lines {
+                    prop_assert_eq!(key(&order, a).cmp(&key(&order, b)), join(a).cmp(&join(b)));
+                }
+                let mut text = Vec::new();
+                order.write_line(&key(&order, a), &mut text);
+                prop_assert_eq!(String::from_utf8(text).unwrap(), join(a));
+            }
+        }
+    }
+}
