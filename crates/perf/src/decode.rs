@@ -7,7 +7,6 @@
 
 use std::sync::mpsc;
 
-use crate::container::Container;
 use crate::error::Error;
 use crate::records::{self, Events};
 use crate::unwind;
@@ -253,12 +252,12 @@ pub(crate) struct Batch {
 /// What the decoder sends: a batch, or the error that ends the stream.
 pub(crate) type Message = Result<Batch, Error>;
 
-/// Decode every record of `c`, in time order, into `send`, in batches;
+/// Decode every record of `runs`, in time order, into `send`, in batches;
 /// returns when the records end or the receiver hangs up. Batches are
 /// refilled from `recycled` (emptied by the receiver) when it has one, so
 /// that their buffers are reused.
 pub(crate) fn decode_all<'a>(
-    c: &'a Container<'a>,
+    runs: records::Runs<impl Iterator<Item = (&'a [u8], Option<usize>)>>,
     events: &Events,
     progress: Option<&crate::Progress>,
     send: &mpsc::SyncSender<Message>,
@@ -283,7 +282,7 @@ pub(crate) fn decode_all<'a>(
     };
     let mut batch = next_batch();
     let mut open = true;
-    let big_endian = c.big_endian;
+    let big_endian = runs.big_endian;
     let passed = std::cell::Cell::new(0);
     let mut stacks = ChainStacks::default();
     let each = |r: records::Record<'a>| {
@@ -306,7 +305,7 @@ pub(crate) fn decode_all<'a>(
         }
         open
     };
-    records::for_each(c, events, progress, each, |offset| passed.set(offset));
+    records::for_each(runs, events, progress, each, |offset| passed.set(offset));
     if open && !batch.records.is_empty() {
         batch.passed = passed.get();
         let _ = send.send(Ok(batch));

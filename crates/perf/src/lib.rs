@@ -150,41 +150,65 @@ pub fn read(data: &[u8], opts: &ReadOptions) -> Result<Profile, Error> {
     let limit = opts
         .max_decompressed_bytes
         .unwrap_or_else(|| default_max_decompressed(u64::try_from(data.len()).unwrap_or(u64::MAX)));
-    parse_and_read(data, pages::Pages::default(), limit, opts)
+    parse_and_read(data, pages::Pages::default(), limit, opts, true)
 }
 
-/// Walk the container of `data` (whose pages are `pages`), then read its
-/// records. Kernel symbols start being read on another thread as soon as
-/// the walk meets a sample taken in the kernel, while it goes on.
+/// [`read`], with the data section walked whole before any record is read
+/// (in file mode [`read`] reads the records while the walk validates
+/// them): for tests, which compare the two.
+#[doc(hidden)]
+pub fn read_walked_first(data: &[u8], opts: &ReadOptions) -> Result<Profile, Error> {
+    let limit = opts
+        .max_decompressed_bytes
+        .unwrap_or_else(|| default_max_decompressed(u64::try_from(data.len()).unwrap_or(u64::MAX)));
+    parse_and_read(data, pages::Pages::default(), limit, opts, false)
+}
+
+/// Walk the container of `data` (whose pages are `pages`) and read its
+/// records: in file mode, with `stream`, while the walk validates them on
+/// another thread ([`reader::read_streamed`]), else once it is done.
+/// Kernel symbols start being read on another thread as soon as the walk
+/// meets a sample taken in the kernel, while it goes on.
 fn parse_and_read(
     data: &[u8],
     pages: pages::Pages<'_>,
     limit: u64,
     opts: &ReadOptions,
+    stream: bool,
 ) -> Result<Profile, Error> {
-    use std::cell::Cell;
-    use std::rc::Rc;
-    let kallsyms = Rc::new(Cell::new(None));
+    use std::sync::{Arc, Mutex};
+    let kallsyms = Arc::new(Mutex::new(None));
     let started = kallsyms.clone();
     let symbols = opts.symbols.clone();
     let on_kernel_sample = Box::new(move |kernel_build_id: Option<&[u8]>| {
-        started.set(symbolize::KallsymsPrefetch::start(
-            &symbols,
-            kernel_build_id,
-        ));
+        let prefetch = symbolize::KallsymsPrefetch::start(&symbols, kernel_build_id);
+        if let Ok(mut slot) = started.lock() {
+            *slot = prefetch;
+        }
     });
-    let files = Rc::new(Cell::new(None));
+    let files = Arc::new(Mutex::new(None));
     let started = files.clone();
     let symbols = opts.symbols.clone();
     let on_files = Box::new(move |c: &container::Container<'_>| {
-        started.set(reader::files_ahead(&symbols, c));
+        if let Ok(mut slot) = started.lock() {
+            *slot = reader::files_ahead(&symbols, c);
+        }
     });
     let hooks = container::Hooks {
         on_kernel_sample: Some(on_kernel_sample),
         on_files: Some(on_files),
     };
-    let container = container::parse(data, pages, limit, hooks)?;
-    reader::read_container(container, opts, kallsyms.take(), files.take())
+    fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
+        slot.lock().ok().and_then(|mut s| s.take())
+    }
+    match container::parse(data, pages, limit, hooks, stream)? {
+        container::Parsed::Walked(c) => {
+            reader::read_container(c, opts, take(&kallsyms), take(&files))
+        }
+        container::Parsed::Streamed(s) => {
+            reader::read_streamed(*s, opts, &|| take(&kallsyms), take(&files))
+        }
+    }
 }
 
 /// Read a perf.data file, mapped rather than read into memory: the pages of
@@ -228,7 +252,7 @@ pub fn read_file_windowed(
     let limit = opts
         .max_decompressed_bytes
         .unwrap_or_else(|| default_max_decompressed(u64::try_from(map.len()).unwrap_or(u64::MAX)));
-    parse_and_read(&map, pages::Pages::mapped(&map, window), limit, opts)
+    parse_and_read(&map, pages::Pages::mapped(&map, window), limit, opts, true)
 }
 
 /// Read a perf.data stream (`perf record -o -`, or a file) from `input`.

@@ -207,24 +207,46 @@ pub(crate) struct Record<'a> {
 /// Input bytes read between two progress reports.
 const PROGRESS_STEP: u64 = 4 << 20;
 
-/// Pass every record of a built-in type (sample, mmap, comm, ...) of `c`
-/// to `each`, in time order (see the module's documentation); stops when
-/// `each` returns `false`. Reports progress by input offset, and after a
-/// round, to `passed_on`, the input offset before which every record has
+/// The data records of a recording, run by run, in file order: each run's
+/// bytes and, when they are the input's, where they start in it (as
+/// [`Container::record_ranges`] gives them, or as the walk finds them,
+/// [`crate::container::Streamed`]); their byte order and the input's
+/// length.
+pub(crate) struct Runs<I> {
+    pub runs: I,
+    pub big_endian: bool,
+    pub input_len: usize,
+}
+
+/// The runs of a walked container.
+pub(crate) fn runs_of<'a>(
+    c: &'a Container<'a>,
+) -> Runs<impl Iterator<Item = (&'a [u8], Option<usize>)> + 'a> {
+    Runs {
+        runs: c.record_ranges(),
+        big_endian: c.big_endian,
+        input_len: c.input_len(),
+    }
+}
+
+/// Pass every record of a built-in type (sample, mmap, comm, ...) of
+/// `runs` to `each`, in time order (see the module's documentation); stops
+/// when `each` returns `false`. Reports progress by input offset, and after
+/// a round, to `passed_on`, the input offset before which every record has
 /// been passed to `each` (when it grew).
 pub(crate) fn for_each<'a>(
-    c: &'a Container<'a>,
+    runs: Runs<impl Iterator<Item = (&'a [u8], Option<usize>)>>,
     events: &Events,
     progress: Option<&crate::Progress>,
     mut each: impl FnMut(Record<'a>) -> bool,
     mut passed_on: impl FnMut(usize),
 ) {
-    let be = c.big_endian;
+    let be = runs.big_endian;
     let mut sorter = Sorter::default();
     let mut seq = 0u64;
     let mut reported = 0u64;
     let mut passed = 0usize;
-    let len = c.input_len() as u64;
+    let len = runs.input_len as u64;
     let mut emit = |sorter: &mut Sorter<'a>, all: bool| -> bool {
         for p in sorter.ready(all) {
             let Some(parse_info) = events.parse_info(p.event) else {
@@ -247,7 +269,7 @@ pub(crate) fn for_each<'a>(
         }
         true
     };
-    for (bytes, base) in c.record_ranges() {
+    for (bytes, base) in runs.runs {
         let r = Bytes { data: bytes, be };
         let mut at = 0usize;
         let mut warmer = crate::pages::Warmer::default();

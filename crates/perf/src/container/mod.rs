@@ -23,10 +23,10 @@ use crate::symbolize::KERNEL_BUILD_ID_PATH;
 
 /// Called at the first sample taken in the kernel, with the recorded
 /// kernel's build id when the header names it.
-pub(crate) type OnKernelSample = Box<dyn FnOnce(Option<&[u8]>)>;
+pub(crate) type OnKernelSample = Box<dyn FnOnce(Option<&[u8]>) + Send>;
 
 /// Called with the container once the files with samples are known.
-pub(crate) type OnFiles = Box<dyn for<'c> FnOnce(&Container<'c>)>;
+pub(crate) type OnFiles = Box<dyn for<'c> FnOnce(&Container<'c>) + Send>;
 
 /// Work the walk's findings let a caller start early, on other threads.
 #[derive(Default)]
@@ -62,6 +62,8 @@ const DECOMPRESSED_MAX: usize = 64 << 20;
 const FEAT_BUILD_ID: u64 = 2;
 const FEAT_OSRELEASE: u64 = 4;
 const FEAT_EVENT_DESC: u64 = 12;
+/// `HEADER_FEAT_COMPRESSED`: the data records are compressed.
+const FEAT_COMPRESSED: u64 = 27;
 const FEAT_CLOCK_DATA: u64 = 29;
 
 /// Record types (`enum perf_event_type`, `enum perf_user_event_type`).
@@ -90,7 +92,7 @@ const MISC_BUILD_ID_SIZE: u16 = 1 << 15;
 const EVENT_UPDATE_NAME: u64 = 2;
 
 /// One event (attribute) of the recording.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct EventInfo {
     /// The raw `perf_event_attr` bytes (its own `size` long).
     pub attr: Vec<u8>,
@@ -104,14 +106,14 @@ pub(crate) struct EventInfo {
 
 /// A run of data records: a range of the input (the records as they are,
 /// not copied) or bytes made here (decompressed).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Segment {
     Input(std::ops::Range<usize>),
     Owned(Vec<u8>),
 }
 
 /// The validated container.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Container<'a> {
     /// The input.
     input: &'a [u8],
@@ -199,7 +201,7 @@ impl<'a> Bytes<'a> {
 }
 
 /// A file perf wrote a build id for.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct BuildId {
     /// The path as recorded.
     pub path: Vec<u8>,
@@ -231,7 +233,8 @@ pub(crate) fn parse<'a>(
     pages: Pages<'a>,
     max_decompressed: u64,
     hooks: Hooks,
-) -> Result<Container<'a>, Error> {
+    stream: bool,
+) -> Result<Parsed<'a>, Error> {
     let len = data.len() as u64;
     let magic = data.get(..8).ok_or(Error::Truncated {
         offset: 0,
@@ -259,10 +262,124 @@ pub(crate) fn parse<'a>(
     if header_size == PIPE_HEADER_SIZE {
         w.c.pipe = true;
         w.walk(PIPE_HEADER_SIZE, len)?;
-    } else {
-        w.file_mode(header_size)?;
+        return w.finish().map(Parsed::Walked);
     }
-    w.finish()
+    let (start, end) = w.file_mode(header_size)?;
+    match w.preview().filter(|_| stream) {
+        Some(preview) => Ok(Parsed::Streamed(Box::new(Streamed {
+            w,
+            start,
+            end,
+            preview,
+        }))),
+        None => {
+            w.walk(start, end)?;
+            w.finish().map(Parsed::Walked)
+        }
+    }
+}
+
+/// What [`parse`] gives: the walked container, or a recording whose data
+/// records can be read while they are walked.
+pub(crate) enum Parsed<'a> {
+    Walked(Container<'a>),
+    Streamed(Box<Streamed<'a>>),
+}
+
+/// A recording in file mode, its header, attributes and features read,
+/// whose data section is still to walk: [`Streamed::walk`] passes on the
+/// input ranges of the records as it validates them, so that they can be
+/// read meanwhile, and ends as [`parse`] would have.
+pub(crate) struct Streamed<'a> {
+    w: Walker<'a>,
+    /// The data section.
+    start: u64,
+    end: u64,
+    preview: Container<'a>,
+}
+
+/// Input bytes of validated records gathered before they are passed on.
+const STREAM_CHUNK: usize = 1 << 20;
+
+impl<'a> Streamed<'a> {
+    /// The container the walk will give when the records change nothing
+    /// that is known before it ([`Container::same_before_records`]), its
+    /// records and their counts aside.
+    pub(crate) fn preview(&self) -> &Container<'a> {
+        &self.preview
+    }
+
+    /// Walk the data section, passing on to `send`, in order, the input
+    /// ranges its records make up as they are validated, while they are
+    /// one run of input ranges: at the first record that is not (a
+    /// compressed one), nothing more is sent. The input's pages are left
+    /// to the reader to release. Returns the container, as [`parse`]
+    /// gives it, and whether every record was sent; the walk's error, if
+    /// any, as [`parse`] gives it.
+    pub(crate) fn walk(
+        mut self,
+        send: std::sync::mpsc::SyncSender<std::ops::Range<usize>>,
+    ) -> Result<(Container<'a>, bool), Error> {
+        let pages = std::mem::take(&mut self.w.c.pages);
+        self.w.stream = Some(Stream {
+            send: Some(send),
+            from: 0,
+            to: 0,
+            whole: true,
+        });
+        let walked = self.w.walk(self.start, self.end);
+        let whole = self.w.stream.take().is_some_and(|mut s| {
+            s.flush();
+            s.whole
+        });
+        walked?;
+        let mut c = self.w.finish()?;
+        c.pages = pages;
+        Ok((c, whole))
+    }
+}
+
+/// The input ranges a streamed walk passes on: the part of the current
+/// run of input records not sent yet, `from..to`.
+struct Stream {
+    send: Option<std::sync::mpsc::SyncSender<std::ops::Range<usize>>>,
+    from: usize,
+    to: usize,
+    /// No record was other than a range of the input.
+    whole: bool,
+}
+
+impl Stream {
+    /// Add the record at `start..end` of the input.
+    fn input(&mut self, start: usize, end: usize) {
+        if start != self.to {
+            self.flush();
+            self.from = start;
+        }
+        self.to = end;
+        if self.to - self.from >= STREAM_CHUNK {
+            self.flush();
+        }
+    }
+
+    /// A record made here (decompressed): the runs are not the input's
+    /// any more; stop sending.
+    fn made(&mut self) {
+        self.whole = false;
+        self.send = None;
+    }
+
+    fn flush(&mut self) {
+        if self.to > self.from {
+            if let Some(send) = &self.send {
+                if send.send(self.from..self.to).is_err() {
+                    // The reader stopped: the walk goes on, for its errors.
+                    self.send = None;
+                }
+            }
+        }
+        self.from = self.to;
+    }
 }
 
 struct Walker<'a> {
@@ -285,6 +402,8 @@ struct Walker<'a> {
     on_files: Option<OnFiles>,
     /// The bound on `decompressed`.
     max_decompressed: u64,
+    /// Where validated records go as they are found, when streaming.
+    stream: Option<Stream>,
 }
 
 impl<'a> Walker<'a> {
@@ -304,6 +423,7 @@ impl<'a> Walker<'a> {
             max_decompressed: u64::MAX,
             on_kernel_sample: None,
             on_files: None,
+            stream: None,
         }
     }
 
@@ -335,7 +455,9 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn file_mode(&mut self, header_size: u64) -> Result<(), Error> {
+    /// Read the header, attributes and features; returns the data section
+    /// to walk (walked here only to find where a file cut short ends).
+    fn file_mode(&mut self, header_size: u64) -> Result<(u64, u64), Error> {
         let len = self.b.len();
         if len < FILE_HEADER_SIZE {
             return Err(self.truncated(0, "perf.data file header", FILE_HEADER_SIZE));
@@ -382,7 +504,22 @@ impl<'a> Walker<'a> {
         if let Some(on_files) = self.on_files.take() {
             on_files(&self.c);
         }
-        self.walk(data_offset, data_end)
+        Ok((data_offset, data_end))
+    }
+
+    /// The container as [`Walker::finish`] would make it if the walk
+    /// found no record: `None` when finishing would fail (the walk's
+    /// errors come first), or when the data is compressed
+    /// (`HEADER_FEAT_COMPRESSED`: its records are made here, not ranges of
+    /// the input).
+    fn preview(&self) -> Option<Container<'a>> {
+        let features = self.b.u64(72).unwrap_or(0);
+        if features & (1 << FEAT_COMPRESSED) != 0 {
+            return None;
+        }
+        let mut c = self.c.clone();
+        self.complete(&mut c).ok()?;
+        Some(c)
     }
 
     fn attrs_from_section(&mut self, offset: u64, size: u64, attr_size: u64) -> Result<(), Error> {
@@ -487,6 +624,9 @@ impl<'a> Walker<'a> {
         if in_input {
             let start = usize::try_from(at).unwrap_or(usize::MAX);
             let end = start.saturating_add(rec.len());
+            if let Some(s) = &mut self.stream {
+                s.input(start, end);
+            }
             if let Some(Segment::Input(r)) = self.c.segments.last_mut() {
                 if r.end == start {
                     r.end = end;
@@ -495,6 +635,9 @@ impl<'a> Walker<'a> {
             }
             self.c.segments.push(Segment::Input(start..end));
         } else {
+            if let Some(s) = &mut self.stream {
+                s.made();
+            }
             if let Some(Segment::Owned(v)) = self.c.segments.last_mut() {
                 v.extend_from_slice(rec);
                 return;
@@ -640,19 +783,27 @@ impl<'a> Walker<'a> {
     }
 
     fn finish(mut self) -> Result<Container<'a>, Error> {
+        let mut c = std::mem::take(&mut self.c);
+        self.complete(&mut c)?;
+        Ok(c)
+    }
+
+    /// What the walk's end makes of `c`: the warning for a record left
+    /// inside compressed data, the events named, their attributes checked.
+    fn complete(&self, c: &mut Container<'a>) -> Result<(), Error> {
         if !self.pending.is_empty() {
-            self.c.warnings.push(format!(
+            c.warnings.push(format!(
                 "compressed data ends inside a record ({} bytes after the compressed record at byte {}); dropped",
                 self.pending.len(),
                 self.pending_offset
             ));
-            self.c.malformed_records += 1;
+            c.malformed_records += 1;
         }
-        if self.c.events.is_empty() {
+        if c.events.is_empty() {
             // Only EVENT_DESC (no attribute section entries): use its attrs.
-            self.c.events = std::mem::take(&mut self.event_desc);
+            c.events = self.event_desc.clone();
         }
-        if self.c.events.is_empty() {
+        if c.events.is_empty() {
             return Err(Error::Invalid {
                 offset: 0,
                 what: "event list",
@@ -661,8 +812,8 @@ impl<'a> Walker<'a> {
         }
         // Names: EVENT_DESC entry with the same ids, else with the same
         // index when the counts agree; EVENT_UPDATE names by id.
-        let same_count = self.event_desc.len() == self.c.events.len();
-        for (i, ev) in self.c.events.iter_mut().enumerate() {
+        let same_count = self.event_desc.len() == c.events.len();
+        for (i, ev) in c.events.iter_mut().enumerate() {
             if ev.name.is_some() {
                 continue;
             }
@@ -683,7 +834,7 @@ impl<'a> Walker<'a> {
         // linux-perf-event-reader cannot parse an attribute of an event
         // type or config it does not know: refuse the recording, saying
         // which attribute and where.
-        for ev in &self.c.events {
+        for ev in &c.events {
             let parsed = if self.b.be {
                 PerfEventAttr::parse::<_, byteorder::BigEndian>(&ev.attr[..])
             } else {
@@ -705,8 +856,8 @@ impl<'a> Walker<'a> {
                 });
             }
         }
-        self.c.big_endian = self.b.be;
-        Ok(self.c)
+        c.big_endian = self.b.be;
+        Ok(())
     }
 }
 
@@ -718,6 +869,25 @@ impl<'a> Container<'a> {
             Segment::Input(r) => (self.input.get(r.clone()).unwrap_or_default(), Some(r.start)),
             Segment::Owned(v) => (&v[..], None),
         })
+    }
+
+    /// Whether `self` and `other` say the same before their records: the
+    /// events, the files' build ids, the byte order and the features read.
+    /// A streamed walk ([`Streamed::walk`]) read as its preview said when
+    /// they do.
+    pub(crate) fn same_before_records(&self, other: &Container<'_>) -> bool {
+        self.events == other.events
+            && self.build_ids == other.build_ids
+            && self.big_endian == other.big_endian
+            && self.pipe == other.pipe
+            && self.compressed == other.compressed
+            && self.clock == other.clock
+            && self.os_release == other.os_release
+    }
+
+    /// The input.
+    pub(crate) fn input(&self) -> &'a [u8] {
+        self.input
     }
 
     /// The input's length in bytes.

@@ -13,10 +13,12 @@ use stackconv_model::{
     StringId, Thread, ThreadId, ValueType,
 };
 
-use crate::container::Container;
+use crate::container::{Container, Streamed};
 use crate::decode::{self, Decoded, Entry, Sample};
 use crate::error::Error;
 use crate::fxhash::FxHashMap;
+use crate::pages::Pages;
+use crate::records;
 use crate::records::Events;
 use crate::symbolize::{
     FilesPrefetch, KallsymsPrefetch, SymFrame, SymbolOptions, Symbolizer, Unresolved,
@@ -138,192 +140,304 @@ pub(crate) fn read_container(
     files: Option<FilesPrefetch>,
 ) -> Result<Profile, Error> {
     let event_info = Events::new(&c)?;
-    let attrs = &event_info.attrs;
-
-    // Value columns: one per event, then off-CPU, then samples.
-    let mut value_types = Vec::new();
-    let mut events = Vec::new();
-    let mut has_sched_switch = false;
-    for (i, attr) in attrs.iter().enumerate() {
-        let name = c
-            .events
-            .get(i)
-            .and_then(|e| e.name.clone())
-            .unwrap_or_else(|| default_event_name(&attr.type_, i));
-        let (kind, unit) = column_of(&name, &attr.type_);
-        let sched_switch = kind == "sched:sched_switch";
-        has_sched_switch |= sched_switch;
-        use linux_perf_event_reader::SamplingPolicy;
-        let (fixed_period, sampled) = match attr.sampling_policy {
-            SamplingPolicy::Period(p) if p.get() == 1 => (1, None),
-            SamplingPolicy::Period(p) => (p.get(), Some(format!("period {p}"))),
-            SamplingPolicy::Frequency(f) => (1, Some(format!("frequency {f} Hz"))),
-            SamplingPolicy::NoSampling => (1, None),
-        };
-        events.push(EventColumn {
-            column: value_types.len(),
-            sched_switch,
-            fixed_period,
-            sampled,
-        });
-        value_types.push(ValueType::new(kind, unit));
-    }
-    let off_cpu_column = (opts.off_cpu || has_sched_switch).then(|| {
-        value_types.push(ValueType::new("off-cpu", "nanoseconds"));
-        value_types.len() - 1
-    });
-    value_types.push(ValueType::new("samples", "count"));
-    let samples_column = value_types.len() - 1;
-    let columns = value_types.len();
-
-    let mut profile = Profile::new(value_types);
-    profile.meta_mut().source_format = "perf.data".to_string();
-    profile.meta_mut().comm_root = true;
-    profile.meta_mut().default_value = 0;
-    profile.meta_mut().events = attrs
-        .iter()
-        .enumerate()
-        .map(|(i, a)| {
-            c.events
-                .get(i)
-                .and_then(|e| e.name.clone())
-                .unwrap_or_else(|| default_event_name(&a.type_, i))
-        })
-        .collect();
-    profile
-        .meta_mut()
-        .warnings
-        .extend(c.warnings.iter().cloned());
-
-    let mut r = Reader {
-        opts,
-        profile,
-        sym: Symbolizer::new(opts.symbols.clone()),
-        events,
-        off_cpu_column,
-        samples_column,
-        columns,
-        paths: Vec::new(),
-        path_index: HashMap::new(),
-        build_ids: HashMap::new(),
-        hit_paths: Vec::new(),
-        exes: FxHashMap::default(),
-        processes: FxHashMap::default(),
-        comms: FxHashMap::default(),
-        threads: FxHashMap::default(),
-        addr_cache: FxHashMap::default(),
-        addr_frames: Vec::new(),
-        front: vec![FrontEntry::default(); FRONT_SIZE],
-        generations: 0,
-        jitdumps: FxHashMap::default(),
-        pending_off_cpu: FxHashMap::default(),
-        switch_ins: SwitchIns::default(),
-        first_time: None,
-        clock: c.clock,
-        last_time: None,
-        lost: 0,
-        malformed: c.malformed_records,
-        unknown_records: c.unknown_records,
-        unwound_samples: 0,
-        scratch: Vec::new(),
-        batch: StackBatch::default(),
-        sample_paths: Vec::new(),
-        first_row: Vec::new(),
-        next_row: Vec::new(),
-        last_path: FxHashMap::default(),
-        key_stacks: FxHashMap::default(),
-        values: vec![0; columns],
-        weight_totals: vec![0; columns],
-        sample_records: 0,
-        overflow: None,
-        sample_offset: None,
-    };
-    r.sym.set_recorded_kernel_release(c.os_release.clone());
-    // Samples taken in the kernel will want kernel symbols: read them
-    // meanwhile. A recording without one (a user-space workload, or
-    // `:u` events) names no kernel address, and reads none.
-    if let Some(k) = kallsyms {
-        r.sym.adopt_kallsyms(k);
-    }
-    for b in &c.build_ids {
-        r.sym.add_build_id(&b.path, &b.id);
-        let p = r.path_id(&b.path);
-        r.build_ids.insert(p, b.id.clone());
-    }
-    // After the build ids: the kernel's picks the file.
-    if c.kernel_samples > 0 {
-        r.sym.prefetch_kallsyms();
-    }
-    // The files with samples, parsed ahead (in pipe mode their build ids
-    // were at the end of the stream: from now).
-    if let Some(f) = files.or_else(|| files_ahead(&opts.symbols, &c)) {
-        r.sym.adopt_files_prefetch(f);
-    }
-
-    // Records are parsed and decoded on another thread, in order, while
-    // this one symbolizes them.
-    // Emptied batches go back to the decoder, which refills them: their
-    // buffers are allocated (and their pages faulted in) once.
-    let (send, recv) = decode::channel();
-    let (give_back, recycled) = std::sync::mpsc::channel::<decode::Batch>();
-    std::thread::scope(|scope| -> Result<(), Error> {
-        let (c, event_info) = (&c, &event_info);
-        let progress = opts.progress.as_ref();
-        let decoder = std::thread::Builder::new()
-            .name("perf-decode".into())
-            .spawn_scoped(scope, move || {
-                decode::decode_all(c, event_info, progress, &send, &recycled);
-            });
-        if let Err(e) = decoder {
-            return Err(Error::Io(e));
-        }
-        // The input before this is read, and its pages released.
-        let mut released = 0;
-        for batch in recv {
-            let decode::Batch {
-                mut records,
-                mut stacks,
-                mut entries,
-                passed,
-            } = batch?;
-            for at in 0..records.len() {
-                // A coming sample's new entries are asked for ahead: the
-                // decoder wrote them on the other core.
-                if let Some(decode::Decoded::Sample(s)) = records.get(at + PREFETCH_RECORDS) {
-                    let new = entries.get(s.new.clone()).unwrap_or_default();
-                    for line in new.chunks(4) {
-                        stackconv_model::memory::prefetch(line.first());
-                    }
-                }
-                if let Some(d) = records.get_mut(at) {
-                    let d = std::mem::replace(d, decode::Decoded::Other);
-                    r.apply(d, &stacks, &entries);
-                }
-            }
-            records.clear();
-            if let Some(e) = r.overflow.take() {
-                return Err(e);
-            }
-            if passed >= released + c.pages().window {
-                c.pages().release(released..passed);
-                released = passed;
-            }
-            stacks.clear();
-            entries.clear();
-            // The decoder may have ended: then the batch is dropped.
-            let _ = give_back.send(decode::Batch {
-                records,
-                stacks,
-                entries,
-                passed: 0,
-            });
-        }
-        Ok(())
-    })?;
+    let mut r = Reader::start(&c, &event_info, opts, kallsyms, files);
+    r.read_runs(records::runs_of(&c), &event_info, c.pages(), &mut || None)?;
     // Every record is read: none of the input's pages is needed while the
     // stacks are interned, when memory peaks.
     c.pages().release(0..c.input_len());
     Ok(r.finish())
+}
+
+/// Read a recording while its data section is walked
+/// ([`Streamed::walk`], on another thread): as [`read_container`] reads
+/// the walked container. When the walk fails, its error; when it finds
+/// what the reading assumed otherwise (records not in the input as they
+/// are, events named by records), the walked container is read again.
+/// `kallsyms`: the kernel symbols' read, once the walk started it.
+pub(crate) fn read_streamed(
+    s: Streamed<'_>,
+    opts: &ReadOptions,
+    kallsyms: &(dyn Fn() -> Option<KallsymsPrefetch> + Sync),
+    files: Option<FilesPrefetch>,
+) -> Result<Profile, Error> {
+    let preview = s.preview().clone();
+    let Ok(event_info) = Events::new(&preview) else {
+        // The walk's error, if any, comes first: walk, then read.
+        let (c, _) = walk_alone(s)?;
+        return read_container(c, opts, kallsyms(), files);
+    };
+    let mut r = Reader::start(&preview, &event_info, opts, None, files);
+    let input = preview.input();
+    let (read, walked) = std::thread::scope(|scope| {
+        let (send, ranges) = std::sync::mpsc::sync_channel(STREAM_AHEAD);
+        let walker = std::thread::Builder::new()
+            .name("perf-walk".into())
+            .spawn_scoped(scope, move || s.walk(send));
+        let walker = match walker {
+            Ok(w) => w,
+            Err(e) => return (Err(Error::Io(e)), None),
+        };
+        let runs = records::Runs {
+            runs: ranges.into_iter().map(|r: std::ops::Range<usize>| {
+                (input.get(r.clone()).unwrap_or_default(), Some(r.start))
+            }),
+            big_endian: preview.big_endian,
+            input_len: preview.input_len(),
+        };
+        let read = r.read_runs(runs, &event_info, preview.pages(), &mut || kallsyms());
+        (read, walker.join().ok())
+    });
+    let (c, whole) = match walked {
+        Some(walked) => walked?,
+        None => {
+            return Err(Error::Io(std::io::Error::other(
+                "the walk's thread panicked",
+            )))
+        }
+    };
+    if !whole || !c.same_before_records(&preview) {
+        drop(r);
+        return read_container(c, opts, kallsyms(), None);
+    }
+    read?;
+    // What only the walk's end knows.
+    r.malformed = r.malformed.saturating_add(
+        c.malformed_records
+            .saturating_sub(preview.malformed_records),
+    );
+    r.unknown_records = r.unknown_records.saturating_add(c.unknown_records);
+    let before = preview.warnings.len();
+    let warnings = &mut r.profile.meta_mut().warnings;
+    let at = before.min(warnings.len());
+    let later = c.warnings.get(before..).unwrap_or_default().iter().cloned();
+    warnings.splice(at..at, later);
+    c.pages().release(0..c.input_len());
+    Ok(r.finish())
+}
+
+/// Input ranges a streamed walk may pass on ahead of the reader
+/// ([`Streamed::walk`]: a MiB each): how far ahead of the reading the
+/// walk's pages may be.
+const STREAM_AHEAD: usize = 4;
+
+/// Walk `s` with no one reading along.
+fn walk_alone<'a>(s: Streamed<'a>) -> Result<(Container<'a>, bool), Error> {
+    let (send, ranges) = std::sync::mpsc::sync_channel(0);
+    drop(ranges);
+    s.walk(send)
+}
+
+impl<'o> Reader<'o> {
+    /// A reader of container `c` (walked, or as known before its walk,
+    /// [`read_streamed`]) with events `event_info`; the kernel symbols'
+    /// and the files' reads adopted when started, else started when `c`
+    /// says they will be needed.
+    fn start(
+        c: &Container,
+        event_info: &Events,
+        opts: &'o ReadOptions,
+        kallsyms: Option<KallsymsPrefetch>,
+        files: Option<FilesPrefetch>,
+    ) -> Reader<'o> {
+        let attrs = &event_info.attrs;
+
+        // Value columns: one per event, then off-CPU, then samples.
+        let mut value_types = Vec::new();
+        let mut events = Vec::new();
+        let mut has_sched_switch = false;
+        for (i, attr) in attrs.iter().enumerate() {
+            let name = c
+                .events
+                .get(i)
+                .and_then(|e| e.name.clone())
+                .unwrap_or_else(|| default_event_name(&attr.type_, i));
+            let (kind, unit) = column_of(&name, &attr.type_);
+            let sched_switch = kind == "sched:sched_switch";
+            has_sched_switch |= sched_switch;
+            use linux_perf_event_reader::SamplingPolicy;
+            let (fixed_period, sampled) = match attr.sampling_policy {
+                SamplingPolicy::Period(p) if p.get() == 1 => (1, None),
+                SamplingPolicy::Period(p) => (p.get(), Some(format!("period {p}"))),
+                SamplingPolicy::Frequency(f) => (1, Some(format!("frequency {f} Hz"))),
+                SamplingPolicy::NoSampling => (1, None),
+            };
+            events.push(EventColumn {
+                column: value_types.len(),
+                sched_switch,
+                fixed_period,
+                sampled,
+            });
+            value_types.push(ValueType::new(kind, unit));
+        }
+        let off_cpu_column = (opts.off_cpu || has_sched_switch).then(|| {
+            value_types.push(ValueType::new("off-cpu", "nanoseconds"));
+            value_types.len() - 1
+        });
+        value_types.push(ValueType::new("samples", "count"));
+        let samples_column = value_types.len() - 1;
+        let columns = value_types.len();
+
+        let mut profile = Profile::new(value_types);
+        profile.meta_mut().source_format = "perf.data".to_string();
+        profile.meta_mut().comm_root = true;
+        profile.meta_mut().default_value = 0;
+        profile.meta_mut().events = attrs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                c.events
+                    .get(i)
+                    .and_then(|e| e.name.clone())
+                    .unwrap_or_else(|| default_event_name(&a.type_, i))
+            })
+            .collect();
+        profile
+            .meta_mut()
+            .warnings
+            .extend(c.warnings.iter().cloned());
+
+        let mut r = Reader {
+            opts,
+            profile,
+            sym: Symbolizer::new(opts.symbols.clone()),
+            events,
+            off_cpu_column,
+            samples_column,
+            columns,
+            paths: Vec::new(),
+            path_index: HashMap::new(),
+            build_ids: HashMap::new(),
+            hit_paths: Vec::new(),
+            exes: FxHashMap::default(),
+            processes: FxHashMap::default(),
+            comms: FxHashMap::default(),
+            threads: FxHashMap::default(),
+            addr_cache: FxHashMap::default(),
+            addr_frames: Vec::new(),
+            front: vec![FrontEntry::default(); FRONT_SIZE],
+            generations: 0,
+            jitdumps: FxHashMap::default(),
+            pending_off_cpu: FxHashMap::default(),
+            switch_ins: SwitchIns::default(),
+            first_time: None,
+            clock: c.clock,
+            last_time: None,
+            lost: 0,
+            malformed: c.malformed_records,
+            unknown_records: c.unknown_records,
+            unwound_samples: 0,
+            scratch: Vec::new(),
+            batch: StackBatch::default(),
+            sample_paths: Vec::new(),
+            first_row: Vec::new(),
+            next_row: Vec::new(),
+            last_path: FxHashMap::default(),
+            key_stacks: FxHashMap::default(),
+            values: vec![0; columns],
+            weight_totals: vec![0; columns],
+            sample_records: 0,
+            overflow: None,
+            sample_offset: None,
+        };
+        r.sym.set_recorded_kernel_release(c.os_release.clone());
+        // Samples taken in the kernel will want kernel symbols: read them
+        // meanwhile. A recording without one (a user-space workload, or
+        // `:u` events) names no kernel address, and reads none.
+        if let Some(k) = kallsyms {
+            r.sym.adopt_kallsyms(k);
+        }
+        for b in &c.build_ids {
+            r.sym.add_build_id(&b.path, &b.id);
+            let p = r.path_id(&b.path);
+            r.build_ids.insert(p, b.id.clone());
+        }
+        // After the build ids: the kernel's picks the file.
+        if c.kernel_samples > 0 {
+            r.sym.prefetch_kallsyms();
+        }
+        // The files with samples, parsed ahead (in pipe mode their build ids
+        // were at the end of the stream: from now).
+        if let Some(f) = files.or_else(|| files_ahead(&opts.symbols, c)) {
+            r.sym.adopt_files_prefetch(f);
+        }
+        r
+    }
+
+    /// Read the records of `runs`: parsed and decoded on another thread,
+    /// in order, while this one symbolizes them; the input's pages
+    /// released behind them. `arrived` is asked at each batch for the
+    /// kernel symbols' read when it starts meanwhile.
+    fn read_runs<'a>(
+        &mut self,
+        runs: records::Runs<impl Iterator<Item = (&'a [u8], Option<usize>)> + Send>,
+        event_info: &Events,
+        pages: Pages<'_>,
+        arrived: &mut dyn FnMut() -> Option<KallsymsPrefetch>,
+    ) -> Result<(), Error> {
+        let r = self;
+        // Records are parsed and decoded on another thread, in order, while
+        // this one symbolizes them.
+        // Emptied batches go back to the decoder, which refills them: their
+        // buffers are allocated (and their pages faulted in) once.
+        let (send, recv) = decode::channel();
+        let (give_back, recycled) = std::sync::mpsc::channel::<decode::Batch>();
+        std::thread::scope(|scope| -> Result<(), Error> {
+            let progress = r.opts.progress.as_ref();
+            let decoder = std::thread::Builder::new()
+                .name("perf-decode".into())
+                .spawn_scoped(scope, move || {
+                    decode::decode_all(runs, event_info, progress, &send, &recycled);
+                });
+            if let Err(e) = decoder {
+                return Err(Error::Io(e));
+            }
+            // The input before this is read, and its pages released.
+            let mut released = 0;
+            for batch in recv {
+                let decode::Batch {
+                    mut records,
+                    mut stacks,
+                    mut entries,
+                    passed,
+                } = batch?;
+                if let Some(k) = arrived() {
+                    r.sym.adopt_kallsyms(k);
+                }
+                for at in 0..records.len() {
+                    // A coming sample's new entries are asked for ahead: the
+                    // decoder wrote them on the other core.
+                    if let Some(decode::Decoded::Sample(s)) = records.get(at + PREFETCH_RECORDS) {
+                        let new = entries.get(s.new.clone()).unwrap_or_default();
+                        for line in new.chunks(4) {
+                            stackconv_model::memory::prefetch(line.first());
+                        }
+                    }
+                    if let Some(d) = records.get_mut(at) {
+                        let d = std::mem::replace(d, decode::Decoded::Other);
+                        r.apply(d, &stacks, &entries);
+                    }
+                }
+                records.clear();
+                if let Some(e) = r.overflow.take() {
+                    return Err(e);
+                }
+                if passed >= released + pages.window {
+                    pages.release(released..passed);
+                    released = passed;
+                }
+                stacks.clear();
+                entries.clear();
+                // The decoder may have ended: then the batch is dropped.
+                let _ = give_back.send(decode::Batch {
+                    records,
+                    stacks,
+                    entries,
+                    passed: 0,
+                });
+            }
+            Ok(())
+        })
+    }
 }
 
 /// Start parsing the files of recording `c` ahead
