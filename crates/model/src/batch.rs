@@ -110,6 +110,14 @@ impl StackBatch {
         self.intern_from(start)
     }
 
+    /// [`Self::add`] of a path encoded already (a prefix of another path
+    /// of a batch: frames are encoded alike in every batch).
+    fn add_encoded(&mut self, encoded: &[u8]) -> PathId {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(encoded);
+        self.intern_from(start)
+    }
+
     /// The id of the path encoded in `bytes[start..]`: a new one, or that
     /// of an equal path added before (the bytes are then dropped).
     fn intern_from(&mut self, start: usize) -> PathId {
@@ -332,66 +340,20 @@ impl StackBatch {
             path_of,
         );
 
-        // The open nodes, root first: (first row of their run, weight).
-        let mut open: Vec<(u32, u64)> = Vec::new();
-        // Runs of light nodes whose callers are not light: (first row,
-        // end, depth).
-        let mut light: Vec<(u32, u32, u32)> = Vec::new();
-        let close = |open: &mut Vec<(u32, u64)>, light: &mut Vec<_>, depth: usize, end: u32| {
-            while open.len() > depth {
-                let Some((start, weight)) = open.pop() else {
-                    break;
-                };
-                if let Some(caller) = open.last_mut() {
-                    caller.1 = caller.1.saturating_add(weight);
-                }
-                // Drawn when at least the minimum (as the graph decides
-                // it; a NaN minimum draws nothing).
-                let drawn = (weight as f64) >= min_weight;
-                if !drawn {
-                    while light.last().is_some_and(|&(s, _, _)| s >= start) {
-                        light.pop();
-                    }
-                    light.push((start, end, open.len() as u32 + 1));
-                }
-            }
-        };
-        let mut prev: Option<(u32, &[u8])> = None;
-        // Where each frame of the previous path ends in it.
-        let mut ends: Vec<usize> = Vec::new();
-        for (at, &(_, group, row)) in order.iter().enumerate() {
-            // The rows come in path order, their paths all over memory:
-            // ask for the coming rows' bytes now, so that they are not
-            // waited for one after the other.
-            if let Some(&(_, _, ahead)) = order.get(at + PREFETCH_ROWS) {
+        let light = light_runs(
+            &order,
+            |row| rows.get(row as usize).map_or(0, |r| r.weight),
+            path_of,
+            |ahead| {
                 prefetch(rows.get(ahead as usize));
-            }
-            if let Some(&(_, _, ahead)) = order.get(at + PREFETCH_ROWS / 2) {
+            },
+            |ahead| {
                 if let Some(r) = rows.get(ahead as usize) {
                     prefetch(self.starts.get(r.path.index()));
                 }
-            }
-            if let Some(&(_, _, ahead)) = order.get(at + PREFETCH_ROWS / 4) {
-                prefetch(path_of(ahead).first());
-            }
-            let at = at as u32;
-            let cur = path_of(row);
-            let shared = match prev {
-                Some((g, p)) if g == group => shared_frames(&mut ends, p, cur),
-                _ => shared_frames(&mut ends, &[], cur),
-            };
-            close(&mut open, &mut light, shared, at);
-            let from = ends.last().copied().unwrap_or(0);
-            ends.extend(code::frames(cur.get(from..).unwrap_or_default()).map(|(_, e)| from + e));
-            while open.len() < ends.len() {
-                open.push((at, 0));
-            }
-            if let (Some(node), Some(r)) = (open.last_mut(), rows.get(row as usize)) {
-                node.1 = node.1.saturating_add(r.weight);
-            }
-            prev = Some((group, cur));
-        }
-        close(&mut open, &mut light, 0, order.len() as u32);
+            },
+            min_weight,
+        );
 
         // Each row's path up to one frame below its first light node: the
         // node keeps its place, and the frame below keeps its lines
@@ -405,21 +367,44 @@ impl StackBatch {
                 }
             }
         }
-        drop(order);
+        // The cut paths, in the rows' sorted order: rows cut alike are
+        // neighbours there, so a cut path equal to the one before takes
+        // its id without being looked up. A cut path is the first bytes
+        // of the row's path.
         let mut cut = StackBatch::default();
-        let mut frames = Vec::new();
-        let cut_paths: Vec<PathId> = (0..rows.len() as u32)
-            .map(|row| {
-                let n = keep.get(row as usize).map_or(usize::MAX, |&k| k as usize);
-                frames.clear();
-                frames.extend(
-                    code::frames(path_of(row))
-                        .take(n)
-                        .map(|(f, _)| FrameId::from_index(f)),
-                );
-                cut.add(&frames)
-            })
-            .collect();
+        let mut cut_paths = vec![PathId(0); rows.len()];
+        let mut last: Option<(&[u8], PathId)> = None;
+        for (at, &(_, _, row)) in order.iter().enumerate() {
+            if let Some(&(_, _, ahead)) = order.get(at + PREFETCH_ROWS) {
+                prefetch(rows.get(ahead as usize));
+            }
+            if let Some(&(_, _, ahead)) = order.get(at + PREFETCH_ROWS / 2) {
+                if let Some(r) = rows.get(ahead as usize) {
+                    prefetch(self.starts.get(r.path.index()));
+                }
+            }
+            if let Some(&(_, _, ahead)) = order.get(at + PREFETCH_ROWS / 4) {
+                prefetch(path_of(ahead).first());
+            }
+            let path = path_of(row);
+            let len = match keep.get(row as usize) {
+                Some(&n) if n != u32::MAX => code::frames(path)
+                    .take(n as usize)
+                    .last()
+                    .map_or(0, |(_, end)| end),
+                _ => path.len(),
+            };
+            let bytes = path.get(..len).unwrap_or_default();
+            let id = match last {
+                Some((b, id)) if b == bytes => id,
+                _ => cut.add_encoded(bytes),
+            };
+            last = Some((bytes, id));
+            if let Some(slot) = cut_paths.get_mut(row as usize) {
+                *slot = id;
+            }
+        }
+        drop(order);
         drop(self);
         let stacks = cut.intern_into(table);
         cut_paths
@@ -427,6 +412,119 @@ impl StackBatch {
             .map(|p| stacks.get(p.index()).copied().flatten())
             .collect()
     }
+}
+
+/// The runs of `order` (rows sorted by group, then path) under the light
+/// nodes whose callers are not light, as (first, end, depth of the node):
+/// a node, a frame of the tree in which paths of a group sharing their
+/// first frames share nodes, is light when its weight (that of the rows
+/// through it) is under `min_weight` (as the graph decides it: a NaN
+/// minimum draws nothing).
+///
+/// The rows are walked in order, keeping the open nodes (those of the last
+/// path) root first. Nodes opened by one row hold the same rows until a
+/// later row leaves some of them: the open nodes are kept as segments of
+/// consecutive depths with one run start and one weight, so a row costs
+/// the segments it closes and opens, not a step per frame. A segment
+/// closing hands its weight to its caller, and when light its run (of its
+/// shallowest closed node) replaces the runs inside it.
+fn light_runs<'p>(
+    order: &[(u64, u32, u32)],
+    weight: impl Fn(u32) -> u64,
+    path_of: impl Fn(u32) -> &'p [u8],
+    prefetch_row: impl Fn(u32),
+    prefetch_start: impl Fn(u32),
+    min_weight: f64,
+) -> Vec<(u32, u32, u32)> {
+    /// Open nodes at depths past the previous segment's `deepest` up to
+    /// this one's (1-based), whose runs start at row `start` and weigh
+    /// `weight`.
+    struct Segment {
+        start: u32,
+        weight: u64,
+        deepest: u32,
+    }
+    let mut open: Vec<Segment> = Vec::new();
+    let mut light: Vec<(u32, u32, u32)> = Vec::new();
+    // Close the open nodes deeper than `depth` at row `end`.
+    let close =
+        |open: &mut Vec<Segment>, light: &mut Vec<(u32, u32, u32)>, depth: u32, end: u32| {
+            while let Some(top) = open.last_mut() {
+                if top.deepest <= depth {
+                    break;
+                }
+                let (start, weight) = (top.start, top.weight);
+                let above = open
+                    .len()
+                    .checked_sub(2)
+                    .and_then(|i| open.get(i))
+                    .map_or(0, |s| s.deepest);
+                let whole = above >= depth;
+                if whole {
+                    open.pop();
+                    // Its caller's run holds its rows.
+                    if let Some(caller) = open.last_mut() {
+                        caller.weight = caller.weight.saturating_add(weight);
+                    }
+                } else if let Some(top) = open.last_mut() {
+                    // The nodes down to `depth` stay open: they hold the same
+                    // rows, and these.
+                    top.deepest = depth;
+                }
+                // Drawn when at least the minimum (a NaN minimum draws
+                // nothing).
+                let drawn = (weight as f64) >= min_weight;
+                if !drawn {
+                    while light.last().is_some_and(|&(s, _, _)| s >= start) {
+                        light.pop();
+                    }
+                    light.push((start, end, above.max(depth) + 1));
+                }
+                if !whole {
+                    break;
+                }
+            }
+        };
+    let mut prev: Option<(u32, &[u8])> = None;
+    // Where each frame of the previous path ends in it.
+    let mut ends: Vec<usize> = Vec::new();
+    for (at, &(_, group, row)) in order.iter().enumerate() {
+        // The rows come in path order, their paths all over memory: ask
+        // for the coming rows' bytes now, so that they are not waited for
+        // one after the other.
+        if let Some(&(_, _, ahead)) = order.get(at + PREFETCH_ROWS) {
+            prefetch_row(ahead);
+        }
+        if let Some(&(_, _, ahead)) = order.get(at + PREFETCH_ROWS / 2) {
+            prefetch_start(ahead);
+        }
+        if let Some(&(_, _, ahead)) = order.get(at + PREFETCH_ROWS / 4) {
+            prefetch(path_of(ahead).first());
+        }
+        let at = at as u32;
+        let cur = path_of(row);
+        let shared = match prev {
+            Some((g, p)) if g == group => shared_frames(&mut ends, p, cur),
+            _ => shared_frames(&mut ends, &[], cur),
+        };
+        close(&mut open, &mut light, shared as u32, at);
+        let from = ends.last().copied().unwrap_or(0);
+        ends.extend(code::frames(cur.get(from..).unwrap_or_default()).map(|(_, e)| from + e));
+        if ends.len() > shared {
+            open.push(Segment {
+                start: at,
+                weight: 0,
+                deepest: ends.len() as u32,
+            });
+        }
+        // The row's weight is in every open node: they are its path's.
+        if let Some(node) = open.last_mut() {
+            node.weight = node.weight.saturating_add(weight(row));
+        }
+        prev = Some((group, cur));
+    }
+    close(&mut open, &mut light, 0, order.len() as u32);
+    light
 }
 
 impl StackBatch {
@@ -779,6 +877,91 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// [`light_runs`] as it was written first: a step per frame, each node
+    /// open on its own.
+    fn light_runs_by_node<'p>(
+        order: &[(u64, u32, u32)],
+        weight: impl Fn(u32) -> u64,
+        path_of: impl Fn(u32) -> &'p [u8],
+        min_weight: f64,
+    ) -> Vec<(u32, u32, u32)> {
+        let mut open: Vec<(u32, u64)> = Vec::new();
+        let mut light: Vec<(u32, u32, u32)> = Vec::new();
+        let close = |open: &mut Vec<(u32, u64)>, light: &mut Vec<_>, depth: usize, end: u32| {
+            while open.len() > depth {
+                let Some((start, weight)) = open.pop() else {
+                    break;
+                };
+                if let Some(caller) = open.last_mut() {
+                    caller.1 = caller.1.saturating_add(weight);
+                }
+                // Drawn when at least the minimum (a NaN minimum draws
+                // nothing).
+                let drawn = (weight as f64) >= min_weight;
+                if !drawn {
+                    while light.last().is_some_and(|&(s, _, _)| s >= start) {
+                        light.pop();
+                    }
+                    light.push((start, end, open.len() as u32 + 1));
+                }
+            }
+        };
+        let mut prev: Option<(u32, &[u8])> = None;
+        let mut ends: Vec<usize> = Vec::new();
+        for (at, &(_, group, row)) in order.iter().enumerate() {
+            let at = at as u32;
+            let cur = path_of(row);
+            let shared = match prev {
+                Some((g, p)) if g == group => shared_frames(&mut ends, p, cur),
+                _ => shared_frames(&mut ends, &[], cur),
+            };
+            close(&mut open, &mut light, shared, at);
+            let from = ends.last().copied().unwrap_or(0);
+            ends.extend(code::frames(cur.get(from..).unwrap_or_default()).map(|(_, e)| from + e));
+            while open.len() < ends.len() {
+                open.push((at, 0));
+            }
+            if let Some(node) = open.last_mut() {
+                node.1 = node.1.saturating_add(weight(row));
+            }
+            prev = Some((group, cur));
+        }
+        close(&mut open, &mut light, 0, order.len() as u32);
+        light
+    }
+
+    proptest! {
+        /// Open nodes kept as segments find the light runs a step per
+        /// frame finds.
+        #[test]
+        fn light_runs_by_segment_are_those_by_node(
+            rows in proptest::collection::vec(
+                (proptest::collection::vec(0u32..4, 0..7), 0u32..2, 0u64..6),
+                1..60,
+            ),
+            min_weight in 0.0f64..12.0,
+        ) {
+            let mut batch = StackBatch::default();
+            let paths: Vec<PathId> = rows
+                .iter()
+                .map(|(frames, _, _)| {
+                    let frames: Vec<FrameId> = frames.iter().map(|&f| FrameId::from_index(f)).collect();
+                    batch.add(&frames)
+                })
+                .collect();
+            let path_of = |row: u32| batch.path(paths[row as usize].0);
+            let order = sort_paths(
+                rows.iter().zip(0u32..).map(|((_, g, _), i)| (*g, i)).collect(),
+                path_of,
+            );
+            let weight = |row: u32| rows[row as usize].2;
+            let by_segment = light_runs(&order, weight, path_of, |_| {}, |_| {}, min_weight);
+            let by_node = light_runs_by_node(&order, weight, path_of, min_weight);
+            prop_assert_eq!(by_segment, by_node);
+        }
+    }
 
     #[test]
     fn codes_order_as_ids_and_read_back() {
