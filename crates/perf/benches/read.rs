@@ -35,3 +35,23 @@ fn read_and_fold(bencher: Bencher, name: &str) {
         .counter(BytesCount::of_slice(&data))
         .bench(|| read(divan::black_box(&data), &opts).map(|p| p.fold().samples().len()));
 }
+
+/// A kallsyms file of the size a distribution kernel lists (120,000
+/// lines: text symbols of the kernel, then of modules, a few of other
+/// types), parsed as a recording's kernel symbols are.
+#[divan::bench]
+fn parse_kallsyms(bencher: Bencher) {
+    let mut text = String::new();
+    for i in 0..120_000u64 {
+        let addr = 0xffff_ffff_8100_0000 + i * 0x40;
+        let ty = ["T", "t", "t", "d", "r", "W", "b"][(i % 7) as usize];
+        text.push_str(&format!("{addr:016x} {ty} symbol_number_{i}"));
+        if i >= 100_000 {
+            text.push_str(&format!("\t[module_{}]", i / 2_000));
+        }
+        text.push('\n');
+    }
+    bencher
+        .counter(BytesCount::of_str(&text))
+        .bench(|| stackconv_perf::symbolize::fuzzing::kallsyms(divan::black_box(text.as_bytes())));
+}

@@ -16,24 +16,29 @@ pub(crate) const RELOC_REFS: [&str; 2] = ["_text", "_stext"];
 pub(crate) struct KSym {
     pub start: u64,
     pub end: u64,
-    /// The function name, without the module.
-    pub name: Arc<str>,
+    /// The function name, without the module: where it is in
+    /// [`Kallsyms::name`]'s text.
+    name: std::ops::Range<u32>,
     /// `[module]` for a module symbol.
     pub module: Option<Arc<str>>,
 }
 
-struct Parsed {
+/// A kept line, its names in the text parsed.
+struct Parsed<'t> {
     start: u64,
     weak: bool,
     global: bool,
-    name: Arc<str>,
-    module: Option<Arc<str>>,
+    name: &'t str,
+    module: Option<&'t str>,
 }
 
 /// The parsed table: sorted, duplicates resolved, ends fixed.
 #[derive(Debug, Default)]
 pub(crate) struct Kallsyms {
     syms: Vec<KSym>,
+    /// The symbols' names, one after the other (one allocation, not one
+    /// per symbol: a kernel lists 100,000 and more).
+    names: String,
     /// The addresses of the kernel image's relocation reference symbols
     /// as listed (before duplicates are resolved, which drops one of
     /// `_text` and `_stext` when they share an address).
@@ -47,9 +52,8 @@ impl Kallsyms {
     /// counted in the second value.
     pub(crate) fn parse(text: &[u8]) -> (Self, u64) {
         let mut bad = 0u64;
-        let mut raw: Vec<Parsed> = Vec::new();
-        // A module's symbols are listed together: its name is shared.
-        let mut last_module: Option<Arc<str>> = None;
+        // Lines are some 40 bytes long, and most are kept.
+        let mut raw: Vec<Parsed> = Vec::with_capacity(text.len() / 40);
         let mut reloc_refs = Vec::new();
         for line in text.split(|&b| b == b'\n') {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -61,20 +65,12 @@ impl Kallsyms {
                     if l.module.is_none() && RELOC_REFS.contains(&l.name) {
                         reloc_refs.push((Box::from(l.name), l.start));
                     }
-                    let module = l.module.map(|m| match &last_module {
-                        Some(last) if **last == *m => last.clone(),
-                        _ => {
-                            let m: Arc<str> = Arc::from(m);
-                            last_module = Some(m.clone());
-                            m
-                        }
-                    });
                     raw.push(Parsed {
                         start: l.start,
                         weak: l.weak,
                         global: l.global,
-                        name: Arc::from(l.name),
-                        module,
+                        name: l.name,
+                        module: l.module,
                     });
                 }
                 Some(None) => {}
@@ -100,7 +96,13 @@ impl Kallsyms {
             };
             ends.push(end);
         }
-        let mut syms: Vec<KSym> = Vec::with_capacity(raw.len());
+        let mut table = Kallsyms {
+            syms: Vec::with_capacity(raw.len()),
+            names: String::with_capacity(raw.iter().map(|p| p.name.len()).sum()),
+            reloc_refs,
+        };
+        // A module's symbols are listed together: its name is shared.
+        let mut last_module: Option<Arc<str>> = None;
         let mut kept: Option<(Parsed, u64)> = None;
         for (p, end) in raw.into_iter().zip(ends) {
             kept = match kept {
@@ -112,16 +114,45 @@ impl Kallsyms {
                     }
                 }
                 Some((last, last_end)) => {
-                    syms.push(ksym(last, last_end));
+                    table.push(last, last_end, &mut last_module);
                     Some((p, end))
                 }
                 None => Some((p, end)),
             };
         }
         if let Some((last, last_end)) = kept {
-            syms.push(ksym(last, last_end));
+            table.push(last, last_end, &mut last_module);
         }
-        (Kallsyms { syms, reloc_refs }, bad)
+        (table, bad)
+    }
+
+    /// Add the symbol of `p`, ending at `end`; `last_module`: the module
+    /// of the symbol added before, shared when `p`'s is the same.
+    fn push(&mut self, p: Parsed<'_>, end: u64, last_module: &mut Option<Arc<str>>) {
+        let module = p.module.map(|m| match last_module {
+            Some(last) if **last == *m => last.clone(),
+            _ => {
+                let m: Arc<str> = Arc::from(m);
+                *last_module = Some(m.clone());
+                m
+            }
+        });
+        let from = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.names.push_str(p.name);
+        let to = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.syms.push(KSym {
+            start: p.start,
+            end,
+            name: from..to,
+            module,
+        });
+    }
+
+    /// The function name of `sym`, one of this table's symbols.
+    pub(crate) fn name(&self, sym: &KSym) -> &str {
+        self.names
+            .get(sym.name.start as usize..sym.name.end as usize)
+            .unwrap_or_default()
     }
 
     /// The listed address of `name`, one of the symbols perf records the
@@ -152,15 +183,6 @@ impl Kallsyms {
     }
 }
 
-fn ksym(p: Parsed, end: u64) -> KSym {
-    KSym {
-        start: p.start,
-        end,
-        name: p.name,
-        module: p.module,
-    }
-}
-
 fn round_up(x: u64) -> u64 {
     x.checked_next_multiple_of(PAGE)
         .unwrap_or(u64::MAX - (PAGE - 1))
@@ -183,7 +205,7 @@ struct Line<'a> {
 fn parse_line(line: &[u8]) -> Option<Option<Line<'_>>> {
     let line = std::str::from_utf8(line).ok()?;
     let (addr, rest) = line.split_once(' ')?;
-    let start = u64::from_str_radix(addr, 16).ok()?;
+    let start = hex(addr)?;
     let (typ, name) = rest.split_once(' ')?;
     let mut typ_chars = typ.chars();
     let t = typ_chars.next()?;
@@ -206,6 +228,24 @@ fn parse_line(line: &[u8]) -> Option<Option<Line<'_>>> {
         global: t.is_ascii_uppercase() && t != 'W',
         name,
         module,
+    }))
+}
+
+/// `addr` read as hexadecimal, as `u64::from_str_radix(addr, 16)` reads
+/// it; the usual 16 digits without its per-digit checks (a fifth of the
+/// parse).
+fn hex(addr: &str) -> Option<u64> {
+    let digits = addr.as_bytes();
+    if digits.is_empty() || digits.len() > 16 || !digits.iter().all(u8::is_ascii_hexdigit) {
+        return u64::from_str_radix(addr, 16).ok();
+    }
+    Some(digits.iter().fold(0, |v, &c| {
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => c.wrapping_sub(b'A').wrapping_add(10),
+        };
+        v << 4 | u64::from(d)
     }))
 }
 
@@ -278,7 +318,7 @@ ffffffffc0000100 T nft_other\t[nf_tables]
         let (k, bad) = Kallsyms::parse(text);
         assert_eq!(bad, 1);
         assert_eq!(k.len(), 6);
-        let name = |a| k.find(a).map(|s| s.name.to_string());
+        let name = |a| k.find(a).map(|s| k.name(s).to_string());
         // same address: the last listed is the one the end fixup sized,
         // whatever the binding or name rules would say
         assert_eq!(name(0xffffffff81000000), Some("startup_64".into()));
@@ -291,12 +331,32 @@ ffffffffc0000100 T nft_other\t[nf_tables]
         assert_eq!(name(0xffffffff81001fff), Some("__x".into()));
         assert_eq!(name(0xffffffff81002000), None);
         let m = k.find(0xffffffffc0000010).unwrap();
-        assert_eq!(&*m.name, "nft_do_chain");
+        assert_eq!(k.name(m), "nft_do_chain");
         assert_eq!(m.module.as_deref(), Some("[nf_tables]"));
         // last: rounded up page plus one
         assert_eq!(name(0xffffffffc0001fff), Some("nft_other".into()));
         assert_eq!(name(0xffffffffc0002000), None);
         assert_eq!(name(0x1000), None);
+    }
+
+    #[test]
+    fn addresses_read_as_from_str_radix_reads_them() {
+        for a in [
+            "",
+            "0",
+            "+1f",
+            "-1",
+            "ffffffffffffffff",
+            "FFFFffff81000000",
+            "10000000000000000",
+            "0000000000000000a",
+            "12g4",
+            "+",
+            " 1",
+            "１",
+        ] {
+            assert_eq!(hex(a), u64::from_str_radix(a, 16).ok(), "{a:?}");
+        }
     }
 
     #[test]

@@ -406,7 +406,7 @@ impl Symbolizer {
         let r = match self.kallsyms() {
             Ok(k) => match k.find(addr) {
                 Some(sym) => Ok(Arc::from(vec![SymFrame {
-                    name: tidy_perf_symbol(&sym.name).into_owned(),
+                    name: tidy_perf_symbol(k.name(sym)).into_owned(),
                     kind: FrameKind::Kernel,
                     file: None,
                     line: 0,
