@@ -295,9 +295,9 @@ impl<'a> Texts<'a> {
 }
 
 /// The lines of `pairs`, sorted as their texts and equal texts merged,
-/// sorted by their keys in `order` ([`LineOrder`]): the keys are built on
-/// all cores, a sixth of the texts' size, and the text is made only to be
-/// written, on all cores, a round of blocks of lines at a time.
+/// sorted by their keys in `order` ([`LineOrder`]): the keys are a sixth
+/// of the texts' size, and the text is made only to be written, on all
+/// cores, a round of blocks of lines at a time.
 fn write_by_keys(
     p: &Profile,
     pairs: &[((StackId, ThreadId), i64)],
@@ -305,65 +305,15 @@ fn write_by_keys(
     order: &LineOrder,
     w: &mut impl Write,
 ) -> io::Result<()> {
-    let part = pairs
-        .len()
-        .div_ceil(4 * rayon::current_num_threads())
-        .max(4096);
-    let mut parts: Vec<(Vec<u8>, Vec<LineRow>)> = pairs
-        .par_chunks(part)
-        .enumerate()
-        .map(|(n, pairs)| {
-            let mut keys: Vec<u8> = Vec::new();
-            let mut rows = Vec::with_capacity(pairs.len());
-            let mut line: Vec<u32> = Vec::new();
-            let nodes = p.stacks().nodes();
-            for (i, &((stack, thread), v)) in pairs.iter().enumerate() {
-                // The pairs' stacks lie all over the stack table: a coming
-                // pair's nodes are asked for ahead.
-                if let Some(&((leaf, _), _)) = pairs.get(i + PREFETCH_PAIRS) {
-                    prefetch_stack(nodes, leaf);
-                }
-                line.clear();
-                line.extend(
-                    p.stacks()
-                        .frames_leaf_first(stack)
-                        .map(|f| texts.of_frame.get(f.index()).copied().unwrap_or(0)),
-                );
-                if let Some(&root) = texts.of_root.get(&thread) {
-                    line.push(root);
-                }
-                line.reverse();
-                let start = keys.len();
-                order.push_key(&mut keys, &line);
-                rows.push((n as u32, start, keys.len(), v));
-            }
-            (keys, rows)
-        })
-        .collect();
-    let mut rows: Vec<LineRow> = Vec::with_capacity(pairs.len());
-    for (_, r) in &mut parts {
-        rows.append(r);
-    }
-    let key = |r: &LineRow| {
-        parts
-            .get(r.0 as usize)
-            .and_then(|(keys, _)| keys.get(r.1..r.2))
-            .unwrap_or_default()
-    };
-    rows.par_sort_unstable_by(|a, b| key(a).cmp(key(b)));
-    // Equal keys merged: (key of the first, summed weight), weight 0 left
-    // out.
-    let mut lines: Vec<(&[u8], i64)> = Vec::with_capacity(rows.len());
-    let mut rest = rows.as_slice();
-    while let Some((first, _)) = rest.split_first() {
-        let same = rest.iter().take_while(|r| key(r) == key(first)).count();
-        let (equal, after) = rest.split_at(same);
-        let v = equal.iter().fold(0i64, |t, r| t.saturating_add(r.3));
-        if v != 0 {
-            lines.push((key(first), v));
-        }
-        rest = after;
-    }
+    let sorted = SortedLines::new(p, pairs, |line, thread, keys| {
+        let root = texts.of_root.get(&thread).copied();
+        let frames = line
+            .iter()
+            .rev()
+            .map(|f| texts.of_frame.get(f.index()).copied().unwrap_or(0));
+        order.push_key(keys, root.into_iter().chain(frames));
+    });
+    let lines: Vec<(&[u8], i64)> = sorted.merged().collect();
     // The blocks' buffers are kept from round to round: fresh ones would
     // fault their pages in, and grow by copying.
     let mut blocks: Vec<Vec<u8>> = vec![Vec::new(); 2 * rayon::current_num_threads()];
@@ -392,9 +342,7 @@ fn write_by_keys(
 const LINES_PER_BLOCK: usize = 4096;
 
 /// The lines of `pairs`, sorted as their texts and equal texts merged,
-/// by making every line's text, in a buffer per part of the pairs, built
-/// on all cores; (part, start, end, weight) per line, sorted by text and
-/// equal texts merged. For texts [`LineOrder`] cannot order.
+/// sorted by their texts. For texts [`LineOrder`] cannot order.
 fn write_by_text(
     p: &Profile,
     pairs: &[((StackId, ThreadId), i64)],
@@ -402,70 +350,113 @@ fn write_by_text(
     roots: &FxHashMap<ThreadId, Option<String>>,
     w: &mut impl Write,
 ) -> io::Result<()> {
-    let part = pairs
-        .len()
-        .div_ceil(4 * rayon::current_num_threads())
-        .max(4096);
-    let mut parts: Vec<(Vec<u8>, Vec<LineRow>)> = pairs
-        .par_chunks(part)
-        .enumerate()
-        .map(|(n, pairs)| {
-            let mut text: Vec<u8> = Vec::new();
-            let mut rows = Vec::with_capacity(pairs.len());
-            let mut frames = Vec::new();
-            let nodes = p.stacks().nodes();
-            for (i, &((stack, thread), v)) in pairs.iter().enumerate() {
-                // The pairs' stacks lie all over the stack table: a coming
-                // pair's leaf and the nodes below it (a stack's nodes are
-                // numbered in a run) are asked for ahead.
-                if let Some(&((leaf, _), _)) = pairs.get(i + PREFETCH_PAIRS) {
-                    prefetch_stack(nodes, leaf);
-                }
-                let root_frame = roots.get(&thread).and_then(Option::as_ref);
-                let start = text.len();
-                let mut first = root_frame.is_none();
-                if let Some(r) = root_frame {
-                    text.extend_from_slice(r.as_bytes());
-                }
-                frames.clear();
-                frames.extend(p.stacks().frames_leaf_first(stack));
-                for &f in frames.iter().rev() {
-                    if !first {
-                        text.push(b';');
-                    }
-                    first = false;
-                    if let Some(name) = names.get(f.index()) {
-                        text.extend_from_slice(name.as_bytes());
-                    }
-                }
-                rows.push((n as u32, start, text.len(), v));
-            }
-            (text, rows)
-        })
-        .collect();
-    let mut rows: Vec<LineRow> = Vec::with_capacity(pairs.len());
-    for (_, r) in &mut parts {
-        rows.append(r);
-    }
-    let line = |r: &LineRow| {
-        parts
-            .get(r.0 as usize)
-            .and_then(|(text, _)| text.get(r.1..r.2))
-            .unwrap_or_default()
-    };
-    rows.par_sort_unstable_by(|a, b| line(a).cmp(line(b)));
-    let mut rest = rows.as_slice();
-    while let Some((first, _)) = rest.split_first() {
-        let same = rest.iter().take_while(|r| line(r) == line(first)).count();
-        let (equal, after) = rest.split_at(same);
-        let v = equal.iter().fold(0i64, |t, r| t.saturating_add(r.3));
-        if v != 0 {
-            w.write_all(line(first))?;
-            writeln!(w, " {v}")?;
+    let sorted = SortedLines::new(p, pairs, |line, thread, text| {
+        let root = roots.get(&thread).and_then(Option::as_ref);
+        let mut first = root.is_none();
+        if let Some(r) = root {
+            text.extend_from_slice(r.as_bytes());
         }
-        rest = after;
+        for &f in line.iter().rev() {
+            if !first {
+                text.push(b';');
+            }
+            first = false;
+            if let Some(name) = names.get(f.index()) {
+                text.extend_from_slice(name.as_bytes());
+            }
+        }
+    });
+    for (line, v) in sorted.merged() {
+        w.write_all(line)?;
+        writeln!(w, " {v}")?;
     }
     Ok(())
+}
+
+/// A byte string per (stack, thread) pair that sorts and compares as its
+/// line does (the text, or its key), sorted.
+struct SortedLines {
+    /// The strings of each part of the pairs, one after the other.
+    parts: Vec<Vec<u8>>,
+    /// Every pair's string, sorted.
+    rows: Vec<LineRow>,
+}
+
+impl SortedLines {
+    /// The pairs' strings, `make(stack's frames leaf first, thread, out)`
+    /// appending each to `out`, made in parts on all cores, and sorted.
+    fn new(
+        p: &Profile,
+        pairs: &[((StackId, ThreadId), i64)],
+        make: impl Fn(&[FrameId], ThreadId, &mut Vec<u8>) + Sync,
+    ) -> SortedLines {
+        let part = pairs
+            .len()
+            .div_ceil(4 * rayon::current_num_threads())
+            .max(4096);
+        let (parts, rows): (Vec<Vec<u8>>, Vec<Vec<LineRow>>) = pairs
+            .par_chunks(part)
+            .enumerate()
+            .map(|(n, pairs)| {
+                let mut bytes: Vec<u8> = Vec::new();
+                let mut rows = Vec::with_capacity(pairs.len());
+                let mut frames = Vec::new();
+                let nodes = p.stacks().nodes();
+                for (i, &((stack, thread), v)) in pairs.iter().enumerate() {
+                    // The pairs' stacks lie all over the stack table: a
+                    // coming pair's leaf and the nodes below it (a stack's
+                    // nodes are numbered in a run) are asked for ahead.
+                    if let Some(&((leaf, _), _)) = pairs.get(i + PREFETCH_PAIRS) {
+                        prefetch_stack(nodes, leaf);
+                    }
+                    frames.clear();
+                    frames.extend(p.stacks().frames_leaf_first(stack));
+                    let start = bytes.len();
+                    make(&frames, thread, &mut bytes);
+                    rows.push((n as u32, start, bytes.len(), v));
+                }
+                (bytes, rows)
+            })
+            .unzip();
+        let mut sorted = SortedLines {
+            parts,
+            rows: rows.concat(),
+        };
+        let SortedLines { parts, rows } = &mut sorted;
+        let bytes = |r: &LineRow| {
+            parts
+                .get(r.0 as usize)
+                .and_then(|b| b.get(r.1..r.2))
+                .unwrap_or_default()
+        };
+        rows.par_sort_unstable_by(|a, b| bytes(a).cmp(bytes(b)));
+        sorted
+    }
+
+    /// The string of `r`.
+    fn bytes(&self, r: &LineRow) -> &[u8] {
+        self.parts
+            .get(r.0 as usize)
+            .and_then(|b| b.get(r.1..r.2))
+            .unwrap_or_default()
+    }
+
+    /// Each distinct string, in order, with the summed weight of its
+    /// pairs; those of weight 0 left out.
+    fn merged(&self) -> impl Iterator<Item = (&[u8], i64)> + '_ {
+        let mut rest = self.rows.as_slice();
+        std::iter::from_fn(move || loop {
+            let (first, _) = rest.split_first()?;
+            let line = self.bytes(first);
+            let same = rest.iter().take_while(|r| self.bytes(r) == line).count();
+            let (equal, after) = rest.split_at(same);
+            rest = after;
+            let v = equal.iter().fold(0i64, |t, r| t.saturating_add(r.3));
+            if v != 0 {
+                return Some((line, v));
+            }
+        })
+    }
 }
 
 /// A folded line being written: the part of the text it is in, its start

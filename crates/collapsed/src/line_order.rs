@@ -91,12 +91,15 @@ impl LineOrder {
     }
 
     /// Append the key of the line of texts `root_first` to `key`.
-    pub(crate) fn push_key(&self, key: &mut Vec<u8>, root_first: &[u32]) {
-        if let Some((&leaf, above)) = root_first.split_last() {
-            for &t in above {
-                key.extend_from_slice(self.inner.get(t as usize).unwrap_or(&[0; 2]));
-            }
-            key.extend_from_slice(self.last.get(leaf as usize).unwrap_or(&[0; 2]));
+    pub(crate) fn push_key(&self, key: &mut Vec<u8>, root_first: impl IntoIterator<Item = u32>) {
+        let mut texts = root_first.into_iter().peekable();
+        while let Some(t) = texts.next() {
+            let ranks = if texts.peek().is_some() {
+                &self.inner
+            } else {
+                &self.last
+            };
+            key.extend_from_slice(ranks.get(t as usize).unwrap_or(&[0; 2]));
         }
     }
 
@@ -125,7 +128,7 @@ mod tests {
 
     fn key(order: &LineOrder, line: &[u32]) -> Vec<u8> {
         let mut k = Vec::new();
-        order.push_key(&mut k, line);
+        order.push_key(&mut k, line.iter().copied());
         k
     }
 

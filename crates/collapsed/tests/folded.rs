@@ -270,21 +270,28 @@ fn stacks() -> impl Strategy<Value = Vec<(Vec<String>, u32)>> {
     prop::collection::vec((prop::collection::vec(frame(), 1..6), 1u32..100_000), 0..40)
 }
 
+/// Folded text of `rows` (frames, count), and that text with equal stacks
+/// merged, in byte order.
+fn text_and_merged(rows: &[(Vec<String>, u32)]) -> (String, String) {
+    let text: String = rows
+        .iter()
+        .map(|(frames, n)| format!("{} {n}\n", frames.join(";")))
+        .collect();
+    let mut merged: std::collections::BTreeMap<String, i64> = Default::default();
+    for (frames, n) in rows {
+        *merged.entry(frames.join(";")).or_default() += i64::from(*n);
+    }
+    let merged = merged.iter().map(|(s, n)| format!("{s} {n}\n")).collect();
+    (text, merged)
+}
+
 proptest! {
     /// Folded text read and written again is the same set of stacks, equal
     /// stacks merged, in byte order, with the same total.
     #[test]
     fn folded_round_trips(rows in stacks()) {
-        let text: String = rows
-            .iter()
-            .map(|(frames, n)| format!("{} {n}\n", frames.join(";")))
-            .collect();
+        let (text, want) = text_and_merged(&rows);
         let p = folded::read(text.as_bytes()).expect("parse");
-        let mut want: std::collections::BTreeMap<String, i64> = Default::default();
-        for (frames, n) in &rows {
-            *want.entry(frames.join(";")).or_default() += i64::from(*n);
-        }
-        let want: String = want.iter().map(|(s, n)| format!("{s} {n}\n")).collect();
         let got = write(&p);
         prop_assert_eq!(&got, &want);
         prop_assert_eq!(p.total(0), total(&text));
@@ -299,16 +306,8 @@ proptest! {
     fn frames_that_start_others_sort_as_their_text(
         rows in prop::collection::vec((prop::collection::vec("[ab.]{1,3}", 1..5), 1u32..100), 0..40)
     ) {
-        let text: String = rows
-            .iter()
-            .map(|(frames, n)| format!("{} {n}\n", frames.join(";")))
-            .collect();
+        let (text, want) = text_and_merged(&rows);
         let p = folded::read(text.as_bytes()).expect("parse");
-        let mut want: std::collections::BTreeMap<String, i64> = Default::default();
-        for (frames, n) in &rows {
-            *want.entry(frames.join(";")).or_default() += i64::from(*n);
-        }
-        let want: String = want.iter().map(|(s, n)| format!("{s} {n}\n")).collect();
         prop_assert_eq!(write(&p), want);
     }
 

@@ -9,20 +9,7 @@ use stackconv_perf::read;
 
 #[test]
 fn folding_while_reading_is_folding_after() {
-    for name in [
-        "c-2ev",
-        "c-fp",
-        "c-dwarf",
-        "c-fp.pipe",
-        "c-zstd",
-        "cpp",
-        "mutex",
-        "mutex-a",
-        "py-dwarf",
-        "py-fp",
-        "py313-jit",
-        "rust-v0",
-    ] {
+    for name in common::RECORDINGS {
         let data = common::data(name);
         let opts = common::options(name);
         let unfolded = read(&data, &opts).unwrap();

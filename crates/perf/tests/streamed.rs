@@ -23,20 +23,7 @@ fn agree(name: &str, what: &str, data: &[u8], opts: &stackconv_perf::ReadOptions
 
 #[test]
 fn reading_along_the_walk_is_reading_after_it() {
-    for name in [
-        "c-2ev",
-        "c-fp",
-        "c-dwarf",
-        "c-fp.pipe",
-        "c-zstd",
-        "cpp",
-        "mutex",
-        "mutex-a",
-        "py-dwarf",
-        "py-fp",
-        "py313-jit",
-        "rust-v0",
-    ] {
+    for name in common::RECORDINGS {
         let data = common::data(name);
         let opts = common::options(name);
         agree(name, "whole", &data, &opts);

@@ -10,6 +10,25 @@ use stackconv_model::{FrameKind, Profile};
 use stackconv_perf::{ReadOptions, SymbolOptions};
 
 /// testdata/perf of the repository.
+/// Recordings of every kind testdata has: several events, off-CPU from
+/// sched_switch, frame pointers and DWARF unwinding, JIT, pipe mode, zstd,
+/// C++ and Rust names.
+#[allow(dead_code)]
+pub const RECORDINGS: [&str; 12] = [
+    "c-2ev",
+    "c-fp",
+    "c-dwarf",
+    "c-fp.pipe",
+    "c-zstd",
+    "cpp",
+    "mutex",
+    "mutex-a",
+    "py-dwarf",
+    "py-fp",
+    "py313-jit",
+    "rust-v0",
+];
+
 pub fn testdata() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/perf")
 }
