@@ -11,8 +11,7 @@
 use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
-use rayon::iter::{IntoParallelIterator, ParallelIterator};
-use rayon::slice::ParallelSliceMut;
+use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 
 use crate::memory::prefetch;
@@ -163,12 +162,16 @@ impl StackBatch {
         );
         // Nodes past the common prefix with the previous path are new to
         // the table when it started empty: they are appended without an
-        // index. Otherwise they are looked up.
-        let fresh = table.is_empty();
-        let mut built: Vec<StackNode> = Vec::new();
-        if fresh {
-            // At most one node per frame of a path.
-            built.reserve(self.bytes.len() / 2);
+        // index, on all cores. Otherwise they are looked up.
+        if table.is_empty() {
+            let split = if order.len() >= PARALLEL_PATHS {
+                order.len() / 2
+            } else {
+                order.len()
+            };
+            let (built, out) = self.build_fresh(&order, split);
+            table.set_nodes(built);
+            return out;
         }
         let mut out = vec![None; self.starts.len()];
         let mut nodes: Vec<StackId> = Vec::new();
@@ -176,14 +179,7 @@ impl StackBatch {
         // Where each frame of `prev` ends in it.
         let mut ends: Vec<usize> = Vec::new();
         for (at, &(_, _, id)) in order.iter().enumerate() {
-            // As in `intern_cut`: the coming paths' starts and bytes asked
-            // for ahead.
-            if let Some(&(_, _, ahead)) = order.get(at + PREFETCH_ROWS / 2) {
-                prefetch(self.starts.get(ahead as usize));
-            }
-            if let Some(&(_, _, ahead)) = order.get(at + PREFETCH_ROWS / 4) {
-                prefetch(self.path(ahead).first());
-            }
+            self.prefetch_ahead(&order, at);
             let cur = self.path(id);
             let shared = shared_frames(&mut ends, prev, cur);
             nodes.truncate(shared);
@@ -194,25 +190,151 @@ impl StackBatch {
                     parent: nodes.last().copied(),
                     frame: FrameId::from_index(frame),
                 };
-                let stack = if fresh {
-                    built.push(node);
-                    StackId::from_index((built.len() - 1) as u32)
-                } else {
-                    table.intern(node)
-                };
-                nodes.push(stack);
+                nodes.push(table.intern(node));
             }
             if let Some(slot) = out.get_mut(id as usize) {
                 *slot = nodes.last().copied();
             }
             prev = cur;
         }
-        if fresh {
-            table.set_nodes(built);
-        }
         out
     }
+
+    /// As in `intern_cut`: the coming paths' starts and bytes asked for
+    /// ahead of `order[at]`.
+    #[inline]
+    fn prefetch_ahead(&self, order: &[(u64, u32, u32)], at: usize) {
+        if let Some(&(_, _, ahead)) = order.get(at + PREFETCH_ROWS / 2) {
+            prefetch(self.starts.get(ahead as usize));
+        }
+        if let Some(&(_, _, ahead)) = order.get(at + PREFETCH_ROWS / 4) {
+            prefetch(self.path(ahead).first());
+        }
+    }
+
+    /// The nodes of a fresh table for the sorted paths `order` (each new
+    /// node numbered in the order the paths first need it), and each
+    /// path's leaf. The paths before `split` and from it are built at the
+    /// same time, the second part numbering its nodes from 0 and naming
+    /// the nodes of the path before it (the first part's last) by depth;
+    /// they are then renumbered after the first part's.
+    fn build_fresh(
+        &self,
+        order: &[(u64, u32, u32)],
+        split: usize,
+    ) -> (Vec<StackNode>, Vec<Option<StackId>>) {
+        let (first, second) = order.split_at(split.min(order.len()));
+        let before = first.last().map_or(&[][..], |&(_, _, id)| self.path(id));
+        let as_node = |parent: u32, frame| StackNode {
+            parent: (parent != ROOT).then(|| StackId::from_index(parent)),
+            frame,
+        };
+        // At most a node per frame, a frame a byte or more: room for the
+        // nodes of each part's share of the paths.
+        let room = |part: &[(u64, u32, u32)]| {
+            (self.bytes.len() / 2).saturating_mul(part.len()) / order.len().max(1)
+        };
+        let (a, b) = rayon::join(
+            || self.build_run(first, &[], room(first), as_node),
+            || {
+                self.build_run(second, before, room(second), |parent, frame| {
+                    (parent, frame)
+                })
+            },
+        );
+        let offset = a.nodes.len() as u32;
+        let node = |code: u32| match code {
+            ROOT => None,
+            _ if code & SPINE != 0 => a
+                .last
+                .get((code & !SPINE) as usize)
+                .map(|&c| StackId::from_index(c)),
+            _ => Some(StackId::from_index(offset + code)),
+        };
+        let mut built = a.nodes;
+        built.par_extend(b.nodes.par_iter().map(|&(parent, frame)| StackNode {
+            parent: node(parent),
+            frame,
+        }));
+        let mut out = vec![None; self.starts.len()];
+        for &(id, code) in &a.leaves {
+            if let Some(slot) = out.get_mut(id as usize) {
+                *slot = (code != ROOT).then(|| StackId::from_index(code));
+            }
+        }
+        for &(id, code) in &b.leaves {
+            if let Some(slot) = out.get_mut(id as usize) {
+                *slot = node(code);
+            }
+        }
+        (built, out)
+    }
+
+    /// The new nodes of the sorted paths `order`, which follow the path
+    /// `before` (with room for `room` of them): each made by
+    /// `make(parent, frame)`, the parent as a node
+    /// of this run (its index), [`SPINE`] and the depth for a node of
+    /// `before`, or [`ROOT`]; each path's leaf, as such a code; the codes
+    /// of the last path's nodes.
+    fn build_run<T>(
+        &self,
+        order: &[(u64, u32, u32)],
+        before: &[u8],
+        room: usize,
+        make: impl Fn(u32, FrameId) -> T,
+    ) -> Run<T> {
+        let mut nodes = Vec::with_capacity(room);
+        let mut leaves = Vec::with_capacity(order.len());
+        // The current path's nodes, and where each of its frames ends.
+        let mut stack: Vec<u32> = Vec::new();
+        let mut ends: Vec<usize> = Vec::new();
+        for (depth, (_, end)) in code::frames(before).enumerate() {
+            ends.push(end);
+            stack.push(SPINE | depth as u32);
+        }
+        let mut prev = before;
+        for (at, &(_, _, id)) in order.iter().enumerate() {
+            self.prefetch_ahead(order, at);
+            let cur = self.path(id);
+            let shared = shared_frames(&mut ends, prev, cur);
+            stack.truncate(shared);
+            let from = ends.last().copied().unwrap_or(0);
+            for (frame, end) in code::frames(cur.get(from..).unwrap_or_default()) {
+                ends.push(from + end);
+                nodes.push(make(
+                    stack.last().copied().unwrap_or(ROOT),
+                    FrameId::from_index(frame),
+                ));
+                stack.push((nodes.len() - 1) as u32);
+            }
+            leaves.push((id, stack.last().copied().unwrap_or(ROOT)));
+            prev = cur;
+        }
+        Run {
+            nodes,
+            leaves,
+            last: stack,
+        }
+    }
 }
+
+/// What [`StackBatch::build_run`] builds.
+struct Run<T> {
+    nodes: Vec<T>,
+    /// (path id, leaf code).
+    leaves: Vec<(u32, u32)>,
+    /// The codes of the last path's nodes, root first.
+    last: Vec<u32>,
+}
+
+/// A parent code of [`StackBatch::build_run`]: no parent.
+const ROOT: u32 = u32::MAX;
+/// A parent code of [`StackBatch::build_run`]: with the depth below it,
+/// a node of the path before the run's.
+const SPINE: u32 = 1 << 31;
+
+/// Fresh tables of this many paths are built in two parts at once.
+const PARALLEL_PATHS: usize = 1 << 12;
 
 impl StackBatch {
     /// Set the stack of each sample `i` of `profile` to path `paths[i]`
@@ -933,6 +1055,27 @@ mod tests {
     }
 
     proptest! {
+        /// A fresh table built in two parts, split anywhere, is the table
+        /// built in one.
+        #[test]
+        fn fresh_tables_built_in_two_parts_are_built_in_one(
+            paths in proptest::collection::vec(proptest::collection::vec(0u32..300, 0..7), 1..40),
+        ) {
+            let mut batch = StackBatch::default();
+            for frames in &paths {
+                let frames: Vec<FrameId> = frames.iter().map(|&f| FrameId::from_index(f)).collect();
+                batch.add(&frames);
+            }
+            let order = sort_paths(
+                (0..batch.starts.len() as u32).map(|id| (0, id)).collect(),
+                |id| batch.path(id),
+            );
+            let whole = batch.build_fresh(&order, order.len());
+            for split in 0..order.len() {
+                prop_assert_eq!(&batch.build_fresh(&order, split), &whole, "split at {}", split);
+            }
+        }
+
         /// Open nodes kept as segments find the light runs a step per
         /// frame finds.
         #[test]
