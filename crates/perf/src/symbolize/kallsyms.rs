@@ -32,25 +32,20 @@ struct Parsed<'t> {
     module: Option<&'t str>,
 }
 
-/// The parsed table: sorted, duplicates resolved, ends fixed.
-#[derive(Debug, Default)]
-pub(crate) struct Kallsyms {
-    syms: Vec<KSym>,
-    /// The symbols' names, one after the other (one allocation, not one
-    /// per symbol: a kernel lists 100,000 and more).
-    names: String,
-    /// The addresses of the kernel image's relocation reference symbols
-    /// as listed (before duplicates are resolved, which drops one of
-    /// `_text` and `_stext` when they share an address).
+/// Tables from this many bytes have their lines read in two halves at
+/// once.
+const PARALLEL_BYTES: usize = 1 << 20;
+
+/// The lines of (part of) a kallsyms file: those kept, in order; how many
+/// were malformed; the relocation reference symbols met.
+struct Lines<'t> {
+    raw: Vec<Parsed<'t>>,
+    bad: u64,
     reloc_refs: Vec<(Box<str>, u64)>,
 }
 
-impl Kallsyms {
-    /// Parse a kallsyms file: `ADDR TYPE NAME[\t[MODULE]]` lines. Only
-    /// text, weak, data and bss symbols (`T W D B`, either case) are kept,
-    /// as perf's `symbol_type__filter`. Malformed lines are skipped and
-    /// counted in the second value.
-    pub(crate) fn parse(text: &[u8]) -> (Self, u64) {
+impl<'t> Lines<'t> {
+    fn read(text: &'t [u8]) -> Lines<'t> {
         let mut bad = 0u64;
         // Lines are some 40 bytes long, and most are kept.
         let mut raw: Vec<Parsed> = Vec::with_capacity(text.len() / 40);
@@ -77,6 +72,68 @@ impl Kallsyms {
                 None => bad += 1,
             }
         }
+        Lines {
+            raw,
+            bad,
+            reloc_refs,
+        }
+    }
+}
+
+/// The parsed table: sorted, duplicates resolved, ends fixed.
+#[derive(Debug, Default)]
+pub(crate) struct Kallsyms {
+    syms: Vec<KSym>,
+    /// The symbols' names, one after the other (one allocation, not one
+    /// per symbol: a kernel lists 100,000 and more).
+    names: String,
+    /// The addresses of the kernel image's relocation reference symbols
+    /// as listed (before duplicates are resolved, which drops one of
+    /// `_text` and `_stext` when they share an address).
+    reloc_refs: Vec<(Box<str>, u64)>,
+}
+
+impl Kallsyms {
+    /// Parse a kallsyms file: `ADDR TYPE NAME[\t[MODULE]]` lines. Only
+    /// text, weak, data and bss symbols (`T W D B`, either case) are kept,
+    /// as perf's `symbol_type__filter`. Malformed lines are skipped and
+    /// counted in the second value.
+    pub(crate) fn parse(text: &[u8]) -> (Self, u64) {
+        // A long table's lines are read in two halves at once (split at a
+        // line's end): the reader waits for this table at the first
+        // kernel sample.
+        let half = text.len() / 2;
+        let split = (text.len() >= PARALLEL_BYTES)
+            .then(|| text.get(half..)?.iter().position(|&b| b == b'\n'))
+            .flatten()
+            .map(|at| half + at + 1);
+        Self::parse_split(text, split)
+    }
+
+    /// [`Kallsyms::parse`], the lines before `split` and from it read at
+    /// once.
+    fn parse_split(text: &[u8], split: Option<usize>) -> (Self, u64) {
+        let Lines {
+            mut raw,
+            bad,
+            reloc_refs,
+        } = match split.and_then(|at| text.split_at_checked(at)) {
+            Some((first, second)) => std::thread::scope(|scope| {
+                let other = std::thread::Builder::new()
+                    .name("kallsyms-2".into())
+                    .spawn_scoped(scope, || Lines::read(second));
+                let mut lines = Lines::read(first);
+                let rest = match other {
+                    Ok(h) => h.join().unwrap_or_else(|_| Lines::read(second)),
+                    Err(_) => Lines::read(second),
+                };
+                lines.raw.extend(rest.raw);
+                lines.bad += rest.bad;
+                lines.reloc_refs.extend(rest.reloc_refs);
+                lines
+            }),
+            None => Lines::read(text),
+        };
         if !raw.is_empty() && raw.iter().all(|p| p.start == 0) {
             // kptr_restrict: every address reads as zero; nothing usable.
             return (Kallsyms::default(), bad);
@@ -356,6 +413,36 @@ ffffffffc0000100 T nft_other\t[nf_tables]
             "１",
         ] {
             assert_eq!(hex(a), u64::from_str_radix(a, 16).ok(), "{a:?}");
+        }
+    }
+
+    #[test]
+    fn a_table_read_in_two_parts_is_the_table_read_in_one() {
+        let mut text = String::new();
+        for i in 0..2_000u64 {
+            let ty = ["T", "t", "W", "r", "D"][(i % 5) as usize];
+            // Pairs of symbols at one address, a malformed line now and
+            // then, the reference symbols, modules at the end.
+            text.push_str(&format!(
+                "{:016x} {ty} f{i}",
+                0xffff_ffff_8100_0000 + i / 2 * 16
+            ));
+            if i >= 1_800 {
+                text.push_str(&format!("\t[m{}]", i / 50));
+            }
+            text.push('\n');
+            if i % 97 == 0 {
+                text.push_str("not a line\n");
+            }
+            if i == 1_000 {
+                text.push_str("ffffffff81000000 T _text\nffffffff81000000 T _stext\r\n");
+            }
+        }
+        let one = Kallsyms::parse_split(text.as_bytes(), None);
+        assert!(one.0.len() > 500 && one.1 > 10, "{} {}", one.0.len(), one.1);
+        for (at, _) in text.match_indices('\n').step_by(37) {
+            let two = Kallsyms::parse_split(text.as_bytes(), Some(at + 1));
+            assert_eq!(format!("{two:?}"), format!("{one:?}"), "split at {at}");
         }
     }
 
