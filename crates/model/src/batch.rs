@@ -173,29 +173,18 @@ impl StackBatch {
             table.set_nodes(built);
             return out;
         }
+        let run = self.build_run(&order, &[], |parent, frame| {
+            let node = StackNode {
+                parent: stack_id(parent),
+                frame,
+            };
+            table.intern(node).index() as u32
+        });
         let mut out = vec![None; self.starts.len()];
-        let mut nodes: Vec<StackId> = Vec::new();
-        let mut prev: &[u8] = &[];
-        // Where each frame of `prev` ends in it.
-        let mut ends: Vec<usize> = Vec::new();
-        for (at, &(_, _, id)) in order.iter().enumerate() {
-            self.prefetch_ahead(&order, at);
-            let cur = self.path(id);
-            let shared = shared_frames(&mut ends, prev, cur);
-            nodes.truncate(shared);
-            let from = ends.last().copied().unwrap_or(0);
-            for (frame, end) in code::frames(cur.get(from..).unwrap_or_default()) {
-                ends.push(from + end);
-                let node = StackNode {
-                    parent: nodes.last().copied(),
-                    frame: FrameId::from_index(frame),
-                };
-                nodes.push(table.intern(node));
-            }
+        for &(id, code) in &run.leaves {
             if let Some(slot) = out.get_mut(id as usize) {
-                *slot = nodes.last().copied();
+                *slot = stack_id(code);
             }
-            prev = cur;
         }
         out
     }
@@ -225,24 +214,33 @@ impl StackBatch {
     ) -> (Vec<StackNode>, Vec<Option<StackId>>) {
         let (first, second) = order.split_at(split.min(order.len()));
         let before = first.last().map_or(&[][..], |&(_, _, id)| self.path(id));
-        let as_node = |parent: u32, frame| StackNode {
-            parent: (parent != ROOT).then(|| StackId::from_index(parent)),
-            frame,
-        };
         // At most a node per frame, a frame a byte or more: room for the
         // nodes of each part's share of the paths.
         let room = |part: &[(u64, u32, u32)]| {
             (self.bytes.len() / 2).saturating_mul(part.len()) / order.len().max(1)
         };
-        let (a, b) = rayon::join(
-            || self.build_run(first, &[], room(first), as_node),
+        let ((mut built, a), (rest, b)) = rayon::join(
             || {
-                self.build_run(second, before, room(second), |parent, frame| {
-                    (parent, frame)
-                })
+                let mut nodes = Vec::with_capacity(room(first));
+                let run = self.build_run(first, &[], |parent, frame| {
+                    nodes.push(StackNode {
+                        parent: stack_id(parent),
+                        frame,
+                    });
+                    (nodes.len() - 1) as u32
+                });
+                (nodes, run)
+            },
+            || {
+                let mut nodes = Vec::with_capacity(room(second));
+                let run = self.build_run(second, before, |parent, frame| {
+                    nodes.push((parent, frame));
+                    (nodes.len() - 1) as u32
+                });
+                (nodes, run)
             },
         );
-        let offset = a.nodes.len() as u32;
+        let offset = built.len() as u32;
         let node = |code: u32| match code {
             ROOT => None,
             _ if code & SPINE != 0 => a
@@ -251,15 +249,14 @@ impl StackBatch {
                 .map(|&c| StackId::from_index(c)),
             _ => Some(StackId::from_index(offset + code)),
         };
-        let mut built = a.nodes;
-        built.par_extend(b.nodes.par_iter().map(|&(parent, frame)| StackNode {
+        built.par_extend(rest.par_iter().map(|&(parent, frame)| StackNode {
             parent: node(parent),
             frame,
         }));
         let mut out = vec![None; self.starts.len()];
         for &(id, code) in &a.leaves {
             if let Some(slot) = out.get_mut(id as usize) {
-                *slot = (code != ROOT).then(|| StackId::from_index(code));
+                *slot = stack_id(code);
             }
         }
         for &(id, code) in &b.leaves {
@@ -270,20 +267,18 @@ impl StackBatch {
         (built, out)
     }
 
-    /// The new nodes of the sorted paths `order`, which follow the path
-    /// `before` (with room for `room` of them): each made by
-    /// `make(parent, frame)`, the parent as a node
-    /// of this run (its index), [`SPINE`] and the depth for a node of
-    /// `before`, or [`ROOT`]; each path's leaf, as such a code; the codes
+    /// Add the nodes of the sorted paths `order`, which follow the path
+    /// `before`, past the frames each shares with the path before it:
+    /// `add(parent, frame)` adds one and gives its code, the parent's
+    /// being such a code, [`SPINE`] and the depth for a node of `before`,
+    /// or [`ROOT`]. Gives each path's leaf, as such a code, and the codes
     /// of the last path's nodes.
-    fn build_run<T>(
+    fn build_run(
         &self,
         order: &[(u64, u32, u32)],
         before: &[u8],
-        room: usize,
-        make: impl Fn(u32, FrameId) -> T,
-    ) -> Run<T> {
-        let mut nodes = Vec::with_capacity(room);
+        mut add: impl FnMut(u32, FrameId) -> u32,
+    ) -> Run {
         let mut leaves = Vec::with_capacity(order.len());
         // The current path's nodes, and where each of its frames ends.
         let mut stack: Vec<u32> = Vec::new();
@@ -301,26 +296,21 @@ impl StackBatch {
             let from = ends.last().copied().unwrap_or(0);
             for (frame, end) in code::frames(cur.get(from..).unwrap_or_default()) {
                 ends.push(from + end);
-                nodes.push(make(
-                    stack.last().copied().unwrap_or(ROOT),
-                    FrameId::from_index(frame),
-                ));
-                stack.push((nodes.len() - 1) as u32);
+                let parent = stack.last().copied().unwrap_or(ROOT);
+                stack.push(add(parent, FrameId::from_index(frame)));
             }
             leaves.push((id, stack.last().copied().unwrap_or(ROOT)));
             prev = cur;
         }
         Run {
-            nodes,
             leaves,
             last: stack,
         }
     }
 }
 
-/// What [`StackBatch::build_run`] builds.
-struct Run<T> {
-    nodes: Vec<T>,
+/// What [`StackBatch::build_run`] gives.
+struct Run {
     /// (path id, leaf code).
     leaves: Vec<(u32, u32)>,
     /// The codes of the last path's nodes, root first.
@@ -329,6 +319,11 @@ struct Run<T> {
 
 /// A parent code of [`StackBatch::build_run`]: no parent.
 const ROOT: u32 = u32::MAX;
+
+/// The stack a code of a run without a path before it names.
+fn stack_id(code: u32) -> Option<StackId> {
+    (code != ROOT).then(|| StackId::from_index(code))
+}
 /// A parent code of [`StackBatch::build_run`]: with the depth below it,
 /// a node of the path before the run's.
 const SPINE: u32 = 1 << 31;
@@ -462,18 +457,28 @@ impl StackBatch {
             path_of,
         );
 
+        // Both walks below take the rows in path order, their paths all
+        // over memory: a coming row, its path's start and its bytes are
+        // asked for ahead, so that they are not waited for one after the
+        // other.
+        let prefetch_ahead = |at: usize| {
+            if let Some(&(_, _, ahead)) = order.get(at + PREFETCH_ROWS) {
+                prefetch(rows.get(ahead as usize));
+            }
+            if let Some(&(_, _, ahead)) = order.get(at + PREFETCH_ROWS / 2) {
+                if let Some(r) = rows.get(ahead as usize) {
+                    prefetch(self.starts.get(r.path.index()));
+                }
+            }
+            if let Some(&(_, _, ahead)) = order.get(at + PREFETCH_ROWS / 4) {
+                prefetch(path_of(ahead).first());
+            }
+        };
         let light = light_runs(
             &order,
             |row| rows.get(row as usize).map_or(0, |r| r.weight),
             path_of,
-            |ahead| {
-                prefetch(rows.get(ahead as usize));
-            },
-            |ahead| {
-                if let Some(r) = rows.get(ahead as usize) {
-                    prefetch(self.starts.get(r.path.index()));
-                }
-            },
+            prefetch_ahead,
             min_weight,
         );
 
@@ -497,17 +502,7 @@ impl StackBatch {
         let mut cut_paths = vec![PathId(0); rows.len()];
         let mut last: Option<(&[u8], PathId)> = None;
         for (at, &(_, _, row)) in order.iter().enumerate() {
-            if let Some(&(_, _, ahead)) = order.get(at + PREFETCH_ROWS) {
-                prefetch(rows.get(ahead as usize));
-            }
-            if let Some(&(_, _, ahead)) = order.get(at + PREFETCH_ROWS / 2) {
-                if let Some(r) = rows.get(ahead as usize) {
-                    prefetch(self.starts.get(r.path.index()));
-                }
-            }
-            if let Some(&(_, _, ahead)) = order.get(at + PREFETCH_ROWS / 4) {
-                prefetch(path_of(ahead).first());
-            }
+            prefetch_ahead(at);
             let path = path_of(row);
             let len = match keep.get(row as usize) {
                 Some(&n) if n != u32::MAX => code::frames(path)
@@ -554,8 +549,7 @@ fn light_runs<'p>(
     order: &[(u64, u32, u32)],
     weight: impl Fn(u32) -> u64,
     path_of: impl Fn(u32) -> &'p [u8],
-    prefetch_row: impl Fn(u32),
-    prefetch_start: impl Fn(u32),
+    prefetch_ahead: impl Fn(usize),
     min_weight: f64,
 ) -> Vec<(u32, u32, u32)> {
     /// Open nodes at depths past the previous segment's `deepest` up to
@@ -611,18 +605,7 @@ fn light_runs<'p>(
     // Where each frame of the previous path ends in it.
     let mut ends: Vec<usize> = Vec::new();
     for (at, &(_, group, row)) in order.iter().enumerate() {
-        // The rows come in path order, their paths all over memory: ask
-        // for the coming rows' bytes now, so that they are not waited for
-        // one after the other.
-        if let Some(&(_, _, ahead)) = order.get(at + PREFETCH_ROWS) {
-            prefetch_row(ahead);
-        }
-        if let Some(&(_, _, ahead)) = order.get(at + PREFETCH_ROWS / 2) {
-            prefetch_start(ahead);
-        }
-        if let Some(&(_, _, ahead)) = order.get(at + PREFETCH_ROWS / 4) {
-            prefetch(path_of(ahead).first());
-        }
+        prefetch_ahead(at);
         let at = at as u32;
         let cur = path_of(row);
         let shared = match prev {
@@ -1100,7 +1083,7 @@ mod tests {
                 path_of,
             );
             let weight = |row: u32| rows[row as usize].2;
-            let by_segment = light_runs(&order, weight, path_of, |_| {}, |_| {}, min_weight);
+            let by_segment = light_runs(&order, weight, path_of, |_| {}, min_weight);
             let by_node = light_runs_by_node(&order, weight, path_of, min_weight);
             prop_assert_eq!(by_segment, by_node);
         }
