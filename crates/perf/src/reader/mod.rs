@@ -623,7 +623,14 @@ impl Reader<'_> {
     fn sample_of(&mut self, s: Sample, batch_stacks: &[u8], chain: &mut KeyStack) {
         self.sample_records += 1;
         self.sample_offset = s.offset;
-        let Some(ev) = self.events.get(s.attr_index).cloned() else {
+        // Copied out, not cloned: its description is a `String`.
+        let Some(&EventColumn {
+            column,
+            sched_switch,
+            fixed_period,
+            ..
+        }) = self.events.get(s.attr_index)
+        else {
             self.malformed += 1;
             return;
         };
@@ -632,7 +639,7 @@ impl Reader<'_> {
         // A thread that is exiting has been unhashed (perf_event_tid gives
         // -1) but may still be switched out and in again: a sched_switch
         // names it in prev_pid.
-        if ev.sched_switch && tid == -1 {
+        if sched_switch && tid == -1 {
             tid = s.prev_pid.filter(|&p| p > 0).unwrap_or(tid);
         }
         if let Some(t) = s.timestamp {
@@ -662,12 +669,12 @@ impl Reader<'_> {
         // inferno-collapse-perf sums it): nanoseconds for the clock events,
         // event counts otherwise (1 for a tracepoint hit, more when perf
         // sampled a tracepoint by frequency).
-        let weight = s.period.unwrap_or(ev.fixed_period);
+        let weight = s.period.unwrap_or(fixed_period);
         let mut values = std::mem::take(&mut self.values);
         values.clear();
         values.resize(self.columns, 0);
-        if let Some(v) = values.get_mut(ev.column) {
-            *v = self.weight(ev.column, weight);
+        if let Some(v) = values.get_mut(column) {
+            *v = self.weight(column, weight);
         }
         if let Some(v) = values.get_mut(self.samples_column) {
             *v = 1;
@@ -675,7 +682,7 @@ impl Reader<'_> {
         self.push_sample(stack, thread, s.timestamp, &values);
         self.values = values;
 
-        if ev.sched_switch {
+        if sched_switch {
             if let (Some(t), Some(_)) = (s.timestamp, self.off_cpu_column) {
                 // A switch-out of a thread perf could not name opens no
                 // interval: nothing can end it.
