@@ -60,7 +60,7 @@ pub fn jitdump(data: &[u8]) -> usize {
 /// Parse a kallsyms file and look up each symbol's start and end. Returns
 /// the number of symbols kept.
 pub fn kallsyms(data: &[u8]) -> usize {
-    let (k, _bad_lines) = Kallsyms::parse(data);
+    let (k, _bad_lines) = Kallsyms::parse(std::sync::Arc::new(data.to_vec()));
     for s in k.syms() {
         for addr in [s.start, s.end.saturating_sub(1), s.end] {
             let _ = k.find(addr);

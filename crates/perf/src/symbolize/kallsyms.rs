@@ -5,31 +5,31 @@
 
 use std::sync::Arc;
 
+use super::FileBytes;
+
 const PAGE: u64 = 4096;
 
 /// The symbols perf takes the kernel image's address from (`ref_reloc_sym`
 /// in tools/perf/util/machine.c: `_text`, else `_stext`).
 pub(crate) const RELOC_REFS: [&str; 2] = ["_text", "_stext"];
 
-/// One kernel symbol after perf's fixups.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A kept line of a kallsyms file; once the table is built, one kernel
+/// symbol after perf's fixups. Its names stay in the file's text: a
+/// kernel lists 100,000 symbols and more, and the reader waits for the
+/// table at the first kernel sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct KSym {
     pub start: u64,
+    /// Set by the end fixup, once the lines are sorted.
     pub end: u64,
-    /// The function name, without the module: where it is in
-    /// [`Kallsyms::name`]'s text.
-    name: std::ops::Range<u32>,
-    /// `[module]` for a module symbol.
-    pub module: Option<Arc<str>>,
-}
-
-/// A kept line, its names in the text parsed.
-struct Parsed<'t> {
-    start: u64,
+    /// The function name, without the module: where it is in the text.
+    name: (u32, u32),
+    /// A module's symbol (`\t[module]` after the name), and where the
+    /// module's name is in the text.
+    in_module: bool,
+    module: (u32, u32),
     weak: bool,
     global: bool,
-    name: &'t str,
-    module: Option<&'t str>,
 }
 
 /// Tables from this many bytes have their lines read in two halves at
@@ -38,59 +38,121 @@ const PARALLEL_BYTES: usize = 1 << 20;
 
 /// The lines of (part of) a kallsyms file: those kept, in order; how many
 /// were malformed; the relocation reference symbols met.
-struct Lines<'t> {
-    raw: Vec<Parsed<'t>>,
+struct Lines {
+    syms: Vec<KSym>,
     bad: u64,
     reloc_refs: Vec<(Box<str>, u64)>,
 }
 
-impl<'t> Lines<'t> {
-    fn read(text: &'t [u8]) -> Lines<'t> {
-        let mut bad = 0u64;
+impl Lines {
+    /// The lines of `text`, which starts `base` bytes into the file.
+    fn read(text: &[u8], base: usize) -> Lines {
         // Lines are some 40 bytes long, and most are kept.
-        let mut raw: Vec<Parsed> = Vec::with_capacity(text.len() / 40);
-        let mut reloc_refs = Vec::new();
-        for line in text.split(|&b| b == b'\n') {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.is_empty() {
-                continue;
-            }
-            match parse_line(line) {
-                Some(Some(l)) => {
-                    if l.module.is_none() && RELOC_REFS.contains(&l.name) {
-                        reloc_refs.push((Box::from(l.name), l.start));
+        let mut lines = Lines {
+            syms: Vec::with_capacity(text.len() / 40),
+            bad: 0,
+            reloc_refs: Vec::new(),
+        };
+        // The text is checked as UTF-8 once, not line by line: a line's
+        // end (an ASCII byte) is a character boundary. A text that is not
+        // UTF-8 has its lines checked one by one: those that are not are
+        // malformed.
+        match std::str::from_utf8(text) {
+            Ok(whole) => {
+                let mut at = 0;
+                for end in memchr::memchr_iter(b'\n', text).chain([text.len()]) {
+                    if let Some(line) = whole.get(at..end) {
+                        lines.take(line, base + at);
                     }
-                    raw.push(Parsed {
-                        start: l.start,
-                        weak: l.weak,
-                        global: l.global,
-                        name: l.name,
-                        module: l.module,
-                    });
+                    at = end + 1;
                 }
-                Some(None) => {}
-                None => bad += 1,
+            }
+            Err(_) => {
+                let mut at = 0;
+                for line in text.split(|&b| b == b'\n') {
+                    match std::str::from_utf8(line) {
+                        Ok(line) => lines.take(line, base + at),
+                        Err(_) => lines.bad += 1,
+                    }
+                    at += line.len() + 1;
+                }
             }
         }
-        Lines {
-            raw,
-            bad,
-            reloc_refs,
+        lines
+    }
+
+    /// Keep `line` (without its `\n`; `at` bytes into the file) if perf
+    /// keeps its symbol, count it if malformed.
+    fn take(&mut self, line: &str, at: usize) {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() {
+            return;
+        }
+        // Where a part of the line is in the file; a file past 4 GiB
+        // (never a kallsyms file) has its lines there malformed.
+        let range = |part: &str| -> Option<(u32, u32)> {
+            let from =
+                at.checked_add((part.as_ptr() as usize).checked_sub(line.as_ptr() as usize)?)?;
+            let to = from.checked_add(part.len())?;
+            Some((u32::try_from(from).ok()?, u32::try_from(to).ok()?))
+        };
+        match parse_line(line) {
+            Some(Some(l)) => {
+                let module = match l.module {
+                    Some(m) => range(m),
+                    None => Some((0, 0)),
+                };
+                let (Some(name), Some(module)) = (range(l.name), module) else {
+                    self.bad += 1;
+                    return;
+                };
+                if l.module.is_none() && RELOC_REFS.contains(&l.name) {
+                    self.reloc_refs.push((Box::from(l.name), l.start));
+                }
+                self.syms.push(KSym {
+                    start: l.start,
+                    end: l.start,
+                    name,
+                    in_module: l.module.is_some(),
+                    module,
+                    weak: l.weak,
+                    global: l.global,
+                });
+            }
+            Some(None) => {}
+            None => self.bad += 1,
         }
     }
 }
 
-/// The parsed table: sorted, duplicates resolved, ends fixed.
-#[derive(Debug, Default)]
+/// The parsed table: sorted, duplicates resolved, ends fixed; the names
+/// in the file's text.
 pub(crate) struct Kallsyms {
+    text: FileBytes,
     syms: Vec<KSym>,
-    /// The symbols' names, one after the other (one allocation, not one
-    /// per symbol: a kernel lists 100,000 and more).
-    names: String,
     /// The addresses of the kernel image's relocation reference symbols
     /// as listed (before duplicates are resolved, which drops one of
     /// `_text` and `_stext` when they share an address).
     reloc_refs: Vec<(Box<str>, u64)>,
+}
+
+impl Default for Kallsyms {
+    fn default() -> Self {
+        Kallsyms {
+            text: Arc::new(Vec::new()),
+            syms: Vec::new(),
+            reloc_refs: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Kallsyms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kallsyms")
+            .field("syms", &self.syms)
+            .field("reloc_refs", &self.reloc_refs)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Kallsyms {
@@ -98,118 +160,104 @@ impl Kallsyms {
     /// text, weak, data and bss symbols (`T W D B`, either case) are kept,
     /// as perf's `symbol_type__filter`. Malformed lines are skipped and
     /// counted in the second value.
-    pub(crate) fn parse(text: &[u8]) -> (Self, u64) {
+    pub(crate) fn parse(text: FileBytes) -> (Self, u64) {
         // A long table's lines are read in two halves at once (split at a
         // line's end): the reader waits for this table at the first
         // kernel sample.
-        let half = text.len() / 2;
-        let split = (text.len() >= PARALLEL_BYTES)
-            .then(|| text.get(half..)?.iter().position(|&b| b == b'\n'))
+        let bytes = (*text).as_ref();
+        let half = bytes.len() / 2;
+        let split = (bytes.len() >= PARALLEL_BYTES)
+            .then(|| bytes.get(half..)?.iter().position(|&b| b == b'\n'))
             .flatten()
             .map(|at| half + at + 1);
         Self::parse_split(text, split)
     }
 
+    /// [`Kallsyms::parse`] of the file at `path` (mapped, not copied, when
+    /// it can be: `/proc/kallsyms` is read).
+    pub(crate) fn load(path: &std::path::Path) -> std::io::Result<(Self, u64)> {
+        Ok(Self::parse(super::locate::read_file_or_error(path)?))
+    }
+
     /// [`Kallsyms::parse`], the lines before `split` and from it read at
     /// once.
-    fn parse_split(text: &[u8], split: Option<usize>) -> (Self, u64) {
+    fn parse_split(text: FileBytes, split: Option<usize>) -> (Self, u64) {
+        let bytes = (*text).as_ref();
         let Lines {
-            mut raw,
+            mut syms,
             bad,
             reloc_refs,
-        } = match split.and_then(|at| text.split_at_checked(at)) {
-            Some((first, second)) => std::thread::scope(|scope| {
-                let other = std::thread::Builder::new()
-                    .name("kallsyms-2".into())
-                    .spawn_scoped(scope, || Lines::read(second));
-                let mut lines = Lines::read(first);
-                let rest = match other {
-                    Ok(h) => h.join().unwrap_or_else(|_| Lines::read(second)),
-                    Err(_) => Lines::read(second),
-                };
-                lines.raw.extend(rest.raw);
+        } = match split.and_then(|at| bytes.split_at_checked(at)) {
+            Some((first, second)) => {
+                let (mut lines, rest) = in_two(
+                    || Lines::read(first, 0),
+                    || Lines::read(second, first.len()),
+                );
+                lines.syms.extend(rest.syms);
                 lines.bad += rest.bad;
                 lines.reloc_refs.extend(rest.reloc_refs);
                 lines
-            }),
-            None => Lines::read(text),
+            }
+            None => Lines::read(bytes, 0),
         };
-        if !raw.is_empty() && raw.iter().all(|p| p.start == 0) {
+        if !syms.is_empty() && syms.iter().all(|p| p.start == 0) {
             // kptr_restrict: every address reads as zero; nothing usable.
             return (Kallsyms::default(), bad);
         }
-        raw.sort_by_key(|p| p.start);
-        // symbols__fixup_end(is_kallsyms) runs before
-        // symbols__fixup_duplicate: an empty symbol ends at the next one,
-        // except across a kernel/module boundary, where it ends at the next
-        // page boundary after a page; the last one a page past its page.
-        // So in a group of equal addresses only the last entry gets a size.
-        let mut ends: Vec<u64> = Vec::with_capacity(raw.len());
-        for (i, p) in raw.iter().enumerate() {
-            let end = match raw.get(i.wrapping_add(1)) {
-                Some(next) if p.module.is_some() == next.module.is_some() => next.start,
-                Some(_) => round_up(p.start.saturating_add(PAGE)),
-                None => round_up(p.start).saturating_add(PAGE),
-            };
-            ends.push(end);
-        }
+        syms.sort_by_key(|p| p.start);
+        fix_ends(&mut syms);
         let mut table = Kallsyms {
-            syms: Vec::with_capacity(raw.len()),
-            names: String::with_capacity(raw.iter().map(|p| p.name.len()).sum()),
+            text,
+            syms,
             reloc_refs,
         };
-        // A module's symbols are listed together: its name is shared.
-        let mut last_module: Option<Arc<str>> = None;
-        let mut kept: Option<(Parsed, u64)> = None;
-        for (p, end) in raw.into_iter().zip(ends) {
-            kept = match kept {
-                Some((last, last_end)) if last.start == p.start => {
-                    if choose_a(&last, last_end, &p, end) {
-                        Some((last, last_end))
-                    } else {
-                        Some((p, end))
-                    }
-                }
-                Some((last, last_end)) => {
-                    table.push(last, last_end, &mut last_module);
-                    Some((p, end))
-                }
-                None => Some((p, end)),
-            };
-        }
-        if let Some((last, last_end)) = kept {
-            table.push(last, last_end, &mut last_module);
-        }
+        table.keep_one_per_address();
         (table, bad)
     }
 
-    /// Add the symbol of `p`, ending at `end`; `last_module`: the module
-    /// of the symbol added before, shared when `p`'s is the same.
-    fn push(&mut self, p: Parsed<'_>, end: u64, last_module: &mut Option<Arc<str>>) {
-        let module = p.module.map(|m| match last_module {
-            Some(last) if **last == *m => last.clone(),
-            _ => {
-                let m: Arc<str> = Arc::from(m);
-                *last_module = Some(m.clone());
-                m
+    /// perf's `symbols__fixup_duplicate`: of the symbols at one address,
+    /// the one [`choose_a`] prefers stays; in place.
+    fn keep_one_per_address(&mut self) {
+        let mut syms = std::mem::take(&mut self.syms);
+        let mut kept = 0usize;
+        for i in 0..syms.len() {
+            let Some(&p) = syms.get(i) else { break };
+            match kept.checked_sub(1).and_then(|last| syms.get_mut(last)) {
+                Some(last) if last.start == p.start => {
+                    if !choose_a(self, last, &p) {
+                        *last = p;
+                    }
+                }
+                _ => {
+                    if let Some(slot) = syms.get_mut(kept) {
+                        *slot = p;
+                    }
+                    kept += 1;
+                }
             }
-        });
-        let from = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
-        self.names.push_str(p.name);
-        let to = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
-        self.syms.push(KSym {
-            start: p.start,
-            end,
-            name: from..to,
-            module,
-        });
+        }
+        syms.truncate(kept);
+        self.syms = syms;
+    }
+
+    /// The text at `range` of the file.
+    fn str(&self, (from, to): (u32, u32)) -> &str {
+        (*self.text)
+            .as_ref()
+            .get(from as usize..to as usize)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or_default()
     }
 
     /// The function name of `sym`, one of this table's symbols.
     pub(crate) fn name(&self, sym: &KSym) -> &str {
-        self.names
-            .get(sym.name.start as usize..sym.name.end as usize)
-            .unwrap_or_default()
+        self.str(sym.name)
+    }
+
+    /// The module of `sym` (`[nf_tables]`), one of this table's symbols;
+    /// `None` for the kernel image's.
+    pub(crate) fn module(&self, sym: &KSym) -> Option<&str> {
+        sym.in_module.then(|| self.str(sym.module))
     }
 
     /// The listed address of `name`, one of the symbols perf records the
@@ -240,6 +288,39 @@ impl Kallsyms {
     }
 }
 
+/// `first()` and `second()` at once, the second on a `kallsyms-2` thread
+/// (or after the first, when no thread can be started).
+fn in_two<T: Send>(first: impl FnOnce() -> T, second: impl Fn() -> T + Sync) -> (T, T) {
+    std::thread::scope(|scope| {
+        let other = std::thread::Builder::new()
+            .name("kallsyms-2".into())
+            .spawn_scoped(scope, &second);
+        let a = first();
+        let b = match other {
+            Ok(h) => h.join().unwrap_or_else(|_| second()),
+            Err(_) => second(),
+        };
+        (a, b)
+    })
+}
+
+/// perf's `symbols__fixup_end(is_kallsyms)` on `syms`, sorted by address.
+/// It runs before `symbols__fixup_duplicate`: an empty symbol ends at the
+/// next one, except across a kernel/module boundary, where it ends at the
+/// next page boundary after a page; the last one a page past its page. So
+/// in a group of equal addresses only the last entry gets a size.
+fn fix_ends(syms: &mut [KSym]) {
+    for i in 0..syms.len() {
+        let next = syms.get(i + 1).map(|n| (n.start, n.in_module));
+        let Some(s) = syms.get_mut(i) else { break };
+        s.end = match next {
+            Some((start, in_module)) if in_module == s.in_module => start,
+            Some(_) => round_up(s.start.saturating_add(PAGE)),
+            None => round_up(s.start).saturating_add(PAGE),
+        };
+    }
+}
+
 fn round_up(x: u64) -> u64 {
     x.checked_next_multiple_of(PAGE)
         .unwrap_or(u64::MAX - (PAGE - 1))
@@ -259,17 +340,23 @@ struct Line<'a> {
 /// A line: `None` when malformed, `Some(None)` for a symbol type perf does
 /// not keep. Nothing is allocated: most lines of a kallsyms file are
 /// dropped or their names copied once by the caller.
-fn parse_line(line: &[u8]) -> Option<Option<Line<'_>>> {
-    let line = std::str::from_utf8(line).ok()?;
-    let (addr, rest) = line.split_once(' ')?;
+fn parse_line(line: &str) -> Option<Option<Line<'_>>> {
+    let (addr, rest) = split_at_byte(line, b' ')?;
     let start = hex(addr)?;
-    let (typ, name) = rest.split_once(' ')?;
-    let mut typ_chars = typ.chars();
-    let t = typ_chars.next()?;
-    if typ_chars.next().is_some() {
-        return None;
-    }
-    let (name, module) = match name.split_once('\t') {
+    let (typ, name) = split_at_byte(rest, b' ')?;
+    // One character: nearly always one ASCII byte.
+    let t = match *typ.as_bytes() {
+        [b] => char::from(b),
+        _ => {
+            let mut chars = typ.chars();
+            let t = chars.next()?;
+            if chars.next().is_some() {
+                return None;
+            }
+            t
+        }
+    };
+    let (name, module) = match split_at_byte(name, b'\t') {
         Some((n, m)) => (n, Some(m.trim())),
         None => (name.trim_end(), None),
     };
@@ -288,29 +375,54 @@ fn parse_line(line: &[u8]) -> Option<Option<Line<'_>>> {
     }))
 }
 
+/// `s` before and after its first `at` (an ASCII byte, so a character
+/// boundary). Searched byte by byte: the fields of a line are short, and a
+/// vectorised search's setup costs more than the search.
+fn split_at_byte(s: &str, at: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|b| b == at)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
 /// `addr` read as hexadecimal, as `u64::from_str_radix(addr, 16)` reads
-/// it; the usual 16 digits without its per-digit checks (a fifth of the
-/// parse).
+/// it; up to 16 digits in one pass (the usual address is 16 digits, and
+/// its read was a fifth of the parse).
 fn hex(addr: &str) -> Option<u64> {
     let digits = addr.as_bytes();
-    if digits.is_empty() || digits.len() > 16 || !digits.iter().all(u8::is_ascii_hexdigit) {
+    if digits.is_empty() || digits.len() > 16 {
         return u64::from_str_radix(addr, 16).ok();
     }
-    Some(digits.iter().fold(0, |v, &c| {
-        let d = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            _ => c.wrapping_sub(b'A').wrapping_add(10),
-        };
-        v << 4 | u64::from(d)
-    }))
+    let mut value = 0u64;
+    let mut not_digit = 0u8;
+    for &c in digits {
+        let d = hex_digit(c);
+        not_digit |= d;
+        value = value << 4 | u64::from(d & 0xf);
+    }
+    if not_digit & NOT_HEX != 0 {
+        // A sign, or not a number: as `from_str_radix` says.
+        return u64::from_str_radix(addr, 16).ok();
+    }
+    Some(value)
+}
+
+/// [`hex_digit`] of a byte that is not a hexadecimal digit.
+const NOT_HEX: u8 = 0x80;
+
+/// A byte's value as a hexadecimal digit, or [`NOT_HEX`].
+fn hex_digit(c: u8) -> u8 {
+    match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        b'A'..=b'F' => c - b'A' + 10,
+        _ => NOT_HEX,
+    }
 }
 
 /// perf's `choose_best_symbol` for kallsyms entries: sized (after the end
 /// fixup), non-weak, global, fewer leading underscores, longer name, then
 /// not a `SyS` alias.
-fn choose_a(a: &Parsed, a_end: u64, b: &Parsed, b_end: u64) -> bool {
-    let (a_sized, b_sized) = (a_end > a.start, b_end > b.start);
+fn choose_a(table: &Kallsyms, a: &KSym, b: &KSym) -> bool {
+    let (a_sized, b_sized) = (a.end > a.start, b.end > b.start);
     if a_sized != b_sized {
         return a_sized;
     }
@@ -326,20 +438,25 @@ fn choose_a(a: &Parsed, a_end: u64, b: &Parsed, b_end: u64) -> bool {
     if b.global && !a.global {
         return false;
     }
-    let au = a.name.bytes().take_while(|&c| c == b'_').count();
-    let bu = b.name.bytes().take_while(|&c| c == b'_').count();
+    let (a, b) = (table.name(a), table.name(b));
+    let au = a.bytes().take_while(|&c| c == b'_').count();
+    let bu = b.bytes().take_while(|&c| c == b'_').count();
     if bu != au {
         return bu > au;
     }
-    if a.name.len() != b.name.len() {
-        return a.name.len() > b.name.len();
+    if a.len() != b.len() {
+        return a.len() > b.len();
     }
-    !(a.name.starts_with("SyS") || a.name.starts_with("compat_SyS"))
+    !(a.starts_with("SyS") || a.starts_with("compat_SyS"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn bytes(text: &[u8]) -> FileBytes {
+        Arc::new(text.to_vec())
+    }
 
     #[test]
     fn reference_symbols_are_found_when_their_address_is_shared() {
@@ -348,7 +465,7 @@ ffffffff81000000 T _stext
 ffffffff81000000 T _text
 ffffffff81000100 T _text\t[not_the_image]
 ";
-        let (k, bad) = Kallsyms::parse(text);
+        let (k, bad) = Kallsyms::parse(bytes(text));
         assert_eq!(bad, 0);
         // One symbol at the address (the other is a duplicate for lookups).
         assert_eq!(k.len(), 2);
@@ -372,7 +489,7 @@ garbage line
 ffffffffc0000000 t nft_do_chain\t[nf_tables]
 ffffffffc0000100 T nft_other\t[nf_tables]
 ";
-        let (k, bad) = Kallsyms::parse(text);
+        let (k, bad) = Kallsyms::parse(bytes(text));
         assert_eq!(bad, 1);
         assert_eq!(k.len(), 6);
         let name = |a| k.find(a).map(|s| k.name(s).to_string());
@@ -389,7 +506,7 @@ ffffffffc0000100 T nft_other\t[nf_tables]
         assert_eq!(name(0xffffffff81002000), None);
         let m = k.find(0xffffffffc0000010).unwrap();
         assert_eq!(k.name(m), "nft_do_chain");
-        assert_eq!(m.module.as_deref(), Some("[nf_tables]"));
+        assert_eq!(k.module(m), Some("[nf_tables]"));
         // last: rounded up page plus one
         assert_eq!(name(0xffffffffc0001fff), Some("nft_other".into()));
         assert_eq!(name(0xffffffffc0002000), None);
@@ -438,17 +555,32 @@ ffffffffc0000100 T nft_other\t[nf_tables]
                 text.push_str("ffffffff81000000 T _text\nffffffff81000000 T _stext\r\n");
             }
         }
-        let one = Kallsyms::parse_split(text.as_bytes(), None);
+        let one = Kallsyms::parse_split(bytes(text.as_bytes()), None);
         assert!(one.0.len() > 500 && one.1 > 10, "{} {}", one.0.len(), one.1);
         for (at, _) in text.match_indices('\n').step_by(37) {
-            let two = Kallsyms::parse_split(text.as_bytes(), Some(at + 1));
+            let two = Kallsyms::parse_split(bytes(text.as_bytes()), Some(at + 1));
             assert_eq!(format!("{two:?}"), format!("{one:?}"), "split at {at}");
         }
     }
 
     #[test]
+    fn a_line_that_is_not_utf8_is_malformed_and_the_others_kept() {
+        let text = b"ffffffff81000000 T first\nffffffff81000010 T bad\xff\n\
+                     ffffffff81000020 t third\t[m\xc3\xa9]\r\nffffffff81000030 T last\n";
+        let (k, bad) = Kallsyms::parse(bytes(text));
+        assert_eq!(bad, 1);
+        let name = |a| k.find(a).map(|s| (k.name(s), k.module(s)));
+        assert_eq!(name(0xffff_ffff_8100_0008), Some(("first", None)));
+        assert_eq!(
+            name(0xffff_ffff_8100_0020),
+            Some(("third", Some("[m\u{e9}]")))
+        );
+        assert_eq!(name(0xffff_ffff_8100_0030), Some(("last", None)));
+    }
+
+    #[test]
     fn restricted_kallsyms_is_empty() {
-        let (k, _) = Kallsyms::parse(b"0000000000000000 T a\n0000000000000000 T b\n");
+        let (k, _) = Kallsyms::parse(bytes(b"0000000000000000 T a\n0000000000000000 T b\n"));
         assert_eq!(k.len(), 0);
     }
 }

@@ -101,6 +101,14 @@ pub(crate) fn read_file(path: &Path) -> Option<FileBytes> {
     Some(Arc::new(Owned(buf)))
 }
 
+/// [`read_file`], or the error of reading `path` when it cannot be read.
+pub(crate) fn read_file_or_error(path: &Path) -> std::io::Result<FileBytes> {
+    match read_file(path) {
+        Some(bytes) => Ok(bytes),
+        None => std::fs::read(path).map(|b| Arc::new(Owned(b)) as FileBytes),
+    }
+}
+
 /// Open `path`, or `path.xz` decompressed when `path` does not exist.
 pub(crate) fn read_file_or_xz(path: &Path) -> Option<FileBytes> {
     if let Some(bytes) = read_file(path) {

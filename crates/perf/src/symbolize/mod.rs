@@ -214,7 +214,7 @@ impl KallsymsPrefetch {
         let file = path.clone();
         let load = std::thread::Builder::new()
             .name("kallsyms".into())
-            .spawn(move || std::fs::read(&file).map(|text| Kallsyms::parse(&text)))
+            .spawn(move || Kallsyms::load(&file))
             .ok()?;
         Some(KallsymsPrefetch { path, load })
     }
@@ -425,7 +425,8 @@ impl Symbolizer {
     /// The module of a kernel address: `Some("[nf_tables]")` for a module
     /// symbol, `None` for the kernel image or an unknown address.
     pub fn kernel_module(&mut self, addr: u64) -> Option<Arc<str>> {
-        self.kallsyms().ok()?.find(addr)?.module.clone()
+        let k = self.kallsyms().ok()?;
+        k.module(k.find(addr)?).map(Arc::from)
     }
 
     /// An address in a JIT region of process `pid`: `perf-PID.map` (in
@@ -651,7 +652,7 @@ impl Symbolizer {
                 None
             }
         };
-        prefetched.unwrap_or_else(|| std::fs::read(path).map(|text| Kallsyms::parse(&text)))
+        prefetched.unwrap_or_else(|| Kallsyms::load(path))
     }
 
     /// Take a read of the kallsyms file started before this symbolizer
