@@ -6,6 +6,10 @@ use std::collections::HashMap;
 /// caches are keyed by small integers, not by attacker-chosen strings.
 pub(crate) type FxHashMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
 
+/// A hash set with the Fx hash, as [`FxHashMap`].
+pub(crate) type FxHashSet<K> =
+    std::collections::HashSet<K, std::hash::BuildHasherDefault<FxHasher>>;
+
 /// The Fx hash: multiply-rotate over words.
 #[derive(Default, Clone, Copy)]
 pub(crate) struct FxHasher(u64);

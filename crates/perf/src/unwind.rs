@@ -7,13 +7,13 @@
 //! frame at a time so that it can apply the Python 3.12 perf-trampoline
 //! rule ([`trampoline_step`]) between frames.
 
-use std::collections::HashSet;
 use std::ops::{Deref, Range};
 
 use framehop::x86_64::{CacheX86_64, UnwindRegsX86_64, UnwinderX86_64};
 use framehop::{ExplicitModuleSectionInfo, FrameAddress, Module, Unwinder};
 use object::{Object, ObjectSection, ObjectSegment};
 
+use crate::fxhash::FxHashSet;
 use crate::symbolize::FileBytes;
 
 /// perf's x86_64 register numbers (`arch/x86/include/uapi/asm/perf_regs.h`).
@@ -46,7 +46,7 @@ pub(crate) struct ProcessUnwinder {
     pub cache: CacheX86_64,
     /// Start addresses of the mappings whose module was added (or that
     /// have no usable file: they are not tried again).
-    pub tried: HashSet<u64>,
+    pub tried: FxHashSet<u64>,
 }
 
 impl ProcessUnwinder {
@@ -54,7 +54,7 @@ impl ProcessUnwinder {
         ProcessUnwinder {
             unwinder: UnwinderX86_64::new(),
             cache: CacheX86_64::new(),
-            tried: HashSet::new(),
+            tried: FxHashSet::default(),
         }
     }
 

@@ -4,7 +4,7 @@
 use super::*;
 
 /// A mapping of a process.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub(super) struct Mapping {
     pub(super) start: u64,
     pub(super) end: u64,
@@ -89,7 +89,7 @@ impl Reader<'_> {
             if m.start < start {
                 kept.push(Mapping {
                     end: start,
-                    ..m.clone()
+                    ..m
                 });
             }
             if m.end > end {

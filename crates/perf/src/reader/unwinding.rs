@@ -31,6 +31,10 @@ impl Reader<'_> {
             .get_mut(&pid)
             .and_then(|p| p.unwinder.take())
             .unwrap_or_else(|| Box::new(ProcessUnwinder::new()));
+        // Consecutive frames are mostly in one mapping: the last one found
+        // is asked first (mappings do not overlap, and do not change
+        // during one unwind).
+        let mut last_map: Option<process::Mapping> = None;
         for _ in 0..unwind::MAX_FRAMES {
             let addr = address.address();
             // A return address is named from one byte back, inside its
@@ -41,40 +45,31 @@ impl Reader<'_> {
             // that does not return.
             let lookup = address.address_for_lookup();
             out.push(lookup);
-            // Make sure the module of this address is known to framehop.
-            let map = self.find_map(pid, lookup).cloned();
-            let mut next = None;
-            match map {
-                Some(m) if m.kind == MapKind::File => {
-                    if unwinder.tried.insert(m.start) {
-                        let path = self.paths.get(m.path as usize).cloned();
-                        if let Some(path) = path {
-                            if let Ok(bytes) = self.sym.file_bytes(&path) {
-                                let name = String::from_utf8_lossy(&path).into_owned();
-                                if let Some(module) =
-                                    unwind::module_for(&name, bytes, m.start, m.end, m.pgoff)
-                                {
-                                    unwinder.add(module);
-                                }
-                            }
+            let map = match last_map {
+                Some(m) if (m.start..m.end).contains(&lookup) => Some(m),
+                _ => {
+                    let found = self.find_map(pid, lookup).copied();
+                    // Make sure the module of a mapping met is known to
+                    // framehop.
+                    if let Some(m) = found.filter(|m| m.kind == MapKind::File) {
+                        if unwinder.tried.insert(m.start) {
+                            self.add_module(&mut unwinder, &m);
                         }
                     }
+                    last_map = found;
+                    found
                 }
-                Some(_) | None => {
-                    // JIT code: the Python 3.12 perf trampoline rule.
-                    if let Some((start, size, name)) = self.sym.jit_entry(upid, addr) {
-                        if stackconv_model::naming::is_python_perf_symbol(&name) {
-                            if let Some((ra, caller_sp)) = unwind::trampoline_step(
-                                address,
-                                start,
-                                size,
-                                regs.sp(),
-                                &mut read_stack,
-                            ) {
-                                regs.set_sp(caller_sp);
-                                next = Some(ra);
-                            }
-                        }
+            };
+            let mut next = None;
+            if map.is_none_or(|m| m.kind != MapKind::File) {
+                // JIT code: the Python 3.12 perf trampoline rule.
+                let entry = self.sym.jit_entry_python(upid, addr);
+                if let Some((start, size, true)) = entry {
+                    if let Some((ra, caller_sp)) =
+                        unwind::trampoline_step(address, start, size, regs.sp(), &mut read_stack)
+                    {
+                        regs.set_sp(caller_sp);
+                        next = Some(ra);
                     }
                 }
             }
@@ -91,5 +86,19 @@ impl Reader<'_> {
             p.unwinder = Some(unwinder);
         }
         out
+    }
+
+    /// Add the module of file mapping `m` to a process's unwinder, when
+    /// its file is found.
+    fn add_module(&mut self, unwinder: &mut ProcessUnwinder, m: &process::Mapping) {
+        let Some(path) = self.paths.get(m.path as usize).cloned() else {
+            return;
+        };
+        if let Ok(bytes) = self.sym.file_bytes(&path) {
+            let name = String::from_utf8_lossy(&path).into_owned();
+            if let Some(module) = unwind::module_for(&name, bytes, m.start, m.end, m.pgoff) {
+                unwinder.add(module);
+            }
+        }
     }
 }

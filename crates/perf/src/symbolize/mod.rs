@@ -47,6 +47,7 @@ mod kernel;
 mod locate;
 mod names;
 
+use crate::fxhash::FxHashMap;
 use elf::ElfSymbols;
 pub(crate) use files::FilesPrefetch;
 use files::{Loaded, Mismatches};
@@ -254,7 +255,7 @@ pub struct Symbolizer {
     /// first use ([`Symbolizer::prefetch_files`]).
     files_prefetch: Option<FilesPrefetch>,
     jitdumps: HashMap<u32, Vec<Vec<u8>>>,
-    jits: HashMap<u32, JitSlot>,
+    jits: FxHashMap<u32, JitSlot>,
     warnings: Vec<String>,
 }
 
@@ -285,7 +286,7 @@ impl Symbolizer {
             kernel_prefetch: None,
             files_prefetch: None,
             jitdumps: HashMap::new(),
-            jits: HashMap::new(),
+            jits: FxHashMap::default(),
             warnings: Vec::new(),
         }
     }
@@ -482,6 +483,15 @@ impl Symbolizer {
         self.jit_slot(pid);
         let e = self.jits.get(&pid)?.table.as_ref()?.find(addr)?;
         Some((e.start, e.size, e.name.clone()))
+    }
+
+    /// [`Self::jit_entry`]'s start and size, and whether its name is a
+    /// Python perf-trampoline symbol: what the unwinder asks of each JIT
+    /// frame, without a copy of the name.
+    pub(crate) fn jit_entry_python(&mut self, pid: u32, addr: u64) -> Option<(u64, u64, bool)> {
+        self.jit_slot(pid);
+        let e = self.jits.get(&pid)?.table.as_ref()?.find(addr)?;
+        Some((e.start, e.size, is_python_perf_symbol(&e.name)))
     }
 
     /// The bytes of the file used for `path` (found by build id, under symfs
