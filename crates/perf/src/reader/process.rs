@@ -87,10 +87,7 @@ impl Reader<'_> {
             }
             removed.push(m.start);
             if m.start < start {
-                kept.push(Mapping {
-                    end: start,
-                    ..m
-                });
+                kept.push(Mapping { end: start, ..m });
             }
             if m.end > end {
                 kept.push(Mapping {
