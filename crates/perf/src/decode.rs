@@ -255,18 +255,27 @@ pub(crate) type Message = Result<Batch, Error>;
 /// Decode every record of `runs`, in time order, into `send`, in batches;
 /// returns when the records end or the receiver hangs up. Batches are
 /// refilled from `recycled` (emptied by the receiver) when it has one, so
-/// that their buffers are reused.
+/// that their buffers are reused, and `pages` of the input before them
+/// released.
 pub(crate) fn decode_all<'a>(
     runs: records::Runs<impl Iterator<Item = (&'a [u8], Option<usize>)>>,
     events: &Events,
     progress: Option<&crate::Progress>,
     send: &mpsc::SyncSender<Message>,
     recycled: &mpsc::Receiver<Batch>,
+    pages: crate::pages::Pages<'_>,
 ) {
+    // The input before a batch given back is read: its pages are released
+    // here, a window at a time, not on the reader's thread.
+    let released = std::cell::Cell::new(0);
     let next_batch = || {
         recycled
             .try_recv()
             .map(|mut b| {
+                if b.passed >= released.get() + pages.window {
+                    pages.release(released.get()..b.passed);
+                    released.set(b.passed);
+                }
                 b.records.clear();
                 b.stacks.clear();
                 b.entries.clear();

@@ -386,13 +386,11 @@ impl<'o> Reader<'o> {
             let decoder = std::thread::Builder::new()
                 .name("perf-decode".into())
                 .spawn_scoped(scope, move || {
-                    decode::decode_all(runs, event_info, progress, &send, &recycled);
+                    decode::decode_all(runs, event_info, progress, &send, &recycled, pages);
                 });
             if let Err(e) = decoder {
                 return Err(Error::Io(e));
             }
-            // The input before this is read, and its pages released.
-            let mut released = 0;
             for batch in recv {
                 let decode::Batch {
                     mut records,
@@ -421,18 +419,15 @@ impl<'o> Reader<'o> {
                 if let Some(e) = r.overflow.take() {
                     return Err(e);
                 }
-                if passed >= released + pages.window {
-                    pages.release(released..passed);
-                    released = passed;
-                }
                 stacks.clear();
                 entries.clear();
-                // The decoder may have ended: then the batch is dropped.
+                // The decoder may have ended: then the batch is dropped. It
+                // releases the input's pages before `passed`.
                 let _ = give_back.send(decode::Batch {
                     records,
                     stacks,
                     entries,
-                    passed: 0,
+                    passed,
                 });
             }
             Ok(())
