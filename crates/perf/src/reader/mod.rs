@@ -410,8 +410,8 @@ impl<'o> Reader<'o> {
                             stackconv_model::memory::prefetch(line.first());
                         }
                     }
-                    if let Some(d) = records.get_mut(at) {
-                        let d = std::mem::replace(d, decode::Decoded::Other);
+                    // Read in place: a record is some 170 bytes.
+                    if let Some(d) = records.get(at) {
                         r.apply(d, &stacks, &entries);
                     }
                 }
@@ -514,11 +514,11 @@ impl Reader<'_> {
     }
 
     /// Take one decoded record into the profile.
-    fn apply(&mut self, d: Decoded, stacks: &[u8], entries: &[Entry]) {
-        match d {
-            Decoded::Sample(s) => self.sample(s, stacks, entries),
-            Decoded::Comm { pid, tid, name } => {
-                let id = self.profile.intern_str(&name);
+    fn apply(&mut self, d: &Decoded, stacks: &[u8], entries: &[Entry]) {
+        match *d {
+            Decoded::Sample(ref s) => self.sample(s, stacks, entries),
+            Decoded::Comm { pid, tid, ref name } => {
+                let id = self.profile.intern_str(name);
                 self.comms.insert(tid, (pid, id));
             }
             Decoded::Fork {
@@ -555,17 +555,17 @@ impl Reader<'_> {
                 start,
                 len,
                 pgoff,
-                path,
-                build_id,
+                ref path,
+                ref build_id,
                 executable,
             } => {
                 if let Some(id) = build_id {
-                    self.sym.add_build_id(&path, &id);
-                    let p = self.path_id(&path);
-                    self.build_ids.insert(p, id);
+                    self.sym.add_build_id(path, id);
+                    let p = self.path_id(path);
+                    self.build_ids.insert(p, id.clone());
                 }
                 if executable {
-                    self.mmap(pid, mode, start, len, pgoff, &path);
+                    self.mmap(pid, mode, start, len, pgoff, path);
                 }
             }
             Decoded::Lost(n) => self.lost = self.lost.saturating_add(n),
@@ -604,7 +604,7 @@ impl Reader<'_> {
         t
     }
 
-    fn sample(&mut self, s: Sample, batch_stacks: &[u8], batch_entries: &[Entry]) {
+    fn sample(&mut self, s: &Sample, batch_stacks: &[u8], batch_entries: &[Entry]) {
         // The decoder's stack of the sample's key, followed first, whatever
         // becomes of the sample: the mirror stays in step.
         let key = decode::chain_key(s.pid, s.tid);
@@ -615,7 +615,7 @@ impl Reader<'_> {
         self.key_stacks.insert(key, chain);
     }
 
-    fn sample_of(&mut self, s: Sample, batch_stacks: &[u8], chain: &mut KeyStack) {
+    fn sample_of(&mut self, s: &Sample, batch_stacks: &[u8], chain: &mut KeyStack) {
         self.sample_records += 1;
         self.sample_offset = s.offset;
         // Copied out, not cloned: its description is a `String`.
@@ -657,7 +657,7 @@ impl Reader<'_> {
         let stack = if s.user.is_none() && !java {
             self.intern_key_stack(pid, chain)
         } else {
-            self.full_stack(&s, pid, tid, comm, java, batch_stacks, chain)
+            self.full_stack(s, pid, tid, comm, java, batch_stacks, chain)
         };
 
         // The sample's period, as perf script prints it (and
