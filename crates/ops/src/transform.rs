@@ -73,7 +73,7 @@ use std::str::FromStr;
 
 use regex::Regex;
 
-use crate::view::{readable_python_frame, view_frames, View};
+use crate::view::{readable_python_frame, view_frames, View, ViewRoles};
 use stackconv_model::naming::{python_frame, PythonFrame};
 use stackconv_model::Profile;
 use stackconv_model::{Frame, FrameId, FrameKind, StackId};
@@ -239,6 +239,8 @@ struct Pipeline<'a> {
     granular: Vec<Option<FrameId>>,
     /// Frames counted as matching, for the warnings.
     any: Matches,
+    /// What the view asks of each frame.
+    roles: ViewRoles,
 }
 
 impl Pipeline<'_> {
@@ -247,7 +249,7 @@ impl Pipeline<'_> {
     /// sample is dropped.
     fn rewrite(&self, work: &Profile, frames: &[FrameId]) -> Option<Vec<FrameId>> {
         let t = self.t;
-        let mut frames = view_frames(work, frames, t.view);
+        let mut frames = view_frames(&self.roles, frames, t.view);
         if t.no_kernel {
             frames.retain(|f| work.frame(*f).kind != FrameKind::Kernel);
         }
@@ -372,6 +374,7 @@ pub fn transform(p: &Profile, t: &StackTransform) -> Transformed {
         matches,
         granular,
         any,
+        roles: ViewRoles::of(&work),
     };
     let drops = t.filters_by_name() || t.show_from.is_some();
     let (kept, dropped) = if drops {

@@ -283,8 +283,9 @@ pub fn apply_view(p: &Profile, view: View) -> Profile {
             View::Mixed | View::Native => id,
         })
         .collect();
-    work.map_stacks(|w, frames| {
-        view_frames(w, frames, view)
+    let roles = ViewRoles::of(&work);
+    work.map_stacks(|_, frames| {
+        view_frames(&roles, frames, view)
             .into_iter()
             .map(|f| readable.get(f.index()).copied().unwrap_or(f))
             .collect()
@@ -324,8 +325,60 @@ pub(crate) fn readable_python_frame(work: &mut Profile, id: FrameId, f: Frame) -
 
 /// The frames (root first) of one stack in `view` (which frames, not how
 /// they are named).
-pub(crate) fn view_frames(p: &Profile, frames: &[FrameId], view: View) -> Vec<FrameId> {
-    let is_python = |f: &FrameId| p.frame(*f).kind == FrameKind::Python;
+/// What [`view_frames`] asks of each frame of a profile, worked out once
+/// per frame rather than once per frame of every stack (its module's and
+/// name's tests are string work).
+pub(crate) struct ViewRoles(Vec<u8>);
+
+impl ViewRoles {
+    /// A Python frame.
+    const PYTHON: u8 = 1;
+    /// Code of the interpreter's module ([`is_interpreter_module`]).
+    const INTERPRETER: u8 = 2;
+    /// Code of the C library ([`crate::wait_rules::is_c_library_module`]).
+    const C_LIBRARY: u8 = 4;
+    /// Interpreter code that only carries a call: unnamed, or the call
+    /// machinery ([`is_call_machinery`]).
+    const CALL: u8 = 8;
+
+    /// The roles of every frame of `p`.
+    pub(crate) fn of(p: &Profile) -> Self {
+        ViewRoles(
+            p.frames()
+                .iter()
+                .map(|(_, f)| {
+                    let module = p.str(f.module);
+                    let interpreter = is_interpreter_module(module);
+                    let mut roles = 0;
+                    if f.kind == FrameKind::Python {
+                        roles |= Self::PYTHON;
+                    }
+                    if interpreter {
+                        roles |= Self::INTERPRETER;
+                    }
+                    if crate::wait_rules::is_c_library_module(module) {
+                        roles |= Self::C_LIBRARY;
+                    }
+                    if interpreter
+                        && (f.kind == FrameKind::Unknown || is_call_machinery(p.str(f.name)))
+                    {
+                        roles |= Self::CALL;
+                    }
+                    roles
+                })
+                .collect(),
+        )
+    }
+
+    fn has(&self, f: FrameId, role: u8) -> bool {
+        self.0.get(f.index()).is_some_and(|r| r & role != 0)
+    }
+}
+
+/// The frames of a stack (root first) in `view`, the profile's frames
+/// told apart by `roles`.
+pub(crate) fn view_frames(roles: &ViewRoles, frames: &[FrameId], view: View) -> Vec<FrameId> {
+    let is_python = |f: &FrameId| roles.has(*f, ViewRoles::PYTHON);
     match view {
         View::Mixed => frames.to_vec(),
         View::Native => frames.iter().copied().filter(|f| !is_python(f)).collect(),
@@ -336,12 +389,12 @@ pub(crate) fn view_frames(p: &Profile, frames: &[FrameId], view: View) -> Vec<Fr
             ) else {
                 return frames.to_vec();
             };
-            let module = |f: &FrameId| p.str(p.frame(*f).module);
-            let interpreter = |f: &FrameId| is_interpreter_module(module(f));
-            let root =
-                frames.get(..first).unwrap_or_default().iter().filter(|f| {
-                    !(interpreter(f) || crate::wait_rules::is_c_library_module(module(f)))
-                });
+            let interpreter = |f: &FrameId| roles.has(*f, ViewRoles::INTERPRETER);
+            let root = frames
+                .get(..first)
+                .unwrap_or_default()
+                .iter()
+                .filter(|f| !roles.has(**f, ViewRoles::INTERPRETER | ViewRoles::C_LIBRARY));
             let middle = frames
                 .get(first..=last)
                 .unwrap_or_default()
@@ -351,12 +404,7 @@ pub(crate) fn view_frames(p: &Profile, frames: &[FrameId], view: View) -> Vec<Fr
                 .get(last.saturating_add(1)..)
                 .unwrap_or_default()
                 .iter()
-                .skip_while(|f| {
-                    let frame = p.frame(**f);
-                    interpreter(f)
-                        && (frame.kind == FrameKind::Unknown
-                            || is_call_machinery(p.str(frame.name)))
-                });
+                .skip_while(|f| roles.has(**f, ViewRoles::CALL));
             root.chain(middle).chain(leaf).copied().collect()
         }
     }
