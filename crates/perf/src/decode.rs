@@ -54,8 +54,47 @@ pub(crate) struct UserStack {
     pub ip: u64,
     pub sp: u64,
     pub bp: u64,
-    /// The stack bytes: a range of its batch's `stacks`.
+    /// The stack bytes: a range of the input where the record lies in it,
+    /// else of its batch's `stacks` (copied: a decompressed record, or one
+    /// that wrapped around a pipe buffer).
     pub stack: std::ops::Range<usize>,
+    pub in_input: bool,
+}
+
+/// What a batch's records refer to: the input, the batch's copied stack
+/// bytes and its stack entries.
+#[derive(Clone, Copy)]
+pub(crate) struct BatchData<'b> {
+    pub input: &'b [u8],
+    pub stacks: &'b [u8],
+    pub entries: &'b [Entry],
+}
+
+impl<'b> BatchData<'b> {
+    /// The bytes of a sample's user stack.
+    pub(crate) fn user_stack(&self, user: &UserStack) -> &'b [u8] {
+        let bytes = if user.in_input {
+            self.input
+        } else {
+            self.stacks
+        };
+        bytes.get(user.stack.clone()).unwrap_or_default()
+    }
+}
+
+/// Where the decoder puts a sample's user stack: its range of the input
+/// when it lies there, else a copy in `copied`; `bytes` counts both.
+pub(crate) struct StackSink<'s> {
+    pub input: &'s [u8],
+    pub copied: &'s mut Vec<u8>,
+    pub bytes: &'s mut usize,
+}
+
+/// Where `part` lies in `input`, when it does.
+fn range_in(input: &[u8], part: &[u8]) -> Option<std::ops::Range<usize>> {
+    let start = (part.as_ptr() as usize).checked_sub(input.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    (end <= input.len()).then_some(start..end)
 }
 
 /// A sample's callchain where it lies in the input (or its ip alone, for a
@@ -241,6 +280,8 @@ pub(crate) enum Decoded {
 pub(crate) struct Batch {
     pub records: Vec<Decoded>,
     pub stacks: Vec<u8>,
+    /// The bytes of the batch's user stacks, copied or in the input.
+    pub stack_bytes: usize,
     /// The samples' new stack entries ([`Sample::new`]).
     pub entries: Vec<Entry>,
     /// The input offset before which every record is in this batch or an
@@ -264,6 +305,7 @@ pub(crate) fn decode_all<'a>(
     send: &mpsc::SyncSender<Message>,
     recycled: &mpsc::Receiver<Batch>,
     pages: crate::pages::Pages<'_>,
+    input: &[u8],
 ) {
     // The input before a batch given back is read: its pages are released
     // here, a window at a time, not on the reader's thread.
@@ -278,6 +320,7 @@ pub(crate) fn decode_all<'a>(
                 }
                 b.records.clear();
                 b.stacks.clear();
+                b.stack_bytes = 0;
                 b.entries.clear();
                 b.passed = 0;
                 b
@@ -285,6 +328,7 @@ pub(crate) fn decode_all<'a>(
             .unwrap_or_else(|_| Batch {
                 records: Vec::with_capacity(BATCH),
                 stacks: Vec::new(),
+                stack_bytes: 0,
                 entries: Vec::new(),
                 passed: 0,
             })
@@ -301,12 +345,16 @@ pub(crate) fn decode_all<'a>(
             r.body,
             r.offset,
             big_endian,
-            &mut batch.stacks,
+            &mut StackSink {
+                input,
+                copied: &mut batch.stacks,
+                bytes: &mut batch.stack_bytes,
+            },
             &mut stacks,
             &mut batch.entries,
         );
         batch.records.push(d);
-        if batch.records.len() >= BATCH || batch.stacks.len() >= BATCH_STACK_BYTES {
+        if batch.records.len() >= BATCH || batch.stack_bytes >= BATCH_STACK_BYTES {
             batch.passed = passed.get();
             open = send
                 .send(Ok(std::mem::replace(&mut batch, next_batch())))
@@ -335,7 +383,7 @@ struct ChainStacks {
 }
 
 /// Decode one record (`body`: its bytes after the header); a sample's
-/// user stack bytes go to `stacks`, its new stack entries to `entries`.
+/// user stack goes to `stacks`, its new stack entries to `entries`.
 /// `offset`: where the record lies in the input (`None`: decompressed).
 #[allow(clippy::too_many_arguments)]
 fn decode<'a>(
@@ -344,7 +392,7 @@ fn decode<'a>(
     body: &'a [u8],
     offset: Option<u64>,
     big_endian: bool,
-    stacks: &mut Vec<u8>,
+    stacks: &mut StackSink<'_>,
     chains: &mut ChainStacks,
     entries: &mut Vec<Entry>,
 ) -> Decoded {
@@ -450,8 +498,6 @@ fn decode<'a>(
     }
 }
 
-/// The parts of a sample the reader needs; its user stack bytes
-/// (`--call-graph dwarf`) go to `stacks`.
 /// A sample's stack as a change from its key's previous one.
 struct StackDelta {
     shared: u32,
@@ -459,12 +505,14 @@ struct StackDelta {
     user_ip_seen: bool,
 }
 
+/// The parts of a sample the reader needs; its user stack
+/// (`--call-graph dwarf`) goes to `stacks`.
 fn sample(
     attr_index: usize,
     s: &SampleRecord,
     offset: Option<u64>,
     delta: StackDelta,
-    stacks: &mut Vec<u8>,
+    stacks: &mut StackSink<'_>,
 ) -> Sample {
     // --call-graph dwarf: the registers and stack, unwound by the reader.
     let user = match (&s.user_regs, &s.user_stack) {
@@ -477,15 +525,25 @@ fn sample(
                     let valid = usize::try_from(*dyn_size)
                         .unwrap_or(usize::MAX)
                         .min(stack.len());
-                    let start = stacks.len();
-                    // Borrowed unless the record wrapped around a pipe
-                    // buffer.
-                    stacks.extend_from_slice(stack.as_slice().get(..valid).unwrap_or_default());
+                    // Borrowed from the record unless it wrapped around a
+                    // pipe buffer; in the input unless it was decompressed.
+                    let bytes = stack.as_slice();
+                    let bytes = bytes.get(..valid).unwrap_or_default();
+                    *stacks.bytes = stacks.bytes.saturating_add(bytes.len());
+                    let (stack, in_input) = match range_in(stacks.input, bytes) {
+                        Some(range) => (range, true),
+                        None => {
+                            let start = stacks.copied.len();
+                            stacks.copied.extend_from_slice(bytes);
+                            (start..stacks.copied.len(), false)
+                        }
+                    };
                     Some(UserStack {
                         ip,
                         sp,
                         bp,
-                        stack: start..stacks.len(),
+                        stack,
+                        in_input,
                     })
                 }
                 _ => None,
@@ -580,6 +638,33 @@ fn callchain_of<'a>(data: &'a [u8], pi: &RecordParseInfo) -> Option<&'a [u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stack_is_borrowed_only_from_inside_the_input() {
+        let input = vec![7u8; 64];
+        assert_eq!(range_in(&input, &input[8..24]), Some(8..24));
+        assert_eq!(range_in(&input, &input[64..]), Some(64..64));
+        let elsewhere = input.clone();
+        assert_eq!(range_in(&input, &elsewhere[8..24]), None);
+        // Part of the input, then past its end: not inside.
+        assert_eq!(range_in(&input[..32], &input[16..40]), None);
+        // A copy is read back from the batch, a borrowed stack from the
+        // input.
+        let data = BatchData {
+            input: &input,
+            stacks: &[1, 2, 3],
+            entries: &[],
+        };
+        let user = |stack, in_input| UserStack {
+            ip: 0,
+            sp: 0,
+            bp: 0,
+            stack,
+            in_input,
+        };
+        assert_eq!(data.user_stack(&user(0..2, true)), &[7, 7]);
+        assert_eq!(data.user_stack(&user(1..3, false)), &[2, 3]);
+    }
 
     proptest::proptest! {
         /// The reader's mirror, followed with what the decoder sends for

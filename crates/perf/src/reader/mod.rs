@@ -141,7 +141,13 @@ pub(crate) fn read_container(
 ) -> Result<Profile, Error> {
     let event_info = Events::new(&c)?;
     let mut r = Reader::start(&c, &event_info, opts, kallsyms, files);
-    r.read_runs(records::runs_of(&c), &event_info, c.pages(), &mut || None)?;
+    r.read_runs(
+        records::runs_of(&c),
+        c.input(),
+        &event_info,
+        c.pages(),
+        &mut || None,
+    )?;
     // Every record is read: none of the input's pages is needed while the
     // stacks are interned, when memory peaks.
     c.pages().release(0..c.input_len());
@@ -184,7 +190,9 @@ pub(crate) fn read_streamed(
             big_endian: preview.big_endian,
             input_len: preview.input_len(),
         };
-        let read = r.read_runs(runs, &event_info, preview.pages(), &mut || kallsyms());
+        let read = r.read_runs(runs, input, &event_info, preview.pages(), &mut || {
+            kallsyms()
+        });
         (read, walker.join().ok())
     });
     let (c, whole) = match walked {
@@ -370,6 +378,7 @@ impl<'o> Reader<'o> {
     fn read_runs<'a>(
         &mut self,
         runs: records::Runs<impl Iterator<Item = (&'a [u8], Option<usize>)> + Send>,
+        input: &[u8],
         event_info: &Events,
         pages: Pages<'_>,
         arrived: &mut dyn FnMut() -> Option<KallsymsPrefetch>,
@@ -386,7 +395,7 @@ impl<'o> Reader<'o> {
             let decoder = std::thread::Builder::new()
                 .name("perf-decode".into())
                 .spawn_scoped(scope, move || {
-                    decode::decode_all(runs, event_info, progress, &send, &recycled, pages);
+                    decode::decode_all(runs, event_info, progress, &send, &recycled, pages, input);
                 });
             if let Err(e) = decoder {
                 return Err(Error::Io(e));
@@ -395,6 +404,7 @@ impl<'o> Reader<'o> {
                 let decode::Batch {
                     mut records,
                     mut stacks,
+                    stack_bytes: _,
                     mut entries,
                     passed,
                 } = batch?;
@@ -412,7 +422,12 @@ impl<'o> Reader<'o> {
                     }
                     // Read in place: a record is some 170 bytes.
                     if let Some(d) = records.get(at) {
-                        r.apply(d, &stacks, &entries);
+                        let data = decode::BatchData {
+                            input,
+                            stacks: &stacks,
+                            entries: &entries,
+                        };
+                        r.apply(d, data);
                     }
                 }
                 records.clear();
@@ -426,6 +441,7 @@ impl<'o> Reader<'o> {
                 let _ = give_back.send(decode::Batch {
                     records,
                     stacks,
+                    stack_bytes: 0,
                     entries,
                     passed,
                 });
@@ -514,9 +530,9 @@ impl Reader<'_> {
     }
 
     /// Take one decoded record into the profile.
-    fn apply(&mut self, d: &Decoded, stacks: &[u8], entries: &[Entry]) {
+    fn apply(&mut self, d: &Decoded, data: decode::BatchData<'_>) {
         match *d {
-            Decoded::Sample(ref s) => self.sample(s, stacks, entries),
+            Decoded::Sample(ref s) => self.sample(s, data),
             Decoded::Comm { pid, tid, ref name } => {
                 let id = self.profile.intern_str(name);
                 self.comms.insert(tid, (pid, id));
@@ -604,18 +620,18 @@ impl Reader<'_> {
         t
     }
 
-    fn sample(&mut self, s: &Sample, batch_stacks: &[u8], batch_entries: &[Entry]) {
+    fn sample(&mut self, s: &Sample, data: decode::BatchData<'_>) {
         // The decoder's stack of the sample's key, followed first, whatever
         // becomes of the sample: the mirror stays in step.
         let key = decode::chain_key(s.pid, s.tid);
         let mut chain = self.key_stacks.remove(&key).unwrap_or_default();
-        let new = batch_entries.get(s.new.clone()).unwrap_or_default();
+        let new = data.entries.get(s.new.clone()).unwrap_or_default();
         chain.follow(s.shared as usize, new);
-        self.sample_of(s, batch_stacks, &mut chain);
+        self.sample_of(s, data, &mut chain);
         self.key_stacks.insert(key, chain);
     }
 
-    fn sample_of(&mut self, s: &Sample, batch_stacks: &[u8], chain: &mut KeyStack) {
+    fn sample_of(&mut self, s: &Sample, data: decode::BatchData<'_>, chain: &mut KeyStack) {
         self.sample_records += 1;
         self.sample_offset = s.offset;
         // Copied out, not cloned: its description is a `String`.
@@ -657,7 +673,7 @@ impl Reader<'_> {
         let stack = if s.user.is_none() && !java {
             self.intern_key_stack(pid, chain)
         } else {
-            self.full_stack(s, pid, tid, comm, java, batch_stacks, chain)
+            self.full_stack(s, pid, tid, comm, java, data, chain)
         };
 
         // The sample's period, as perf script prints it (and
@@ -712,14 +728,14 @@ impl Reader<'_> {
         tid: i32,
         comm: StringId,
         java: bool,
-        batch_stacks: &[u8],
+        data: decode::BatchData<'_>,
         chain: &KeyStack,
     ) -> PathId {
         let mut entries = std::mem::take(&mut self.scratch);
         entries.clear();
         entries.extend(chain.entries.iter().rev());
         if let Some(user) = &s.user {
-            let stack = batch_stacks.get(user.stack.clone()).unwrap_or_default();
+            let stack = data.user_stack(user);
             let addrs = self.unwind_user(pid, user.ip, user.sp, user.bp, stack);
             self.unwound_samples += 1;
             // The callchain's own user part (if any) is the same ip.
