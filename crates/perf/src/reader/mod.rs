@@ -70,7 +70,7 @@ struct Reader<'o> {
     exes: FxHashMap<i32, u32>,
     processes: FxHashMap<i32, Process>,
     /// Thread comm by tid, and the pid it belongs to.
-    comms: FxHashMap<i32, (i32, StringId)>,
+    comms: Comms,
     threads: FxHashMap<(i32, i32, StringId), ThreadId>,
     addr_cache: FxHashMap<AddrKey, Span>,
     /// Frames of the addresses in `addr_cache`, innermost first per span.
@@ -111,6 +111,9 @@ struct Reader<'o> {
     /// ([`decode::chain_key`]); boxed, as a sample takes its key's out of
     /// the map and puts it back.
     key_stacks: FxHashMap<i32, Box<KeyStack>>,
+    /// The thread of the last sample: the comms' generation, its pid and
+    /// tid, thread, comm and whether the comm is Java's.
+    last_thread: Option<(u64, i32, i32, ThreadId, StringId, bool)>,
     values: Vec<i64>,
     /// Per value column, the sum of the weights pushed so far (all
     /// non-negative): kept within 2^63-1, so every sum of some of them fits.
@@ -318,7 +321,7 @@ impl<'o> Reader<'o> {
             hit_paths: Vec::new(),
             exes: FxHashMap::default(),
             processes: FxHashMap::default(),
-            comms: FxHashMap::default(),
+            comms: Comms::default(),
             threads: FxHashMap::default(),
             addr_cache: FxHashMap::default(),
             addr_frames: Vec::new(),
@@ -341,6 +344,7 @@ impl<'o> Reader<'o> {
             next_row: Vec::new(),
             last_path: FxHashMap::default(),
             key_stacks: FxHashMap::default(),
+            last_thread: None,
             values: vec![0; columns],
             weight_totals: vec![0; columns],
             sample_records: 0,
@@ -448,6 +452,26 @@ impl<'o> Reader<'o> {
             }
             Ok(())
         })
+    }
+}
+
+/// Thread comms by tid, with the pid each belongs to. Every change bumps
+/// the generation: what was worked out from them (the last sample's
+/// thread) holds while it is the same.
+#[derive(Default)]
+struct Comms {
+    by_tid: FxHashMap<i32, (i32, StringId)>,
+    generation: u64,
+}
+
+impl Comms {
+    fn get(&self, tid: &i32) -> Option<&(i32, StringId)> {
+        self.by_tid.get(tid)
+    }
+
+    fn insert(&mut self, tid: i32, comm: (i32, StringId)) {
+        self.generation = self.generation.wrapping_add(1);
+        self.by_tid.insert(tid, comm);
     }
 }
 
@@ -664,12 +688,21 @@ impl Reader<'_> {
                 self.switch_ins.later_sample += 1;
             }
         }
-        let thread = self.thread_of(pid, tid);
+        // Consecutive samples are mostly of one thread.
+        let now = (self.comms.generation, pid, tid);
+        let (thread, comm, java) = match self.last_thread {
+            Some((g, p, t, thread, comm, java)) if (g, p, t) == now => (thread, comm, java),
+            _ => {
+                let thread = self.thread_of(pid, tid);
+                let comm = self.profile.threads().get(thread).thread_name;
+                let java = self.profile.str(comm).starts_with("java");
+                self.last_thread = Some((now.0, pid, tid, thread, comm, java));
+                (thread, comm, java)
+            }
+        };
 
         // The addresses of the stack, leaf first: the callchain, then for
         // --call-graph dwarf the user stack unwound from the registers.
-        let comm = self.profile.threads().get(thread).thread_name;
-        let java = self.profile.str(comm).starts_with("java");
         let stack = if s.user.is_none() && !java {
             self.intern_key_stack(pid, chain)
         } else {
@@ -927,5 +960,26 @@ impl Reader<'_> {
         }
         let _ = self.opts;
         self.profile
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The last sample's thread is kept only while the comms' generation
+    /// is the same: every change of a comm must bump it.
+    #[test]
+    fn every_comm_change_bumps_the_generation() {
+        let mut comms = Comms::default();
+        let mut strings = stackconv_model::Profile::default();
+        let (a, b) = (strings.intern_str("a"), strings.intern_str("b"));
+        let g0 = comms.generation;
+        comms.insert(7, (7, a));
+        let g1 = comms.generation;
+        comms.insert(7, (7, b));
+        assert!(g0 != g1 && g1 != comms.generation);
+        assert_eq!(comms.get(&7), Some(&(7, b)));
+        assert_eq!(comms.get(&8), None);
     }
 }
