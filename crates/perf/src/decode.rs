@@ -90,13 +90,6 @@ pub(crate) struct StackSink<'s> {
     pub bytes: &'s mut usize,
 }
 
-/// Where `part` lies in `input`, when it does.
-fn range_in(input: &[u8], part: &[u8]) -> Option<std::ops::Range<usize>> {
-    let start = (part.as_ptr() as usize).checked_sub(input.as_ptr() as usize)?;
-    let end = start.checked_add(part.len())?;
-    (end <= input.len()).then_some(start..end)
-}
-
 /// A sample's callchain where it lies in the input (or its ip alone, for a
 /// sample without one), read into entries by the decoder, which sends the
 /// reader only the entries that differ from the previous stack of the
@@ -530,7 +523,7 @@ fn sample(
                     let bytes = stack.as_slice();
                     let bytes = bytes.get(..valid).unwrap_or_default();
                     *stacks.bytes = stacks.bytes.saturating_add(bytes.len());
-                    let (stack, in_input) = match range_in(stacks.input, bytes) {
+                    let (stack, in_input) = match crate::slices::range_in(stacks.input, bytes) {
                         Some(range) => (range, true),
                         None => {
                             let start = stacks.copied.len();
@@ -642,12 +635,6 @@ mod tests {
     #[test]
     fn a_stack_is_borrowed_only_from_inside_the_input() {
         let input = vec![7u8; 64];
-        assert_eq!(range_in(&input, &input[8..24]), Some(8..24));
-        assert_eq!(range_in(&input, &input[64..]), Some(64..64));
-        let elsewhere = input.clone();
-        assert_eq!(range_in(&input, &elsewhere[8..24]), None);
-        // Part of the input, then past its end: not inside.
-        assert_eq!(range_in(&input[..32], &input[16..40]), None);
         // A copy is read back from the batch, a borrowed stack from the
         // input.
         let data = BatchData {

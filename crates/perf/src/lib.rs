@@ -40,6 +40,7 @@ mod fxhash;
 mod pages;
 mod reader;
 mod records;
+mod slices;
 pub mod symbolize;
 mod unwind;
 

@@ -415,6 +415,11 @@ impl<'o> Reader<'o> {
                 if let Some(k) = arrived() {
                     r.sym.adopt_kallsyms(k);
                 }
+                let data = decode::BatchData {
+                    input,
+                    stacks: &stacks,
+                    entries: &entries,
+                };
                 for at in 0..records.len() {
                     // A coming sample's new entries are asked for ahead: the
                     // decoder wrote them on the other core.
@@ -426,11 +431,6 @@ impl<'o> Reader<'o> {
                     }
                     // Read in place: a record is some 170 bytes.
                     if let Some(d) = records.get(at) {
-                        let data = decode::BatchData {
-                            input,
-                            stacks: &stacks,
-                            entries: &entries,
-                        };
                         r.apply(d, data);
                     }
                 }

@@ -91,9 +91,9 @@ impl Lines {
         // Where a part of the line is in the file; a file past 4 GiB
         // (never a kallsyms file) has its lines there malformed.
         let range = |part: &str| -> Option<(u32, u32)> {
-            let from =
-                at.checked_add((part.as_ptr() as usize).checked_sub(line.as_ptr() as usize)?)?;
-            let to = from.checked_add(part.len())?;
+            let r = crate::slices::range_in(line.as_bytes(), part.as_bytes())?;
+            let from = at.checked_add(r.start)?;
+            let to = at.checked_add(r.end)?;
             Some((u32::try_from(from).ok()?, u32::try_from(to).ok()?))
         };
         match parse_line(line) {

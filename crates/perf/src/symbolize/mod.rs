@@ -480,8 +480,7 @@ impl Symbolizer {
 
     /// The perf-map/jitdump entry containing `addr`: (start, size, name).
     pub fn jit_entry(&mut self, pid: u32, addr: u64) -> Option<(u64, u64, Arc<str>)> {
-        self.jit_slot(pid);
-        let e = self.jits.get(&pid)?.table.as_ref()?.find(addr)?;
+        let e = self.jit_find(pid, addr)?;
         Some((e.start, e.size, e.name.clone()))
     }
 
@@ -489,9 +488,14 @@ impl Symbolizer {
     /// Python perf-trampoline symbol: what the unwinder asks of each JIT
     /// frame, without a copy of the name.
     pub(crate) fn jit_entry_python(&mut self, pid: u32, addr: u64) -> Option<(u64, u64, bool)> {
-        self.jit_slot(pid);
-        let e = self.jits.get(&pid)?.table.as_ref()?.find(addr)?;
+        let e = self.jit_find(pid, addr)?;
         Some((e.start, e.size, is_python_perf_symbol(&e.name)))
+    }
+
+    /// The JIT entry of process `pid` covering `addr`.
+    fn jit_find(&mut self, pid: u32, addr: u64) -> Option<&JitEntry> {
+        self.jit_slot(pid);
+        self.jits.get(&pid)?.table.as_ref()?.find(addr)
     }
 
     /// The bytes of the file used for `path` (found by build id, under symfs
