@@ -15,6 +15,7 @@
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::io::{self, Write};
+use std::sync::mpsc;
 
 use stackconv_model::memory::prefetch_stack;
 use stackconv_model::{FrameId, FrameKind, Profile, StackId, ThreadId};
@@ -251,7 +252,11 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
         .iter()
         .map(|(t, _)| (t, root_text(p, t, root)))
         .collect();
-    let pairs: Vec<((StackId, ThreadId), i64)> = by_pair.into_iter().collect();
+    // In stack order: the stacks' nodes are then walked in about the
+    // order they lie in the table (the nodes of a table built from sorted
+    // paths are numbered depth first), not all over it: half the time.
+    let mut pairs: Vec<((StackId, ThreadId), i64)> = by_pair.into_iter().collect();
+    pairs.par_sort_unstable_by_key(|&((stack, _), _)| stack);
     let mut w = io::BufWriter::with_capacity(256 * 1024, out);
     let texts = Texts::new(&names, &roots);
     match LineOrder::new(&texts.distinct) {
@@ -296,8 +301,7 @@ impl<'a> Texts<'a> {
 
 /// The lines of `pairs`, sorted as their texts and equal texts merged,
 /// sorted by their keys in `order` ([`LineOrder`]): the keys are a sixth
-/// of the texts' size, and the text is made only to be written, on all
-/// cores, a round of blocks of lines at a time.
+/// of the texts' size, and the text is made only to be written.
 fn write_by_keys(
     p: &Profile,
     pairs: &[((StackId, ThreadId), i64)],
@@ -305,41 +309,16 @@ fn write_by_keys(
     order: &LineOrder,
     w: &mut impl Write,
 ) -> io::Result<()> {
-    let sorted = SortedLines::new(p, pairs, |line, thread, keys| {
+    let sorted = SortedLines::new(p, pairs, |stack, thread, keys| {
         let root = texts.of_root.get(&thread).copied();
-        let frames = line
-            .iter()
-            .rev()
+        let frames = p
+            .stacks()
+            .frames_leaf_first(stack)
             .map(|f| texts.of_frame.get(f.index()).copied().unwrap_or(0));
-        order.push_key(keys, root.into_iter().chain(frames));
+        order.push_key(keys, frames, root);
     });
-    let lines: Vec<(&[u8], i64)> = sorted.merged().collect();
-    // The blocks' buffers are kept from round to round: fresh ones would
-    // fault their pages in, and grow by copying.
-    let mut blocks: Vec<Vec<u8>> = vec![Vec::new(); 2 * rayon::current_num_threads()];
-    for lines in lines.chunks(LINES_PER_BLOCK * blocks.len()) {
-        blocks
-            .par_iter_mut()
-            .zip(lines.par_chunks(LINES_PER_BLOCK))
-            .for_each(|(text, lines)| {
-                text.clear();
-                let mut n = itoa::Buffer::new();
-                for &(key, v) in lines {
-                    order.write_line(key, text);
-                    text.push(b' ');
-                    text.extend_from_slice(n.format(v).as_bytes());
-                    text.push(b'\n');
-                }
-            });
-        for block in blocks.iter().take(lines.len().div_ceil(LINES_PER_BLOCK)) {
-            w.write_all(block)?;
-        }
-    }
-    Ok(())
+    sorted.write_merged(w, |key, text| order.write_line(key, text))
 }
-
-/// Lines of text rendered as one block.
-const LINES_PER_BLOCK: usize = 4096;
 
 /// The lines of `pairs`, sorted as their texts and equal texts merged,
 /// sorted by their texts. For texts [`LineOrder`] cannot order.
@@ -350,13 +329,14 @@ fn write_by_text(
     roots: &FxHashMap<ThreadId, Option<String>>,
     w: &mut impl Write,
 ) -> io::Result<()> {
-    let sorted = SortedLines::new(p, pairs, |line, thread, text| {
+    let sorted = SortedLines::new(p, pairs, |stack, thread, text| {
         let root = roots.get(&thread).and_then(Option::as_ref);
         let mut first = root.is_none();
         if let Some(r) = root {
             text.extend_from_slice(r.as_bytes());
         }
-        for &f in line.iter().rev() {
+        let frames: Vec<FrameId> = p.stacks().frames_leaf_first(stack).collect();
+        for f in frames.into_iter().rev() {
             if !first {
                 text.push(b';');
             }
@@ -366,11 +346,7 @@ fn write_by_text(
             }
         }
     });
-    for (line, v) in sorted.merged() {
-        w.write_all(line)?;
-        writeln!(w, " {v}")?;
-    }
-    Ok(())
+    sorted.write_merged(w, |line, text| text.extend_from_slice(line))
 }
 
 /// A byte string per (stack, thread) pair that sorts and compares as its
@@ -383,12 +359,12 @@ struct SortedLines {
 }
 
 impl SortedLines {
-    /// The pairs' strings, `make(stack's frames leaf first, thread, out)`
-    /// appending each to `out`, made in parts on all cores, and sorted.
+    /// The pairs' strings, `make(stack, thread, out)` appending each to
+    /// `out`, made in parts on all cores, and sorted.
     fn new(
         p: &Profile,
         pairs: &[((StackId, ThreadId), i64)],
-        make: impl Fn(&[FrameId], ThreadId, &mut Vec<u8>) + Sync,
+        make: impl Fn(StackId, ThreadId, &mut Vec<u8>) + Sync,
     ) -> SortedLines {
         let part = pairs
             .len()
@@ -400,7 +376,6 @@ impl SortedLines {
             .map(|(n, pairs)| {
                 let mut bytes: Vec<u8> = Vec::new();
                 let mut rows = Vec::with_capacity(pairs.len());
-                let mut frames = Vec::new();
                 let nodes = p.stacks().nodes();
                 for (i, &((stack, thread), v)) in pairs.iter().enumerate() {
                     // The pairs' stacks lie all over the stack table: a
@@ -409,10 +384,8 @@ impl SortedLines {
                     if let Some(&((leaf, _), _)) = pairs.get(i + PREFETCH_PAIRS) {
                         prefetch_stack(nodes, leaf);
                     }
-                    frames.clear();
-                    frames.extend(p.stacks().frames_leaf_first(stack));
                     let start = bytes.len();
-                    make(&frames, thread, &mut bytes);
+                    make(stack, thread, &mut bytes);
                     rows.push((n as u32, start, bytes.len(), v));
                 }
                 (bytes, rows)
@@ -433,31 +406,103 @@ impl SortedLines {
         sorted
     }
 
-    /// The string of `r`.
-    fn bytes(&self, r: &LineRow) -> &[u8] {
-        self.parts
-            .get(r.0 as usize)
-            .and_then(|b| b.get(r.1..r.2))
+    /// The string of row `i`.
+    fn bytes(&self, i: usize) -> &[u8] {
+        self.rows
+            .get(i)
+            .and_then(|r| self.parts.get(r.0 as usize)?.get(r.1..r.2))
             .unwrap_or_default()
     }
 
-    /// Each distinct string, in order, with the summed weight of its
-    /// pairs; those of weight 0 left out.
-    fn merged(&self) -> impl Iterator<Item = (&[u8], i64)> + '_ {
-        let mut rest = self.rows.as_slice();
-        std::iter::from_fn(move || loop {
-            let (first, _) = rest.split_first()?;
-            let line = self.bytes(first);
-            let same = rest.iter().take_while(|r| self.bytes(r) == line).count();
-            let (equal, after) = rest.split_at(same);
-            rest = after;
-            let v = equal.iter().fold(0i64, |t, r| t.saturating_add(r.3));
-            if v != 0 {
-                return Some((line, v));
+    /// Write each distinct string, in order, with the summed weight of its
+    /// rows (those of weight 0 left out): `render(string, out)` appends its
+    /// text, then the weight follows. Lines are rendered in blocks on all
+    /// cores, a round of blocks at a time, while the round before is
+    /// written on this thread.
+    fn write_merged(
+        &self,
+        w: &mut impl Write,
+        render: impl Fn(&[u8], &mut Vec<u8>) + Sync,
+    ) -> io::Result<()> {
+        let blocks = 2 * rayon::current_num_threads();
+        let round = LINES_PER_BLOCK * blocks;
+        let render = &render;
+        std::thread::scope(|s| {
+            let (rendered, to_write) = mpsc::sync_channel::<Vec<Vec<u8>>>(1);
+            let (written, to_fill) = mpsc::channel::<Vec<Vec<u8>>>();
+            // Two rounds' buffers, kept from round to round: fresh ones
+            // would fault their pages in, and grow by copying.
+            for _ in 0..2 {
+                let _ = written.send(vec![Vec::new(); blocks]);
             }
+            s.spawn(move || {
+                for start in (0..self.rows.len()).step_by(round) {
+                    let Ok(mut texts) = to_fill.recv() else {
+                        return;
+                    };
+                    texts.par_iter_mut().enumerate().for_each(|(n, text)| {
+                        text.clear();
+                        let from = start + n * LINES_PER_BLOCK;
+                        let to = (from + LINES_PER_BLOCK).min(start + round);
+                        self.render_lines(from..to, render, text);
+                    });
+                    if rendered.send(texts).is_err() {
+                        return;
+                    }
+                }
+            });
+            let mut result = Ok(());
+            for texts in to_write.iter() {
+                if let Err(e) = texts.iter().try_for_each(|t| w.write_all(t)) {
+                    result = Err(e);
+                    break;
+                }
+                let _ = written.send(texts);
+            }
+            // On an error, the renderer stops at its next send or receive.
+            drop((to_write, written));
+            result
         })
     }
+
+    /// Append the lines whose first row is in `rows` to `out`: a line is
+    /// the first of a run of equal strings, its weight the run's (which
+    /// may go on past `rows`); a run begun before `rows` was written by
+    /// whoever had its first row.
+    fn render_lines(
+        &self,
+        rows: std::ops::Range<usize>,
+        render: impl Fn(&[u8], &mut Vec<u8>),
+        out: &mut Vec<u8>,
+    ) {
+        let mut i = rows.start;
+        if i > 0 {
+            let before = self.bytes(i - 1);
+            while i < rows.end && self.bytes(i) == before {
+                i += 1;
+            }
+        }
+        let mut n = itoa::Buffer::new();
+        while i < rows.end.min(self.rows.len()) {
+            let line = self.bytes(i);
+            let mut v = self.rows.get(i).map_or(0, |r| r.3);
+            i += 1;
+            while i < self.rows.len() && self.bytes(i) == line {
+                v = v.saturating_add(self.rows.get(i).map_or(0, |r| r.3));
+                i += 1;
+            }
+            if v != 0 {
+                render(line, out);
+                out.push(b' ');
+                out.extend_from_slice(n.format(v).as_bytes());
+                out.push(b'\n');
+            }
+        }
+    }
 }
+
+/// Lines of text rendered as one block.
+const LINES_PER_BLOCK: usize = 4096;
 
 /// A folded line being written: the part of the text it is in, its start
 /// and end there, and its weight.

@@ -90,16 +90,38 @@ impl LineOrder {
         })
     }
 
-    /// Append the key of the line of texts `root_first` to `key`.
-    pub(crate) fn push_key(&self, key: &mut Vec<u8>, root_first: impl IntoIterator<Item = u32>) {
-        let mut texts = root_first.into_iter().peekable();
-        while let Some(t) = texts.next() {
-            let ranks = if texts.peek().is_some() {
-                &self.inner
-            } else {
-                &self.last
-            };
-            key.extend_from_slice(ranks.get(t as usize).unwrap_or(&[0; 2]));
+    /// Append to `key` the key of the line of texts `leaf_first` (its
+    /// frames from the leaf up, as a stack is walked) under the text
+    /// `root`, when the line has one.
+    pub(crate) fn push_key(
+        &self,
+        key: &mut Vec<u8>,
+        leaf_first: impl IntoIterator<Item = u32>,
+        root: Option<u32>,
+    ) {
+        let start = key.len();
+        let rank = |ranks: &[[u8; 2]], t: u32| {
+            let [high, low] = ranks.get(t as usize).copied().unwrap_or([0; 2]);
+            // Low byte first: the whole key is reversed below, which puts
+            // its ranks root first, each high byte first.
+            [low, high]
+        };
+        let mut texts = leaf_first.into_iter();
+        // A line of its root alone ends with the root.
+        let (leaf, root) = match (texts.next(), root) {
+            (Some(leaf), root) => (leaf, root),
+            (None, Some(root)) => (root, None),
+            (None, None) => return,
+        };
+        key.extend_from_slice(&rank(&self.last, leaf));
+        for t in texts {
+            key.extend_from_slice(&rank(&self.inner, t));
+        }
+        if let Some(r) = root {
+            key.extend_from_slice(&rank(&self.inner, r));
+        }
+        if let Some(k) = key.get_mut(start..) {
+            k.reverse();
         }
     }
 
@@ -126,9 +148,14 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// The key of `line`, its first text as the root.
     fn key(order: &LineOrder, line: &[u32]) -> Vec<u8> {
-        let mut k = Vec::new();
-        order.push_key(&mut k, line.iter().copied());
+        let mut k = vec![7];
+        let (root, frames) = line.split_first().unzip();
+        let leaf_first = frames.into_iter().flatten().rev().copied();
+        order.push_key(&mut k, leaf_first, root.copied());
+        // Appended to what `k` held, which stays.
+        assert_eq!(k.remove(0), 7);
         k
     }
 

@@ -381,3 +381,50 @@ fn sorted_and_unsorted_lines_read_the_same_stacks() {
     }
     assert_eq!(write(&p), merged);
 }
+
+/// Equal lines are merged wherever their rows fall in the blocks and
+/// rounds the writer renders them in: runs of three equal lines (one per
+/// thread, two stacks) over 21,000 rows cross block and round boundaries, some runs
+/// add up to 0 (not written), and frames of one name but two kinds make
+/// equal lines of different stacks.
+#[test]
+fn equal_lines_merge_across_blocks_and_rounds() {
+    use stackconv_collapsed::stackconv_model::{FrameKind, Profile, ValueType};
+    let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
+    let threads: Vec<_> = (1..=3)
+        .map(|tid| p.intern_thread_named(Some(1), Some(tid), "app", "app"))
+        .collect();
+    let mut want: std::collections::BTreeMap<String, i64> = Default::default();
+    for i in 0..7_000u32 {
+        // Stacks i and i + 3,500 have the same text, their leaves are
+        // frames of different kinds.
+        let kind = if i < 3_500 {
+            FrameKind::Kernel
+        } else {
+            FrameKind::Native
+        };
+        let names = [format!("main{}", i % 3_500 % 13), format!("f{}", i % 3_500)];
+        let frames = [
+            p.intern_frame_named(&names[0], FrameKind::Native),
+            p.intern_frame_named(&names[1], kind),
+        ];
+        let stack = p.intern_stack_frames(frames);
+        for (n, &t) in threads.iter().enumerate() {
+            // Every seventh line's weights add up to 0.
+            let v = match (i % 7, n) {
+                (0, 0) => 2,
+                (0, 1) => -2,
+                (0, _) => 0,
+                _ => i64::from(i % 10) + n as i64 + 1,
+            };
+            p.push_sample(stack, t, None, &[v]);
+            *want.entry(names.join(";")).or_default() += v;
+        }
+    }
+    let want: String = want
+        .iter()
+        .filter(|(_, &n)| n != 0)
+        .map(|(s, n)| format!("{s} {n}\n"))
+        .collect();
+    assert_eq!(write(&p), want);
+}
