@@ -15,9 +15,9 @@
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::io::{self, Write};
-use std::sync::mpsc;
 
 use stackconv_model::memory::prefetch_stack;
+use stackconv_model::render::write_in_rounds;
 use stackconv_model::{FrameId, FrameKind, Profile, StackId, ThreadId};
 
 use crate::line_order::LineOrder;
@@ -416,52 +416,16 @@ impl SortedLines {
 
     /// Write each distinct string, in order, with the summed weight of its
     /// rows (those of weight 0 left out): `render(string, out)` appends its
-    /// text, then the weight follows. Lines are rendered in blocks on all
-    /// cores, a round of blocks at a time, while the round before is
-    /// written on this thread.
+    /// text, then the weight follows. Written in rounds of blocks of lines
+    /// rendered on all cores ([`write_in_rounds`]).
     fn write_merged(
         &self,
         w: &mut impl Write,
         render: impl Fn(&[u8], &mut Vec<u8>) + Sync,
     ) -> io::Result<()> {
-        let blocks = 2 * rayon::current_num_threads();
-        let round = LINES_PER_BLOCK * blocks;
-        let render = &render;
-        std::thread::scope(|s| {
-            let (rendered, to_write) = mpsc::sync_channel::<Vec<Vec<u8>>>(1);
-            let (written, to_fill) = mpsc::channel::<Vec<Vec<u8>>>();
-            // Two rounds' buffers, kept from round to round: fresh ones
-            // would fault their pages in, and grow by copying.
-            for _ in 0..2 {
-                let _ = written.send(vec![Vec::new(); blocks]);
-            }
-            s.spawn(move || {
-                for start in (0..self.rows.len()).step_by(round) {
-                    let Ok(mut texts) = to_fill.recv() else {
-                        return;
-                    };
-                    texts.par_iter_mut().enumerate().for_each(|(n, text)| {
-                        text.clear();
-                        let from = start + n * LINES_PER_BLOCK;
-                        let to = (from + LINES_PER_BLOCK).min(start + round);
-                        self.render_lines(from..to, render, text);
-                    });
-                    if rendered.send(texts).is_err() {
-                        return;
-                    }
-                }
-            });
-            let mut result = Ok(());
-            for texts in to_write.iter() {
-                if let Err(e) = texts.iter().try_for_each(|t| w.write_all(t)) {
-                    result = Err(e);
-                    break;
-                }
-                let _ = written.send(texts);
-            }
-            // On an error, the renderer stops at its next send or receive.
-            drop((to_write, written));
-            result
+        write_in_rounds(w, self.rows.len(), LINES_PER_BLOCK, |rows, text| {
+            self.render_lines(rows, &render, text);
+            Ok(())
         })
     }
 

@@ -56,6 +56,7 @@ pub mod limits;
 pub mod memory;
 pub mod naming;
 pub mod pruning;
+pub mod render;
 
 // The generic operation that compares two profiles; the operations that
 // carry policy (filters, transforms, views, idle, top) are in the

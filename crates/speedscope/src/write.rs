@@ -1,13 +1,14 @@
 //! The writer: a model profile to a speedscope file.
 
 use std::io::{self, Write};
+use std::ops::Range;
 
-use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use stackconv_model::memory::prefetch_stack;
+use stackconv_model::render::write_in_rounds;
 use stackconv_model::{FrameId, Profile, StackId, ThreadId};
 
 use crate::error::Error;
@@ -314,62 +315,78 @@ impl Plan<'_> {
     /// The `samples` array of `rows`: each row's stack as its frames'
     /// indices in `shared.frames`, root first. The walks up the stacks
     /// wait on memory (rows in time order reach stacks all over the
-    /// table): blocks of rows are rendered on all cores, a round of
-    /// blocks at a time, and written in order.
+    /// table): blocks of rows are rendered on all cores
+    /// ([`write_in_rounds`]).
     fn write_stacks(&self, rows: &[Row], w: &mut impl Write) -> io::Result<()> {
-        w.write_all(b"[")?;
-        let round = ROWS_PER_BLOCK * 2 * rayon::current_num_threads();
-        for (r, rows) in rows.chunks(round).enumerate() {
-            let blocks: Vec<io::Result<Vec<u8>>> = rows
-                .par_chunks(ROWS_PER_BLOCK)
-                .enumerate()
-                .map(|(b, rows)| self.render_stacks(rows, r == 0 && b == 0))
-                .collect();
-            for block in blocks {
-                w.write_all(&block?)?;
+        // Each written frame's index followed by a comma, made once.
+        let mut texts = vec![([0; INDEX_TEXT], 0u8); self.p.frames().len()];
+        let mut n = itoa::Buffer::new();
+        for (model, index) in self.frame_map.iter().enumerate() {
+            if let (Some(index), Some((text, len))) = (index, texts.get_mut(model)) {
+                let digits = n.format(*index).as_bytes();
+                if let Some(t) = text.get_mut(..=digits.len()) {
+                    t.copy_from_slice(&[digits, b","].concat());
+                    *len = t.len() as u8;
+                }
             }
         }
+        w.write_all(b"[")?;
+        write_in_rounds(w, rows.len(), ROWS_PER_BLOCK, |range, text| {
+            self.render_stacks(rows, range, &texts, text)
+        })?;
         w.write_all(b"]")
     }
 
-    /// The array elements of `rows`' stacks, each after a comma but the
-    /// very first.
-    fn render_stacks(&self, rows: &[Row], first: bool) -> io::Result<Vec<u8>> {
+    /// The array elements of the stacks of `rows[range]`, each after a
+    /// comma but the very first; `texts` holds, by model frame, its
+    /// index's text followed by a comma (of length 0 for a frame not in
+    /// `shared.frames`).
+    fn render_stacks(
+        &self,
+        rows: &[Row],
+        range: Range<usize>,
+        texts: &[([u8; INDEX_TEXT], u8)],
+        text: &mut Vec<u8>,
+    ) -> io::Result<()> {
         let stacks = self.p.stacks();
         let nodes = stacks.nodes();
-        let mut frames: Vec<u32> = Vec::new();
-        let mut text = Vec::new();
-        let mut n = itoa::Buffer::new();
-        for (i, &(stack, _)) in rows.iter().enumerate() {
+        let mut frames: Vec<&([u8; INDEX_TEXT], u8)> = Vec::new();
+        for i in range {
             // A coming row's nodes are asked for ahead.
             if let Some(&(Some(leaf), _)) = rows.get(i + PREFETCH_ROWS) {
                 prefetch_stack(nodes, leaf);
             }
             frames.clear();
-            if let Some(stack) = stack {
+            if let Some(&(Some(stack), _)) = rows.get(i) {
                 for f in stacks.frames_leaf_first(stack) {
-                    let index = self.frame_map.get(f.index()).copied().flatten();
-                    frames.push(
-                        index
-                            .ok_or_else(|| io::Error::other("frame missing from shared.frames"))?,
-                    );
+                    match texts.get(f.index()) {
+                        Some(t) if t.1 > 0 => frames.push(t),
+                        _ => return Err(io::Error::other("frame missing from shared.frames")),
+                    }
                 }
             }
-            if i > 0 || !first {
+            if i > 0 {
                 text.push(b',');
             }
             text.push(b'[');
-            for (j, &f) in frames.iter().rev().enumerate() {
-                if j > 0 {
-                    text.push(b',');
-                }
-                text.extend_from_slice(n.format(f).as_bytes());
+            for &(bytes, len) in frames.iter().rev() {
+                // One copy of a fixed size, then cut to length.
+                let end = text.len() + usize::from(*len);
+                text.extend_from_slice(bytes);
+                text.truncate(end);
+            }
+            if !frames.is_empty() {
+                // The last index's comma.
+                text.pop();
             }
             text.push(b']');
         }
-        Ok(text)
+        Ok(())
     }
 }
+
+/// Bytes of a frame index's text and its comma: 10 digits at most.
+const INDEX_TEXT: usize = 11;
 
 /// Rows of stacks rendered as one block.
 const ROWS_PER_BLOCK: usize = 8192;

@@ -250,8 +250,12 @@ proptest! {
 #[test]
 fn rows_rendered_in_blocks_stay_in_order() {
     let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
+    // 40 frames and 12,000 leaves: frame indices of one to five digits.
     let frames: Vec<_> = (0..40)
         .map(|i| p.intern_frame_named(&format!("f{i}"), FrameKind::Native))
+        .collect();
+    let leaves: Vec<_> = (0..12_000)
+        .map(|i| p.intern_frame_named(&format!("g{i}"), FrameKind::Native))
         .collect();
     let t = p.intern_thread_named(Some(1), Some(1), "app", "app");
     let n: u64 = 70_001;
@@ -262,9 +266,15 @@ fn rows_rendered_in_blocks_stay_in_order() {
         let stack: Vec<usize> = (0..depth)
             .map(|d| ((i / 40u64.pow(d as u32)) % 40) as usize)
             .collect();
-        let s = p.intern_stack_frames(stack.iter().map(|&f| frames[f]));
+        let leaf = (i % 12_000) as usize;
+        let s = p.intern_stack_frames(
+            stack
+                .iter()
+                .map(|&f| frames[f])
+                .chain(std::iter::once(leaves[leaf])),
+        );
         p.push_sample(s, t, Some(i), &[1 + (i % 3) as i64]);
-        want.push((stack, 1 + (i % 3) as i64));
+        want.push((stack, leaf, 1 + (i % 3) as i64));
     }
     let doc: Value = serde_json::from_slice(&to_json(&p)).unwrap();
     let names: Vec<String> = doc["shared"]["frames"]
@@ -278,14 +288,18 @@ fn rows_rendered_in_blocks_stay_in_order() {
     let weights = profile["weights"].as_array().unwrap();
     assert_eq!(samples.len(), n as usize);
     assert_eq!(weights.len(), n as usize);
-    for (i, (stack, weight)) in want.iter().enumerate() {
+    for (i, (stack, leaf, weight)) in want.iter().enumerate() {
         let got: Vec<&str> = samples[i]
             .as_array()
             .unwrap()
             .iter()
             .map(|f| names[f.as_u64().unwrap() as usize].as_str())
             .collect();
-        let want: Vec<String> = stack.iter().map(|f| format!("f{f}")).collect();
+        let want: Vec<String> = stack
+            .iter()
+            .map(|f| format!("f{f}"))
+            .chain(std::iter::once(format!("g{leaf}")))
+            .collect();
         assert_eq!(got, want, "sample {i}");
         assert_eq!(weights[i], *weight, "weight {i}");
     }
