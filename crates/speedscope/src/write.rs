@@ -112,11 +112,41 @@ impl<'a> Plan<'a> {
             None => Box::new(0..p.samples().len()),
         };
 
+        // Which frames the samples' stacks use: a pass over the whole
+        // stack table, made on another thread meanwhile when it is large
+        // (or here, when no thread can be had).
+        std::thread::scope(|scope| {
+            let used = (p.stacks().len() >= PASS_ON_ANOTHER_THREAD)
+                .then(|| {
+                    std::thread::Builder::new()
+                        .name("speedscope-frames".into())
+                        .spawn_scoped(scope, || used_frames(p))
+                        .ok()
+                })
+                .flatten();
+            let rows = Self::rows(p, vt, values, order);
+            let used = match used {
+                Some(thread) => thread
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                None => used_frames(p),
+            };
+            Ok(Self::with_frames(p, opts, vt, rows?, &used))
+        })
+    }
+
+    /// Each thread's rows, in `order` (equal stacks folded when the
+    /// profile has no times).
+    fn rows(
+        p: &Profile,
+        vt: &stackconv_model::ValueType,
+        values: &[i64],
+        order: Box<dyn Iterator<Item = usize> + '_>,
+    ) -> Result<Vec<(ThreadId, Vec<Row>)>, Error> {
         let mut thread_slot: FxHashMap<ThreadId, usize> = FxHashMap::default();
         let mut threads: Vec<(ThreadId, Vec<Row>)> = Vec::new();
         // (thread slot, stack) -> row, for folding.
         let mut folded: FxHashMap<(usize, Option<StackId>), usize> = FxHashMap::default();
-        let mut used_stacks = vec![false; p.stacks().len()];
         for i in order {
             let (Some(&stack), Some(&thread)) =
                 (p.samples().stacks().get(i), p.samples().threads().get(i))
@@ -138,11 +168,6 @@ impl<'a> Plan<'a> {
             let Some((_, rows)) = threads.get_mut(slot) else {
                 continue;
             };
-            if let Some(s) = stack {
-                if let Some(u) = used_stacks.get_mut(s.index()) {
-                    *u = true;
-                }
-            }
             if p.has_times() {
                 rows.push((stack, value));
             } else {
@@ -159,24 +184,18 @@ impl<'a> Plan<'a> {
                 }
             }
         }
-        drop(folded);
+        Ok(threads)
+    }
 
-        // A used stack uses its parents; parents have smaller ids than
-        // their children, so one pass from the top marks every ancestor.
-        let mut used_frames = vec![false; p.frames().len()];
-        for (i, node) in p.stacks().nodes().iter().enumerate().rev() {
-            if !used_stacks.get(i).copied().unwrap_or(false) {
-                continue;
-            }
-            if let Some(u) = used_frames.get_mut(node.frame.index()) {
-                *u = true;
-            }
-            if let Some(parent) = node.parent {
-                if let Some(u) = used_stacks.get_mut(parent.index()) {
-                    *u = true;
-                }
-            }
-        }
+    /// The plan of `threads`' rows, with the frames `used` in
+    /// `shared.frames`.
+    fn with_frames(
+        p: &'a Profile,
+        opts: &'a WriteOptions,
+        vt: &stackconv_model::ValueType,
+        mut threads: Vec<(ThreadId, Vec<Row>)>,
+        used_frames: &[bool],
+    ) -> Self {
         let mut frame_map = vec![None; p.frames().len()];
         let mut frames = Vec::new();
         for (id, _) in p.frames().iter() {
@@ -203,15 +222,46 @@ impl<'a> Plan<'a> {
                 rows: Vec::new(),
             });
         }
-        Ok(Plan {
+        Plan {
             p,
             unit: unit_name(&vt.unit),
             frame_map,
             frames,
             threads,
             name: opts.name.as_deref(),
-        })
+        }
     }
+}
+
+/// Stack tables of this many nodes or more have their used frames worked
+/// out on another thread ([`used_frames`]).
+const PASS_ON_ANOTHER_THREAD: usize = 1 << 16;
+
+/// Which frames (by index) the stacks of `p`'s samples use. A used stack
+/// uses its parents; parents have smaller ids than their children, so one
+/// pass from the top marks every ancestor.
+fn used_frames(p: &Profile) -> Vec<bool> {
+    let mut used_stacks = vec![false; p.stacks().len()];
+    for s in p.samples().stacks().iter().flatten() {
+        if let Some(u) = used_stacks.get_mut(s.index()) {
+            *u = true;
+        }
+    }
+    let mut used_frames = vec![false; p.frames().len()];
+    for (i, node) in p.stacks().nodes().iter().enumerate().rev() {
+        if !used_stacks.get(i).copied().unwrap_or(false) {
+            continue;
+        }
+        if let Some(u) = used_frames.get_mut(node.frame.index()) {
+            *u = true;
+        }
+        if let Some(parent) = node.parent {
+            if let Some(u) = used_stacks.get_mut(parent.index()) {
+                *u = true;
+            }
+        }
+    }
+    used_frames
 }
 
 struct FramesOut<'a, 'p>(&'a Plan<'p>);
