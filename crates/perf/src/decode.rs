@@ -292,7 +292,7 @@ pub(crate) type Message = Result<Batch, Error>;
 /// that their buffers are reused, and `pages` of the input before them
 /// released.
 pub(crate) fn decode_all<'a>(
-    runs: records::Runs<impl Iterator<Item = (&'a [u8], Option<usize>)>>,
+    runs: records::Runs<impl records::RunIter<'a>>,
     events: &Events,
     progress: Option<&crate::Progress>,
     send: &mpsc::SyncSender<Message>,

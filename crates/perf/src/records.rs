@@ -218,10 +218,14 @@ pub(crate) struct Runs<I> {
     pub input_len: usize,
 }
 
+/// What [`Runs::runs`] goes through: each run's bytes and, when they are
+/// the input's, where they start in it.
+pub(crate) trait RunIter<'a>: Iterator<Item = (&'a [u8], Option<usize>)> {}
+
+impl<'a, I: Iterator<Item = (&'a [u8], Option<usize>)>> RunIter<'a> for I {}
+
 /// The runs of a walked container.
-pub(crate) fn runs_of<'a>(
-    c: &'a Container<'a>,
-) -> Runs<impl Iterator<Item = (&'a [u8], Option<usize>)> + 'a> {
+pub(crate) fn runs_of<'a>(c: &'a Container<'a>) -> Runs<impl RunIter<'a> + 'a> {
     Runs {
         runs: c.record_ranges(),
         big_endian: c.big_endian,
@@ -235,7 +239,7 @@ pub(crate) fn runs_of<'a>(
 /// a round, to `passed_on`, the input offset before which every record has
 /// been passed to `each` (when it grew).
 pub(crate) fn for_each<'a>(
-    runs: Runs<impl Iterator<Item = (&'a [u8], Option<usize>)>>,
+    runs: Runs<impl RunIter<'a>>,
     events: &Events,
     progress: Option<&crate::Progress>,
     mut each: impl FnMut(Record<'a>) -> bool,

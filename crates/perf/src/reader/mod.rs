@@ -49,6 +49,17 @@ struct EventColumn {
     sampled: Option<String>,
 }
 
+/// The thread of a sample, and what is looked up from it.
+#[derive(Clone, Copy)]
+struct LastThread {
+    /// The comms' generation when it was looked up, the pid and tid.
+    key: (u64, i32, i32),
+    thread: ThreadId,
+    comm: StringId,
+    /// Whether the comm is Java's.
+    java: bool,
+}
+
 struct Reader<'o> {
     opts: &'o ReadOptions,
     profile: Profile,
@@ -111,9 +122,8 @@ struct Reader<'o> {
     /// ([`decode::chain_key`]); boxed, as a sample takes its key's out of
     /// the map and puts it back.
     key_stacks: FxHashMap<i32, Box<KeyStack>>,
-    /// The thread of the last sample: the comms' generation, its pid and
-    /// tid, thread, comm and whether the comm is Java's.
-    last_thread: Option<(u64, i32, i32, ThreadId, StringId, bool)>,
+    /// The thread of the last sample, kept while the samples are of it.
+    last_thread: Option<LastThread>,
     values: Vec<i64>,
     /// Per value column, the sum of the weights pushed so far (all
     /// non-negative): kept within 2^63-1, so every sum of some of them fits.
@@ -381,7 +391,7 @@ impl<'o> Reader<'o> {
     /// kernel symbols' read when it starts meanwhile.
     fn read_runs<'a>(
         &mut self,
-        runs: records::Runs<impl Iterator<Item = (&'a [u8], Option<usize>)> + Send>,
+        runs: records::Runs<impl records::RunIter<'a> + Send>,
         input: &[u8],
         event_info: &Events,
         pages: Pages<'_>,
@@ -405,20 +415,20 @@ impl<'o> Reader<'o> {
                 return Err(Error::Io(e));
             }
             for batch in recv {
+                let batch = batch?;
                 let decode::Batch {
-                    mut records,
-                    mut stacks,
-                    stack_bytes: _,
-                    mut entries,
-                    passed,
-                } = batch?;
+                    records,
+                    stacks,
+                    entries,
+                    ..
+                } = &batch;
                 if let Some(k) = arrived() {
                     r.sym.adopt_kallsyms(k);
                 }
                 let data = decode::BatchData {
                     input,
-                    stacks: &stacks,
-                    entries: &entries,
+                    stacks,
+                    entries,
                 };
                 for at in 0..records.len() {
                     // A coming sample's new entries are asked for ahead: the
@@ -434,21 +444,13 @@ impl<'o> Reader<'o> {
                         r.apply(d, data);
                     }
                 }
-                records.clear();
                 if let Some(e) = r.overflow.take() {
                     return Err(e);
                 }
-                stacks.clear();
-                entries.clear();
-                // The decoder may have ended: then the batch is dropped. It
-                // releases the input's pages before `passed`.
-                let _ = give_back.send(decode::Batch {
-                    records,
-                    stacks,
-                    stack_bytes: 0,
-                    entries,
-                    passed,
-                });
+                // The decoder empties it for the next records (it may have
+                // ended: then the batch is dropped), and releases the
+                // input's pages before `passed`.
+                let _ = give_back.send(batch);
             }
             Ok(())
         })
@@ -689,17 +691,25 @@ impl Reader<'_> {
             }
         }
         // Consecutive samples are mostly of one thread.
-        let now = (self.comms.generation, pid, tid);
-        let (thread, comm, java) = match self.last_thread {
-            Some((g, p, t, thread, comm, java)) if (g, p, t) == now => (thread, comm, java),
+        let key = (self.comms.generation, pid, tid);
+        let last = match self.last_thread {
+            Some(last) if last.key == key => last,
             _ => {
                 let thread = self.thread_of(pid, tid);
                 let comm = self.profile.threads().get(thread).thread_name;
-                let java = self.profile.str(comm).starts_with("java");
-                self.last_thread = Some((now.0, pid, tid, thread, comm, java));
-                (thread, comm, java)
+                let last = LastThread {
+                    key,
+                    thread,
+                    comm,
+                    java: self.profile.str(comm).starts_with("java"),
+                };
+                self.last_thread = Some(last);
+                last
             }
         };
+        let LastThread {
+            thread, comm, java, ..
+        } = last;
 
         // The addresses of the stack, leaf first: the callchain, then for
         // --call-graph dwarf the user stack unwound from the registers.
