@@ -11,6 +11,8 @@
 
 use std::cmp::Ordering;
 
+use stackconv_model::render::Piece;
+
 /// The two ranks of each text and what each rank writes.
 pub(crate) struct LineOrder {
     /// Per text: its rank when a frame follows it, big-endian.
@@ -21,17 +23,6 @@ pub(crate) struct LineOrder {
     /// rank.
     pieces: Vec<Piece>,
 }
-
-/// The bytes a rank writes: short ones in a fixed array, so that a line
-/// is written with copies of one fixed size (no call per frame), then cut
-/// to length.
-enum Piece {
-    Short([u8; SHORT], usize),
-    Long(Vec<u8>),
-}
-
-/// The longest piece kept in a fixed array.
-const SHORT: usize = 32;
 
 impl LineOrder {
     /// The order of lines made of `texts` (distinct); `None` when a text
@@ -74,14 +65,7 @@ impl LineOrder {
             if is_inner {
                 piece.push(b';');
             }
-            let mut short = [0; SHORT];
-            pieces.push(match short.get_mut(..piece.len()) {
-                Some(s) => {
-                    s.copy_from_slice(&piece);
-                    Piece::Short(short, piece.len())
-                }
-                None => Piece::Long(piece),
-            });
+            pieces.push(Piece::new(&piece));
         }
         Some(LineOrder {
             inner,
@@ -130,14 +114,8 @@ impl LineOrder {
         for r in key.chunks_exact(2) {
             let rank = r.first().map_or(0, |&h| usize::from(h) << 8)
                 | r.get(1).map_or(0, |&l| usize::from(l));
-            match self.pieces.get(rank) {
-                Some(Piece::Short(bytes, len)) => {
-                    let end = out.len() + len;
-                    out.extend_from_slice(bytes);
-                    out.truncate(end);
-                }
-                Some(Piece::Long(bytes)) => out.extend_from_slice(bytes),
-                None => {}
+            if let Some(piece) = self.pieces.get(rank) {
+                piece.append_to(out);
             }
         }
     }

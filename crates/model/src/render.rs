@@ -100,6 +100,61 @@ pub fn write_in_rounds(
     })
 }
 
+/// A short byte string appended to texts very many times (a frame's name
+/// in folded lines, a frame index in speedscope's arrays): one of up to
+/// [`Piece::SHORT`] bytes is kept in a fixed array and appended with one
+/// copy of that fixed size, then cut to length (no call to a copy of
+/// variable length per piece); a longer one as a vector.
+///
+/// ```
+/// use stackconv_model::render::Piece;
+///
+/// let (a, b) = (Piece::new(b"main;"), Piece::new(&[b'x'; 40]));
+/// let mut line = Vec::new();
+/// a.append_to(&mut line);
+/// b.append_to(&mut line);
+/// assert_eq!(line.len(), 45);
+/// assert!(line.starts_with(b"main;x"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Piece(Bytes);
+
+#[derive(Clone, Debug)]
+enum Bytes {
+    Short([u8; Piece::SHORT], u8),
+    Long(Vec<u8>),
+}
+
+impl Piece {
+    /// The longest piece kept in a fixed array.
+    pub const SHORT: usize = 32;
+
+    /// The piece of `bytes`.
+    pub fn new(bytes: &[u8]) -> Piece {
+        let mut short = [0; Piece::SHORT];
+        Piece(match short.get_mut(..bytes.len()) {
+            Some(s) => {
+                s.copy_from_slice(bytes);
+                Bytes::Short(short, bytes.len() as u8)
+            }
+            None => Bytes::Long(bytes.to_vec()),
+        })
+    }
+
+    /// Append the piece to `out`.
+    #[inline]
+    pub fn append_to(&self, out: &mut Vec<u8>) {
+        match &self.0 {
+            Bytes::Short(bytes, len) => {
+                let end = out.len() + usize::from(*len);
+                out.extend_from_slice(bytes);
+                out.truncate(end);
+            }
+            Bytes::Long(bytes) => out.extend_from_slice(bytes),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,5 +219,15 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(err.to_string(), "disk full");
+    }
+
+    #[test]
+    fn pieces_of_every_length_append_exactly() {
+        for n in [0, 1, Piece::SHORT - 1, Piece::SHORT, Piece::SHORT + 1, 100] {
+            let bytes: Vec<u8> = (0..n).map(|i| i as u8 + 1).collect();
+            let mut out = b"ab".to_vec();
+            Piece::new(&bytes).append_to(&mut out);
+            assert_eq!(out, [b"ab".as_slice(), &bytes].concat(), "{n}");
+        }
     }
 }

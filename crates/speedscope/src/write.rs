@@ -8,7 +8,7 @@ use rustc_hash::FxHashMap;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use stackconv_model::memory::prefetch_stack;
-use stackconv_model::render::write_in_rounds;
+use stackconv_model::render::{write_in_rounds, Piece};
 use stackconv_model::{FrameId, Profile, StackId, ThreadId};
 
 use crate::error::Error;
@@ -369,17 +369,12 @@ impl Plan<'_> {
     /// ([`write_in_rounds`]).
     fn write_stacks(&self, rows: &[Row], w: &mut impl Write) -> io::Result<()> {
         // Each written frame's index followed by a comma, made once.
-        let mut texts = vec![([0; INDEX_TEXT], 0u8); self.p.frames().len()];
         let mut n = itoa::Buffer::new();
-        for (model, index) in self.frame_map.iter().enumerate() {
-            if let (Some(index), Some((text, len))) = (index, texts.get_mut(model)) {
-                let digits = n.format(*index).as_bytes();
-                if let Some(t) = text.get_mut(..=digits.len()) {
-                    t.copy_from_slice(&[digits, b","].concat());
-                    *len = t.len() as u8;
-                }
-            }
-        }
+        let texts: Vec<Option<Piece>> = self
+            .frame_map
+            .iter()
+            .map(|index| Some(Piece::new(&[n.format((*index)?).as_bytes(), b","].concat())))
+            .collect();
         w.write_all(b"[")?;
         write_in_rounds(w, rows.len(), ROWS_PER_BLOCK, |range, text| {
             self.render_stacks(rows, range, &texts, text)
@@ -389,18 +384,18 @@ impl Plan<'_> {
 
     /// The array elements of the stacks of `rows[range]`, each after a
     /// comma but the very first; `texts` holds, by model frame, its
-    /// index's text followed by a comma (of length 0 for a frame not in
+    /// index's text followed by a comma (`None` for a frame not in
     /// `shared.frames`).
     fn render_stacks(
         &self,
         rows: &[Row],
         range: Range<usize>,
-        texts: &[([u8; INDEX_TEXT], u8)],
+        texts: &[Option<Piece>],
         text: &mut Vec<u8>,
     ) -> io::Result<()> {
         let stacks = self.p.stacks();
         let nodes = stacks.nodes();
-        let mut frames: Vec<&([u8; INDEX_TEXT], u8)> = Vec::new();
+        let mut frames: Vec<&Piece> = Vec::new();
         for i in range {
             // A coming row's nodes are asked for ahead.
             if let Some(&(Some(leaf), _)) = rows.get(i + PREFETCH_ROWS) {
@@ -410,7 +405,7 @@ impl Plan<'_> {
             if let Some(&(Some(stack), _)) = rows.get(i) {
                 for f in stacks.frames_leaf_first(stack) {
                     match texts.get(f.index()) {
-                        Some(t) if t.1 > 0 => frames.push(t),
+                        Some(Some(t)) => frames.push(t),
                         _ => return Err(io::Error::other("frame missing from shared.frames")),
                     }
                 }
@@ -419,11 +414,8 @@ impl Plan<'_> {
                 text.push(b',');
             }
             text.push(b'[');
-            for &(bytes, len) in frames.iter().rev() {
-                // One copy of a fixed size, then cut to length.
-                let end = text.len() + usize::from(*len);
-                text.extend_from_slice(bytes);
-                text.truncate(end);
+            for piece in frames.iter().rev() {
+                piece.append_to(text);
             }
             if !frames.is_empty() {
                 // The last index's comma.
@@ -434,9 +426,6 @@ impl Plan<'_> {
         Ok(())
     }
 }
-
-/// Bytes of a frame index's text and its comma: 10 digits at most.
-const INDEX_TEXT: usize = 11;
 
 /// Rows of stacks rendered as one block.
 const ROWS_PER_BLOCK: usize = 8192;
