@@ -571,8 +571,10 @@ pub(crate) fn write(p: &Profile, mut out: impl Write) -> Result<(), Error> {
             .name("pprof-gzip".into())
             .spawn_scoped(scope, move || -> std::io::Result<Vec<u8>> {
                 // The fastest level, as Go's runtime/pprof writes its
-                // profiles: the tables compress well at any level, and the
-                // default level took most of the time of a large profile.
+                // profiles: the default level took most of the time of a
+                // large profile. (zlib-rs's fastest level gives c-fp-100M's
+                // 16.5 MB message as 8.2 MB in 66 ms of one core; its next
+                // level 5.9 MB in 127 ms, which the encoder would wait for.)
                 let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
                 for chunk in recv {
                     gz.write_all(&chunk)?;
