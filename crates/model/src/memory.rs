@@ -1,7 +1,8 @@
 //! Memory access hints for the loops that go through large tables in an
 //! order of their own (sorted paths, sample rows): asking for the cache
 //! lines of items a few iterations ahead lets their misses overlap instead
-//! of waiting for each in turn.
+//! of waiting for each in turn. And [`drop_elsewhere`], for structures of
+//! many small allocations that are done with while work remains.
 
 use crate::{StackId, StackNode};
 
@@ -69,4 +70,29 @@ pub fn prefetch_stack(nodes: &[StackNode], leaf: StackId) {
     for line in 0..STACK_LINES {
         prefetch(nodes.get(leaf.index().saturating_sub(line * NODES_PER_LINE)));
     }
+}
+
+/// Drop `value` on a thread of its own, so that the caller goes on while
+/// its memory is given back; dropped here when no thread can be had.
+///
+/// For what is done with before the work is (a reader's parsed debug
+/// information, its caches): freeing a structure of millions of small
+/// allocations takes milliseconds of one core that the caller need not
+/// wait for. The thread is not joined: the value has no owner left to
+/// wait for it, and a process that exits first gives the memory back all
+/// the same.
+///
+/// ```
+/// use stackconv_model::memory::drop_elsewhere;
+///
+/// let parsed: Vec<String> = (0..1000).map(|i| i.to_string()).collect();
+/// assert_eq!(parsed.len(), 1000);
+/// drop_elsewhere(parsed);
+/// ```
+pub fn drop_elsewhere<T: Send + 'static>(value: T) {
+    // When the thread cannot be started, the closure, and the value with
+    // it, is dropped here.
+    let _ = std::thread::Builder::new()
+        .name("drop".into())
+        .spawn(move || drop(value));
 }

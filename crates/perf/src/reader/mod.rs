@@ -904,6 +904,12 @@ impl Reader<'_> {
     }
 
     fn finish(mut self) -> Profile {
+        // The symbolizer (parsed files, their DWARF, the caches) is done
+        // with once it has said what it lost: freed on another thread
+        // while the stacks are interned here.
+        let (losses, warnings) = self.sym.report();
+        let sym = std::mem::replace(&mut self.sym, Symbolizer::new(SymbolOptions::default()));
+        stackconv_model::memory::drop_elsewhere(sym);
         let batch = std::mem::take(&mut self.batch);
         // What reading needed is done with: freed before the stacks are
         // interned, which takes memory of its own.
@@ -940,7 +946,6 @@ impl Reader<'_> {
                 meta.start_time_ns = clock.checked_sub(f).and_then(|d| wall.checked_sub(d));
             }
         }
-        let (losses, warnings) = self.sym.report();
         for l in losses {
             meta.add_loss(&l.what, l.count);
         }
