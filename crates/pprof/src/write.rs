@@ -27,8 +27,6 @@ struct Builder<'p> {
     /// (see [`Builder::stack`]): the location of that group of frames.
     /// Other nodes' locations are their frame's, in `frame_locations`.
     inline_groups: FxHashMap<StackId, u64>,
-    /// The labels of a thread's samples without labels of their own.
-    thread_labels: FxHashMap<ThreadId, Vec<proto::Label>>,
     /// Scratch for [`Builder::stack`]: a stack's nodes, a group's frames.
     path: Vec<StackId>,
     group: Vec<FrameId>,
@@ -38,8 +36,19 @@ struct Builder<'p> {
     /// numbered already, else 0 (no location id is 0). A stack of such
     /// frames only looks these up ([`Builder::stack`]).
     plain_locations: Vec<u64>,
-    /// Per thread: the root frame's function when `comm_root` asks for it.
-    comm_functions: HashMap<ThreadId, Option<u64>>,
+    /// Per thread: the root frame `comm_root` asks for, when it does.
+    comm_roots: FxHashMap<ThreadId, CommRoot>,
+    /// Per thread: its labels (see [`Builder::labels`]) encoded as the
+    /// sample's field 3, for samples without labels of their own.
+    thread_label_bytes: FxHashMap<ThreadId, Vec<u8>>,
+}
+
+/// A thread's root frame, its name as perf script shows it.
+struct CommRoot {
+    /// The frame's name (`None`: the thread has none to show).
+    name: Option<String>,
+    /// Its location, numbered when a sample first needs it.
+    location: Option<u64>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -67,10 +76,10 @@ impl<'p> Builder<'p> {
             inline_groups: FxHashMap::default(),
             path: Vec::new(),
             group: Vec::new(),
-            thread_labels: FxHashMap::default(),
             frame_locations: vec![None; p.frames().len()],
             plain_locations: vec![0; p.frames().len()],
-            comm_functions: HashMap::new(),
+            comm_roots: FxHashMap::default(),
+            thread_label_bytes: FxHashMap::default(),
         };
         b.string("");
         b
@@ -300,28 +309,36 @@ impl<'p> Builder<'p> {
     /// thread name as root frame (perf sources, `Meta::comm_root`) and the
     /// stack does not start with it already.
     fn comm_location(&mut self, thread: ThreadId, root: Option<FrameId>) -> Option<u64> {
-        if !self.p.meta().comm_root {
+        let p = self.p;
+        if !p.meta().comm_root {
             return None;
         }
-        let t = self.p.threads().get(thread);
-        let name = stackconv_model::naming::comm_root(
-            self.p.str(t.thread_name),
-            self.p.str(t.process_name),
-        )?;
-        if let Some(root) = root {
-            if self.p.frame_name(root) == name {
-                return None;
+        // Asked for every sample: the name is made once per thread, its
+        // location numbered once.
+        let cached = self.comm_roots.entry(thread).or_insert_with(|| {
+            let t = p.threads().get(thread);
+            CommRoot {
+                name: stackconv_model::naming::comm_root(
+                    p.str(t.thread_name),
+                    p.str(t.process_name),
+                ),
+                location: None,
             }
+        });
+        let name = cached.name.as_deref()?;
+        if root.is_some_and(|root| p.frame_name(root) == name) {
+            return None;
         }
-        let function = match self.comm_functions.get(&thread) {
-            Some(f) => *f,
-            None => {
-                let f = Some(self.function(&name, ""));
-                self.comm_functions.insert(thread, f);
-                f
-            }
-        }?;
-        Some(self.location(0, vec![(function, 0)]))
+        if let Some(location) = cached.location {
+            return Some(location);
+        }
+        let name = name.to_string();
+        let function = self.function(&name, "");
+        let location = self.location(0, vec![(function, 0)]);
+        if let Some(cached) = self.comm_roots.get_mut(&thread) {
+            cached.location = Some(location);
+        }
+        Some(location)
     }
 
     fn label(&mut self, l: &Label) -> proto::Label {
@@ -342,22 +359,39 @@ impl<'p> Builder<'p> {
         }
     }
 
+    /// The sample's labels encoded as its field 3 into `own_bytes`, or,
+    /// for a sample without labels of its own, its thread's, encoded once
+    /// per thread (see [`Builder::labels`]).
+    fn label_bytes<'b>(
+        &'b mut self,
+        own: &[Label],
+        thread: ThreadId,
+        own_bytes: &'b mut Vec<u8>,
+    ) -> &'b [u8] {
+        let encode = |labels: Vec<proto::Label>, out: &mut Vec<u8>| {
+            for l in &labels {
+                prost::encoding::message::encode(3, l, out);
+            }
+        };
+        if !own.is_empty() {
+            own_bytes.clear();
+            encode(self.labels(own, thread), own_bytes);
+            return own_bytes;
+        }
+        if !self.thread_label_bytes.contains_key(&thread) {
+            let mut bytes = Vec::new();
+            encode(self.labels(own, thread), &mut bytes);
+            self.thread_label_bytes.insert(thread, bytes);
+        }
+        self.thread_label_bytes
+            .get(&thread)
+            .map_or(&[][..], Vec::as_slice)
+    }
+
     /// The sample's own labels, then its thread's (`pid` and `thread`
     /// numeric; `thread_name`, `process_name` strings) where the own labels
     /// do not already say them (as the reader derives threads).
     fn labels(&mut self, own: &[Label], thread: ThreadId) -> Vec<proto::Label> {
-        if own.is_empty() {
-            if let Some(done) = self.thread_labels.get(&thread) {
-                return done.clone();
-            }
-            let done = self.labels_uncached(own, thread);
-            self.thread_labels.insert(thread, done.clone());
-            return done;
-        }
-        self.labels_uncached(own, thread)
-    }
-
-    fn labels_uncached(&mut self, own: &[Label], thread: ThreadId) -> Vec<proto::Label> {
         let mut out: Vec<proto::Label> = own.iter().map(|l| self.label(l)).collect();
         let t = *self.p.threads().get(thread);
         let said = crate::read::thread_from_labels(self.p, own);
@@ -474,6 +508,7 @@ impl<'p> Builder<'p> {
         let field = |len: usize| 1 + encoded_len_varint(len as u64) + len;
         let mut locations = Vec::new();
         let mut encoded = Vec::new();
+        let mut own_label_bytes = Vec::new();
         let nodes = p.stacks().nodes();
         for (row, &i) in firsts.iter().enumerate() {
             // The rows' stacks lie all over the stack table: ask for a
@@ -494,7 +529,7 @@ impl<'p> Builder<'p> {
             if let Some(root) = self.comm_location(thread, root) {
                 locations.push(root);
             }
-            let labels = self.labels(own_labels(i), thread);
+            let labels = self.label_bytes(own_labels(i), thread, &mut own_label_bytes);
             let at = row.saturating_mul(columns);
             let values = values.get(at..at + columns).unwrap_or_default();
 
@@ -511,9 +546,7 @@ impl<'p> Builder<'p> {
             if !values.is_empty() {
                 len += field(values_len);
             }
-            for l in &labels {
-                len += field(l.encoded_len());
-            }
+            len += labels.len();
             encode_key(2, WireType::LengthDelimited, out);
             encode_varint(len as u64, out);
             if !locations.is_empty() {
@@ -528,9 +561,7 @@ impl<'p> Builder<'p> {
                     encode_varint(v as u64, out);
                 }
             }
-            for l in &labels {
-                prost::encoding::message::encode(3, l, out);
-            }
+            out.extend_from_slice(labels);
             if out.len() >= FLUSH_AT {
                 sink.write_all(out)?;
                 out.clear();
