@@ -13,6 +13,7 @@ use object::read::elf::{ElfFile, FileHeader, Rel, Rela, SectionHeader};
 use object::{Endianness, Object, ObjectSection, ObjectSegment, ObjectSymbol, SectionIndex};
 
 use super::names::demangle;
+use super::FileBytes;
 
 #[cfg(test)]
 const STB_LOCAL: u8 = 0;
@@ -37,8 +38,56 @@ const MAX_SECTION_BYTES: u64 = 1 << 30;
 /// Largest compression ratio we believe for a debug section.
 const MAX_COMPRESSION_RATIO: u64 = 2048;
 
-/// The DWARF reader type: sections copied out of the (possibly mapped) file.
-pub(crate) type DwarfReader = gimli::EndianArcSlice<gimli::RunTimeEndian>;
+/// The DWARF reader type: sections read in place from the (possibly
+/// mapped) file, or inflated when compressed.
+pub(crate) type DwarfReader = gimli::EndianReader<gimli::RunTimeEndian, SectionBytes>;
+
+/// A DWARF section's bytes: a range of the file, which stays alive as long
+/// as the context reading it, or the section inflated.
+#[derive(Clone)]
+pub(crate) enum SectionBytes {
+    /// `range` of the file's bytes.
+    InFile(FileBytes, std::ops::Range<usize>),
+    /// Inflated (or empty).
+    Inflated(Arc<[u8]>),
+}
+
+impl std::ops::Deref for SectionBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            SectionBytes::InFile(file, range) => {
+                (**file).as_ref().get(range.clone()).unwrap_or_default()
+            }
+            SectionBytes::Inflated(bytes) => bytes,
+        }
+    }
+}
+
+impl std::fmt::Debug for SectionBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SectionBytes")
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+// SAFETY: `StableDeref` promises that the slice `deref` gives does not move
+// while the value or a clone of it lives, even when the value itself moves
+// (gimli keeps a pointer into it). Both kinds deref into memory behind an
+// `Arc`, which a move or clone of the `Arc` leaves where it is: an
+// `Arc<[u8]>` never changed, or a file's bytes as the `FileBytes` this
+// crate makes hold them (a read-only map, or a `Vec<u8>` never changed
+// once in its `Arc`: see `locate::read_file`), which give the same slice
+// on every call. `SectionBytes` is made only here, from those.
+#[allow(unsafe_code)]
+unsafe impl stable_deref_trait::StableDeref for SectionBytes {}
+
+// SAFETY: a clone holds a clone of the same `Arc` and the same range, so it
+// derefs to the same slice.
+#[allow(unsafe_code)]
+unsafe impl stable_deref_trait::CloneStableDeref for SectionBytes {}
 
 /// One PT_LOAD program header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,12 +157,12 @@ impl ElfSymbols {
     ///
     /// Returns `None` when neither input parses as ELF.
     pub(crate) fn load(
-        binary: Option<&[u8]>,
-        debug: Option<&[u8]>,
+        binary: Option<&FileBytes>,
+        debug: Option<&FileBytes>,
         want_dwarf: bool,
     ) -> Option<Self> {
-        let bin = binary.and_then(|d| object::File::parse(d).ok());
-        let dbg = debug.and_then(|d| object::File::parse(d).ok());
+        let bin = binary.and_then(|d| object::File::parse((**d).as_ref()).ok());
+        let dbg = debug.and_then(|d| object::File::parse((**d).as_ref()).ok());
         let runtime = bin.as_ref().or(dbg.as_ref())?;
         let loads = loads(runtime);
 
@@ -161,15 +210,16 @@ impl ElfSymbols {
 
     /// Read DWARF (for lines and inlined frames) from whichever of the
     /// binary and its debug file has it, when not read yet.
-    pub(crate) fn read_dwarf(&mut self, binary: Option<&[u8]>, debug: Option<&[u8]>) {
+    pub(crate) fn read_dwarf(&mut self, binary: Option<&FileBytes>, debug: Option<&FileBytes>) {
         if self.dwarf.is_some() {
             return;
         }
-        let bin = binary.and_then(|d| object::File::parse(d).ok());
-        let dbg = debug.and_then(|d| object::File::parse(d).ok());
-        self.dwarf = match (&bin, &dbg) {
-            (Some(b), _) if has_dwarf(b) => dwarf_context(b),
-            (_, Some(d)) if has_dwarf(d) => dwarf_context(d),
+        fn parse(d: Option<&FileBytes>) -> Option<(object::File<'_>, &FileBytes)> {
+            d.and_then(|d| Some((object::File::parse((**d).as_ref()).ok()?, d)))
+        }
+        self.dwarf = match (parse(binary), parse(debug)) {
+            (Some((b, bytes)), _) if has_dwarf(&b) => dwarf_context(&b, bytes),
+            (_, Some((d, bytes))) if has_dwarf(&d) => dwarf_context(&d, bytes),
             _ => None,
         };
     }
@@ -465,9 +515,13 @@ fn plt_symbols<Elf: FileHeader<Endian = Endianness>>(
     Some((plt_offset, out))
 }
 
-/// An addr2line context over the file's DWARF sections (copied out, so the
-/// context does not borrow the file).
-fn dwarf_context(file: &object::File<'_>) -> Option<addr2line::Context<DwarfReader>> {
+/// An addr2line context over the file's DWARF sections (`bytes`, the
+/// file `file` was parsed from): read where they lie in the file, inflated
+/// when compressed.
+fn dwarf_context(
+    file: &object::File<'_>,
+    bytes: &FileBytes,
+) -> Option<addr2line::Context<DwarfReader>> {
     let endian = if file.is_little_endian() {
         gimli::RunTimeEndian::Little
     } else {
@@ -492,23 +546,38 @@ fn dwarf_context(file: &object::File<'_>) -> Option<addr2line::Context<DwarfRead
                 | S::DebugStr
                 | S::DebugStrOffsets
         );
-        let bytes: Arc<[u8]> = if used {
-            section_bytes(file, id.name()).into()
+        let section = if used {
+            section_bytes(file, bytes, id.name())
         } else {
-            Arc::from(&[][..])
+            SectionBytes::Inflated(Arc::from(&[][..]))
         };
-        Ok(gimli::EndianArcSlice::new(bytes, endian))
+        Ok(gimli::EndianReader::new(section, endian))
     };
     let dwarf = gimli::Dwarf::load(load).ok()?;
     addr2line::Context::from_dwarf(dwarf).ok()
 }
 
-fn section_bytes<'d>(file: &object::File<'d>, name: &str) -> Cow<'d, [u8]> {
+/// A section's bytes: where they lie in `bytes` when not compressed (no
+/// copy), else inflated; empty when missing or not inflatable.
+fn section_bytes(file: &object::File<'_>, bytes: &FileBytes, name: &str) -> SectionBytes {
+    let empty = || SectionBytes::Inflated(Arc::from(&[][..]));
     let Some(section) = file.section_by_name(name) else {
-        return Cow::Borrowed(&[]);
+        return empty();
     };
+    if let Ok(range) = section.compressed_file_range() {
+        if range.format == object::CompressionFormat::None {
+            let start = usize::try_from(range.offset).ok();
+            let end = start.zip(usize::try_from(range.compressed_size).ok());
+            return match end.and_then(|(start, len)| Some(start..start.checked_add(len)?)) {
+                Some(range) if range.end <= (**bytes).as_ref().len() => {
+                    SectionBytes::InFile(bytes.clone(), range)
+                }
+                _ => empty(),
+            };
+        }
+    }
     let Ok(compressed) = section.compressed_data() else {
-        return Cow::Borrowed(&[]);
+        return empty();
     };
     // The header's size is what the decompressor allocates: refuse sizes
     // no real debug section compresses to (zlib tops out near 1:1032).
@@ -519,9 +588,12 @@ fn section_bytes<'d>(file: &object::File<'d>, name: &str) -> Cow<'d, [u8]> {
     if compressed.format != object::CompressionFormat::None
         && compressed.uncompressed_size > plausible
     {
-        return Cow::Borrowed(&[]);
+        return empty();
     }
-    compressed.decompress().unwrap_or(Cow::Borrowed(&[]))
+    match compressed.decompress() {
+        Ok(inflated) => SectionBytes::Inflated(Arc::from(inflated.as_ref())),
+        Err(_) => empty(),
+    }
 }
 
 #[cfg(test)]
@@ -611,8 +683,9 @@ mod tests {
 
     #[test]
     fn garbage_is_not_elf() {
-        assert!(ElfSymbols::load(Some(b"\x7fELF\x02\x01\x01"), None, true).is_none());
-        assert!(ElfSymbols::load(Some(b""), None, true).is_none());
+        let bytes = |b: &[u8]| -> FileBytes { Arc::new(b.to_vec()) };
+        assert!(ElfSymbols::load(Some(&bytes(b"\x7fELF\x02\x01\x01")), None, true).is_none());
+        assert!(ElfSymbols::load(Some(&bytes(b"")), None, true).is_none());
         assert_eq!(build_id(b"nope"), None);
     }
 }

@@ -34,9 +34,8 @@ impl Loaded {
             return;
         }
         self.dwarf_read = true;
-        let binary = self.binary.as_ref().map(|b| (**b).as_ref());
-        let debug = self.debug.as_ref().map(|b| (**b).as_ref());
-        self.symbols.read_dwarf(binary, debug);
+        self.symbols
+            .read_dwarf(self.binary.as_ref(), self.debug.as_ref());
     }
 }
 
@@ -98,11 +97,7 @@ pub(super) fn locate_and_parse(opts: &SymbolOptions, want: Option<&[u8]>, path: 
         };
         return (Err(why), mismatches);
     }
-    let symbols = ElfSymbols::load(
-        binary.as_ref().map(|b| (**b).as_ref()),
-        debug.as_ref().map(|b| (**b).as_ref()),
-        false,
-    );
+    let symbols = ElfSymbols::load(binary.as_ref(), debug.as_ref(), false);
     match symbols {
         Some(symbols) => {
             let loaded = Loaded {

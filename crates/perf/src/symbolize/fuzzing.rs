@@ -73,7 +73,8 @@ pub fn kallsyms(data: &[u8]) -> usize {
 /// binary, and symbolize 64 file offsets spread over it, with inlined
 /// frames and lines. Returns the number of offsets that named a frame.
 pub fn elf(data: &[u8]) -> usize {
-    let Some(symbols) = ElfSymbols::load(Some(data), None, true) else {
+    let file: super::FileBytes = std::sync::Arc::new(data.to_vec());
+    let Some(symbols) = ElfSymbols::load(Some(&file), None, true) else {
         return 0;
     };
     let len = u64::try_from(data.len()).unwrap_or(u64::MAX);
