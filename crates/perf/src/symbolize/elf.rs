@@ -52,6 +52,13 @@ pub(crate) enum SectionBytes {
     Inflated(Arc<[u8]>),
 }
 
+impl SectionBytes {
+    /// A section that is missing, not read, or could not be inflated.
+    fn empty() -> Self {
+        SectionBytes::Inflated(Arc::from(&[][..]))
+    }
+}
+
 impl std::ops::Deref for SectionBytes {
     type Target = [u8];
 
@@ -549,7 +556,7 @@ fn dwarf_context(
         let section = if used {
             section_bytes(file, bytes, id.name())
         } else {
-            SectionBytes::Inflated(Arc::from(&[][..]))
+            SectionBytes::empty()
         };
         Ok(gimli::EndianReader::new(section, endian))
     };
@@ -560,9 +567,8 @@ fn dwarf_context(
 /// A section's bytes: where they lie in `bytes` when not compressed (no
 /// copy), else inflated; empty when missing or not inflatable.
 fn section_bytes(file: &object::File<'_>, bytes: &FileBytes, name: &str) -> SectionBytes {
-    let empty = || SectionBytes::Inflated(Arc::from(&[][..]));
     let Some(section) = file.section_by_name(name) else {
-        return empty();
+        return SectionBytes::empty();
     };
     if let Ok(range) = section.compressed_file_range() {
         if range.format == object::CompressionFormat::None {
@@ -572,12 +578,12 @@ fn section_bytes(file: &object::File<'_>, bytes: &FileBytes, name: &str) -> Sect
                 Some(range) if range.end <= (**bytes).as_ref().len() => {
                     SectionBytes::InFile(bytes.clone(), range)
                 }
-                _ => empty(),
+                _ => SectionBytes::empty(),
             };
         }
     }
     let Ok(compressed) = section.compressed_data() else {
-        return empty();
+        return SectionBytes::empty();
     };
     // The header's size is what the decompressor allocates: refuse sizes
     // no real debug section compresses to (zlib tops out near 1:1032).
@@ -588,11 +594,11 @@ fn section_bytes(file: &object::File<'_>, bytes: &FileBytes, name: &str) -> Sect
     if compressed.format != object::CompressionFormat::None
         && compressed.uncompressed_size > plausible
     {
-        return empty();
+        return SectionBytes::empty();
     }
     match compressed.decompress() {
         Ok(inflated) => SectionBytes::Inflated(Arc::from(inflated.as_ref())),
-        Err(_) => empty(),
+        Err(_) => SectionBytes::empty(),
     }
 }
 
