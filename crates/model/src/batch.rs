@@ -146,6 +146,58 @@ impl StackBatch {
         PathId(id)
     }
 
+    /// The batch of paths of frames a batch of paths of keys
+    /// ([`PathBuilder::push_key`]) stands for: each path's keys, root
+    /// first, replaced by the frames `frames(key, path)` pushes (root
+    /// first). Gives, at each path's index, its id in the new batch.
+    /// Paths that become equal (two addresses of one function) share an
+    /// id; the new ids are numbered in order of the paths' first
+    /// appearance, so a batch built frame by frame in the same order
+    /// numbers its paths alike.
+    ///
+    /// ```
+    /// use stackconv_model::{FrameKind, PathBuilder, Profile, StackBatch};
+    ///
+    /// let mut p = Profile::default();
+    /// let [main, f, g] = ["main", "f", "g"].map(|n| p.intern_frame_named(n, FrameKind::Native));
+    /// // Keys 0 and 1: two addresses in `f`; key 2 one in `main` that
+    /// // inlined `g`.
+    /// let named = [vec![f], vec![f], vec![main, g]];
+    /// let mut keys = StackBatch::default();
+    /// let mut path = PathBuilder::default();
+    /// let ids: Vec<_> = [[2, 0], [2, 1]]
+    ///     .iter()
+    ///     .map(|k| {
+    ///         path.clear();
+    ///         k.iter().for_each(|&k| path.push_key(k));
+    ///         keys.add_built(&path)
+    ///     })
+    ///     .collect();
+    /// let (frames, new) = keys.expand(|k, path| {
+    ///     named[k as usize].iter().for_each(|&f| path.push(f));
+    /// });
+    /// assert_eq!(frames.len(), 1);
+    /// let mut direct = StackBatch::default();
+    /// let one = direct.add(&[main, g, f]);
+    /// assert_eq!((new[ids[0].index()], new[ids[1].index()]), (one, one));
+    /// ```
+    pub fn expand(
+        &self,
+        mut frames: impl FnMut(u32, &mut PathBuilder),
+    ) -> (StackBatch, Vec<PathId>) {
+        let mut out = StackBatch::default();
+        let mut ids = Vec::with_capacity(self.len());
+        let mut path = PathBuilder::default();
+        for id in 0..self.starts.len() {
+            path.clear();
+            for (key, _) in code::frames(self.path(id as u32)) {
+                frames(key, &mut path);
+            }
+            ids.push(out.add_built(&path));
+        }
+        (out, ids)
+    }
+
     /// Intern every path into `table`: the result holds, at each path's
     /// index, its leaf stack (`None` for the empty path).
     ///
@@ -796,6 +848,15 @@ impl PathBuilder {
     /// Empty the path.
     pub fn clear(&mut self) {
         self.bytes.clear();
+    }
+
+    /// Append a key: a number of the caller's own standing for frames not
+    /// known yet (an address not named yet), for a batch of such paths
+    /// to be turned into frames by [`StackBatch::expand`]. A path holds
+    /// keys or frames, not both.
+    #[inline]
+    pub fn push_key(&mut self, key: u32) {
+        code::push(&mut self.bytes, key);
     }
 }
 

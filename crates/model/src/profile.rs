@@ -451,6 +451,45 @@ impl Profile {
         Ok(())
     }
 
+    /// Keep, in order, only the samples for which `keep(index)` is true
+    /// (their stacks, threads, times, values and labels), in place: for a
+    /// reader that has added the samples it drops to others
+    /// ([`Self::add_to_sample`]).
+    ///
+    /// ```
+    /// use stackconv_model::{Profile, ValueType};
+    /// let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
+    /// let t = p.intern_thread(Default::default());
+    /// for n in [1, 2, 3] {
+    ///     p.push_sample(None, t, None, &[n]);
+    /// }
+    /// p.add_to_sample(0, &[2]).unwrap();
+    /// p.retain_samples(|i| i != 1);
+    /// assert_eq!(p.samples().column(0), Some(&[3, 3][..]));
+    /// ```
+    pub fn retain_samples(&mut self, mut keep: impl FnMut(usize) -> bool) {
+        let mask: Vec<bool> = (0..self.samples.len()).map(&mut keep).collect();
+        fn retain<T>(v: &mut Vec<T>, mask: &[bool]) {
+            let mut i = 0;
+            v.retain(|_| {
+                let k = mask.get(i).copied().unwrap_or(true);
+                i += 1;
+                k
+            });
+        }
+        retain(&mut self.samples.stacks, &mask);
+        retain(&mut self.samples.threads, &mask);
+        if let Some(times) = &mut self.samples.times {
+            retain(times, &mask);
+        }
+        for column in &mut self.samples.values {
+            retain(column, &mask);
+        }
+        if let Some(labels) = &mut self.samples.labels {
+            retain(labels, &mask);
+        }
+    }
+
     /// Room for `additional` more samples.
     pub fn reserve_samples(&mut self, additional: usize) {
         self.samples.stacks.reserve(additional);

@@ -3,6 +3,7 @@
 
 use super::*;
 
+use crate::symbolize::Frames;
 pub(super) use crate::symbolize::KERNEL_MODULE;
 
 /// A stack, outermost entry first, with the frames of its outermost
@@ -46,9 +47,50 @@ pub(super) enum AddrKey {
     NoMap,
 }
 
-/// A run of `Reader::addr_frames`: start and length.
+/// A run of `Reader::addr_frames`: start and length; or, when the reader
+/// names addresses at the end ([`Deferred`]), a key: `Span(key, KEY)`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct Span(pub(super) u32, pub(super) u32);
+
+/// The length of a [`Span`] that is a key.
+const KEY: u32 = u32::MAX;
+
+/// Naming addresses at the end, for recordings whose user stacks are
+/// unwound here (`--call-graph dwarf`): naming such an address reads the
+/// DWARF of its file (inlined frames), which is most of the work. While
+/// reading, each distinct address is a key ([`Span`]) and stacks are paths
+/// of keys; at the end the files' addresses are looked up on both cores
+/// ([`Symbolizer::symbolize_files`]), the keys' frames interned in the
+/// order the keys were met (the order they would have been interned in
+/// while reading: the same frame ids), and the paths of keys expanded into
+/// paths of frames ([`StackBatch::expand`]).
+#[derive(Default)]
+pub(super) struct Deferred {
+    /// What each key stands for, in the order met.
+    keys: Vec<Pending>,
+    /// A Java thread's tidied frames of a key: (key, comm) -> key.
+    tidied: FxHashMap<(u32, StringId), u32>,
+}
+
+/// What a key of [`Deferred`] stands for.
+enum Pending {
+    /// Frames named while reading (kernel and JIT addresses: what names
+    /// them depends on the time), and their module.
+    Named(Frames, String),
+    /// An address in a file: its symbolizer slot, its file offset and
+    /// whether with inlined frames, and the mapping's path.
+    File {
+        slot: usize,
+        offset: u64,
+        inline: bool,
+        path: u32,
+    },
+    /// A user address outside every mapping.
+    NoMap,
+    /// The frames of another key, tidied for a Java thread of this comm
+    /// ([`Reader::java_stack`]).
+    Tidied { key: u32, comm: StringId },
+}
 
 /// Slots of the front address cache: `1 << FRONT_BITS`.
 pub(super) const FRONT_BITS: u32 = 14;
@@ -129,13 +171,33 @@ impl Reader<'_> {
         if let Some(&span) = self.addr_cache.get(&key) {
             return span;
         }
-        let frames: Vec<FrameId> = match key {
+        let pending = self.pending_of(key);
+        if self.deferred.is_some() {
+            let span = self.new_key(pending);
+            self.addr_cache.insert(key, span);
+            return span;
+        }
+        let frames = self.intern_pending(pending, None);
+        let span = Span(
+            u32::try_from(self.addr_frames.len()).unwrap_or(u32::MAX),
+            u32::try_from(frames.len()).unwrap_or(0),
+        );
+        self.addr_frames.extend(frames);
+        self.addr_cache.insert(key, span);
+        span
+    }
+
+    /// What names the address `key`: kernel and JIT addresses named now
+    /// (what names them depends on the time), a file address's file found
+    /// and parsed now, its lookup to come.
+    fn pending_of(&mut self, key: AddrKey) -> Pending {
+        match key {
             AddrKey::Kernel(a) => {
                 let r = self.sym.symbolize_kernel(a);
                 // A module's code is named after the module (`[nf_tables]`).
                 let module = self.sym.kernel_module(a);
                 let module = module.as_deref().unwrap_or(KERNEL_MODULE).to_string();
-                self.intern_sym(r, &module, FrameKind::Kernel)
+                Pending::Named(r, module)
             }
             AddrKey::File(path, offset, inline) => {
                 if let Some(h) = self.hit_paths.get_mut(path as usize) {
@@ -148,11 +210,12 @@ impl Reader<'_> {
                     .unwrap_or_else(|| Arc::from(&b""[..]));
                 // perf 6.1 expands inlined frames only for DWARF-unwound
                 // entries and names callchain entries by their ELF symbol.
-                let r =
-                    self.sym
-                        .symbolize_file_inline(&p, offset, inline && self.opts.symbols.inline);
-                let module = self.path_str(path);
-                self.intern_sym(r, &module, FrameKind::Native)
+                Pending::File {
+                    slot: self.sym.file_slot(&p),
+                    offset,
+                    inline: inline && self.opts.symbols.inline,
+                    path,
+                }
             }
             AddrKey::Jit(pid, a) => {
                 let r = self.sym.symbolize_jit(pid, a);
@@ -161,30 +224,183 @@ impl Reader<'_> {
                     .get(&pid)
                     .cloned()
                     .unwrap_or_else(|| format!("/tmp/perf-{pid}.map"));
-                self.intern_sym(r, &module, FrameKind::Jit)
+                Pending::Named(r, module)
             }
-            AddrKey::NoMap => {
-                let f = self
-                    .profile
-                    .intern_frame_named(stackconv_model::naming::UNKNOWN, FrameKind::Unknown);
-                vec![f]
-            }
-        };
-        let span = Span(
-            u32::try_from(self.addr_frames.len()).unwrap_or(u32::MAX),
-            u32::try_from(frames.len()).unwrap_or(0),
-        );
-        self.addr_frames.extend(frames);
-        self.addr_cache.insert(key, span);
-        span
+            AddrKey::NoMap => Pending::NoMap,
+        }
     }
 
-    pub(super) fn intern_sym(
-        &mut self,
-        r: Result<Arc<[SymFrame]>, Unresolved>,
-        module: &str,
-        _default: FrameKind,
-    ) -> Vec<FrameId> {
+    /// The frames of `pending`, interned (innermost first); a file
+    /// address's looked up now unless `looked_up` gives them.
+    fn intern_pending(&mut self, pending: Pending, looked_up: Option<Frames>) -> Vec<FrameId> {
+        match pending {
+            Pending::Named(r, module) => self.intern_sym(r, &module),
+            Pending::File {
+                slot,
+                offset,
+                inline,
+                path,
+            } => {
+                let r = looked_up.unwrap_or_else(|| self.sym.symbolize_in(slot, offset, inline));
+                let module = self.path_str(path);
+                self.intern_sym(r, &module)
+            }
+            Pending::NoMap => vec![self
+                .profile
+                .intern_frame_named(stackconv_model::naming::UNKNOWN, FrameKind::Unknown)],
+            // Made by `java_stack` only while naming at the end.
+            Pending::Tidied { .. } => Vec::new(),
+        }
+    }
+
+    /// Key the next number to `pending`.
+    fn new_key(&mut self, pending: Pending) -> Span {
+        let Some(d) = self.deferred.as_mut() else {
+            return Span::default();
+        };
+        let key = u32::try_from(d.keys.len()).unwrap_or(u32::MAX);
+        d.keys.push(pending);
+        Span(key, KEY)
+    }
+
+    /// Append the frames of `span` (or its key) to `path`, root first.
+    #[inline]
+    fn push_span(&self, span: Span, path: &mut PathBuilder) {
+        if span.1 == KEY {
+            path.push_key(span.0);
+        } else {
+            for &f in self.span_frames(span).iter().rev() {
+                path.push(f);
+            }
+        }
+    }
+
+    /// Name the keys met while reading ([`Deferred`]): the files'
+    /// addresses looked up, every key's frames interned in the order the
+    /// keys were met, the batch's paths of keys turned into paths of
+    /// frames, and the rows of a folded read that now have one path and
+    /// thread merged into the first of them.
+    pub(super) fn name_deferred(&mut self) {
+        let Some(d) = self.deferred.take() else {
+            return;
+        };
+        let lookups: Vec<(usize, u64, bool)> = d
+            .keys
+            .iter()
+            .filter_map(|p| match *p {
+                Pending::File {
+                    slot,
+                    offset,
+                    inline,
+                    ..
+                } => Some((slot, offset, inline)),
+                _ => None,
+            })
+            .collect();
+        let mut looked_up = self.sym.symbolize_files(&lookups).into_iter();
+        // Each key's frames, innermost first, as `addr_frames`.
+        let mut spans: Vec<(usize, usize)> = Vec::with_capacity(d.keys.len());
+        let mut frames: Vec<FrameId> = Vec::new();
+        for pending in d.keys {
+            let named = match pending {
+                Pending::File { .. } => {
+                    let r = looked_up.next().unwrap_or(Err(Unresolved::FileMissing));
+                    self.intern_pending(pending, Some(r))
+                }
+                Pending::Named(..) | Pending::NoMap => self.intern_pending(pending, None),
+                Pending::Tidied { key, comm } => {
+                    let (start, len) = spans.get(key as usize).copied().unwrap_or_default();
+                    let base = frames.get(start..start + len).unwrap_or_default().to_vec();
+                    let mut tidied: Vec<FrameId> = base
+                        .iter()
+                        .rev()
+                        .map(|&f| self.tidy_java(f, comm))
+                        .collect();
+                    tidied.reverse();
+                    tidied
+                }
+            };
+            spans.push((frames.len(), named.len()));
+            frames.extend(named);
+        }
+        let (batch, ids) = self.batch.expand(|key, path| {
+            let (start, len) = spans.get(key as usize).copied().unwrap_or_default();
+            for &f in frames
+                .get(start..start + len)
+                .unwrap_or_default()
+                .iter()
+                .rev()
+            {
+                path.push(f);
+            }
+        });
+        self.batch = batch;
+        for p in &mut self.sample_paths {
+            if let Some(&id) = ids.get(p.index()) {
+                *p = id;
+            }
+        }
+        if self.opts.fold {
+            self.merge_rows();
+        }
+    }
+
+    /// The rows of a folded read with one path and thread merged into the
+    /// first of them (rows of keys that name alike: two addresses of one
+    /// function).
+    fn merge_rows(&mut self) {
+        let threads = self.profile.samples().threads().to_vec();
+        let mut first: FxHashMap<(PathId, ThreadId), usize> = FxHashMap::default();
+        let mut keep = vec![true; self.sample_paths.len()];
+        let mut values = vec![0i64; self.columns];
+        for (row, (&path, &thread)) in self.sample_paths.iter().zip(&threads).enumerate() {
+            match first.entry((path, thread)) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(row);
+                }
+                std::collections::hash_map::Entry::Occupied(o) => {
+                    for (c, v) in values.iter_mut().enumerate() {
+                        *v = self.profile.value(c, row);
+                    }
+                    // Within the column's total: cannot overflow.
+                    let _ = self.profile.add_to_sample(*o.get(), &values);
+                    if let Some(k) = keep.get_mut(row) {
+                        *k = false;
+                    }
+                }
+            }
+        }
+        if keep.iter().all(|&k| k) {
+            return;
+        }
+        self.profile
+            .retain_samples(|i| keep.get(i).copied().unwrap_or(true));
+        let mut i = 0;
+        self.sample_paths.retain(|_| {
+            let k = keep.get(i).copied().unwrap_or(true);
+            i += 1;
+            k
+        });
+    }
+
+    /// `f` tidied as inferno does for a Java thread of `comm`.
+    fn tidy_java(&mut self, f: FrameId, comm: StringId) -> FrameId {
+        let frame = *self.profile.frame(f);
+        let name = self.profile.str(frame.name);
+        let comm_s = self.profile.str(comm);
+        let tidied = tidy_java_symbol(name, comm_s);
+        if tidied == name {
+            return f;
+        }
+        let tidied = tidied.to_string();
+        let new = Frame {
+            name: self.profile.intern_str(&tidied),
+            ..frame
+        };
+        self.profile.intern_frame(new)
+    }
+
+    pub(super) fn intern_sym(&mut self, r: Frames, module: &str) -> Vec<FrameId> {
         let module_id = self.profile.intern_str(module);
         match r {
             Ok(frames) if !frames.is_empty() => frames
@@ -260,9 +476,7 @@ impl Reader<'_> {
                 break;
             };
             let span = self.frames_of(pid, generation, e);
-            for &f in self.span_frames(span).iter().rev() {
-                stack.frames.push(f);
-            }
+            self.push_span(span, &mut stack.frames);
             stack.ends.push(stack.frames.mark());
         }
         let path = self.batch.add_built(&stack.frames);
@@ -273,28 +487,34 @@ impl Reader<'_> {
     /// As [`Self::intern_entries`], with inferno's Java tidy of each frame
     /// (it depends on the comm; rare, so not cached).
     pub(super) fn java_stack(&mut self, pid: i32, entries: &[Entry], comm: StringId) -> PathId {
-        let comm_s = self.profile.str(comm).to_string();
-        let mut path = Vec::new();
+        let mut path = PathBuilder::default();
         let generation = self.processes.get(&pid).map_or(0, |p| p.generation);
         for e in entries.iter().rev() {
             let span = self.frames_of(pid, generation, *e);
+            if span.1 == KEY {
+                // Named at the end: a key for its frames tidied.
+                let known = self
+                    .deferred
+                    .as_ref()
+                    .and_then(|d| d.tidied.get(&(span.0, comm)).copied());
+                let key = match known {
+                    Some(k) => k,
+                    None => {
+                        let Span(k, _) = self.new_key(Pending::Tidied { key: span.0, comm });
+                        if let Some(d) = self.deferred.as_mut() {
+                            d.tidied.insert((span.0, comm), k);
+                        }
+                        k
+                    }
+                };
+                path.push_key(key);
+                continue;
+            }
             let fs = self.span_frames(span).to_vec();
             for &f in fs.iter().rev() {
-                let frame = *self.profile.frame(f);
-                let name = self.profile.str(frame.name).to_string();
-                let tidied = tidy_java_symbol(&name, &comm_s).to_string();
-                let f = if tidied != name {
-                    let new = Frame {
-                        name: self.profile.intern_str(&tidied),
-                        ..frame
-                    };
-                    self.profile.intern_frame(new)
-                } else {
-                    f
-                };
-                path.push(f);
+                path.push(self.tidy_java(f, comm));
             }
         }
-        self.batch.add(&path)
+        self.batch.add_built(&path)
     }
 }

@@ -20,9 +20,7 @@ use crate::fxhash::FxHashMap;
 use crate::pages::Pages;
 use crate::records;
 use crate::records::Events;
-use crate::symbolize::{
-    FilesPrefetch, KallsymsPrefetch, SymFrame, SymbolOptions, Symbolizer, Unresolved,
-};
+use crate::symbolize::{FilesPrefetch, KallsymsPrefetch, SymbolOptions, Symbolizer, Unresolved};
 use crate::unwind::{self, ProcessUnwinder};
 use crate::ReadOptions;
 
@@ -31,7 +29,7 @@ mod offcpu;
 mod process;
 mod unwinding;
 
-use frames::{AddrKey, FrontEntry, KeyStack, Span, FRONT_SIZE};
+use frames::{AddrKey, Deferred, FrontEntry, KeyStack, Span, FRONT_SIZE};
 use offcpu::{SwitchIns, SwitchOut};
 use process::{MapKind, Process};
 
@@ -135,6 +133,8 @@ struct Reader<'o> {
     overflow: Option<Error>,
     /// Where the sample record being read lies in the input.
     sample_offset: Option<u64>,
+    /// When addresses are named at the end, what their keys stand for.
+    deferred: Option<Deferred>,
 }
 
 /// How many records ahead a sample's new stack entries are asked for.
@@ -360,6 +360,12 @@ impl<'o> Reader<'o> {
             sample_records: 0,
             overflow: None,
             sample_offset: None,
+            // The user stacks unwound here are named with DWARF (inlined
+            // frames, lines): at the end, on both cores.
+            deferred: (crate::records::unwinds_user_stacks(c)
+                && (opts.symbols.inline || opts.symbols.lines)
+                && !tests::naming_while_reading())
+            .then(Deferred::default),
         };
         r.sym.set_recorded_kernel_release(c.os_release.clone());
         // Samples taken in the kernel will want kernel symbols: read them
@@ -904,6 +910,7 @@ impl Reader<'_> {
     }
 
     fn finish(mut self) -> Profile {
+        self.name_deferred();
         // The symbolizer (parsed files, their DWARF, the caches) is done
         // with once it has said what it lost: freed on another thread
         // while the stacks are interned here.
@@ -978,9 +985,142 @@ impl Reader<'_> {
     }
 }
 
+#[cfg(not(test))]
+mod tests {
+    /// Whether a test has this thread's reads name addresses as they are
+    /// met: never outside tests.
+    #[inline]
+    pub(super) fn naming_while_reading() -> bool {
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::Cell;
+
+    thread_local! {
+        static NAME_WHILE_READING: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Whether this thread's reads name addresses as they are met rather
+    /// than at the end ([`Deferred`]).
+    pub(super) fn naming_while_reading() -> bool {
+        NAME_WHILE_READING.with(Cell::get)
+    }
+
+    /// Everything a reader gives that naming at the end could change:
+    /// the frame table in order, and each row's stack, thread and values.
+    fn described(p: &Profile) -> (Vec<String>, Vec<String>) {
+        let frames = p
+            .frames()
+            .iter()
+            .map(|(_, f)| {
+                format!(
+                    "{} {} {} {} {:?}",
+                    p.str(f.name),
+                    p.str(f.module),
+                    p.str(f.file),
+                    f.line,
+                    f.kind
+                )
+            })
+            .collect();
+        let rows = p
+            .iter_samples()
+            .map(|s| {
+                let stack: Vec<usize> = p.stack_frames(s.stack).iter().map(|f| f.index()).collect();
+                format!("{stack:?} {:?} {:?} {:?}", s.thread, s.values, s.time)
+            })
+            .collect();
+        (frames, rows)
+    }
+
+    /// Naming the addresses of DWARF-unwound stacks at the end gives the
+    /// profile naming them as they are met gives: the same frame ids,
+    /// rows, losses and warnings; folded or not, with and without lines,
+    /// and for a Java thread (whose frames are tidied by its comm).
+    #[test]
+    fn naming_at_the_end_is_naming_while_reading() {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/perf");
+        let mut opts = ReadOptions::default();
+        opts.symbols.symbol_dirs = vec![dir.join("bin"), dir.join("debug")];
+        opts.symbols.kallsyms = Some(dir.join("kallsyms"));
+        opts.symbols.perf_map_dir = Some(dir.join("maps"));
+        opts.symbols.no_system_paths = true;
+        let py = std::fs::read(dir.join("py-dwarf.data")).unwrap();
+        // The same recording, its threads (comm `python3.12`, not the
+        // file of that name) named `javaon3.12`.
+        let mut java = py.clone();
+        let comm = b"python3.12\0";
+        let starts: Vec<usize> = (1..java.len().saturating_sub(comm.len()))
+            .filter(|&i| {
+                java.get(i..i + comm.len()) == Some(comm) && java.get(i - 1) != Some(&b'/')
+            })
+            .collect();
+        assert!(!starts.is_empty());
+        for i in starts {
+            java[i..i + 4].copy_from_slice(b"java");
+        }
+        // Its perf maps' names as a JVM's (`Lpkg/Class;`), which the Java
+        // tidy changes where they hold a `/`.
+        let maps = std::env::temp_dir().join(format!("stackconv-java-maps-{}", std::process::id()));
+        std::fs::create_dir_all(&maps).unwrap();
+        for e in std::fs::read_dir(dir.join("maps")).unwrap() {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".map") {
+                continue;
+            }
+            let text = std::fs::read_to_string(e.path()).unwrap();
+            let jvm: String = text
+                .lines()
+                .map(|l| {
+                    let mut f = l.splitn(3, ' ');
+                    let (a, s, n) = (f.next().unwrap(), f.next().unwrap(), f.next().unwrap());
+                    format!("{a} {s} L{n}\n")
+                })
+                .collect();
+            std::fs::write(maps.join(name), jvm).unwrap();
+        }
+        for (name, data, java) in [
+            (
+                "c-dwarf",
+                std::fs::read(dir.join("c-dwarf.data")).unwrap(),
+                false,
+            ),
+            ("py-dwarf", py, false),
+            ("java", java, true),
+        ] {
+            for (fold, lines) in [(false, false), (true, false), (true, true)] {
+                let mut opts = opts.clone();
+                opts.fold = fold;
+                opts.symbols.lines = lines;
+                if java {
+                    opts.symbols.perf_map_dir = Some(maps.clone());
+                }
+                let at_end = crate::read(&data, &opts).unwrap();
+                NAME_WHILE_READING.with(|n| n.set(true));
+                let while_reading = crate::read(&data, &opts).unwrap();
+                NAME_WHILE_READING.with(|n| n.set(false));
+                let what = format!("{name}, fold {fold}, lines {lines}");
+                assert_eq!(described(&at_end), described(&while_reading), "{what}");
+                assert_eq!(at_end.meta().losses, while_reading.meta().losses, "{what}");
+                assert_eq!(
+                    at_end.meta().warnings,
+                    while_reading.meta().warnings,
+                    "{what}"
+                );
+                assert!(at_end.frames().len() > 20, "{what}");
+                let tidied = at_end.frames().iter().any(|(_, f)| {
+                    at_end.str(f.name).starts_with("py::") && at_end.str(f.name).contains('/')
+                });
+                assert_eq!(tidied, name != "c-dwarf", "{what}");
+            }
+        }
+        let _ = std::fs::remove_dir_all(&maps);
+    }
 
     /// The last sample's thread is kept only while the comms' generation
     /// is the same: every change of a comm must bump it.

@@ -221,14 +221,7 @@ impl ElfSymbols {
         if self.dwarf.is_some() {
             return;
         }
-        fn parse(d: Option<&FileBytes>) -> Option<(object::File<'_>, &FileBytes)> {
-            d.and_then(|d| Some((object::File::parse((**d).as_ref()).ok()?, d)))
-        }
-        self.dwarf = match (parse(binary), parse(debug)) {
-            (Some((b, bytes)), _) if has_dwarf(&b) => dwarf_context(&b, bytes),
-            (_, Some((d, bytes))) if has_dwarf(&d) => dwarf_context(&d, bytes),
-            _ => None,
-        };
+        self.dwarf = read_dwarf(binary, debug);
     }
 
     /// Every symbol, in address order.
@@ -525,6 +518,23 @@ fn plt_symbols<Elf: FileHeader<Endian = Endianness>>(
 /// An addr2line context over the file's DWARF sections (`bytes`, the
 /// file `file` was parsed from): read where they lie in the file, inflated
 /// when compressed.
+/// The DWARF (for lines and inlined frames) of whichever of the binary
+/// and its debug file has it: [`ElfSymbols::read_dwarf`], for a thread
+/// that reads it ahead.
+pub(crate) fn read_dwarf(
+    binary: Option<&FileBytes>,
+    debug: Option<&FileBytes>,
+) -> Option<addr2line::Context<DwarfReader>> {
+    fn parse(d: Option<&FileBytes>) -> Option<(object::File<'_>, &FileBytes)> {
+        d.and_then(|d| Some((object::File::parse((**d).as_ref()).ok()?, d)))
+    }
+    match (parse(binary), parse(debug)) {
+        (Some((b, bytes)), _) if has_dwarf(&b) => dwarf_context(&b, bytes),
+        (_, Some((d, bytes))) if has_dwarf(&d) => dwarf_context(&d, bytes),
+        _ => None,
+    }
+}
+
 fn dwarf_context(
     file: &object::File<'_>,
     bytes: &FileBytes,

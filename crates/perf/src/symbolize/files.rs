@@ -24,9 +24,31 @@ pub(super) struct Loaded {
     pub(super) symbols: ElfSymbols,
     /// Whether DWARF was looked for (it is read on first need).
     pub(super) dwarf_read: bool,
+    /// The DWARF, being read on another thread ([`FilesPrefetch`]).
+    dwarf_ahead: Option<mpsc::Receiver<Option<Dwarf>>>,
 }
 
+/// A file's DWARF, ready for lookups.
+type Dwarf = addr2line::Context<elf::DwarfReader>;
+
+/// A file's binary and debug file, to read the DWARF of, and where to
+/// send it.
+type DwarfJob = (
+    Option<FileBytes>,
+    Option<FileBytes>,
+    mpsc::Sender<Option<Dwarf>>,
+);
+
 impl Loaded {
+    /// The size of the file DWARF is read from: its debug file, else the
+    /// binary.
+    pub(super) fn dwarf_size(&self) -> usize {
+        self.debug
+            .as_ref()
+            .or(self.binary.as_ref())
+            .map_or(0, |b| (**b).as_ref().len())
+    }
+
     /// Read DWARF (lines, inlined frames) from the binary or its debug
     /// file, once.
     pub(super) fn read_dwarf(&mut self) {
@@ -34,6 +56,10 @@ impl Loaded {
             return;
         }
         self.dwarf_read = true;
+        if let Some(Ok(dwarf)) = self.dwarf_ahead.take().map(|r| r.recv()) {
+            self.symbols.dwarf = dwarf;
+            return;
+        }
         self.symbols
             .read_dwarf(self.binary.as_ref(), self.debug.as_ref());
     }
@@ -105,6 +131,7 @@ pub(super) fn locate_and_parse(opts: &SymbolOptions, want: Option<&[u8]>, path: 
                 debug,
                 symbols,
                 dwarf_read: false,
+                dwarf_ahead: None,
             };
             (Ok(Box::new(loaded)), mismatches)
         }
@@ -220,12 +247,17 @@ fn lock(queue: &Queue) -> MutexGuard<'_, VecDeque<Job>> {
 /// another thread, and on the reader's when it would otherwise wait. The
 /// two take jobs from one queue: the reader takes the file it needs if the
 /// thread has not started it, or another one while the thread finishes
-/// it. A file is parsed once, and gives what parsing it on first need
-/// would give (the prefetch changes when a file is parsed, never what it
-/// gives).
+/// it (without its DWARF, read at its first lookup that needs it, maybe
+/// on another thread: [`super::Symbolizer::symbolize_files`]). A file is
+/// parsed once, and gives what parsing it on first need would give (the
+/// prefetch changes when a file is parsed, never what it gives).
 pub(crate) struct FilesPrefetch {
     opts: SymbolOptions,
+    /// Whether the files' DWARF is wanted.
     dwarf: bool,
+    /// A thread reading the DWARF of the files the reader parsed itself,
+    /// once one is.
+    dwarf_jobs: Option<mpsc::Sender<DwarfJob>>,
     queue: Queue,
     /// Parsed files as the thread finishes them.
     done: mpsc::Receiver<Done>,
@@ -293,6 +325,7 @@ impl FilesPrefetch {
         Some(FilesPrefetch {
             opts: opts.clone(),
             dwarf,
+            dwarf_jobs: None,
             queue,
             done,
             pending,
@@ -320,13 +353,46 @@ impl FilesPrefetch {
                     None => queue.pop_front(),
                 }
             };
+            // A job run here reads no DWARF: the file's first lookup that
+            // needs it does (the reader may not need it now, or at all).
             let done = match next {
-                Some(job) => job.run(&self.opts, self.dwarf),
+                Some(job) => job.run(&self.opts, false),
                 None => self.done.recv().ok()?,
             };
             self.ready.insert(done.job.path.clone(), done);
         };
-        (done.job.want.as_deref() == want).then_some(done.located)
+        if done.job.want.as_deref() != want {
+            return None;
+        }
+        let mut located = done.located;
+        if let (true, Ok(loaded)) = (self.dwarf, &mut located.0) {
+            if !loaded.dwarf_read && loaded.dwarf_ahead.is_none() {
+                loaded.dwarf_ahead = self.read_dwarf_ahead(loaded);
+            }
+        }
+        Some(located)
+    }
+
+    /// Have the DWARF of a file the reader parsed itself read on another
+    /// thread, for its first lookup that needs it; `None` when no thread
+    /// can be had (the lookup reads it).
+    fn read_dwarf_ahead(&mut self, loaded: &Loaded) -> Option<mpsc::Receiver<Option<Dwarf>>> {
+        if self.dwarf_jobs.is_none() {
+            let (send, jobs) = mpsc::channel::<DwarfJob>();
+            std::thread::Builder::new()
+                .name("dwarf".into())
+                .spawn(move || {
+                    for (binary, debug, reply) in jobs {
+                        let _ = reply.send(elf::read_dwarf(binary.as_ref(), debug.as_ref()));
+                    }
+                })
+                .ok()?;
+            self.dwarf_jobs = Some(send);
+        }
+        let (reply, dwarf) = mpsc::channel();
+        let job = (loaded.binary.clone(), loaded.debug.clone(), reply);
+        self.dwarf_jobs.as_ref()?.send(job).ok()?;
+        Some(dwarf)
     }
 }
 
@@ -385,7 +451,10 @@ mod tests {
         ];
         let mut ahead = FilesPrefetch::start(&opts, jobs, true).unwrap();
         let (got, mismatches) = ahead.take(&cfp, Some(&want)).unwrap();
-        let got = got.unwrap();
+        let mut got = got.unwrap();
+        // Parsed by the thread, its DWARF is read; by the reader, read on
+        // first need.
+        got.read_dwarf();
         let (mut direct, _) = locate_and_parse(&opts, Some(&want), &cfp);
         let direct = direct.as_mut().unwrap();
         direct.read_dwarf();

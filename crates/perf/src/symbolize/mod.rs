@@ -154,7 +154,7 @@ impl Unresolved {
     }
 }
 
-type Frames = Result<Arc<[SymFrame]>, Unresolved>;
+pub(crate) type Frames = Result<Arc<[SymFrame]>, Unresolved>;
 
 /// Unresolved lookups of one source, per reason: (lookups, distinct
 /// addresses).
@@ -180,6 +180,48 @@ struct FileSlot {
     misses: Misses,
     /// Candidates refused for their build id: (path, build id found).
     mismatches: Mismatches,
+}
+
+impl FileSlot {
+    /// The frames of `file_offset` in this file (see
+    /// [`Symbolizer::symbolize_file_inline`]), cached; a miss counted.
+    fn lookup(&mut self, file_offset: u64, inline: bool, lines: bool) -> Frames {
+        if let Some(r) = self.results.get(&(file_offset, inline)) {
+            let r = r.clone();
+            if let Err(why) = r {
+                self.misses.count(why, false);
+            }
+            return r;
+        }
+        if let Some(Ok(l)) = &mut self.state {
+            if inline || lines {
+                l.read_dwarf();
+            }
+        }
+        let r = match &self.state {
+            Some(Ok(l)) => file_frames(&l.symbols, file_offset, inline, lines),
+            Some(Err(why)) => Err(*why),
+            None => Err(Unresolved::FileMissing),
+        };
+        if let Err(why) = r {
+            // One distinct address, whether asked with or without inlines.
+            let first = !self.results.contains_key(&(file_offset, !inline));
+            self.misses.count(why, first);
+        }
+        self.results.insert((file_offset, inline), r.clone());
+        r
+    }
+
+    /// About what looking up `lookups` costs, for sharing files out among
+    /// threads: one a lookup, and as many as reading the DWARF still to be
+    /// read is worth (a lookup per 2 KiB of the file it is in).
+    fn cost(&self, lookups: &[usize]) -> usize {
+        let dwarf = match &self.state {
+            Some(Ok(l)) if !l.dwarf_read => l.dwarf_size() / 2048,
+            _ => 0,
+        };
+        lookups.len().saturating_add(dwarf)
+    }
 }
 
 /// The JIT symbols of one process.
@@ -356,36 +398,103 @@ impl Symbolizer {
         file_offset: u64,
         inline: bool,
     ) -> Result<Arc<[SymFrame]>, Unresolved> {
+        let id = self.file_slot(path);
+        self.symbolize_in(id, file_offset, inline)
+    }
+
+    /// The slot of the file recorded as `path`, found and parsed (once):
+    /// what [`Self::symbolize_file_inline`] does before its lookup, for a
+    /// caller that looks addresses up later with [`Self::symbolize_files`].
+    pub(crate) fn file_slot(&mut self, path: &[u8]) -> usize {
         let id = self.slot(path);
         self.load(id);
-        let Some(slot) = self.files.get_mut(id) else {
-            return Err(Unresolved::FileMissing);
-        };
-        if let Some(r) = slot.results.get(&(file_offset, inline)) {
-            let r = r.clone();
-            if let Err(why) = r {
-                slot.misses.count(why, false);
-            }
-            return r;
-        }
+        id
+    }
+
+    /// [`Self::symbolize_file_inline`] in the file of slot `id` (of
+    /// [`Self::file_slot`]).
+    pub(crate) fn symbolize_in(&mut self, id: usize, file_offset: u64, inline: bool) -> Frames {
         let lines = self.opts.lines;
-        if let Some(Ok(l)) = &mut slot.state {
-            if inline || lines {
-                l.read_dwarf();
+        match self.files.get_mut(id) {
+            Some(slot) => slot.lookup(file_offset, inline, lines),
+            None => Err(Unresolved::FileMissing),
+        }
+    }
+
+    /// [`Self::symbolize_file_inline`] of many addresses at once:
+    /// `lookups` are (slot of [`Self::file_slot`], file offset, with
+    /// inlined frames); their results, in order. The files are shared out
+    /// among threads (largest work first, each file's lookups in the given
+    /// order on one thread), so the results, the caches and what is
+    /// counted for [`Self::report`] are those of the lookups one by one.
+    pub(crate) fn symbolize_files(&mut self, lookups: &[(usize, u64, bool)]) -> Vec<Frames> {
+        let lines = self.opts.lines;
+        // Each file's lookups (indexes into `lookups`), and what they cost:
+        // one per lookup, more for a file whose DWARF is still to be read.
+        let mut per_file: Vec<Vec<usize>> = vec![Vec::new(); self.files.len()];
+        for (i, &(id, _, _)) in lookups.iter().enumerate() {
+            if let Some(v) = per_file.get_mut(id) {
+                v.push(i);
             }
         }
-        let r = match &slot.state {
-            Some(Ok(l)) => file_frames(&l.symbols, file_offset, inline, lines),
-            Some(Err(why)) => Err(*why),
-            None => Err(Unresolved::FileMissing),
-        };
-        if let Err(why) = r {
-            // One distinct address, whether asked with or without inlines.
-            let first = !slot.results.contains_key(&(file_offset, !inline));
-            slot.misses.count(why, first);
+        let mut out: Vec<Option<Frames>> = vec![None; lookups.len()];
+        let mut work: Vec<(usize, &mut FileSlot, Vec<usize>)> = self
+            .files
+            .iter_mut()
+            .zip(per_file)
+            .filter(|(_, l)| !l.is_empty())
+            .map(|(slot, l)| (slot.cost(&l), slot, l))
+            .collect();
+        work.sort_by_key(|w| std::cmp::Reverse(w.0));
+        // Two shares, each file to the lighter one.
+        let (mut mine, mut other) = (Vec::new(), Vec::new());
+        let (mut my_cost, mut other_cost) = (0usize, 0usize);
+        for w in work {
+            if my_cost <= other_cost {
+                my_cost = my_cost.saturating_add(w.0);
+                mine.push(w);
+            } else {
+                other_cost = other_cost.saturating_add(w.0);
+                other.push(w);
+            }
         }
-        slot.results.insert((file_offset, inline), r.clone());
-        r
+        let run = |share: Vec<(usize, &mut FileSlot, Vec<usize>)>| {
+            let mut got = Vec::new();
+            for (_, slot, indexes) in share {
+                for i in indexes {
+                    if let Some(&(_, offset, inline)) = lookups.get(i) {
+                        got.push((i, slot.lookup(offset, inline, lines)));
+                    }
+                }
+            }
+            got
+        };
+        // The other share, taken by the helper thread; by this one when no
+        // thread could be had.
+        let other = std::sync::Mutex::new(other);
+        let take = || std::mem::take(&mut *other.lock().unwrap_or_else(|e| e.into_inner()));
+        let results = std::thread::scope(|scope| {
+            let helper = std::thread::Builder::new()
+                .name("symbolize".into())
+                .spawn_scoped(scope, || run(take()));
+            let mut got = run(mine);
+            if let Ok(h) = helper {
+                match h.join() {
+                    Ok(theirs) => got.extend(theirs),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            got.extend(run(take()));
+            got
+        });
+        for (i, r) in results {
+            if let Some(o) = out.get_mut(i) {
+                *o = Some(r);
+            }
+        }
+        out.into_iter()
+            .map(|r| r.unwrap_or(Err(Unresolved::FileMissing)))
+            .collect()
     }
 
     /// A kernel address, through kallsyms (`opts.kallsyms`, else
