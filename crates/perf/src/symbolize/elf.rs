@@ -57,6 +57,14 @@ impl SectionBytes {
     fn empty() -> Self {
         SectionBytes::Inflated(Arc::from(&[][..]))
     }
+
+    /// Its length.
+    fn len(&self) -> usize {
+        match self {
+            SectionBytes::InFile(_, range) => range.len(),
+            SectionBytes::Inflated(b) => b.len(),
+        }
+    }
 }
 
 impl std::ops::Deref for SectionBytes {
@@ -125,9 +133,126 @@ struct RawSym {
 
 /// The symbols (and DWARF) of one ELF file, ready for lookups.
 pub(crate) struct ElfSymbols {
-    pub loads: Vec<Load>,
-    syms: Vec<Sym>,
-    pub dwarf: Option<addr2line::Context<DwarfReader>>,
+    pub loads: Arc<[Load]>,
+    syms: Arc<[Sym]>,
+    pub dwarf: Option<Dwarf>,
+}
+
+/// A file's DWARF: a context to look addresses up in, and the sections it
+/// was made of.
+pub(crate) struct Dwarf {
+    pub context: addr2line::Context<DwarfReader>,
+    sections: DwarfSections,
+}
+
+/// The sections of a DWARF context, each a range of the file or inflated
+/// once: another context made of them reads and inflates nothing again.
+#[derive(Clone)]
+pub(crate) struct DwarfSections {
+    endian: gimli::RunTimeEndian,
+    sections: Vec<(gimli::SectionId, SectionBytes)>,
+}
+
+impl DwarfSections {
+    /// A context of these sections (addr2line indexes their units).
+    fn dwarf(self) -> Option<Dwarf> {
+        let reader = |id: gimli::SectionId| -> Result<DwarfReader, gimli::Error> {
+            let bytes = self
+                .sections
+                .iter()
+                .find(|(i, _)| *i == id)
+                .map_or_else(SectionBytes::empty, |(_, b)| b.clone());
+            Ok(gimli::EndianReader::new(bytes, self.endian))
+        };
+        let dwarf = gimli::Dwarf::load(reader).ok()?;
+        let context = addr2line::Context::from_dwarf(dwarf).ok()?;
+        Some(Dwarf {
+            context,
+            sections: self,
+        })
+    }
+}
+
+/// The address ranges of a file's DWARF units ([`SharedSymbols::units`]).
+#[derive(Default)]
+pub(crate) struct UnitRanges {
+    loads: Arc<[Load]>,
+    /// (start, end, unit's offset in `.debug_info`, unit's size), by start.
+    ranges: Vec<(u64, u64, usize, usize)>,
+}
+
+impl UnitRanges {
+    /// The unit (its offset in `.debug_info`) and its size, of the
+    /// address at file offset `offset`.
+    pub(crate) fn unit_of(&self, offset: u64) -> Option<(usize, usize)> {
+        let svma = offset_to_svma(&self.loads, offset)?;
+        let at = self.ranges.partition_point(|r| r.0 <= svma);
+        let &(_, end, unit, size) = self.ranges.get(at.checked_sub(1)?)?;
+        (svma < end).then_some((unit, size))
+    }
+}
+
+/// A file's symbols and DWARF sections without a DWARF context, to send
+/// to another thread, which makes a context of its own
+/// ([`ElfSymbols::share`]).
+pub(crate) struct SharedSymbols {
+    loads: Arc<[Load]>,
+    syms: Arc<[Sym]>,
+    sections: Option<DwarfSections>,
+}
+
+impl SharedSymbols {
+    /// The DWARF units' address ranges, from `.debug_aranges` (empty
+    /// without one): which unit an address's lookup parses.
+    pub(crate) fn units(&self) -> UnitRanges {
+        let mut ranges = Vec::new();
+        let Some(d) = &self.sections else {
+            return UnitRanges::default();
+        };
+        let section = |id: gimli::SectionId| {
+            let bytes = d
+                .sections
+                .iter()
+                .find(|(i, _)| *i == id)
+                .map_or_else(SectionBytes::empty, |(_, b)| b.clone());
+            gimli::EndianReader::new(bytes, d.endian)
+        };
+        let info = gimli::DebugInfo::from(section(gimli::SectionId::DebugInfo));
+        let aranges = gimli::DebugAranges::from(section(gimli::SectionId::DebugAranges));
+        let mut headers = aranges.headers();
+        while let Ok(Some(h)) = headers.next() {
+            let unit = h.debug_info_offset();
+            // The unit's size: about what parsing it costs.
+            let size = info
+                .header_from_offset(unit)
+                .map_or(0, |u| u.length_including_self());
+            let mut entries = h.entries();
+            while let Ok(Some(e)) = entries.next() {
+                if e.length() > 0 {
+                    ranges.push((
+                        e.address(),
+                        e.address().saturating_add(e.length()),
+                        unit.0,
+                        size,
+                    ));
+                }
+            }
+        }
+        ranges.sort_unstable();
+        UnitRanges {
+            loads: self.loads.clone(),
+            ranges,
+        }
+    }
+
+    /// The symbols, with a DWARF context of their own.
+    pub(crate) fn into_symbols(self) -> ElfSymbols {
+        ElfSymbols {
+            loads: self.loads,
+            syms: self.syms,
+            dwarf: self.sections.and_then(DwarfSections::dwarf),
+        }
+    }
 }
 
 impl std::fmt::Debug for ElfSymbols {
@@ -205,8 +330,8 @@ impl ElfSymbols {
         }
 
         let mut symbols = ElfSymbols {
-            loads,
-            syms,
+            loads: loads.into(),
+            syms: syms.into(),
             dwarf: None,
         };
         if want_dwarf {
@@ -222,6 +347,17 @@ impl ElfSymbols {
             return;
         }
         self.dwarf = read_dwarf(binary, debug);
+    }
+
+    /// The same symbols and DWARF sections, for another thread to look
+    /// addresses up with a DWARF context of its own (an addr2line context
+    /// is not shared among threads).
+    pub(crate) fn share(&self) -> SharedSymbols {
+        SharedSymbols {
+            loads: self.loads.clone(),
+            syms: self.syms.clone(),
+            sections: self.dwarf.as_ref().map(|d| d.sections.clone()),
+        }
     }
 
     /// Every symbol, in address order.
@@ -247,11 +383,16 @@ impl ElfSymbols {
 
     /// The ELF virtual address (SVMA) of a file offset, through PT_LOAD.
     pub(crate) fn offset_to_svma(&self, offset: u64) -> Option<u64> {
-        self.loads.iter().find_map(|l| {
-            let rel = offset.checked_sub(l.offset)?;
-            (rel < l.filesz).then(|| l.vaddr.wrapping_add(rel))
-        })
+        offset_to_svma(&self.loads, offset)
     }
+}
+
+/// The ELF virtual address (SVMA) of a file offset, through `loads`.
+fn offset_to_svma(loads: &[Load], offset: u64) -> Option<u64> {
+    loads.iter().find_map(|l| {
+        let rel = offset.checked_sub(l.offset)?;
+        (rel < l.filesz).then(|| l.vaddr.wrapping_add(rel))
+    })
 }
 
 fn loads(file: &object::File<'_>) -> Vec<Load> {
@@ -521,10 +662,7 @@ fn plt_symbols<Elf: FileHeader<Endian = Endianness>>(
 /// The DWARF (for lines and inlined frames) of whichever of the binary
 /// and its debug file has it: [`ElfSymbols::read_dwarf`], for a thread
 /// that reads it ahead.
-pub(crate) fn read_dwarf(
-    binary: Option<&FileBytes>,
-    debug: Option<&FileBytes>,
-) -> Option<addr2line::Context<DwarfReader>> {
+pub(crate) fn read_dwarf(binary: Option<&FileBytes>, debug: Option<&FileBytes>) -> Option<Dwarf> {
     fn parse(d: Option<&FileBytes>) -> Option<(object::File<'_>, &FileBytes)> {
         d.and_then(|d| Some((object::File::parse((**d).as_ref()).ok()?, d)))
     }
@@ -535,43 +673,34 @@ pub(crate) fn read_dwarf(
     }
 }
 
-fn dwarf_context(
-    file: &object::File<'_>,
-    bytes: &FileBytes,
-) -> Option<addr2line::Context<DwarfReader>> {
+fn dwarf_context(file: &object::File<'_>, bytes: &FileBytes) -> Option<Dwarf> {
     let endian = if file.is_little_endian() {
         gimli::RunTimeEndian::Little
     } else {
         gimli::RunTimeEndian::Big
     };
-    let load = |id: gimli::SectionId| -> Result<DwarfReader, gimli::Error> {
-        // Only the sections names and lines come from (those
-        // `addr2line::Context::from_sections` takes): location lists,
-        // macros, name indexes and type units are large, often
-        // compressed, and not read.
-        use gimli::SectionId as S;
-        let used = matches!(
-            id,
-            S::DebugAbbrev
-                | S::DebugAddr
-                | S::DebugAranges
-                | S::DebugInfo
-                | S::DebugLine
-                | S::DebugLineStr
-                | S::DebugRanges
-                | S::DebugRngLists
-                | S::DebugStr
-                | S::DebugStrOffsets
-        );
-        let section = if used {
-            section_bytes(file, bytes, id.name())
-        } else {
-            SectionBytes::empty()
-        };
-        Ok(gimli::EndianReader::new(section, endian))
-    };
-    let dwarf = gimli::Dwarf::load(load).ok()?;
-    addr2line::Context::from_dwarf(dwarf).ok()
+    // Only the sections names and lines come from (those
+    // `addr2line::Context::from_sections` takes): location lists, macros,
+    // name indexes and type units are large, often compressed, and not
+    // read.
+    use gimli::SectionId as S;
+    let used = [
+        S::DebugAbbrev,
+        S::DebugAddr,
+        S::DebugAranges,
+        S::DebugInfo,
+        S::DebugLine,
+        S::DebugLineStr,
+        S::DebugRanges,
+        S::DebugRngLists,
+        S::DebugStr,
+        S::DebugStrOffsets,
+    ];
+    let sections = used
+        .iter()
+        .map(|&id| (id, section_bytes(file, bytes, id.name())))
+        .collect();
+    DwarfSections { endian, sections }.dwarf()
 }
 
 /// A section's bytes: where they lie in `bytes` when not compressed (no
@@ -685,8 +814,8 @@ mod tests {
             ]
         );
         let e = ElfSymbols {
-            loads: Vec::new(),
-            syms,
+            loads: Arc::from(Vec::new()),
+            syms: syms.into(),
             dwarf: None,
         };
         assert_eq!(e.find(0x100f).map(|s| &*s.name), Some("a"));

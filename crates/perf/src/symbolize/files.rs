@@ -28,8 +28,33 @@ pub(super) struct Loaded {
     dwarf_ahead: Option<mpsc::Receiver<Option<Dwarf>>>,
 }
 
-/// A file's DWARF, ready for lookups.
-type Dwarf = addr2line::Context<elf::DwarfReader>;
+use elf::Dwarf;
+
+/// A parsed file without its DWARF context, to send to another thread
+/// ([`Loaded::share`]).
+pub(super) struct SharedLoaded {
+    binary: Option<FileBytes>,
+    debug: Option<FileBytes>,
+    symbols: elf::SharedSymbols,
+}
+
+impl SharedLoaded {
+    /// Its DWARF units' address ranges.
+    pub(super) fn units(&self) -> elf::UnitRanges {
+        self.symbols.units()
+    }
+
+    /// The file, with a DWARF context of its own.
+    pub(super) fn into_loaded(self) -> Loaded {
+        Loaded {
+            binary: self.binary,
+            debug: self.debug,
+            symbols: self.symbols.into_symbols(),
+            dwarf_read: true,
+            dwarf_ahead: None,
+        }
+    }
+}
 
 /// A file's binary and debug file, to read the DWARF of, and where to
 /// send it.
@@ -40,13 +65,34 @@ type DwarfJob = (
 );
 
 impl Loaded {
-    /// The size of the file DWARF is read from: its debug file, else the
-    /// binary.
-    pub(super) fn dwarf_size(&self) -> usize {
-        self.debug
-            .as_ref()
-            .or(self.binary.as_ref())
-            .map_or(0, |b| (**b).as_ref().len())
+    /// About what reading its DWARF still costs here, in lookups: none
+    /// when read, or being read on another thread; else a lookup per 2 KiB
+    /// of its debug file, or per 64 KiB of a binary without one (most
+    /// have little DWARF or none).
+    pub(super) fn dwarf_cost(&self) -> usize {
+        if self.dwarf_read || self.dwarf_ahead.is_some() {
+            return 0;
+        }
+        let size = |b: &FileBytes| (**b).as_ref().len();
+        match (&self.debug, &self.binary) {
+            (Some(d), _) => size(d) / 2048,
+            (None, Some(b)) => size(b) / 65_536,
+            (None, None) => 0,
+        }
+    }
+
+    /// The same file, for another thread to look addresses up in with a
+    /// DWARF context of its own, made of the same sections: once its
+    /// DWARF is read, and when it has some.
+    pub(super) fn share(&self) -> Option<SharedLoaded> {
+        if !self.dwarf_read || self.symbols.dwarf.is_none() {
+            return None;
+        }
+        Some(SharedLoaded {
+            binary: self.binary.clone(),
+            debug: self.debug.clone(),
+            symbols: self.symbols.share(),
+        })
     }
 
     /// Read DWARF (lines, inlined frames) from the binary or its debug

@@ -50,7 +50,7 @@ mod names;
 use crate::fxhash::FxHashMap;
 use elf::ElfSymbols;
 pub(crate) use files::FilesPrefetch;
-use files::{Loaded, Mismatches};
+use files::{Loaded, Mismatches, SharedLoaded};
 use jit::{JitEntry, JitTable};
 use kallsyms::Kallsyms;
 use kernel::{same_kernel, KallsymsSource, KernelId, PROC_KALLSYMS};
@@ -162,6 +162,15 @@ pub(crate) type Frames = Result<Arc<[SymFrame]>, Unresolved>;
 struct Misses(BTreeMap<&'static str, (u64, u64)>);
 
 impl Misses {
+    /// Add `other`'s counts.
+    fn add(&mut self, other: &Misses) {
+        for (why, &(lookups, distinct)) in &other.0 {
+            let e = self.0.entry(why).or_default();
+            e.0 = e.0.saturating_add(lookups);
+            e.1 = e.1.saturating_add(distinct);
+        }
+    }
+
     fn count(&mut self, why: Unresolved, first_time: bool) {
         let e = self.0.entry(why.as_str()).or_default();
         e.0 = e.0.saturating_add(1);
@@ -182,7 +191,20 @@ struct FileSlot {
     mismatches: Mismatches,
 }
 
+/// Fewer lookups in a file than this are not worth a second DWARF context
+/// of it ([`Symbolizer::symbolize_files`]); tests split the small files of
+/// testdata.
+const MIN_SPLIT_LOOKUPS: usize = if cfg!(test) { 8 } else { 256 };
+
 impl FileSlot {
+    /// The file, for another thread ([`Loaded::share`]).
+    fn share(&self) -> Option<SharedLoaded> {
+        match &self.state {
+            Some(Ok(l)) => l.share(),
+            _ => None,
+        }
+    }
+
     /// The frames of `file_offset` in this file (see
     /// [`Symbolizer::symbolize_file_inline`]), cached; a miss counted.
     fn lookup(&mut self, file_offset: u64, inline: bool, lines: bool) -> Frames {
@@ -213,11 +235,11 @@ impl FileSlot {
     }
 
     /// About what looking up `lookups` costs, for sharing files out among
-    /// threads: one a lookup, and as many as reading the DWARF still to be
-    /// read is worth (a lookup per 2 KiB of the file it is in).
+    /// threads: one a lookup, and what reading the DWARF still costs
+    /// ([`Loaded::dwarf_cost`]).
     fn cost(&self, lookups: &[usize]) -> usize {
         let dwarf = match &self.state {
-            Some(Ok(l)) if !l.dwarf_read => l.dwarf_size() / 2048,
+            Some(Ok(l)) => l.dwarf_cost(),
             _ => 0,
         };
         lookups.len().saturating_add(dwarf)
@@ -423,71 +445,165 @@ impl Symbolizer {
 
     /// [`Self::symbolize_file_inline`] of many addresses at once:
     /// `lookups` are (slot of [`Self::file_slot`], file offset, with
-    /// inlined frames); their results, in order. The files are shared out
-    /// among threads (largest work first, each file's lookups in the given
-    /// order on one thread), so the results, the caches and what is
-    /// counted for [`Self::report`] are those of the lookups one by one.
+    /// inlined frames); their results, in order. Two threads share the
+    /// work: the file with the most lookups has them grouped by DWARF
+    /// unit (each unit's line program and functions are parsed by the
+    /// first lookup in it), and both threads take units from one queue,
+    /// largest first, the other thread with a DWARF context of its own
+    /// made of the same sections, once it has looked up the other files'
+    /// addresses. A unit's lookups, and each file's, run in the given
+    /// order on one thread: the results, the caches and what is counted
+    /// for [`Self::report`] are those of the lookups one by one.
     pub(crate) fn symbolize_files(&mut self, lookups: &[(usize, u64, bool)]) -> Vec<Frames> {
         let lines = self.opts.lines;
-        // Each file's lookups (indexes into `lookups`), and what they cost:
-        // one per lookup, more for a file whose DWARF is still to be read.
+        let offset = |i: usize| lookups.get(i).map_or(0, |l| l.1);
+        // Each file's lookups (indexes into `lookups`).
         let mut per_file: Vec<Vec<usize>> = vec![Vec::new(); self.files.len()];
         for (i, &(id, _, _)) in lookups.iter().enumerate() {
             if let Some(v) = per_file.get_mut(id) {
                 v.push(i);
             }
         }
-        let mut out: Vec<Option<Frames>> = vec![None; lookups.len()];
-        let mut work: Vec<(usize, &mut FileSlot, Vec<usize>)> = self
-            .files
-            .iter_mut()
-            .zip(per_file)
-            .filter(|(_, l)| !l.is_empty())
-            .map(|(slot, l)| (slot.cost(&l), slot, l))
-            .collect();
-        work.sort_by_key(|w| std::cmp::Reverse(w.0));
-        // Two shares, each file to the lighter one.
-        let (mut mine, mut other) = (Vec::new(), Vec::new());
-        let (mut my_cost, mut other_cost) = (0usize, 0usize);
-        for w in work {
-            if my_cost <= other_cost {
-                my_cost = my_cost.saturating_add(w.0);
-                mine.push(w);
-            } else {
-                other_cost = other_cost.saturating_add(w.0);
-                other.push(w);
-            }
-        }
-        let run = |share: Vec<(usize, &mut FileSlot, Vec<usize>)>| {
-            let mut got = Vec::new();
-            for (_, slot, indexes) in share {
-                for i in indexes {
-                    if let Some(&(_, offset, inline)) = lookups.get(i) {
-                        got.push((i, slot.lookup(offset, inline, lines)));
+        // The file with the most lookups, by unit, and its copy.
+        let most = (0..per_file.len()).max_by_key(|&id| per_file.get(id).map_or(0, Vec::len));
+        let mut split: Option<(usize, SharedLoaded, Vec<Vec<usize>>)> = None;
+        if let Some(id) = most {
+            let shared = self.files.get(id).and_then(FileSlot::share);
+            let indexes = per_file.get_mut(id);
+            if let (Some(shared), Some(indexes)) = (shared, indexes) {
+                if indexes.len() >= MIN_SPLIT_LOOKUPS {
+                    let units = shared.units();
+                    // Lookups outside every unit's ranges by themselves.
+                    let mut by_unit: HashMap<Option<usize>, (usize, Vec<usize>)> = HashMap::new();
+                    for i in std::mem::take(indexes) {
+                        let unit = units.unit_of(offset(i));
+                        let e = by_unit.entry(unit.map(|u| u.0)).or_default();
+                        e.0 = unit.map_or(0, |u| u.1);
+                        e.1.push(i);
                     }
+                    let mut groups: Vec<(usize, Vec<usize>)> = by_unit.into_values().collect();
+                    // Taken from the end: the largest unit first.
+                    groups.sort_by_key(|g| (g.0, g.1.first().copied()));
+                    split = Some((id, shared, groups.into_iter().map(|g| g.1).collect()));
                 }
             }
-            got
+        }
+        // What the file's cache holds for the lookups of the copy.
+        let known: HashMap<(u64, bool), Frames> = match &split {
+            Some((id, _, groups)) => self.files.get(*id).map_or_else(HashMap::new, |slot| {
+                groups
+                    .iter()
+                    .flatten()
+                    .flat_map(|&i| [(offset(i), false), (offset(i), true)])
+                    .filter_map(|k| Some((k, slot.results.get(&k)?.clone())))
+                    .collect()
+            }),
+            None => HashMap::new(),
         };
-        // The other share, taken by the helper thread; by this one when no
-        // thread could be had.
-        let other = std::sync::Mutex::new(other);
-        let take = || std::mem::take(&mut *other.lock().unwrap_or_else(|e| e.into_inner()));
-        let results = std::thread::scope(|scope| {
+        // The other files: each to the lighter share; with a split file,
+        // all to the other thread, which then joins in on the units.
+        let mut work: Vec<(usize, usize, Vec<usize>)> = per_file
+            .into_iter()
+            .enumerate()
+            .filter(|(_, l)| !l.is_empty())
+            .filter_map(|(id, l)| Some((self.files.get(id)?.cost(&l), id, l)))
+            .collect();
+        work.sort_by_key(|w| std::cmp::Reverse(w.0));
+        let split_id = split.as_ref().map(|s| s.0);
+        let mut slots: Vec<Option<&mut FileSlot>> = self.files.iter_mut().map(Some).collect();
+        let split_slot = split_id.and_then(|id| slots.get_mut(id)?.take());
+        let (mut mine, mut other) = (Vec::new(), Vec::new());
+        let (mut my_cost, mut other_cost) = (0usize, 0usize);
+        for (cost, id, indexes) in work {
+            let Some(slot) = slots.get_mut(id).and_then(Option::take) else {
+                continue;
+            };
+            if split.is_none() && my_cost <= other_cost {
+                my_cost = my_cost.saturating_add(cost);
+                mine.push((slot, indexes));
+            } else {
+                other_cost = other_cost.saturating_add(cost);
+                other.push((slot, indexes));
+            }
+        }
+        let (copy, queue) = match split {
+            Some((_, shared, groups)) => (Some(shared), groups),
+            None => (None, Vec::new()),
+        };
+        let queue = std::sync::Mutex::new(queue);
+        let next_unit = || queue.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let look = |slot: &mut FileSlot, indexes: Vec<usize>, got: &mut Vec<(usize, Frames)>| {
+            for i in indexes {
+                if let Some(&(_, offset, inline)) = lookups.get(i) {
+                    got.push((i, slot.lookup(offset, inline, lines)));
+                }
+            }
+        };
+        // This thread's share; the other's, taken by the helper (by this
+        // thread when no thread could be had).
+        let other = std::sync::Mutex::new(Some((other, copy, known)));
+        let theirs = || {
+            let mut got = Vec::new();
+            let taken = other.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let Some((share, copy, known)) = taken else {
+                return (got, None);
+            };
+            for (slot, indexes) in share {
+                look(slot, indexes, &mut got);
+            }
+            // (No units left: this thread is the only one.)
+            let left = !queue.lock().unwrap_or_else(|e| e.into_inner()).is_empty();
+            let copy = copy.filter(|_| left).map(|shared| {
+                let mut slot = FileSlot {
+                    path: Vec::new(),
+                    state: Some(Ok(Box::new(shared.into_loaded()))),
+                    results: known,
+                    misses: Misses::default(),
+                    mismatches: Vec::new(),
+                };
+                while let Some(unit) = next_unit() {
+                    look(&mut slot, unit, &mut got);
+                }
+                slot
+            });
+            (got, copy)
+        };
+        let (mut got, copy) = std::thread::scope(|scope| {
             let helper = std::thread::Builder::new()
                 .name("symbolize".into())
-                .spawn_scoped(scope, || run(take()));
-            let mut got = run(mine);
+                .spawn_scoped(scope, theirs);
+            let mut got = Vec::new();
+            for (slot, indexes) in mine {
+                look(slot, indexes, &mut got);
+            }
+            if let Some(slot) = split_slot.filter(|_| !tests::copy_takes_all()) {
+                while let Some(unit) = next_unit() {
+                    look(slot, unit, &mut got);
+                }
+            }
+            let mut copy = None;
             if let Ok(h) = helper {
                 match h.join() {
-                    Ok(theirs) => got.extend(theirs),
+                    Ok((g, c)) => {
+                        got.extend(g);
+                        copy = c;
+                    }
                     Err(panic) => std::panic::resume_unwind(panic),
                 }
             }
-            got.extend(run(take()));
-            got
+            let (g, c) = theirs();
+            got.extend(g);
+            (got, copy.or(c))
         });
-        for (i, r) in results {
+        // The copy's results and misses are the file's.
+        if let (Some(id), Some(copy)) = (split_id, copy) {
+            if let Some(slot) = self.files.get_mut(id) {
+                slot.results.extend(copy.results);
+                slot.misses.add(&copy.misses);
+            }
+        }
+        let mut out: Vec<Option<Frames>> = vec![None; lookups.len()];
+        for (i, r) in got.drain(..) {
             if let Some(o) = out.get_mut(i) {
                 *o = Some(r);
             }
@@ -1004,7 +1120,8 @@ fn file_frames_lines(symbols: &ElfSymbols, offset: u64, inline: bool) -> Frames 
     let mut frames = Vec::new();
     let mut file = None;
     let mut line = 0;
-    if let (Some(ctx), Some(svma)) = (&symbols.dwarf, symbols.offset_to_svma(offset)) {
+    let ctx = symbols.dwarf.as_ref().map(|d| &d.context);
+    if let (Some(ctx), Some(svma)) = (ctx, symbols.offset_to_svma(offset)) {
         if inline {
             let mut dwarf_frames: Vec<(Option<String>, Option<String>, u32)> = Vec::new();
             if let Ok(mut iter) = ctx.find_frames(svma).skip_all_loads() {
@@ -1112,9 +1229,89 @@ fn home_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
+#[cfg(not(test))]
+mod tests {
+    /// Whether a test has the copy of a split file take all its units
+    /// ([`super::Symbolizer::symbolize_files`]): never outside tests.
+    #[inline]
+    pub(super) fn copy_takes_all() -> bool {
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::Cell;
+
+    thread_local! {
+        static COPY_TAKES_ALL: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Whether this thread's [`Symbolizer::symbolize_files`] leaves all
+    /// the units of a split file to the copy, so that a test sees the
+    /// copy used whatever the timing.
+    pub(super) fn copy_takes_all() -> bool {
+        COPY_TAKES_ALL.with(Cell::get)
+    }
+
+    /// Looking addresses up many at once, on two threads, a file's units
+    /// shared out between it and a copy of it (all to the copy, and as
+    /// the threads take them), gives what looking them up one by one
+    /// gives: the frames, and what is reported lost.
+    #[test]
+    fn lookups_at_once_are_lookups_one_by_one() {
+        let bin =
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/perf/bin");
+        let opts = SymbolOptions {
+            no_system_paths: true,
+            symbol_dirs: vec![bin.clone()],
+            lines: false,
+            ..SymbolOptions::default()
+        };
+        // Every function of a Rust binary of 23 units, and past its last,
+        // with and without inlined frames; `cfp`'s beside.
+        let bytes = locate::read_file_or_xz(&bin.join("rustv0")).unwrap();
+        let symbols = ElfSymbols::load(Some(&bytes), None, false).unwrap();
+        let rust = b"/rec/rustv0".to_vec();
+        let cfp = b"/rec/cfp".to_vec();
+        let mut asked: Vec<(Vec<u8>, u64, bool)> = Vec::new();
+        for (n, s) in symbols.symbols().iter().enumerate() {
+            asked.push((rust.clone(), s.start + 1, n % 3 != 1));
+            if n % 50 == 0 {
+                asked.push((cfp.clone(), 0x1150 + n as u64, true));
+            }
+        }
+        asked.push((rust.clone(), u64::MAX / 2, true));
+        asked.push((b"/rec/missing".to_vec(), 0x10, true));
+        assert!(asked.len() > 300);
+        for copy_takes_all in [true, false] {
+            let mut one = Symbolizer::new(opts.clone());
+            let want: Vec<Frames> = asked
+                .iter()
+                .map(|(p, o, i)| one.symbolize_file_inline(p, *o, *i))
+                .collect();
+            let mut many = Symbolizer::new(opts.clone());
+            // The first lookup one by one (the DWARF read), the rest at once.
+            let (p, o, i) = &asked[0];
+            let first = many.symbolize_file_inline(p, *o, *i);
+            let lookups: Vec<(usize, u64, bool)> = asked[1..]
+                .iter()
+                .map(|(p, o, i)| (many.file_slot(p), *o, *i))
+                .collect();
+            COPY_TAKES_ALL.with(|c| c.set(copy_takes_all));
+            let rest = many.symbolize_files(&lookups);
+            COPY_TAKES_ALL.with(|c| c.set(false));
+            let got: Vec<Frames> = std::iter::once(first).chain(rest).collect();
+            assert_eq!(got, want, "copy takes all: {copy_takes_all}");
+            assert_eq!(many.report().0, one.report().0);
+            assert!(want.iter().filter(|r| r.is_ok()).count() > 300);
+            assert!(
+                want.iter().any(|r| r.as_ref().is_ok_and(|f| f.len() > 1)),
+                "inlined frames"
+            );
+        }
+    }
 
     #[test]
     fn symbolizer_is_send() {
