@@ -71,15 +71,27 @@ pub fn kallsyms(data: &[u8]) -> usize {
 
 /// Load an ELF file's symbols (and DWARF) as the symbolizer does for a
 /// binary, and symbolize 64 file offsets spread over it, with inlined
-/// frames and lines. Returns the number of offsets that named a frame.
+/// frames and lines; then find their DWARF units (`.debug_aranges`) and
+/// symbolize the second half again with a copy's DWARF context, as
+/// [`super::Symbolizer::symbolize_files`] shares a file out. Returns the
+/// number of offsets that named a frame.
 pub fn elf(data: &[u8]) -> usize {
     let file: super::FileBytes = std::sync::Arc::new(data.to_vec());
     let Some(symbols) = ElfSymbols::load(Some(&file), None, true) else {
         return 0;
     };
     let len = u64::try_from(data.len()).unwrap_or(u64::MAX);
-    (0..64u64)
-        .map(|i| len / 64 * i)
-        .filter(|&offset| file_frames(&symbols, offset, true, true).is_ok())
-        .count()
+    let offsets: Vec<u64> = (0..64u64).map(|i| len / 64 * i).collect();
+    let named = offsets
+        .iter()
+        .filter(|&&offset| file_frames(&symbols, offset, true, true).is_ok())
+        .count();
+    let shared = symbols.share();
+    let units = shared.units();
+    let copy = shared.into_symbols();
+    for &offset in offsets.get(32..).unwrap_or_default() {
+        let _ = units.unit_of(offset);
+        let _ = file_frames(&copy, offset, true, true);
+    }
+    named
 }
