@@ -455,6 +455,9 @@ impl Symbolizer {
     /// order on one thread: the results, the caches and what is counted
     /// for [`Self::report`] are those of the lookups one by one.
     pub(crate) fn symbolize_files(&mut self, lookups: &[(usize, u64, bool)]) -> Vec<Frames> {
+        if lookups.is_empty() {
+            return Vec::new();
+        }
         let lines = self.opts.lines;
         let offset = |i: usize| lookups.get(i).map_or(0, |l| l.1);
         // Each file's lookups (indexes into `lookups`).
