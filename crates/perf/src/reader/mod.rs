@@ -364,7 +364,7 @@ impl<'o> Reader<'o> {
             // frames, lines): at the end, on both cores.
             deferred: (crate::records::unwinds_user_stacks(c)
                 && (opts.symbols.inline || opts.symbols.lines)
-                && !tests::naming_while_reading())
+                && !naming_while_reading())
             .then(Deferred::default),
         };
         r.sym.set_recorded_kernel_release(c.os_release.clone());
@@ -985,14 +985,17 @@ impl Reader<'_> {
     }
 }
 
+/// Whether a test has this thread's reads name addresses as they are met
+/// rather than at the end ([`Deferred`]): never outside tests.
 #[cfg(not(test))]
-mod tests {
-    /// Whether a test has this thread's reads name addresses as they are
-    /// met: never outside tests.
-    #[inline]
-    pub(super) fn naming_while_reading() -> bool {
-        false
-    }
+#[inline]
+fn naming_while_reading() -> bool {
+    false
+}
+
+#[cfg(test)]
+fn naming_while_reading() -> bool {
+    tests::NAME_WHILE_READING.with(std::cell::Cell::get)
 }
 
 #[cfg(test)]
@@ -1001,13 +1004,8 @@ mod tests {
     use std::cell::Cell;
 
     thread_local! {
-        static NAME_WHILE_READING: Cell<bool> = const { Cell::new(false) };
-    }
-
-    /// Whether this thread's reads name addresses as they are met rather
-    /// than at the end ([`Deferred`]).
-    pub(super) fn naming_while_reading() -> bool {
-        NAME_WHILE_READING.with(Cell::get)
+        /// See [`naming_while_reading`].
+        pub(super) static NAME_WHILE_READING: Cell<bool> = const { Cell::new(false) };
     }
 
     /// Everything a reader gives that naming at the end could change:

@@ -57,14 +57,6 @@ impl SectionBytes {
     fn empty() -> Self {
         SectionBytes::Inflated(Arc::from(&[][..]))
     }
-
-    /// Its length.
-    fn len(&self) -> usize {
-        match self {
-            SectionBytes::InFile(_, range) => range.len(),
-            SectionBytes::Inflated(b) => b.len(),
-        }
-    }
 }
 
 impl std::ops::Deref for SectionBytes {
@@ -154,17 +146,19 @@ pub(crate) struct DwarfSections {
 }
 
 impl DwarfSections {
+    /// A reader of section `id` (empty when not kept).
+    fn reader(&self, id: gimli::SectionId) -> DwarfReader {
+        let bytes = self
+            .sections
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map_or_else(SectionBytes::empty, |(_, b)| b.clone());
+        gimli::EndianReader::new(bytes, self.endian)
+    }
+
     /// A context of these sections (addr2line indexes their units).
     fn dwarf(self) -> Option<Dwarf> {
-        let reader = |id: gimli::SectionId| -> Result<DwarfReader, gimli::Error> {
-            let bytes = self
-                .sections
-                .iter()
-                .find(|(i, _)| *i == id)
-                .map_or_else(SectionBytes::empty, |(_, b)| b.clone());
-            Ok(gimli::EndianReader::new(bytes, self.endian))
-        };
-        let dwarf = gimli::Dwarf::load(reader).ok()?;
+        let dwarf = gimli::Dwarf::load(|id| Ok::<_, gimli::Error>(self.reader(id))).ok()?;
         let context = addr2line::Context::from_dwarf(dwarf).ok()?;
         Some(Dwarf {
             context,
@@ -209,16 +203,8 @@ impl SharedSymbols {
         let Some(d) = &self.sections else {
             return UnitRanges::default();
         };
-        let section = |id: gimli::SectionId| {
-            let bytes = d
-                .sections
-                .iter()
-                .find(|(i, _)| *i == id)
-                .map_or_else(SectionBytes::empty, |(_, b)| b.clone());
-            gimli::EndianReader::new(bytes, d.endian)
-        };
-        let info = gimli::DebugInfo::from(section(gimli::SectionId::DebugInfo));
-        let aranges = gimli::DebugAranges::from(section(gimli::SectionId::DebugAranges));
+        let info = gimli::DebugInfo::from(d.reader(gimli::SectionId::DebugInfo));
+        let aranges = gimli::DebugAranges::from(d.reader(gimli::SectionId::DebugAranges));
         let mut headers = aranges.headers();
         while let Ok(Some(h)) = headers.next() {
             let unit = h.debug_info_offset();

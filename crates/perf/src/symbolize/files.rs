@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError};
 
-use super::elf::{self, ElfSymbols};
+use super::elf::{self, Dwarf, ElfSymbols};
 use super::locate::{
     base_name, build_id_rel_path, bytes_to_path, read_file, read_file_or_xz, under_root,
 };
@@ -27,8 +27,6 @@ pub(super) struct Loaded {
     /// The DWARF, being read on another thread ([`FilesPrefetch`]).
     dwarf_ahead: Option<mpsc::Receiver<Option<Dwarf>>>,
 }
-
-use elf::Dwarf;
 
 /// A parsed file without its DWARF context, to send to another thread
 /// ([`Loaded::share`]).

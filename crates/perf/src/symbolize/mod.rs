@@ -579,7 +579,7 @@ impl Symbolizer {
             for (slot, indexes) in mine {
                 look(slot, indexes, &mut got);
             }
-            if let Some(slot) = split_slot.filter(|_| !tests::copy_takes_all()) {
+            if let Some(slot) = split_slot.filter(|_| !copy_takes_all()) {
                 while let Some(unit) = next_unit() {
                     look(slot, unit, &mut got);
                 }
@@ -1232,14 +1232,18 @@ fn home_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
+/// Whether a test has the copy of a split file take all its units
+/// ([`Symbolizer::symbolize_files`]), so that it sees the copy used
+/// whatever the timing: never outside tests.
 #[cfg(not(test))]
-mod tests {
-    /// Whether a test has the copy of a split file take all its units
-    /// ([`super::Symbolizer::symbolize_files`]): never outside tests.
-    #[inline]
-    pub(super) fn copy_takes_all() -> bool {
-        false
-    }
+#[inline]
+fn copy_takes_all() -> bool {
+    false
+}
+
+#[cfg(test)]
+fn copy_takes_all() -> bool {
+    tests::COPY_TAKES_ALL.with(std::cell::Cell::get)
 }
 
 #[cfg(test)]
@@ -1248,14 +1252,8 @@ mod tests {
     use std::cell::Cell;
 
     thread_local! {
-        static COPY_TAKES_ALL: Cell<bool> = const { Cell::new(false) };
-    }
-
-    /// Whether this thread's [`Symbolizer::symbolize_files`] leaves all
-    /// the units of a split file to the copy, so that a test sees the
-    /// copy used whatever the timing.
-    pub(super) fn copy_takes_all() -> bool {
-        COPY_TAKES_ALL.with(Cell::get)
+        /// See [`copy_takes_all`].
+        pub(super) static COPY_TAKES_ALL: Cell<bool> = const { Cell::new(false) };
     }
 
     /// Looking addresses up many at once, on two threads, a file's units
