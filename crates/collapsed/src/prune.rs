@@ -9,6 +9,8 @@
 //! it is the graph drawn from the full text.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::io::{self, Write};
 
 use stackconv_model::pruning::DrawnKeys;
@@ -557,7 +559,7 @@ impl Tree<'_> {
             text.push_str(name);
         }
         // Child groups by name.
-        let mut by_name: HashMap<u32, usize> = HashMap::new();
+        let mut by_name: FxHashMap<u32, usize> = FxHashMap::default();
         let mut groups: Vec<Group> = Vec::new();
         for &m in &group.members {
             for c in self.children(m as usize) {
@@ -583,24 +585,24 @@ impl Tree<'_> {
                 }
             }
         }
-        let key = |&(i, part): &(usize, Part)| {
-            let name = groups
-                .get(i)
-                .and_then(|g| g.name)
-                .and_then(|n| names.get(n as usize));
-            let end = match part {
-                Part::Own => b' ',
-                Part::Below => b';',
-            };
-            name.map_or(&[][..], |n| n.as_bytes())
-                .iter()
-                .copied()
-                .chain(std::iter::once(end))
-        };
+        // Each part's key: its group's name and the byte after it. The
+        // keys are distinct (a name is one group), so an unstable sort
+        // orders them as a stable one would.
+        let name_of: Vec<&[u8]> = groups
+            .iter()
+            .map(|g| {
+                g.name
+                    .and_then(|n| names.get(n as usize))
+                    .map_or(&[][..], |n| n.as_bytes())
+            })
+            .collect();
         let mut order: Vec<(usize, Part)> = (0..groups.len())
             .flat_map(|i| [(i, Part::Own), (i, Part::Below)])
             .collect();
-        order.sort_by(|a, b| key(a).cmp(key(b)));
+        order.sort_unstable_by(|&(a, pa), &(b, pb)| {
+            let name = |i: usize| name_of.get(i).copied().unwrap_or_default();
+            key_order(name(a), pa.end(), name(b), pb.end())
+        });
         (groups, order)
     }
 }
@@ -661,6 +663,34 @@ fn ends_like_a_count(name: &str) -> bool {
 enum Part {
     Own,
     Below,
+}
+
+impl Part {
+    /// The byte after the group's name in its lines.
+    fn end(self) -> u8 {
+        match self {
+            Part::Own => b' ',
+            Part::Below => b';',
+        }
+    }
+}
+
+/// How `a` followed by the byte `a_end` orders against `b` followed by
+/// `b_end`, in byte order: the names compared as slices (not byte by
+/// byte through an iterator), then the first byte past the shorter.
+fn key_order(a: &[u8], a_end: u8, b: &[u8], b_end: u8) -> std::cmp::Ordering {
+    let n = a.len().min(b.len());
+    let (head_a, head_b) = (
+        a.get(..n).unwrap_or_default(),
+        b.get(..n).unwrap_or_default(),
+    );
+    head_a.cmp(head_b).then_with(|| {
+        let next_a = a.get(n).copied().unwrap_or(a_end);
+        let next_b = b.get(n).copied().unwrap_or(b_end);
+        // Equal so far: the key that ends first (its name was the shorter,
+        // its end byte the longer name's next) sorts first.
+        next_a.cmp(&next_b).then_with(|| a.len().cmp(&b.len()))
+    })
 }
 
 /// A path's text followed by `;` unless empty, to write a child's line.
@@ -839,6 +869,39 @@ impl Weights {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn key_order_is_byte_order_of_name_and_end() {
+        // Every name of up to three bytes of an alphabet with the end
+        // bytes in it, against every other, each with either end byte.
+        let alphabet = [b' ', b';', b'a', b'b'];
+        let mut names: Vec<Vec<u8>> = vec![Vec::new()];
+        for len in 1..=3u32 {
+            for code in 0..alphabet.len().pow(len) {
+                let mut c = code;
+                let name = (0..len)
+                    .map(|_| {
+                        let b = alphabet[c % alphabet.len()];
+                        c /= alphabet.len();
+                        b
+                    })
+                    .collect();
+                names.push(name);
+            }
+        }
+        for a in &names {
+            for b in &names {
+                for (ea, eb) in [(b' ', b' '), (b' ', b';'), (b';', b' '), (b';', b';')] {
+                    let whole = |n: &[u8], e: u8| [n, &[e]].concat();
+                    assert_eq!(
+                        super::key_order(a, ea, b, eb),
+                        whole(a, ea).cmp(&whole(b, eb)),
+                        "{a:?}+{ea} against {b:?}+{eb}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn names_read_as_counts() {
         for name in ["f 12", "f 1.5", "a b 7", "f ", "x 1."] {

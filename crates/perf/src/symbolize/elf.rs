@@ -48,14 +48,14 @@ pub(crate) type DwarfReader = gimli::EndianReader<gimli::RunTimeEndian, SectionB
 pub(crate) enum SectionBytes {
     /// `range` of the file's bytes.
     InFile(FileBytes, std::ops::Range<usize>),
-    /// Inflated (or empty).
-    Inflated(Arc<[u8]>),
+    /// Inflated (or empty): the inflater's buffer itself, not a copy.
+    Inflated(Arc<Vec<u8>>),
 }
 
 impl SectionBytes {
     /// A section that is missing, not read, or could not be inflated.
     fn empty() -> Self {
-        SectionBytes::Inflated(Arc::from(&[][..]))
+        SectionBytes::Inflated(Arc::new(Vec::new()))
     }
 }
 
@@ -67,7 +67,7 @@ impl std::ops::Deref for SectionBytes {
             SectionBytes::InFile(file, range) => {
                 (**file).as_ref().get(range.clone()).unwrap_or_default()
             }
-            SectionBytes::Inflated(bytes) => bytes,
+            SectionBytes::Inflated(bytes) => bytes.as_slice(),
         }
     }
 }
@@ -84,7 +84,8 @@ impl std::fmt::Debug for SectionBytes {
 // while the value or a clone of it lives, even when the value itself moves
 // (gimli keeps a pointer into it). Both kinds deref into memory behind an
 // `Arc`, which a move or clone of the `Arc` leaves where it is: an
-// `Arc<[u8]>` never changed, or a file's bytes as the `FileBytes` this
+// `Arc<Vec<u8>>` never changed (the vector's buffer stays where it is
+// while nothing can change the vector), or a file's bytes as the `FileBytes` this
 // crate makes hold them (a read-only map, or a `Vec<u8>` never changed
 // once in its `Arc`: see `locate::read_file`), which give the same slice
 // on every call. `SectionBytes` is made only here, from those.
@@ -722,7 +723,9 @@ fn section_bytes(file: &object::File<'_>, bytes: &FileBytes, name: &str) -> Sect
         return SectionBytes::empty();
     }
     match compressed.decompress() {
-        Ok(inflated) => SectionBytes::Inflated(Arc::from(inflated.as_ref())),
+        // Owned when inflated: moved, not copied (libc's 8 MB of debug
+        // sections were copied once more, and their pages touched twice).
+        Ok(inflated) => SectionBytes::Inflated(Arc::new(inflated.into_owned())),
         Err(_) => SectionBytes::empty(),
     }
 }
