@@ -537,38 +537,68 @@ impl StackBatch {
         // Each row's path up to one frame below its first light node: the
         // node keeps its place, and the frame below keeps its lines
         // sorted where the whole stack's lines sort (`a;b` after `a.c`,
-        // where `a` alone would sort before it).
-        let mut keep = vec![u32::MAX; rows.len()];
+        // where `a` alone would sort before it). How many frames each row
+        // keeps, by its place in `order`:
+        let mut keep = vec![u32::MAX; order.len()];
         for &(start, end, depth) in &light {
-            for &(_, _, row) in order.get(start as usize..end as usize).unwrap_or_default() {
-                if let Some(k) = keep.get_mut(row as usize) {
-                    *k = depth.saturating_add(1);
-                }
+            if let Some(k) = keep.get_mut(start as usize..end as usize) {
+                k.fill(depth.saturating_add(1));
             }
         }
         // The cut paths, in the rows' sorted order: rows cut alike are
         // neighbours there, so a cut path equal to the one before takes
         // its id without being looked up. A cut path is the first bytes
-        // of the row's path.
-        let mut cut = StackBatch::default();
+        // of the row's path. Each path's id, by the row's place in
+        // `order`.
+        let cut_part = |part: &[(u64, u32, u32)], keep: &[u32], base: usize| {
+            let mut cut = StackBatch::default();
+            let mut ids = Vec::with_capacity(part.len());
+            let mut last: Option<(&[u8], PathId)> = None;
+            for (at, (&(_, _, row), &n)) in part.iter().zip(keep).enumerate() {
+                prefetch_ahead(base + at);
+                let path = path_of(row);
+                let len = match n {
+                    u32::MAX => path.len(),
+                    n => code::frames(path)
+                        .take(n as usize)
+                        .last()
+                        .map_or(0, |(_, end)| end),
+                };
+                let bytes = path.get(..len).unwrap_or_default();
+                let id = match last {
+                    Some((b, id)) if b == bytes => id,
+                    _ => cut.add_encoded(bytes),
+                };
+                last = Some((bytes, id));
+                ids.push(id);
+            }
+            (cut, ids)
+        };
+        // A long `order` in two halves at once, the second's paths then
+        // added to the first's batch in their order: numbered as one walk
+        // numbers them (in order of first appearance).
+        let (cut, ids) = if order.len() >= halves_from() {
+            let half = order.len() / 2;
+            let (first, second) = order.split_at(half);
+            let (keep_first, keep_second) = keep.split_at(half);
+            let ((mut cut, mut ids), (later, later_ids)) = rayon::join(
+                || cut_part(first, keep_first, 0),
+                || cut_part(second, keep_second, half),
+            );
+            let merged: Vec<PathId> = (0..later.len() as u32)
+                .map(|id| cut.add_encoded(later.path(id)))
+                .collect();
+            ids.extend(
+                later_ids
+                    .iter()
+                    .map(|id| merged.get(id.index()).copied().unwrap_or(*id)),
+            );
+            (cut, ids)
+        } else {
+            cut_part(&order, &keep, 0)
+        };
         let mut cut_paths = vec![PathId(0); rows.len()];
-        let mut last: Option<(&[u8], PathId)> = None;
-        for (at, &(_, _, row)) in order.iter().enumerate() {
-            prefetch_ahead(at);
-            let path = path_of(row);
-            let len = match keep.get(row as usize) {
-                Some(&n) if n != u32::MAX => code::frames(path)
-                    .take(n as usize)
-                    .last()
-                    .map_or(0, |(_, end)| end),
-                _ => path.len(),
-            };
-            let bytes = path.get(..len).unwrap_or_default();
-            let id = match last {
-                Some((b, id)) if b == bytes => id,
-                _ => cut.add_encoded(bytes),
-            };
-            last = Some((bytes, id));
+        for (&(_, _, row), &id) in order.iter().zip(&ids) {
             if let Some(slot) = cut_paths.get_mut(row as usize) {
                 *slot = id;
             }
@@ -590,6 +620,157 @@ impl StackBatch {
 /// through it) is under `min_weight` (as the graph decides it: a NaN
 /// minimum draws nothing).
 ///
+/// A long `order` is walked in two halves at once ([`light_runs_split`]),
+/// else in one ([`walk_light`]).
+fn light_runs<'p>(
+    order: &[(u64, u32, u32)],
+    weight: impl Fn(u32) -> u64 + Sync,
+    path_of: impl Fn(u32) -> &'p [u8] + Sync,
+    prefetch_ahead: impl Fn(usize) + Sync,
+    min_weight: f64,
+) -> Vec<(u32, u32, u32)> {
+    if order.len() >= halves_from() {
+        if let Some(runs) = light_runs_split(order, &weight, &path_of, &prefetch_ahead, min_weight)
+        {
+            return runs;
+        }
+    }
+    let whole = Spine::default();
+    walk_light(order, &weight, &path_of, &prefetch_ahead, min_weight, whole).0
+}
+
+/// [`light_runs`] of the two halves of `order` at once, cut between two
+/// neighbouring rows near the middle that share few frames. The nodes
+/// both rows go through (the spine: the frames they share) hold rows of
+/// both halves; every other node lies in one half, and is light or not
+/// as its half's walk finds. When every spine node, its weight summed over
+/// both halves, is heavy (the spine is the outer frames of the middle
+/// rows, heavy as a rule), the light runs are the halves' together;
+/// `None` otherwise (the caller walks the whole).
+fn light_runs_split<'p>(
+    order: &[(u64, u32, u32)],
+    weight: &(impl Fn(u32) -> u64 + Sync),
+    path_of: &(impl Fn(u32) -> &'p [u8] + Sync),
+    prefetch_ahead: &(impl Fn(usize) + Sync),
+    min_weight: f64,
+) -> Option<Vec<(u32, u32, u32)>> {
+    let middle = order.len() / 2;
+    let window = middle.saturating_sub(SEAM_WINDOW)..(middle + SEAM_WINDOW).min(order.len());
+    let (depth, seam) = window
+        .filter_map(|at| Some((shared_at(order, path_of, at)?, at)))
+        .min_by_key(|&(depth, at)| (depth, at.abs_diff(middle)))?;
+    light_runs_halves(
+        order,
+        seam,
+        depth,
+        weight,
+        path_of,
+        prefetch_ahead,
+        min_weight,
+    )
+}
+
+/// How many frames the paths of rows `at - 1` and `at` of `order` share:
+/// none across groups; `None` at the ends.
+fn shared_at<'p>(
+    order: &[(u64, u32, u32)],
+    path_of: &impl Fn(u32) -> &'p [u8],
+    at: usize,
+) -> Option<u32> {
+    let (_, group_a, a) = *order.get(at.checked_sub(1)?)?;
+    let (_, group_b, b) = *order.get(at)?;
+    if group_a != group_b {
+        return Some(0);
+    }
+    let (a, b) = (path_of(a), path_of(b));
+    let common = common_prefix(a, b);
+    Some(
+        code::frames(a)
+            .take_while(|&(_, end)| end <= common)
+            .count() as u32,
+    )
+}
+
+/// [`light_runs_split`] at `seam`, whose rows on either side share
+/// `depth` frames ([`shared_at`]).
+fn light_runs_halves<'p>(
+    order: &[(u64, u32, u32)],
+    seam: usize,
+    depth: u32,
+    weight: &(impl Fn(u32) -> u64 + Sync),
+    path_of: &(impl Fn(u32) -> &'p [u8] + Sync),
+    prefetch_ahead: &(impl Fn(usize) + Sync),
+    min_weight: f64,
+) -> Option<Vec<(u32, u32, u32)>> {
+    let (first, second) = order.split_at(seam.min(order.len()));
+    let ((mut runs, first_spine), (later, second_spine)) = rayon::join(
+        || {
+            let spine = Spine {
+                depth,
+                at_end: true,
+                at_start: false,
+            };
+            walk_light(first, weight, path_of, prefetch_ahead, min_weight, spine)
+        },
+        || {
+            let spine = Spine {
+                depth,
+                at_end: false,
+                at_start: true,
+            };
+            let ahead = |at: usize| prefetch_ahead(seam + at);
+            walk_light(second, weight, path_of, &ahead, min_weight, spine)
+        },
+    );
+    let heavy = first_spine
+        .iter()
+        .zip(&second_spine)
+        .all(|(&a, &b)| (a.saturating_add(b) as f64) >= min_weight);
+    if !heavy || first_spine.len() != depth as usize || second_spine.len() != depth as usize {
+        return None;
+    }
+    let offset = seam as u32;
+    runs.extend(
+        later
+            .into_iter()
+            .map(|(start, end, depth)| (start + offset, end + offset, depth)),
+    );
+    Some(runs)
+}
+
+/// From how many rows [`StackBatch::intern_cut`] walks them in two halves:
+/// [`PARALLEL_PATHS`]; as a test sets it.
+#[cfg(not(test))]
+#[inline]
+fn halves_from() -> usize {
+    PARALLEL_PATHS
+}
+
+#[cfg(test)]
+fn halves_from() -> usize {
+    tests::HALVES_FROM.with(std::cell::Cell::get)
+}
+
+/// Rows either side of the middle [`light_runs_split`] looks at for the
+/// two neighbours sharing the fewest frames.
+const SEAM_WINDOW: usize = 256;
+
+/// The spine of a half walked by [`light_runs_split`]: the nodes at depths
+/// up to `depth` that are open when the walk ends (`at_end`: the first
+/// half) or were opened by its first row (`at_start`: the second half).
+/// Their weight in the half is partial: they are never light runs here,
+/// and their weights are given back. The whole `order` has none.
+#[derive(Clone, Copy, Default)]
+struct Spine {
+    depth: u32,
+    at_end: bool,
+    at_start: bool,
+}
+
+/// Walk `order` for [`light_runs`]: its runs (rows numbered from the
+/// start of `order`), and the weight in `order` of each node of `spine`,
+/// by depth.
+///
 /// The rows are walked in order, keeping the open nodes (those of the last
 /// path) root first. Nodes opened by one row hold the same rows until a
 /// later row leaves some of them: the open nodes are kept as segments of
@@ -597,13 +778,14 @@ impl StackBatch {
 /// the segments it closes and opens, not a step per frame. A segment
 /// closing hands its weight to its caller, and when light its run (of its
 /// shallowest closed node) replaces the runs inside it.
-fn light_runs<'p>(
+fn walk_light<'p>(
     order: &[(u64, u32, u32)],
-    weight: impl Fn(u32) -> u64,
-    path_of: impl Fn(u32) -> &'p [u8],
-    prefetch_ahead: impl Fn(usize),
+    weight: &impl Fn(u32) -> u64,
+    path_of: &impl Fn(u32) -> &'p [u8],
+    prefetch_ahead: &impl Fn(usize),
     min_weight: f64,
-) -> Vec<(u32, u32, u32)> {
+    spine: Spine,
+) -> (Vec<(u32, u32, u32)>, Vec<u64>) {
     /// Open nodes at depths past the previous segment's `deepest` up to
     /// this one's (1-based), whose runs start at row `start` and weigh
     /// `weight`.
@@ -614,45 +796,65 @@ fn light_runs<'p>(
     }
     let mut open: Vec<Segment> = Vec::new();
     let mut light: Vec<(u32, u32, u32)> = Vec::new();
-    // Close the open nodes deeper than `depth` at row `end`.
-    let close =
-        |open: &mut Vec<Segment>, light: &mut Vec<(u32, u32, u32)>, depth: u32, end: u32| {
-            while let Some(top) = open.last_mut() {
-                if top.deepest <= depth {
-                    break;
-                }
-                let (start, weight) = (top.start, top.weight);
-                let above = open
-                    .len()
-                    .checked_sub(2)
-                    .and_then(|i| open.get(i))
-                    .map_or(0, |s| s.deepest);
-                let whole = above >= depth;
-                if whole {
-                    open.pop();
-                    // Its caller's run holds its rows.
-                    if let Some(caller) = open.last_mut() {
-                        caller.weight = caller.weight.saturating_add(weight);
-                    }
-                } else if let Some(top) = open.last_mut() {
-                    // The nodes down to `depth` stay open: they hold the same
-                    // rows, and these.
-                    top.deepest = depth;
-                }
-                // Drawn when at least the minimum (a NaN minimum draws
-                // nothing).
-                let drawn = (weight as f64) >= min_weight;
-                if !drawn {
-                    while light.last().is_some_and(|&(s, _, _)| s >= start) {
-                        light.pop();
-                    }
-                    light.push((start, end, above.max(depth) + 1));
-                }
-                if !whole {
-                    break;
-                }
+    let mut spine_weights: Vec<u64> = Vec::new();
+    // Close the open nodes deeper than `depth` at row `end` (`last`: the
+    // walk's end, which closes them all).
+    let mut close = |open: &mut Vec<Segment>,
+                     light: &mut Vec<(u32, u32, u32)>,
+                     depth: u32,
+                     end: u32,
+                     last: bool| {
+        while let Some(top) = open.last_mut() {
+            if top.deepest <= depth {
+                break;
             }
-        };
+            let (start, weight, deepest) = (top.start, top.weight, top.deepest);
+            let above = open
+                .len()
+                .checked_sub(2)
+                .and_then(|i| open.get(i))
+                .map_or(0, |s| s.deepest);
+            let whole = above >= depth;
+            if whole {
+                open.pop();
+                // Its caller's run holds its rows.
+                if let Some(caller) = open.last_mut() {
+                    caller.weight = caller.weight.saturating_add(weight);
+                }
+            } else if let Some(top) = open.last_mut() {
+                // The nodes down to `depth` stay open: they hold the same
+                // rows, and these.
+                top.deepest = depth;
+            }
+            // The nodes closed: past `shallow` down to `deepest`; those of
+            // the spine are not decided here.
+            let mut shallow = above.max(depth);
+            if (spine.at_end && last) || (spine.at_start && start == 0) {
+                let spine_end = spine.depth.min(deepest);
+                if spine_weights.len() < spine_end as usize {
+                    spine_weights.resize(spine_end as usize, 0);
+                }
+                for d in shallow..spine_end {
+                    if let Some(w) = spine_weights.get_mut(d as usize) {
+                        *w = weight;
+                    }
+                }
+                shallow = shallow.max(spine.depth);
+            }
+            // Drawn when at least the minimum (a NaN minimum draws
+            // nothing).
+            let drawn = (weight as f64) >= min_weight;
+            if shallow < deepest && !drawn {
+                while light.last().is_some_and(|&(s, _, _)| s >= start) {
+                    light.pop();
+                }
+                light.push((start, end, shallow + 1));
+            }
+            if !whole {
+                break;
+            }
+        }
+    };
     let mut prev: Option<(u32, &[u8])> = None;
     // Where each frame of the previous path ends in it.
     let mut ends: Vec<usize> = Vec::new();
@@ -664,7 +866,7 @@ fn light_runs<'p>(
             Some((g, p)) if g == group => shared_frames(&mut ends, p, cur),
             _ => shared_frames(&mut ends, &[], cur),
         };
-        close(&mut open, &mut light, shared as u32, at);
+        close(&mut open, &mut light, shared as u32, at, false);
         let from = ends.last().copied().unwrap_or(0);
         ends.extend(code::frames(cur.get(from..).unwrap_or_default()).map(|(_, e)| from + e));
         if ends.len() > shared {
@@ -680,8 +882,8 @@ fn light_runs<'p>(
         }
         prev = Some((group, cur));
     }
-    close(&mut open, &mut light, 0, order.len() as u32);
-    light
+    close(&mut open, &mut light, 0, order.len() as u32, true);
+    (light, spine_weights)
 }
 
 impl StackBatch {
@@ -1045,6 +1247,12 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    thread_local! {
+        /// See [`halves_from`].
+        pub(super) static HALVES_FROM: std::cell::Cell<usize> =
+            const { std::cell::Cell::new(PARALLEL_PATHS) };
+    }
+
     /// [`light_runs`] as it was written first: a step per frame, each node
     /// open on its own.
     fn light_runs_by_node<'p>(
@@ -1146,7 +1354,79 @@ mod tests {
             let weight = |row: u32| rows[row as usize].2;
             let by_segment = light_runs(&order, weight, path_of, |_| {}, min_weight);
             let by_node = light_runs_by_node(&order, weight, path_of, min_weight);
-            prop_assert_eq!(by_segment, by_node);
+            prop_assert_eq!(&by_segment, &by_node);
+            // Walked in two halves, cut anywhere: the same runs, or none
+            // when a node both halves go through is light (then walked in
+            // one); at a minimum of 0 every node is heavy.
+            for seam in 1..order.len() {
+                let depth = shared_at(&order, &path_of, seam).unwrap_or(0);
+                let halves =
+                    light_runs_halves(&order, seam, depth, &weight, &path_of, &|_| {}, min_weight);
+                if let Some(halves) = &halves {
+                    prop_assert_eq!(halves, &by_node, "seam {} sharing {}", seam, depth);
+                }
+                // None only when a node of the spine is light.
+                let (_, group, row) = order[seam - 1];
+                let spine_heavy = code::frames(path_of(row)).take(depth as usize).all(|(_, end)| {
+                    let prefix = &path_of(row)[..end];
+                    let weight: u64 = order
+                        .iter()
+                        .filter(|&&(_, g, r)| g == group && path_of(r).starts_with(prefix))
+                        .map(|&(_, _, r)| weight(r))
+                        .sum();
+                    (weight as f64) >= min_weight
+                });
+                prop_assert_eq!(halves.is_some(), spine_heavy, "seam {}", seam);
+                let all_heavy =
+                    light_runs_halves(&order, seam, depth, &weight, &path_of, &|_| {}, 0.0);
+                prop_assert!(all_heavy.is_some_and(|r| r.is_empty()));
+            }
+        }
+
+        /// Rows cut by the light runs found in two halves are cut as by
+        /// the runs found in one: the same stacks, numbered alike.
+        #[test]
+        fn stacks_cut_in_two_halves_are_cut_in_one(
+            rows in proptest::collection::vec(
+                (proptest::collection::vec(0u32..5, 0..9), 0u64..4),
+                1..400,
+            ),
+            min_percent in 0.0f64..30.0,
+        ) {
+            let mut p = Profile::new(vec![crate::ValueType::new("samples", "count")]);
+            let t = p.intern_thread(Default::default());
+            let frames: Vec<FrameId> = (0..5)
+                .map(|i| p.intern_frame_named(&format!("f{i}"), crate::FrameKind::Native))
+                .collect();
+            let mut batch = StackBatch::default();
+            let paths: Vec<PathId> = rows
+                .iter()
+                .map(|(path, w)| {
+                    p.push_sample(None, t, None, &[*w as i64]);
+                    let path: Vec<FrameId> = path.iter().map(|&f| frames[f as usize]).collect();
+                    batch.add(&path)
+                })
+                .collect();
+            let pruning = crate::pruning::FlameGraphPruning {
+                min_width_percent: min_percent,
+                column: None,
+                keys: std::sync::Arc::new(|p: &Profile| {
+                    Some(crate::pruning::DrawnKeys {
+                        frames: p.frames().iter().map(|(id, _)| id).collect(),
+                        threads: vec![0; p.threads().len()],
+                    })
+                }),
+            };
+            let mut whole = p.clone();
+            let mut halves = p.clone();
+            HALVES_FROM.with(|h| h.set(usize::MAX));
+            let cut_whole = batch.clone().intern_samples(&mut whole, &paths, Some(&pruning));
+            HALVES_FROM.with(|h| h.set(2));
+            let cut_halves = batch.intern_samples(&mut halves, &paths, Some(&pruning));
+            HALVES_FROM.with(|h| h.set(PARALLEL_PATHS));
+            prop_assert!(cut_whole && cut_halves);
+            prop_assert_eq!(whole.stacks().nodes(), halves.stacks().nodes());
+            prop_assert_eq!(whole.samples().stacks(), halves.samples().stacks());
         }
     }
 
