@@ -351,25 +351,50 @@ impl FilesPrefetch {
         let queue = Arc::new(Mutex::new(queue));
         let (send, done) = mpsc::channel();
         let (thread_opts, jobs) = (opts.clone(), queue.clone());
+        // With DWARF wanted, it is read on two threads: this one reads the
+        // first (largest) file's once it has parsed every file's symbols,
+        // the `dwarf` thread the others', in turn (and those of the files
+        // the reader parses itself). Without that thread, each file's
+        // with its symbols, as they are parsed.
+        let dwarf_jobs = if dwarf { dwarf_thread() } else { None };
+        let thread_dwarf_jobs = dwarf_jobs.clone();
         std::thread::Builder::new()
             .name("symbols".into())
             .spawn(move || {
                 largest_first(&thread_opts, &jobs);
+                let mut own: Option<DwarfJob> = None;
                 loop {
                     // Unlocked before the job runs: the reader takes jobs
                     // meanwhile.
                     let next = lock(&jobs).pop_front();
                     let Some(job) = next else { break };
-                    if send.send(job.run(&thread_opts, dwarf)).is_err() {
+                    let mut done = job.run(&thread_opts, dwarf && thread_dwarf_jobs.is_none());
+                    if let (Some(dwarf_jobs), Ok(loaded)) =
+                        (&thread_dwarf_jobs, &mut done.located.0)
+                    {
+                        let (reply, dwarf) = mpsc::channel();
+                        loaded.dwarf_ahead = Some(dwarf);
+                        let job = (loaded.binary.clone(), loaded.debug.clone(), reply);
+                        // A job the thread cannot take is dropped, and
+                        // with it the reply: the first lookup reads it.
+                        match own {
+                            None => own = Some(job),
+                            Some(_) => drop(dwarf_jobs.send(job)),
+                        }
+                    }
+                    if send.send(done).is_err() {
                         break;
                     }
+                }
+                if let Some((binary, debug, reply)) = own {
+                    let _ = reply.send(elf::read_dwarf(binary.as_ref(), debug.as_ref()));
                 }
             })
             .ok()?;
         Some(FilesPrefetch {
             opts: opts.clone(),
             dwarf,
-            dwarf_jobs: None,
+            dwarf_jobs,
             queue,
             done,
             pending,
@@ -422,22 +447,28 @@ impl FilesPrefetch {
     /// can be had (the lookup reads it).
     fn read_dwarf_ahead(&mut self, loaded: &Loaded) -> Option<mpsc::Receiver<Option<Dwarf>>> {
         if self.dwarf_jobs.is_none() {
-            let (send, jobs) = mpsc::channel::<DwarfJob>();
-            std::thread::Builder::new()
-                .name("dwarf".into())
-                .spawn(move || {
-                    for (binary, debug, reply) in jobs {
-                        let _ = reply.send(elf::read_dwarf(binary.as_ref(), debug.as_ref()));
-                    }
-                })
-                .ok()?;
-            self.dwarf_jobs = Some(send);
+            self.dwarf_jobs = dwarf_thread();
         }
         let (reply, dwarf) = mpsc::channel();
         let job = (loaded.binary.clone(), loaded.debug.clone(), reply);
         self.dwarf_jobs.as_ref()?.send(job).ok()?;
         Some(dwarf)
     }
+}
+
+/// A thread reading the DWARF of the files sent to it, in turn; `None`
+/// when no thread can be had.
+fn dwarf_thread() -> Option<mpsc::Sender<DwarfJob>> {
+    let (send, jobs) = mpsc::channel::<DwarfJob>();
+    std::thread::Builder::new()
+        .name("dwarf".into())
+        .spawn(move || {
+            for (binary, debug, reply) in jobs {
+                let _ = reply.send(elf::read_dwarf(binary.as_ref(), debug.as_ref()));
+            }
+        })
+        .ok()?;
+    Some(send)
 }
 
 /// Order the jobs largest file first: the longest to parse are the ones
