@@ -299,8 +299,9 @@ pub(crate) struct FilesPrefetch {
     opts: SymbolOptions,
     /// Whether the files' DWARF is wanted.
     dwarf: bool,
-    /// A thread reading the DWARF of the files the reader parsed itself,
-    /// once one is.
+    /// A thread reading DWARF: with DWARF wanted, from the start, that of
+    /// the files read ahead but the largest (see [`FilesPrefetch::start`]);
+    /// and that of the files the reader parses itself.
     dwarf_jobs: Option<mpsc::Sender<DwarfJob>>,
     queue: Queue,
     /// Parsed files as the thread finishes them.
