@@ -635,8 +635,15 @@ fn light_runs<'p>(
             return runs;
         }
     }
-    let whole = Spine::default();
-    walk_light(order, &weight, &path_of, &prefetch_ahead, min_weight, whole).0
+    walk_light(
+        order,
+        &weight,
+        &path_of,
+        &prefetch_ahead,
+        min_weight,
+        Half::Whole,
+    )
+    .0
 }
 
 /// [`light_runs`] of the two halves of `order` at once, cut between two
@@ -705,21 +712,13 @@ fn light_runs_halves<'p>(
     let (first, second) = order.split_at(seam.min(order.len()));
     let ((mut runs, first_spine), (later, second_spine)) = rayon::join(
         || {
-            let spine = Spine {
-                depth,
-                at_end: true,
-                at_start: false,
-            };
-            walk_light(first, weight, path_of, prefetch_ahead, min_weight, spine)
+            let half = Half::First { spine: depth };
+            walk_light(first, weight, path_of, prefetch_ahead, min_weight, half)
         },
         || {
-            let spine = Spine {
-                depth,
-                at_end: false,
-                at_start: true,
-            };
             let ahead = |at: usize| prefetch_ahead(seam + at);
-            walk_light(second, weight, path_of, &ahead, min_weight, spine)
+            let half = Half::Second { spine: depth };
+            walk_light(second, weight, path_of, &ahead, min_weight, half)
         },
     );
     let heavy = first_spine
@@ -755,20 +754,20 @@ fn halves_from() -> usize {
 /// two neighbours sharing the fewest frames.
 const SEAM_WINDOW: usize = 256;
 
-/// The spine of a half walked by [`light_runs_split`]: the nodes at depths
-/// up to `depth` that are open when the walk ends (`at_end`: the first
-/// half) or were opened by its first row (`at_start`: the second half).
-/// Their weight in the half is partial: they are never light runs here,
-/// and their weights are given back. The whole `order` has none.
-#[derive(Clone, Copy, Default)]
-struct Spine {
-    depth: u32,
-    at_end: bool,
-    at_start: bool,
+/// What [`walk_light`] walks: all rows, or a half of them
+/// ([`light_runs_split`]) with a spine, the nodes at depths up to `spine`
+/// that are open when the first half's walk ends, or were opened by the
+/// second half's first row. A spine node's weight in a half is partial:
+/// it is never a light run there, and its weight is given back.
+#[derive(Clone, Copy)]
+enum Half {
+    Whole,
+    First { spine: u32 },
+    Second { spine: u32 },
 }
 
 /// Walk `order` for [`light_runs`]: its runs (rows numbered from the
-/// start of `order`), and the weight in `order` of each node of `spine`,
+/// start of `order`), and the weight in `order` of each node of its spine,
 /// by depth.
 ///
 /// The rows are walked in order, keeping the open nodes (those of the last
@@ -784,7 +783,7 @@ fn walk_light<'p>(
     path_of: &impl Fn(u32) -> &'p [u8],
     prefetch_ahead: &impl Fn(usize),
     min_weight: f64,
-    spine: Spine,
+    half: Half,
 ) -> (Vec<(u32, u32, u32)>, Vec<u64>) {
     /// Open nodes at depths past the previous segment's `deepest` up to
     /// this one's (1-based), whose runs start at row `start` and weigh
@@ -829,8 +828,13 @@ fn walk_light<'p>(
             // The nodes closed: past `shallow` down to `deepest`; those of
             // the spine are not decided here.
             let mut shallow = above.max(depth);
-            if (spine.at_end && last) || (spine.at_start && start == 0) {
-                let spine_end = spine.depth.min(deepest);
+            let spine = match half {
+                Half::First { spine } if last => Some(spine),
+                Half::Second { spine } if start == 0 => Some(spine),
+                _ => None,
+            };
+            if let Some(spine) = spine {
+                let spine_end = spine.min(deepest);
                 if spine_weights.len() < spine_end as usize {
                     spine_weights.resize(spine_end as usize, 0);
                 }
@@ -839,7 +843,7 @@ fn walk_light<'p>(
                         *w = weight;
                     }
                 }
-                shallow = shallow.max(spine.depth);
+                shallow = shallow.max(spine);
             }
             // Drawn when at least the minimum (a NaN minimum draws
             // nothing).

@@ -63,6 +63,13 @@ type DwarfJob = (
 );
 
 impl Loaded {
+    /// A job reading this file's DWARF on another thread, and where its
+    /// DWARF will come (see [`Loaded::read_dwarf`]).
+    fn dwarf_job(&self) -> (DwarfJob, mpsc::Receiver<Option<Dwarf>>) {
+        let (reply, dwarf) = mpsc::channel();
+        ((self.binary.clone(), self.debug.clone(), reply), dwarf)
+    }
+
     /// About what reading its DWARF still costs here, in lookups: none
     /// when read, or being read on another thread; else a lookup per 2 KiB
     /// of its debug file, or per 64 KiB of a binary without one (most
@@ -373,9 +380,8 @@ impl FilesPrefetch {
                     if let (Some(dwarf_jobs), Ok(loaded)) =
                         (&thread_dwarf_jobs, &mut done.located.0)
                     {
-                        let (reply, dwarf) = mpsc::channel();
+                        let (job, dwarf) = loaded.dwarf_job();
                         loaded.dwarf_ahead = Some(dwarf);
-                        let job = (loaded.binary.clone(), loaded.debug.clone(), reply);
                         // A job the thread cannot take is dropped, and
                         // with it the reply: the first lookup reads it.
                         match own {
@@ -387,8 +393,8 @@ impl FilesPrefetch {
                         break;
                     }
                 }
-                if let Some((binary, debug, reply)) = own {
-                    let _ = reply.send(elf::read_dwarf(binary.as_ref(), debug.as_ref()));
+                if let Some(job) = own {
+                    read_dwarf_job(job);
                 }
             })
             .ok()?;
@@ -450,11 +456,15 @@ impl FilesPrefetch {
         if self.dwarf_jobs.is_none() {
             self.dwarf_jobs = dwarf_thread();
         }
-        let (reply, dwarf) = mpsc::channel();
-        let job = (loaded.binary.clone(), loaded.debug.clone(), reply);
+        let (job, dwarf) = loaded.dwarf_job();
         self.dwarf_jobs.as_ref()?.send(job).ok()?;
         Some(dwarf)
     }
+}
+
+/// Read a job's DWARF and send it (to no one when the file is gone).
+fn read_dwarf_job((binary, debug, reply): DwarfJob) {
+    let _ = reply.send(elf::read_dwarf(binary.as_ref(), debug.as_ref()));
 }
 
 /// A thread reading the DWARF of the files sent to it, in turn; `None`
@@ -464,9 +474,7 @@ fn dwarf_thread() -> Option<mpsc::Sender<DwarfJob>> {
     std::thread::Builder::new()
         .name("dwarf".into())
         .spawn(move || {
-            for (binary, debug, reply) in jobs {
-                let _ = reply.send(elf::read_dwarf(binary.as_ref(), debug.as_ref()));
-            }
+            jobs.into_iter().for_each(read_dwarf_job);
         })
         .ok()?;
     Some(send)
