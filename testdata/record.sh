@@ -6,7 +6,8 @@
 #   With no argument every section runs, in the order below. With arguments
 #   only the named sections run, e.g. `testdata/record.sh c-fp py-fp`.
 #   Sections: c-fp py-fp py-dwarf c-dwarf c-lld-dwarf rust-v0 cpp c-pipe c-zstd c-2ev
-#             c-debug c-mismatch c-diff mutex py313-jit c-otherkernel c-mod go pyspy
+#             c-debug c-mismatch c-diff mutex py313-jit c-otherkernel c-mod c-units
+#             go pyspy
 #
 # Needs:
 #   - root (perf record of user + kernel stacks, /proc/kallsyms addresses,
@@ -62,7 +63,7 @@ F_FIELDS=comm,pid,tid,time,period,event,ip,sym,dso
 MAX_BYTES=$((2 * 1024 * 1024))
 
 ALL_SECTIONS=(c-fp py-fp py-dwarf c-dwarf c-lld-dwarf rust-v0 cpp c-pipe c-zstd c-2ev
-  c-debug c-mismatch c-diff mutex py313-jit c-otherkernel c-mod go pyspy)
+  c-debug c-mismatch c-diff mutex py313-jit c-otherkernel c-mod c-units go pyspy)
 
 log() { printf '== %s\n' "$*" >&2; }
 
@@ -583,6 +584,26 @@ sec_cpp() {
     "testdata/src/cppdemo.cpp (g++ -O2 -g -fno-omit-frame-pointer), 0.4 s"
 }
 
+# c-units: testdata/src/cunits, one program in four compilation units with
+# code inlined in each (from the unit itself and from a header), for the
+# DWARF looked up unit by unit (unwound with DWARF: perf script shows the
+# inlined frames). cunits (-O2 -g: GCC lists every unit in
+# .debug_aranges) is recorded; cunits-lto is the same built with -flto
+# (units that refer into other units, and .debug_aranges for one of five),
+# committed for the lookup tests only, not recorded.
+sec_c_units() {
+  log c-units
+  cp "$TD/src/cunits/"*.[ch] "$STAGE/"
+  (cd "$STAGE" && gcc -O2 -g -fno-omit-frame-pointer -o cunits main.c mix.c sum.c util.c)
+  (cd "$STAGE" && gcc -O2 -g -flto -fno-omit-frame-pointer -o cunits-lto main.c mix.c sum.c util.c)
+  put_file "$STAGE/cunits-lto" "$BIN/cunits-lto"
+  rm -f "$OUT/c-units".*
+  rec c-units --call-graph dwarf,4096 -F 499 ./cunits 300
+  native_common c-units
+  manifest c-units "perf record --call-graph dwarf,4096 -F 499 -o c-units.data ./cunits 300" \
+    "testdata/src/cunits/*.c (gcc -O2 -g -fno-omit-frame-pointer; bin/cunits-lto, not recorded: the same with -flto), 0.3 s"
+}
+
 # c-pipe: pipe mode (`perf record -o -`): no header sections, attributes
 # and build ids as records in the stream. perf script reads it from stdin.
 sec_c_pipe() {
@@ -874,6 +895,7 @@ run_section() {
     py313-jit) sec_py313_jit ;;
     c-otherkernel) sec_c_otherkernel ;;
     c-mod) sec_c_mod ;;
+    c-units) sec_c_units ;;
     go) if [ -x "$TD/go/record.sh" ] || [ -f "$TD/go/record.sh" ]; then bash "$TD/go/record.sh"; fi ;;
     pyspy) if [ -f "$TD/pyspy/record.sh" ]; then bash "$TD/pyspy/record.sh"; fi ;;
     *) echo "unknown section: $1 (known: ${ALL_SECTIONS[*]})" >&2; exit 2 ;;

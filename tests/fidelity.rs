@@ -194,6 +194,10 @@ fn svg_draws_what_inferno_draws_from_the_reference_folded_text() {
                 args.push("--no-inline".into());
                 Some("c-lld-dwarf.noinline.folded")
             }
+            "c-units" => {
+                args.push("--no-inline".into());
+                Some("c-units.noinline.folded")
+            }
             // -F goldens: inferno misreads the tracepoint fields of
             // default perf script output (crates/perf/tests/golden.rs).
             "mutex" => Some("mutex.F.folded"),

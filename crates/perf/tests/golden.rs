@@ -21,7 +21,7 @@ fn exemption(name: &str, inline: bool) -> Option<&'static str> {
         // outlined functions, `__libc_start_main_impl`) from libc6-dbg's
         // DWARF, which testdata does not commit (symbol tables only); the
         // --no-inline goldens hold the bar for this recording.
-        "c-dwarf" | "c-lld-dwarf" if inline => {
+        "c-dwarf" | "c-lld-dwarf" | "c-units" if inline => {
             Some("libc's DWARF is not committed (c-dwarf.noinline.* is the bar)")
         }
         // perf's DWARF unwinder stops at the first perf-map trampoline;
@@ -408,6 +408,20 @@ fn lines_off_keeps_every_name() {
     assert!(with_lines >= 3, "recordings with DWARF lines: {with_lines}");
 }
 
+/// Folded stacks keyed by the part of each line `key` gives: lines it
+/// gives none for are summed as "(elsewhere)".
+fn regroup(
+    folded: BTreeMap<String, i64>,
+    key: impl Fn(&str) -> Option<&str>,
+) -> BTreeMap<String, i64> {
+    let mut out: BTreeMap<String, i64> = BTreeMap::new();
+    for (line, w) in folded {
+        let k = key(&line).unwrap_or("(elsewhere)").to_string();
+        *out.entry(k).or_default() += w;
+    }
+    out
+}
+
 /// c-lld-dwarf: a program linked with lld (its `.text` starts mid-page,
 /// 0x1000 from its file offset) unwound with DWARF, where the return
 /// address of `work()` lies in code inlined after the call. Every stack
@@ -420,17 +434,7 @@ fn lines_off_keeps_every_name() {
 /// before them the call site read `caller;account;work`.
 #[test]
 fn lld_code_unwinds_and_names_call_sites_as_perf_does() {
-    let above_main = |folded: BTreeMap<String, i64>| {
-        let mut out: BTreeMap<String, i64> = BTreeMap::new();
-        for (line, w) in folded {
-            let key = match line.find(";main;caller") {
-                Some(i) => line[i + 1..].to_string(),
-                None => "(elsewhere)".to_string(),
-            };
-            *out.entry(key).or_default() += w;
-        }
-        out
-    };
+    let above_main = |folded| regroup(folded, |line| Some(&line[line.find(";main;caller")? + 1..]));
     let p = read_name("c-lld-dwarf", true);
     let ours = above_main(common::fold(&p, 0, false));
     let golden = above_main(common::golden("c-lld-dwarf.folded"));
@@ -445,6 +449,41 @@ fn lld_code_unwinds_and_names_call_sites_as_perf_does() {
     assert!(main_caller_work * 2 > total, "the workload is caller;work");
     assert_eq!(ours.get("main;caller;work"), Some(&main_caller_work));
     assert!(!ours.keys().any(|k| k.contains("account")), "{ours:?}");
+}
+
+/// c-units: one program in four compilation units, with code inlined in
+/// each (from the unit itself and from a header), unwound with DWARF: its
+/// inlined frames are looked up in each unit's DWARF alone. From `main`
+/// on, every stack through the program's own functions is the one `perf
+/// script | inferno-collapse-perf` gave (libc's frames, below `main` and
+/// under `clock`, need libc's DWARF, not committed), the header's `rotate`
+/// inlined in two units among them.
+#[test]
+fn inlined_frames_of_each_unit_as_perf_shows_them() {
+    let above_main = |folded| {
+        regroup(folded, |line| {
+            let from_main = &line[line.find(";main;")? + 1..];
+            (!from_main.starts_with("main;clock;")).then_some(from_main)
+        })
+    };
+    let p = read_name("c-units", true);
+    let ours = above_main(common::fold(&p, 0, false));
+    let golden = above_main(common::golden("c-units.folded"));
+    let (agreement, _, _) = common::agreement(&ours, &golden);
+    assert!(
+        agreement >= BAR,
+        "agreement {agreement}:\n{}",
+        common::diff(&ours, &golden)
+    );
+    for inlined in [
+        "main;mix_round;step;rotate",
+        "main;sum_round;term;rotate",
+        "main;mix_round;hash;fold",
+    ] {
+        let w = golden.get(inlined).copied().unwrap_or(0);
+        assert!(w > 0, "the recording has {inlined}");
+        assert_eq!(ours.get(inlined), Some(&w), "{inlined}");
+    }
 }
 
 /// pprof takes the first mapping for the main binary ("mapping[0] will be

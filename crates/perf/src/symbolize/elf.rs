@@ -12,6 +12,7 @@ use std::sync::Arc;
 use object::read::elf::{ElfFile, FileHeader, Rel, Rela, SectionHeader};
 use object::{Endianness, Object, ObjectSection, ObjectSegment, ObjectSymbol, SectionIndex};
 
+use super::dwarf::{Dwarf, DwarfSections, UnitIndex};
 use super::names::demangle;
 use super::FileBytes;
 
@@ -26,77 +27,12 @@ const STT_GNU_IFUNC: u8 = 10;
 const STV_INTERNAL: u8 = 1;
 const STV_HIDDEN: u8 = 2;
 const SHF_ALLOC: u64 = 2;
-const SHT_NOBITS: u32 = 8;
+pub(super) const SHT_NOBITS: u32 = 8;
 const EM_SPARC: u16 = 2;
 const EM_ARM: u16 = 40;
 const EM_SPARCV9: u16 = 43;
 const EM_AARCH64: u16 = 183;
 const PAGE: u64 = 4096;
-/// Largest decompressed debug section we accept (a crafted header can claim
-/// any size).
-const MAX_SECTION_BYTES: u64 = 1 << 30;
-/// Largest compression ratio we believe for a debug section.
-const MAX_COMPRESSION_RATIO: u64 = 2048;
-
-/// The DWARF reader type: sections read in place from the (possibly
-/// mapped) file, or inflated when compressed.
-pub(crate) type DwarfReader = gimli::EndianReader<gimli::RunTimeEndian, SectionBytes>;
-
-/// A DWARF section's bytes: a range of the file, which stays alive as long
-/// as the context reading it, or the section inflated.
-#[derive(Clone)]
-pub(crate) enum SectionBytes {
-    /// `range` of the file's bytes.
-    InFile(FileBytes, std::ops::Range<usize>),
-    /// Inflated (or empty): the inflater's buffer itself, not a copy.
-    Inflated(Arc<Vec<u8>>),
-}
-
-impl SectionBytes {
-    /// A section that is missing, not read, or could not be inflated.
-    fn empty() -> Self {
-        SectionBytes::Inflated(Arc::new(Vec::new()))
-    }
-}
-
-impl std::ops::Deref for SectionBytes {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        match self {
-            SectionBytes::InFile(file, range) => {
-                (**file).as_ref().get(range.clone()).unwrap_or_default()
-            }
-            SectionBytes::Inflated(bytes) => bytes.as_slice(),
-        }
-    }
-}
-
-impl std::fmt::Debug for SectionBytes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SectionBytes")
-            .field("len", &self.len())
-            .finish()
-    }
-}
-
-// SAFETY: `StableDeref` promises that the slice `deref` gives does not move
-// while the value or a clone of it lives, even when the value itself moves
-// (gimli keeps a pointer into it). Both kinds deref into memory behind an
-// `Arc`, which a move or clone of the `Arc` leaves where it is: an
-// `Arc<Vec<u8>>` never changed (the vector's buffer stays where it is
-// while nothing can change the vector), or a file's bytes as the `FileBytes` this
-// crate makes hold them (a read-only map, or a `Vec<u8>` never changed
-// once in its `Arc`: see `locate::read_file`), which give the same slice
-// on every call. `SectionBytes` is made only here, from those.
-#[allow(unsafe_code)]
-unsafe impl stable_deref_trait::StableDeref for SectionBytes {}
-
-// SAFETY: a clone holds a clone of the same `Arc` and the same range, so it
-// derefs to the same slice.
-#[allow(unsafe_code)]
-unsafe impl stable_deref_trait::CloneStableDeref for SectionBytes {}
-
 /// One PT_LOAD program header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Load {
@@ -131,114 +67,48 @@ pub(crate) struct ElfSymbols {
     pub dwarf: Option<Dwarf>,
 }
 
-/// A file's DWARF: a context to look addresses up in, and the sections it
-/// was made of.
-pub(crate) struct Dwarf {
-    pub context: addr2line::Context<DwarfReader>,
-    sections: DwarfSections,
+/// A file's symbols and DWARF sections without its DWARF contexts, to
+/// send to another thread, which makes contexts of its own
+/// ([`ElfSymbols::share`]).
+pub(crate) struct SharedSymbols {
+    loads: Arc<[Load]>,
+    syms: Arc<[Sym]>,
+    dwarf: Option<(DwarfSections, Arc<UnitIndex>)>,
 }
 
-/// The sections of a DWARF context, each a range of the file or inflated
-/// once: another context made of them reads and inflates nothing again.
-#[derive(Clone)]
-pub(crate) struct DwarfSections {
-    endian: gimli::RunTimeEndian,
-    sections: Vec<(gimli::SectionId, SectionBytes)>,
-}
-
-impl DwarfSections {
-    /// A reader of section `id` (empty when not kept).
-    fn reader(&self, id: gimli::SectionId) -> DwarfReader {
-        let bytes = self
-            .sections
-            .iter()
-            .find(|(i, _)| *i == id)
-            .map_or_else(SectionBytes::empty, |(_, b)| b.clone());
-        gimli::EndianReader::new(bytes, self.endian)
+impl SharedSymbols {
+    /// The DWARF units' address ranges, from `.debug_aranges` (none
+    /// without one): which unit an address's lookup parses.
+    pub(crate) fn units(&self) -> UnitRanges {
+        UnitRanges {
+            loads: self.loads.clone(),
+            index: self.dwarf.as_ref().map(|(_, units)| units.clone()),
+        }
     }
 
-    /// A context of these sections (addr2line indexes their units).
-    fn dwarf(self) -> Option<Dwarf> {
-        let dwarf = gimli::Dwarf::load(|id| Ok::<_, gimli::Error>(self.reader(id))).ok()?;
-        let context = addr2line::Context::from_dwarf(dwarf).ok()?;
-        Some(Dwarf {
-            context,
-            sections: self,
-        })
+    /// The symbols, with DWARF contexts of their own.
+    pub(crate) fn into_symbols(self) -> ElfSymbols {
+        ElfSymbols {
+            loads: self.loads,
+            syms: self.syms,
+            dwarf: self.dwarf.map(Dwarf::from_shared),
+        }
     }
 }
 
 /// The address ranges of a file's DWARF units ([`SharedSymbols::units`]).
-#[derive(Default)]
 pub(crate) struct UnitRanges {
     loads: Arc<[Load]>,
-    /// (start, end, unit's offset in `.debug_info`, unit's size), by start.
-    ranges: Vec<(u64, u64, usize, usize)>,
+    index: Option<Arc<UnitIndex>>,
 }
 
 impl UnitRanges {
     /// The unit (its offset in `.debug_info`) and its size, of the
     /// address at file offset `offset`.
     pub(crate) fn unit_of(&self, offset: u64) -> Option<(usize, usize)> {
-        let svma = offset_to_svma(&self.loads, offset)?;
-        let at = self.ranges.partition_point(|r| r.0 <= svma);
-        let &(_, end, unit, size) = self.ranges.get(at.checked_sub(1)?)?;
-        (svma < end).then_some((unit, size))
-    }
-}
-
-/// A file's symbols and DWARF sections without a DWARF context, to send
-/// to another thread, which makes a context of its own
-/// ([`ElfSymbols::share`]).
-pub(crate) struct SharedSymbols {
-    loads: Arc<[Load]>,
-    syms: Arc<[Sym]>,
-    sections: Option<DwarfSections>,
-}
-
-impl SharedSymbols {
-    /// The DWARF units' address ranges, from `.debug_aranges` (empty
-    /// without one): which unit an address's lookup parses.
-    pub(crate) fn units(&self) -> UnitRanges {
-        let mut ranges = Vec::new();
-        let Some(d) = &self.sections else {
-            return UnitRanges::default();
-        };
-        let info = gimli::DebugInfo::from(d.reader(gimli::SectionId::DebugInfo));
-        let aranges = gimli::DebugAranges::from(d.reader(gimli::SectionId::DebugAranges));
-        let mut headers = aranges.headers();
-        while let Ok(Some(h)) = headers.next() {
-            let unit = h.debug_info_offset();
-            // The unit's size: about what parsing it costs.
-            let size = info
-                .header_from_offset(unit)
-                .map_or(0, |u| u.length_including_self());
-            let mut entries = h.entries();
-            while let Ok(Some(e)) = entries.next() {
-                if e.length() > 0 {
-                    ranges.push((
-                        e.address(),
-                        e.address().saturating_add(e.length()),
-                        unit.0,
-                        size,
-                    ));
-                }
-            }
-        }
-        ranges.sort_unstable();
-        UnitRanges {
-            loads: self.loads.clone(),
-            ranges,
-        }
-    }
-
-    /// The symbols, with a DWARF context of their own.
-    pub(crate) fn into_symbols(self) -> ElfSymbols {
-        ElfSymbols {
-            loads: self.loads,
-            syms: self.syms,
-            dwarf: self.sections.and_then(DwarfSections::dwarf),
-        }
+        self.index
+            .as_ref()?
+            .unit_of(offset_to_svma(&self.loads, offset)?)
     }
 }
 
@@ -261,12 +131,6 @@ pub(crate) fn build_id(data: &[u8]) -> Option<Vec<u8>> {
 /// Whether the file has a `.symtab` section (perf's `symsrc__has_symtab`).
 fn has_symtab(file: &object::File<'_>) -> bool {
     file.section_by_name(".symtab").is_some()
-}
-
-fn has_dwarf(file: &object::File<'_>) -> bool {
-    file.section_by_name(".debug_info").is_some_and(|s| {
-        !matches!(s.flags(), object::SectionFlags::Elf { sh_type, .. } if sh_type.0 == SHT_NOBITS)
-    })
 }
 
 impl ElfSymbols {
@@ -333,7 +197,7 @@ impl ElfSymbols {
         if self.dwarf.is_some() {
             return;
         }
-        self.dwarf = read_dwarf(binary, debug);
+        self.dwarf = super::dwarf::read_dwarf(binary, debug);
     }
 
     /// The same symbols and DWARF sections, for another thread to look
@@ -343,7 +207,7 @@ impl ElfSymbols {
         SharedSymbols {
             loads: self.loads.clone(),
             syms: self.syms.clone(),
-            sections: self.dwarf.as_ref().map(|d| d.sections.clone()),
+            dwarf: self.dwarf.as_ref().map(Dwarf::share),
         }
     }
 
@@ -641,93 +505,6 @@ fn plt_symbols<Elf: FileHeader<Endian = Endianness>>(
         at = end;
     }
     Some((plt_offset, out))
-}
-
-/// An addr2line context over the file's DWARF sections (`bytes`, the
-/// file `file` was parsed from): read where they lie in the file, inflated
-/// when compressed.
-/// The DWARF (for lines and inlined frames) of whichever of the binary
-/// and its debug file has it: [`ElfSymbols::read_dwarf`], for a thread
-/// that reads it ahead.
-pub(crate) fn read_dwarf(binary: Option<&FileBytes>, debug: Option<&FileBytes>) -> Option<Dwarf> {
-    fn parse(d: Option<&FileBytes>) -> Option<(object::File<'_>, &FileBytes)> {
-        d.and_then(|d| Some((object::File::parse((**d).as_ref()).ok()?, d)))
-    }
-    match (parse(binary), parse(debug)) {
-        (Some((b, bytes)), _) if has_dwarf(&b) => dwarf_context(&b, bytes),
-        (_, Some((d, bytes))) if has_dwarf(&d) => dwarf_context(&d, bytes),
-        _ => None,
-    }
-}
-
-fn dwarf_context(file: &object::File<'_>, bytes: &FileBytes) -> Option<Dwarf> {
-    let endian = if file.is_little_endian() {
-        gimli::RunTimeEndian::Little
-    } else {
-        gimli::RunTimeEndian::Big
-    };
-    // Only the sections names and lines come from (those
-    // `addr2line::Context::from_sections` takes): location lists, macros,
-    // name indexes and type units are large, often compressed, and not
-    // read.
-    use gimli::SectionId as S;
-    let used = [
-        S::DebugAbbrev,
-        S::DebugAddr,
-        S::DebugAranges,
-        S::DebugInfo,
-        S::DebugLine,
-        S::DebugLineStr,
-        S::DebugRanges,
-        S::DebugRngLists,
-        S::DebugStr,
-        S::DebugStrOffsets,
-    ];
-    let sections = used
-        .iter()
-        .map(|&id| (id, section_bytes(file, bytes, id.name())))
-        .collect();
-    DwarfSections { endian, sections }.dwarf()
-}
-
-/// A section's bytes: where they lie in `bytes` when not compressed (no
-/// copy), else inflated; empty when missing or not inflatable.
-fn section_bytes(file: &object::File<'_>, bytes: &FileBytes, name: &str) -> SectionBytes {
-    let Some(section) = file.section_by_name(name) else {
-        return SectionBytes::empty();
-    };
-    if let Ok(range) = section.compressed_file_range() {
-        if range.format == object::CompressionFormat::None {
-            let start = usize::try_from(range.offset).ok();
-            let end = start.zip(usize::try_from(range.compressed_size).ok());
-            return match end.and_then(|(start, len)| Some(start..start.checked_add(len)?)) {
-                Some(range) if range.end <= (**bytes).as_ref().len() => {
-                    SectionBytes::InFile(bytes.clone(), range)
-                }
-                _ => SectionBytes::empty(),
-            };
-        }
-    }
-    let Ok(compressed) = section.compressed_data() else {
-        return SectionBytes::empty();
-    };
-    // The header's size is what the decompressor allocates: refuse sizes
-    // no real debug section compresses to (zlib tops out near 1:1032).
-    let plausible = u64::try_from(compressed.data.len())
-        .unwrap_or(u64::MAX)
-        .saturating_mul(MAX_COMPRESSION_RATIO)
-        .min(MAX_SECTION_BYTES);
-    if compressed.format != object::CompressionFormat::None
-        && compressed.uncompressed_size > plausible
-    {
-        return SectionBytes::empty();
-    }
-    match compressed.decompress() {
-        // Owned when inflated: moved, not copied (libc's 8 MB of debug
-        // sections were copied once more, and their pages touched twice).
-        Ok(inflated) => SectionBytes::Inflated(Arc::new(inflated.into_owned())),
-        Err(_) => SectionBytes::empty(),
-    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError};
 
-use super::elf::{self, Dwarf, ElfSymbols};
+use super::dwarf::{self, Dwarf};
+use super::elf::{self, ElfSymbols};
 use super::locate::{
     base_name, build_id_rel_path, bytes_to_path, read_file, read_file_or_xz, under_root,
 };
@@ -464,7 +465,7 @@ impl FilesPrefetch {
 
 /// Read a job's DWARF and send it (to no one when the file is gone).
 fn read_dwarf_job((binary, debug, reply): DwarfJob) {
-    let _ = reply.send(elf::read_dwarf(binary.as_ref(), debug.as_ref()));
+    let _ = reply.send(dwarf::read_dwarf(binary.as_ref(), debug.as_ref()));
 }
 
 /// A thread reading the DWARF of the files sent to it, in turn; `None`

@@ -37,6 +37,7 @@ use std::sync::Arc;
 use stackconv_model::naming::{is_python_perf_symbol, python_perf_file, tidy_perf_symbol};
 use stackconv_model::{FrameKind, Loss};
 
+mod dwarf;
 mod elf;
 mod files;
 #[doc(hidden)]
@@ -135,8 +136,6 @@ pub enum Unresolved {
 /// The bytes of a file, memory-mapped or read.
 pub type FileBytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
 
-/// Most frames (inlined plus the function) reported for one address.
-const MAX_INLINE_DEPTH: usize = 64;
 /// Most malformed perf-map lines named one by one in warnings, per file.
 const MAX_BAD_LINES_NAMED: usize = 5;
 
@@ -1123,30 +1122,10 @@ fn file_frames_lines(symbols: &ElfSymbols, offset: u64, inline: bool) -> Frames 
     let mut frames = Vec::new();
     let mut file = None;
     let mut line = 0;
-    let ctx = symbols.dwarf.as_ref().map(|d| &d.context);
-    if let (Some(ctx), Some(svma)) = (ctx, symbols.offset_to_svma(offset)) {
+    let dwarf = symbols.dwarf.as_ref();
+    if let (Some(dwarf), Some(svma)) = (dwarf, symbols.offset_to_svma(offset)) {
         if inline {
-            let mut dwarf_frames: Vec<(Option<String>, Option<String>, u32)> = Vec::new();
-            if let Ok(mut iter) = ctx.find_frames(svma).skip_all_loads() {
-                while let Ok(Some(f)) = iter.next() {
-                    if dwarf_frames.len() >= MAX_INLINE_DEPTH {
-                        break;
-                    }
-                    // perf 6.1 names inlined frames from `addr2line -f`
-                    // output (the linkage name where DWARF has one),
-                    // demangled its own way (no parameters).
-                    let name = f
-                        .function
-                        .as_ref()
-                        .and_then(|n| n.raw_name().ok())
-                        .map(|n| names::display_name(&n));
-                    let (lf, ll) = f
-                        .location
-                        .map(|l| (l.file.map(str::to_string), l.line.unwrap_or(0)))
-                        .unwrap_or((None, 0));
-                    dwarf_frames.push((name, lf, ll));
-                }
-            }
+            let mut dwarf_frames = dwarf.frames(svma);
             // perf (util/srcline.c `new_inline_sym`): the outermost DWARF
             // function is the symbol's frame when the names agree; when
             // they differ (an alias such as `__libc_start_main_impl` for
@@ -1179,9 +1158,9 @@ fn file_frames_lines(symbols: &ElfSymbols, offset: u64, inline: bool) -> Frames 
                     }
                 }
             }
-        } else if let Ok(Some(loc)) = ctx.find_location(svma) {
-            file = loc.file.map(str::to_string);
-            line = loc.line.unwrap_or(0);
+        } else if let Some((lf, ll)) = dwarf.location(svma) {
+            file = lf;
+            line = ll;
         }
     }
     frames.push(SymFrame {
