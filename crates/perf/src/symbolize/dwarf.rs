@@ -335,18 +335,22 @@ impl UnitIndex {
         let mut index = UnitIndex::default();
         let info = gimli::DebugInfo::from(sections.reader(S::DebugInfo));
         let aranges = gimli::DebugAranges::from(sections.reader(S::DebugAranges));
+        // A unit's place in `units` (a unit may have several sets).
+        let mut places = std::collections::HashMap::new();
         let mut headers = aranges.headers();
         while let Ok(Some(h)) = headers.next() {
             let offset = h.debug_info_offset().0;
-            let Some(size) = info
-                .header_from_offset(h.debug_info_offset())
-                .ok()
-                .map(|u| u.length_including_self())
-            else {
-                continue;
+            let at = match places.get(&offset) {
+                Some(&at) => at,
+                None => {
+                    let Ok(unit) = info.header_from_offset(h.debug_info_offset()) else {
+                        continue;
+                    };
+                    index.units.push((offset, unit.length_including_self()));
+                    places.insert(offset, index.units.len() - 1);
+                    index.units.len() - 1
+                }
             };
-            let at = index.units.len();
-            index.units.push((offset, size));
             let mut entries = h.entries();
             while let Ok(Some(e)) = entries.next() {
                 if e.length() > 0 {
