@@ -2,8 +2,8 @@
 //! when an address first needs it, or ahead of that on another thread for
 //! the files a recording lists in its build-id table ([`FilesPrefetch`]).
 //!
-//! Parsing a file can take a while (python3.12's DWARF is zlib-compressed:
-//! inflating it and indexing its units takes ~60 ms), and the reader's
+//! Parsing a file can take a while (libc's debug file is zlib-compressed:
+//! inflating its DWARF sections takes ~25 ms), and the reader's
 //! first sample in the file would wait for it. perf writes a build id for
 //! every file that has samples, so those are the files to read ahead.
 

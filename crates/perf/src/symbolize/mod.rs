@@ -448,8 +448,9 @@ impl Symbolizer {
     /// work: the file with the most lookups has them grouped by DWARF
     /// unit (each unit's line program and functions are parsed by the
     /// first lookup in it), and both threads take units from one queue,
-    /// largest first, the other thread with a DWARF context of its own
-    /// made of the same sections, once it has looked up the other files'
+    /// largest first, the other thread with DWARF contexts of its own (a
+    /// unit's made by its first lookup there) made of the same sections,
+    /// once it has looked up the other files'
     /// addresses. A unit's lookups, and each file's, run in the given
     /// order on one thread: the results, the caches and what is counted
     /// for [`Self::report`] are those of the lookups one by one.
