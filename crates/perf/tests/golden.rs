@@ -408,6 +408,16 @@ fn lines_off_keeps_every_name() {
     assert!(with_lines >= 3, "recordings with DWARF lines: {with_lines}");
 }
 
+/// Our folded stacks agree with the golden's to [`BAR`].
+fn assert_agrees(ours: &BTreeMap<String, i64>, golden: &BTreeMap<String, i64>) {
+    let (agreement, _, _) = common::agreement(ours, golden);
+    assert!(
+        agreement >= BAR,
+        "agreement {agreement}:\n{}",
+        common::diff(ours, golden)
+    );
+}
+
 /// Folded stacks keyed by the part of each line `key` gives: lines it
 /// gives none for are summed as "(elsewhere)".
 fn regroup(
@@ -438,12 +448,7 @@ fn lld_code_unwinds_and_names_call_sites_as_perf_does() {
     let p = read_name("c-lld-dwarf", true);
     let ours = above_main(common::fold(&p, 0, false));
     let golden = above_main(common::golden("c-lld-dwarf.folded"));
-    let (agreement, _, _) = common::agreement(&ours, &golden);
-    assert!(
-        agreement >= BAR,
-        "agreement {agreement}:\n{}",
-        common::diff(&ours, &golden)
-    );
+    assert_agrees(&ours, &golden);
     let main_caller_work = golden.get("main;caller;work").copied().unwrap_or(0);
     let total: i64 = golden.values().sum();
     assert!(main_caller_work * 2 > total, "the workload is caller;work");
@@ -469,12 +474,7 @@ fn inlined_frames_of_each_unit_as_perf_shows_them() {
     let p = read_name("c-units", true);
     let ours = above_main(common::fold(&p, 0, false));
     let golden = above_main(common::golden("c-units.folded"));
-    let (agreement, _, _) = common::agreement(&ours, &golden);
-    assert!(
-        agreement >= BAR,
-        "agreement {agreement}:\n{}",
-        common::diff(&ours, &golden)
-    );
+    assert_agrees(&ours, &golden);
     for inlined in [
         "main;mix_round;step;rotate",
         "main;sum_round;term;rotate",

@@ -360,32 +360,8 @@ impl UnitIndex {
             }
         }
         index.ranges.sort_unstable();
-        index.complete = index.lists_every_unit(&info) && index.no_overlap();
+        index.complete = lists_every_unit(&info, &places) && index.no_overlap();
         index
-    }
-
-    /// Whether every compilation unit in `info` is in `units` (type and
-    /// partial units have no code of their own).
-    fn lists_every_unit(&self, info: &gimli::DebugInfo<DwarfReader>) -> bool {
-        let mut listed: Vec<usize> = self.units.iter().map(|u| u.0).collect();
-        listed.sort_unstable();
-        let mut headers = info.units();
-        loop {
-            match headers.next() {
-                Ok(None) => return true,
-                Err(_) => return false,
-                Ok(Some(h)) => {
-                    let code = matches!(
-                        h.type_(),
-                        gimli::UnitType::Compilation | gimli::UnitType::Skeleton(_)
-                    );
-                    let offset = h.debug_info_offset().map(|o| o.0);
-                    if code && offset.is_none_or(|o| listed.binary_search(&o).is_err()) {
-                        return false;
-                    }
-                }
-            }
-        }
     }
 
     /// Whether no two listed ranges overlap (each ends where the next
@@ -493,6 +469,31 @@ fn section_bytes(file: &object::File<'_>, bytes: &FileBytes, name: &str) -> Sect
         // sections were copied once more, and their pages touched twice).
         Ok(inflated) => SectionBytes::Inflated(Arc::new(inflated.into_owned())),
         Err(_) => SectionBytes::empty(),
+    }
+}
+
+/// Whether every compilation unit in `info` is among the `listed` ones
+/// (by offset; type and partial units have no code of their own).
+fn lists_every_unit(
+    info: &gimli::DebugInfo<DwarfReader>,
+    listed: &std::collections::HashMap<usize, usize>,
+) -> bool {
+    let mut headers = info.units();
+    loop {
+        match headers.next() {
+            Ok(None) => return true,
+            Err(_) => return false,
+            Ok(Some(h)) => {
+                let code = matches!(
+                    h.type_(),
+                    gimli::UnitType::Compilation | gimli::UnitType::Skeleton(_)
+                );
+                let offset = h.debug_info_offset().map(|o| o.0);
+                if code && offset.is_none_or(|o| !listed.contains_key(&o)) {
+                    return false;
+                }
+            }
+        }
     }
 }
 
