@@ -226,21 +226,25 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
     })?;
     checked_total(p, column)?;
     let root = resolve_root(p, opts.root);
-    // Fold by (stack, thread) first: that is cheap, and names are built once
-    // per distinct pair.
-    let mut by_pair: FxHashMap<(StackId, ThreadId), i64> = FxHashMap::default();
-    for (i, (&stack, &thread)) in p
+    // Fold by (stack, thread) first, unless the samples are folded: that
+    // is cheap, and names are built once per distinct pair.
+    let samples = p
         .samples()
         .stacks()
         .iter()
         .zip(p.samples().threads())
-        .enumerate()
-    {
-        let Some(stack) = stack else { continue };
-        let v = values.get(i).copied().unwrap_or(0);
-        let e = by_pair.entry((stack, thread)).or_insert(0);
-        *e = e.saturating_add(v);
-    }
+        .zip(values)
+        .filter_map(|((&stack, &thread), &v)| Some(((stack?, thread), v)));
+    let mut pairs: Vec<((StackId, ThreadId), i64)> = if p.samples().is_folded() {
+        samples.collect()
+    } else {
+        let mut by_pair: FxHashMap<(StackId, ThreadId), i64> = FxHashMap::default();
+        for (pair, v) in samples {
+            let e = by_pair.entry(pair).or_insert(0);
+            *e = e.saturating_add(v);
+        }
+        by_pair.into_iter().collect()
+    };
     // Names by frame index and root texts by thread, each made once.
     let frames: Vec<FrameId> = p.frames().iter().map(|(f, _)| f).collect();
     let names: Vec<String> = frames
@@ -255,7 +259,6 @@ pub fn write(p: &Profile, opts: &WriteOptions, out: impl io::Write) -> io::Resul
     // In stack order: the stacks' nodes are then walked in about the
     // order they lie in the table (the nodes of a table built from sorted
     // paths are numbered depth first), not all over it: half the time.
-    let mut pairs: Vec<((StackId, ThreadId), i64)> = by_pair.into_iter().collect();
     pairs.par_sort_unstable_by_key(|&((stack, _), _)| stack);
     let mut w = io::BufWriter::with_capacity(256 * 1024, out);
     let texts = Texts::new(&names, &roots);

@@ -361,6 +361,47 @@ impl StackBatch {
     }
 }
 
+/// Merge the samples of `profile` with one path (`paths`, one per sample)
+/// and thread into the first of them, values summed; the others are
+/// dropped, from `paths` too, the order kept.
+fn merge_rows(profile: &mut Profile, paths: &mut Vec<PathId>) {
+    let samples = &mut profile.samples;
+    let mut first: rustc_hash::FxHashMap<(PathId, crate::ThreadId), usize> =
+        rustc_hash::FxHashMap::default();
+    let mut keep = vec![true; paths.len()];
+    let mut merged = false;
+    for (row, (&path, &thread)) in paths.iter().zip(&samples.threads).enumerate() {
+        match first.entry((path, thread)) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(row);
+            }
+            std::collections::hash_map::Entry::Occupied(o) => {
+                let into = *o.get();
+                for column in &mut samples.values {
+                    let v = column.get(row).copied().unwrap_or(0);
+                    if let Some(cell) = column.get_mut(into) {
+                        *cell = cell.saturating_add(v);
+                    }
+                }
+                if let Some(k) = keep.get_mut(row) {
+                    *k = false;
+                }
+                merged = true;
+            }
+        }
+    }
+    if !merged {
+        return;
+    }
+    profile.retain_samples(|i| keep.get(i).copied().unwrap_or(true));
+    let mut i = 0;
+    paths.retain(|_| {
+        let k = keep.get(i).copied().unwrap_or(true);
+        i += 1;
+        k
+    });
+}
+
 /// What [`StackBatch::build_run`] gives.
 struct Run {
     /// (path id, leaf code).
@@ -471,6 +512,63 @@ impl StackBatch {
                 false
             }
         }
+    }
+
+    /// [`Self::intern_samples`] for the rows of a reader that folds as it
+    /// reads, one row per path and thread: rows of one path and thread
+    /// (which a reader folding by a finer key has, such as two addresses
+    /// that name alike) are first merged into the first of them, values
+    /// summed, the first's time and labels kept. Unless stacks were cut,
+    /// each stack and thread then has one sample, and `profile`'s samples
+    /// are folded ([`Samples::is_folded`]) when they carry no times or
+    /// labels: folding them again, or merging them in a writer, is
+    /// skipped. Returns whether stacks were cut.
+    ///
+    /// ```
+    /// use stackconv_model::{FrameKind, Profile, StackBatch, ValueType};
+    ///
+    /// let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
+    /// let t = p.intern_thread(Default::default());
+    /// let [main, f] = ["main", "f"].map(|n| p.intern_frame_named(n, FrameKind::Native));
+    /// let mut batch = StackBatch::default();
+    /// let path = batch.add(&[main, f]);
+    /// // Two rows of one path: as two addresses in `f` would be.
+    /// p.push_sample(None, t, None, &[2]);
+    /// p.push_sample(None, t, None, &[3]);
+    /// assert!(!batch.intern_folded_samples(&mut p, vec![path, path], None));
+    /// assert_eq!(p.samples().column(0), Some(&[5][..]));
+    /// assert_eq!(p.stack_names(p.samples().stacks()[0]), ["main", "f"]);
+    /// assert!(p.samples().is_folded());
+    /// ```
+    ///
+    /// [`Samples::is_folded`]: crate::Samples::is_folded
+    pub fn intern_folded_samples(
+        self,
+        profile: &mut Profile,
+        mut paths: Vec<PathId>,
+        pruning: Option<&FlameGraphPruning>,
+    ) -> bool {
+        merge_rows(profile, &mut paths);
+        let cut = self.intern_samples(profile, &paths, pruning);
+        // Distinct paths intern as distinct stacks: without a cut, the
+        // rows' (stack, thread) are as distinct as their (path, thread).
+        let samples = &mut profile.samples;
+        samples.folded = !cut
+            && samples.len() == paths.len()
+            && samples.times.is_none()
+            && samples.labels.is_none();
+        debug_assert!(
+            !samples.folded || {
+                let mut seen = rustc_hash::FxHashSet::default();
+                samples
+                    .stacks
+                    .iter()
+                    .zip(&samples.threads)
+                    .all(|pair| seen.insert(pair))
+            },
+            "samples marked folded with two of one stack and thread"
+        );
+        cut
     }
 
     /// Intern each row's path cut one frame below its first node lighter
@@ -1310,6 +1408,21 @@ mod tests {
         light
     }
 
+    /// Cutting at `min_percent` where every frame and thread is drawn
+    /// apart.
+    fn every_frame_drawn(min_percent: f64) -> crate::pruning::FlameGraphPruning {
+        crate::pruning::FlameGraphPruning {
+            min_width_percent: min_percent,
+            column: None,
+            keys: std::sync::Arc::new(|p: &Profile| {
+                Some(crate::pruning::DrawnKeys {
+                    frames: p.frames().iter().map(|(id, _)| id).collect(),
+                    threads: vec![0; p.threads().len()],
+                })
+            }),
+        }
+    }
+
     proptest! {
         /// A fresh table built in two parts, split anywhere, is the table
         /// built in one.
@@ -1387,6 +1500,56 @@ mod tests {
             }
         }
 
+        /// Rows folded by path and interned are the rows interned one by
+        /// one and folded after: the same weight per stack and thread, in
+        /// the same stack table; marked folded exactly when not cut.
+        #[test]
+        fn rows_folded_by_path_are_rows_folded_after(
+            rows in proptest::collection::vec(
+                (proptest::collection::vec(0u32..4, 0..6), 0usize..2, 0u64..5),
+                1..80,
+            ),
+            min_percent in proptest::option::of(0.0f64..30.0),
+        ) {
+            let mut p = Profile::new(vec![crate::ValueType::new("samples", "count")]);
+            let threads = [
+                p.intern_thread_named(Some(1), Some(1), "a", "app"),
+                p.intern_thread_named(Some(1), Some(2), "b", "app"),
+            ];
+            let frames: Vec<FrameId> = (0..4)
+                .map(|i| p.intern_frame_named(&format!("f{i}"), crate::FrameKind::Native))
+                .collect();
+            let mut batch = StackBatch::default();
+            let paths: Vec<PathId> = rows
+                .iter()
+                .map(|(path, t, w)| {
+                    p.push_sample(None, threads[*t], None, &[*w as i64]);
+                    let path: Vec<FrameId> = path.iter().map(|&f| frames[f as usize]).collect();
+                    batch.add(&path)
+                })
+                .collect();
+            let pruning = min_percent.map(every_frame_drawn);
+            let mut each = p.clone();
+            let cut_each = batch.clone().intern_samples(&mut each, &paths, pruning.as_ref());
+            let mut folded = p;
+            let cut = batch.intern_folded_samples(&mut folded, paths, pruning.as_ref());
+            prop_assert_eq!(cut, cut_each);
+            prop_assert_eq!(folded.samples().is_folded(), !cut);
+            prop_assert!(!each.samples().is_folded());
+            let sums = |q: &Profile| {
+                let mut m = std::collections::BTreeMap::new();
+                for s in q.iter_samples() {
+                    *m.entry((s.stack, s.thread)).or_insert(0) += s.values[0];
+                }
+                m
+            };
+            prop_assert_eq!(folded.stacks().nodes(), each.stacks().nodes());
+            prop_assert_eq!(sums(&folded), sums(&each));
+            if !cut {
+                prop_assert_eq!(folded.samples().len(), sums(&each).len());
+            }
+        }
+
         /// Rows cut by the light runs found in two halves are cut as by
         /// the runs found in one: the same stacks, numbered alike.
         #[test]
@@ -1411,16 +1574,7 @@ mod tests {
                     batch.add(&path)
                 })
                 .collect();
-            let pruning = crate::pruning::FlameGraphPruning {
-                min_width_percent: min_percent,
-                column: None,
-                keys: std::sync::Arc::new(|p: &Profile| {
-                    Some(crate::pruning::DrawnKeys {
-                        frames: p.frames().iter().map(|(id, _)| id).collect(),
-                        threads: vec![0; p.threads().len()],
-                    })
-                }),
-            };
+            let pruning = every_frame_drawn(min_percent);
             let mut whole = p.clone();
             let mut halves = p.clone();
             HALVES_FROM.with(|h| h.set(usize::MAX));

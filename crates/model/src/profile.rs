@@ -177,6 +177,11 @@ pub struct Samples {
     /// [`Profile::map_stacks`] and [`Profile::filter_samples`], dropped by
     /// [`Profile::fold`].
     pub(crate) labels: Option<Vec<Vec<Label>>>,
+    /// Whether the samples are folded ([`Samples::is_folded`]): set only
+    /// where that is known (folding, a subset of folded samples, a batch
+    /// interned from rows folded by path), cleared by every change that
+    /// could make two samples alike or add a time or labels.
+    pub(crate) folded: bool,
 }
 
 impl Samples {
@@ -219,6 +224,30 @@ impl Samples {
     pub fn labels(&self) -> Option<&[Vec<Label>]> {
         self.labels.as_deref()
     }
+
+    /// Whether the samples are known to be folded, as
+    /// [`Profile::into_folded`] leaves them: no two samples of one stack
+    /// and thread, no timestamps, no labels. Then folding again changes
+    /// nothing, and a writer that merges samples by stack and thread need
+    /// not. `false` says nothing: the samples may be folded all the same.
+    ///
+    /// ```
+    /// use stackconv_model::{FrameKind, Profile, ValueType};
+    ///
+    /// let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
+    /// let main = p.intern_frame_named("main", FrameKind::Native);
+    /// let stack = p.intern_stack_frames([main]);
+    /// let t = p.intern_thread(Default::default());
+    /// p.push_sample(stack, t, None, &[2]);
+    /// p.push_sample(stack, t, None, &[3]);
+    /// assert!(!p.samples().is_folded());
+    /// let p = p.into_folded();
+    /// assert!(p.samples().is_folded());
+    /// assert_eq!(p.samples().column(0), Some(&[5][..]));
+    /// ```
+    pub fn is_folded(&self) -> bool {
+        self.folded
+    }
 }
 
 /// A column that does not have one entry per sample
@@ -259,10 +288,14 @@ pub struct StackCache {
 }
 
 /// Aggregate samples with equal (stack, thread), values summed, in order of
-/// first appearance.
+/// first appearance. Samples known to be folded are copied as they are.
 fn fold_samples(samples: &Samples, columns: usize) -> Samples {
+    if samples.folded {
+        return samples.clone();
+    }
     let mut out = Samples {
         values: vec![Vec::new(); columns],
+        folded: true,
         ..Samples::default()
     };
     let value = |c: usize, i: usize| {
@@ -406,6 +439,7 @@ impl Profile {
             });
         }
         self.samples.labels = Some(labels);
+        self.samples.folded = false;
         Ok(())
     }
 
@@ -423,6 +457,7 @@ impl Profile {
         for (i, slot) in self.samples.stacks.iter_mut().enumerate() {
             *slot = f(i, *slot);
         }
+        self.samples.folded = false;
     }
 
     /// Add `values` (one per value type) to sample `index`'s values, for a
@@ -650,6 +685,7 @@ impl Profile {
         for (i, column) in self.samples.values.iter_mut().enumerate() {
             column.push(values.get(i).copied().unwrap_or(0));
         }
+        self.samples.folded = false;
     }
 
     /// Sample `index`, borrowed.
@@ -959,6 +995,8 @@ impl Profile {
         let mut kept = Samples {
             values: vec![Vec::new(); self.value_types.len()],
             times: self.samples.times.as_ref().map(|_| Vec::new()),
+            // Some of folded samples are folded.
+            folded: self.samples.folded,
             ..Samples::default()
         };
         let mut kept_mask = Vec::with_capacity(self.samples.len());
@@ -1017,6 +1055,9 @@ impl Profile {
     /// [`Profile::fold`] without copying the tables: the profile is
     /// consumed.
     pub fn into_folded(mut self) -> Profile {
+        if self.samples.folded {
+            return self;
+        }
         let samples = std::mem::take(&mut self.samples);
         self.samples = fold_samples(&samples, self.value_types.len());
         self

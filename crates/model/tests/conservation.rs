@@ -122,3 +122,63 @@ proptest! {
         }
     }
 }
+
+/// No two samples of `p` share a stack and thread.
+fn distinct(p: &Profile) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    let s = p.samples();
+    s.stacks()
+        .iter()
+        .zip(s.threads())
+        .all(|pair| seen.insert(pair))
+}
+
+proptest! {
+    /// Samples marked folded are folded; a subset of them stays marked;
+    /// each change that could make two samples alike, or add labels,
+    /// unmarks them, and folding then merges again.
+    #[test]
+    fn marked_folded_means_folded(p in arb_profile(), pick in any::<usize>(), every in 1usize..4) {
+        prop_assert!(!p.samples().is_folded() || distinct(&p));
+        let f = p.fold();
+        prop_assert!(f.samples().is_folded());
+        prop_assert!(distinct(&f));
+        prop_assert!(f.samples().times().is_none() && f.samples().labels().is_none());
+        // Folding folded samples changes nothing.
+        let again = f.clone().into_folded();
+        prop_assert_eq!(again.samples().stacks(), f.samples().stacks());
+        prop_assert_eq!(again.samples().values(), f.samples().values());
+        let (kept, _) = f.filter_samples(|_, i| i % every == 0);
+        prop_assert!(kept.samples().is_folded() && distinct(&kept));
+        if f.samples().is_empty() {
+            return Ok(());
+        }
+        let i = pick % f.samples().len();
+        let (stack, thread) = (f.samples().stacks()[i], f.samples().threads()[i]);
+        // A second sample of one stack and thread.
+        let mut pushed = f.clone();
+        pushed.push_sample(stack, thread, None, &[1, 1]);
+        prop_assert!(!pushed.samples().is_folded());
+        let refolded = pushed.into_folded();
+        prop_assert_eq!(refolded.samples().len(), f.samples().len());
+        prop_assert_eq!(refolded.total(1), f.total(1) + 1);
+        // Every sample given one stack.
+        let mut mapped = f.clone();
+        mapped.map_sample_stacks(|_, _| stack);
+        prop_assert!(!mapped.samples().is_folded());
+        prop_assert_eq!(mapped.clone().into_folded().samples().len(), distinct_threads(&f));
+        // Labels.
+        let mut labelled = f.clone();
+        labelled.set_labels(vec![Vec::new(); f.samples().len()]).unwrap();
+        prop_assert!(!labelled.samples().is_folded());
+    }
+}
+
+/// How many threads the samples of `p` have.
+fn distinct_threads(p: &Profile) -> usize {
+    p.samples()
+        .threads()
+        .iter()
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+}

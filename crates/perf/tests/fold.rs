@@ -18,6 +18,10 @@ fn folding_while_reading_is_folding_after() {
         let folded = read(&data, &fold_opts).unwrap();
         let want = unfolded.clone().into_folded();
         assert!(folded.samples().times().is_none(), "{name}: no times");
+        // Known to be folded (the rows compared below are folded ones):
+        // folding again, and the writers' merging, are skipped.
+        assert!(folded.samples().is_folded(), "{name}: marked folded");
+        assert!(!unfolded.samples().is_folded(), "{name}: not marked");
         assert_eq!(
             folded.samples().stacks(),
             want.samples().stacks(),

@@ -340,47 +340,6 @@ impl Reader<'_> {
                 *p = id;
             }
         }
-        if self.opts.fold {
-            self.merge_rows();
-        }
-    }
-
-    /// The rows of a folded read with one path and thread merged into the
-    /// first of them (rows of keys that name alike: two addresses of one
-    /// function).
-    fn merge_rows(&mut self) {
-        let threads = self.profile.samples().threads().to_vec();
-        let mut first: FxHashMap<(PathId, ThreadId), usize> = FxHashMap::default();
-        let mut keep = vec![true; self.sample_paths.len()];
-        let mut values = vec![0i64; self.columns];
-        for (row, (&path, &thread)) in self.sample_paths.iter().zip(&threads).enumerate() {
-            match first.entry((path, thread)) {
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(row);
-                }
-                std::collections::hash_map::Entry::Occupied(o) => {
-                    for (c, v) in values.iter_mut().enumerate() {
-                        *v = self.profile.value(c, row);
-                    }
-                    // Within the column's total: cannot overflow.
-                    let _ = self.profile.add_to_sample(*o.get(), &values);
-                    if let Some(k) = keep.get_mut(row) {
-                        *k = false;
-                    }
-                }
-            }
-        }
-        if keep.iter().all(|&k| k) {
-            return;
-        }
-        self.profile
-            .retain_samples(|i| keep.get(i).copied().unwrap_or(true));
-        let mut i = 0;
-        self.sample_paths.retain(|_| {
-            let k = keep.get(i).copied().unwrap_or(true);
-            i += 1;
-            k
-        });
     }
 
     /// `f` tidied as inferno does for a Java thread of `comm`.

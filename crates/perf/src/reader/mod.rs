@@ -931,8 +931,13 @@ impl Reader<'_> {
         // sample keeps its time for outputs that show it.
         let pruning = self.opts.flame_graph.as_ref().filter(|_| self.opts.fold);
         let paths = std::mem::take(&mut self.sample_paths);
-        batch.intern_samples(&mut self.profile, &paths, pruning);
-        drop(paths);
+        if self.opts.fold {
+            // Rows of one path and thread (keys that name alike: two
+            // addresses of one function) merged, then interned.
+            batch.intern_folded_samples(&mut self.profile, paths, pruning);
+        } else {
+            batch.intern_samples(&mut self.profile, &paths, pruning);
+        }
         // Off-CPU intervals still open at the end of the recording are
         // dropped: their length is unknown.
         let open = self.pending_off_cpu.len() as u64;
