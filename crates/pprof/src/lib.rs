@@ -90,6 +90,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod gzip;
 mod names;
 mod proto;
 mod read;

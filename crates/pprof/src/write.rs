@@ -9,6 +9,7 @@ use prost::Message;
 use stackconv_model::memory;
 use stackconv_model::{FrameId, FrameKind, Label, Profile, StackId, StringId, ThreadId};
 
+use crate::gzip::gzip_while;
 use crate::proto;
 use crate::Error;
 
@@ -190,9 +191,10 @@ impl<'p> Builder<'p> {
         id
     }
 
-    /// The location ids of `stack`, leaf first, appended to `out`: each
-    /// frame that is not inlined starts a location, the inlined frames
-    /// after it (its callees) become its extra lines.
+    /// The location ids of `stack`, leaf first, appended to `out` as the
+    /// varints of a sample's packed field 1: each frame that is not
+    /// inlined starts a location, the inlined frames after it (its
+    /// callees) become its extra lines.
     ///
     /// Functions, strings and mappings are numbered root first, locations
     /// leaf first, in the order a stack first needs them. A frame's
@@ -200,16 +202,17 @@ impl<'p> Builder<'p> {
     /// and the location of a group with inlined frames per node (the
     /// group is the same in every stack through it), so a stack costs a
     /// lookup per frame. Returns the root frame.
-    fn stack(&mut self, stack: Option<StackId>, out: &mut Vec<u64>) -> Option<FrameId> {
+    fn stack(&mut self, stack: Option<StackId>, out: &mut Vec<u8>) -> Option<FrameId> {
         let leaf = stack?;
         let stacks = self.p.stacks();
         // Most stacks are of frames seen before, none inlined: a lookup
-        // per frame, nothing to number.
+        // per frame, its id written as it is found (the walk up the
+        // stacks is most of the encoding's time).
         let start = out.len();
         let mut root = None;
         for f in stacks.frames_leaf_first(leaf) {
             match self.plain_locations.get(f.index()) {
-                Some(&location) if location != 0 => out.push(location),
+                Some(&location) if location != 0 => put_varint(out, location),
                 _ => {
                     root = None;
                     break;
@@ -264,7 +267,7 @@ impl<'p> Builder<'p> {
                 self.inline_groups.insert(n, location);
                 location
             };
-            out.push(location);
+            put_varint(out, location);
             at = end;
         }
         let root = path.last().map(|&n| stacks.get(n).frame);
@@ -475,72 +478,91 @@ impl<'p> Builder<'p> {
         };
         let columns = p.value_types().len();
         // Each distinct (stack, thread, labels): its first sample and its
-        // values, summed.
-        let mut rows: FxHashMap<(Option<StackId>, ThreadId, &[Label]), usize> =
-            FxHashMap::default();
-        let mut firsts: Vec<usize> = Vec::new();
-        let mut values: Vec<i64> = Vec::new();
-        for i in 0..p.samples().len() {
-            let (Some(&stack), Some(&thread)) =
-                (p.samples().stacks().get(i), p.samples().threads().get(i))
-            else {
-                continue;
-            };
-            match rows.entry((stack, thread, own_labels(i))) {
-                std::collections::hash_map::Entry::Occupied(row) => {
-                    let at = row.get().saturating_mul(columns);
-                    if let Some(values) = values.get_mut(at..at + columns) {
-                        for (c, v) in values.iter_mut().enumerate() {
-                            *v = v.saturating_add(p.value(c, i));
+        // values, summed. Folded samples are of distinct (stack, thread)
+        // and have no labels: each is a row of its own.
+        let merged = (!p.samples().is_folded()).then(|| {
+            let mut rows: FxHashMap<(Option<StackId>, ThreadId, &[Label]), usize> =
+                FxHashMap::default();
+            let mut firsts: Vec<usize> = Vec::new();
+            let mut values: Vec<i64> = Vec::new();
+            for i in 0..p.samples().len() {
+                let (Some(&stack), Some(&thread)) =
+                    (p.samples().stacks().get(i), p.samples().threads().get(i))
+                else {
+                    continue;
+                };
+                match rows.entry((stack, thread, own_labels(i))) {
+                    std::collections::hash_map::Entry::Occupied(row) => {
+                        let at = row.get().saturating_mul(columns);
+                        if let Some(values) = values.get_mut(at..at + columns) {
+                            for (c, v) in values.iter_mut().enumerate() {
+                                *v = v.saturating_add(p.value(c, i));
+                            }
                         }
                     }
-                }
-                std::collections::hash_map::Entry::Vacant(row) => {
-                    row.insert(firsts.len());
-                    firsts.push(i);
-                    values.extend((0..columns).map(|c| p.value(c, i)));
+                    std::collections::hash_map::Entry::Vacant(row) => {
+                        row.insert(firsts.len());
+                        firsts.push(i);
+                        values.extend((0..columns).map(|c| p.value(c, i)));
+                    }
                 }
             }
-        }
-        drop(rows);
+            (firsts, values)
+        });
+        // Row `row`'s first sample.
+        let first = |row: usize| match &merged {
+            Some((firsts, _)) => firsts.get(row).copied(),
+            None => (row < p.samples().len()).then_some(row),
+        };
+        let rows = merged
+            .as_ref()
+            .map_or(p.samples().len(), |(firsts, _)| firsts.len());
+        let mut own_values = Vec::with_capacity(columns);
 
         use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
         let field = |len: usize| 1 + encoded_len_varint(len as u64) + len;
-        let mut locations = Vec::new();
         let mut encoded = Vec::new();
         let mut own_label_bytes = Vec::new();
         let nodes = p.stacks().nodes();
-        for (row, &i) in firsts.iter().enumerate() {
+        for row in 0..rows {
             // The rows' stacks lie all over the stack table: ask for a
             // coming row's leaf and the nodes below it in memory (a new
             // stack's nodes are numbered in a run, its parents first), so
             // that the walk up its parents does not wait for each.
-            let ahead = firsts.get(row + PREFETCH_ROWS);
-            if let Some(Some(leaf)) = ahead.and_then(|&a| p.samples().stacks().get(a)) {
+            let ahead = first(row + PREFETCH_ROWS);
+            if let Some(Some(leaf)) = ahead.and_then(|a| p.samples().stacks().get(a)) {
                 memory::prefetch_stack(nodes, *leaf);
             }
+            let Some(i) = first(row) else {
+                continue;
+            };
             let (Some(&stack), Some(&thread)) =
                 (p.samples().stacks().get(i), p.samples().threads().get(i))
             else {
                 continue;
             };
-            locations.clear();
-            let root = self.stack(stack, &mut locations);
+            encoded.clear();
+            let root = self.stack(stack, &mut encoded);
             if let Some(root) = self.comm_location(thread, root) {
-                locations.push(root);
+                put_varint(&mut encoded, root);
             }
             let labels = self.label_bytes(own_labels(i), thread, &mut own_label_bytes);
-            let at = row.saturating_mul(columns);
-            let values = values.get(at..at + columns).unwrap_or_default();
+            let values = match &merged {
+                Some((_, values)) => {
+                    let at = row.saturating_mul(columns);
+                    values.get(at..at + columns).unwrap_or_default()
+                }
+                None => {
+                    own_values.clear();
+                    own_values.extend((0..columns).map(|c| p.value(c, i)));
+                    &own_values[..]
+                }
+            };
 
-            encoded.clear();
-            for &l in &locations {
-                put_varint(&mut encoded, l);
-            }
             let locations_len = encoded.len();
             let values_len: usize = values.iter().map(|&v| encoded_len_varint(v as u64)).sum();
             let mut len = 0;
-            if !locations.is_empty() {
+            if locations_len != 0 {
                 len += field(locations_len);
             }
             if !values.is_empty() {
@@ -549,7 +571,7 @@ impl<'p> Builder<'p> {
             len += labels.len();
             encode_key(2, WireType::LengthDelimited, out);
             encode_varint(len as u64, out);
-            if !locations.is_empty() {
+            if locations_len != 0 {
                 encode_key(1, WireType::LengthDelimited, out);
                 encode_varint(locations_len as u64, out);
                 out.extend_from_slice(&encoded);
@@ -591,29 +613,12 @@ const PREFETCH_ROWS: usize = 8;
 
 /// Write `p` as a gzipped profile.proto.
 ///
-/// The message is encoded on this thread and compressed on another, in
-/// chunks, as it is encoded (compression was a fifth of the time).
+/// The message is compressed as it is encoded, in chunks, on another
+/// thread, and on this one too once it is encoded ([`gzip_while`]).
 pub(crate) fn write(p: &Profile, mut out: impl Write) -> Result<(), Error> {
     let mut builder = Builder::new(p);
     builder.header();
-    let compressed = std::thread::scope(|scope| -> Result<Vec<u8>, Error> {
-        let (send, recv) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
-        let compressor = std::thread::Builder::new()
-            .name("pprof-gzip".into())
-            .spawn_scoped(scope, move || -> std::io::Result<Vec<u8>> {
-                // The fastest level, as Go's runtime/pprof writes its
-                // profiles: the default level took most of the time of a
-                // large profile. (zlib-rs's fastest level gives c-fp-100M's
-                // 16.5 MB message as 8.2 MB in 66 ms of one core; its next
-                // level 5.9 MB in 127 ms, which the encoder would wait for.)
-                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-                for chunk in recv {
-                    gz.write_all(&chunk)?;
-                }
-                gz.finish()
-            })
-            .map_err(Error::Io)?;
-        let mut sink = Chunks(send);
+    let compressed = gzip_while(|sink| -> Result<(), Error> {
         // Fields in number order, as prost encodes a whole message: the
         // sample types (1), the samples (2), then the tables and the rest.
         let mut buf = Vec::with_capacity(FLUSH_AT * 2);
@@ -621,42 +626,17 @@ pub(crate) fn write(p: &Profile, mut out: impl Write) -> Result<(), Error> {
             sample_type: std::mem::take(&mut builder.out.sample_type),
             ..proto::Profile::default()
         };
-        let encoded = head
+        head.encode(&mut buf)
+            .map_err(|e| Error::Io(std::io::Error::other(e)))?;
+        builder.write_samples(&mut buf, sink)?;
+        builder
+            .out
             .encode(&mut buf)
-            .map_err(|e| Error::Io(std::io::Error::other(e)))
-            .and_then(|()| Ok(builder.write_samples(&mut buf, &mut sink)?))
-            .and_then(|()| {
-                builder
-                    .out
-                    .encode(&mut buf)
-                    .map_err(|e| Error::Io(std::io::Error::other(e)))
-            })
-            .and_then(|()| Ok(sink.write_all(&buf)?));
-        // Hang up, so that the compressor finishes.
-        drop(sink);
-        let compressed = compressor
-            .join()
-            .map_err(|_| Error::Io(std::io::Error::other("the gzip thread panicked")))?;
-        encoded?;
-        Ok(compressed?)
+            .map_err(|e| Error::Io(std::io::Error::other(e)))?;
+        sink.write_all(&buf)?;
+        Ok(())
     })?;
     out.write_all(&compressed)?;
     out.flush()?;
     Ok(())
-}
-
-/// Bytes written go, as chunks, to the compressing thread.
-struct Chunks(std::sync::mpsc::SyncSender<Vec<u8>>);
-
-impl Write for Chunks {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .send(bytes.to_vec())
-            .map_err(|_| std::io::Error::other("the gzip thread stopped"))?;
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
