@@ -71,7 +71,9 @@ pub fn convert(a: ConvertArgs) -> Result<(), Failure> {
         &processed.warnings,
         a.quiet,
     );
-    if !format.keeps_time_order() {
+    // The flame graph's writer sums samples by stack as it draws: folding
+    // them first would be one pass more over every sample.
+    if !format.keeps_time_order() && format != OutputFormat::Svg {
         profile = profile.into_folded();
     }
     report_replaced_names(&profile, format, a.quiet);
