@@ -88,6 +88,21 @@ pub fn check_profile(p: &Profile) -> Vec<u8> {
     if let Some(l) = p.samples().labels() {
         assert_eq!(l.len(), n, "label column length");
     }
+    if p.samples().is_folded() {
+        let mut seen = std::collections::HashSet::new();
+        let s = p.samples();
+        assert!(
+            s.stacks()
+                .iter()
+                .zip(s.threads())
+                .all(|pair| seen.insert(pair)),
+            "samples marked folded with two of one stack and thread"
+        );
+        assert!(
+            s.times().is_none() && s.labels().is_none(),
+            "samples marked folded with times or labels"
+        );
+    }
     if !p.value_types().is_empty() {
         assert!(
             p.meta().default_value < p.value_types().len(),
@@ -116,14 +131,12 @@ pub fn check_profile(p: &Profile) -> Vec<u8> {
         if p.value_types().is_empty() {
             return out;
         }
-        if let Err(e) =
-            stackconv_collapsed::prune::write_pruned(
-                p,
-                &folded::WriteOptions::default(),
-                min_weight,
-                &mut pruned,
-            )
-        {
+        if let Err(e) = stackconv_collapsed::prune::write_pruned(
+            p,
+            &folded::WriteOptions::default(),
+            min_weight,
+            &mut pruned,
+        ) {
             panic!("folded::write_pruned failed on a profile a reader returned: {e}");
         }
         assert_eq!(
