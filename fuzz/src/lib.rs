@@ -89,13 +89,9 @@ pub fn check_profile(p: &Profile) -> Vec<u8> {
         assert_eq!(l.len(), n, "label column length");
     }
     if p.samples().is_folded() {
-        let mut seen = std::collections::HashSet::new();
         let s = p.samples();
         assert!(
-            s.stacks()
-                .iter()
-                .zip(s.threads())
-                .all(|pair| seen.insert(pair)),
+            s.are_distinct(),
             "samples marked folded with two of one stack and thread"
         );
         assert!(

@@ -15,6 +15,7 @@ use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 
 use crate::memory::prefetch;
+use crate::profile::merge_into_first;
 use crate::pruning::{min_drawn_weight, FlameGraphPruning};
 use crate::tables::{FrameId, StackId, StackNode, StackTable};
 use crate::Profile;
@@ -366,34 +367,11 @@ impl StackBatch {
 /// dropped, from `paths` too, the order kept.
 fn merge_rows(profile: &mut Profile, paths: &mut Vec<PathId>) {
     let samples = &mut profile.samples;
-    let mut first: rustc_hash::FxHashMap<(PathId, crate::ThreadId), usize> =
-        rustc_hash::FxHashMap::default();
-    let mut keep = vec![true; paths.len()];
-    let mut merged = false;
-    for (row, (&path, &thread)) in paths.iter().zip(&samples.threads).enumerate() {
-        match first.entry((path, thread)) {
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(row);
-            }
-            std::collections::hash_map::Entry::Occupied(o) => {
-                let into = *o.get();
-                for column in &mut samples.values {
-                    let v = column.get(row).copied().unwrap_or(0);
-                    if let Some(cell) = column.get_mut(into) {
-                        *cell = cell.saturating_add(v);
-                    }
-                }
-                if let Some(k) = keep.get_mut(row) {
-                    *k = false;
-                }
-                merged = true;
-            }
-        }
-    }
-    if !merged {
+    let keys = paths.iter().copied().zip(samples.threads.iter().copied());
+    let Some(keep) = merge_into_first(keys, paths.len(), &mut samples.values) else {
         return;
-    }
-    profile.retain_samples(|i| keep.get(i).copied().unwrap_or(true));
+    };
+    samples.retain(&keep);
     let mut i = 0;
     paths.retain(|_| {
         let k = keep.get(i).copied().unwrap_or(true);
@@ -558,14 +536,7 @@ impl StackBatch {
             && samples.times.is_none()
             && samples.labels.is_none();
         debug_assert!(
-            !samples.folded || {
-                let mut seen = rustc_hash::FxHashSet::default();
-                samples
-                    .stacks
-                    .iter()
-                    .zip(&samples.threads)
-                    .all(|pair| seen.insert(pair))
-            },
+            !samples.folded || samples.are_distinct(),
             "samples marked folded with two of one stack and thread"
         );
         cut

@@ -248,6 +248,52 @@ impl Samples {
     pub fn is_folded(&self) -> bool {
         self.folded
     }
+
+    /// Whether no two samples have one stack and thread, found by looking
+    /// at every sample (a hash set of them): what [`Samples::is_folded`]
+    /// promises, checked.
+    ///
+    /// ```
+    /// use stackconv_model::{Profile, ValueType};
+    ///
+    /// let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
+    /// let t = p.intern_thread(Default::default());
+    /// p.push_sample(None, t, None, &[1]);
+    /// assert!(p.samples().are_distinct());
+    /// p.push_sample(None, t, None, &[1]);
+    /// assert!(!p.samples().are_distinct());
+    /// ```
+    pub fn are_distinct(&self) -> bool {
+        let mut seen = rustc_hash::FxHashSet::default();
+        self.stacks
+            .iter()
+            .zip(&self.threads)
+            .all(|pair| seen.insert(pair))
+    }
+
+    /// Keep the samples whose entry in `keep` is true (those past its end
+    /// too), in order, in every column.
+    pub(crate) fn retain(&mut self, keep: &[bool]) {
+        fn retain<T>(v: &mut Vec<T>, keep: &[bool]) {
+            let mut i = 0;
+            v.retain(|_| {
+                let k = keep.get(i).copied().unwrap_or(true);
+                i += 1;
+                k
+            });
+        }
+        retain(&mut self.stacks, keep);
+        retain(&mut self.threads, keep);
+        if let Some(times) = &mut self.times {
+            retain(times, keep);
+        }
+        for column in &mut self.values {
+            retain(column, keep);
+        }
+        if let Some(labels) = &mut self.labels {
+            retain(labels, keep);
+        }
+    }
 }
 
 /// A column that does not have one entry per sample
@@ -288,46 +334,57 @@ pub struct StackCache {
 }
 
 /// Aggregate samples with equal (stack, thread), values summed, in order of
-/// first appearance. Samples known to be folded are copied as they are.
-fn fold_samples(samples: &Samples, columns: usize) -> Samples {
+/// first appearance; times and labels dropped. Samples known to be folded
+/// are given back as they are.
+fn fold_samples(mut samples: Samples) -> Samples {
     if samples.folded {
-        return samples.clone();
+        return samples;
     }
-    let mut out = Samples {
-        values: vec![Vec::new(); columns],
-        folded: true,
-        ..Samples::default()
-    };
-    let value = |c: usize, i: usize| {
-        samples
-            .values
-            .get(c)
-            .and_then(|col| col.get(i))
-            .copied()
-            .unwrap_or(0)
-    };
-    let mut index: rustc_hash::FxHashMap<(Option<StackId>, ThreadId), usize> =
-        rustc_hash::FxHashMap::default();
-    for (i, (&stack, &thread)) in samples.stacks.iter().zip(&samples.threads).enumerate() {
-        match index.get(&(stack, thread)) {
-            Some(&row) => {
-                for (c, col) in out.values.iter_mut().enumerate() {
-                    if let Some(v) = col.get_mut(row) {
-                        *v = v.saturating_add(value(c, i));
+    let rows = samples.len();
+    let keys = samples
+        .stacks
+        .iter()
+        .copied()
+        .zip(samples.threads.iter().copied());
+    if let Some(keep) = merge_into_first(keys, rows, &mut samples.values) {
+        samples.retain(&keep);
+    }
+    samples.times = None;
+    samples.labels = None;
+    samples.folded = true;
+    samples
+}
+
+/// Add the values (`values`: columns of `rows` rows) of each row whose key
+/// (`keys`, one per row) an earlier row has to that earlier row's: which
+/// rows are left to keep, or `None` when no key repeats (all are).
+pub(crate) fn merge_into_first<K: std::hash::Hash + Eq>(
+    keys: impl IntoIterator<Item = K>,
+    rows: usize,
+    values: &mut [Vec<i64>],
+) -> Option<Vec<bool>> {
+    let mut first: rustc_hash::FxHashMap<K, usize> = rustc_hash::FxHashMap::default();
+    let mut keep: Option<Vec<bool>> = None;
+    for (row, key) in keys.into_iter().enumerate().take(rows) {
+        match first.entry(key) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(row);
+            }
+            std::collections::hash_map::Entry::Occupied(o) => {
+                let into = *o.get();
+                for column in values.iter_mut() {
+                    let v = column.get(row).copied().unwrap_or(0);
+                    if let Some(cell) = column.get_mut(into) {
+                        *cell = cell.saturating_add(v);
                     }
                 }
-            }
-            None => {
-                index.insert((stack, thread), out.stacks.len());
-                out.stacks.push(stack);
-                out.threads.push(thread);
-                for (c, col) in out.values.iter_mut().enumerate() {
-                    col.push(value(c, i));
+                if let Some(k) = keep.get_or_insert_with(|| vec![true; rows]).get_mut(row) {
+                    *k = false;
                 }
             }
         }
     }
-    out
+    keep
 }
 
 /// A profile: interned tables, value columns, samples and meta data.
@@ -504,25 +561,7 @@ impl Profile {
     /// ```
     pub fn retain_samples(&mut self, mut keep: impl FnMut(usize) -> bool) {
         let mask: Vec<bool> = (0..self.samples.len()).map(&mut keep).collect();
-        fn retain<T>(v: &mut Vec<T>, mask: &[bool]) {
-            let mut i = 0;
-            v.retain(|_| {
-                let k = mask.get(i).copied().unwrap_or(true);
-                i += 1;
-                k
-            });
-        }
-        retain(&mut self.samples.stacks, &mask);
-        retain(&mut self.samples.threads, &mask);
-        if let Some(times) = &mut self.samples.times {
-            retain(times, &mask);
-        }
-        for column in &mut self.samples.values {
-            retain(column, &mask);
-        }
-        if let Some(labels) = &mut self.samples.labels {
-            retain(labels, &mask);
-        }
+        self.samples.retain(&mask);
     }
 
     /// Room for `additional` more samples.
@@ -1048,18 +1087,14 @@ impl Profile {
             samples: Samples::default(),
             meta: self.meta.clone(),
         };
-        out.samples = fold_samples(&self.samples, self.value_types.len());
+        out.samples = fold_samples(self.samples.clone());
         out
     }
 
     /// [`Profile::fold`] without copying the tables: the profile is
     /// consumed.
     pub fn into_folded(mut self) -> Profile {
-        if self.samples.folded {
-            return self;
-        }
-        let samples = std::mem::take(&mut self.samples);
-        self.samples = fold_samples(&samples, self.value_types.len());
+        self.samples = fold_samples(std::mem::take(&mut self.samples));
         self
     }
 

@@ -123,33 +123,23 @@ proptest! {
     }
 }
 
-/// No two samples of `p` share a stack and thread.
-fn distinct(p: &Profile) -> bool {
-    let mut seen = std::collections::HashSet::new();
-    let s = p.samples();
-    s.stacks()
-        .iter()
-        .zip(s.threads())
-        .all(|pair| seen.insert(pair))
-}
-
 proptest! {
     /// Samples marked folded are folded; a subset of them stays marked;
     /// each change that could make two samples alike, or add labels,
     /// unmarks them, and folding then merges again.
     #[test]
     fn marked_folded_means_folded(p in arb_profile(), pick in any::<usize>(), every in 1usize..4) {
-        prop_assert!(!p.samples().is_folded() || distinct(&p));
+        prop_assert!(!p.samples().is_folded() || p.samples().are_distinct());
         let f = p.fold();
         prop_assert!(f.samples().is_folded());
-        prop_assert!(distinct(&f));
+        prop_assert!(f.samples().are_distinct());
         prop_assert!(f.samples().times().is_none() && f.samples().labels().is_none());
         // Folding folded samples changes nothing.
         let again = f.clone().into_folded();
         prop_assert_eq!(again.samples().stacks(), f.samples().stacks());
         prop_assert_eq!(again.samples().values(), f.samples().values());
         let (kept, _) = f.filter_samples(|_, i| i % every == 0);
-        prop_assert!(kept.samples().is_folded() && distinct(&kept));
+        prop_assert!(kept.samples().is_folded() && kept.samples().are_distinct());
         if f.samples().is_empty() {
             return Ok(());
         }
