@@ -298,3 +298,65 @@ fn svg_of_weights_past_64_bits_is_an_error() {
         "{err}"
     );
 }
+
+/// A perf.data drawn as an SVG with its distinct stacks moved to a
+/// temporary file after every sample (`--max-stack-memory 0`: chunks
+/// merged back at the end) draws the graph drawn with them in memory, byte
+/// for byte, on every recording in testdata (frame pointers and DWARF
+/// unwinding, one root or a root per thread); when the file cannot be
+/// made, they stay in memory, with a warning, and the graph is the same.
+#[test]
+fn stacks_moved_to_a_file_draw_the_same_graph() {
+    let mut files: Vec<_> = std::fs::read_dir(testdata("perf"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "data"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10, "testdata has its perf recordings");
+    let run = |path: &std::path::Path, extra: &[&str], tmp: Option<&str>| {
+        let mut cmd = stackconv();
+        cmd.arg(path)
+            .args(common::perf_symbol_args("c-fp.kallsyms"))
+            .args(["-o", "-", "--to", "svg"])
+            .args(extra);
+        if let Some(t) = tmp {
+            cmd.env("TMPDIR", t);
+        }
+        cmd.output().unwrap()
+    };
+    let mut drawn = 0;
+    for path in &files {
+        for root in [&[][..], &["--per-thread"][..]] {
+            let kept = run(path, root, None);
+            let moved = run(path, &[root, &["--max-stack-memory", "0"]].concat(), None);
+            let name = path.display();
+            assert_eq!(kept.status.code(), moved.status.code(), "{name} {root:?}");
+            assert_eq!(
+                String::from_utf8_lossy(&kept.stderr),
+                String::from_utf8_lossy(&moved.stderr),
+                "{name} {root:?}"
+            );
+            assert!(
+                kept.stdout == moved.stdout,
+                "{name} {root:?}: the SVGs differ"
+            );
+            drawn += usize::from(kept.status.success() && kept.stdout.len() > 1000);
+        }
+    }
+    assert!(drawn >= 20, "{drawn} graphs drawn");
+    for name in ["perf/c-fp.data", "perf/c-dwarf.data"] {
+        let path = testdata(name);
+        let kept = run(&path, &[], None);
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing");
+        let moved = run(&path, &["--max-stack-memory", "0"], missing.to_str());
+        let err = String::from_utf8_lossy(&moved.stderr);
+        assert!(moved.status.success(), "{name}: {err}");
+        assert!(
+            err.contains("could not be moved to a temporary file"),
+            "{name}: {err}"
+        );
+        assert!(kept.stdout == moved.stdout, "{name}: the SVGs differ");
+    }
+}

@@ -50,6 +50,12 @@ pub struct InputArgs {
     /// files have no limit) [default: 4G].
     #[arg(long, value_name = "SIZE", value_parser = crate::size::parse_size)]
     pub max_input: Option<u64>,
+    /// Most bytes the distinct stacks of a perf.data drawn as an SVG may
+    /// take in memory while it is read; past it they are moved to a
+    /// temporary file (in TMPDIR) and merged back at the end, the graph the
+    /// same [default: 24M].
+    #[arg(long, value_name = "SIZE", value_parser = crate::size::parse_size)]
+    pub max_stack_memory: Option<u64>,
 }
 
 impl InputArgs {
@@ -73,6 +79,9 @@ impl InputArgs {
         opts.perf.off_cpu = self.off_cpu;
         opts.max_decompressed_bytes = self.max_decompressed;
         opts.max_input_bytes = self.max_input;
+        opts.perf.max_stack_memory = self
+            .max_stack_memory
+            .map(|b| usize::try_from(b).unwrap_or(usize::MAX));
         opts
     }
 }

@@ -20,6 +20,9 @@ use crate::pruning::{min_drawn_weight, FlameGraphPruning};
 use crate::tables::{FrameId, StackId, StackNode, StackTable};
 use crate::Profile;
 
+mod spill;
+pub use spill::{ExpandKey, SpilledRows};
+
 /// The id of a path added to a [`StackBatch`]: an index into the vector
 /// [`StackBatch::intern_into`] returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -50,7 +50,7 @@ mod profile;
 mod strings;
 mod tables;
 
-pub use batch::{PathBuilder, PathId, PathMark, StackBatch};
+pub use batch::{ExpandKey, PathBuilder, PathId, PathMark, SpilledRows, StackBatch};
 pub use ops::{merge, MergeError};
 pub mod limits;
 pub mod memory;

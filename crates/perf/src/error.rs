@@ -66,6 +66,10 @@ pub enum Error {
     /// Reading the input failed.
     #[error("perf.data: reading the input failed")]
     Io(#[source] std::io::Error),
+    /// The stacks moved to a temporary file while reading
+    /// ([`crate::ReadOptions::max_stack_memory`]) could not be read back.
+    #[error("perf.data: the stacks moved to a temporary file could not be read back: {0}")]
+    Spill(#[source] std::io::Error),
 }
 
 impl Error {
@@ -96,7 +100,7 @@ impl Error {
             | Error::Invalid { offset, .. }
             | Error::DecompressedTooLarge { offset, .. } => Some(*offset),
             Error::WeightOverflow { offset, .. } => *offset,
-            Error::Io(_) => None,
+            Error::Io(_) | Error::Spill(_) => None,
         }
     }
 }

@@ -102,7 +102,26 @@ pub struct ReadOptions {
     /// });
     /// ```
     pub flame_graph: Option<FlameGraphPruning>,
+    /// With [`ReadOptions::flame_graph`]: the most bytes the distinct
+    /// stacks read so far (and their rows) may take in memory. Past it they
+    /// are moved to an unnamed temporary file ([`SpilledRows`], in
+    /// `TMPDIR`) and merged back at the end, so that memory stays bounded
+    /// on a recording of many distinct stacks, and the graph is the same.
+    /// When the file cannot be written they stay in memory, and
+    /// `meta.warnings` says so. `None`: [`DEFAULT_MAX_STACK_MEMORY`];
+    /// `Some(usize::MAX)`: never moved. Not with an off-CPU column.
+    ///
+    /// ```
+    /// let mut opts = stackconv_perf::ReadOptions::default();
+    /// opts.max_stack_memory = Some(64 << 20);
+    /// ```
+    ///
+    /// [`SpilledRows`]: stackconv_model::SpilledRows
+    pub max_stack_memory: Option<usize>,
 }
+
+/// The default of [`ReadOptions::max_stack_memory`].
+pub const DEFAULT_MAX_STACK_MEMORY: usize = 24 << 20;
 
 /// A progress callback: `(bytes read, input length)`.
 ///

@@ -24,6 +24,11 @@ pub(super) struct KeyStack {
 }
 
 impl KeyStack {
+    /// Forget the path of the frames (the batch it was in was emptied).
+    pub(super) fn forget_path(&mut self) {
+        self.path = None;
+    }
+
     /// Follow the decoder to the next stack of the key: its `shared`
     /// outermost entries kept, then `new` (leaf first). The frames of the
     /// entries kept stay.
@@ -70,6 +75,30 @@ pub(super) struct Deferred {
     keys: Vec<Pending>,
     /// A Java thread's tidied frames of a key: (key, comm) -> key.
     tidied: FxHashMap<(u32, StringId), u32>,
+}
+
+/// The frames of each key of [`Deferred`], once named: for
+/// [`StackBatch::expand`].
+pub(super) struct KeyFrames {
+    /// Each key's frames in `frames` (innermost first): start, length.
+    spans: Vec<(usize, usize)>,
+    frames: Vec<FrameId>,
+}
+
+impl KeyFrames {
+    /// Push the frames of `key`, root first.
+    pub(super) fn push(&self, key: u32, path: &mut PathBuilder) {
+        let (start, len) = self.spans.get(key as usize).copied().unwrap_or_default();
+        for &f in self
+            .frames
+            .get(start..start + len)
+            .unwrap_or_default()
+            .iter()
+            .rev()
+        {
+            path.push(f);
+        }
+    }
 }
 
 /// What a key of [`Deferred`] stands for.
@@ -323,22 +352,17 @@ impl Reader<'_> {
             spans.push((frames.len(), named.len()));
             frames.extend(named);
         }
-        let (batch, ids) = self.batch.expand(|key, path| {
-            let (start, len) = spans.get(key as usize).copied().unwrap_or_default();
-            for &f in frames
-                .get(start..start + len)
-                .unwrap_or_default()
-                .iter()
-                .rev()
-            {
-                path.push(f);
-            }
-        });
+        let keys = KeyFrames { spans, frames };
+        let (batch, ids) = self.batch.expand(|key, path| keys.push(key, path));
         self.batch = batch;
         for p in &mut self.sample_paths {
             if let Some(&id) = ids.get(p.index()) {
                 *p = id;
             }
+        }
+        // The spilled chunks' paths are of keys too.
+        if self.spilled.is_some() {
+            self.key_frames = Some(keys);
         }
     }
 

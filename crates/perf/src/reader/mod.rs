@@ -9,8 +9,8 @@ use framehop::FrameAddress;
 use linux_perf_event_reader::{CpuMode, PerfEventType};
 use stackconv_model::naming::{tidy_java_symbol, unknown_frame_name};
 use stackconv_model::{
-    Frame, FrameId, FrameKind, Module, PathBuilder, PathId, PathMark, Profile, StackBatch,
-    StringId, Thread, ThreadId, ValueType,
+    Frame, FrameId, FrameKind, Module, PathBuilder, PathId, PathMark, Profile, SpilledRows,
+    StackBatch, StringId, Thread, ThreadId, ValueType,
 };
 
 use crate::container::{Container, Streamed};
@@ -29,7 +29,7 @@ mod offcpu;
 mod process;
 mod unwinding;
 
-use frames::{AddrKey, Deferred, FrontEntry, KeyStack, Span, FRONT_SIZE};
+use frames::{AddrKey, Deferred, FrontEntry, KeyFrames, KeyStack, Span, FRONT_SIZE};
 use offcpu::{SwitchIns, SwitchOut};
 use process::{MapKind, Process};
 
@@ -135,6 +135,18 @@ struct Reader<'o> {
     sample_offset: Option<u64>,
     /// When addresses are named at the end, what their keys stand for.
     deferred: Option<Deferred>,
+    /// The frames of the keys, once named, while spilled chunks of paths
+    /// of keys are to be expanded.
+    key_frames: Option<KeyFrames>,
+    /// Chunks of distinct paths and their rows moved out of memory
+    /// ([`ReadOptions::max_stack_memory`]).
+    spilled: Option<SpilledRows>,
+    /// The memory the paths and rows may take before they are spilled
+    /// (`usize::MAX`: never).
+    spill_at: usize,
+    /// The paths and rows passed `spill_at`: spilled once the sample is
+    /// read.
+    spill_due: bool,
 }
 
 /// How many records ahead a sample's new stack entries are asked for.
@@ -164,7 +176,7 @@ pub(crate) fn read_container(
     // Every record is read: none of the input's pages is needed while the
     // stacks are interned, when memory peaks.
     c.pages().release(0..c.input_len());
-    Ok(r.finish())
+    r.finish()
 }
 
 /// Read a recording while its data section is walked
@@ -233,7 +245,7 @@ pub(crate) fn read_streamed(
     let later = c.warnings.get(before..).unwrap_or_default().iter().cloned();
     warnings.splice(at..at, later);
     c.pages().release(0..c.input_len());
-    Ok(r.finish())
+    r.finish()
 }
 
 /// Input ranges a streamed walk may pass on ahead of the reader
@@ -366,6 +378,18 @@ impl<'o> Reader<'o> {
                 && (opts.symbols.inline || opts.symbols.lines)
                 && !naming_while_reading())
             .then(Deferred::default),
+            key_frames: None,
+            spilled: None,
+            // Paths of rows folded for a flame graph only: nothing else
+            // holds a path while they are read (the switch-outs of an
+            // off-CPU column do).
+            spill_due: false,
+            spill_at: match (&opts.flame_graph, off_cpu_column) {
+                (Some(_), None) if opts.fold => opts
+                    .max_stack_memory
+                    .unwrap_or(crate::DEFAULT_MAX_STACK_MEMORY),
+                _ => usize::MAX,
+            },
         };
         r.sym.set_recorded_kernel_release(c.os_release.clone());
         // Samples taken in the kernel will want kernel symbols: read them
@@ -661,6 +685,10 @@ impl Reader<'_> {
         chain.follow(s.shared as usize, new);
         self.sample_of(s, data, &mut chain);
         self.key_stacks.insert(key, chain);
+        // Once every stack that remembers a path is back in its map.
+        if self.spill_due {
+            self.spill();
+        }
     }
 
     fn sample_of(&mut self, s: &Sample, data: decode::BatchData<'_>, chain: &mut KeyStack) {
@@ -884,6 +912,49 @@ impl Reader<'_> {
         self.profile.push_sample(None, thread, None, values);
         self.sample_paths.push(path);
         self.next_row.push(NO_ROW);
+        // What the paths and rows take: the batch, and per row its path,
+        // link, thread and values, per path its first row.
+        let rows = self.sample_paths.len() * (12 + 8 * self.columns) + self.first_row.len() * 4;
+        if self.batch.heap_bytes() + rows >= self.spill_at {
+            self.spill_due = true;
+        }
+    }
+
+    /// Move the paths and rows to the temporary file
+    /// ([`ReadOptions::max_stack_memory`]); when it cannot be written,
+    /// keep them, and every later one, in memory.
+    #[cold]
+    fn spill(&mut self) {
+        self.spill_due = false;
+        let spilled = match &mut self.spilled {
+            Some(s) => Ok(s),
+            None => SpilledRows::new().map(|s| self.spilled.insert(s)),
+        };
+        let keys = self.deferred.is_some();
+        let moved = spilled.and_then(|s| {
+            self.batch
+                .spill_rows(&mut self.profile, &mut self.sample_paths, s, keys)
+        });
+        match moved {
+            Ok(()) => {
+                self.first_row.clear();
+                self.next_row.clear();
+                // The paths they remember are gone.
+                for stack in self
+                    .key_stacks
+                    .values_mut()
+                    .chain(self.last_path.values_mut())
+                {
+                    stack.forget_path();
+                }
+            }
+            Err(e) => {
+                self.spill_at = usize::MAX;
+                self.profile.meta_mut().warnings.push(format!(
+                    "the distinct stacks could not be moved to a temporary file ({e}); they were kept in memory"
+                ));
+            }
+        }
     }
 
     /// The path of the executable of the process with the most samples
@@ -909,7 +980,7 @@ impl Reader<'_> {
         self.exes.get(&pid).copied()
     }
 
-    fn finish(mut self) -> Profile {
+    fn finish(mut self) -> Result<Profile, Error> {
         self.name_deferred();
         // The symbolizer (parsed files, their DWARF, the caches) is done
         // with once it has said what it lost: freed on another thread
@@ -931,7 +1002,17 @@ impl Reader<'_> {
         // sample keeps its time for outputs that show it.
         let pruning = self.opts.flame_graph.as_ref().filter(|_| self.opts.fold);
         let paths = std::mem::take(&mut self.sample_paths);
-        if self.opts.fold {
+        if let Some(spilled) = self.spilled.take() {
+            let keys = self.key_frames.take();
+            let expand = |key: u32, path: &mut PathBuilder| {
+                if let Some(k) = &keys {
+                    k.push(key, path);
+                }
+            };
+            batch
+                .intern_folded_spilled(&mut self.profile, paths, spilled, Some(&expand), pruning)
+                .map_err(Error::Spill)?;
+        } else if self.opts.fold {
             // Rows of one path and thread (keys that name alike: two
             // addresses of one function) merged, then interned.
             batch.intern_folded_samples(&mut self.profile, paths, pruning);
@@ -986,7 +1067,7 @@ impl Reader<'_> {
                 .push(Module::new(path, build_id));
         }
         let _ = self.opts;
-        self.profile
+        Ok(self.profile)
     }
 }
 
