@@ -197,12 +197,22 @@ impl<'b> Fields<'b> {
     }
 }
 
-/// A spilled row: its path (an index into its chunk's batch), thread and
-/// values.
-struct ChunkRow {
-    path: u32,
-    thread: ThreadId,
+/// The rows of a chunk: each one's path (an index into its chunk's
+/// batch) and thread, and their values, row after row.
+struct ChunkRows {
+    rows: Vec<(u32, ThreadId)>,
     values: Vec<i64>,
+    columns: usize,
+}
+
+impl ChunkRows {
+    /// The values of row `i`.
+    fn values(&self, i: usize) -> &[i64] {
+        let start = i * self.columns;
+        self.values
+            .get(start..start + self.columns)
+            .unwrap_or_default()
+    }
 }
 
 /// What [`StackBatch::intern_folded_spilled`] cuts by: the drawn keys and
@@ -247,14 +257,16 @@ impl StackBatch {
             ));
         }
         let columns = samples.values.len();
+        // The paths' lengths, then their bytes as they lie in the batch,
+        // then the rows.
         let (start, end) = to.append(|w| {
             w.len(columns)?;
             w.len(self.starts.len())?;
+            w.len(self.bytes.len())?;
             for id in 0..self.starts.len() as u32 {
-                let path = self.path(id);
-                w.len(path.len())?;
-                w.bytes(path)?;
+                w.len(self.path(id).len())?;
             }
+            w.bytes(&self.bytes)?;
             w.len(paths.len())?;
             for (row, (path, thread)) in paths.iter().zip(&samples.threads).enumerate() {
                 w.u32(path.0)?;
@@ -336,14 +348,14 @@ impl SpilledRows {
         c: Chunk,
         profile: &Profile,
         expand: Option<&ExpandKey<'_>>,
-    ) -> io::Result<(StackBatch, Vec<ChunkRow>)> {
+    ) -> io::Result<(StackBatch, ChunkRows)> {
         let (batch, mut rows) = self.parse_chunk(c, profile)?;
         let Some(expand) = expand.filter(|_| c.keys) else {
             return Ok((batch, rows));
         };
         let (frames, ids) = batch.expand(expand);
-        for r in &mut rows {
-            r.path = ids.get(r.path as usize).map_or(0, |id| id.0);
+        for (path, _) in &mut rows.rows {
+            *path = ids.get(*path as usize).map_or(0, |id| id.0);
         }
         Ok((frames, rows))
     }
@@ -359,7 +371,7 @@ impl SpilledRows {
         expand: Option<&ExpandKey<'_>>,
         reps: &[FrameId],
         codes: &mut RepCodes,
-    ) -> io::Result<(StackBatch, Vec<ChunkRow>)> {
+    ) -> io::Result<(StackBatch, ChunkRows)> {
         let (mut chunk, rows) = self.parse_chunk(c, profile)?;
         let Some(expand) = expand.filter(|_| c.keys) else {
             if reps.iter().enumerate().any(|(i, r)| r.index() != i) {
@@ -380,42 +392,65 @@ impl SpilledRows {
     }
 
     /// The paths and rows of chunk `c`, as written.
-    fn parse_chunk(&self, c: Chunk, profile: &Profile) -> io::Result<(StackBatch, Vec<ChunkRow>)> {
-        let bytes = self.read_region(c.start, c.end)?;
+    fn parse_chunk(&self, c: Chunk, profile: &Profile) -> io::Result<(StackBatch, ChunkRows)> {
+        let head = self.read_region(c.start, c.start.saturating_add(12).min(c.end))?;
         let mut f = Fields {
-            bytes: &bytes,
+            bytes: &head,
             at: 0,
         };
         let columns = f.u32()? as usize;
+        let n_paths = f.u32()? as usize;
+        let n_bytes = f.u32()? as usize;
         if columns != profile.samples.values.len() {
             return Err(invalid("a chunk of other columns"));
         }
-        let n_paths = f.u32()? as usize;
-        let mut batch = StackBatch::default();
-        for _ in 0..n_paths {
-            let len = f.u32()? as usize;
-            let path = f.take(len)?;
-            // Distinct as written: no lookup.
-            batch.starts.push(batch.bytes.len());
-            batch.bytes.extend_from_slice(path);
+        let lens_at = c.start + 12;
+        let bytes_at = lens_at + 4 * n_paths as u64;
+        let rows_at = bytes_at + n_bytes as u64;
+        if rows_at > c.end {
+            return Err(invalid("a chunk cut short"));
         }
+        let lens = self.read_region(lens_at, bytes_at)?;
+        // The paths' bytes as they were in the batch: read in place.
+        let mut batch = StackBatch {
+            bytes: self.read_region(bytes_at, rows_at)?,
+            ..StackBatch::default()
+        };
+        batch.starts.reserve(n_paths);
+        let mut at = 0usize;
+        for len in lens.chunks_exact(4) {
+            batch.starts.push(at);
+            let len = <[u8; 4]>::try_from(len).map_or(0, u32::from_le_bytes);
+            at = at.saturating_add(len as usize);
+        }
+        if at != n_bytes {
+            return Err(invalid("paths of other lengths than their bytes"));
+        }
+        let rest = self.read_region(rows_at, c.end)?;
+        let mut f = Fields {
+            bytes: &rest,
+            at: 0,
+        };
         let n_rows = f.u32()? as usize;
-        let mut rows = Vec::with_capacity(n_rows.min(bytes.len() / 8));
+        let row_bytes = 8 + 8 * columns;
+        if rest.len() != 4 + n_rows.saturating_mul(row_bytes) {
+            return Err(invalid("rows of another size"));
+        }
+        let mut rows = ChunkRows {
+            rows: Vec::with_capacity(n_rows),
+            values: Vec::with_capacity(n_rows * columns),
+            columns,
+        };
         for _ in 0..n_rows {
             let path = f.u32()?;
             let thread = f.u32()?;
             if path as usize >= n_paths || thread as usize >= profile.threads().len() {
                 return Err(invalid("a row of no path or thread"));
             }
-            let values = (0..columns).map(|_| f.i64()).collect::<io::Result<_>>()?;
-            rows.push(ChunkRow {
-                path,
-                thread: ThreadId::from_index(thread),
-                values,
-            });
-        }
-        if f.at != bytes.len() {
-            return Err(invalid("bytes past a chunk's rows"));
+            rows.rows.push((path, ThreadId::from_index(thread)));
+            for _ in 0..columns {
+                rows.values.push(f.i64()?);
+            }
         }
         Ok((batch, rows))
     }
@@ -434,9 +469,9 @@ impl SpilledRows {
             let ids: Vec<PathId> = (0..chunk.len() as u32)
                 .map(|id| batch.add_encoded(chunk.path(id)))
                 .collect();
-            for r in rows {
-                paths.push(ids.get(r.path as usize).copied().unwrap_or(PathId(0)));
-                profile.push_sample(None, r.thread, None, &r.values);
+            for (i, &(path, thread)) in rows.rows.iter().enumerate() {
+                paths.push(ids.get(path as usize).copied().unwrap_or(PathId(0)));
+                profile.push_sample(None, thread, None, rows.values(i));
             }
         }
         Ok((batch, paths))
@@ -458,41 +493,47 @@ impl SpilledRows {
         for c in self.chunks.clone() {
             let (batch, rows) =
                 self.read_chunk_drawn(c, profile, expand, &plan.reps, &mut codes)?;
-            let mut items = Vec::with_capacity(rows.len());
-            for (i, r) in rows.iter().enumerate() {
-                let weight = r.values.get(plan.column).copied().unwrap_or(0);
+            let mut items = Vec::with_capacity(rows.rows.len());
+            for (i, &(path, thread)) in rows.rows.iter().enumerate() {
+                let weight = rows.values(i).get(plan.column).copied().unwrap_or(0);
                 let Ok(weight) = u64::try_from(weight) else {
                     return Ok(false);
                 };
-                if !batch.path(r.path).is_empty() {
+                if !batch.path(path).is_empty() {
                     let Some(sum) = drawn.checked_add(weight) else {
                         return Ok(false);
                     };
                     drawn = sum;
                 }
-                let Some(&group) = plan.groups.get(r.thread.index()) else {
+                let Some(&group) = plan.groups.get(thread.index()) else {
                     return Ok(false);
                 };
                 items.push((group, i as u32));
             }
             let path_of = |i: u32| {
-                let path = rows.get(i as usize).map_or(u32::MAX, |r| r.path);
+                let path = rows.rows.get(i as usize).map_or(u32::MAX, |r| r.0);
                 batch.path(path)
             };
             let order = sort_paths(items, path_of);
+            // Each row's path after the bytes it shares with the one before
+            // (sorted, neighbours share most of their frames).
             let (start, end) = self.append(|w| {
+                let mut prev: &[u8] = &[];
                 for &(_, group, i) in &order {
-                    let Some(r) = rows.get(i as usize) else {
+                    let Some(&(path, thread)) = rows.rows.get(i as usize) else {
                         continue;
                     };
-                    let path = batch.path(r.path);
+                    let path = batch.path(path);
+                    let shared = super::common_prefix(prev, path);
                     w.u32(group)?;
-                    w.u32(r.thread.index() as u32)?;
-                    w.len(path.len())?;
-                    w.bytes(path)?;
-                    for &v in &r.values {
+                    w.u32(thread.index() as u32)?;
+                    w.len(shared)?;
+                    w.len(path.len() - shared)?;
+                    w.bytes(path.get(shared..).unwrap_or_default())?;
+                    for &v in rows.values(i as usize) {
                         w.i64(v)?;
                     }
+                    prev = path;
                 }
                 Ok(())
             })?;
@@ -638,6 +679,8 @@ struct RunReader<'f> {
     buf: Vec<u8>,
     at: usize,
     columns: usize,
+    /// The path of the row read last.
+    prev: Vec<u8>,
 }
 
 impl<'f> RunReader<'f> {
@@ -649,6 +692,7 @@ impl<'f> RunReader<'f> {
             buf: Vec::new(),
             at: 0,
             columns,
+            prev: Vec::new(),
         }
     }
 
@@ -696,10 +740,18 @@ impl<'f> RunReader<'f> {
         }
         head.group = self.u32()?;
         head.thread = self.u32()?;
+        let shared = self.u32()? as usize;
         let len = self.u32()? as usize;
-        let path = self.take(len)?;
+        if shared > self.prev.len() {
+            return Err(invalid("a row sharing more than the row before"));
+        }
+        self.fill(len)?;
+        let suffix = self.buf.get(self.at..self.at + len).unwrap_or_default();
+        self.prev.truncate(shared);
+        self.prev.extend_from_slice(suffix);
+        self.at += len;
         head.path.clear();
-        head.path.extend_from_slice(path);
+        head.path.extend_from_slice(&self.prev);
         let columns = self.columns;
         let values = self.take(columns * 8)?;
         head.values.clear();
