@@ -31,6 +31,9 @@ use crate::Profile;
 /// frames: it pushes them, root first (as [`StackBatch::expand`] asks).
 pub type ExpandKey<'a> = dyn Fn(u32, &mut PathBuilder) + 'a;
 
+/// Rows the merge hands the cut at a time.
+const MERGE_BATCH: usize = 1 << 12;
+
 /// Bytes a region of the file is read or written in at a time.
 const BUFFER: usize = 1 << 16;
 
@@ -549,34 +552,68 @@ impl SpilledRows {
             .map(|&(start, end)| RunReader::new(&self.file, start, end, columns))
             .collect();
         let mut heap = BinaryHeap::new();
-        let mut spare: Vec<Head> = Vec::new();
         for (run, r) in readers.iter_mut().enumerate() {
             let mut head = Head::empty(run);
             if r.next(&mut head)? {
                 heap.push(Reverse(head));
             }
         }
-        let mut out = CutRows::new(columns);
-        let mut stream = StreamCut::new(min_weight);
-        while let Some(Reverse(head)) = heap.pop() {
-            let run = head.run;
-            let mut next = spare.pop().unwrap_or_else(|| Head::empty(run));
-            next.run = run;
-            let weight = head.values.get(plan.column).copied().unwrap_or(0);
-            let group = head.group;
-            stream.push(group, weight as u64, head, |h| &h.path, &mut |h, keep| {
-                out.add(&h, keep);
-                spare.push(h);
+        // This thread merges, another cuts: the rows go over in batches,
+        // and come back to be filled again.
+        let (send, rows) = std::sync::mpsc::sync_channel::<Vec<Head>>(4);
+        let (give_back, given_back) = std::sync::mpsc::channel::<Vec<Head>>();
+        let column = plan.column;
+        let out = std::thread::scope(|scope| -> io::Result<CutRows> {
+            let cutter = scope.spawn(move || {
+                let mut out = CutRows::new(columns);
+                let mut stream = StreamCut::new(min_weight);
+                for mut batch in rows {
+                    let mut done = Vec::with_capacity(batch.len());
+                    for head in batch.drain(..) {
+                        let weight = head.values.get(column).copied().unwrap_or(0);
+                        let group = head.group;
+                        stream.push(group, weight as u64, head, |h| &h.path, &mut |h, keep| {
+                            out.add(&h, keep);
+                            done.push(h);
+                        });
+                    }
+                    // The merge may be done: then nothing is refilled.
+                    let _ = give_back.send(done);
+                }
+                stream.finish(&mut |h, keep| out.add(&h, keep));
+                out
             });
-            if let Some(r) = readers.get_mut(run) {
-                if r.next(&mut next)? {
-                    heap.push(Reverse(next));
-                } else {
-                    spare.push(next);
+            let mut batch = Vec::with_capacity(MERGE_BATCH);
+            let mut spare: Vec<Head> = Vec::new();
+            while let Some(Reverse(head)) = heap.pop() {
+                let run = head.run;
+                if spare.is_empty() {
+                    spare = given_back.try_recv().unwrap_or_default();
+                }
+                let mut next = spare.pop().unwrap_or_else(|| Head::empty(run));
+                next.run = run;
+                batch.push(head);
+                if batch.len() == MERGE_BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(MERGE_BATCH));
+                    if send.send(full).is_err() {
+                        // The cutting thread is gone: its join says why.
+                        break;
+                    }
+                }
+                if let Some(r) = readers.get_mut(run) {
+                    if r.next(&mut next)? {
+                        heap.push(Reverse(next));
+                    }
                 }
             }
-        }
-        stream.finish(&mut |h, keep| out.add(&h, keep));
+            if !batch.is_empty() {
+                let _ = send.send(batch);
+            }
+            drop(send);
+            cutter
+                .join()
+                .map_err(|_| io::Error::other("the thread cutting the merged runs panicked"))
+        })?;
         out.intern_into(profile);
         Ok(true)
     }
