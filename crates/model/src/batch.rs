@@ -1382,6 +1382,20 @@ mod tests {
         light
     }
 
+    /// A profile of a samples column with two threads of one process and
+    /// four frames, `f0` to `f3`.
+    pub(super) fn two_threads_four_frames() -> (Profile, [crate::ThreadId; 2], Vec<FrameId>) {
+        let mut p = Profile::new(vec![crate::ValueType::new("samples", "count")]);
+        let threads = [
+            p.intern_thread_named(Some(1), Some(1), "a", "app"),
+            p.intern_thread_named(Some(1), Some(2), "b", "app"),
+        ];
+        let frames = (0..4)
+            .map(|i| p.intern_frame_named(&format!("f{i}"), crate::FrameKind::Native))
+            .collect();
+        (p, threads, frames)
+    }
+
     /// Cutting at `min_percent` where every frame and thread is drawn
     /// apart.
     fn every_frame_drawn(min_percent: f64) -> crate::pruning::FlameGraphPruning {
@@ -1485,14 +1499,7 @@ mod tests {
             ),
             min_percent in proptest::option::of(0.0f64..30.0),
         ) {
-            let mut p = Profile::new(vec![crate::ValueType::new("samples", "count")]);
-            let threads = [
-                p.intern_thread_named(Some(1), Some(1), "a", "app"),
-                p.intern_thread_named(Some(1), Some(2), "b", "app"),
-            ];
-            let frames: Vec<FrameId> = (0..4)
-                .map(|i| p.intern_frame_named(&format!("f{i}"), crate::FrameKind::Native))
-                .collect();
+            let (mut p, threads, frames) = two_threads_four_frames();
             let mut batch = StackBatch::default();
             let paths: Vec<PathId> = rows
                 .iter()

@@ -1081,16 +1081,10 @@ mod tests {
             root_per_thread in proptest::bool::ANY,
             keys in proptest::bool::ANY,
         ) {
-            let mut p = Profile::new(vec![crate::ValueType::new("samples", "count")]);
-            let threads = [
-                p.intern_thread_named(Some(1), Some(1), "a", "app"),
-                p.intern_thread_named(Some(1), Some(2), "b", "app"),
-            ];
-            let frames: Vec<FrameId> = (0..4)
-                .map(|i| p.intern_frame_named(&format!("f{i}"), crate::FrameKind::Native))
-                .collect();
-            // Key k stands for frames k and k - 1 (two addresses of one
-            // function, and one with an inlined frame).
+            let (mut p, threads, frames) = super::super::tests::two_threads_four_frames();
+            // Keys 0 and 1 both stand for f0 (two addresses of one
+            // function), key k from 2 for f(k-2) calling f(k-1) (a function
+            // and the one inlined into it).
             let named = |k: u32| -> Vec<FrameId> {
                 match k {
                     0 | 1 => vec![frames[0]],
