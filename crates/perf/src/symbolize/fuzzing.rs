@@ -73,7 +73,7 @@ pub fn kallsyms(data: &[u8]) -> usize {
 /// binary, and symbolize 64 file offsets spread over it, with inlined
 /// frames and lines; then find their DWARF units (`.debug_aranges`) and
 /// symbolize the second half again with a copy's DWARF context, as
-/// [`super::Symbolizer::symbolize_files`] shares a file out. Returns the
+/// the symbolizer shares a file out (`Symbolizer::symbolize_files`). Returns the
 /// number of offsets that named a frame.
 pub fn elf(data: &[u8]) -> usize {
     let file: super::FileBytes = std::sync::Arc::new(data.to_vec());
