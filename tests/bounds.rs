@@ -360,3 +360,49 @@ fn stacks_moved_to_a_file_draw_the_same_graph() {
         assert!(kept.stdout == moved.stdout, "{name}: the SVGs differ");
     }
 }
+
+/// A temporary file that takes no more (a full disk; here a file-size
+/// limit, `ulimit -f`, with SIGXFSZ ignored so that the write fails with
+/// EFBIG) costs memory, never the graph: whether the chunks stop while the
+/// recording is read, the last one cannot be written, or the sorted runs
+/// cannot be, every stack is read back into memory with a warning, and the
+/// SVG is the one drawn without the file.
+#[test]
+fn a_full_temporary_file_draws_the_same_graph() {
+    let path = testdata("perf/c-fp.data");
+    let whole = stackconv()
+        .arg(&path)
+        .args(["--no-system-paths", "-o", "-", "--to", "svg"])
+        .output()
+        .unwrap();
+    assert!(whole.status.success());
+    let bin = assert_cmd::cargo::cargo_bin("stackconv");
+    let (mut stopped, mut unsorted) = (0, 0);
+    // Limits in the shell's blocks (512 bytes in dash, 1024 in bash): from
+    // a file that takes a few chunks to one that takes them all.
+    for blocks in [4, 8, 16, 24, 32, 40, 48, 56, 64, 96, 128, 256] {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "trap '' XFSZ; ulimit -f {blocks} && exec \"$0\" \"$@\""
+            ))
+            .arg(&bin)
+            .arg(&path)
+            .args(["--no-system-paths", "--max-stack-memory", "0"])
+            .args(["-o", "-", "--to", "svg"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{blocks} blocks: {err}");
+        assert!(
+            out.stdout == whole.stdout,
+            "{blocks} blocks: the SVGs differ: {err}"
+        );
+        stopped += usize::from(err.contains("last distinct stacks could not be moved"));
+        unsorted += usize::from(err.contains("could not be sorted there"));
+    }
+    assert!(
+        stopped > 0 && unsorted > 0,
+        "{stopped} stopped, {unsorted} unsorted"
+    );
+}

@@ -301,7 +301,9 @@ impl StackBatch {
     /// runs are merged through the cut, the rows cut alike merged (the
     /// graph is that of the rows interned in memory); without, or when its
     /// keys say nothing may be cut, every row is read back and interned as
-    /// in memory. Returns whether stacks were cut.
+    /// in memory; so too, with a warning in the profile's meta, when the
+    /// file takes no more (the rows in memory or a run cannot be written:
+    /// a full disk). Returns whether stacks were cut.
     ///
     /// # Errors
     ///
@@ -319,8 +321,28 @@ impl StackBatch {
             return Ok(self.intern_folded_samples(profile, paths, pruning));
         }
         // The rows in memory are the last chunk: every row is then read
-        // one way.
-        self.spill_rows(profile, &mut paths, &mut spilled, false)?;
+        // one way. When the file takes no more (a full disk), they stay,
+        // and the rest is read back beside them.
+        if let Err(e) = self.spill_rows(profile, &mut paths, &mut spilled, false) {
+            profile.meta_mut().warnings.push(format!(
+                "the last distinct stacks could not be moved to the temporary file ({e}); every stack was read back into memory"
+            ));
+            // The rows kept, taken out (the columns stay), to come after
+            // those read back.
+            let samples = &mut profile.samples;
+            samples.stacks.clear();
+            let threads = std::mem::take(&mut samples.threads);
+            let values: Vec<Vec<i64>> = samples.values.iter_mut().map(std::mem::take).collect();
+            let (mut batch, mut all) = spilled.read_back(profile, expand)?;
+            let mut row_values = Vec::with_capacity(values.len());
+            for (row, (path, &thread)) in paths.iter().zip(&threads).enumerate() {
+                all.push(batch.add_encoded(self.path(path.0)));
+                row_values.clear();
+                row_values.extend(values.iter().map(|c| c.get(row).copied().unwrap_or(0)));
+                profile.push_sample(None, thread, None, &row_values);
+            }
+            return Ok(batch.intern_folded_samples(profile, all, pruning));
+        }
         drop(self);
         let plan = pruning.and_then(|pr| {
             let keys = (pr.keys)(profile)?;
@@ -334,8 +356,14 @@ impl StackBatch {
                 })
         });
         if let Some(plan) = plan {
-            if spilled.cut(profile, expand, &plan)? {
-                return Ok(true);
+            // A run that cannot be written (a full disk) or read leaves the
+            // profile as it was: every row is then read back instead.
+            match spilled.cut(profile, expand, &plan) {
+                Ok(true) => return Ok(true),
+                Ok(false) => {}
+                Err(e) => profile.meta_mut().warnings.push(format!(
+                    "the distinct stacks moved to a temporary file could not be sorted there ({e}); they were read back into memory"
+                )),
             }
         }
         let (batch, paths) = spilled.read_back(profile, expand)?;
