@@ -17,7 +17,7 @@ use rustc_hash::FxBuildHasher;
 use crate::memory::prefetch;
 use crate::profile::merge_into_first;
 use crate::pruning::{min_drawn_weight, FlameGraphPruning};
-use crate::tables::{FrameId, StackId, StackNode, StackTable};
+use crate::tables::{FrameId, StackId, StackNode, StackTable, ThreadId};
 use crate::Profile;
 
 mod spill;
@@ -383,6 +383,65 @@ fn merge_rows(profile: &mut Profile, paths: &mut Vec<PathId>) {
     });
 }
 
+/// What a cut for a flame graph ([`FlameGraphPruning`]) goes by: the
+/// frames drawn alike, each thread's root, the column drawn.
+struct CutPlan {
+    /// Each frame's representative ([`crate::pruning::DrawnKeys::frames`]).
+    reps: Vec<FrameId>,
+    /// Each thread's root ([`crate::pruning::DrawnKeys::threads`]).
+    groups: Vec<u32>,
+    column: usize,
+    min_width_percent: f64,
+}
+
+impl CutPlan {
+    /// The plan of `pruning` for `profile`, whose frames and threads are
+    /// all known; `None` when nothing may be cut (its keys say so, or name
+    /// other frames) or the column is not there.
+    fn new(pruning: &FlameGraphPruning, profile: &Profile) -> Option<Self> {
+        let keys = (pruning.keys)(profile)?;
+        let column = pruning.column.unwrap_or(profile.meta().default_value);
+        (keys.frames.len() == profile.frames().len() && column < profile.samples.values.len())
+            .then_some(CutPlan {
+                reps: keys.frames,
+                groups: keys.threads,
+                column,
+                min_width_percent: pruning.min_width_percent,
+            })
+    }
+
+    /// The root and weight of a row of `thread` whose drawn column holds
+    /// `value`, its weight added to `drawn` unless its path is `empty`;
+    /// `None` when nothing may be cut: a negative weight (it cannot be cut
+    /// away), a thread without a root, a total past 2^64-1.
+    fn row(
+        &self,
+        value: i64,
+        thread: ThreadId,
+        empty: bool,
+        drawn: &mut u64,
+    ) -> Option<(u32, u64)> {
+        let weight = u64::try_from(value).ok()?;
+        let group = self.groups.get(thread.index()).copied()?;
+        if !empty {
+            *drawn = drawn.checked_add(weight)?;
+        }
+        Some((group, weight))
+    }
+}
+
+/// How many bytes of `path` its first `keep` frames take (`u32::MAX`: all
+/// of it): a path cut below them.
+fn cut_len(path: &[u8], keep: u32) -> usize {
+    match keep {
+        u32::MAX => path.len(),
+        n => code::frames(path)
+            .take(n as usize)
+            .last()
+            .map_or(0, |(_, end)| end),
+    }
+}
+
 /// What [`StackBatch::build_run`] gives.
 struct Run {
     /// (path id, leaf code).
@@ -452,31 +511,24 @@ impl StackBatch {
         pruning: Option<&FlameGraphPruning>,
     ) -> bool {
         let cut = pruning.and_then(|pr| {
-            let keys = (pr.keys)(profile)?;
-            let column = pr.column.unwrap_or(profile.meta().default_value);
-            let values = profile.samples().values().get(column)?;
+            let plan = CutPlan::new(pr, profile)?;
+            let values = profile.samples().values().get(plan.column)?;
             let threads = profile.samples().threads();
             let mut rows = Vec::with_capacity(paths.len());
             let mut drawn = 0u64;
             for (i, &path) in paths.iter().enumerate() {
-                // A negative weight cannot be cut away: keep everything.
-                let weight = u64::try_from(values.get(i).copied().unwrap_or(0)).ok()?;
+                let value = values.get(i).copied().unwrap_or(0);
                 let thread = threads.get(i).copied()?;
-                let group = keys.threads.get(thread.index()).copied()?;
-                if !self.path(path.0).is_empty() {
-                    drawn = drawn.checked_add(weight)?;
-                }
+                let empty = self.path(path.0).is_empty();
+                let (group, weight) = plan.row(value, thread, empty, &mut drawn)?;
                 rows.push(Row {
                     path,
                     group,
                     weight,
                 });
             }
-            if keys.frames.len() != profile.frames().len() {
-                return None;
-            }
-            let min_weight = min_drawn_weight(drawn, pr.min_width_percent);
-            Some((rows, keys.frames, min_weight))
+            let min_weight = min_drawn_weight(drawn, plan.min_width_percent);
+            Some((rows, plan.reps, min_weight))
         });
         match cut {
             Some((rows, reps, min_weight)) => {
@@ -629,14 +681,7 @@ impl StackBatch {
             for (at, (&(_, _, row), &n)) in part.iter().zip(keep).enumerate() {
                 prefetch_ahead(base + at);
                 let path = path_of(row);
-                let len = match n {
-                    u32::MAX => path.len(),
-                    n => code::frames(path)
-                        .take(n as usize)
-                        .last()
-                        .map_or(0, |(_, end)| end),
-                };
-                let bytes = path.get(..len).unwrap_or_default();
+                let bytes = path.get(..cut_len(path, n)).unwrap_or_default();
                 let id = match last {
                     Some((b, id)) if b == bytes => id,
                     _ => cut.add_encoded(bytes),
@@ -1399,13 +1444,25 @@ mod tests {
     /// Cutting at `min_percent` where every frame and thread is drawn
     /// apart.
     fn every_frame_drawn(min_percent: f64) -> crate::pruning::FlameGraphPruning {
+        every_frame_drawn_rooted(min_percent, false)
+    }
+
+    /// [`every_frame_drawn`], with threads under one root, or each under
+    /// its own.
+    pub(super) fn every_frame_drawn_rooted(
+        min_percent: f64,
+        root_per_thread: bool,
+    ) -> crate::pruning::FlameGraphPruning {
         crate::pruning::FlameGraphPruning {
             min_width_percent: min_percent,
             column: None,
-            keys: std::sync::Arc::new(|p: &Profile| {
+            keys: std::sync::Arc::new(move |p: &Profile| {
+                let n = p.threads().len() as u32;
                 Some(crate::pruning::DrawnKeys {
                     frames: p.frames().iter().map(|(id, _)| id).collect(),
-                    threads: vec![0; p.threads().len()],
+                    threads: (0..n)
+                        .map(|t| if root_per_thread { t } else { 0 })
+                        .collect(),
                 })
             }),
         }

@@ -22,7 +22,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use rustc_hash::FxHashMap;
 
-use super::{code, shared_frames, sort_paths, PathBuilder, PathId, StackBatch};
+use super::{code, cut_len, shared_frames, sort_paths, CutPlan, PathBuilder, PathId, StackBatch};
 use crate::pruning::{min_drawn_weight, FlameGraphPruning};
 use crate::tables::{FrameId, ThreadId};
 use crate::Profile;
@@ -218,15 +218,6 @@ impl ChunkRows {
     }
 }
 
-/// What [`StackBatch::intern_folded_spilled`] cuts by: the drawn keys and
-/// the column drawn.
-struct Plan {
-    reps: Vec<FrameId>,
-    groups: Vec<u32>,
-    column: usize,
-    min_width_percent: f64,
-}
-
 impl StackBatch {
     /// The bytes the batch holds: its paths, their starts and its index
     /// (the memory a reader weighs against a budget before it spills).
@@ -344,18 +335,7 @@ impl StackBatch {
             return Ok(batch.intern_folded_samples(profile, all, pruning));
         }
         drop(self);
-        let plan = pruning.and_then(|pr| {
-            let keys = (pr.keys)(profile)?;
-            let column = pr.column.unwrap_or(profile.meta().default_value);
-            (keys.frames.len() == profile.frames().len() && column < profile.samples.values.len())
-                .then_some(Plan {
-                    reps: keys.frames,
-                    groups: keys.threads,
-                    column,
-                    min_width_percent: pr.min_width_percent,
-                })
-        });
-        if let Some(plan) = plan {
+        if let Some(plan) = pruning.and_then(|pr| CutPlan::new(pr, profile)) {
             // A run that cannot be written (a full disk) or read leaves the
             // profile as it was: every row is then read back instead.
             match spilled.cut(profile, expand, &plan) {
@@ -516,7 +496,7 @@ impl SpilledRows {
         &mut self,
         profile: &mut Profile,
         expand: Option<&ExpandKey<'_>>,
-        plan: &Plan,
+        plan: &CutPlan,
     ) -> io::Result<bool> {
         let mut codes = RepCodes::default();
         let mut runs = Vec::with_capacity(self.chunks.len());
@@ -526,17 +506,9 @@ impl SpilledRows {
                 self.read_chunk_drawn(c, profile, expand, &plan.reps, &mut codes)?;
             let mut items = Vec::with_capacity(rows.rows.len());
             for (i, &(path, thread)) in rows.rows.iter().enumerate() {
-                let weight = rows.values(i).get(plan.column).copied().unwrap_or(0);
-                let Ok(weight) = u64::try_from(weight) else {
-                    return Ok(false);
-                };
-                if !batch.path(path).is_empty() {
-                    let Some(sum) = drawn.checked_add(weight) else {
-                        return Ok(false);
-                    };
-                    drawn = sum;
-                }
-                let Some(&group) = plan.groups.get(thread.index()) else {
+                let value = rows.values(i).get(plan.column).copied().unwrap_or(0);
+                let empty = batch.path(path).is_empty();
+                let Some((group, _)) = plan.row(value, thread, empty, &mut drawn) else {
                     return Ok(false);
                 };
                 items.push((group, i as u32));
@@ -854,14 +826,7 @@ impl CutRows {
 
     /// The row `h` with its path cut to its first `keep` frames.
     fn add(&mut self, h: &Head, keep: u32) {
-        let len = match keep {
-            u32::MAX => h.path.len(),
-            n => code::frames(&h.path)
-                .take(n as usize)
-                .last()
-                .map_or(0, |(_, end)| end),
-        };
-        let bytes = h.path.get(..len).unwrap_or_default();
+        let bytes = h.path.get(..cut_len(&h.path, keep)).unwrap_or_default();
         let id = match &mut self.last {
             Some((b, id)) if b.as_slice() == bytes => *id,
             last => {
@@ -1067,24 +1032,6 @@ mod tests {
         b
     }
 
-    /// Cutting at `min_percent` where every frame is drawn apart, and
-    /// threads under one root or each under its own.
-    fn pruning(min_percent: f64, root_per_thread: bool) -> FlameGraphPruning {
-        FlameGraphPruning {
-            min_width_percent: min_percent,
-            column: None,
-            keys: std::sync::Arc::new(move |p: &Profile| {
-                let n = p.threads().len() as u32;
-                Some(crate::pruning::DrawnKeys {
-                    frames: p.frames().iter().map(|(id, _)| id).collect(),
-                    threads: (0..n)
-                        .map(|t| if root_per_thread { t } else { 0 })
-                        .collect(),
-                })
-            }),
-        }
-    }
-
     /// The weight of each stack (by its frames' names) and thread.
     fn sums(p: &Profile) -> std::collections::BTreeMap<(Vec<&str>, ThreadId), i64> {
         let mut m = std::collections::BTreeMap::new();
@@ -1131,7 +1078,7 @@ mod tests {
                 }
                 batch.add_built(&b)
             };
-            let pruning = min_percent.map(|m| pruning(m, root_per_thread));
+            let pruning = min_percent.map(|m| super::super::tests::every_frame_drawn_rooted(m, root_per_thread));
 
             let mut kept = p.clone();
             let mut batch = StackBatch::default();
